@@ -1,0 +1,1 @@
+//! Client location: GeoIP lookups and the geographic codes config uses.

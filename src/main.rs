@@ -1,0 +1,3 @@
+//! The `gslb` command line.
+
+fn main() {}
