@@ -5,21 +5,25 @@
 //! - [`Continent`], [`Country`], [`Subdivision`]: validated, `Copy` codes that config scopes
 //!   and database records are both turned into, so matching is a plain `==`.
 //! - [`Coordinates`] and the great-circle distance that nearest-site selection ranks by.
-//! - [`Location`] and [`Located`]: where a client is, plus the prefix length the answer is
-//!   valid for (the ECS scope, RFC 7871).
+//! - [`GeoDb`]: an opened MaxMind (GeoIP2/GeoLite2 City or Country) database, and
+//!   [`GeoDb::locate`], which turns a client address into a [`Located`]: the [`Location`]
+//!   plus the prefix length the answer is valid for (the ECS scope, RFC 7871).
 //!
 //! # What it does not
 //!
 //! It picks no answers (that is `select`), reads no ECS option (that is `dns`), and does not
-//! watch or reload database files. Lookups never fail; an address the database knows nothing about is simply located
+//! watch or reload database files: whoever owns the file opens a new [`GeoDb`] and swaps it
+//! in. Lookups never fail; an address the database knows nothing about is simply located
 //! nowhere.
 //!
 //! The test databases under `geoip/` and their generator are described in
 //! `geoip/README.md`.
 
 mod code;
+mod mmdb;
 
 pub use code::{Continent, Country, Subdivision};
+pub use mmdb::{GeoDb, GeoError};
 
 /// A point on the globe in decimal degrees, as GeoIP databases give it: lets selection pick
 /// the nearest site when no region scope matches.
