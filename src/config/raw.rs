@@ -1,0 +1,217 @@
+//! The YAML shapes of the config file and of record files, as serde reads
+//! them. Nothing here is checked beyond its type: `validate` turns these into
+//! the typed model and reports every problem with its path.
+//!
+//! Scalars that need a range or a format check are read loosely (integers as
+//! `i64`, durations and addresses as strings) so that validation, not serde,
+//! reports them, and reports all of them at once.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole config file.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Process-level settings; `GSLB_SERVER__*` variables override these.
+    #[serde(default)]
+    pub server: RawServer,
+    /// The zones gslb is authoritative for.
+    #[serde(default)]
+    pub zones: Vec<RawZone>,
+    /// Named health check templates that sets refer to.
+    #[serde(default)]
+    pub health_checks: BTreeMap<String, RawHealthCheck>,
+    /// Global hostnames.
+    #[serde(default)]
+    pub records: Vec<RawRecord>,
+}
+
+/// A record file: extra records merged into the config's, such as the one
+/// `gslb crd-sync` writes.
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecordFile {
+    /// Records, in the same shape as the config's `records`.
+    #[serde(default)]
+    pub records: Vec<RawRecord>,
+}
+
+/// `server:`.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    /// UDP and TCP listen addresses.
+    #[serde(default)]
+    pub dns_listen: Vec<String>,
+    /// Admin HTTP listen address.
+    pub admin_listen: Option<String>,
+    /// GeoIP2/GeoLite2 City or Country database.
+    pub geoip_database: Option<String>,
+    /// Extra record files merged into `records`.
+    #[serde(default)]
+    pub record_files: Vec<String>,
+    /// UDP worker threads (each with its own SO_REUSEPORT socket).
+    pub udp_workers: Option<i64>,
+    /// Largest UDP response gslb sends to EDNS clients.
+    pub max_udp_payload: Option<i64>,
+    /// How long an idle TCP connection is kept.
+    pub tcp_idle_timeout: Option<String>,
+}
+
+/// One entry of `zones:`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawZone {
+    /// Zone apex.
+    pub origin: String,
+    /// Default TTL of the zone's records, and the TTL of SOA and NS.
+    pub ttl: Option<i64>,
+    /// Start of authority.
+    pub soa: RawSoa,
+    /// NS names at the apex with their glue addresses.
+    #[serde(default)]
+    pub nameservers: BTreeMap<String, Vec<String>>,
+}
+
+/// `soa:` of a zone.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSoa {
+    /// Primary name server.
+    pub mname: String,
+    /// Responsible mailbox, as a name.
+    pub rname: String,
+    /// Serial; defaults to the Unix time of the load.
+    pub serial: Option<i64>,
+    /// SOA refresh, seconds.
+    pub refresh: Option<i64>,
+    /// SOA retry, seconds.
+    pub retry: Option<i64>,
+    /// SOA expire, seconds.
+    pub expire: Option<i64>,
+    /// SOA minimum: the negative-caching TTL (RFC 2308).
+    pub minimum: Option<i64>,
+}
+
+/// One named entry of `health_checks:`.
+#[derive(Debug, Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealthCheck {
+    /// `http`, `https` or `tcp`.
+    pub kind: String,
+    /// Port dialled on every target.
+    pub port: Option<i64>,
+    /// HTTP path.
+    pub path: Option<String>,
+    /// HTTP Host header and TLS SNI.
+    pub host: Option<String>,
+    /// Accepted HTTP statuses: `"200-399"`, `"200,204"`, `200` or a list.
+    pub expect_status: Option<RawStatus>,
+    /// A substring the HTTP body must contain.
+    pub body_contains: Option<String>,
+    /// Skip TLS certificate checks (self-signed ingress certificates).
+    pub insecure_skip_verify: Option<bool>,
+    /// Time between probes, e.g. `5s`.
+    pub interval: Option<String>,
+    /// Bound on one probe, e.g. `2s`.
+    pub timeout: Option<String>,
+    /// Consecutive passes to become healthy.
+    pub rise: Option<i64>,
+    /// Consecutive failures to become unhealthy.
+    pub fall: Option<i64>,
+}
+
+/// `expect_status` in any of its spellings.
+#[derive(Debug, Deserialize, Serialize, Clone)]
+#[serde(untagged)]
+pub enum RawStatus {
+    /// One code.
+    Code(i64),
+    /// `"200-399"` or `"200,204,300-399"`.
+    Text(String),
+    /// `[200, "300-399"]`.
+    List(Vec<RawStatusItem>),
+}
+
+/// An item of an `expect_status` list.
+#[derive(Debug, Deserialize, Serialize, Clone)]
+#[serde(untagged)]
+pub enum RawStatusItem {
+    /// One code.
+    Code(i64),
+    /// A code or range as text.
+    Text(String),
+}
+
+/// One entry of `records:`.
+#[derive(Debug, Deserialize, Serialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecord {
+    /// Owner name.
+    pub name: String,
+    /// Answer TTL; defaults to the zone's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+    /// Most addresses per answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answers: Option<i64>,
+    /// `any` or `none` (data residency).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
+    /// One set per cluster.
+    #[serde(default)]
+    pub sets: Vec<RawSet>,
+}
+
+/// One entry of a record's `sets:`.
+#[derive(Debug, Deserialize, Serialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawSet {
+    /// Unique within the record.
+    pub id: String,
+    /// IPv4 and IPv6 addresses.
+    #[serde(default)]
+    pub targets: Vec<String>,
+    /// Relative share of answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight: Option<i64>,
+    /// Failover tier: lower serves first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
+    /// Clients this set is for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geo: Option<RawGeo>,
+    /// Where the cluster is, for nearest-cluster fallback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<RawLocation>,
+    /// Name of a `health_checks` template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<String>,
+}
+
+/// A set's `geo:`.
+#[derive(Debug, Default, Deserialize, Serialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawGeo {
+    /// Continent codes (AF AN AS EU NA OC SA).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub continents: Vec<String>,
+    /// ISO 3166-1 alpha-2 country codes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub countries: Vec<String>,
+    /// ISO 3166-2 subdivision codes such as `US-CA`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subdivisions: Vec<String>,
+}
+
+/// A set's `location:`.
+#[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawLocation {
+    /// Latitude in degrees.
+    pub lat: f64,
+    /// Longitude in degrees.
+    pub lon: f64,
+}

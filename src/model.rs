@@ -1,0 +1,179 @@
+//! The validated config: what `config::validate` produces and the table
+//! builder compiles. Every value here is in range and every reference
+//! resolves; nothing here is read on the DNS hot path.
+
+use std::{
+    collections::BTreeMap, net::IpAddr, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration,
+};
+
+use crate::dns::name::Name;
+use crate::geo::{Continent, Coordinates, Country, Subdivision};
+
+/// A whole validated configuration, record files merged in.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Process-level settings.
+    pub server: Server,
+    /// Zones served, in config order.
+    pub zones: Vec<Zone>,
+    /// Health check templates by name.
+    pub health_checks: BTreeMap<String, Arc<HealthCheck>>,
+    /// Every record of the config and of its record files.
+    pub records: Vec<Record>,
+}
+
+/// `server:` settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Server {
+    /// UDP and TCP listen addresses.
+    pub dns_listen: Vec<SocketAddr>,
+    /// Admin HTTP listen address, if any.
+    pub admin_listen: Option<SocketAddr>,
+    /// GeoIP database path, if any.
+    pub geoip_database: Option<PathBuf>,
+    /// Record files merged into the config.
+    pub record_files: Vec<PathBuf>,
+    /// UDP worker threads.
+    pub udp_workers: usize,
+    /// Largest UDP payload sent to EDNS clients (RFC 6891 §6.2.5).
+    pub max_udp_payload: u16,
+    /// Idle TCP connections are closed after this long.
+    pub tcp_idle_timeout: Duration,
+}
+
+/// A zone gslb is authoritative for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zone {
+    /// Apex.
+    pub origin: Name,
+    /// TTL of SOA and NS, and default TTL of records.
+    pub ttl: u32,
+    /// Start of authority.
+    pub soa: Soa,
+    /// Apex NS names with their glue (empty for names outside every zone).
+    pub nameservers: Vec<(Name, Vec<IpAddr>)>,
+}
+
+/// SOA fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Soa {
+    /// Primary name server.
+    pub mname: Name,
+    /// Responsible mailbox.
+    pub rname: Name,
+    /// Zone serial.
+    pub serial: u32,
+    /// Refresh, seconds.
+    pub refresh: u32,
+    /// Retry, seconds.
+    pub retry: u32,
+    /// Expire, seconds.
+    pub expire: u32,
+    /// Negative-caching TTL, seconds.
+    pub minimum: u32,
+}
+
+/// How a target is probed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProbeKind {
+    /// HTTP GET.
+    Http,
+    /// HTTP GET over TLS.
+    Https,
+    /// TCP connect.
+    Tcp,
+}
+
+/// A health check template.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct HealthCheck {
+    /// Template name, for logs and status.
+    pub name: String,
+    /// Protocol.
+    pub kind: ProbeKind,
+    /// Port dialled on each target.
+    pub port: u16,
+    /// HTTP path (starts with `/`).
+    pub path: String,
+    /// HTTP Host header and TLS SNI; the target IP when absent.
+    pub host: Option<String>,
+    /// Accepted HTTP statuses as inclusive ranges.
+    pub expect_status: Vec<(u16, u16)>,
+    /// A substring the HTTP body must contain.
+    pub body_contains: Option<String>,
+    /// Skip TLS certificate verification.
+    pub insecure_skip_verify: bool,
+    /// Time between probes.
+    pub interval: Duration,
+    /// Bound on one probe.
+    pub timeout: Duration,
+    /// Consecutive passes to turn healthy.
+    pub rise: u32,
+    /// Consecutive failures to turn unhealthy.
+    pub fall: u32,
+}
+
+/// `fallback:` of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fallback {
+    /// Any set may answer any client.
+    #[default]
+    Any,
+    /// Data residency: a client a set's geo matches is only answered from
+    /// such sets.
+    None,
+}
+
+/// A global hostname.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Owner name.
+    pub name: Name,
+    /// Answer TTL.
+    pub ttl: u32,
+    /// Most addresses per answer (`None`: every healthy one).
+    pub answers: Option<u16>,
+    /// Residency rule.
+    pub fallback: Fallback,
+    /// One set per cluster.
+    pub sets: Vec<TargetSet>,
+    /// Where it came from (config file or record file), for messages.
+    pub source: Arc<str>,
+}
+
+/// A cluster's addresses for a record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetSet {
+    /// Unique within its record.
+    pub id: String,
+    /// Addresses answered.
+    pub targets: Vec<IpAddr>,
+    /// Relative share.
+    pub weight: u32,
+    /// Failover tier, lower first.
+    pub priority: u32,
+    /// Clients this set is for.
+    pub geo: GeoScope,
+    /// Where the cluster is.
+    pub location: Option<Coordinates>,
+    /// Health check, if any.
+    pub health_check: Option<Arc<HealthCheck>>,
+}
+
+/// The clients a set is meant for; empty means "no geo".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GeoScope {
+    /// Continents.
+    pub continents: Vec<Continent>,
+    /// Countries.
+    pub countries: Vec<Country>,
+    /// Subdivisions.
+    pub subdivisions: Vec<Subdivision>,
+}
+
+impl GeoScope {
+    /// True when the set has no `geo`.
+    pub fn is_empty(&self) -> bool {
+        self.continents.is_empty() && self.countries.is_empty() && self.subdivisions.is_empty()
+    }
+}
