@@ -1,0 +1,395 @@
+//! The table builder: the one task that writes snapshots.
+//!
+//! It owns the loaded config, the compiled table, the latest probe result of
+//! every (check, address) and the operator overrides. Everything else sends
+//! it [`Command`]s; readers only ever `load()` the [`SnapshotCell`]. A
+//! reload recompiles the table; a probe flip or an override reuses it and
+//! rebuilds only the health part.
+
+use std::{collections::HashMap, path::PathBuf, sync::Arc, sync::atomic::Ordering, time::Duration};
+
+use arc_swap::ArcSwap;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use super::{Probe, Snapshot, SnapshotCell, Table, compile};
+use crate::config::{self, Loaded, watch::FileWatch};
+use crate::dns::name::Name;
+use crate::health::{Health, Override, ProbeBits};
+use crate::metrics::{Metrics, TableCounters};
+
+/// How long file events settle before a reload, so a burst of writes
+/// (temp file, write, rename) makes one reload.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// Requests to the builder.
+#[derive(Debug)]
+pub enum Command {
+    /// Reload config and record files now (SIGHUP, admin).
+    Reload,
+    /// A probe's state flipped.
+    Health {
+        /// Which (check, address).
+        probe: Probe,
+        /// New state.
+        up: bool,
+    },
+    /// Set or clear an operator override.
+    Override {
+        /// Record name.
+        record: Name,
+        /// Set id.
+        set: String,
+        /// New state; `Auto` clears.
+        state: Override,
+        /// Where the result goes.
+        reply: oneshot::Sender<Result<u64, OverrideError>>,
+    },
+}
+
+/// Why an override was not applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OverrideError {
+    /// No such record.
+    #[error("no record named {0}")]
+    NoRecord(String),
+    /// No such set in the record.
+    #[error("record {record} has no set {set:?}")]
+    NoSet {
+        /// Record name.
+        record: String,
+        /// Set id asked for.
+        set: String,
+    },
+    /// The builder has stopped.
+    #[error("the server is shutting down")]
+    Stopped,
+}
+
+/// A cheap, cloneable way to send the builder commands.
+#[derive(Debug, Clone)]
+pub struct BuilderHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+impl BuilderHandle {
+    /// Asks for a reload.
+    pub async fn reload(&self) {
+        let _ = self.tx.send(Command::Reload).await;
+    }
+
+    /// Reports a probe flip.
+    pub async fn health(&self, probe: Probe, up: bool) {
+        let _ = self.tx.send(Command::Health { probe, up }).await;
+    }
+
+    /// Sets an override and waits until a snapshot with it is published;
+    /// returns that snapshot's generation.
+    pub async fn set_override(
+        &self,
+        record: Name,
+        set: String,
+        state: Override,
+    ) -> Result<u64, OverrideError> {
+        let (reply, rx) = oneshot::channel();
+        let command = Command::Override {
+            record,
+            set,
+            state,
+            reply,
+        };
+        self.tx
+            .send(command)
+            .await
+            .map_err(|_| OverrideError::Stopped)?;
+        rx.await.map_err(|_| OverrideError::Stopped)?
+    }
+}
+
+/// The builder task's state.
+pub struct Builder {
+    /// The config file, re-read on every reload.
+    path: PathBuf,
+    /// Where snapshots are published.
+    cell: SnapshotCell,
+    metrics: Arc<Metrics>,
+    loaded: Loaded,
+    table: Arc<Table>,
+    counters: Arc<TableCounters>,
+    /// `table.probes` position of each probe, to apply flips.
+    probe_index: HashMap<Probe, usize>,
+    /// Latest known state per probe; absent means not probed yet (up).
+    probe_up: HashMap<Probe, bool>,
+    /// Operator overrides by (record, set id); kept across reloads.
+    overrides: HashMap<(Name, String), Override>,
+    health: Health,
+    generation: u64,
+    rx: mpsc::Receiver<Command>,
+    /// Tells the prober which probes exist after every reload.
+    table_tx: watch::Sender<Arc<Table>>,
+    /// Content fingerprint of the files of the last reload attempt.
+    fingerprint: u64,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("path", &self.path)
+            .field("generation", &self.generation)
+            .finish()
+    }
+}
+
+impl Builder {
+    /// Compiles `loaded` and publishes the first snapshot.
+    pub fn new(
+        path: PathBuf,
+        loaded: Loaded,
+        metrics: Arc<Metrics>,
+    ) -> (Self, BuilderHandle, SnapshotCell) {
+        let table = Arc::new(compile(&loaded.config));
+        let counters = Arc::new(metrics.counters_for(&table));
+        let (tx, rx) = mpsc::channel(1024);
+        let (table_tx, _) = watch::channel(table.clone());
+        let health = Health {
+            probes: ProbeBits::all_up(table.probes.len()),
+            overrides: Arc::from(Vec::new()),
+        };
+        let snapshot = Snapshot {
+            generation: 1,
+            table: table.clone(),
+            counters: counters.clone(),
+            health: health.clone(),
+            geo: loaded.geo.clone(),
+            max_udp_payload: loaded.config.server.max_udp_payload,
+        };
+        let cell: SnapshotCell = Arc::new(ArcSwap::from_pointee(snapshot));
+        metrics.generation.store(1, Ordering::Relaxed);
+        metrics.reloads.fetch_add(1, Ordering::Relaxed);
+        let fingerprint = config::watch::fingerprint(&watched_files(&path, &loaded));
+        let builder = Self {
+            path,
+            cell: cell.clone(),
+            metrics,
+            probe_index: probe_index(&table),
+            loaded,
+            table,
+            counters,
+            probe_up: HashMap::new(),
+            overrides: HashMap::new(),
+            health,
+            generation: 1,
+            rx,
+            table_tx,
+            fingerprint,
+        };
+        (builder, BuilderHandle { tx }, cell)
+    }
+
+    /// A receiver that sees every newly compiled table (the prober's input).
+    pub fn subscribe_tables(&self) -> watch::Receiver<Arc<Table>> {
+        self.table_tx.subscribe()
+    }
+
+    /// Runs until `cancel` fires, also reloading on file changes.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        let (ping_tx, mut pings) = mpsc::channel(1);
+        let mut file_watch =
+            FileWatch::new(&watched_files(&self.path, &self.loaded), ping_tx.clone());
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                Some(()) = pings.recv() => {
+                    tokio::time::sleep(DEBOUNCE).await;
+                    while pings.try_recv().is_ok() {}
+                    let files = watched_files(&self.path, &self.loaded);
+                    if config::watch::fingerprint(&files) != self.fingerprint {
+                        self.reload("file change").await;
+                    }
+                }
+                command = self.rx.recv() => match command {
+                    None => break,
+                    Some(Command::Reload) => self.reload("signal").await,
+                    Some(Command::Health { probe, up }) => self.flip(probe, up),
+                    Some(Command::Override { record, set, state, reply }) => {
+                        let _ = reply.send(self.set_override(record, set, state));
+                    }
+                },
+            }
+            let files = watched_files(&self.path, &self.loaded);
+            if !file_watch.covers(&files) {
+                file_watch = FileWatch::new(&files, ping_tx.clone());
+            }
+        }
+        debug!("table builder stopped");
+    }
+
+    async fn reload(&mut self, trigger: &'static str) {
+        let path = self.path.clone();
+        let started = tokio::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || {
+            let loaded = config::load(&path)?;
+            let table = compile(&loaded.config);
+            Ok::<_, config::ConfigErrors>((loaded, table))
+        })
+        .await;
+        self.fingerprint = config::watch::fingerprint(&watched_files(&self.path, &self.loaded));
+        let (loaded, table) = match result {
+            Ok(Ok(done)) => done,
+            Ok(Err(errors)) => {
+                self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+                for e in &errors.0 {
+                    error!(file = %e.file, field = %e.path, error = %e.message, "config rejected");
+                }
+                warn!(
+                    trigger,
+                    errors = errors.0.len(),
+                    generation = self.generation,
+                    "reload failed; still serving the previous config"
+                );
+                return;
+            }
+            Err(join_error) => {
+                self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+                error!(error = %join_error, "reload task failed; still serving the previous config");
+                return;
+            }
+        };
+        for warning in &loaded.warnings {
+            warn!(%warning, "config");
+        }
+        warn_on_restart_only_changes(&self.loaded.config.server, &loaded.config.server);
+        self.fingerprint = config::watch::fingerprint(&watched_files(&self.path, &loaded));
+        let table = Arc::new(table);
+        self.counters = Arc::new(self.metrics.counters_for(&table));
+        self.probe_index = probe_index(&table);
+        self.probe_up
+            .retain(|probe, _| self.probe_index.contains_key(probe));
+        self.table = table;
+        self.loaded = loaded;
+        self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+        self.health = Health {
+            probes: ProbeBits::from_fn(self.table.probes.len(), |i| {
+                self.probe_up
+                    .get(&self.table.probes[i])
+                    .copied()
+                    .unwrap_or(true)
+            }),
+            overrides: self.override_array(),
+        };
+        self.publish();
+        let _ = self.table_tx.send(self.table.clone());
+        info!(
+            trigger,
+            generation = self.generation,
+            zones = self.table.zones.len(),
+            records = self.table.records.len(),
+            probes = self.table.probes.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "config reloaded"
+        );
+    }
+
+    fn flip(&mut self, probe: Probe, up: bool) {
+        let Some(&index) = self.probe_index.get(&probe) else {
+            return; // a result for a probe removed by a reload
+        };
+        self.probe_up.insert(probe, up);
+        if self.health.probes.is_up(index) == up {
+            return;
+        }
+        self.health.probes = self.health.probes.with(index, up);
+        self.publish();
+    }
+
+    fn set_override(
+        &mut self,
+        record: Name,
+        set: String,
+        state: Override,
+    ) -> Result<u64, OverrideError> {
+        let Some(compiled) = self.table.record(&record) else {
+            return Err(OverrideError::NoRecord(record.to_string()));
+        };
+        if !compiled.sets.iter().any(|s| *s.id == *set) {
+            return Err(OverrideError::NoSet {
+                record: record.to_string(),
+                set,
+            });
+        }
+        info!(record = %record, set = %set, state = ?state, "override");
+        match state {
+            Override::Auto => self.overrides.remove(&(record, set)),
+            _ => self.overrides.insert((record, set), state),
+        };
+        self.health.overrides = self.override_array();
+        self.publish();
+        Ok(self.generation)
+    }
+
+    /// Overrides by set index for the current table.
+    fn override_array(&self) -> Arc<[Override]> {
+        if self.overrides.is_empty() {
+            return Arc::from(Vec::new());
+        }
+        self.table
+            .sets()
+            .map(|(r, s)| {
+                self.overrides
+                    .get(&(r.name.clone(), s.id.to_string()))
+                    .copied()
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// Publishes the current table and health as a new snapshot.
+    fn publish(&mut self) {
+        self.generation += 1;
+        self.cell.store(Arc::new(Snapshot {
+            generation: self.generation,
+            table: self.table.clone(),
+            counters: self.counters.clone(),
+            health: self.health.clone(),
+            geo: self.loaded.geo.clone(),
+            max_udp_payload: self.loaded.config.server.max_udp_payload,
+        }));
+        self.metrics
+            .generation
+            .store(self.generation, Ordering::Relaxed);
+        debug!(generation = self.generation, "snapshot published");
+    }
+
+    /// The current operator overrides, for status output.
+    pub fn overrides(&self) -> &HashMap<(Name, String), Override> {
+        &self.overrides
+    }
+}
+
+fn probe_index(table: &Table) -> HashMap<Probe, usize> {
+    table
+        .probes
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.clone(), i))
+        .collect()
+}
+
+/// The config file and its record files.
+fn watched_files(path: &std::path::Path, loaded: &Loaded) -> Vec<PathBuf> {
+    std::iter::once(path.to_path_buf())
+        .chain(loaded.config.server.record_files.iter().cloned())
+        .collect()
+}
+
+fn warn_on_restart_only_changes(old: &crate::model::Server, new: &crate::model::Server) {
+    if old.dns_listen != new.dns_listen
+        || old.admin_listen != new.admin_listen
+        || old.udp_workers != new.udp_workers
+    {
+        warn!(
+            "server.dns_listen, server.admin_listen and server.udp_workers changes take effect after a restart"
+        );
+    }
+}

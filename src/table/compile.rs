@@ -1,0 +1,296 @@
+//! Compiling a validated config into a [`Table`]: lower-cased wire names in
+//! one hash map, SOA data pre-encoded, targets split by family, and each
+//! distinct (health check, address) pair given a probe index.
+
+use std::{collections::HashMap, net::IpAddr};
+
+use super::{
+    Family, Glue, NO_PROBE, NameEntry, NameServer, Probe, Record, Set, Table, Target, Zone,
+};
+use crate::dns::name::{Name, suffix_at};
+use crate::model::{self, Config};
+
+/// Builds the table for a validated config.
+pub fn compile(config: &Config) -> Table {
+    let mut names: HashMap<Box<[u8]>, NameEntry, _> = HashMap::with_capacity_and_hasher(
+        config.records.len() * 2 + config.zones.len() * 4,
+        foldhash::fast::FixedState::default(),
+    );
+    let zone_of = |name: &Name| -> Option<u16> {
+        config
+            .zones
+            .iter()
+            .enumerate()
+            .filter(|(_, z)| name.is_within(&z.origin))
+            .max_by_key(|(_, z)| z.origin.wire().len())
+            .and_then(|(i, _)| u16::try_from(i).ok())
+    };
+    let mut glue: Vec<Glue> = Vec::new();
+    let mut glue_index: HashMap<Name, u32> = HashMap::new();
+    let mut zones = Vec::with_capacity(config.zones.len());
+    for (i, zone) in config.zones.iter().enumerate() {
+        let index = u16::try_from(i).unwrap_or(u16::MAX);
+        names.entry(zone.origin.wire().into()).or_default().apex = true;
+        names.entry(zone.origin.wire().into()).or_default().zone = index;
+        let nameservers = zone
+            .nameservers
+            .iter()
+            .map(|(ns, addrs)| NameServer {
+                name: ns.clone(),
+                labels_before_apex: suffix_at(ns.wire(), zone.origin.wire()),
+                glue: (!addrs.is_empty()).then(|| {
+                    *glue_index.entry(ns.clone()).or_insert_with(|| {
+                        glue.push(glue_of(ns, addrs));
+                        u32::try_from(glue.len() - 1).unwrap_or(u32::MAX)
+                    })
+                }),
+            })
+            .collect();
+        zones.push(Zone {
+            origin: zone.origin.clone(),
+            ttl: zone.ttl,
+            soa_rdata: soa_rdata(&zone.soa),
+            negative_ttl: zone.ttl.min(zone.soa.minimum),
+            nameservers,
+        });
+    }
+    for (i, g) in glue.iter().enumerate() {
+        if let Some(zone) = zone_of(&g.name) {
+            add_name(&mut names, &g.name, &zones[usize::from(zone)].origin, zone).glue =
+                u32::try_from(i).ok();
+        }
+    }
+
+    let mut probes: HashMap<Probe, u32> = HashMap::new();
+    let mut set_count = 0u32;
+    let mut records = Vec::with_capacity(config.records.len());
+    for record in &config.records {
+        let Some(zone) = zone_of(&record.name) else {
+            continue; // validation guarantees a zone
+        };
+        let sets = record
+            .sets
+            .iter()
+            .map(|set| {
+                set_count += 1;
+                compile_set(set, set_count - 1, &mut probes)
+            })
+            .collect();
+        let index = u32::try_from(records.len()).unwrap_or(u32::MAX);
+        add_name(
+            &mut names,
+            &record.name,
+            &zones[usize::from(zone)].origin,
+            zone,
+        )
+        .record = Some(index);
+        records.push(Record {
+            name: record.name.clone(),
+            zone,
+            ttl: record.ttl,
+            answers: record.answers.unwrap_or(u16::MAX),
+            fallback: record.fallback,
+            geo_sensitive: record
+                .sets
+                .iter()
+                .any(|s| !s.geo.is_empty() || s.location.is_some()),
+            sets,
+        });
+    }
+    let mut probe_list: Vec<(Probe, u32)> = probes.into_iter().collect();
+    probe_list.sort_by_key(|(_, i)| *i);
+    Table {
+        zones: zones.into(),
+        records: records.into(),
+        glue: glue.into(),
+        probes: probe_list.into_iter().map(|(p, _)| p).collect(),
+        set_count,
+        names,
+    }
+}
+
+/// Inserts `name` and the empty non-terminals between it and its apex.
+fn add_name<'m>(
+    names: &'m mut HashMap<Box<[u8]>, NameEntry, foldhash::fast::FixedState>,
+    name: &Name,
+    origin: &Name,
+    zone: u16,
+) -> &'m mut NameEntry {
+    let mut parent = name.parent();
+    while let Some(p) = parent {
+        if p.wire().len() <= origin.wire().len() {
+            break;
+        }
+        names.entry(p.wire().into()).or_insert(NameEntry {
+            zone,
+            ..NameEntry::default()
+        });
+        parent = p.parent();
+    }
+    names.entry(name.wire().into()).or_insert(NameEntry {
+        zone,
+        ..NameEntry::default()
+    })
+}
+
+fn compile_set(set: &model::TargetSet, index: u32, probes: &mut HashMap<Probe, u32>) -> Set {
+    let mut targets: [Vec<Target>; 2] = [Vec::new(), Vec::new()];
+    for addr in &set.targets {
+        let probe = match &set.health_check {
+            None => NO_PROBE,
+            Some(check) => {
+                let next = u32::try_from(probes.len()).unwrap_or(NO_PROBE);
+                *probes
+                    .entry(Probe {
+                        check: check.clone(),
+                        addr: *addr,
+                    })
+                    .or_insert(next)
+            }
+        };
+        targets[Family::of(addr) as usize].push(Target { addr: *addr, probe });
+    }
+    let [v4, v6] = targets;
+    Set {
+        id: set.id.as_str().into(),
+        index,
+        weight: set.weight,
+        priority: set.priority,
+        geo: set.geo.clone(),
+        location: set.location,
+        targets: [v4.into(), v6.into()],
+        health_check: set.health_check.clone(),
+    }
+}
+
+fn glue_of(name: &Name, addrs: &[IpAddr]) -> Glue {
+    Glue {
+        name: name.clone(),
+        v4: addrs
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V4(v4) => Some(*v4),
+                IpAddr::V6(_) => None,
+            })
+            .collect(),
+        v6: addrs
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V6(v6) => Some(*v6),
+                IpAddr::V4(_) => None,
+            })
+            .collect(),
+    }
+}
+
+fn soa_rdata(soa: &model::Soa) -> Box<[u8]> {
+    let mut rdata = Vec::with_capacity(soa.mname.wire().len() + soa.rname.wire().len() + 20);
+    rdata.extend_from_slice(soa.mname.wire());
+    rdata.extend_from_slice(soa.rname.wire());
+    for value in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
+        rdata.extend_from_slice(&value.to_be_bytes());
+    }
+    rdata.into()
+}
+
+/// Shared by tests across the crate: a table from YAML text.
+#[cfg(test)]
+pub(crate) fn table_from_yaml(yaml: &str) -> std::sync::Arc<Table> {
+    let raw: crate::config::raw::RawConfig = config::Config::builder()
+        .add_source(config::File::from_str(yaml, config::FileFormat::Yaml))
+        .build()
+        .and_then(|c| c.try_deserialize())
+        .expect("test YAML parses");
+    let config = crate::config::validate::validate(raw, "test.yaml", Vec::new(), 1)
+        .unwrap_or_else(|e| panic!("test config is valid:\n{e}"));
+    std::sync::Arc::new(compile(&config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::Lookup;
+
+    const YAML: &str = r#"
+server: { dns_listen: ["127.0.0.1:0"] }
+zones:
+  - origin: global.example.test.
+    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test. }
+    nameservers:
+      ns1.global.example.test.: [192.0.2.53, "2001:db8::53"]
+      ns.outside.test.: []
+health_checks:
+  web: { kind: tcp, port: 80 }
+records:
+  - name: a.b.global.example.test.
+    sets:
+      - { id: one, targets: [192.0.2.1, "2001:db8::1"], health_check: web }
+      - { id: two, targets: [192.0.2.1], health_check: web }
+  - name: global.example.test.
+    sets: [{ id: apex, targets: [192.0.2.9] }]
+"#;
+
+    fn wire(name: &str) -> Box<[u8]> {
+        Name::parse(name).unwrap().wire().into()
+    }
+
+    #[test]
+    fn names_apex_records_glue_and_empty_non_terminals() {
+        let table = table_from_yaml(YAML);
+        let Lookup::Found(apex) = table.lookup(&wire("global.example.test")) else {
+            panic!("apex exists");
+        };
+        assert!(apex.apex && apex.record == Some(1));
+        let Lookup::Found(ent) = table.lookup(&wire("b.global.example.test")) else {
+            panic!("empty non-terminal exists");
+        };
+        assert_eq!((ent.record, ent.glue, ent.apex), (None, None, false));
+        let Lookup::Found(ns) = table.lookup(&wire("ns1.global.example.test")) else {
+            panic!("glue name exists");
+        };
+        assert_eq!(ns.glue, Some(0));
+        assert_eq!(
+            table.lookup(&wire("x.a.b.global.example.test")),
+            Lookup::NxDomain(0)
+        );
+        assert_eq!(table.lookup(&wire("example.test")), Lookup::Refused);
+        assert_eq!(table.lookup(&wire("other.test")), Lookup::Refused);
+    }
+
+    #[test]
+    fn probes_are_shared_per_check_and_address() {
+        let table = table_from_yaml(YAML);
+        assert_eq!(
+            table.probes.len(),
+            2,
+            "192.0.2.1 shared by both sets, plus the v6 target"
+        );
+        let record = &table.records[0];
+        assert_eq!(
+            record.sets[0].targets[0][0].probe,
+            record.sets[1].targets[0][0].probe
+        );
+        assert_eq!(
+            record.sets[0].targets[1][0].addr,
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(table.records[1].sets[0].targets[0][0].probe, NO_PROBE);
+        assert_eq!(table.set_count, 3);
+    }
+
+    #[test]
+    fn soa_and_ns_are_precomputed() {
+        let table = table_from_yaml(YAML);
+        let zone = &table.zones[0];
+        assert_eq!(zone.negative_ttl, 30);
+        assert!(zone.soa_rdata.starts_with(&wire("ns1.global.example.test")));
+        assert_eq!(zone.nameservers.len(), 2);
+        let inside = zone.nameservers.iter().find(|n| n.glue.is_some()).unwrap();
+        assert_eq!(inside.labels_before_apex, Some(4));
+        assert!(
+            zone.nameservers
+                .iter()
+                .any(|n| n.labels_before_apex.is_none())
+        );
+    }
+}

@@ -1,0 +1,262 @@
+//! The answer table: everything a DNS query needs, compiled from a validated
+//! config into flat, immutable, lower-cased structures, and the [`Snapshot`]
+//! that pairs it with the current health.
+//!
+//! The table builder task ([`builder`]) is the only writer: it publishes a
+//! whole new `Snapshot` with one `ArcSwap::store`. A health flip or an
+//! override shares the compiled [`Table`] (`Arc`) and replaces only the
+//! health part, so it costs the same for 10 records or 100,000.
+
+/// The snapshot writer task.
+pub mod builder;
+pub(crate) mod compile;
+
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+    sync::Arc,
+};
+
+use arc_swap::ArcSwap;
+
+use crate::dns::name::Name;
+use crate::geo::{Coordinates, GeoDb};
+use crate::health::Health;
+use crate::metrics::TableCounters;
+use crate::model::{Fallback, GeoScope, HealthCheck};
+
+pub use compile::compile;
+
+/// Address family of a query and of targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// A records.
+    V4 = 0,
+    /// AAAA records.
+    V6 = 1,
+}
+
+impl Family {
+    /// The family of an address.
+    pub fn of(addr: &IpAddr) -> Self {
+        match addr {
+            IpAddr::V4(_) => Self::V4,
+            IpAddr::V6(_) => Self::V6,
+        }
+    }
+}
+
+/// Marks a target that has no health check.
+pub const NO_PROBE: u32 = u32::MAX;
+
+/// One answerable address.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Target {
+    /// The address answered.
+    pub addr: IpAddr,
+    /// Index of its probe in [`Table::probes`], or [`NO_PROBE`].
+    pub probe: u32,
+}
+
+/// A compiled target set: one cluster's addresses for one record.
+#[derive(Debug)]
+pub struct Set {
+    /// Id from the config, unique within the record.
+    pub id: Box<str>,
+    /// Index across all sets of the table: overrides and counters use it.
+    pub index: u32,
+    /// Relative share of answers.
+    pub weight: u32,
+    /// Failover tier, lower first.
+    pub priority: u32,
+    /// Clients the set is for.
+    pub geo: GeoScope,
+    /// Where the cluster is.
+    pub location: Option<Coordinates>,
+    /// Targets by [`Family`]: `targets[Family::V4 as usize]`.
+    pub targets: [Box<[Target]>; 2],
+    /// Name of its health check, for status output.
+    pub health_check: Option<Arc<HealthCheck>>,
+}
+
+/// A compiled record.
+#[derive(Debug)]
+pub struct Record {
+    /// Owner name.
+    pub name: Name,
+    /// Index of its zone in [`Table::zones`].
+    pub zone: u16,
+    /// Answer TTL.
+    pub ttl: u32,
+    /// Most addresses per answer.
+    pub answers: u16,
+    /// Residency rule.
+    pub fallback: Fallback,
+    /// Its sets.
+    pub sets: Box<[Set]>,
+    /// Whether some set has `geo` or `location`: only then does the answer
+    /// depend on the client's location (ECS scope, GeoIP lookups).
+    pub geo_sensitive: bool,
+}
+
+impl Record {
+    /// Whether any set has targets of `family`.
+    pub fn has_family(&self, family: Family) -> bool {
+        self.sets
+            .iter()
+            .any(|s| !s.targets[family as usize].is_empty())
+    }
+}
+
+/// A name server of a zone, as written into NS answers.
+#[derive(Debug)]
+pub struct NameServer {
+    /// Its name.
+    pub name: Name,
+    /// Length of its wire labels in front of the zone apex when it is
+    /// inside the zone, so the NS data can point at the apex instead.
+    pub labels_before_apex: Option<usize>,
+    /// Index into [`Table::glue`] when gslb serves its addresses.
+    pub glue: Option<u32>,
+}
+
+/// Addresses of a name server name that lies inside a served zone.
+#[derive(Debug)]
+pub struct Glue {
+    /// Name server name.
+    pub name: Name,
+    /// Its IPv4 addresses.
+    pub v4: Box<[Ipv4Addr]>,
+    /// Its IPv6 addresses.
+    pub v6: Box<[Ipv6Addr]>,
+}
+
+/// A compiled zone apex.
+#[derive(Debug)]
+pub struct Zone {
+    /// Apex.
+    pub origin: Name,
+    /// TTL of SOA and NS.
+    pub ttl: u32,
+    /// SOA RDATA, names uncompressed.
+    pub soa_rdata: Box<[u8]>,
+    /// TTL of the SOA in negative answers: min(SOA TTL, minimum) (RFC 2308 §5).
+    pub negative_ttl: u32,
+    /// Apex NS.
+    pub nameservers: Box<[NameServer]>,
+}
+
+/// What exists at a name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NameEntry {
+    /// Zone the name is in.
+    pub zone: u16,
+    /// Whether the name is the zone apex.
+    pub apex: bool,
+    /// Record at the name.
+    pub record: Option<u32>,
+    /// Name server addresses at the name.
+    pub glue: Option<u32>,
+}
+
+/// Where a query name falls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// The name exists (possibly as an empty non-terminal).
+    Found(NameEntry),
+    /// Inside zone `0`, but no such name.
+    NxDomain(u16),
+    /// Outside every zone.
+    Refused,
+}
+
+/// A health-checked address: what the prober dials.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Probe {
+    /// The check.
+    pub check: Arc<HealthCheck>,
+    /// The target address dialled.
+    pub addr: IpAddr,
+}
+
+/// Everything compiled from one config.
+#[derive(Debug)]
+pub struct Table {
+    /// Zones.
+    pub zones: Box<[Zone]>,
+    /// Records.
+    pub records: Box<[Record]>,
+    /// Name server addresses served.
+    pub glue: Box<[Glue]>,
+    /// Distinct (check, address) pairs; `Target::probe` indexes this.
+    pub probes: Box<[Probe]>,
+    /// Number of sets across all records.
+    pub set_count: u32,
+    /// Every existing name (records, apexes, glue and the empty
+    /// non-terminals between them), keyed by lower-cased wire name.
+    names: HashMap<Box<[u8]>, NameEntry, foldhash::fast::FixedState>,
+}
+
+impl Table {
+    /// Finds where a lower-cased wire name falls.
+    pub fn lookup(&self, name: &[u8]) -> Lookup {
+        if let Some(entry) = self.names.get(name) {
+            return Lookup::Found(*entry);
+        }
+        // The closest existing ancestor tells the zone of an NXDOMAIN.
+        let mut at = 0;
+        while let Some(&len) = name.get(at) {
+            if len == 0 {
+                break;
+            }
+            at += 1 + usize::from(len);
+            if let Some(entry) = self.names.get(&name[at..]) {
+                return Lookup::NxDomain(entry.zone);
+            }
+        }
+        Lookup::Refused
+    }
+
+    /// Iterates every (record, set) with their indexes.
+    pub fn sets(&self) -> impl Iterator<Item = (&Record, &Set)> {
+        self.records
+            .iter()
+            .flat_map(|r| r.sets.iter().map(move |s| (r, s)))
+    }
+
+    /// Finds a record by name.
+    pub fn record(&self, name: &Name) -> Option<&Record> {
+        let entry = self.names.get(name.wire())?;
+        self.records.get(entry.record? as usize)
+    }
+}
+
+/// One consistent view for answering queries: a table, its health, and the
+/// GeoIP database. Never mutated; replaced whole.
+pub struct Snapshot {
+    /// Increases with every publish.
+    pub generation: u64,
+    /// Compiled records; shared between snapshots of the same config.
+    pub table: Arc<Table>,
+    /// Where this table's query counters are.
+    pub counters: Arc<TableCounters>,
+    /// Probe results and overrides.
+    pub health: Health,
+    /// GeoIP database, if configured.
+    pub geo: Option<Arc<GeoDb>>,
+    /// Largest UDP response to EDNS clients.
+    pub max_udp_payload: u16,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("generation", &self.generation)
+            .field("records", &self.table.records.len())
+            .field("geo", &self.geo.is_some())
+            .finish()
+    }
+}
+
+/// The shared, lock-free handle readers load snapshots from.
+pub type SnapshotCell = Arc<ArcSwap<Snapshot>>;
