@@ -1,0 +1,381 @@
+//! The design's DNS behaviours, checked by decoding responses with
+//! hickory-proto's parser (an independent implementation of the format).
+
+use std::{net::IpAddr, sync::Arc};
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
+use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
+
+use super::*;
+use crate::health::Health;
+use crate::table::compile::table_from_yaml;
+
+const YAML: &str = r#"
+server: { dns_listen: ["127.0.0.1:0"] }
+zones:
+  - origin: global.example.test.
+    ttl: 45
+    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test., serial: 7, minimum: 20 }
+    nameservers:
+      ns1.global.example.test.: [192.0.2.53, "2001:db8::53"]
+      ns2.global.example.test.: [192.0.2.54]
+      ns.elsewhere.test.: []
+records:
+  - name: webapp.global.example.test.
+    ttl: 30
+    sets:
+      - { id: one, targets: [192.0.2.10, "2001:db8::10"] }
+  - name: v6.global.example.test.
+    sets:
+      - { id: one, targets: ["2001:db8::6"] }
+  - name: deep.ent.global.example.test.
+    sets:
+      - { id: one, targets: [192.0.2.7] }
+  - name: many.global.example.test.
+    answers: 40
+    sets:
+      - id: lots
+        targets: [
+          "2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8::4", "2001:db8::5",
+          "2001:db8::6", "2001:db8::7", "2001:db8::8", "2001:db8::9", "2001:db8::a",
+          "2001:db8::b", "2001:db8::c", "2001:db8::d", "2001:db8::e", "2001:db8::f",
+          "2001:db8::11", "2001:db8::12", "2001:db8::13", "2001:db8::14", "2001:db8::15",
+          "2001:db8::16", "2001:db8::17", "2001:db8::18", "2001:db8::19", "2001:db8::1a"]
+"#;
+
+fn snapshot() -> Snapshot {
+    Snapshot {
+        generation: 1,
+        table: table_from_yaml(YAML),
+        counters: Default::default(),
+        health: Health::default(),
+        geo: None,
+        max_udp_payload: 1232,
+    }
+}
+
+fn query(name: &str, rtype: RecordType) -> Message {
+    let mut m = Message::new(0xBEEF, MessageType::Query, OpCode::Query);
+    m.metadata.recursion_desired = true;
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    m
+}
+
+fn with_edns(mut m: Message, payload: u16, subnet: Option<ClientSubnet>) -> Message {
+    let mut edns = Edns::new();
+    edns.set_max_payload(payload);
+    edns.set_dnssec_ok(true);
+    if let Some(subnet) = subnet {
+        edns.options_mut().insert(EdnsOption::Subnet(subnet));
+    }
+    m.set_edns(edns);
+    m
+}
+
+/// Sends raw bytes, returns the decoded response (None when dropped).
+fn ask_raw(packet: &[u8], transport: Transport) -> Option<Message> {
+    let snap = snapshot();
+    let mut out = Vec::new();
+    let outcome = Responder::with_seed(1).respond(
+        &snap,
+        packet,
+        "127.0.0.1".parse().unwrap(),
+        transport,
+        &mut out,
+    );
+    assert_eq!(outcome.replied, !out.is_empty());
+    outcome
+        .replied
+        .then(|| Message::from_vec(&out).expect("response decodes"))
+}
+
+fn ask(m: &Message) -> Message {
+    ask_raw(&m.to_vec().unwrap(), Transport::Udp).unwrap()
+}
+
+fn addrs(m: &Message) -> Vec<IpAddr> {
+    m.answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_answer_is_authoritative_keeps_case_and_ttl() {
+    let r = ask(&query("WebApp.GLOBAL.Example.test.", RecordType::A));
+    assert_eq!(r.metadata.id, 0xBEEF);
+    assert_eq!(r.metadata.message_type, MessageType::Response);
+    assert!(r.metadata.authoritative);
+    assert!(r.metadata.recursion_desired, "RD is copied");
+    assert!(!r.metadata.recursion_available);
+    assert_eq!(r.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(
+        r.queries[0].name().to_ascii(),
+        "WebApp.GLOBAL.Example.test."
+    );
+    assert_eq!(addrs(&r), vec!["192.0.2.10".parse::<IpAddr>().unwrap()]);
+    assert_eq!(r.answers[0].name.to_ascii(), "WebApp.GLOBAL.Example.test.");
+    assert_eq!(r.answers[0].ttl, 30);
+    assert!(r.authorities.is_empty() && r.additionals.is_empty() && r.edns.is_none());
+}
+
+#[test]
+fn aaaa_answer() {
+    let r = ask(&query("webapp.global.example.test.", RecordType::AAAA));
+    assert_eq!(addrs(&r), vec!["2001:db8::10".parse::<IpAddr>().unwrap()]);
+}
+
+#[test]
+fn nxdomain_carries_soa_with_negative_ttl_in_query_case() {
+    let r = ask(&query("nope.GLOBAL.example.test.", RecordType::A));
+    assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+    assert!(r.metadata.authoritative);
+    assert!(r.answers.is_empty());
+    let soa = &r.authorities[0];
+    assert_eq!(soa.name.to_ascii(), "GLOBAL.example.test.");
+    assert_eq!(soa.ttl, 20, "min(zone TTL 45, SOA minimum 20)");
+    let RData::SOA(data) = &soa.data else {
+        panic!("SOA expected")
+    };
+    assert_eq!(data.serial, 7);
+    assert_eq!(data.mname.to_ascii(), "ns1.global.example.test.");
+    // Below an existing record is NXDOMAIN too.
+    let r = ask(&query("x.webapp.global.example.test.", RecordType::A));
+    assert_eq!(r.metadata.response_code, ResponseCode::NXDomain);
+}
+
+#[test]
+fn nodata_for_other_types_missing_families_and_empty_non_terminals() {
+    for (name, rtype) in [
+        ("webapp.global.example.test.", RecordType::MX),
+        ("webapp.global.example.test.", RecordType::TXT),
+        ("v6.global.example.test.", RecordType::A),
+        ("ent.global.example.test.", RecordType::A),
+        ("global.example.test.", RecordType::A),
+        ("ns2.global.example.test.", RecordType::AAAA),
+    ] {
+        let r = ask(&query(name, rtype));
+        assert_eq!(
+            r.metadata.response_code,
+            ResponseCode::NoError,
+            "{name} {rtype}"
+        );
+        assert!(r.metadata.authoritative);
+        assert!(r.answers.is_empty(), "{name} {rtype}");
+        assert_eq!(
+            r.authorities[0].record_type(),
+            RecordType::SOA,
+            "{name} {rtype}"
+        );
+    }
+}
+
+#[test]
+fn refused_outside_the_zones_and_for_transfers_and_other_classes() {
+    let r = ask(&query("www.example.org.", RecordType::A));
+    assert_eq!(r.metadata.response_code, ResponseCode::Refused);
+    assert!(!r.metadata.authoritative);
+    assert_eq!(r.queries.len(), 1);
+    for rtype in [RecordType::AXFR, RecordType::IXFR] {
+        let r = ask(&query("global.example.test.", rtype));
+        assert_eq!(r.metadata.response_code, ResponseCode::Refused, "{rtype}");
+    }
+    let mut m = query("version.bind.", RecordType::TXT);
+    m.queries[0].set_query_class(DNSClass::CH);
+    assert_eq!(ask(&m).metadata.response_code, ResponseCode::Refused);
+}
+
+#[test]
+fn apex_soa_and_ns_with_glue() {
+    let r = ask(&query("Global.Example.Test.", RecordType::SOA));
+    assert_eq!(r.answers.len(), 1);
+    assert_eq!(r.answers[0].name.to_ascii(), "Global.Example.Test.");
+    assert_eq!(r.answers[0].ttl, 45);
+
+    let r = ask(&query("global.example.test.", RecordType::NS));
+    let mut ns: Vec<String> = r
+        .answers
+        .iter()
+        .map(|rr| match &rr.data {
+            RData::NS(n) => n.0.to_ascii(),
+            other => panic!("NS expected, got {other:?}"),
+        })
+        .collect();
+    ns.sort();
+    assert_eq!(
+        ns,
+        [
+            "ns.elsewhere.test.",
+            "ns1.global.example.test.",
+            "ns2.global.example.test."
+        ]
+    );
+    let mut glue: Vec<(String, IpAddr)> = r
+        .additionals
+        .iter()
+        .map(|rr| match &rr.data {
+            RData::A(a) => (rr.name.to_ascii(), IpAddr::V4(a.0)),
+            RData::AAAA(a) => (rr.name.to_ascii(), IpAddr::V6(a.0)),
+            other => panic!("glue expected, got {other:?}"),
+        })
+        .collect();
+    glue.sort();
+    assert_eq!(glue.len(), 3);
+    assert_eq!(
+        glue[0],
+        (
+            "ns1.global.example.test.".into(),
+            "192.0.2.53".parse().unwrap()
+        )
+    );
+    assert_eq!(
+        glue[2],
+        (
+            "ns2.global.example.test.".into(),
+            "192.0.2.54".parse().unwrap()
+        )
+    );
+
+    let r = ask(&query("NS1.global.example.test.", RecordType::A));
+    assert!(r.metadata.authoritative);
+    assert_eq!(addrs(&r), vec!["192.0.2.53".parse::<IpAddr>().unwrap()]);
+    assert_eq!(r.answers[0].name.to_ascii(), "NS1.global.example.test.");
+}
+
+#[test]
+fn any_gets_one_rrset() {
+    let r = ask(&query("webapp.global.example.test.", RecordType::ANY));
+    assert_eq!(addrs(&r), vec!["192.0.2.10".parse::<IpAddr>().unwrap()]);
+    let r = ask(&query("v6.global.example.test.", RecordType::ANY));
+    assert_eq!(addrs(&r), vec!["2001:db8::6".parse::<IpAddr>().unwrap()]);
+    let r = ask(&query("global.example.test.", RecordType::ANY));
+    assert_eq!(r.answers.len(), 1);
+    assert_eq!(r.answers[0].record_type(), RecordType::SOA);
+}
+
+#[test]
+fn notimp_for_other_opcodes() {
+    for op in [OpCode::Notify, OpCode::Update, OpCode::Status] {
+        let mut m = query("webapp.global.example.test.", RecordType::A);
+        m.metadata.op_code = op;
+        let r = ask(&m);
+        assert_eq!(r.metadata.response_code, ResponseCode::NotImp, "{op:?}");
+        assert_eq!(r.metadata.op_code, op);
+    }
+}
+
+#[test]
+fn formerr_and_drop() {
+    let mut two = query("webapp.global.example.test.", RecordType::A);
+    two.add_query(Query::query(
+        Name::from_ascii("x.test.").unwrap(),
+        RecordType::A,
+    ));
+    let r = ask(&two);
+    assert_eq!(r.metadata.response_code, ResponseCode::FormErr);
+    assert!(r.queries.is_empty());
+    let mut bytes = query("webapp.global.example.test.", RecordType::A)
+        .to_vec()
+        .unwrap();
+    bytes.push(0);
+    let r = ask_raw(&bytes, Transport::Udp).unwrap();
+    assert_eq!(r.metadata.response_code, ResponseCode::FormErr);
+    assert_eq!(r.queries.len(), 1, "the question is echoed when it parsed");
+    bytes[2] |= 0x80;
+    assert!(
+        ask_raw(&bytes, Transport::Udp).is_none(),
+        "responses are dropped"
+    );
+    assert!(
+        ask_raw(&bytes[..5], Transport::Udp).is_none(),
+        "short packets are dropped"
+    );
+}
+
+#[test]
+fn edns_is_answered_with_opt_and_badvers_for_version_1() {
+    let r = ask(&with_edns(
+        query("webapp.global.example.test.", RecordType::A),
+        4096,
+        None,
+    ));
+    let edns = r.edns.as_ref().expect("OPT in response");
+    assert_eq!(edns.max_payload(), 1232);
+    assert_eq!(edns.version(), 0);
+    assert!(edns.flags().dnssec_ok, "DO is copied");
+    assert_eq!(addrs(&r).len(), 1);
+
+    let mut m = with_edns(
+        query("webapp.global.example.test.", RecordType::A),
+        1232,
+        None,
+    );
+    m.edns.as_mut().unwrap().set_version(1);
+    let r = ask(&m);
+    // 16 is both BADVERS (EDNS) and BADSIG (TSIG); hickory names it BADSIG.
+    assert_eq!(u16::from(r.metadata.response_code), BADVERS);
+    assert!(r.answers.is_empty());
+    assert_eq!(r.edns.as_ref().unwrap().version(), 0);
+}
+
+#[test]
+fn truncates_over_udp_and_answers_in_full_over_tcp() {
+    let m = query("many.global.example.test.", RecordType::AAAA);
+    let r = ask(&m);
+    assert!(r.metadata.truncation, "25 AAAA do not fit 512 bytes");
+    assert!(r.answers.is_empty());
+    assert_eq!(r.queries.len(), 1);
+    let r = ask(&with_edns(m.clone(), 1232, None));
+    assert!(!r.metadata.truncation, "they fit an EDNS 1232-byte payload");
+    assert_eq!(r.answers.len(), 25);
+    let r = ask(&with_edns(m.clone(), 600, None));
+    assert!(
+        r.metadata.truncation,
+        "the client's smaller payload is honoured"
+    );
+    assert!(r.edns.is_some(), "OPT survives truncation");
+    let r = ask_raw(&m.to_vec().unwrap(), Transport::Tcp).unwrap();
+    assert!(!r.metadata.truncation);
+    assert_eq!(r.answers.len(), 25);
+}
+
+#[test]
+fn ecs_is_echoed_with_scope_zero_when_location_did_not_matter() {
+    let subnet = ClientSubnet::new("198.51.100.0".parse().unwrap(), 24, 0);
+    let r = ask(&with_edns(
+        query("webapp.global.example.test.", RecordType::A),
+        1232,
+        Some(subnet),
+    ));
+    let Some(EdnsOption::Subnet(echo)) = r.edns.as_ref().unwrap().option(EdnsCode::Subnet) else {
+        panic!("ECS echoed");
+    };
+    assert_eq!(echo.addr(), "198.51.100.0".parse::<IpAddr>().unwrap());
+    assert_eq!(echo.source_prefix(), 24);
+    assert_eq!(echo.scope_prefix(), 0);
+}
+
+#[test]
+fn outcome_reports_what_happened() {
+    let snap = snapshot();
+    let mut out = Vec::new();
+    let packet = query("webapp.global.example.test.", RecordType::A)
+        .to_vec()
+        .unwrap();
+    let outcome = Responder::with_seed(1).respond(
+        &snap,
+        &packet,
+        "127.0.0.1".parse().unwrap(),
+        Transport::Udp,
+        &mut out,
+    );
+    assert_eq!(outcome.zone, Some(0));
+    assert_eq!(outcome.answered, Some((0, 0)));
+    assert_eq!((outcome.rcode, outcome.qtype), (NOERROR, 1));
+    let _ = Arc::new(snap);
+}
