@@ -1,3 +1,169 @@
-//! The `gslb` command line.
+//! The `gslb` command line: `serve`, `check-config`.
 
-fn main() {}
+use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing::{error, info, warn};
+use tracing_subscriber::EnvFilter;
+
+use gslb::{app::Server, config};
+
+/// Global DNS load balancer: answers global hostnames with the ingress
+/// addresses of healthy, nearby clusters.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "GSLB_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve DNS (UDP and TCP) from a config file; SIGHUP or a file change reloads it.
+    Serve {
+        /// Config file.
+        #[arg(long, short, env = "GSLB_CONFIG")]
+        config: PathBuf,
+    },
+    /// Validate a config file and its record files; print a summary or every error.
+    CheckConfig {
+        /// Config file.
+        #[arg(long, short, env = "GSLB_CONFIG")]
+        config: PathBuf,
+    },
+}
+
+/// How long shutdown waits for open connections and tasks.
+const GRACE: Duration = Duration::from_secs(5);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    match cli.command {
+        Command::CheckConfig { config } => check_config(&config),
+        Command::Serve { config } => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    error!(%error, "cannot start the async runtime");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    error!(error = format!("{error:#}"), "gslb stopped");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    // hickory-server logs two INFO lines per TCP query; keep them out.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,hickory_server=warn,hickory_proto=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn check_config(path: &std::path::Path) -> ExitCode {
+    match config::load(path) {
+        Ok(loaded) => {
+            for warning in &loaded.warnings {
+                eprintln!("warning: {warning}");
+            }
+            let c = &loaded.config;
+            let sets: usize = c.records.iter().map(|r| r.sets.len()).sum();
+            let targets: usize = c
+                .records
+                .iter()
+                .flat_map(|r| &r.sets)
+                .map(|s| s.targets.len())
+                .sum();
+            println!(
+                "{}: ok: {} zone{}, {} record{}, {} set{}, {} target{}, {} health check{}, GeoIP: {}",
+                path.display(),
+                c.zones.len(),
+                plural(c.zones.len()),
+                c.records.len(),
+                plural(c.records.len()),
+                sets,
+                plural(sets),
+                targets,
+                plural(targets),
+                c.health_checks.len(),
+                plural(c.health_checks.len()),
+                loaded.geo.as_ref().map_or("none", |g| g.database_type()),
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("{e}");
+            }
+            eprintln!(
+                "{} error{}; config rejected",
+                errors.0.len(),
+                plural(errors.0.len())
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+async fn serve(path: PathBuf) -> anyhow::Result<()> {
+    let loaded =
+        config::load(&path).map_err(|errors| anyhow::anyhow!("config rejected:\n{errors}"))?;
+    for warning in &loaded.warnings {
+        warn!(%warning, "config");
+    }
+    match &loaded.geo {
+        Some(geo) => info!(
+            database = geo.database_type(),
+            build_epoch = geo.build_epoch(),
+            "GeoIP database loaded"
+        ),
+        None => warn!(
+            "no GeoIP database: only the clients' ECS-less defaults apply; sets with geo match no one, nearest-cluster fallback is off"
+        ),
+    }
+    let server = Server::start(path, loaded).await?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                info!("SIGHUP: reloading");
+                server.builder.reload().await;
+            }
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    info!("shutting down");
+    server.shutdown(GRACE).await;
+    Ok(())
+}

@@ -336,20 +336,27 @@ fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32)
             .collect();
         nameservers.push((name, glue));
     }
+    // Keep a zone whose origin parsed even if other fields did not, so its
+    // records are still checked against it; the errors already fail the load.
     Some(Zone {
         origin: origin?,
-        ttl: ttl?,
+        ttl: ttl.unwrap_or_default(),
         soa: Soa {
-            mname: mname?,
-            rname: rname?,
-            serial: serial?,
-            refresh: refresh?,
-            retry: retry?,
-            expire: expire?,
-            minimum: minimum?,
+            mname: mname.unwrap_or_else(zone_fallback_name),
+            rname: rname.unwrap_or_else(zone_fallback_name),
+            serial: serial.unwrap_or_default(),
+            refresh: refresh.unwrap_or_default(),
+            retry: retry.unwrap_or_default(),
+            expire: expire.unwrap_or_default(),
+            minimum: minimum.unwrap_or_default(),
         },
         nameservers,
     })
+}
+
+/// Stands in for a name that failed to parse in a zone kept for checking.
+fn zone_fallback_name() -> Name {
+    Name::parse("invalid").unwrap_or_else(|_| unreachable!("a constant valid name"))
 }
 
 fn health_checks(
@@ -421,13 +428,14 @@ fn health_check(
             format!("{http_path:?} must start with '/' and have no spaces"),
         );
     }
-    if let Some(host) = &raw.host {
-        if Name::parse(host).is_err() && host.parse::<IpAddr>().is_err() {
-            check.error(
-                format!("{path}.host"),
-                format!("{host:?} is not a host name"),
-            );
-        }
+    if let Some(host) = &raw.host
+        && Name::parse(host).is_err()
+        && host.parse::<IpAddr>().is_err()
+    {
+        check.error(
+            format!("{path}.host"),
+            format!("{host:?} is not a host name"),
+        );
     }
     let expect_status = expect_status(
         check,
@@ -448,13 +456,13 @@ fn health_check(
         Duration::from_millis(10),
         Duration::from_secs(60),
     );
-    if let (Some(i), Some(t)) = (interval, timeout) {
-        if t > i {
-            check.error(
-                format!("{path}.timeout"),
-                "must not be longer than interval",
-            );
-        }
+    if let (Some(i), Some(t)) = (interval, timeout)
+        && t > i
+    {
+        check.error(
+            format!("{path}.timeout"),
+            "must not be longer than interval",
+        );
     }
     let rise = check.int(format!("{path}.rise"), raw.rise, 2, 1, 100);
     let fall = check.int(format!("{path}.fall"), raw.fall, 2, 1, 100);
@@ -559,13 +567,18 @@ impl RecordChecker<'_> {
                     format!("{name} is not inside a served zone ({})", served.join(", ")),
                 );
             }
-            if let Some(zone) = zone {
-                if zone.nameservers.iter().any(|(ns, _)| ns == name) {
-                    check.error(
-                        format!("{path}.name"),
-                        format!("{name} is a name server of zone {}", zone.origin),
-                    );
-                }
+            if let Some(ns_zone) = self
+                .zones
+                .iter()
+                .find(|z| z.nameservers.iter().any(|(ns, _)| ns == name))
+            {
+                check.error(
+                    format!("{path}.name"),
+                    format!(
+                        "{name} is a name server of zone {}; gslb serves its glue",
+                        ns_zone.origin
+                    ),
+                );
             }
             zone
         });

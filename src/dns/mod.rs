@@ -2,4 +2,6 @@
 
 pub mod answer;
 pub mod name;
+pub mod tcp;
+pub mod udp;
 pub mod wire;

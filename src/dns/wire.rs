@@ -153,11 +153,11 @@ pub enum Malformed {
     /// Not worth an answer: no full header, or a response (answering
     /// responses invites reflection loops).
     Drop,
-    /// FORMERR. `question` is the parsed question when the fault lies after it,
-    /// so the error can echo it.
+    /// FORMERR. When the fault lies after the question, the error can echo
+    /// it: it ends at `question_end`.
     FormErr {
-        /// The question, if it parsed.
-        question: Option<Question>,
+        /// Offset just past the question, if it parsed.
+        question_end: Option<usize>,
     },
 }
 
@@ -167,7 +167,9 @@ pub fn parse(packet: &[u8]) -> Result<Query, Malformed> {
     if header.is_response() {
         return Err(Malformed::Drop);
     }
-    let form_err = |question| Malformed::FormErr { question };
+    let form_err = |question: Option<Question>| Malformed::FormErr {
+        question_end: question.map(|q| q.end),
+    };
     if header.qdcount != 1 {
         return Err(form_err(None));
     }
@@ -328,10 +330,11 @@ fn read_ecs(data: &[u8]) -> Option<ClientSubnet> {
     let mut full = [0u8; 16];
     full[..addr_bytes.len()].copy_from_slice(addr_bytes);
     let spare_bits = addr_bytes.len() * 8 - usize::from(source_prefix);
-    if let Some(last) = addr_bytes.last() {
-        if spare_bits > 0 && last & ((1u8 << spare_bits) - 1) != 0 {
-            return None;
-        }
+    if let Some(last) = addr_bytes.last()
+        && spare_bits > 0
+        && last & ((1u8 << spare_bits) - 1) != 0
+    {
+        return None;
     }
     let addr = if family == 1 {
         IpAddr::V4(Ipv4Addr::new(full[0], full[1], full[2], full[3]))
@@ -475,7 +478,7 @@ mod tests {
         p[5] = 2;
         assert_eq!(
             parse(&p).unwrap_err(),
-            Malformed::FormErr { question: None },
+            Malformed::FormErr { question_end: None },
             "qdcount 2"
         );
         let mut p = query("a.test", 1, None);

@@ -130,6 +130,11 @@ pub struct Builder {
     table_tx: watch::Sender<Arc<Table>>,
     /// Content fingerprint of the files of the last reload attempt.
     fingerprint: u64,
+    /// Watches the config and record files; made before `run` so no edit
+    /// after start-up can slip past.
+    file_watch: FileWatch,
+    pings: mpsc::Receiver<()>,
+    ping_tx: mpsc::Sender<()>,
 }
 
 impl std::fmt::Debug for Builder {
@@ -167,7 +172,12 @@ impl Builder {
         let cell: SnapshotCell = Arc::new(ArcSwap::from_pointee(snapshot));
         metrics.generation.store(1, Ordering::Relaxed);
         metrics.reloads.fetch_add(1, Ordering::Relaxed);
-        let fingerprint = config::watch::fingerprint(&watched_files(&path, &loaded));
+        let (ping_tx, pings) = mpsc::channel(1);
+        let files = watched_files(&path, &loaded);
+        let file_watch = FileWatch::new(&files, ping_tx.clone());
+        // Taken after the watch starts: a change in between shows up as a
+        // fingerprint mismatch on the first ping or at `run`.
+        let fingerprint = config::watch::fingerprint(&files);
         let builder = Self {
             path,
             cell: cell.clone(),
@@ -183,6 +193,9 @@ impl Builder {
             rx,
             table_tx,
             fingerprint,
+            file_watch,
+            pings,
+            ping_tx,
         };
         (builder, BuilderHandle { tx }, cell)
     }
@@ -194,19 +207,15 @@ impl Builder {
 
     /// Runs until `cancel` fires, also reloading on file changes.
     pub async fn run(mut self, cancel: CancellationToken) {
-        let (ping_tx, mut pings) = mpsc::channel(1);
-        let mut file_watch =
-            FileWatch::new(&watched_files(&self.path, &self.loaded), ping_tx.clone());
+        // Files edited between the initial load and the watch starting.
+        self.reload_if_changed().await;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                Some(()) = pings.recv() => {
+                Some(()) = self.pings.recv() => {
                     tokio::time::sleep(DEBOUNCE).await;
-                    while pings.try_recv().is_ok() {}
-                    let files = watched_files(&self.path, &self.loaded);
-                    if config::watch::fingerprint(&files) != self.fingerprint {
-                        self.reload("file change").await;
-                    }
+                    while self.pings.try_recv().is_ok() {}
+                    self.reload_if_changed().await;
                 }
                 command = self.rx.recv() => match command {
                     None => break,
@@ -218,11 +227,18 @@ impl Builder {
                 },
             }
             let files = watched_files(&self.path, &self.loaded);
-            if !file_watch.covers(&files) {
-                file_watch = FileWatch::new(&files, ping_tx.clone());
+            if !self.file_watch.covers(&files) {
+                self.file_watch = FileWatch::new(&files, self.ping_tx.clone());
             }
         }
         debug!("table builder stopped");
+    }
+
+    async fn reload_if_changed(&mut self) {
+        let files = watched_files(&self.path, &self.loaded);
+        if config::watch::fingerprint(&files) != self.fingerprint {
+            self.reload("file change").await;
+        }
     }
 
     async fn reload(&mut self, trigger: &'static str) {

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 
 use rand::{SeedableRng, rngs::SmallRng};
 
-use super::wire::{self, ClientSubnet, Edns, HEADER_LEN, Malformed, Query, Question};
+use super::wire::{self, ClientSubnet, Edns, HEADER_LEN, Malformed, Query};
 use crate::geo::Location;
 use crate::select::{self, Scratch};
 use crate::table::{Family, Lookup, NameEntry, Snapshot, Table, Zone};
@@ -108,13 +108,13 @@ impl Responder {
         let query = match wire::parse(packet) {
             Ok(query) => query,
             Err(Malformed::Drop) => return Outcome::default(),
-            Err(Malformed::FormErr { question }) => {
-                return refuse(packet, question, FORMERR, out);
+            Err(Malformed::FormErr { question_end }) => {
+                return refuse(packet, question_end, 0, FORMERR, out);
             }
         };
         let q = &query.question;
         if query.header.opcode() != 0 {
-            return refuse(packet, Some(*q), NOTIMP, out);
+            return refuse(packet, Some(q.end), q.qtype, NOTIMP, out);
         }
         let limit = match (transport, query.edns) {
             (Transport::Tcp, _) => TCP_MAX,
@@ -247,7 +247,13 @@ fn locate(snap: &Snapshot, edns: Option<Edns>, client: IpAddr) -> (Location, u8)
 }
 
 /// Writes a header-and-question-only error response.
-fn refuse(packet: &[u8], question: Option<Question>, rcode: u16, out: &mut Vec<u8>) -> Outcome {
+fn refuse(
+    packet: &[u8],
+    question_end: Option<usize>,
+    qtype: u16,
+    rcode: u16,
+    out: &mut Vec<u8>,
+) -> Outcome {
     let header = wire::Header::read(packet).unwrap_or(wire::Header {
         id: 0,
         flags: 0,
@@ -256,15 +262,14 @@ fn refuse(packet: &[u8], question: Option<Question>, rcode: u16, out: &mut Vec<u
         nscount: 0,
         arcount: 0,
     });
-    let question_end = question.map_or(HEADER_LEN, |q| q.end);
     out.extend_from_slice(&header.id.to_be_bytes());
     out.extend_from_slice(&response_flags(header.flags, false, false, rcode).to_be_bytes());
-    out.extend_from_slice(&[0, u8::from(question.is_some()), 0, 0, 0, 0, 0, 0]);
-    out.extend_from_slice(&packet[HEADER_LEN..question_end]);
+    out.extend_from_slice(&[0, u8::from(question_end.is_some()), 0, 0, 0, 0, 0, 0]);
+    out.extend_from_slice(&packet[HEADER_LEN..question_end.unwrap_or(HEADER_LEN)]);
     Outcome {
         replied: true,
         rcode,
-        qtype: question.map_or(0, |q| q.qtype),
+        qtype,
         ..Outcome::default()
     }
 }

@@ -1,0 +1,138 @@
+//! The README's `dig` lines, run against the example config.
+
+use std::{collections::BTreeSet, process::Command};
+
+use crate::harness::*;
+
+/// `(arguments, expected addresses)` of each README line such as
+/// `dig @127.0.0.1 -p 5353 +short NAME ...   # comment → 192.0.2.10, 192.0.2.11`.
+fn readme_dig_lines() -> Vec<(Vec<String>, BTreeSet<String>)> {
+    let readme = std::fs::read_to_string(repo("README.md")).expect("README.md");
+    readme
+        .lines()
+        .filter(|line| line.starts_with("dig @127.0.0.1 -p 5353 +short"))
+        .filter_map(|line| {
+            let (command, comment) = line.split_once('#')?;
+            let (_, expected) = comment.split_once('→')?;
+            let args = command
+                .split_whitespace()
+                .skip(1)
+                .map(str::to_owned)
+                .collect();
+            let expected = expected.split(',').map(|a| a.trim().to_owned()).collect();
+            Some((args, expected))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readme_dig_lines_give_the_documented_answers() {
+    if !tool_available("dig", "apt-get install bind9-dnsutils") {
+        return;
+    }
+    let lines = readme_dig_lines();
+    assert!(
+        lines.len() >= 6,
+        "the README keeps its dig examples: {lines:?}"
+    );
+    let env = vec![
+        (
+            "GSLB_SERVER__DNS_LISTEN".to_owned(),
+            "127.0.0.1:0".to_owned(),
+        ),
+        (
+            "GSLB_SERVER__ADMIN_LISTEN".to_owned(),
+            "127.0.0.1:0".to_owned(),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let gslb = Gslb::start_file(dir, repo("config/gslb.yaml"), env).await;
+    let port = gslb.addr.port().to_string();
+    for (args, expected) in lines {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| if a == "5353" { port.clone() } else { a.clone() })
+            .collect();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new("dig")
+                .args(&args)
+                .args(["+time=2", "+tries=1"])
+                .output()
+        })
+        .await
+        .unwrap()
+        .expect("dig runs");
+        let answer: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(
+            answer,
+            expected,
+            "dig {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    gslb.server.shutdown(WAIT).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dig_sees_authoritative_answers_over_udp_and_tcp() {
+    if !tool_available("dig", "apt-get install bind9-dnsutils") {
+        return;
+    }
+    let env = vec![
+        (
+            "GSLB_SERVER__DNS_LISTEN".to_owned(),
+            "127.0.0.1:0".to_owned(),
+        ),
+        (
+            "GSLB_SERVER__ADMIN_LISTEN".to_owned(),
+            "127.0.0.1:0".to_owned(),
+        ),
+    ];
+    let gslb = Gslb::start_file(tempfile::tempdir().unwrap(), repo("config/gslb.yaml"), env).await;
+    let port = gslb.addr.port().to_string();
+    let dig = |extra: &[&str]| {
+        let mut command = Command::new("dig");
+        command
+            .args(["@127.0.0.1", "-p", &port, "+time=2", "+tries=1"])
+            .args(extra);
+        let out = command.output().expect("dig runs");
+        // Whitespace squashed: dig aligns columns with tabs and spaces.
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for transport in ["+notcp", "+tcp"] {
+        let out = dig(&[
+            transport,
+            "WebApp.Global.Example.Test",
+            "+subnet=198.51.100.70/32",
+        ]);
+        assert!(out.contains("status: NOERROR"), "{out}");
+        assert!(out.contains("flags: qr aa rd;"), "{out}");
+        assert!(
+            out.contains("WebApp.Global.Example.Test. 30 IN A 192.0.2.20"),
+            "{out}"
+        );
+        assert!(out.contains("CLIENT-SUBNET: 198.51.100.70/32/26"), "{out}");
+        let out = dig(&[transport, "nope.global.example.test"]);
+        assert!(out.contains("status: NXDOMAIN"), "{out}");
+        assert!(
+            out.contains(
+                "global.example.test. 30 IN SOA ns1.global.example.test. hostmaster.example.test."
+            ),
+            "{out}"
+        );
+        let out = dig(&[transport, "global.example.test", "NS"]);
+        assert!(
+            out.contains("ns1.global.example.test. 30 IN A 192.0.2.53"),
+            "{out}"
+        );
+        let out = dig(&[transport, "example.org"]);
+        assert!(out.contains("status: REFUSED"), "{out}");
+    }
+    gslb.server.shutdown(WAIT).await;
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real server on loopback sockets, queried by real
+//! DNS clients (raw hickory-proto messages, hickory-resolver and `dig`).
+
+mod cli;
+mod dig;
+mod dns;
+mod geo;
+mod harness;
+mod malformed;
+mod reload;
