@@ -153,3 +153,6 @@ fn default_serial() -> u32 {
         .map_or(0, |d| d.as_secs());
     u32::try_from(secs).unwrap_or(u32::MAX)
 }
+
+#[cfg(test)]
+mod tests;

@@ -334,7 +334,10 @@ fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32)
             .enumerate()
             .filter_map(|(k, a)| check.ip(format!("{ns_path}[{k}]"), a))
             .collect();
-        nameservers.push((name, glue));
+        // A bad address is already reported; do not also call the glue missing.
+        if glue.len() == addrs.len() {
+            nameservers.push((name, glue));
+        }
     }
     // Keep a zone whose origin parsed even if other fields did not, so its
     // records are still checked against it; the errors already fail the load.
@@ -536,19 +539,21 @@ impl RecordChecker<'_> {
     fn add_all(&mut self, check: &mut Checker<'_>, raw: &[RawRecord]) {
         for (i, raw) in raw.iter().enumerate() {
             let path = format!("records[{i}]");
-            let Some(record) = self.record(check, &path, raw) else {
-                continue;
-            };
-            let here = format!("{} {path}", check.file);
-            if let Some(first) = self.seen.get(&record.name) {
-                check.error(
-                    format!("{path}.name"),
-                    format!("{} is already defined in {first}", record.name),
-                );
-                continue;
+            // Duplicates are checked on the name alone, so a second
+            // definition is reported even when the first has other errors.
+            if let Ok(name) = Name::parse(&raw.name) {
+                if let Some(first) = self.seen.get(&name) {
+                    check.error(
+                        format!("{path}.name"),
+                        format!("{name} is already defined in {first}"),
+                    );
+                    continue;
+                }
+                self.seen.insert(name, format!("{} {path}", check.file));
             }
-            self.seen.insert(record.name.clone(), here);
-            self.records.push(record);
+            if let Some(record) = self.record(check, &path, raw) {
+                self.records.push(record);
+            }
         }
     }
 

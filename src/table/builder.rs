@@ -307,7 +307,8 @@ impl Builder {
         );
     }
 
-    fn flip(&mut self, probe: Probe, up: bool) {
+    /// Applies a probe result: publishes a snapshot only when the state flips.
+    pub fn flip(&mut self, probe: Probe, up: bool) {
         let Some(&index) = self.probe_index.get(&probe) else {
             return; // a result for a probe removed by a reload
         };

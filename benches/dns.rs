@@ -1,0 +1,216 @@
+//! Criterion benches of the DNS hot path and the snapshot writer:
+//!
+//! * `select/{1,10,1000}`: selection alone, over a record with that many sets;
+//! * `query/10k`: a whole query (parse, lookup, GeoIP, select, encode) on a
+//!   10,000-record snapshot with ECS from several countries;
+//! * `snapshot_build/100k`: compiling a 100,000-record config;
+//! * `health_flip/100k`: publishing one probe flip on a 100,000-record table.
+//!
+//! Run `cargo bench --bench dns`; `-- --save-baseline NAME` and
+//! `-- --baseline NAME` compare runs.
+
+use std::{hint::black_box, net::IpAddr, path::Path, sync::Arc};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use rand::{SeedableRng, rngs::SmallRng};
+
+use gslb::config::{Loaded, raw, validate};
+use gslb::dns::answer::{Responder, Transport};
+use gslb::geo::{Continent, Coordinates, GeoDb, Location};
+use gslb::health::Health;
+use gslb::metrics::Metrics;
+use gslb::select::{Scratch, select};
+use gslb::table::{Family, Probe, Snapshot, builder::Builder, compile};
+
+const CONTINENTS: [&str; 6] = ["NA", "EU", "AS", "SA", "OC", "AF"];
+
+/// A config of `records` records, each with `sets` sets spread over
+/// continents, weights and health checks.
+fn config(records: usize, sets: usize) -> raw::RawConfig {
+    let yaml = r#"
+server: { dns_listen: ["127.0.0.1:0"] }
+zones:
+  - origin: global.example.test.
+    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test. }
+    nameservers: { ns1.global.example.test.: [192.0.2.53] }
+health_checks:
+  web: { kind: tcp, port: 80 }
+"#;
+    let mut raw: raw::RawConfig = config::Config::builder()
+        .add_source(config::File::from_str(yaml, config::FileFormat::Yaml))
+        .build()
+        .and_then(|c| c.try_deserialize())
+        .expect("bench YAML");
+    raw.records = (0..records)
+        .map(|r| raw::RawRecord {
+            name: format!("app{r}.global.example.test."),
+            ttl: Some(30),
+            answers: Some(2),
+            fallback: None,
+            sets: (0..sets)
+                .map(|s| raw::RawSet {
+                    id: format!("cluster-{s}"),
+                    targets: vec![
+                        format!("10.{}.{}.{}", (r >> 8) & 0xff, r & 0xff, s % 250 + 1),
+                        format!("10.{}.{}.{}", (r >> 8) & 0xff, r & 0xff, s % 250 + 2),
+                    ],
+                    weight: Some((s % 5 + 1) as i64),
+                    priority: None,
+                    geo: Some(raw::RawGeo {
+                        continents: vec![CONTINENTS[s % CONTINENTS.len()].to_owned()],
+                        ..raw::RawGeo::default()
+                    }),
+                    location: Some(raw::RawLocation {
+                        lat: (s as f64 * 7.0) % 170.0 - 85.0,
+                        lon: (s as f64 * 13.0) % 350.0 - 175.0,
+                    }),
+                    health_check: (r % 2 == 0).then(|| "web".to_owned()),
+                })
+                .collect(),
+        })
+        .collect();
+    raw
+}
+
+fn validated(records: usize, sets: usize) -> gslb::model::Config {
+    validate::validate(config(records, sets), "bench.yaml", Vec::new(), 1)
+        .expect("bench config is valid")
+}
+
+fn geo() -> Arc<GeoDb> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("geoip/test-city.mmdb");
+    Arc::new(GeoDb::open(&path).expect("test GeoIP database"))
+}
+
+fn bench_select(c: &mut Criterion) {
+    let mut group = c.benchmark_group("select");
+    let client = Location {
+        continent: Continent::parse("EU"),
+        coordinates: Some(Coordinates {
+            lat: 50.1,
+            lon: 8.7,
+        }),
+        ..Location::default()
+    };
+    for sets in [1, 10, 1000] {
+        let table = compile(&validated(1, sets));
+        let record = &table.records[0];
+        let health = Health::default();
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut scratch = Scratch::default();
+        group.bench_with_input(BenchmarkId::from_parameter(sets), &sets, |b, _| {
+            b.iter(|| {
+                let choice = select(
+                    record,
+                    Family::V4,
+                    &health,
+                    black_box(&client),
+                    &mut rng,
+                    &mut scratch,
+                );
+                black_box(choice.map(|c| c.set.index))
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Encoded A queries for random records with ECS subnets of several countries.
+fn queries(records: usize, n: usize) -> Vec<Vec<u8>> {
+    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+    use hickory_proto::rr::{Name, RecordType};
+    let subnets = [
+        "198.51.100.64",
+        "198.51.100.0",
+        "198.51.100.128",
+        "198.51.100.192",
+        "203.0.113.0",
+        "203.0.113.128",
+    ];
+    (0..n)
+        .map(|i| {
+            let mut m = Message::new(i as u16, MessageType::Query, OpCode::Query);
+            let name = format!("app{}.global.example.test.", (i * 7919) % records);
+            m.add_query(Query::query(
+                Name::from_ascii(&name).expect("name"),
+                RecordType::A,
+            ));
+            let mut edns = Edns::new();
+            edns.set_max_payload(1232);
+            let addr: IpAddr = subnets[i % subnets.len()].parse().expect("subnet");
+            edns.options_mut()
+                .insert(EdnsOption::Subnet(ClientSubnet::new(addr, 24, 0)));
+            m.set_edns(edns);
+            m.to_vec().expect("encode")
+        })
+        .collect()
+}
+
+fn bench_query(c: &mut Criterion) {
+    let records = 10_000;
+    let table = Arc::new(compile(&validated(records, 3)));
+    let snapshot = Snapshot {
+        generation: 1,
+        counters: Arc::new(Metrics::default().counters_for(&table)),
+        health: Health::default(),
+        table,
+        geo: Some(geo()),
+        max_udp_payload: 1232,
+    };
+    let packets = queries(records, 4096);
+    let mut responder = Responder::with_seed(1);
+    let mut out = Vec::with_capacity(1232);
+    let client: IpAddr = "127.0.0.1".parse().expect("ip");
+    let mut group = c.benchmark_group("query");
+    group.throughput(Throughput::Elements(1));
+    let mut i = 0;
+    group.bench_function("10k", |b| {
+        b.iter(|| {
+            i = (i + 1) % packets.len();
+            let outcome =
+                responder.respond(&snapshot, &packets[i], client, Transport::Udp, &mut out);
+            black_box((outcome.rcode, out.len()))
+        })
+    });
+    group.finish();
+}
+
+fn bench_build(c: &mut Criterion) {
+    let config = validated(100_000, 3);
+    let mut group = c.benchmark_group("snapshot_build");
+    group.sample_size(10);
+    group.bench_function("100k", |b| {
+        b.iter(|| black_box(compile(&config).records.len()))
+    });
+    group.finish();
+}
+
+fn bench_flip(c: &mut Criterion) {
+    let loaded = Loaded {
+        config: Arc::new(validated(100_000, 3)),
+        geo: None,
+        warnings: Vec::new(),
+    };
+    let metrics = Arc::new(Metrics::default());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let _guard = runtime.enter();
+    let (mut builder, _handle, cell) = Builder::new("bench.yaml".into(), loaded, metrics);
+    let probe: Probe = cell.load().table.probes[12_345].clone();
+    let mut up = false;
+    let mut group = c.benchmark_group("health_flip");
+    group.bench_function("100k", |b| {
+        b.iter(|| {
+            builder.flip(probe.clone(), up);
+            up = !up;
+            black_box(cell.load().generation)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_select, bench_query, bench_build, bench_flip);
+criterion_main!(benches);

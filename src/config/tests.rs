@@ -1,0 +1,314 @@
+//! Loading and validation: every rule reports its file and field.
+
+use std::path::Path;
+
+use super::*;
+
+const ZONE: &str = r#"
+server: { dns_listen: ["127.0.0.1:5353"] }
+zones:
+  - origin: global.example.test.
+    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test. }
+    nameservers: { ns1.global.example.test.: [192.0.2.53] }
+health_checks:
+  web: { kind: http, path: /healthz, expect_status: "200-299,304", interval: 1s, timeout: 500ms }
+"#;
+
+/// Loads `yaml` (written to a temp dir as `gslb.yaml`) with `env`.
+fn load_text(yaml: &str, env: &[(&str, &str)]) -> Result<Loaded, ConfigErrors> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gslb.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    load_with_env(&path, env)
+}
+
+/// The messages (path: message) of a failing load.
+fn errors(yaml: &str) -> Vec<String> {
+    match load_text(yaml, &[]) {
+        Ok(_) => panic!("config should be rejected"),
+        Err(ConfigErrors(errors)) => errors
+            .iter()
+            .map(|e| format!("{}: {}", e.path, e.message))
+            .collect(),
+    }
+}
+
+fn with_records(records: &str) -> String {
+    format!("{ZONE}records:\n{records}")
+}
+
+#[test]
+fn the_example_config_loads() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = load_with_env(&root.join("config/gslb.yaml"), Vec::new());
+    // geoip path is relative to the working directory, which cargo sets to the root.
+    let loaded = loaded.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.config.records.len(), 3);
+    assert!(loaded.geo.is_some());
+}
+
+#[test]
+fn the_issue_example_error_is_reported_verbatim() {
+    let yaml = with_records(
+        "  - name: a.global.example.test.\n    sets: [{ id: x, targets: [192.0.2.1] }]\n  - name: b.global.example.test.\n    sets: [{ id: x, targets: [192.0.2.1] }]\n  - name: c.global.example.test.\n    sets: [{ id: x, targets: [192.0.2.1] }]\n  - name: d.global.example.test.\n    sets:\n      - { id: x, targets: [192.0.2.1] }\n      - { id: y, targets: [\"10.0.0.300\"] }\n",
+    );
+    let err = load_text(&yaml, &[]).err().unwrap();
+    assert_eq!(err.0.len(), 1);
+    assert!(err.0[0].file.ends_with("gslb.yaml"));
+    assert_eq!(
+        err.0[0].to_string().rsplit_once("gslb.yaml: ").unwrap().1,
+        "records[3].sets[1].targets[0]: \"10.0.0.300\" is not an IP address"
+    );
+}
+
+#[test]
+fn every_error_is_collected() {
+    let errs = errors(&with_records(
+        r#"
+  - name: a.global.example.test.
+    ttl: -5
+    answers: 0
+    fallback: sometimes
+    sets:
+      - { id: "", targets: [], weight: -1, priority: 70000 }
+      - { id: dup, targets: [192.0.2.1, 192.0.2.1], location: { lat: 91, lon: 0 } }
+      - { id: dup, targets: [192.0.2.2], health_check: nope, geo: { continents: [EU, XX], countries: [DE, ZZ], subdivisions: [US-CA, ZZ-1, US] } }
+      - { id: empty-geo, targets: [192.0.2.3], geo: {} }
+  - name: a.global.example.test.
+    sets: [{ id: x, targets: [192.0.2.1] }]
+  - name: elsewhere.example.org.
+    sets: [{ id: x, targets: [192.0.2.1] }]
+  - name: ns1.global.example.test.
+    sets: [{ id: x, targets: [192.0.2.1] }]
+  - name: "bad name.global.example.test."
+    sets: [{ id: x, targets: [192.0.2.1] }]
+"#,
+    ));
+    for expected in [
+        "records[0].ttl: -5 is out of range (0 to 86400)",
+        "records[0].answers: 0 is out of range (1 to 64)",
+        "records[0].fallback: \"sometimes\" is not one of any, none",
+        "records[0].sets[0].id: \"\" must be 1-253 letters, digits or - _ . / :",
+        "records[0].sets[0].targets: at least one address is required",
+        "records[0].sets[0].weight: -1 is out of range (0 to 1000000)",
+        "records[0].sets[0].priority: 70000 is out of range (0 to 65535)",
+        "records[0].sets[1].targets[1]: 192.0.2.1 is listed twice",
+        "records[0].sets[1].location: lat 91 lon 0 is not on Earth (lat -90..90, lon -180..180)",
+        "records[0].sets[2].id: \"dup\" is already the id of sets[1]",
+        "records[0].sets[2].health_check: \"nope\" is not defined in health_checks (defined: web)",
+        "records[0].sets[2].geo.continents[1]: \"XX\" is not a continent code (AF AN AS EU NA OC SA)",
+        "records[0].sets[2].geo.countries[1]: \"ZZ\" is not an ISO 3166-1 alpha-2 country code",
+        "records[0].sets[2].geo.subdivisions[1]: \"ZZ-1\" is not an ISO 3166-2 subdivision code such as US-CA",
+        "records[0].sets[2].geo.subdivisions[2]: \"US\" is not an ISO 3166-2 subdivision code such as US-CA",
+        "records[0].sets[3].geo: lists no continents, countries or subdivisions; leave geo out instead",
+        "records[2].name: elsewhere.example.org. is not inside a served zone (global.example.test.)",
+        "records[3].name: ns1.global.example.test. is a name server of zone global.example.test.; gslb serves its glue",
+        "records[4].name: \"bad name.global.example.test.\" is not a domain name: it has the character ' ', only letters, digits, '-' and '_' are allowed",
+    ] {
+        assert!(
+            errs.iter().any(|e| e == expected),
+            "missing {expected:?} in {errs:#?}"
+        );
+    }
+    assert!(
+        errs.iter().any(
+            |e| e.starts_with("records[1].name: a.global.example.test. is already defined in ")
+        ),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn zone_and_server_rules() {
+    let errs = errors(
+        r#"
+server: { dns_listen: ["127.0.0.1", "[::1]:53"], admin_listen: "nowhere", udp_workers: 0, max_udp_payload: 100, tcp_idle_timeout: forever }
+zones:
+  - origin: global.example.test.
+    ttl: 90000
+    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test., minimum: -1 }
+    nameservers: { ns1.global.example.test.: [], ns.other.test.: [192.0.2.1], "ns2.global.example.test.": [not-an-ip] }
+  - origin: Global.Example.Test
+    soa: { mname: a.test., rname: b.test. }
+    nameservers: { a.test.: [] }
+  - origin: third.test.
+    soa: { mname: a.test., rname: b.test. }
+"#,
+    );
+    for expected in [
+        "server.dns_listen[0]: \"127.0.0.1\" is not an address with a port, such as \"127.0.0.1:53\" or \"[::1]:53\"",
+        "server.admin_listen: \"nowhere\" is not an address with a port, such as \"127.0.0.1:53\" or \"[::1]:53\"",
+        "server.udp_workers: 0 is out of range (1 to 256)",
+        "server.max_udp_payload: 100 is out of range (512 to 4096)",
+        "zones[0].ttl: 90000 is out of range (0 to 86400)",
+        "zones[0].soa.minimum: -1 is out of range (0 to 86400)",
+        "zones[0].nameservers.ns2.global.example.test.[0]: \"not-an-ip\" is not an IP address",
+        "zones[1].origin: global.example.test. is already zones[0]",
+        "zones[2].nameservers: at least one name server is required",
+        "zones[0].nameservers.ns1.global.example.test.: is inside a served zone, so it needs glue addresses",
+        "zones[0].nameservers.ns.other.test.: is outside every served zone: gslb cannot serve its addresses, list it with []",
+    ] {
+        assert!(
+            errs.iter().any(|e| e == expected),
+            "missing {expected:?} in {errs:#?}"
+        );
+    }
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("server.tcp_idle_timeout: \"forever\" is not a duration")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn health_check_rules() {
+    let errs = errors(&format!(
+        "{ZONE}{}",
+        r#"  tcp-bad: { kind: tcp, path: /x, expect_status: 200 }
+  tcp-noport: { kind: tcp }
+  weird: { kind: icmp, port: 70000, path: nope, expect_status: "99-700", interval: 1s, timeout: 2s, rise: 0, fall: 101 }
+  lists: { kind: https, expect_status: [200, "300-302", "x"] }
+"#
+    )
+    .replace("health_checks:\n", "health_checks:\n"));
+    for expected in [
+        "health_checks.tcp-bad.path: only applies to http and https checks",
+        "health_checks.tcp-bad.expect_status: only applies to http and https checks",
+        "health_checks.tcp-noport.port: is required for tcp checks",
+        "health_checks.weird.kind: \"icmp\" is not one of http, https, tcp",
+        "health_checks.weird.port: 70000 is out of range (1 to 65535)",
+        "health_checks.weird.path: \"nope\" must start with '/' and have no spaces",
+        "health_checks.weird.expect_status: \"99-700\" is not a status code (100-599) or a range such as 200-399",
+        "health_checks.weird.timeout: must not be longer than interval",
+        "health_checks.weird.rise: 0 is out of range (1 to 100)",
+        "health_checks.weird.fall: 101 is out of range (1 to 100)",
+        "health_checks.lists.expect_status: \"x\" is not a status code (100-599) or a range such as 200-399",
+    ] {
+        assert!(
+            errs.iter().any(|e| e == expected),
+            "missing {expected:?} in {errs:#?}"
+        );
+    }
+}
+
+#[test]
+fn health_check_values_and_defaults() {
+    let loaded = load_text(&with_records("  - name: a.global.example.test.\n    sets: [{ id: x, targets: [192.0.2.1], health_check: web }]\n"), &[]).unwrap();
+    let web = &loaded.config.health_checks["web"];
+    assert_eq!(web.port, 80);
+    assert_eq!(web.expect_status, vec![(200, 299), (304, 304)]);
+    assert_eq!(web.interval, std::time::Duration::from_secs(1));
+    assert_eq!(web.timeout, std::time::Duration::from_millis(500));
+    assert_eq!((web.rise, web.fall), (2, 2));
+    let record = &loaded.config.records[0];
+    assert_eq!(record.ttl, 30, "the zone's default TTL");
+    assert_eq!(record.sets[0].weight, 1);
+    assert!(record.sets[0].health_check.is_some());
+}
+
+#[test]
+fn unknown_fields_and_wrong_types_name_the_field() {
+    let errs = errors(&format!(
+        "{ZONE}records:\n  - name: a.global.example.test.\n    colour: red\n    sets: []\n"
+    ));
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with("records[0].colour: unknown field `colour`"),
+        "{errs:?}"
+    );
+    let errs = errors(&format!(
+        "{ZONE}records:\n  - name: a.global.example.test.\n    sets: [{{ id: x, targets: 5 }}]\n"
+    ));
+    assert!(
+        errs[0].starts_with("records[0].sets[0].targets:"),
+        "{errs:?}"
+    );
+    let errs = errors("server: [\n");
+    assert!(
+        errs[0].starts_with(": ") && errs[0].contains("line"),
+        "YAML syntax errors say where: {errs:?}"
+    );
+}
+
+#[test]
+fn server_settings_come_from_gslb_server_variables_only() {
+    let yaml = with_records(
+        "  - name: a.global.example.test.\n    sets: [{ id: x, targets: [192.0.2.1] }]\n",
+    );
+    let loaded = load_text(
+        &yaml,
+        &[
+            ("GSLB_SERVER__DNS_LISTEN", "127.0.0.1:1053,[::1]:1053"),
+            ("GSLB_SERVER__UDP_WORKERS", "3"),
+            ("GSLB_SERVER__ADMIN_LISTEN", "127.0.0.1:9999"),
+            ("GSLB_LOG_FORMAT", "json"),
+            ("GSLB_CONFIG", "/elsewhere.yaml"),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let server = &loaded.config.server;
+    assert_eq!(
+        server.dns_listen,
+        vec![
+            "127.0.0.1:1053".parse().unwrap(),
+            "[::1]:1053".parse().unwrap()
+        ]
+    );
+    assert_eq!(server.udp_workers, 3);
+    assert_eq!(server.admin_listen, Some("127.0.0.1:9999".parse().unwrap()));
+    let bad = load_text(&yaml, &[("GSLB_SERVER__UDP_WORKERS", "lots")]);
+    assert!(bad.is_err(), "a bad override is an error like a bad file");
+}
+
+#[test]
+fn record_files_merge_and_duplicates_name_both_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = dir.path().join("extra.yaml");
+    let missing = dir.path().join("not-yet.yaml");
+    std::fs::write(&extra, "records:\n  - name: b.global.example.test.\n    sets: [{ id: x, targets: [192.0.2.2], health_check: web }]\n").unwrap();
+    let yaml = with_records(
+        "  - name: a.global.example.test.\n    sets: [{ id: x, targets: [192.0.2.1] }]\n",
+    )
+    .replace(
+        "server: { dns_listen: [\"127.0.0.1:5353\"] }",
+        &format!(
+            "server: {{ dns_listen: [\"127.0.0.1:5353\"], record_files: [\"{}\", \"{}\"] }}",
+            extra.display(),
+            missing.display()
+        ),
+    );
+    let loaded = load_text(&yaml, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        loaded.config.records.len(),
+        2,
+        "the record file's record is merged"
+    );
+    assert_eq!(
+        &*loaded.config.records[1].source,
+        extra.display().to_string().as_str()
+    );
+    assert_eq!(
+        loaded.warnings.len(),
+        1,
+        "a missing record file is a warning: {:?}",
+        loaded.warnings
+    );
+
+    std::fs::write(&extra, "records:\n  - name: B.global.example.test.\n    sets: [{ id: x, targets: [not-ip] }]\n  - name: a.global.example.test.\n    sets: [{ id: y, targets: [192.0.2.9] }]\n").unwrap();
+    let err = load_text(&yaml, &[]).err().unwrap();
+    let lines: Vec<String> = err.0.iter().map(ToString::to_string).collect();
+    let file = extra.display().to_string();
+    assert!(
+        lines.contains(&format!(
+            "{file}: records[0].sets[0].targets[0]: \"not-ip\" is not an IP address"
+        )),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!(
+            "{file}: records[1].name: a.global.example.test. is already defined in "
+        )) && l.ends_with("gslb.yaml records[0]")),
+        "{lines:#?}"
+    );
+}
