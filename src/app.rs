@@ -11,8 +11,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::admin::{self, AdminState};
 use crate::config::Loaded;
 use crate::dns::{tcp, udp::UdpListener};
+use crate::health::prober::{Prober, StatusBoard};
 use crate::metrics::Metrics;
 use crate::table::{
     SnapshotCell,
@@ -29,6 +31,10 @@ pub struct Server {
     pub builder: BuilderHandle,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
+    /// Bound admin API address, if configured.
+    pub admin_addr: Option<SocketAddr>,
+    /// Probe details and readiness.
+    pub board: Arc<StatusBoard>,
     cancel: CancellationToken,
     tasks: JoinSet<()>,
     udp: Vec<UdpListener>,
@@ -63,12 +69,35 @@ impl Server {
             dns_addrs.push(bound);
         }
         let mut tasks = JoinSet::new();
+        let prober = Prober::new(handle.clone(), metrics.clone())?;
+        let board = prober.board();
+        tasks.spawn(prober.run(builder.subscribe_tables(), cancel.clone()));
         tasks.spawn(builder.run(cancel.clone()));
+        let admin_addr = match server_cfg.admin_listen {
+            None => None,
+            Some(addr) => {
+                let (listener, bound) = admin::bind(addr)
+                    .await
+                    .with_context(|| format!("binding admin API {addr}"))?;
+                let state = AdminState {
+                    cell: cell.clone(),
+                    metrics: metrics.clone(),
+                    builder: handle.clone(),
+                    board: board.clone(),
+                    shutdown: cancel.clone(),
+                };
+                tasks.spawn(admin::serve(listener, state));
+                info!(admin = %bound, "admin API listening");
+                Some(bound)
+            }
+        };
         Ok(Self {
             dns_addrs,
             cell,
             builder: handle,
             metrics,
+            admin_addr,
+            board,
             cancel,
             tasks,
             udp,

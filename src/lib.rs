@@ -1,6 +1,7 @@
 //! gslb: an authoritative DNS server that answers global hostnames with the
 //! ingress addresses of the clusters that serve them.
 
+pub mod admin;
 pub mod app;
 pub mod config;
 pub mod dns;

@@ -1,4 +1,4 @@
-//! The `gslb` command line: `serve`, `check-config`.
+//! The `gslb` command line: `serve`, `check-config`, `status`.
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Duration};
 
@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
+use gslb::admin::report::{self, StatusReport};
 use gslb::{app::Server, config};
 
 /// Global DNS load balancer: answers global hostnames with the ingress
@@ -40,6 +41,15 @@ enum Command {
         #[arg(long, short, env = "GSLB_CONFIG")]
         config: PathBuf,
     },
+    /// Print the health of every target, from a running server's admin API.
+    Status {
+        /// Admin API base URL.
+        #[arg(long, default_value = "http://127.0.0.1:9153", env = "GSLB_ADMIN")]
+        admin: String,
+        /// Print the raw JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// How long shutdown waits for open connections and tasks.
@@ -50,6 +60,13 @@ fn main() -> ExitCode {
     init_tracing(cli.log_format);
     match cli.command {
         Command::CheckConfig { config } => check_config(&config),
+        Command::Status { admin, json } => match status(&admin, json) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("gslb status: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Serve { config } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -129,6 +146,37 @@ fn check_config(path: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn status(admin: &str, json: bool) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let url = format!("{}/status", admin.trim_end_matches('/'));
+    let body = runtime.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let response = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()?
+            .get(&url)
+            .send()
+            .await?
+            .error_for_status()?;
+        response.text().await
+    });
+    let body = body.with_context(|| format!("fetching {url}"))?;
+    if json {
+        println!("{body}");
+        return Ok(());
+    }
+    let report: StatusReport =
+        serde_json::from_str(&body).with_context(|| format!("reading {url}"))?;
+    print!(
+        "{}",
+        report.render(std::time::SystemTime::now(), report::colour_wanted())
+    );
+    Ok(())
 }
 
 fn plural(n: usize) -> &'static str {

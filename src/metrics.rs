@@ -3,18 +3,31 @@
 //! DNS counters sit on the hot path, so they are plain relaxed atomics that
 //! the compiled table points at directly (no label lookup per query). They
 //! are keyed by zone name and by (record, set) in [`Metrics`], which outlives
-//! reloads, so a reload does not reset them. The admin API renders them.
+//! reloads, so a reload does not reset them. Probe metrics, off the hot path,
+//! are prometheus-client families. [`Metrics::render`] writes them all in
+//! the Prometheus text format for the admin API.
 
 use std::{
     collections::HashMap,
+    net::IpAddr,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
 };
 
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
 use crate::dns::answer::Outcome;
-use crate::table::Table;
+use crate::health::probe::Finding;
+use crate::table::{Snapshot, Table};
 
 /// QTYPE buckets counted separately; everything else is `other`.
 pub const QTYPES: [(u16, &str); 6] = [
@@ -71,6 +84,38 @@ pub struct TableCounters {
     pub sets: Box<[Arc<SetCounters>]>,
 }
 
+/// Labels of a probe series.
+type ProbeLabels = [(&'static str, String); 3];
+/// Labels of a per-target series.
+type TargetLabels = [(&'static str, String); 2];
+/// Builds the probe latency histogram: 1 ms to about 16 s.
+type HistogramFn = fn() -> Histogram;
+
+fn probe_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+/// Probe metrics, kept by prometheus-client.
+#[derive(Debug)]
+struct ProbeMetrics {
+    /// Probes by check, target and result.
+    results: Family<ProbeLabels, Counter>,
+    /// Probe latency by check.
+    seconds: Family<[(&'static str, String); 1], Histogram, HistogramFn>,
+    /// Probe state by check and target (1 up, 0 down).
+    up: Family<TargetLabels, Gauge>,
+}
+
+impl Default for ProbeMetrics {
+    fn default() -> Self {
+        Self {
+            results: Family::default(),
+            seconds: Family::new_with_constructor(probe_histogram),
+            up: Family::default(),
+        }
+    }
+}
+
 /// Process-wide metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -84,6 +129,7 @@ pub struct Metrics {
     pub generation: AtomicU64,
     zones: Mutex<HashMap<String, Arc<ZoneCounters>>>,
     sets: Mutex<HashMap<(String, String), Arc<SetCounters>>>,
+    probes: ProbeMetrics,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -163,5 +209,236 @@ impl Metrics {
             .collect();
         sets.sort_by(|a, b| a.0.cmp(&b.0));
         sets
+    }
+}
+
+impl Metrics {
+    /// Counts one probe and its resulting state.
+    pub fn observe_probe(&self, check: &str, target: IpAddr, finding: &Finding, up: Option<bool>) {
+        let result = if finding.passed { "ok" } else { "fail" };
+        let labels = [
+            ("check", check.to_owned()),
+            ("target", target.to_string()),
+            ("result", result.to_owned()),
+        ];
+        self.probes.results.get_or_create(&labels).inc();
+        self.probes
+            .seconds
+            .get_or_create(&[("check", check.to_owned())])
+            .observe(finding.latency.as_secs_f64());
+        if let Some(up) = up {
+            let labels = [("check", check.to_owned()), ("target", target.to_string())];
+            self.probes.up.get_or_create(&labels).set(i64::from(up));
+        }
+    }
+
+    /// Drops the series of a probe a reload removed.
+    pub fn forget_probe(&self, check: &str, target: IpAddr) {
+        for result in ["ok", "fail"] {
+            let labels = [
+                ("check", check.to_owned()),
+                ("target", target.to_string()),
+                ("result", result.to_owned()),
+            ];
+            self.probes.results.remove(&labels);
+        }
+        self.probes
+            .up
+            .remove(&[("check", check.to_owned()), ("target", target.to_string())]);
+    }
+
+    /// Every metric in the Prometheus text format.
+    pub fn render(self: &Arc<Self>, snapshot: Arc<Snapshot>, ready: bool) -> String {
+        let mut registry = Registry::default();
+        registry.register(
+            "gslb_probes",
+            "Health probes by check, target and result",
+            self.probes.results.clone(),
+        );
+        registry.register(
+            "gslb_probe_duration_seconds",
+            "Health probe latency by check",
+            self.probes.seconds.clone(),
+        );
+        registry.register(
+            "gslb_probe_up",
+            "Health state by check and target after rise/fall (1 up, 0 down)",
+            self.probes.up.clone(),
+        );
+        registry.register_collector(Box::new(SnapshotCollector {
+            metrics: self.clone(),
+            snapshot,
+            ready,
+        }));
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+        text
+    }
+}
+
+/// Renders the hot-path counters and the snapshot's state at scrape time.
+#[derive(Debug)]
+struct SnapshotCollector {
+    metrics: Arc<Metrics>,
+    snapshot: Arc<Snapshot>,
+    ready: bool,
+}
+
+/// One counter or gauge family: its series as (labels, value).
+fn family<L: prometheus_client::encoding::EncodeLabelSet>(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    series: impl IntoIterator<Item = (L, u64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut metric = encoder.encode_descriptor(name, help, None, kind)?;
+    for (labels, value) in series {
+        let encoder = metric.encode_family(&labels)?;
+        match kind {
+            MetricType::Gauge => ConstGauge::new(value as i64).encode(encoder)?,
+            _ => ConstCounter::new(value).encode(encoder)?,
+        }
+    }
+    Ok(())
+}
+
+/// One unlabelled counter or gauge.
+fn single(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    value: u64,
+) -> Result<(), std::fmt::Error> {
+    let metric = encoder.encode_descriptor(name, help, None, kind)?;
+    match kind {
+        MetricType::Gauge => ConstGauge::new(value as i64).encode(metric),
+        _ => ConstCounter::new(value).encode(metric),
+    }
+}
+
+impl Collector for SnapshotCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let m = &self.metrics;
+        let mut zones = m.zone_counters();
+        zones.push(("".to_owned(), m.outside.clone()));
+        let mut queries = Vec::new();
+        for (zone, counters) in &zones {
+            for (q, (_, qtype)) in QTYPES.iter().enumerate() {
+                for (r, (_, rcode)) in RCODES.iter().enumerate() {
+                    let value = counters.queries[q][r].load(Ordering::Relaxed);
+                    if value > 0 {
+                        queries.push((
+                            [
+                                ("zone", zone.clone()),
+                                ("qtype", (*qtype).to_owned()),
+                                ("rcode", (*rcode).to_owned()),
+                            ],
+                            value,
+                        ));
+                    }
+                }
+            }
+        }
+        family(
+            &mut encoder,
+            "gslb_dns_queries",
+            "DNS queries answered, by zone (empty: outside every zone or malformed), QTYPE and RCODE",
+            MetricType::Counter,
+            queries,
+        )?;
+        let truncated = zones
+            .iter()
+            .map(|(z, c)| ([("zone", z.clone())], c.truncated.load(Ordering::Relaxed)));
+        family(
+            &mut encoder,
+            "gslb_dns_truncated",
+            "UDP responses sent with TC=1",
+            MetricType::Counter,
+            truncated,
+        )?;
+        let sets = m.set_counters();
+        let answers = sets.iter().map(|((r, s), c)| {
+            (
+                [("record", r.clone()), ("set", s.clone())],
+                c.answers.load(Ordering::Relaxed),
+            )
+        });
+        family(
+            &mut encoder,
+            "gslb_answers",
+            "Answers served, by record and set",
+            MetricType::Counter,
+            answers,
+        )?;
+        let open = sets.iter().map(|((r, s), c)| {
+            (
+                [("record", r.clone()), ("set", s.clone())],
+                c.failed_open.load(Ordering::Relaxed),
+            )
+        });
+        family(
+            &mut encoder,
+            "gslb_fail_open_answers",
+            "Answers given while no set was healthy (health ignored)",
+            MetricType::Counter,
+            open,
+        )?;
+        let snap = &self.snapshot;
+        let targets = snap.table.sets().flat_map(|(record, set)| {
+            set.targets.iter().flatten().map(move |t| {
+                let labels = [
+                    ("record", record.name.to_string()),
+                    ("set", set.id.to_string()),
+                    ("target", t.addr.to_string()),
+                ];
+                (labels, u64::from(snap.health.target_up(set, t)))
+            })
+        });
+        family(
+            &mut encoder,
+            "gslb_target_up",
+            "Whether DNS answers may include the target (health and overrides applied)",
+            MetricType::Gauge,
+            targets,
+        )?;
+        single(
+            &mut encoder,
+            "gslb_config_reloads",
+            "Config loads that were applied",
+            MetricType::Counter,
+            m.reloads.load(Ordering::Relaxed),
+        )?;
+        single(
+            &mut encoder,
+            "gslb_config_reload_failures",
+            "Config reloads rejected (the previous config kept serving)",
+            MetricType::Counter,
+            m.reload_failures.load(Ordering::Relaxed),
+        )?;
+        single(
+            &mut encoder,
+            "gslb_snapshot_generation",
+            "Generation of the snapshot being served",
+            MetricType::Gauge,
+            snap.generation,
+        )?;
+        single(
+            &mut encoder,
+            "gslb_records",
+            "Records in the served table",
+            MetricType::Gauge,
+            snap.table.records.len() as u64,
+        )?;
+        single(
+            &mut encoder,
+            "gslb_ready",
+            "1 once the first round of health checks is done",
+            MetricType::Gauge,
+            u64::from(self.ready),
+        )?;
+        Ok(())
     }
 }

@@ -1,8 +1,14 @@
-//! Target health as the DNS path sees it: one bit per probe (up or down)
-//! and an operator override per set, held inside each snapshot.
+//! Target health. [`Health`] is what the DNS path sees: one bit per probe
+//! (up or down) and an operator override per set, held inside each
+//! snapshot. [`prober`] runs the probes ([`probe`]) and turns their results
+//! into flips through pure rise/fall counting ([`hysteresis`]).
 //!
 //! The bits live in fixed-size chunks behind `Arc`s, so publishing a flip
 //! copies one 512-byte chunk and the chunk pointers, whatever the table size.
+
+pub mod hysteresis;
+pub mod probe;
+pub mod prober;
 
 use std::sync::Arc;
 

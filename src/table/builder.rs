@@ -34,6 +34,8 @@ pub enum Command {
         probe: Probe,
         /// New state.
         up: bool,
+        /// Told once a snapshot with the new state is published.
+        done: oneshot::Sender<()>,
     },
     /// Set or clear an operator override.
     Override {
@@ -79,9 +81,18 @@ impl BuilderHandle {
         let _ = self.tx.send(Command::Reload).await;
     }
 
-    /// Reports a probe flip.
+    /// Reports a probe flip and waits until DNS answers reflect it, so
+    /// readiness never runs ahead of the served snapshot.
     pub async fn health(&self, probe: Probe, up: bool) {
-        let _ = self.tx.send(Command::Health { probe, up }).await;
+        let (done, published) = oneshot::channel();
+        if self
+            .tx
+            .send(Command::Health { probe, up, done })
+            .await
+            .is_ok()
+        {
+            let _ = published.await;
+        }
     }
 
     /// Sets an override and waits until a snapshot with it is published;
@@ -220,7 +231,10 @@ impl Builder {
                 command = self.rx.recv() => match command {
                     None => break,
                     Some(Command::Reload) => self.reload("signal").await,
-                    Some(Command::Health { probe, up }) => self.flip(probe, up),
+                    Some(Command::Health { probe, up, done }) => {
+                        self.flip(probe, up);
+                        let _ = done.send(());
+                    }
                     Some(Command::Override { record, set, state, reply }) => {
                         let _ = reply.send(self.set_override(record, set, state));
                     }

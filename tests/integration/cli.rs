@@ -29,7 +29,9 @@ fn check_config_summarises_the_example() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("config/gslb.yaml: ok: 1 zone, 3 records, 8 sets, 12 targets"),
+        stdout.contains(
+            "config/gslb.yaml: ok: 1 zone, 3 records, 8 sets, 11 targets, 1 health check"
+        ),
         "{stdout}"
     );
     assert!(stdout.contains("GeoIP: GSLB-Test-City"), "{stdout}");

@@ -22,6 +22,7 @@ pub(crate) const WAIT: Duration = Duration::from_secs(2);
 pub(crate) const ZONE: &str = r#"
 server:
   dns_listen: ["127.0.0.1:0"]
+  admin_listen: "127.0.0.1:0"
   geoip_database: "{geoip}"
   udp_workers: 2
 zones:
@@ -118,6 +119,59 @@ impl Gslb {
     /// Asks over TCP.
     pub(crate) async fn tcp(&self, query: &Message) -> Message {
         tcp(self.addr, query).await
+    }
+
+    /// The admin API base URL.
+    pub(crate) fn admin(&self) -> String {
+        format!(
+            "http://{}",
+            self.server
+                .admin_addr
+                .expect("test configs have an admin API")
+        )
+    }
+
+    /// GET on the admin API: (status code, body).
+    pub(crate) async fn get(&self, path: &str) -> (u16, String) {
+        let response = reqwest::get(format!("{}{path}", self.admin()))
+            .await
+            .expect("admin API answers");
+        (
+            response.status().as_u16(),
+            response.text().await.expect("body"),
+        )
+    }
+
+    /// PUT JSON on the admin API: (status code, body).
+    pub(crate) async fn put(&self, path: &str, json: &str) -> (u16, String) {
+        let response = reqwest::Client::new()
+            .put(format!("{}{path}", self.admin()))
+            .header("content-type", "application/json")
+            .body(json.to_owned())
+            .send()
+            .await
+            .expect("admin API answers");
+        (
+            response.status().as_u16(),
+            response.text().await.expect("body"),
+        )
+    }
+
+    /// The value of one metric line (`name{labels}`) from `/metrics`.
+    pub(crate) async fn metric(&self, series: &str) -> Option<f64> {
+        let (_, text) = self.get("/metrics").await;
+        text.lines().find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+    }
+
+    /// The A answer for `name` from 127.0.0.1, without ECS.
+    pub(crate) async fn a(&self, name: &str) -> Vec<IpAddr> {
+        addrs(&self.udp(&query(name, RecordType::A)).await)
     }
 
     /// The addresses answered for `name` over UDP, with an ECS subnet.
@@ -247,6 +301,22 @@ pub(crate) fn ips(list: &[&str]) -> Vec<IpAddr> {
     list.iter()
         .map(|s| s.parse().expect("test address"))
         .collect()
+}
+
+/// Polls `check` every 20 ms until it holds or `limit` passes; returns how
+/// long it took.
+pub(crate) async fn eventually(
+    limit: Duration,
+    mut check: impl AsyncFnMut() -> bool,
+) -> Option<Duration> {
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
 }
 
 /// Whether an external tool is installed. Tests that need one skip with a

@@ -24,16 +24,9 @@ fn broken() -> String {
     config("10.0.0.300")
 }
 
-/// Polls until `check` holds or `limit` passes.
-async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
+/// Whether `check` holds within `limit`.
+async fn within(limit: Duration, check: impl AsyncFnMut() -> bool) -> bool {
+    eventually(limit, check).await.is_some()
 }
 
 async fn answer(gslb: &Gslb) -> Vec<std::net::IpAddr> {
@@ -84,7 +77,7 @@ async fn no_query_is_dropped_or_wrong_during_many_reloads() {
         );
         gslb.write_config(&yaml);
         gslb.server.builder.reload().await;
-        let done = eventually(Duration::from_secs(5), async || {
+        let done = within(Duration::from_secs(5), async || {
             if bad {
                 metrics.reload_failures.load(Ordering::Relaxed) > bad_before
             } else {
@@ -110,7 +103,7 @@ async fn a_file_change_reloads_and_a_broken_edit_keeps_the_old_answers() {
     let gslb = Gslb::start(&config("192.0.2.1")).await;
     gslb.write_config(&config("192.0.2.2"));
     assert!(
-        eventually(Duration::from_secs(5), async || answer(&gslb).await
+        within(Duration::from_secs(5), async || answer(&gslb).await
             == ips(&["192.0.2.2"]))
         .await,
         "the edit is picked up without a signal"
@@ -118,7 +111,7 @@ async fn a_file_change_reloads_and_a_broken_edit_keeps_the_old_answers() {
     let failures = gslb.server.metrics.reload_failures.load(Ordering::Relaxed);
     gslb.write_config(&broken());
     assert!(
-        eventually(Duration::from_secs(5), async || {
+        within(Duration::from_secs(5), async || {
             gslb.server.metrics.reload_failures.load(Ordering::Relaxed) > failures
         })
         .await,
@@ -154,7 +147,7 @@ async fn record_files_are_merged_and_followed() {
         "records:\n  - name: api.global.example.test.\n    sets: [{ id: a, targets: [192.0.2.7] }]\n",
     );
     assert!(
-        eventually(Duration::from_secs(5), async || addrs(&gslb.udp(&q).await)
+        within(Duration::from_secs(5), async || addrs(&gslb.udp(&q).await)
             == ips(&["192.0.2.7"]))
         .await,
         "the new record file is served"
@@ -164,7 +157,7 @@ async fn record_files_are_merged_and_followed() {
         "records:\n  - name: api.global.example.test.\n    sets: [{ id: a, targets: [not-an-ip] }]\n",
     );
     assert!(
-        eventually(Duration::from_secs(5), async || {
+        within(Duration::from_secs(5), async || {
             gslb.server.metrics.reload_failures.load(Ordering::Relaxed) > failures
         })
         .await
