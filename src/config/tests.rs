@@ -312,3 +312,22 @@ fn record_files_merge_and_duplicates_name_both_files() {
         "{lines:#?}"
     );
 }
+
+#[test]
+fn a_missing_geoip_database_is_a_config_error_with_the_reason() {
+    let yaml = with_records(
+        "  - name: a.global.example.test.\n    sets: [{ id: x, targets: [192.0.2.1] }]\n",
+    )
+    .replace(
+        "server: { dns_listen: [\"127.0.0.1:5353\"] }",
+        "server: { dns_listen: [\"127.0.0.1:5353\"], geoip_database: /nonexistent/City.mmdb }",
+    );
+    let errs = errors(&yaml);
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(
+        errs[0].starts_with(
+            "server.geoip_database: cannot read GeoIP database /nonexistent/City.mmdb: No such file"
+        ),
+        "{errs:?}"
+    );
+}

@@ -160,7 +160,13 @@ fn serve(socket: UdpSocket, cell: SnapshotCell, metrics: Arc<Metrics>, stop: Arc
                 continue; // cannot be answered; likely spoofed
             }
             let out = &mut batch.responses[replies];
-            let outcome = responder.respond(&snapshot, &batch.queries[i][..len], peer.ip(), Transport::Udp, out);
+            let outcome = responder.respond(
+                &snapshot,
+                &batch.queries[i][..len],
+                peer.ip(),
+                Transport::Udp,
+                out,
+            );
             metrics.observe(&snapshot.counters, &outcome);
             if outcome.replied {
                 batch.peers[replies] = Some(SockaddrStorage::from(peer));
@@ -174,9 +180,19 @@ fn serve(socket: UdpSocket, cell: SnapshotCell, metrics: Arc<Metrics>, stop: Arc
 
 /// Blocks until at least one query arrives (or the read timeout passes);
 /// records each query's length and client in `batch.received`.
-fn receive(fd: RawFd, headers: &mut MultiHeaders<SockaddrStorage>, batch: &mut Batch) -> nix::Result<usize> {
+fn receive(
+    fd: RawFd,
+    headers: &mut MultiHeaders<SockaddrStorage>,
+    batch: &mut Batch,
+) -> nix::Result<usize> {
     let mut slices = batch.queries.each_mut().map(|q| [IoSliceMut::new(q)]);
-    let results = recvmmsg(fd, headers, slices.iter_mut(), MsgFlags::MSG_WAITFORONE, None)?;
+    let results = recvmmsg(
+        fd,
+        headers,
+        slices.iter_mut(),
+        MsgFlags::MSG_WAITFORONE,
+        None,
+    )?;
     let mut count = 0;
     for (slot, message) in batch.received.iter_mut().zip(results) {
         *slot = (message.bytes, message.address.and_then(to_socket_addr));
@@ -189,9 +205,17 @@ fn receive(fd: RawFd, headers: &mut MultiHeaders<SockaddrStorage>, batch: &mut B
 fn send(fd: RawFd, headers: &mut MultiHeaders<SockaddrStorage>, batch: &Batch, count: usize) {
     let mut sent = 0;
     while sent < count {
-        let slices: [[IoSlice<'_>; 1]; BATCH] = std::array::from_fn(|i| [IoSlice::new(&batch.responses[i])]);
+        let slices: [[IoSlice<'_>; 1]; BATCH] =
+            std::array::from_fn(|i| [IoSlice::new(&batch.responses[i])]);
         let pending = &slices[sent..count];
-        match sendmmsg(fd, headers, pending, &batch.peers[sent..count], [], MsgFlags::empty()) {
+        match sendmmsg(
+            fd,
+            headers,
+            pending,
+            &batch.peers[sent..count],
+            [],
+            MsgFlags::empty(),
+        ) {
             Ok(results) => {
                 let n = results.count();
                 if n == 0 {
@@ -213,5 +237,6 @@ fn to_socket_addr(addr: SockaddrStorage) -> Option<SocketAddr> {
     if let Some(v4) = addr.as_sockaddr_in() {
         return Some(SocketAddr::V4((*v4).into()));
     }
-    addr.as_sockaddr_in6().map(|v6| SocketAddr::V6((*v6).into()))
+    addr.as_sockaddr_in6()
+        .map(|v6| SocketAddr::V6((*v6).into()))
 }

@@ -25,7 +25,33 @@ pub struct GeoDb {
     /// The file's bytes and parsed metadata. `Reader` is `Send + Sync` and lookups take
     /// `&self`, so one `GeoDb` serves every query thread.
     reader: Reader<Vec<u8>>,
+    /// Unique per opened database, so a [`LocateCache`] never serves a record of an
+    /// older file after a reload.
+    id: u64,
 }
+
+/// Slots of a [`LocateCache`] (a power of two).
+const CACHE_SLOTS: usize = 4096;
+
+/// A per-thread memo of decoded records, keyed by their offset in the database: the
+/// search-tree walk still runs per lookup, but a record many networks share (every
+/// address of a city) is decoded once. Direct-mapped and fixed-size: no allocation after
+/// creation, no lock, a miss just overwrites the slot.
+#[derive(Debug)]
+pub struct LocateCache {
+    slots: Box<[Option<(u64, usize, Location)>; CACHE_SLOTS]>,
+}
+
+impl Default for LocateCache {
+    fn default() -> Self {
+        Self {
+            slots: Box::new([None; CACHE_SLOTS]),
+        }
+    }
+}
+
+/// Source of [`GeoDb::id`].
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Why a GeoIP database could not be opened. Each variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +92,8 @@ impl GeoDb {
             path: path.to_owned(),
             source,
         })?;
-        Ok(Self { reader })
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(Self { reader, id })
     }
 
     /// The database's own name for its layout (`GeoLite2-City`, `GeoIP2-Country`, ...), for
@@ -87,14 +114,27 @@ impl GeoDb {
     /// `Location::default()` with prefix length 0. A record that does not decode gives
     /// `Location::default()` with the network's prefix length.
     pub fn locate(&self, ip: IpAddr) -> Located {
+        self.locate_cached(ip, None)
+    }
+
+    /// [`locate`](Self::locate), reusing records decoded earlier on this thread.
+    pub fn locate_with(&self, ip: IpAddr, cache: &mut LocateCache) -> Located {
+        self.locate_cached(ip, Some(cache))
+    }
+
+    fn locate_cached(&self, ip: IpAddr, cache: Option<&mut LocateCache>) -> Located {
         let ip = ip.to_canonical();
-        self.try_locate(ip).unwrap_or_else(|error| {
+        self.try_locate(ip, cache).unwrap_or_else(|error| {
             debug!(%error, client = %ip, "GeoIP lookup failed");
             Located::default()
         })
     }
 
-    fn try_locate(&self, ip: IpAddr) -> Result<Located, MaxMindDbError> {
+    fn try_locate(
+        &self,
+        ip: IpAddr,
+        cache: Option<&mut LocateCache>,
+    ) -> Result<Located, MaxMindDbError> {
         let result = self.reader.lookup(ip)?;
         let network = result.network()?;
         // An IPv4 address can only get an IPv6 network when the database has no IPv4
@@ -104,12 +144,27 @@ impl GeoDb {
         } else {
             network.prefix()
         };
-        let location = match result.decode::<Record<'_>>() {
+        let decode = || match result.decode::<Record<'_>>() {
             Ok(record) => record.map(Record::location).unwrap_or_default(),
             Err(error) => {
                 debug!(%error, client = %ip, "GeoIP record does not decode");
                 Location::default()
             }
+        };
+        let location = match (cache, result.offset()) {
+            (Some(cache), Some(offset)) => {
+                // Record offsets are multiples of small sizes; mix before masking.
+                let slot = (offset.wrapping_mul(0x9E37_79B9) >> 7) & (CACHE_SLOTS - 1);
+                match cache.slots[slot] {
+                    Some((id, at, location)) if id == self.id && at == offset => location,
+                    _ => {
+                        let location = decode();
+                        cache.slots[slot] = Some((self.id, offset, location));
+                        location
+                    }
+                }
+            }
+            _ => decode(),
         };
         Ok(Located {
             location,

@@ -23,7 +23,7 @@ mod code;
 mod mmdb;
 
 pub use code::{Continent, Country, Subdivision};
-pub use mmdb::{GeoDb, GeoError};
+pub use mmdb::{GeoDb, GeoError, LocateCache};
 
 /// A point on the globe in decimal degrees, as GeoIP databases give it: lets selection pick
 /// the nearest site when no region scope matches.

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use rand::{SeedableRng, rngs::SmallRng};
 
 use super::wire::{self, ClientSubnet, Edns, HEADER_LEN, Malformed, Query};
-use crate::geo::Location;
+use crate::geo::{LocateCache, Location};
 use crate::select::{self, Scratch};
 use crate::table::{Family, Lookup, NameEntry, Snapshot, Table, Zone};
 
@@ -77,6 +77,7 @@ pub struct Outcome {
 pub struct Responder {
     rng: SmallRng,
     scratch: Scratch,
+    geo_cache: LocateCache,
 }
 
 impl Default for Responder {
@@ -91,6 +92,7 @@ impl Responder {
         Self {
             rng: SmallRng::seed_from_u64(seed),
             scratch: Scratch::default(),
+            geo_cache: LocateCache::default(),
         }
     }
 
@@ -186,7 +188,7 @@ impl Responder {
                 Family::V6
             });
             let (location, scope) = if record.geo_sensitive {
-                locate(snap, query.edns, client)
+                locate(snap, query.edns, client, &mut self.geo_cache)
             } else {
                 (Location::default(), 0)
             };
@@ -233,16 +235,21 @@ impl Responder {
 /// Locates the client by its ECS subnet, else by the packet's source, and
 /// gives the ECS scope prefix to return (RFC 7871 §7.2.1: 0 unless the ECS
 /// address decided the answer).
-fn locate(snap: &Snapshot, edns: Option<Edns>, client: IpAddr) -> (Location, u8) {
+fn locate(
+    snap: &Snapshot,
+    edns: Option<Edns>,
+    client: IpAddr,
+    cache: &mut LocateCache,
+) -> (Location, u8) {
     let Some(geo) = snap.geo.as_deref() else {
         return (Location::default(), 0);
     };
     match edns.and_then(|e| e.ecs).filter(|e| e.source_prefix > 0) {
         Some(ecs) => {
-            let located = geo.locate(ecs.addr);
+            let located = geo.locate_with(ecs.addr, cache);
             (located.location, located.prefix_len)
         }
-        None => (geo.locate(client.to_canonical()).location, 0),
+        None => (geo.locate_with(client.to_canonical(), cache).location, 0),
     }
 }
 

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use maxminddb::geoip2;
 
 use super::*;
+use crate::geo::LocateCache;
 
 #[path = "../../../geoip/networks.rs"]
 mod networks;
@@ -379,5 +380,35 @@ fn timing_struct_vs_decode_path() {
             "ns per locate: struct {by_struct:.0}, decode_path {by_path:.0}, \
              lookup+network only {lookup_only:.0}, full geoip2::City {full_city:.0}"
         );
+    }
+}
+
+#[test]
+fn the_cache_answers_like_a_fresh_lookup_and_never_across_databases() {
+    let city = open(networks::CITY_FILE);
+    let country = open(networks::COUNTRY_FILE);
+    let mut cache = LocateCache::default();
+    let addrs = [
+        "198.51.100.70",
+        "198.51.100.5",
+        "203.0.113.200",
+        "127.0.0.1",
+        "2001:db8:2::1",
+        "100.64.2.9",
+    ];
+    for _ in 0..3 {
+        for a in addrs {
+            assert_eq!(
+                city.locate_with(ip(a), &mut cache),
+                city.locate(ip(a)),
+                "{a}"
+            );
+            // Same cache, other database: its own records, never the city ones.
+            assert_eq!(
+                country.locate_with(ip(a), &mut cache),
+                country.locate(ip(a)),
+                "{a}"
+            );
+        }
     }
 }
