@@ -73,7 +73,7 @@ use tracing::info;
 
 use crate::config::{ConfigErrors, RecordScope};
 use metrics::SyncMetrics;
-use sink::{RecordFileSink, SinkError};
+use sink::RecordFileSink;
 use status::{StatusReporter, StatusWork};
 use watch::{Syncer, Timing};
 
@@ -156,9 +156,9 @@ pub enum CrdSyncError {
     /// Signal handlers.
     #[error("cannot install signal handlers: {0}")]
     Signal(#[source] std::io::Error),
-    /// With `--once`: the file could not be written.
+    /// With `--once`: the list or the write failed.
     #[error(transparent)]
-    Sink(#[from] SinkError),
+    Sync(#[from] watch::SyncError),
 }
 
 /// Where the served zones come from.

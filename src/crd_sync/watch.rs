@@ -43,6 +43,17 @@ use super::sink::{RecordFileSink, SinkError, render};
 use super::status::{ObjectState, StatusWork};
 use crate::config::RecordScope;
 
+/// Why a `--once` run failed (the long-running mode retries everything).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The file could not be written.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// The list failed (API server unreachable, RBAC, ...).
+    #[error("cannot list DNSEndpoints: {0}")]
+    Watch(#[from] watcher::Error),
+}
+
 /// Wait before retrying a failed file write.
 pub const WRITE_RETRY: Duration = Duration::from_secs(2);
 
@@ -87,8 +98,8 @@ impl Syncer {
     }
 
     /// Watches until `cancel` (or, with `once`, until the first full list is
-    /// written). Only a failed write in `once` mode is an error: in the
-    /// long-running mode every failure is logged and retried.
+    /// written). Only `once` mode returns errors: in the long-running mode
+    /// every failure is logged and retried.
     pub async fn run(
         mut self,
         api: Api<DynamicObject>,
@@ -96,7 +107,7 @@ impl Syncer {
         timing: Timing,
         cancel: CancellationToken,
         once: bool,
-    ) -> Result<(), SinkError> {
+    ) -> Result<(), SyncError> {
         let mut stream = pin!(watcher::watcher(api, config).backoff(watch_backoff()));
         let mut table: BTreeMap<ObjectKey, DnsEndpoint> = BTreeMap::new();
         let mut relist: Option<BTreeMap<ObjectKey, DnsEndpoint>> = None;
@@ -114,7 +125,7 @@ impl Syncer {
                     match self.reconcile(&table).await {
                         Ok(()) if once => return Ok(()),
                         Ok(()) => {}
-                        Err(error) if once => return Err(error),
+                        Err(error) if once => return Err(error.into()),
                         Err(error) => {
                             warn!(%error, "record file not written; retrying, the previous file stays in place");
                             due = Some(Instant::now() + WRITE_RETRY);
@@ -159,6 +170,7 @@ impl Syncer {
                         table.remove(&object.key);
                         due.get_or_insert_with(|| Instant::now() + timing.debounce);
                     }
+                    Some(Err(error)) if once => return Err(error.into()),
                     Some(Err(error)) => {
                         self.metrics.watch_errors.inc();
                         warn!(%error, "DNSEndpoint watch failed; retrying with backoff, the record file stays as it is");

@@ -382,8 +382,56 @@ async fn dnsendpoints_applied_with_kubectl_are_answered_by_gslb() {
     .await;
     until_answer(&gslb, "good.global.example.test.", &["192.0.2.77"]).await;
 
+    // `--once`: list, write, exit.
+    let once = cluster.path("once.yaml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gslb"))
+        .arg("crd-sync")
+        .arg("--once")
+        .arg("--kubeconfig")
+        .arg(cluster.path("kubeconfig-sync"))
+        .arg("--output")
+        .arg(&once)
+        .args([
+            "--zones",
+            "global.example.test.",
+            "--namespace",
+            "production",
+        ])
+        .output()
+        .expect("crd-sync --once runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        file_text(&once).contains("192.0.2.77"),
+        "{}",
+        file_text(&once)
+    );
+
     assert!(sidecar.terminate(), "crd-sync exits cleanly on SIGTERM");
     assert!(records.exists(), "the file stays after the sidecar stops");
     gslb.server.shutdown(Duration::from_secs(2)).await;
     eprintln!("scenario took {:?}", started.elapsed());
+}
+
+/// A bad `--zones` stops the sidecar at start with the reason, before it
+/// talks to any cluster.
+#[test]
+fn crd_sync_refuses_an_unreadable_zones_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gslb"))
+        .args(["crd-sync", "--zones", "missing/gslb.yaml", "--output"])
+        .arg(dir.path().join("out.yaml"))
+        .env("KUBECONFIG", dir.path().join("none"))
+        .output()
+        .expect("gslb runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("--zones missing/gslb.yaml") && stderr.contains("cannot read"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("out.yaml").exists());
 }
