@@ -109,10 +109,7 @@ impl Syncer {
         once: bool,
     ) -> Result<(), SyncError> {
         let mut stream = pin!(watcher::watcher(api, config).backoff(watch_backoff()));
-        let mut table: BTreeMap<ObjectKey, DnsEndpoint> = BTreeMap::new();
-        let mut relist: Option<BTreeMap<ObjectKey, DnsEndpoint>> = None;
-        let mut synced = false;
-        let mut lists = 0u64;
+        let mut table = ObjectTable::default();
         let mut due: Option<Instant> = None;
         let mut resync = tokio::time::interval_at(Instant::now() + timing.resync, timing.resync);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -122,7 +119,7 @@ impl Syncer {
                 () = cancel.cancelled() => return Ok(()),
                 () = sleep_until(due) => {
                     due = None;
-                    match self.reconcile(&table).await {
+                    match self.reconcile(&table.objects).await {
                         Ok(()) if once => return Ok(()),
                         Ok(()) => {}
                         Err(error) if once => return Err(error.into()),
@@ -132,43 +129,14 @@ impl Syncer {
                         }
                     }
                 }
-                _ = resync.tick(), if synced => {
+                _ = resync.tick(), if table.synced => {
                     due.get_or_insert_with(Instant::now);
                 }
                 event = stream.next() => match event {
-                    Some(Ok(watcher::Event::Init)) => {
-                        lists += 1;
-                        if lists > 1 {
-                            self.metrics.watch_restarts.inc();
-                            info!("re-listing DNSEndpoints; the current table stays until the list is complete");
+                    Some(Ok(event)) => {
+                        if table.apply(event, &self.metrics) {
+                            due.get_or_insert_with(|| Instant::now() + timing.debounce);
                         }
-                        relist = Some(BTreeMap::new());
-                    }
-                    Some(Ok(watcher::Event::InitApply(object))) => {
-                        if let Some(relist) = relist.as_mut() {
-                            let object = DnsEndpoint::from_dynamic(&object);
-                            relist.insert(object.key.clone(), object);
-                        }
-                    }
-                    Some(Ok(watcher::Event::InitDone)) => {
-                        if let Some(complete) = relist.take() {
-                            debug!(objects = complete.len(), "DNSEndpoint list complete");
-                            table = complete;
-                        }
-                        synced = true;
-                        due.get_or_insert_with(|| Instant::now() + timing.debounce);
-                    }
-                    Some(Ok(watcher::Event::Apply(object))) => {
-                        let object = DnsEndpoint::from_dynamic(&object);
-                        debug!(object = %object.key, generation = object.generation, "DNSEndpoint applied");
-                        table.insert(object.key.clone(), object);
-                        due.get_or_insert_with(|| Instant::now() + timing.debounce);
-                    }
-                    Some(Ok(watcher::Event::Delete(object))) => {
-                        let object = DnsEndpoint::from_dynamic(&object);
-                        debug!(object = %object.key, "DNSEndpoint deleted");
-                        table.remove(&object.key);
-                        due.get_or_insert_with(|| Instant::now() + timing.debounce);
                     }
                     Some(Err(error)) if once => return Err(error.into()),
                     Some(Err(error)) => {
@@ -253,6 +221,66 @@ impl Syncer {
     }
 }
 
+/// The objects as the watch shows them, with a re-list buffered until it
+/// is complete.
+#[derive(Debug, Default)]
+pub struct ObjectTable {
+    /// What the file is built from.
+    pub objects: BTreeMap<ObjectKey, DnsEndpoint>,
+    /// A list in progress (`Init` seen, `InitDone` not yet).
+    relist: Option<BTreeMap<ObjectKey, DnsEndpoint>>,
+    /// True once a first list completed: nothing is written before.
+    pub synced: bool,
+    /// Lists started, to count re-lists.
+    lists: u64,
+}
+
+impl ObjectTable {
+    /// Applies one watch event; true when the file should be rebuilt.
+    pub fn apply(&mut self, event: watcher::Event<DynamicObject>, metrics: &SyncMetrics) -> bool {
+        match event {
+            watcher::Event::Init => {
+                self.lists += 1;
+                if self.lists > 1 {
+                    metrics.watch_restarts.inc();
+                    info!(
+                        "re-listing DNSEndpoints; the current table stays until the list is complete"
+                    );
+                }
+                self.relist = Some(BTreeMap::new());
+                false
+            }
+            watcher::Event::InitApply(object) => {
+                if let Some(relist) = self.relist.as_mut() {
+                    let object = DnsEndpoint::from_dynamic(&object);
+                    relist.insert(object.key.clone(), object);
+                }
+                false
+            }
+            watcher::Event::InitDone => {
+                if let Some(complete) = self.relist.take() {
+                    debug!(objects = complete.len(), "DNSEndpoint list complete");
+                    self.objects = complete;
+                }
+                self.synced = true;
+                true
+            }
+            watcher::Event::Apply(object) => {
+                let object = DnsEndpoint::from_dynamic(&object);
+                debug!(object = %object.key, generation = object.generation, "DNSEndpoint applied");
+                self.objects.insert(object.key.clone(), object);
+                self.synced
+            }
+            watcher::Event::Delete(object) => {
+                let object = DnsEndpoint::from_dynamic(&object);
+                debug!(object = %object.key, "DNSEndpoint deleted");
+                self.objects.remove(&object.key);
+                self.synced
+            }
+        }
+    }
+}
+
 fn log_notices(notices: &[Notice]) {
     for notice in notices {
         match notice {
@@ -331,4 +359,43 @@ fn unix_now() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(name: &str) -> DynamicObject {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "externaldns.k8s.io/v1alpha1", "kind": "DNSEndpoint",
+            "metadata": {"name": name, "namespace": "ns"}
+        }))
+        .expect("fixture")
+    }
+
+    fn names(table: &ObjectTable) -> Vec<&str> {
+        table.objects.keys().map(|k| k.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_relist_replaces_the_table_only_when_complete() {
+        let metrics = SyncMetrics::default();
+        let mut t = ObjectTable::default();
+        assert!(!t.apply(watcher::Event::Init, &metrics));
+        assert!(!t.apply(watcher::Event::InitApply(object("a")), &metrics));
+        assert!(!t.synced, "nothing to write before the first complete list");
+        assert!(t.apply(watcher::Event::InitDone, &metrics));
+        assert!(t.apply(watcher::Event::Apply(object("b")), &metrics));
+        assert_eq!(names(&t), ["a", "b"]);
+        // A watch that cannot resume (410 Gone, restart) lists again: the
+        // old table stays whole until the new list is complete.
+        t.apply(watcher::Event::Init, &metrics);
+        t.apply(watcher::Event::InitApply(object("b")), &metrics);
+        assert_eq!(names(&t), ["a", "b"]);
+        assert!(t.apply(watcher::Event::InitDone, &metrics));
+        assert_eq!(names(&t), ["b"], "a was deleted while the watch was down");
+        assert_eq!(metrics.watch_restarts.get(), 1);
+        assert!(t.apply(watcher::Event::Delete(object("b")), &metrics));
+        assert!(t.objects.is_empty());
+    }
 }
