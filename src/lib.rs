@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod app;
 pub mod config;
+pub mod crd_sync;
 pub mod dns;
 pub mod geo;
 pub mod health;

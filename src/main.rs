@@ -1,4 +1,4 @@
-//! The `gslb` command line: `serve`, `check-config`, `status`.
+//! The `gslb` command line: `serve`, `check-config`, `status`, `crd-sync`.
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Duration};
 
@@ -50,6 +50,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write DNSEndpoint objects (externaldns.k8s.io) to a record file; runs beside serve.
+    CrdSync(gslb::crd_sync::Args),
 }
 
 /// How long shutdown waits for open connections and tasks.
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::CrdSync(args) => run_crd_sync(args),
         Command::Serve { config } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -85,6 +88,19 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+fn run_crd_sync(args: gslb::crd_sync::Args) -> ExitCode {
+    let result = tokio::runtime::Runtime::new()
+        .map_err(anyhow::Error::from)
+        .and_then(|runtime| Ok(runtime.block_on(gslb::crd_sync::run(args))?));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            error!(error = format!("{error:#}"), "crd-sync stopped");
+            ExitCode::FAILURE
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::geo::GeoDb;
 use crate::model::Config;
 use raw::{RawConfig, RawRecordFile};
 use validate::RecordSource;
-pub use validate::{ConfigError, ConfigErrors};
+pub use validate::{ConfigError, ConfigErrors, RecordScope};
 
 /// Prefix of the environment variables that override `server:` settings.
 const ENV_PREFIX: &str = "GSLB_SERVER__";
@@ -117,6 +117,14 @@ pub fn load_with_env(
         }),
         _ => Err(ConfigErrors(errors)),
     }
+}
+
+/// Reads the zones, health checks and record names of a config file, for
+/// checking records outside a full load (`gslb crd-sync`). Neither the
+/// environment nor the record files it names are read.
+pub fn load_record_scope(path: &Path) -> Result<RecordScope, ConfigErrors> {
+    let raw: RawConfig = read_yaml(path, None).map_err(|e| ConfigErrors(vec![e]))?;
+    RecordScope::from_config(&raw, &path.display().to_string())
 }
 
 /// Reads one YAML file into `T`, naming the field of any type error.

@@ -15,6 +15,10 @@
 # Environment:
 #   GSLB_K8S_CACHE          cache dir (default ~/.cache/gslb-k8s)
 #   GSLB_K8S_READY_TIMEOUT  seconds to wait for /readyz (default 60)
+#   GSLB_K8S_STOP_TIMEOUT   seconds stop/restart wait after SIGTERM before SIGKILL
+#                           (default 30; kube-apiserver 1.20 waits for open watches)
+#   GSLB_K8S_AUTHORIZATION  --authorization-mode of kube-apiserver (default
+#                           AlwaysAllow; RBAC makes the sync token's rights real)
 #   GSLB_KUBE_APISERVER     use this kube-apiserver binary instead of the cache
 #   ETCD                    etcd binary (default: etcd on PATH)
 #   KUBECTL                 kubectl binary (default: kubectl on PATH)
@@ -24,6 +28,10 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
 CACHE=${GSLB_K8S_CACHE:-${HOME:-/root}/.cache/gslb-k8s}
 READY_TIMEOUT=${GSLB_K8S_READY_TIMEOUT:-60}
+STOP_TIMEOUT=${GSLB_K8S_STOP_TIMEOUT:-30}
+AUTHORIZATION=${GSLB_K8S_AUTHORIZATION:-AlwaysAllow}
+# The user the sync token authenticates as: the ServiceAccount of deploy/.
+SYNC_USER=system:serviceaccount:gslb:gslb-crd-sync
 KUBECTL=${KUBECTL:-kubectl}
 ETCD=${ETCD:-etcd}
 CRD_FILE="$REPO_ROOT/deploy/crds/dnsendpoint.yaml"
@@ -217,18 +225,18 @@ launch() {
     die "$name did not start (see $dir/$name.log)"
 }
 
-# stop_proc DIR NAME: SIGTERM, wait up to 30 s, then SIGKILL. Idempotent.
+# stop_proc DIR NAME: SIGTERM, wait up to STOP_TIMEOUT s, then SIGKILL. Idempotent.
 stop_proc() {
     local dir=$1 name=$2 pf="$1/$2.pid" pid i
     if ! pid_alive "$pf" "$name"; then rm -f "$pf"; return 0; fi
     pid=$(cat "$pf")
     log "stopping $name (pid $pid)"
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 300); do
+    for i in $(seq 1 $(( STOP_TIMEOUT * 10 ))); do
         kill -0 "$pid" 2>/dev/null || { rm -f "$pf"; return 0; }
         sleep 0.1
     done
-    log "$name (pid $pid) ignored SIGTERM for 30s; sending SIGKILL"
+    log "$name (pid $pid) ignored SIGTERM for ${STOP_TIMEOUT}s; sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
     for i in $(seq 1 100); do
         kill -0 "$pid" 2>/dev/null || { rm -f "$pf"; return 0; }
@@ -265,6 +273,7 @@ export KUBECONFIG=$(printf '%q' "$dir/kubeconfig")
 export APISERVER_URL=https://127.0.0.1:$APISERVER_PORT
 export APISERVER_PORT=$APISERVER_PORT
 export APISERVER_TOKEN=$(cat "$dir/token")
+export SYNC_KUBECONFIG=$(printf '%q' "$dir/kubeconfig-sync")
 export APISERVER_PID=$(cat "$dir/kube-apiserver.pid" 2>/dev/null || true)
 export ETCD_URL=http://127.0.0.1:$ETCD_CLIENT_PORT
 export ETCD_CLIENT_PORT=$ETCD_CLIENT_PORT
@@ -314,7 +323,7 @@ cmd_start() {
 
     # Fresh state every start.
     rm -rf "$dir/etcd-data" "$dir/certs"
-    rm -f "$dir"/{sa.key,sa.pub,tokens.csv,token,kubeconfig,env,ports,etcd.log,kube-apiserver.log}
+    rm -f "$dir"/{sa.key,sa.pub,tokens.csv,token,sync-token,kubeconfig,kubeconfig-sync,env,ports,etcd.log,kube-apiserver.log}
     mkdir -p "$dir/certs"
 
     local ports etcd_client etcd_peer api
@@ -327,8 +336,13 @@ cmd_start() {
     openssl rsa -in "$dir/sa.key" -pubout -out "$dir/sa.pub" 2>/dev/null
     local token; token=$(openssl rand -hex 16)
     echo "$token" > "$dir/token"
-    echo "$token,admin,admin,\"system:masters\"" > "$dir/tokens.csv"
-    chmod 600 "$dir/sa.key" "$dir/token" "$dir/tokens.csv"
+    local sync_token; sync_token=$(openssl rand -hex 16)
+    echo "$sync_token" > "$dir/sync-token"
+    {
+        echo "$token,admin,admin,\"system:masters\""
+        echo "$sync_token,$SYNC_USER,gslb-crd-sync,\"system:serviceaccounts,system:serviceaccounts:gslb\""
+    } > "$dir/tokens.csv"
+    chmod 600 "$dir/sa.key" "$dir/token" "$dir/sync-token" "$dir/tokens.csv"
 
     umask 077
     cat > "$dir/kubeconfig" <<EOF
@@ -351,6 +365,9 @@ contexts:
     namespace: default
 current-context: gslb-test
 EOF
+    # The same cluster as $SYNC_USER (what deploy/rbac.yaml grants).
+    sed -e "s/token: $token/token: $sync_token/" -e 's/name: admin/name: crd-sync/' \
+        -e 's/user: admin/user: crd-sync/' "$dir/kubeconfig" > "$dir/kubeconfig-sync"
     umask 022
 
     local q_etcd q_api
@@ -362,6 +379,8 @@ EOF
         --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer" \
         --initial-cluster "default=http://127.0.0.1:$etcd_peer" \
         --initial-cluster-state new)
+    # MixedProtocolLBService (alpha in 1.20, GA in 1.26) lets deploy/service.yaml's
+    # one LoadBalancer Service carry UDP and TCP 53, as on current clusters.
     q_api=$(printf '%q ' "$apiserver" \
         --etcd-servers="http://127.0.0.1:$etcd_client" \
         --bind-address=127.0.0.1 --advertise-address=127.0.0.1 \
@@ -370,9 +389,10 @@ EOF
         --service-account-key-file="$dir/sa.pub" \
         --service-account-signing-key-file="$dir/sa.key" \
         --service-account-issuer=https://kubernetes.default.svc \
-        --authorization-mode=AlwaysAllow \
+        --authorization-mode="$AUTHORIZATION" \
         --token-auth-file="$dir/tokens.csv" \
         --service-cluster-ip-range=10.0.0.0/24 \
+        --feature-gates=MixedProtocolLBService=true \
         --profiling=false)
     printf '#!/usr/bin/env bash\necho $$ > %q\nexec %s\n' "$dir/etcd.pid" "$q_etcd" > "$dir/run-etcd.sh"
     printf '#!/usr/bin/env bash\necho $$ > %q\nexec %s\n' "$dir/kube-apiserver.pid" "$q_api" > "$dir/run-kube-apiserver.sh"

@@ -1,0 +1,653 @@
+//! DNSEndpoint objects → the record file gslb serves: a pure function of the
+//! objects and the served zones, with every endpoint it leaves out named and
+//! explained. No I/O, no clock, no logging: the watcher logs what this
+//! returns.
+//!
+//! # Steps
+//!
+//! 1. Each endpoint is mapped on its own to a candidate set (see the module
+//!    docs of [`crate::crd_sync`] for the table) and checked, as a one-set
+//!    record, with [`RecordScope::check`]: the very checks the server runs on
+//!    a record file. A failing endpoint is rejected; the others go on.
+//! 2. Candidates are grouped by (record name, set id). The oldest object
+//!    (`creationTimestamp`, then namespace/name) owns a set id; endpoints of
+//!    other objects claiming it are rejected. Endpoints of the owning object
+//!    with the same set id (an `A` and an `AAAA` endpoint, say) merge their
+//!    targets when their routing keys agree, and are rejected otherwise.
+//! 3. The sets of a name become one record, sets sorted by id and targets
+//!    sorted, so equal input gives byte-equal output. Its TTL is the lowest
+//!    `recordTTL` set among them (a notice says when they differ).
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fmt,
+    net::IpAddr,
+};
+
+use super::endpoint::{DnsEndpoint, Endpoint, ObjectKey};
+use crate::config::RecordScope;
+use crate::config::raw::{RawGeo, RawLocation, RawRecord, RawRecordFile, RawSet};
+
+/// What the scope check calls the file its errors are in.
+const SOURCE: &str = "DNSEndpoint";
+
+/// The result of one conversion.
+#[derive(Debug, Default, PartialEq)]
+pub struct Conversion {
+    /// What to write.
+    pub file: RawRecordFile,
+    /// Every endpoint left out and why, sorted by object then endpoint.
+    pub rejections: Vec<Rejection>,
+    /// Things worth a log line that do not reject anything.
+    pub notices: Vec<Notice>,
+    /// Endpoints whose targets are in `file`.
+    pub accepted_endpoints: usize,
+    /// Objects with every endpoint accepted: these get
+    /// `status.observedGeneration`.
+    pub accepted_objects: Vec<ObjectKey>,
+}
+
+/// One endpoint left out of the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The object it is in.
+    pub object: ObjectKey,
+    /// Its index in `spec.endpoints`.
+    pub endpoint: usize,
+    /// Its `dnsName` as written.
+    pub dns_name: String,
+    /// Category, for metrics.
+    pub reason: Reason,
+    /// What is wrong, in words for the object's author.
+    pub detail: String,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} spec.endpoints[{}] ({}): {}",
+            self.object, self.endpoint, self.dns_name, self.detail
+        )
+    }
+}
+
+/// Why an endpoint was rejected, as a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reason {
+    /// The endpoint's JSON does not have the expected shape.
+    Decode,
+    /// Not A or AAAA.
+    RecordType,
+    /// No targets, a target that is not an IP, or of the wrong family.
+    Target,
+    /// A bad `gslb/*` or `aws/*` value, or an unknown `gslb/*` key.
+    ProviderSpecific,
+    /// `gslb/health-check` names no check, or cannot be verified.
+    HealthCheck,
+    /// The name is malformed, outside the zones, or owned by the config.
+    Name,
+    /// `recordTTL` out of range.
+    Ttl,
+    /// `setIdentifier` has characters a set id cannot have.
+    SetId,
+    /// Another endpoint owns the same set id.
+    Conflict,
+    /// Anything else the server's checks refuse.
+    Invalid,
+}
+
+impl Reason {
+    /// Every reason, for zeroing metrics.
+    pub const ALL: [Self; 10] = [
+        Self::Decode,
+        Self::RecordType,
+        Self::Target,
+        Self::ProviderSpecific,
+        Self::HealthCheck,
+        Self::Name,
+        Self::Ttl,
+        Self::SetId,
+        Self::Conflict,
+        Self::Invalid,
+    ];
+
+    /// The metric label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Decode => "decode",
+            Self::RecordType => "record_type",
+            Self::Target => "target",
+            Self::ProviderSpecific => "provider_specific",
+            Self::HealthCheck => "health_check",
+            Self::Name => "name",
+            Self::Ttl => "ttl",
+            Self::SetId => "set_id",
+            Self::Conflict => "conflict",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
+/// Something worth telling that rejects nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A `providerSpecific` key gslb does not use (another provider's, or
+    /// a Route 53 key without a gslb meaning such as
+    /// `aws/evaluate-target-health`).
+    IgnoredKey {
+        /// The object.
+        object: ObjectKey,
+        /// Index in `spec.endpoints`.
+        endpoint: usize,
+        /// The key.
+        key: String,
+    },
+    /// Endpoints of one name ask for different TTLs; the lowest wins.
+    TtlConflict {
+        /// Record name.
+        name: String,
+        /// The TTL written.
+        chosen: i64,
+        /// Every TTL asked for, by object.
+        asked: Vec<(ObjectKey, i64)>,
+    },
+}
+
+/// An endpoint that passed its own checks, waiting to be grouped.
+struct Candidate<'a> {
+    object: &'a DnsEndpoint,
+    endpoint: usize,
+    dns_name: String,
+    /// Lower-cased, with a trailing dot.
+    name: String,
+    ttl: Option<i64>,
+    set: RawSet,
+}
+
+/// A mapping failure before grouping.
+type Refusal = (Reason, String);
+
+/// Converts `objects` into a record file for the zones of `scope`.
+pub fn convert<'a>(
+    objects: impl IntoIterator<Item = &'a DnsEndpoint>,
+    scope: &RecordScope,
+) -> Conversion {
+    let objects: Vec<&DnsEndpoint> = objects.into_iter().collect();
+    let mut out = Conversion::default();
+    let mut candidates = Vec::new();
+    for &object in &objects {
+        for (i, endpoint) in object.endpoints.iter().enumerate() {
+            let mapped = match endpoint {
+                Ok(endpoint) => map_endpoint(object, i, endpoint, scope, &mut out.notices),
+                Err(error) => Err((Reason::Decode, error.clone())),
+            };
+            match mapped {
+                Ok(candidate) => candidates.push(candidate),
+                Err((reason, detail)) => out.rejections.push(Rejection {
+                    object: object.key.clone(),
+                    endpoint: i,
+                    dns_name: endpoint
+                        .as_ref()
+                        .map(|e| e.dns_name.clone())
+                        .unwrap_or_default(),
+                    reason,
+                    detail,
+                }),
+            }
+        }
+    }
+    let records = group(candidates, &mut out);
+    for (name, sets) in records {
+        build_record(name, sets, scope, &mut out);
+    }
+    out.rejections
+        .sort_by(|a, b| (&a.object, a.endpoint).cmp(&(&b.object, b.endpoint)));
+    let rejected: BTreeSet<&ObjectKey> = out.rejections.iter().map(|r| &r.object).collect();
+    out.accepted_objects = objects
+        .iter()
+        .map(|o| &o.key)
+        .filter(|k| !rejected.contains(k))
+        .cloned()
+        .collect();
+    out.accepted_objects.sort();
+    out
+}
+
+/// The sets of one name, each with the candidates merged into it.
+type NameSets<'a> = BTreeMap<String, Vec<Candidate<'a>>>;
+
+/// Groups candidates by name and set id, resolving conflicts (step 2).
+fn group<'a>(
+    mut candidates: Vec<Candidate<'a>>,
+    out: &mut Conversion,
+) -> BTreeMap<String, NameSets<'a>> {
+    // Oldest object first; objects without a creation time last.
+    candidates.sort_by(|a, b| {
+        let created = |c: &Candidate<'_>| c.object.created_secs.unwrap_or(i64::MAX);
+        (created(a), &a.object.key, a.endpoint).cmp(&(created(b), &b.object.key, b.endpoint))
+    });
+    let mut records: BTreeMap<String, NameSets<'a>> = BTreeMap::new();
+    for candidate in candidates {
+        let members = records
+            .entry(candidate.name.clone())
+            .or_default()
+            .entry(candidate.set.id.clone())
+            .or_default();
+        let Some(owner) = members.first() else {
+            members.push(candidate);
+            continue;
+        };
+        let refusal = if owner.object.key != candidate.object.key {
+            Some(format!(
+                "set {:?} of {} is already claimed by {} (the older object wins)",
+                candidate.set.id, candidate.name, owner.object.key
+            ))
+        } else if !same_routing(&owner.set, &candidate.set) {
+            Some(format!(
+                "set {:?} of {} is also spec.endpoints[{}] of this object, with different routing keys",
+                candidate.set.id, candidate.name, owner.endpoint
+            ))
+        } else {
+            None
+        };
+        match refusal {
+            Some(detail) => out.rejections.push(Rejection {
+                object: candidate.object.key.clone(),
+                endpoint: candidate.endpoint,
+                dns_name: candidate.dns_name,
+                reason: Reason::Conflict,
+                detail,
+            }),
+            None => members.push(candidate),
+        }
+    }
+    records
+}
+
+/// True when two sets differ at most in id and targets.
+fn same_routing(a: &RawSet, b: &RawSet) -> bool {
+    (a.weight, a.priority, &a.geo, a.location, &a.health_check)
+        == (b.weight, b.priority, &b.geo, b.location, &b.health_check)
+}
+
+/// Builds and checks the record of one name (step 3).
+fn build_record(name: String, sets: NameSets<'_>, scope: &RecordScope, out: &mut Conversion) {
+    let mut raw_sets = Vec::new();
+    let mut asked: Vec<(ObjectKey, i64)> = Vec::new();
+    for members in sets.values() {
+        let mut set = members[0].set.clone();
+        let targets: BTreeSet<IpAddr> = members
+            .iter()
+            .flat_map(|c| &c.set.targets)
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        set.targets = targets.iter().map(IpAddr::to_string).collect();
+        raw_sets.push(set);
+        for c in members {
+            if let Some(ttl) = c.ttl
+                && !asked.iter().any(|(k, t)| *k == c.object.key && *t == ttl)
+            {
+                asked.push((c.object.key.clone(), ttl));
+            }
+        }
+    }
+    let ttl = asked.iter().map(|(_, t)| *t).min();
+    if let Some(chosen) = ttl
+        && asked.iter().any(|(_, t)| *t != chosen)
+    {
+        out.notices.push(Notice::TtlConflict {
+            name: name.clone(),
+            chosen,
+            asked,
+        });
+    }
+    let record = RawRecord {
+        name,
+        ttl,
+        answers: None,
+        fallback: None,
+        sets: raw_sets,
+    };
+    let members = sets.into_values().flatten();
+    match scope.check(SOURCE, &record) {
+        Ok(_) => {
+            out.accepted_endpoints += members.count();
+            out.file.records.push(record);
+        }
+        // Each set passed alone, so this is a clash between them that
+        // the per-endpoint checks cannot see; leave the name out whole.
+        Err(errors) => {
+            let (reason, detail) = explain(&errors);
+            for c in members {
+                out.rejections.push(Rejection {
+                    object: c.object.key.clone(),
+                    endpoint: c.endpoint,
+                    dns_name: c.dns_name,
+                    reason,
+                    detail: detail.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// Maps one endpoint to a candidate set and checks it alone (step 1).
+fn map_endpoint<'a>(
+    object: &'a DnsEndpoint,
+    index: usize,
+    endpoint: &Endpoint,
+    scope: &RecordScope,
+    notices: &mut Vec<Notice>,
+) -> Result<Candidate<'a>, Refusal> {
+    let name = normalize_name(&endpoint.dns_name)?;
+    let targets = targets(endpoint)?;
+    let routing = Routing::read(object, index, endpoint, scope, notices)?;
+    let id = match endpoint.set_identifier.trim() {
+        "" => object.key.to_string(),
+        id => id.to_owned(),
+    };
+    let ttl = endpoint.record_ttl.filter(|t| *t != 0);
+    let set = routing.into_set(id, targets)?;
+    let one = RawRecord {
+        name: name.clone(),
+        ttl,
+        answers: None,
+        fallback: None,
+        sets: vec![set.clone()],
+    };
+    if let Err(errors) = scope.check(SOURCE, &one) {
+        return Err(explain(&errors));
+    }
+    Ok(Candidate {
+        object,
+        endpoint: index,
+        dns_name: endpoint.dns_name.clone(),
+        name,
+        ttl,
+        set,
+    })
+}
+
+/// Lower-cased with a trailing dot, so `WebApp.x.test` and `webapp.x.test.`
+/// from two objects are one record.
+fn normalize_name(dns_name: &str) -> Result<String, Refusal> {
+    let trimmed = dns_name.trim().trim_end_matches('.');
+    if trimmed.is_empty() {
+        return Err((Reason::Name, "dnsName is empty".into()));
+    }
+    Ok(format!("{}.", trimmed.to_ascii_lowercase()))
+}
+
+/// The targets as sorted, de-duplicated addresses of the record type's
+/// family. An empty `recordType` takes the family of each address.
+fn targets(endpoint: &Endpoint) -> Result<Vec<String>, Refusal> {
+    let family = match endpoint.record_type.trim().to_ascii_uppercase().as_str() {
+        "A" => Some(false),
+        "AAAA" => Some(true),
+        "" => None,
+        other => {
+            return Err((
+                Reason::RecordType,
+                format!("recordType {other} is not served: gslb answers A and AAAA only"),
+            ));
+        }
+    };
+    if endpoint.targets.is_empty() {
+        return Err((Reason::Target, "targets is empty".into()));
+    }
+    let mut addrs = BTreeSet::new();
+    for text in &endpoint.targets {
+        let ip: IpAddr = text.trim().parse().map_err(|_| {
+            (
+                Reason::Target,
+                format!("target {text:?} is not an IP address"),
+            )
+        })?;
+        if let Some(v6) = family
+            && ip.is_ipv6() != v6
+        {
+            let rtype = if v6 { "AAAA" } else { "A" };
+            return Err((
+                Reason::Target,
+                format!("target {ip} does not fit recordType {rtype}"),
+            ));
+        }
+        addrs.insert(ip);
+    }
+    Ok(addrs.iter().map(IpAddr::to_string).collect())
+}
+
+/// Keys with a gslb meaning, for the "unknown key" message.
+const GSLB_KEYS: &str = "gslb/weight, gslb/priority, gslb/continents, gslb/countries, \
+    gslb/subdivisions, gslb/lat, gslb/lon, gslb/health-check";
+
+/// The routing fields of one endpoint, from `providerSpecific`.
+#[derive(Default)]
+struct Routing {
+    weight: Option<i64>,
+    priority: Option<i64>,
+    continents: Vec<String>,
+    countries: Vec<String>,
+    subdivisions: Vec<String>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    health_check: Option<String>,
+    aws_weight: Option<i64>,
+    aws_failover: Option<i64>,
+    aws_continent: Option<String>,
+    /// `None` also for `*`, Route 53's default location.
+    aws_country: Option<String>,
+    aws_country_star: bool,
+    aws_subdivision: Option<String>,
+}
+
+impl Routing {
+    fn read(
+        object: &DnsEndpoint,
+        index: usize,
+        endpoint: &Endpoint,
+        scope: &RecordScope,
+        notices: &mut Vec<Notice>,
+    ) -> Result<Self, Refusal> {
+        let mut r = Self::default();
+        let mut seen = BTreeSet::new();
+        for property in &endpoint.provider_specific {
+            let key = property.name.trim();
+            let value = property.value.trim();
+            let ours = key.starts_with("gslb/") || key.starts_with("aws/");
+            if ours && !seen.insert(key) {
+                return Err(bad(format!("{key} is given twice")));
+            }
+            match key {
+                "gslb/weight" => r.weight = Some(int(key, value)?),
+                "gslb/priority" => r.priority = Some(int(key, value)?),
+                "gslb/continents" => r.continents = list(value),
+                "gslb/countries" => r.countries = list(value),
+                "gslb/subdivisions" => r.subdivisions = list(value),
+                "gslb/lat" => r.lat = Some(float(key, value)?),
+                "gslb/lon" => r.lon = Some(float(key, value)?),
+                "gslb/health-check" if !scope.health_checks_known() => {
+                    return Err((
+                        Reason::HealthCheck,
+                        "gslb/health-check cannot be verified: crd-sync was given zone origins, \
+                         not the server's config file (--zones FILE)"
+                            .into(),
+                    ));
+                }
+                "gslb/health-check" => r.health_check = Some(value.to_owned()),
+                _ if key.starts_with("gslb/") => {
+                    return Err(bad(format!("unknown key {key} (known: {GSLB_KEYS})")));
+                }
+                "aws/weight" => r.aws_weight = Some(int(key, value)?),
+                "aws/failover" => r.aws_failover = Some(failover(value)?),
+                "aws/geolocation-continent-code" => r.aws_continent = Some(value.to_uppercase()),
+                "aws/geolocation-country-code" if value == "*" => r.aws_country_star = true,
+                "aws/geolocation-country-code" => r.aws_country = Some(value.to_uppercase()),
+                "aws/geolocation-subdivision-code" => {
+                    r.aws_subdivision = Some(value.to_uppercase());
+                }
+                _ => notices.push(Notice::IgnoredKey {
+                    object: object.key.clone(),
+                    endpoint: index,
+                    key: key.to_owned(),
+                }),
+            }
+        }
+        Ok(r)
+    }
+
+    /// The set, `gslb/*` keys taking precedence over `aws/*` ones.
+    fn into_set(self, id: String, targets: Vec<String>) -> Result<RawSet, Refusal> {
+        let gslb_geo = !(self.continents.is_empty()
+            && self.countries.is_empty()
+            && self.subdivisions.is_empty());
+        let geo = if gslb_geo {
+            RawGeo {
+                continents: self.continents,
+                countries: self.countries,
+                subdivisions: self.subdivisions,
+            }
+        } else {
+            self.aws_geo()?
+        };
+        let location = match (self.lat, self.lon) {
+            (Some(lat), Some(lon)) => Some(RawLocation { lat, lon }),
+            (None, None) => None,
+            _ => return Err(bad("gslb/lat and gslb/lon must be given together".into())),
+        };
+        let no_geo = geo == RawGeo::default();
+        Ok(RawSet {
+            id,
+            targets,
+            weight: self.weight.or(self.aws_weight),
+            priority: self.priority.or(self.aws_failover),
+            geo: (!no_geo).then_some(geo),
+            location,
+            health_check: self.health_check,
+        })
+    }
+
+    /// Route 53 geolocation: one continent, or a country, or a country and
+    /// a subdivision (country US when only a subdivision is given, as Route
+    /// 53 had subdivisions for the US only).
+    fn aws_geo(&self) -> Result<RawGeo, Refusal> {
+        let mut geo = RawGeo::default();
+        if let Some(continent) = &self.aws_continent {
+            if self.aws_country.is_some() || self.aws_subdivision.is_some() {
+                return Err(bad(
+                    "aws/geolocation-continent-code cannot be combined with a country or subdivision code"
+                        .into(),
+                ));
+            }
+            geo.continents.push(continent.clone());
+        }
+        match (&self.aws_country, &self.aws_subdivision) {
+            (_, Some(_)) if self.aws_country_star => {
+                return Err(bad(
+                    "aws/geolocation-subdivision-code needs a country code, not \"*\"".into(),
+                ));
+            }
+            (country, Some(sub)) => {
+                let country = country.as_deref().unwrap_or("US");
+                geo.subdivisions.push(format!("{country}-{sub}"));
+            }
+            (Some(country), None) => geo.countries.push(country.clone()),
+            (None, None) => {}
+        }
+        Ok(geo)
+    }
+}
+
+fn bad(detail: String) -> Refusal {
+    (Reason::ProviderSpecific, detail)
+}
+
+fn int(key: &str, value: &str) -> Result<i64, Refusal> {
+    value
+        .parse()
+        .map_err(|_| bad(format!("{key} {value:?} is not an integer")))
+}
+
+fn float(key: &str, value: &str) -> Result<f64, Refusal> {
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| bad(format!("{key} {value:?} is not a number")))
+}
+
+fn failover(value: &str) -> Result<i64, Refusal> {
+    match value.to_ascii_uppercase().as_str() {
+        "PRIMARY" => Ok(0),
+        "SECONDARY" => Ok(1),
+        _ => Err(bad(format!(
+            "aws/failover {value:?} is not PRIMARY or SECONDARY"
+        ))),
+    }
+}
+
+/// A comma list, upper-cased (codes are case-insensitive; one spelling
+/// keeps the output stable).
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|s| s.trim().to_uppercase())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// Turns the server's errors on a candidate record into a reason and a
+/// message in DNSEndpoint terms.
+fn explain(errors: &crate::config::ConfigErrors) -> Refusal {
+    let reason = errors
+        .0
+        .first()
+        .map_or(Reason::Invalid, |e| reason_of(&e.path));
+    let detail = errors
+        .0
+        .iter()
+        .map(|e| format!("{}: {}", field_of(&e.path), e.message))
+        .collect::<Vec<_>>()
+        .join("; ");
+    (reason, detail)
+}
+
+fn reason_of(path: &str) -> Reason {
+    let field = path.split_once("].").map_or(path, |(_, rest)| rest);
+    match field {
+        "name" => Reason::Name,
+        "ttl" => Reason::Ttl,
+        "id" => Reason::SetId,
+        "health_check" => Reason::HealthCheck,
+        f if f.starts_with("targets") => Reason::Target,
+        f if f.starts_with("geo")
+            || f.starts_with("weight")
+            || f.starts_with("priority")
+            || f.starts_with("location") =>
+        {
+            Reason::ProviderSpecific
+        }
+        _ => Reason::Invalid,
+    }
+}
+
+/// The DNSEndpoint field behind a record path.
+fn field_of(path: &str) -> String {
+    let field = path.split_once("].").map_or(path, |(_, rest)| rest);
+    match field {
+        "name" => "dnsName".into(),
+        "ttl" => "recordTTL".into(),
+        "id" => "setIdentifier".into(),
+        "weight" => "weight (gslb/weight or aws/weight)".into(),
+        "priority" => "priority (gslb/priority or aws/failover)".into(),
+        "health_check" => "gslb/health-check".into(),
+        "location" => "gslb/lat, gslb/lon".into(),
+        f if f.starts_with("targets") => "targets".into(),
+        f if f.starts_with("geo") => format!("geo ({f})"),
+        other => other.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

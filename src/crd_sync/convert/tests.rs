@@ -1,0 +1,797 @@
+//! The mapping, manifest by manifest: the README example, weighted, failover
+//! and geo pairs, every rejection, merging and conflict rules, and
+//! deterministic output.
+
+use kube::api::DynamicObject;
+
+use super::*;
+use crate::config::raw::RawConfig;
+use crate::crd_sync::sink::render;
+
+/// The server config the fixtures are checked against.
+const CONFIG: &str = r#"
+server: { dns_listen: ["127.0.0.1:0"], record_files: [/var/run/gslb/crd-records.yaml] }
+zones:
+  - origin: global.example.test.
+    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test. }
+    nameservers: { ns1.global.example.test.: [192.0.2.53] }
+health_checks:
+  ingress-http: { kind: http, path: /healthz }
+records:
+  - name: static.global.example.test.
+    sets: [{ id: a, targets: [192.0.2.99] }]
+"#;
+
+/// The example of the issue, exactly as Route 53 users write it.
+const README_EXAMPLE: &str = r#"
+apiVersion: externaldns.k8s.io/v1alpha1
+kind: DNSEndpoint
+metadata: {name: webapp-global, namespace: production}
+spec:
+  endpoints:
+  - dnsName: webapp.global.example.test
+    recordTTL: 60
+    recordType: A
+    targets: [203.0.113.1, 203.0.113.2, 203.0.113.3]
+    setIdentifier: global
+    providerSpecific:
+    - {name: aws/geolocation-country-code, value: "*"}
+"#;
+
+fn scope() -> RecordScope {
+    let raw: RawConfig = serde_saphyr::from_str(CONFIG).expect("test config parses");
+    RecordScope::from_config(&raw, "gslb.yaml").expect("test config is valid")
+}
+
+fn origins_scope() -> RecordScope {
+    RecordScope::from_origins(&["global.example.test"], "--zones").expect("valid origin")
+}
+
+/// Objects from a multi-document manifest; `creationTimestamp` is filled
+/// in document order (a second apart) unless the manifest sets one.
+fn objects(yaml: &str) -> Vec<DnsEndpoint> {
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(yaml).expect("manifest parses");
+    docs.into_iter()
+        .enumerate()
+        .map(|(i, mut doc)| {
+            let meta = &mut doc["metadata"];
+            if meta.get("creationTimestamp").is_none() {
+                meta["creationTimestamp"] = format!("2024-01-01T00:00:{i:02}Z").into();
+            }
+            meta["uid"] = format!("uid-{i}").into();
+            meta["generation"] = 1.into();
+            let object: DynamicObject = serde_json::from_value(doc).expect("object shape");
+            DnsEndpoint::from_dynamic(&object)
+        })
+        .collect()
+}
+
+fn run(yaml: &str) -> Conversion {
+    convert(&objects(yaml), &scope())
+}
+
+/// A manifest of one object `ns/name` with the given endpoints (YAML list
+/// items, indented by two spaces).
+fn object(ns: &str, name: &str, endpoints: &str) -> String {
+    format!(
+        "apiVersion: externaldns.k8s.io/v1alpha1\nkind: DNSEndpoint\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  endpoints:\n{endpoints}"
+    )
+}
+
+/// An A endpoint of `name` with set id `id`, targets and extra keys.
+fn a(name: &str, id: &str, targets: &str, keys: &[(&str, &str)]) -> String {
+    let mut text = format!(
+        "  - dnsName: {name}\n    recordType: A\n    targets: [{targets}]\n    setIdentifier: {id}\n"
+    );
+    if !keys.is_empty() {
+        text.push_str("    providerSpecific:\n");
+        for (k, v) in keys {
+            text.push_str(&format!("    - {{name: {k:?}, value: {v:?}}}\n"));
+        }
+    }
+    text
+}
+
+fn docs(parts: &[String]) -> String {
+    parts.join("---\n")
+}
+
+fn only_record(c: &Conversion) -> &RawRecord {
+    assert_eq!(c.file.records.len(), 1, "{:#?}", c.file);
+    &c.file.records[0]
+}
+
+fn set<'c>(record: &'c RawRecord, id: &str) -> &'c RawSet {
+    record
+        .sets
+        .iter()
+        .find(|s| s.id == id)
+        .unwrap_or_else(|| panic!("set {id} in {record:#?}"))
+}
+
+const W: &str = "webapp.global.example.test";
+
+#[test]
+fn readme_example_is_one_set_of_three_targets_without_geo() {
+    let c = run(README_EXAMPLE);
+    assert!(c.rejections.is_empty(), "{:?}", c.rejections);
+    let r = only_record(&c);
+    assert_eq!(r.name, "webapp.global.example.test.");
+    assert_eq!(r.ttl, Some(60));
+    assert_eq!(r.sets.len(), 1);
+    let s = set(r, "global");
+    assert_eq!(s.targets, ["203.0.113.1", "203.0.113.2", "203.0.113.3"]);
+    assert_eq!((s.geo.as_ref(), s.weight, s.priority), (None, None, None));
+    assert_eq!(
+        c.accepted_objects,
+        [ObjectKey::new("production", "webapp-global")]
+    );
+    assert_eq!(c.accepted_endpoints, 1);
+}
+
+#[test]
+fn weighted_pair_is_one_record_with_two_weighted_sets() {
+    let c = run(&docs(&[
+        object(
+            "prod",
+            "us",
+            &a(W, "us-east", "192.0.2.10", &[("aws/weight", "3")]),
+        ),
+        object(
+            "prod",
+            "eu",
+            &a(W, "eu-west", "192.0.2.20", &[("aws/weight", "1")]),
+        ),
+    ]));
+    let r = only_record(&c);
+    assert_eq!(
+        r.sets.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        ["eu-west", "us-east"]
+    );
+    assert_eq!(set(r, "us-east").weight, Some(3));
+    assert_eq!(set(r, "eu-west").weight, Some(1));
+    assert_eq!(c.accepted_objects.len(), 2);
+}
+
+#[test]
+fn failover_pair_maps_primary_and_secondary_to_priorities() {
+    let c = run(&docs(&[
+        object(
+            "prod",
+            "p",
+            &a(W, "primary", "192.0.2.10", &[("aws/failover", "PRIMARY")]),
+        ),
+        object(
+            "prod",
+            "s",
+            &a(
+                W,
+                "secondary",
+                "192.0.2.20",
+                &[("aws/failover", "secondary")],
+            ),
+        ),
+    ]));
+    let r = only_record(&c);
+    assert_eq!(set(r, "primary").priority, Some(0));
+    assert_eq!(set(r, "secondary").priority, Some(1));
+}
+
+#[test]
+fn geo_by_continent_country_and_subdivision() {
+    let c = run(&docs(&[object(
+        "prod",
+        "geo",
+        &[
+            a(
+                W,
+                "eu",
+                "192.0.2.1",
+                &[("aws/geolocation-continent-code", "EU")],
+            ),
+            a(
+                W,
+                "de",
+                "192.0.2.2",
+                &[("aws/geolocation-country-code", "de")],
+            ),
+            a(
+                W,
+                "ca",
+                "192.0.2.3",
+                &[
+                    ("aws/geolocation-country-code", "US"),
+                    ("aws/geolocation-subdivision-code", "CA"),
+                ],
+            ),
+            a(
+                W,
+                "tx",
+                "192.0.2.4",
+                &[("aws/geolocation-subdivision-code", "TX")],
+            ),
+            a(
+                W,
+                "gslb",
+                "192.0.2.5",
+                &[
+                    ("gslb/continents", "na, sa"),
+                    ("gslb/countries", "JP"),
+                    ("gslb/subdivisions", "CA-QC"),
+                    ("aws/geolocation-continent-code", "EU"),
+                ],
+            ),
+        ]
+        .concat(),
+    )]));
+    assert!(c.rejections.is_empty(), "{:?}", c.rejections);
+    let r = only_record(&c);
+    let geo = |id| set(r, id).geo.clone().expect("geo");
+    assert_eq!(geo("eu").continents, ["EU"]);
+    assert_eq!(geo("de").countries, ["DE"]);
+    assert_eq!(
+        (geo("ca").countries.len(), geo("ca").subdivisions.clone()),
+        (0, vec!["US-CA".to_owned()])
+    );
+    assert_eq!(geo("tx").subdivisions, ["US-TX"]);
+    let g = geo("gslb");
+    assert_eq!(
+        (g.continents, g.countries, g.subdivisions),
+        (
+            vec!["NA".to_owned(), "SA".to_owned()],
+            vec!["JP".to_owned()],
+            vec!["CA-QC".to_owned()]
+        ),
+        "gslb/* keys win over aws/* ones"
+    );
+}
+
+#[test]
+fn gslb_keys_set_weight_priority_location_and_health_check() {
+    let c = run(&object(
+        "prod",
+        "x",
+        &a(
+            W,
+            "x",
+            "192.0.2.1",
+            &[
+                ("gslb/weight", "7"),
+                ("aws/weight", "2"),
+                ("gslb/priority", "2"),
+                ("gslb/lat", "39.0"),
+                ("gslb/lon", "-77.5"),
+                ("gslb/health-check", "ingress-http"),
+            ],
+        ),
+    ));
+    let s = set(only_record(&c), "x").clone();
+    assert_eq!((s.weight, s.priority), (Some(7), Some(2)));
+    assert_eq!(
+        s.location,
+        Some(RawLocation {
+            lat: 39.0,
+            lon: -77.5
+        })
+    );
+    assert_eq!(s.health_check.as_deref(), Some("ingress-http"));
+}
+
+#[test]
+fn other_providers_keys_are_ignored_with_a_notice() {
+    let c = run(&object(
+        "prod",
+        "x",
+        &a(
+            W,
+            "x",
+            "192.0.2.1",
+            &[("aws/evaluate-target-health", "true"), ("alias", "false")],
+        ),
+    ));
+    assert!(c.rejections.is_empty());
+    assert_eq!(c.file.records.len(), 1);
+    let ignored: Vec<&str> = c
+        .notices
+        .iter()
+        .filter_map(|n| match n {
+            Notice::IgnoredKey { key, .. } => Some(key.as_str()),
+            Notice::TtlConflict { .. } => None,
+        })
+        .collect();
+    assert_eq!(ignored, ["aws/evaluate-target-health", "alias"]);
+}
+
+/// Each case: one bad endpoint next to a good one in the same object; the
+/// bad one is rejected with `reason` and a message containing `says`, the
+/// good one is still written.
+#[test]
+fn every_rejection_names_the_endpoint_and_keeps_the_rest() {
+    let good = a("good.global.example.test", "ok", "192.0.2.1", &[]);
+    let cases: Vec<(&str, String, Reason, &str)> = vec![
+        (
+            "CNAME",
+            format!("  - dnsName: {W}\n    recordType: CNAME\n    targets: [lb.example.com]\n"),
+            Reason::RecordType,
+            "recordType CNAME is not served",
+        ),
+        (
+            "TXT",
+            format!("  - dnsName: {W}\n    recordType: TXT\n    targets: [\"hello\"]\n"),
+            Reason::RecordType,
+            "recordType TXT",
+        ),
+        (
+            "not an IP",
+            a(W, "x", "lb.example.com", &[]),
+            Reason::Target,
+            "\"lb.example.com\" is not an IP address",
+        ),
+        (
+            "bad IPv4",
+            a(W, "x", "10.0.0.300", &[]),
+            Reason::Target,
+            "not an IP address",
+        ),
+        (
+            "IPv6 in A",
+            a(W, "x", "\"2001:db8::1\"", &[]),
+            Reason::Target,
+            "does not fit recordType A",
+        ),
+        (
+            "no targets",
+            a(W, "x", "", &[]),
+            Reason::Target,
+            "targets is empty",
+        ),
+        (
+            "outside zones",
+            a("www.example.org", "x", "192.0.2.1", &[]),
+            Reason::Name,
+            "not inside a served zone",
+        ),
+        (
+            "bad name",
+            a("bad name.global.example.test", "x", "192.0.2.1", &[]),
+            Reason::Name,
+            "not a domain name",
+        ),
+        (
+            "empty name",
+            a("\"\"", "x", "192.0.2.1", &[]),
+            Reason::Name,
+            "dnsName is empty",
+        ),
+        (
+            "name the config defines",
+            a("static.global.example.test", "x", "192.0.2.1", &[]),
+            Reason::Name,
+            "already defined in gslb.yaml records[0]",
+        ),
+        (
+            "name server name",
+            a("ns1.global.example.test", "x", "192.0.2.1", &[]),
+            Reason::Name,
+            "is a name server",
+        ),
+        (
+            "unknown gslb key",
+            a(W, "x", "192.0.2.1", &[("gslb/wieght", "1")]),
+            Reason::ProviderSpecific,
+            "unknown key gslb/wieght",
+        ),
+        (
+            "key twice",
+            a(
+                W,
+                "x",
+                "192.0.2.1",
+                &[("aws/weight", "1"), ("aws/weight", "2")],
+            ),
+            Reason::ProviderSpecific,
+            "given twice",
+        ),
+        (
+            "weight not a number",
+            a(W, "x", "192.0.2.1", &[("aws/weight", "heavy")]),
+            Reason::ProviderSpecific,
+            "not an integer",
+        ),
+        (
+            "weight out of range",
+            a(W, "x", "192.0.2.1", &[("gslb/weight", "-1")]),
+            Reason::ProviderSpecific,
+            "weight",
+        ),
+        (
+            "bad failover",
+            a(W, "x", "192.0.2.1", &[("aws/failover", "TERTIARY")]),
+            Reason::ProviderSpecific,
+            "not PRIMARY or SECONDARY",
+        ),
+        (
+            "continent with country",
+            a(
+                W,
+                "x",
+                "192.0.2.1",
+                &[
+                    ("aws/geolocation-continent-code", "EU"),
+                    ("aws/geolocation-country-code", "DE"),
+                ],
+            ),
+            Reason::ProviderSpecific,
+            "cannot be combined",
+        ),
+        (
+            "subdivision with star",
+            a(
+                W,
+                "x",
+                "192.0.2.1",
+                &[
+                    ("aws/geolocation-country-code", "*"),
+                    ("aws/geolocation-subdivision-code", "CA"),
+                ],
+            ),
+            Reason::ProviderSpecific,
+            "needs a country code",
+        ),
+        (
+            "bad country",
+            a(
+                W,
+                "x",
+                "192.0.2.1",
+                &[("aws/geolocation-country-code", "ZZ")],
+            ),
+            Reason::ProviderSpecific,
+            "\"ZZ\" is not an ISO 3166-1",
+        ),
+        (
+            "bad continent",
+            a(W, "x", "192.0.2.1", &[("gslb/continents", "EU,XX")]),
+            Reason::ProviderSpecific,
+            "continent code",
+        ),
+        (
+            "lat alone",
+            a(W, "x", "192.0.2.1", &[("gslb/lat", "1")]),
+            Reason::ProviderSpecific,
+            "together",
+        ),
+        (
+            "lat NaN",
+            a(
+                W,
+                "x",
+                "192.0.2.1",
+                &[("gslb/lat", "NaN"), ("gslb/lon", "1")],
+            ),
+            Reason::ProviderSpecific,
+            "not a number",
+        ),
+        (
+            "lat off Earth",
+            a(
+                W,
+                "x",
+                "192.0.2.1",
+                &[("gslb/lat", "91"), ("gslb/lon", "1")],
+            ),
+            Reason::ProviderSpecific,
+            "not on Earth",
+        ),
+        (
+            "unknown health check",
+            a(W, "x", "192.0.2.1", &[("gslb/health-check", "nope")]),
+            Reason::HealthCheck,
+            "\"nope\" is not defined in health_checks",
+        ),
+        (
+            "set id with a space",
+            a(W, "\"us east\"", "192.0.2.1", &[]),
+            Reason::SetId,
+            "setIdentifier",
+        ),
+        (
+            "TTL too long",
+            format!(
+                "  - dnsName: {W}\n    recordType: A\n    recordTTL: 999999\n    targets: [192.0.2.1]\n"
+            ),
+            Reason::Ttl,
+            "recordTTL: 999999 is out of range",
+        ),
+        (
+            "does not decode",
+            format!("  - dnsName: {W}\n    targets: 192.0.2.1\n"),
+            Reason::Decode,
+            "targets does not decode",
+        ),
+    ];
+    for (what, bad, reason, says) in cases {
+        let c = run(&object("prod", "obj", &format!("{good}{bad}")));
+        assert_eq!(c.rejections.len(), 1, "{what}: {:?}", c.rejections);
+        let r = &c.rejections[0];
+        assert_eq!((r.endpoint, r.reason), (1, reason), "{what}: {r}");
+        assert!(
+            r.detail.contains(says),
+            "{what}: {:?} should say {says:?}",
+            r.detail
+        );
+        assert_eq!(r.object, ObjectKey::new("prod", "obj"), "{what}");
+        assert_eq!(c.file.records.len(), 1, "{what}: the good endpoint stays");
+        assert_eq!(c.file.records[0].name, "good.global.example.test.");
+        assert!(
+            c.accepted_objects.is_empty(),
+            "{what}: no observedGeneration for a partly rejected object"
+        );
+    }
+}
+
+#[test]
+fn health_checks_cannot_be_verified_with_a_zone_list() {
+    let objs = objects(&object(
+        "prod",
+        "x",
+        &a(
+            W,
+            "x",
+            "192.0.2.1",
+            &[("gslb/health-check", "ingress-http")],
+        ),
+    ));
+    let c = convert(&objs, &origins_scope());
+    assert_eq!(c.rejections.len(), 1);
+    assert_eq!(c.rejections[0].reason, Reason::HealthCheck);
+    assert!(
+        c.rejections[0].detail.contains("--zones FILE"),
+        "{}",
+        c.rejections[0].detail
+    );
+    // Without the key, a zone list is enough.
+    let objs = objects(&object("prod", "x", &a(W, "x", "192.0.2.1", &[])));
+    assert_eq!(convert(&objs, &origins_scope()).file.records.len(), 1);
+}
+
+#[test]
+fn one_name_from_several_objects_is_one_record() {
+    let c = run(&docs(&[
+        object("team-a", "web", &a(W, "us", "192.0.2.10", &[])),
+        object(
+            "team-b",
+            "web",
+            &a("WebApp.Global.Example.Test.", "eu", "192.0.2.20", &[]),
+        ),
+    ]));
+    let r = only_record(&c);
+    assert_eq!(r.sets.len(), 2);
+}
+
+#[test]
+fn default_set_id_is_namespace_slash_name() {
+    let c = run(&object(
+        "prod",
+        "web",
+        &format!("  - dnsName: {W}\n    recordType: A\n    targets: [192.0.2.1]\n"),
+    ));
+    assert_eq!(only_record(&c).sets[0].id, "prod/web");
+}
+
+#[test]
+fn the_older_object_owns_a_set_id_whatever_the_order() {
+    let older = object("b-ns", "older", &a(W, "shared", "192.0.2.1", &[]));
+    let newer = object("a-ns", "newer", &a(W, "shared", "192.0.2.2", &[]));
+    let yaml = docs(&[older.clone(), newer.clone()]);
+    let mut objs = objects(&yaml);
+    let forward = convert(&objs, &scope());
+    objs.reverse();
+    let backward = convert(&objs, &scope());
+    assert_eq!(forward, backward);
+    assert_eq!(set(only_record(&forward), "shared").targets, ["192.0.2.1"]);
+    let r = &forward.rejections[0];
+    assert_eq!(
+        (r.reason, r.object.name.as_str()),
+        (Reason::Conflict, "newer")
+    );
+    assert!(
+        r.detail.contains("already claimed by b-ns/older"),
+        "{}",
+        r.detail
+    );
+    assert_eq!(forward.accepted_objects, [ObjectKey::new("b-ns", "older")]);
+    // Created in the same second: namespace/name decides.
+    let mut objs = objects(&docs(&[older, newer]));
+    for o in &mut objs {
+        o.created_secs = Some(0);
+    }
+    let c = convert(&objs, &scope());
+    assert_eq!(set(only_record(&c), "shared").targets, ["192.0.2.2"]);
+    assert_eq!(c.rejections[0].object.name, "older");
+}
+
+#[test]
+fn a_and_aaaa_of_one_object_merge_into_one_set() {
+    let c = run(&object(
+        "prod",
+        "dual",
+        &format!(
+            "{}  - dnsName: {W}\n    recordType: AAAA\n    targets: [\"2001:db8::1\"]\n    setIdentifier: x\n    providerSpecific: [{{name: aws/weight, value: \"2\"}}]\n",
+            a(W, "x", "192.0.2.1", &[("aws/weight", "2")])
+        ),
+    ));
+    assert!(c.rejections.is_empty(), "{:?}", c.rejections);
+    assert_eq!(
+        set(only_record(&c), "x").targets,
+        ["192.0.2.1", "2001:db8::1"]
+    );
+    assert_eq!(c.accepted_endpoints, 2);
+    // Different routing keys for one set id in one object: the later loses.
+    let c = run(&object(
+        "prod",
+        "dual",
+        &[
+            a(W, "x", "192.0.2.1", &[("aws/weight", "2")]),
+            a(W, "x", "192.0.2.2", &[("aws/weight", "5")]),
+        ]
+        .concat(),
+    ));
+    assert_eq!(c.rejections.len(), 1);
+    assert_eq!(
+        (c.rejections[0].endpoint, c.rejections[0].reason),
+        (1, Reason::Conflict)
+    );
+    assert_eq!(set(only_record(&c), "x").targets, ["192.0.2.1"]);
+}
+
+#[test]
+fn different_ttls_for_one_name_take_the_lowest_with_a_notice() {
+    let ep = |id: &str, ttl: i64| {
+        format!(
+            "  - dnsName: {W}\n    recordType: A\n    recordTTL: {ttl}\n    targets: [192.0.2.1]\n    setIdentifier: {id}\n"
+        )
+    };
+    let c = run(&docs(&[
+        object("p", "a", &ep("a", 300)),
+        object("p", "b", &ep("b", 60)),
+    ]));
+    assert_eq!(only_record(&c).ttl, Some(60));
+    assert!(
+        matches!(&c.notices[..], [Notice::TtlConflict { chosen: 60, asked, .. }] if asked.len() == 2)
+    );
+    // recordTTL 0 means "not set": the zone's TTL applies.
+    let c = run(&object("p", "a", &ep("a", 0)));
+    assert_eq!(only_record(&c).ttl, None);
+}
+
+#[test]
+fn output_is_deterministic() {
+    let yaml = docs(&[
+        object(
+            "p",
+            "obj-z",
+            &[
+                a(
+                    "b.global.example.test",
+                    "z",
+                    "192.0.2.9, 192.0.2.1, 192.0.2.1",
+                    &[],
+                ),
+                a(W, "z", "192.0.2.3", &[]),
+            ]
+            .concat(),
+        ),
+        object("p", "obj-y", &a(W, "set-y", "192.0.2.4", &[])),
+        object(
+            "p",
+            "obj-x",
+            &a("a.global.example.test", "x", "192.0.2.5", &[]),
+        ),
+    ]);
+    let mut objs = objects(&yaml);
+    let first = render(&convert(&objs, &scope()).file).expect("renders");
+    objs.reverse();
+    let second = render(&convert(&objs, &scope()).file).expect("renders");
+    assert_eq!(first, second);
+    let c = convert(&objs, &scope());
+    let names: Vec<&str> = c.file.records.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "a.global.example.test.",
+            "b.global.example.test.",
+            "webapp.global.example.test."
+        ]
+    );
+    assert_eq!(
+        c.file.records[1].sets[0].targets,
+        ["192.0.2.1", "192.0.2.9"],
+        "sorted, de-duplicated"
+    );
+    assert_eq!(
+        c.file.records[2]
+            .sets
+            .iter()
+            .map(|s| s.id.as_str())
+            .collect::<Vec<_>>(),
+        ["set-y", "z"]
+    );
+}
+
+#[test]
+fn the_deploy_examples_convert_into_two_sets() {
+    let yaml = docs(&[
+        include_str!("../../../deploy/examples/webapp-us-east.yaml").to_owned(),
+        include_str!("../../../deploy/examples/webapp-eu-west.yaml").to_owned(),
+    ]);
+    let c = run(&yaml);
+    assert!(c.rejections.is_empty(), "{:?}", c.rejections);
+    let r = only_record(&c);
+    let us = set(r, "us-east");
+    assert_eq!(us.targets, ["192.0.2.10", "192.0.2.11", "2001:db8:10::10"]);
+    assert_eq!(
+        (us.weight, us.geo.as_ref().map(|g| g.continents.clone())),
+        (Some(3), Some(vec!["NA".to_owned()]))
+    );
+    assert_eq!(
+        set(r, "eu-west").location,
+        Some(RawLocation {
+            lat: 53.3,
+            lon: -6.3
+        })
+    );
+    assert_eq!(r.ttl, Some(30));
+}
+
+/// Whatever the input, the file written loads in the server: the point of
+/// checking every endpoint with the server's own checks.
+#[test]
+fn every_written_file_loads_in_the_server() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let records = dir.path().join("crd.yaml");
+    let config = dir.path().join("gslb.yaml");
+    std::fs::write(
+        &config,
+        CONFIG.replace(
+            "/var/run/gslb/crd-records.yaml",
+            &records.display().to_string(),
+        ),
+    )
+    .expect("write config");
+    let messy = docs(&[
+        README_EXAMPLE.trim_start().to_owned(),
+        object("p", "dupe", &a(W, "global", "192.0.2.1", &[])),
+        object(
+            "p",
+            "geo",
+            &a(W, "g", "192.0.2.2", &[("gslb/countries", "NO,ZZ")]),
+        ),
+        object(
+            "p",
+            "hc",
+            &a(
+                "x.global.example.test",
+                "h",
+                "192.0.2.3",
+                &[("gslb/health-check", "ingress-http")],
+            ),
+        ),
+        object(
+            "p",
+            "static",
+            &a("static.global.example.test", "s", "192.0.2.4", &[]),
+        ),
+        object(
+            "p",
+            "six",
+            "  - {dnsName: v6.global.example.test, recordType: AAAA, targets: [\"2001:db8::1\"]}\n",
+        ),
+    ]);
+    let c = run(&messy);
+    assert_eq!(c.rejections.len(), 3, "{:#?}", c.rejections);
+    std::fs::write(&records, render(&c.file).expect("renders")).expect("write records");
+    let loaded =
+        crate::config::load_with_env(&config, Vec::new()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.config.records.len(), 4, "static + webapp + x + v6");
+}

@@ -1,0 +1,154 @@
+//! Every metric of the sidecar, in one place, served on its own admin port
+//! (the server's metrics live on the server's port; the two processes share
+//! nothing but the record file).
+
+use prometheus_client::{
+    encoding::EncodeLabelSet,
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    registry::Registry,
+};
+use std::sync::atomic::AtomicU64;
+
+use super::convert::{Conversion, Reason};
+
+/// Label of the rejection gauge.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// [`Reason::as_str`].
+    pub reason: String,
+}
+
+/// Label of outcome counters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ResultLabel {
+    /// `ok` or `error`.
+    pub result: String,
+}
+
+/// The sidecar's metrics; cheap to clone (every metric is an `Arc`).
+#[derive(Debug, Clone, Default)]
+pub struct SyncMetrics {
+    /// DNSEndpoint objects in the last conversion.
+    pub objects: Gauge,
+    /// Endpoints written to the file by the last conversion.
+    pub endpoints_accepted: Gauge,
+    /// Endpoints left out by the last conversion, by reason.
+    pub endpoints_rejected: Family<ReasonLabel, Gauge>,
+    /// Records in the file.
+    pub records: Gauge,
+    /// Times the file was replaced.
+    pub file_writes: Family<ResultLabel, Counter>,
+    /// Unix time of the last conversion that ended with the file holding
+    /// its result (written, or already equal).
+    pub last_sync_seconds: Gauge<f64, AtomicU64>,
+    /// 1 once the first full list has been converted.
+    pub synced: Gauge,
+    /// Errors from the watch (failed lists and watches, 410 Gone, RBAC),
+    /// each retried with backoff.
+    pub watch_errors: Counter,
+    /// Full re-lists after the first (a watch that could not resume).
+    pub watch_restarts: Counter,
+    /// `status.observedGeneration` patches.
+    pub status_updates: Family<ResultLabel, Counter>,
+    /// Kubernetes Events about rejected endpoints.
+    pub events: Family<ResultLabel, Counter>,
+}
+
+impl SyncMetrics {
+    /// Registers every metric under `gslb_crd_sync_`.
+    pub fn register(&self, registry: &mut Registry) {
+        let r = registry.sub_registry_with_prefix("gslb_crd_sync");
+        r.register("objects", "DNSEndpoint objects seen", self.objects.clone());
+        r.register(
+            "endpoints_accepted",
+            "Endpoints written to the record file",
+            self.endpoints_accepted.clone(),
+        );
+        r.register(
+            "endpoints_rejected",
+            "Endpoints left out of the record file, by reason",
+            self.endpoints_rejected.clone(),
+        );
+        r.register(
+            "records",
+            "Records in the record file",
+            self.records.clone(),
+        );
+        r.register(
+            "file_writes",
+            "Record file replacements",
+            self.file_writes.clone(),
+        );
+        r.register(
+            "last_sync_timestamp_seconds",
+            "Unix time of the last successful sync",
+            self.last_sync_seconds.clone(),
+        );
+        r.register(
+            "synced",
+            "1 once the first full list has been written",
+            self.synced.clone(),
+        );
+        r.register(
+            "watch_errors",
+            "Watch and list errors (retried with backoff)",
+            self.watch_errors.clone(),
+        );
+        r.register(
+            "watch_restarts",
+            "Full re-lists after the first",
+            self.watch_restarts.clone(),
+        );
+        r.register(
+            "status_updates",
+            "status.observedGeneration patches",
+            self.status_updates.clone(),
+        );
+        r.register(
+            "events",
+            "Kubernetes Events about rejected endpoints",
+            self.events.clone(),
+        );
+        for reason in Reason::ALL {
+            drop(self.endpoints_rejected.get_or_create(&reason_label(reason)));
+        }
+    }
+
+    /// Records the counts of a conversion.
+    pub fn observe(&self, objects: usize, conversion: &Conversion) {
+        self.objects.set(gauge(objects));
+        self.endpoints_accepted
+            .set(gauge(conversion.accepted_endpoints));
+        self.records.set(gauge(conversion.file.records.len()));
+        for reason in Reason::ALL {
+            let n = conversion
+                .rejections
+                .iter()
+                .filter(|r| r.reason == reason)
+                .count();
+            self.endpoints_rejected
+                .get_or_create(&reason_label(reason))
+                .set(gauge(n));
+        }
+    }
+
+    /// Counts one outcome in a result family.
+    pub fn count(family: &Family<ResultLabel, Counter>, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        family
+            .get_or_create(&ResultLabel {
+                result: result.into(),
+            })
+            .inc();
+    }
+}
+
+fn reason_label(reason: Reason) -> ReasonLabel {
+    ReasonLabel {
+        reason: reason.as_str().into(),
+    }
+}
+
+fn gauge(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,206 @@
+//! The record file on disk: rendered deterministically and replaced
+//! atomically, only when its content changes.
+//!
+//! The server watches the file's directory and reloads on a rename, so it
+//! must never see a half-written file: the new content goes to a temporary
+//! file in the same directory, is fsynced, renamed over the old one, and the
+//! directory is fsynced so the rename survives a crash. Nothing here ever
+//! deletes or empties the file: when the sidecar cannot reach the API
+//! server, the last file keeps serving.
+
+use std::{
+    fs::{self, File},
+    io::{self, Write},
+    path::{Path, PathBuf},
+};
+
+use crate::config::raw::RawRecordFile;
+
+/// First line of the file. YAML comments are allowed before the JSON body:
+/// JSON is YAML, and the server's YAML reader parses it.
+const HEADER: &str =
+    "# Written by gslb crd-sync from DNSEndpoint objects; edits are overwritten.\n";
+
+/// Why the file could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The content could not be serialized (a non-finite number; the
+    /// conversion rejects those, so this is a bug).
+    #[error("cannot serialize the record file: {0}")]
+    Serialize(#[from] serde_json::Error),
+    /// The blocking write task did not finish (it panicked or the runtime
+    /// is shutting down).
+    #[error("the record file write was interrupted: {0}")]
+    Interrupted(String),
+    /// A filesystem step failed.
+    #[error("cannot write {path}: {step}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Which step: create, write, fsync, rename, fsync directory.
+        step: &'static str,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+/// The file's full text for `file`: equal inputs give equal bytes.
+///
+/// JSON, not YAML: every string is quoted, so a country code such as `NO`
+/// or an address such as `2001:db8::1` cannot be read back as something
+/// else, and `serde_json` is already a dependency.
+pub fn render(file: &RawRecordFile) -> Result<String, SinkError> {
+    let body = serde_json::to_string_pretty(file)?;
+    Ok(format!("{HEADER}{body}\n"))
+}
+
+/// Owns the output path and what was last written there.
+#[derive(Debug)]
+pub struct RecordFileSink {
+    path: PathBuf,
+    /// The file's content as last written or as found at start, so a
+    /// restart with nothing changed does not touch the file.
+    last: Option<String>,
+}
+
+impl RecordFileSink {
+    /// A sink for `path`, remembering what is there now.
+    pub fn new(path: PathBuf) -> Self {
+        let last = fs::read_to_string(&path).ok();
+        Self { path, last }
+    }
+
+    /// The output path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether `content` differs from what the file holds.
+    pub fn differs(&self, content: &str) -> bool {
+        self.last.as_deref() != Some(content)
+    }
+
+    /// Writes `content` unless the file already holds it; `Ok(true)` when
+    /// it wrote. Blocking: call it off the async workers.
+    pub fn write(&mut self, content: String) -> Result<bool, SinkError> {
+        if !self.differs(&content) {
+            return Ok(false);
+        }
+        write_atomic(&self.path, content.as_bytes())?;
+        self.last = Some(content);
+        Ok(true)
+    }
+}
+
+/// Replaces `path` with `bytes` through a temporary file and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SinkError> {
+    let io = |step: &'static str| {
+        move |source: io::Error| SinkError::Io {
+            path: path.to_owned(),
+            step,
+            source,
+        }
+    };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let file_name = path
+        .file_name()
+        .map_or_else(|| "records".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = File::create(&tmp).map_err(io("create temporary file"))?;
+        file.write_all(bytes).map_err(io("write"))?;
+        file.sync_all().map_err(io("fsync"))?;
+        drop(file);
+        fs::rename(&tmp, path).map_err(io("rename"))?;
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io("fsync directory"))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::raw::{RawRecord, RawSet};
+
+    fn file() -> RawRecordFile {
+        RawRecordFile {
+            records: vec![RawRecord {
+                name: "a.example.test.".into(),
+                ttl: Some(60),
+                answers: None,
+                fallback: None,
+                sets: vec![RawSet {
+                    id: "x".into(),
+                    targets: vec!["192.0.2.1".into(), "2001:db8::1".into()],
+                    weight: None,
+                    priority: None,
+                    geo: None,
+                    location: None,
+                    health_check: None,
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn writes_only_changes_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records.yaml");
+        let mut sink = RecordFileSink::new(path.clone());
+        let text = render(&file()).unwrap();
+        assert!(sink.write(text.clone()).unwrap());
+        assert!(!sink.write(text.clone()).unwrap(), "same content: no write");
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "only the file itself: {names:?}");
+        // A new sink on the same file knows its content.
+        let mut again = RecordFileSink::new(path);
+        assert!(!again.write(text).unwrap());
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records.yaml");
+        fs::write(&path, "old").unwrap();
+        // A directory where the temporary file would go makes create fail.
+        let tmp = dir
+            .path()
+            .join(format!(".records.yaml.tmp-{}", std::process::id()));
+        fs::create_dir(&tmp).unwrap();
+        let err = write_atomic(&path, b"new").unwrap_err();
+        assert!(err.to_string().contains("create temporary file"), "{err}");
+        assert_eq!(fs::read_to_string(&path).unwrap(), "old");
+    }
+
+    #[test]
+    fn the_server_loads_the_rendered_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = dir.path().join("records.yaml");
+        fs::write(&records, render(&file()).unwrap()).unwrap();
+        let config = dir.path().join("gslb.yaml");
+        fs::write(
+            &config,
+            format!(
+                "server: {{ dns_listen: [\"127.0.0.1:0\"], record_files: [{:?}] }}\n\
+                 zones:\n  - origin: example.test.\n    soa: {{ mname: ns.example.test., rname: h.example.test. }}\n    \
+                 nameservers: {{ ns.example.test.: [192.0.2.53] }}\n",
+                records.display().to_string()
+            ),
+        )
+        .unwrap();
+        let loaded = crate::config::load_with_env(&config, Vec::new()).unwrap();
+        let record = &loaded.config.records[0];
+        assert_eq!(record.name.to_string(), "a.example.test.");
+        assert_eq!(record.ttl, 60);
+        assert_eq!(record.sets[0].targets.len(), 2);
+    }
+}

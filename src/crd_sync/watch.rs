@@ -1,0 +1,401 @@
+//! The reconcile loop: a kube-rs watcher on DNSEndpoint objects keeps a table
+//! of them; changes are batched (the first change opens a window of
+//! `debounce`, everything in it is written together) and each batch runs
+//! [`convert`], writes the file if its content changed, and hands the
+//! outcome to the status task.
+//!
+//! Resilience comes from three rules:
+//! * the watcher retries every error (API server down, 410 Gone, a dropped
+//!   watch, 403) with exponential backoff ([`watch_backoff`]), and a re-list is buffered
+//!   from `Init` to `InitDone` and only then swapped in whole, so a restart
+//!   never shows a half-empty table;
+//! * nothing is written before the first full list, and nothing is ever
+//!   deleted: while the API server is away the last file keeps serving;
+//! * a failed write is retried after [`WRITE_RETRY`], and a periodic resync
+//!   re-reads the zones (a ConfigMap update) and rewrites if needed.
+
+use std::{
+    collections::BTreeMap,
+    pin::pin,
+    sync::{Arc, Mutex, PoisonError},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use futures_util::StreamExt;
+use kube::{
+    Api,
+    api::DynamicObject,
+    runtime::{
+        WatchStreamExt,
+        utils::ResetTimerBackoff,
+        watcher::{self, ExponentialBackoff},
+    },
+};
+use tokio::{sync::watch, time::Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::ZoneSource;
+use super::convert::{Conversion, Notice, convert};
+use super::endpoint::{DnsEndpoint, ObjectKey};
+use super::metrics::SyncMetrics;
+use super::sink::{RecordFileSink, SinkError, render};
+use super::status::{ObjectState, StatusWork};
+use crate::config::RecordScope;
+
+/// Why a `--once` run failed (the long-running mode retries everything).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The file could not be written.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// The list failed (API server unreachable, RBAC, ...).
+    #[error("cannot list DNSEndpoints: {0}")]
+    Watch(#[from] watcher::Error),
+}
+
+/// Wait before retrying a failed file write.
+pub const WRITE_RETRY: Duration = Duration::from_secs(2);
+
+/// How often things happen.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Window that batches changes before a write.
+    pub debounce: Duration,
+    /// Period of the full re-conversion (zones re-read, file checked).
+    pub resync: Duration,
+}
+
+/// Owns the object table's conversion and the file.
+pub struct Syncer {
+    zones: ZoneSource,
+    scope: RecordScope,
+    /// Shared with the blocking write task only.
+    sink: Arc<Mutex<RecordFileSink>>,
+    metrics: SyncMetrics,
+    status: watch::Sender<Arc<StatusWork>>,
+    /// The last zone file error logged, so it is logged once.
+    zone_error: Option<String>,
+}
+
+impl Syncer {
+    /// A syncer writing to `sink`, with `scope` loaded from `zones`.
+    pub fn new(
+        zones: ZoneSource,
+        scope: RecordScope,
+        sink: RecordFileSink,
+        metrics: SyncMetrics,
+        status: watch::Sender<Arc<StatusWork>>,
+    ) -> Self {
+        Self {
+            zones,
+            scope,
+            sink: Arc::new(Mutex::new(sink)),
+            metrics,
+            status,
+            zone_error: None,
+        }
+    }
+
+    /// Watches until `cancel` (or, with `once`, until the first full list is
+    /// written). Only `once` mode returns errors: in the long-running mode
+    /// every failure is logged and retried.
+    pub async fn run(
+        mut self,
+        api: Api<DynamicObject>,
+        config: watcher::Config,
+        timing: Timing,
+        cancel: CancellationToken,
+        once: bool,
+    ) -> Result<(), SyncError> {
+        let mut stream = pin!(watcher::watcher(api, config).backoff(watch_backoff()));
+        let mut table = ObjectTable::default();
+        let mut due: Option<Instant> = None;
+        let mut resync = tokio::time::interval_at(Instant::now() + timing.resync, timing.resync);
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => return Ok(()),
+                () = sleep_until(due) => {
+                    due = None;
+                    match self.reconcile(&table.objects).await {
+                        Ok(()) if once => return Ok(()),
+                        Ok(()) => {}
+                        Err(error) if once => return Err(error.into()),
+                        Err(error) => {
+                            warn!(%error, "record file not written; retrying, the previous file stays in place");
+                            due = Some(Instant::now() + WRITE_RETRY);
+                        }
+                    }
+                }
+                _ = resync.tick(), if table.synced => {
+                    due.get_or_insert_with(Instant::now);
+                }
+                event = stream.next() => match event {
+                    Some(Ok(event)) => {
+                        if table.apply(event, &self.metrics) {
+                            due.get_or_insert_with(|| Instant::now() + timing.debounce);
+                        }
+                    }
+                    Some(Err(error)) if once => return Err(error.into()),
+                    Some(Err(error)) => {
+                        self.metrics.watch_errors.inc();
+                        warn!(%error, "DNSEndpoint watch failed; retrying with backoff, the record file stays as it is");
+                    }
+                    None => return Ok(()),
+                },
+            }
+        }
+    }
+
+    /// Converts the table, writes the file if it changed, and publishes the
+    /// status work.
+    async fn reconcile(
+        &mut self,
+        table: &BTreeMap<ObjectKey, DnsEndpoint>,
+    ) -> Result<(), SinkError> {
+        self.refresh_scope();
+        let conversion = convert(table.values(), &self.scope);
+        self.metrics.observe(table.len(), &conversion);
+        let content = render(&conversion.file)?;
+        let sink = self.sink.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            sink.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .write(content)
+        })
+        .await
+        .map_err(|e| SinkError::Interrupted(e.to_string()))
+        .and_then(|r| r);
+        let written = match written {
+            Ok(written) => written,
+            Err(error) => {
+                SyncMetrics::count(&self.metrics.file_writes, false);
+                return Err(error);
+            }
+        };
+        if written {
+            SyncMetrics::count(&self.metrics.file_writes, true);
+            let sets: usize = conversion.file.records.iter().map(|r| r.sets.len()).sum();
+            info!(
+                objects = table.len(),
+                records = conversion.file.records.len(),
+                sets,
+                endpoints = conversion.accepted_endpoints,
+                rejected = conversion.rejections.len(),
+                "record file written"
+            );
+            log_notices(&conversion.notices);
+        } else {
+            debug!(objects = table.len(), "record file unchanged");
+        }
+        self.metrics.last_sync_seconds.set(unix_now());
+        self.metrics.synced.set(1);
+        self.status
+            .send_replace(Arc::new(status_work(table, &conversion)));
+        Ok(())
+    }
+
+    /// Re-reads the zones from the config file; keeps the last good ones
+    /// when the file is broken (the server would keep its old config too).
+    fn refresh_scope(&mut self) {
+        if !matches!(self.zones, ZoneSource::ConfigFile(_)) {
+            return;
+        }
+        match self.zones.load() {
+            Ok(scope) => {
+                if self.zone_error.take().is_some() {
+                    info!("zones config readable again");
+                }
+                self.scope = scope;
+            }
+            Err(errors) => {
+                let text = errors.to_string();
+                if self.zone_error.as_deref() != Some(&text) {
+                    warn!(error = %text, "cannot read zones; keeping the last good ones");
+                    self.zone_error = Some(text);
+                }
+            }
+        }
+    }
+}
+
+/// The objects as the watch shows them, with a re-list buffered until it
+/// is complete.
+#[derive(Debug, Default)]
+pub struct ObjectTable {
+    /// What the file is built from.
+    pub objects: BTreeMap<ObjectKey, DnsEndpoint>,
+    /// A list in progress (`Init` seen, `InitDone` not yet).
+    relist: Option<BTreeMap<ObjectKey, DnsEndpoint>>,
+    /// True once a first list completed: nothing is written before.
+    pub synced: bool,
+    /// Lists started, to count re-lists.
+    lists: u64,
+}
+
+impl ObjectTable {
+    /// Applies one watch event; true when the file should be rebuilt.
+    pub fn apply(&mut self, event: watcher::Event<DynamicObject>, metrics: &SyncMetrics) -> bool {
+        match event {
+            watcher::Event::Init => {
+                self.lists += 1;
+                if self.lists > 1 {
+                    metrics.watch_restarts.inc();
+                    info!(
+                        "re-listing DNSEndpoints; the current table stays until the list is complete"
+                    );
+                }
+                self.relist = Some(BTreeMap::new());
+                false
+            }
+            watcher::Event::InitApply(object) => {
+                if let Some(relist) = self.relist.as_mut() {
+                    let object = DnsEndpoint::from_dynamic(&object);
+                    relist.insert(object.key.clone(), object);
+                }
+                false
+            }
+            watcher::Event::InitDone => {
+                if let Some(complete) = self.relist.take() {
+                    debug!(objects = complete.len(), "DNSEndpoint list complete");
+                    self.objects = complete;
+                }
+                self.synced = true;
+                true
+            }
+            watcher::Event::Apply(object) => {
+                let object = DnsEndpoint::from_dynamic(&object);
+                debug!(object = %object.key, generation = object.generation, "DNSEndpoint applied");
+                self.objects.insert(object.key.clone(), object);
+                self.synced
+            }
+            watcher::Event::Delete(object) => {
+                let object = DnsEndpoint::from_dynamic(&object);
+                debug!(object = %object.key, "DNSEndpoint deleted");
+                self.objects.remove(&object.key);
+                self.synced
+            }
+        }
+    }
+}
+
+fn log_notices(notices: &[Notice]) {
+    for notice in notices {
+        match notice {
+            Notice::IgnoredKey {
+                object,
+                endpoint,
+                key,
+            } => {
+                debug!(%object, endpoint, key = %key, "providerSpecific key has no gslb meaning; ignored")
+            }
+            Notice::TtlConflict {
+                name,
+                chosen,
+                asked,
+            } => {
+                let asked: Vec<String> = asked.iter().map(|(o, t)| format!("{o}: {t}")).collect();
+                warn!(
+                    record = %name,
+                    ttl = chosen,
+                    asked = %asked.join(", "),
+                    "endpoints of one name ask for different recordTTL; the lowest is written"
+                );
+            }
+        }
+    }
+}
+
+/// What the status task should make true after `conversion`.
+fn status_work(table: &BTreeMap<ObjectKey, DnsEndpoint>, conversion: &Conversion) -> StatusWork {
+    let state = |key: &ObjectKey| {
+        table.get(key).map(|o| ObjectState {
+            key: o.key.clone(),
+            uid: o.uid.clone(),
+            generation: o.generation,
+            observed_generation: o.observed_generation,
+        })
+    };
+    StatusWork {
+        accepted: conversion
+            .accepted_objects
+            .iter()
+            .filter_map(state)
+            .collect(),
+        rejections: conversion
+            .rejections
+            .iter()
+            .filter_map(|r| Some((state(&r.object)?, r.clone())))
+            .collect(),
+    }
+}
+
+/// Backoff between failed lists and watches: kube-rs' default (client-go's)
+/// grows to 30 s, so after an API server outage of half a minute the
+/// sidecar could stay blind for as long again. One watcher per gslb pod is
+/// no load worth protecting the API server from, and DNS answers should
+/// follow the objects soon after it is back: 0.5 s doubling to 8 s, with
+/// jitter, reset after a minute without errors.
+pub fn watch_backoff() -> ResetTimerBackoff<ExponentialBackoff> {
+    let exponential = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(500))
+        .with_max_delay(Duration::from_secs(8))
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times();
+    ResetTimerBackoff::new(exponential.into(), Duration::from_secs(60))
+}
+
+async fn sleep_until(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(name: &str) -> DynamicObject {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "externaldns.k8s.io/v1alpha1", "kind": "DNSEndpoint",
+            "metadata": {"name": name, "namespace": "ns"}
+        }))
+        .expect("fixture")
+    }
+
+    fn names(table: &ObjectTable) -> Vec<&str> {
+        table.objects.keys().map(|k| k.name.as_str()).collect()
+    }
+
+    #[test]
+    fn a_relist_replaces_the_table_only_when_complete() {
+        let metrics = SyncMetrics::default();
+        let mut t = ObjectTable::default();
+        assert!(!t.apply(watcher::Event::Init, &metrics));
+        assert!(!t.apply(watcher::Event::InitApply(object("a")), &metrics));
+        assert!(!t.synced, "nothing to write before the first complete list");
+        assert!(t.apply(watcher::Event::InitDone, &metrics));
+        assert!(t.apply(watcher::Event::Apply(object("b")), &metrics));
+        assert_eq!(names(&t), ["a", "b"]);
+        // A watch that cannot resume (410 Gone, restart) lists again: the
+        // old table stays whole until the new list is complete.
+        t.apply(watcher::Event::Init, &metrics);
+        t.apply(watcher::Event::InitApply(object("b")), &metrics);
+        assert_eq!(names(&t), ["a", "b"]);
+        assert!(t.apply(watcher::Event::InitDone, &metrics));
+        assert_eq!(names(&t), ["b"], "a was deleted while the watch was down");
+        assert_eq!(metrics.watch_restarts.get(), 1);
+        assert!(t.apply(watcher::Event::Delete(object("b")), &metrics));
+        assert!(t.objects.is_empty());
+    }
+}

@@ -1,0 +1,287 @@
+//! The pieces of the cluster tier: the test cluster (`tests/k8s/cluster.sh`)
+//! behind a guard that stops it even when a test fails, kubectl, the
+//! `gslb crd-sync` process, and bounded polling.
+
+use std::{
+    future::Future,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use tokio::io::AsyncWriteExt;
+
+use crate::harness::repo;
+
+/// Upper bound of every wait for the sidecar and server to follow a change.
+pub(crate) const FOLLOW: Duration = Duration::from_secs(20);
+
+/// Whether the cluster tier can run: cluster.sh finds a kube-apiserver,
+/// etcd and kubectl are installed. Without them the test skips with a
+/// notice, unless `GSLB_REQUIRE_TOOLS=1` makes that a failure.
+pub(crate) fn cluster_tools_available() -> bool {
+    let script = repo("tests/k8s/cluster.sh");
+    let apiserver = Command::new(&script)
+        .arg("path")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    let mut missing = Vec::new();
+    if !apiserver {
+        missing.push("kube-apiserver (tests/k8s/cluster.sh build)");
+    }
+    for tool in ["etcd", "kubectl"] {
+        let found = Command::new(tool)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+        if !found {
+            missing.push(tool);
+        }
+    }
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var("GSLB_REQUIRE_TOOLS").as_deref() != Ok("1"),
+        "the Kubernetes tier needs {} (GSLB_REQUIRE_TOOLS=1); run tests/k8s/cluster.sh install-deps and build",
+        missing.join(", ")
+    );
+    eprintln!(
+        "SKIPPED: Kubernetes tier: missing {}; .ci/run installs and builds them",
+        missing.join(", ")
+    );
+    false
+}
+
+/// A running etcd + kube-apiserver, stopped on drop.
+pub(crate) struct Cluster {
+    /// State, logs and kubeconfigs (kept when a test fails).
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Starts a fresh cluster with RBAC enforced (so the sidecar's token has
+    /// only what deploy/rbac.yaml grants) and a short stop timeout.
+    pub(crate) async fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("gslb-k8s-")
+            .tempdir()
+            .expect("temp dir");
+        let cluster = Self { dir };
+        cluster.script(&["start"]).await;
+        cluster.script(&["apply-crd"]).await;
+        cluster
+    }
+
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `cluster.sh COMMAND DIR`, failing the test on error.
+    pub(crate) async fn script(&self, args: &[&str]) {
+        let out = tokio::process::Command::new(repo("tests/k8s/cluster.sh"))
+            .args(args)
+            .arg(self.dir.path())
+            .env("GSLB_K8S_AUTHORIZATION", "RBAC")
+            // kube-apiserver 1.20 waits for open watches on SIGTERM; a test
+            // restart need not wait 30 s for it.
+            .env("GSLB_K8S_STOP_TIMEOUT", "5")
+            .output()
+            .await
+            .expect("cluster.sh runs");
+        assert!(
+            out.status.success(),
+            "cluster.sh {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs kubectl as the cluster admin; `stdin` is fed to `-f -`.
+    pub(crate) async fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let (ok, stdout, stderr) = self.kubectl_status(args, stdin).await;
+        assert!(ok, "kubectl {args:?} failed: {stderr}");
+        stdout
+    }
+
+    /// Runs kubectl; (success, stdout, stderr).
+    pub(crate) async fn kubectl_status(
+        &self,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> (bool, String, String) {
+        let mut child = tokio::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.path("kubeconfig"))
+            .arg("--request-timeout=10s")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        let mut input = child.stdin.take().expect("piped stdin");
+        input
+            .write_all(stdin.unwrap_or_default().as_bytes())
+            .await
+            .expect("write kubectl stdin");
+        drop(input);
+        let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+            .await
+            .expect("kubectl finishes within 30 s")
+            .expect("kubectl output");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Prints the last lines of every log, for a failing test.
+    fn dump_logs(&self) {
+        for log in ["kube-apiserver.log", "etcd.log", "crd-sync.log"] {
+            let text = std::fs::read_to_string(self.path(log)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            eprintln!("---- last lines of {log} ----\n{}", tail.join("\n"));
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dump_logs();
+            eprintln!("cluster state kept in {}", self.dir.path().display());
+        }
+        // Synchronous: Drop cannot await, and the processes must not outlive
+        // the test.
+        let stopped = Command::new(repo("tests/k8s/cluster.sh"))
+            .arg("stop")
+            .arg(self.dir.path())
+            .env("GSLB_K8S_STOP_TIMEOUT", "5")
+            .stdout(Stdio::null())
+            .status();
+        if !stopped.is_ok_and(|s| s.success()) {
+            eprintln!(
+                "WARNING: cluster.sh stop failed for {}",
+                self.dir.path().display()
+            );
+        }
+        if std::thread::panicking() {
+            // Keep the logs to read after the run.
+            let _ = std::mem::replace(
+                &mut self.dir,
+                tempfile::tempdir().expect("placeholder temp dir"),
+            )
+            .keep();
+        }
+    }
+}
+
+/// A `gslb crd-sync` process, killed on drop.
+pub(crate) struct Sidecar {
+    child: Child,
+    /// Its admin address.
+    pub(crate) admin: std::net::SocketAddr,
+}
+
+impl Sidecar {
+    /// Starts the built binary against the cluster as the sidecar's service
+    /// account, logging to `crd-sync.log` in the cluster dir.
+    pub(crate) fn start(cluster: &Cluster, output: &Path, zones: &Path) -> Self {
+        let admin = free_port();
+        let log = std::fs::File::create(cluster.path("crd-sync.log")).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_gslb"))
+            .arg("crd-sync")
+            .arg("--kubeconfig")
+            .arg(cluster.path("kubeconfig-sync"))
+            .arg("--output")
+            .arg(output)
+            .arg("--zones")
+            .arg(zones)
+            .arg("--admin-listen")
+            .arg(admin.to_string())
+            .env("RUST_LOG", "info,gslb=debug")
+            .env("POD_NAME", "crd-sync-test")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("gslb crd-sync starts");
+        Self { child, admin }
+    }
+
+    /// Stops it with SIGTERM and returns whether it exited cleanly.
+    pub(crate) fn terminate(&mut self) -> bool {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        for _ in 0..100 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    }
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A free loopback port (a small race with other binds is acceptable here).
+fn free_port() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("local addr")
+}
+
+/// GET `path` from `addr` with a bare HTTP/1.1 request; the body.
+pub(crate) fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .expect("connect to admin port");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, for at most `limit`;
+/// fails the test naming `what` otherwise.
+pub(crate) async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
