@@ -33,10 +33,9 @@ use super::answer::{Responder, Transport};
 use crate::metrics::Metrics;
 use crate::table::SnapshotCell;
 
-/// How often a blocked worker wakes to check for shutdown.
-const POLL: Duration = Duration::from_millis(200);
-/// Largest query read; anything longer is cut and answered FORMERR.
-const MAX_QUERY: usize = 4096;
+/// Largest query read; anything longer is cut and answered FORMERR. Real
+/// queries (a question, an OPT with ECS and a cookie) are far smaller.
+const MAX_QUERY: usize = 1536;
 /// Socket receive buffer, so bursts queue instead of dropping.
 const RECV_BUFFER: usize = 4 << 20;
 
@@ -48,6 +47,9 @@ pub struct UdpListener {
     threads: Vec<JoinHandle<()>>,
     /// Tells the workers to return.
     stop: Arc<AtomicBool>,
+    /// The workers' sockets, to wake a worker blocked in `recvmmsg` at stop.
+    /// Blocking without a read timeout saves a timer per wake-up.
+    sockets: Vec<Socket>,
 }
 
 impl UdpListener {
@@ -60,13 +62,21 @@ impl UdpListener {
     ) -> io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let first = bind(addr)?;
-        let local_addr = first.local_addr()?;
+        let local_addr = first
+            .local_addr()?
+            .as_socket()
+            .ok_or_else(|| io::Error::other("bound UDP socket has no IP address"))?;
         let mut sockets = vec![first];
         for _ in 1..workers {
             sockets.push(bind(local_addr)?);
         }
+        let wakers = sockets
+            .iter()
+            .map(Socket::try_clone)
+            .collect::<io::Result<Vec<_>>>()?;
         let threads = sockets
             .into_iter()
+            .map(UdpSocket::from)
             .enumerate()
             .map(|(i, socket)| {
                 let (cell, metrics, stop) = (cell.clone(), metrics.clone(), stop.clone());
@@ -79,12 +89,18 @@ impl UdpListener {
             local_addr,
             threads,
             stop,
+            sockets: wakers,
         })
     }
 
-    /// Asks the workers to stop; they notice within the poll interval.
+    /// Asks the workers to stop and wakes them. Shutting down the read side
+    /// of a UDP socket makes a blocked `recvmmsg` return at once (Linux
+    /// reports ENOTCONN for an unconnected socket but still wakes readers).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+        for socket in &self.sockets {
+            let _ = socket.shutdown(std::net::Shutdown::Read);
+        }
     }
 
     /// Stops the workers and waits for them.
@@ -96,18 +112,36 @@ impl UdpListener {
     }
 }
 
-fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
+fn bind(addr: SocketAddr) -> io::Result<Socket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
     }
     socket.set_reuse_port(true)?;
+    // Don't fragment, and ignore cached path MTUs (IP_PMTUDISC_PROBE):
+    // answers are capped at `max_udp_payload` (1232 bytes by default), a
+    // fragmented DNS answer is a cache-poisoning vector (RFC 8900), and a
+    // DF datagram from an unconnected socket needs no IP ID, which spares
+    // the kernel a hash per answer.
+    let pmtu = if addr.is_ipv6() {
+        rustix::net::sockopt::set_ipv6_mtu_discover(
+            &socket,
+            rustix::net::sockopt::Ipv6PathMtuDiscovery::PROBE,
+        )
+    } else {
+        rustix::net::sockopt::set_ip_mtu_discover(
+            &socket,
+            rustix::net::sockopt::Ipv4PathMtuDiscovery::PROBE,
+        )
+    };
+    if let Err(error) = pmtu {
+        debug!(%error, "cannot set don't-fragment on the UDP socket");
+    }
     if let Err(error) = socket.set_recv_buffer_size(RECV_BUFFER) {
         debug!(%error, "cannot enlarge the UDP receive buffer");
     }
-    socket.set_read_timeout(Some(POLL))?;
     socket.bind(&addr.into())?;
-    Ok(socket.into())
+    Ok(socket)
 }
 
 /// Queries read and answered per system call.
@@ -143,7 +177,7 @@ fn serve(socket: UdpSocket, cell: SnapshotCell, metrics: Arc<Metrics>, stop: Arc
     while !stop.load(Ordering::Relaxed) {
         let count = match receive(fd, &mut recv_headers, &mut batch) {
             Ok(count) => count,
-            Err(Errno::EAGAIN | Errno::EINTR) => continue, // read timeout: check `stop`
+            Err(Errno::EAGAIN | Errno::EINTR) => continue,
             Err(error) => {
                 warn!(%error, "UDP receive failed");
                 std::thread::sleep(Duration::from_millis(10));
@@ -224,6 +258,10 @@ fn send(fd: RawFd, headers: &mut MultiHeaders<SockaddrStorage>, batch: &Batch, c
                 sent += n;
             }
             Err(Errno::EINTR) => continue,
+            Err(Errno::EAGAIN) => {
+                debug!(dropped = count - sent, "UDP send buffer full");
+                break;
+            }
             Err(error) => {
                 // One bad destination fails the call: skip it, send the rest.
                 debug!(%error, "UDP send failed");

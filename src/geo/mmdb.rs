@@ -30,22 +30,41 @@ pub struct GeoDb {
     id: u64,
 }
 
-/// Slots of a [`LocateCache`] (a power of two).
-const CACHE_SLOTS: usize = 4096;
+/// Slots of each table of a [`LocateCache`] (a power of two).
+const CACHE_SLOTS: usize = 1024;
 
-/// A per-thread memo of decoded records, keyed by their offset in the database: the
-/// search-tree walk still runs per lookup, but a record many networks share (every
-/// address of a city) is decoded once. Direct-mapped and fixed-size: no allocation after
-/// creation, no lock, a miss just overwrites the slot.
+/// A per-thread memo of lookups, in two direct-mapped tables: by client address (ECS
+/// addresses are truncated to their /24 or /56, so resolvers repeat them: a hit skips
+/// the search-tree walk and the decode) and by record offset (a record many networks
+/// share, every address of a city, is decoded once). Fixed size: no allocation after
+/// creation, no lock; a miss overwrites its slot. Entries carry the database's id, so
+/// a reload never serves a record of the old file.
 #[derive(Debug)]
 pub struct LocateCache {
-    slots: Box<[Option<(u64, usize, Location)>; CACHE_SLOTS]>,
+    by_addr: Box<[Option<(u64, IpAddr, Located)>; CACHE_SLOTS]>,
+    by_record: Box<[Option<(u64, usize, Location)>; CACHE_SLOTS]>,
 }
 
 impl Default for LocateCache {
     fn default() -> Self {
         Self {
-            slots: Box::new([None; CACHE_SLOTS]),
+            by_addr: Box::new([None; CACHE_SLOTS]),
+            by_record: Box::new([None; CACHE_SLOTS]),
+        }
+    }
+}
+
+/// A slot for `value`: multiplicative hashing, high bits.
+fn slot(value: u64) -> usize {
+    (value.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - CACHE_SLOTS.trailing_zeros())) as usize
+}
+
+fn addr_key(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(v4) => u64::from(u32::from(v4)),
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            (bits >> 64) as u64 ^ (bits as u64).rotate_left(29)
         }
     }
 }
@@ -122,12 +141,26 @@ impl GeoDb {
         self.locate_cached(ip, Some(cache))
     }
 
-    fn locate_cached(&self, ip: IpAddr, cache: Option<&mut LocateCache>) -> Located {
+    fn locate_cached(&self, ip: IpAddr, mut cache: Option<&mut LocateCache>) -> Located {
         let ip = ip.to_canonical();
-        self.try_locate(ip, cache).unwrap_or_else(|error| {
-            debug!(%error, client = %ip, "GeoIP lookup failed");
-            Located::default()
-        })
+        let at = slot(addr_key(ip));
+        if let Some(cache) = cache.as_deref()
+            && let Some((id, cached_ip, located)) = cache.by_addr[at]
+            && id == self.id
+            && cached_ip == ip
+        {
+            return located;
+        }
+        let located = self
+            .try_locate(ip, cache.as_deref_mut())
+            .unwrap_or_else(|error| {
+                debug!(%error, client = %ip, "GeoIP lookup failed");
+                Located::default()
+            });
+        if let Some(cache) = cache {
+            cache.by_addr[at] = Some((self.id, ip, located));
+        }
+        located
     }
 
     fn try_locate(
@@ -153,13 +186,12 @@ impl GeoDb {
         };
         let location = match (cache, result.offset()) {
             (Some(cache), Some(offset)) => {
-                // Record offsets are multiples of small sizes; mix before masking.
-                let slot = (offset.wrapping_mul(0x9E37_79B9) >> 7) & (CACHE_SLOTS - 1);
-                match cache.slots[slot] {
-                    Some((id, at, location)) if id == self.id && at == offset => location,
+                let at = slot(offset as u64);
+                match cache.by_record[at] {
+                    Some((id, cached, location)) if id == self.id && cached == offset => location,
                     _ => {
                         let location = decode();
-                        cache.slots[slot] = Some((self.id, offset, location));
+                        cache.by_record[at] = Some((self.id, offset, location));
                         location
                     }
                 }

@@ -157,6 +157,15 @@ impl Gslb {
         )
     }
 
+    /// Waits (bounded) until the first round of health checks is served.
+    pub(crate) async fn wait_ready(&self) {
+        let ready = eventually(Duration::from_secs(10), async || {
+            self.get("/readyz").await.0 == 200
+        })
+        .await;
+        assert!(ready.is_some(), "/readyz turned ready");
+    }
+
     /// The value of one metric line (`name{labels}`) from `/metrics`.
     pub(crate) async fn metric(&self, series: &str) -> Option<f64> {
         let (_, text) = self.get("/metrics").await;

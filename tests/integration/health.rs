@@ -95,11 +95,7 @@ async fn failing_targets_leave_answers_and_return_after_rise() {
         );
     }
     // The TLS probe dialled the target IP with the check's host as SNI and Host.
-    let ready = eventually(Duration::from_secs(5), async || {
-        gslb.get("/readyz").await.0 == 200
-    })
-    .await;
-    assert!(ready.is_some(), "first round of probes done");
+    gslb.wait_ready().await;
     {
         let seen = tls.seen.lock().unwrap();
         assert!(
@@ -176,6 +172,7 @@ async fn certificates_are_checked_unless_told_not_to() {
     let _tls = Backend::https("127.0.22.2", port, "webapp.example.test").await;
     let records = failover("verified", "tls-verified", "127.0.22.2", "127.0.22.1");
     let gslb = Gslb::start(&format!("{ZONE}{}records:\n{records}", checks(port))).await;
+    gslb.wait_ready().await;
     assert!(
         answers_within(&gslb, "verified", "127.0.22.1", Duration::from_secs(5))
             .await
@@ -200,6 +197,7 @@ async fn all_down_fails_open_and_is_counted() {
     let mut b = Backend::http("127.0.23.2", port).await;
     let records = failover("both", "fast", "127.0.23.1", "127.0.23.2");
     let gslb = Gslb::start(&format!("{ZONE}{}records:\n{records}", checks(port))).await;
+    gslb.wait_ready().await;
     assert!(
         answers_within(&gslb, "both", "127.0.23.1", Duration::from_secs(5))
             .await
@@ -245,6 +243,7 @@ async fn overrides_drain_and_restore_and_survive_reloads() {
     let records = failover("drain", "fast", "127.0.24.1", "127.0.24.2");
     let yaml = format!("{ZONE}{}records:\n{records}", checks(port));
     let gslb = Gslb::start(&yaml).await;
+    gslb.wait_ready().await;
     assert!(
         answers_within(&gslb, "drain", "127.0.24.1", Duration::from_secs(5))
             .await
@@ -463,12 +462,7 @@ async fn failover_time_with_one_second_interval() {
     ]
     .concat();
     let gslb = Gslb::start(&format!("{ZONE}{check}records:\n{records}")).await;
-    assert!(
-        eventually(Duration::from_secs(5), async || gslb.get("/readyz").await.0
-            == 200)
-        .await
-        .is_some()
-    );
+    gslb.wait_ready().await;
     assert_eq!(
         gslb.a("stopped.global.example.test.").await,
         ip("127.0.26.1")
@@ -506,6 +500,7 @@ async fn gslb_status_prints_the_health_table() {
     let _up = Backend::http("127.0.27.1", port).await;
     let records = failover("table", "fast", "127.0.27.9", "127.0.27.1");
     let gslb = Gslb::start(&format!("{ZONE}{}records:\n{records}", checks(port))).await;
+    gslb.wait_ready().await;
     assert!(
         answers_within(&gslb, "table", "127.0.27.1", Duration::from_secs(5))
             .await
