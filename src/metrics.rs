@@ -116,6 +116,26 @@ impl Default for ProbeMetrics {
     }
 }
 
+/// One probe's metric series.
+#[derive(Debug, Clone)]
+pub struct ProbeHandles {
+    ok: Counter,
+    fail: Counter,
+    seconds: Histogram,
+    up: Gauge,
+}
+
+impl ProbeHandles {
+    /// Counts one probe and the state after it.
+    pub fn observe(&self, finding: &Finding, up: Option<bool>) {
+        if finding.passed { &self.ok } else { &self.fail }.inc();
+        self.seconds.observe(finding.latency.as_secs_f64());
+        if let Some(up) = up {
+            self.up.set(i64::from(up));
+        }
+    }
+}
+
 /// Process-wide metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -213,22 +233,35 @@ impl Metrics {
 }
 
 impl Metrics {
-    /// Counts one probe and its resulting state.
-    pub fn observe_probe(&self, check: &str, target: IpAddr, finding: &Finding, up: Option<bool>) {
-        let result = if finding.passed { "ok" } else { "fail" };
-        let labels = [
-            ("check", check.to_owned()),
-            ("target", target.to_string()),
-            ("result", result.to_owned()),
-        ];
-        self.probes.results.get_or_create(&labels).inc();
-        self.probes
+    /// The series of one probe, looked up once so each probe result costs
+    /// a few atomic adds instead of label allocations and a map lookup.
+    pub fn probe_handles(&self, check: &str, target: IpAddr) -> ProbeHandles {
+        // One statement each: `get_or_create` returns a read guard, and a
+        // second call while it lives could need the write lock (deadlock).
+        let labels = |result: &str| {
+            [
+                ("check", check.to_owned()),
+                ("target", target.to_string()),
+                ("result", result.to_owned()),
+            ]
+        };
+        let ok = self.probes.results.get_or_create(&labels("ok")).clone();
+        let fail = self.probes.results.get_or_create(&labels("fail")).clone();
+        let seconds = self
+            .probes
             .seconds
             .get_or_create(&[("check", check.to_owned())])
-            .observe(finding.latency.as_secs_f64());
-        if let Some(up) = up {
-            let labels = [("check", check.to_owned()), ("target", target.to_string())];
-            self.probes.up.get_or_create(&labels).set(i64::from(up));
+            .clone();
+        let up = self
+            .probes
+            .up
+            .get_or_create(&[("check", check.to_owned()), ("target", target.to_string())])
+            .clone();
+        ProbeHandles {
+            ok,
+            fail,
+            seconds,
+            up,
         }
     }
 

@@ -224,6 +224,7 @@ async fn run_probe(
 ) {
     let check = probe.check.clone();
     let mut hysteresis = Hysteresis::new(check.rise, check.fall);
+    let metrics = shared.metrics.probe_handles(&check.name, probe.addr);
     // Spread first probes over one interval.
     let first = check.interval.mul_f64(rand::rng().random_range(0.0..1.0));
     tokio::select! {
@@ -243,9 +244,7 @@ async fn run_probe(
         };
         let flip = hysteresis.record(finding.passed);
         let first_result = record(&status, &finding, hysteresis.state());
-        shared
-            .metrics
-            .observe_probe(&check.name, probe.addr, &finding, hysteresis.state());
+        metrics.observe(&finding, hysteresis.state());
         if let Some(up) = flip {
             report_flip(&probe, up, first_result, &finding);
             shared.builder.health(probe.clone(), up).await;
