@@ -21,6 +21,23 @@ use crate::table::{
     builder::{Builder, BuilderHandle},
 };
 
+/// Nice value for the async runtime's threads (health probes, admin API,
+/// reloads, DNS over TCP): higher than the UDP workers' 0, so when both want
+/// a busy core the kernel runs the UDP answers first and probing thousands
+/// of targets does not delay them.
+pub const RUNTIME_NICE: i32 = 5;
+
+/// Lowers the calling thread's priority to [`RUNTIME_NICE`]; meant for
+/// `tokio::runtime::Builder::on_thread_start`. Threads spawned later from a
+/// runtime thread inherit it, so the UDP workers are started from the main
+/// thread, which keeps nice 0.
+pub fn lower_runtime_thread_priority() {
+    let tid = rustix::thread::gettid();
+    if let Err(error) = rustix::process::setpriority_process(Some(tid), RUNTIME_NICE) {
+        tracing::debug!(%error, "cannot lower the runtime thread's priority");
+    }
+}
+
 /// A running gslb server.
 pub struct Server {
     /// Bound DNS addresses (UDP and TCP share each port).

@@ -73,6 +73,7 @@ fn main() -> ExitCode {
         Command::Serve { config } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
+                .on_thread_start(gslb::app::lower_runtime_thread_priority)
                 .build()
             {
                 Ok(runtime) => runtime,
