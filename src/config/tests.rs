@@ -226,7 +226,12 @@ fn unknown_fields_and_wrong_types_name_the_field() {
     );
     let errs = errors("server: [\n");
     assert!(
-        errs[0].starts_with(": ") && errs[0].contains("line"),
+        errs[0].contains("line 1"),
+        "YAML syntax errors say where: {errs:?}"
+    );
+    let errs = errors("server:\n  dns_listen: [a\n\t- b\n");
+    assert!(
+        errs[0].contains("found a tab at line 2"),
         "YAML syntax errors say where: {errs:?}"
     );
 }
@@ -328,6 +333,43 @@ fn a_missing_geoip_database_is_a_config_error_with_the_reason() {
         errs[0].starts_with(
             "server.geoip_database: cannot read GeoIP database /nonexistent/City.mmdb: No such file"
         ),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn json_record_files_with_a_comment_header_are_read_as_json() {
+    assert_eq!(
+        json_body("# header\n\n  {\"records\": []}").as_deref(),
+        Some("\n\n{\"records\": []}")
+    );
+    assert_eq!(json_body("records: []\n"), None);
+    assert_eq!(json_body("# only yaml\nrecords: []\n"), None);
+    let dir = tempfile::tempdir().unwrap();
+    let extra = dir.path().join("extra.yaml");
+    std::fs::write(&extra, "# Written by gslb crd-sync\n{\"records\": [{\"name\": \"b.global.example.test.\", \"sets\": [{\"id\": \"x\", \"targets\": [\"192.0.2.2\"]}]}]}\n").unwrap();
+    let yaml = ZONE.replace(
+        "server: { dns_listen: [\"127.0.0.1:5353\"] }",
+        &format!(
+            "server: {{ dns_listen: [\"127.0.0.1:5353\"], record_files: [\"{}\"] }}",
+            extra.display()
+        ),
+    );
+    let loaded = load_text(&yaml, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        loaded.config.records[0].name.to_string(),
+        "b.global.example.test."
+    );
+    std::fs::write(&extra, "# Written by gslb crd-sync\n{\"records\": [{\"name\": \"b.global.example.test.\",\n \"colour\": 1}]}\n").unwrap();
+    let errs: Vec<String> = load_text(&yaml, &[])
+        .err()
+        .unwrap()
+        .0
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        errs[0].contains("records[0].colour: unknown field `colour`") && errs[0].contains("line 3"),
         "{errs:?}"
     );
 }
