@@ -1,5 +1,31 @@
 //! gslb: an authoritative DNS server that answers global hostnames with the
-//! ingress addresses of the clusters that serve them.
+//! ingress addresses of the clusters that serve them, chosen by health,
+//! failover priority, client location and weight.
+//!
+//! # Layout
+//!
+//! ```text
+//! config/gslb.yaml ─┐                                  geoip/*.mmdb ─▶ geo
+//! record files ─────┼─ config (load, validate) ──▶ table::builder ◀── health::prober (flips)
+//! crd_sync ─────────┘   ▲ SIGHUP, file change      (the one writer)  ◀── admin (overrides)
+//!  (writes a record file)                               │ ArcSwap<table::Snapshot>
+//!                                                       ▼
+//!  dns::udp (own threads) ─┐
+//!  dns::tcp (hickory) ─────┴─▶ dns::answer: dns::wire parse → table lookup → geo → select → encode
+//! ```
+//!
+//! * [`config`]: the YAML schema ([`config::raw`]), validation into [`model`]
+//!   with every error's file and field, and file watching.
+//! * [`table`]: the compiled, immutable [`table::Snapshot`] and the builder
+//!   task that alone publishes new ones.
+//! * [`select`]: the selection rules as a pure function.
+//! * [`dns`]: the wire reader, the answer engine and the UDP/TCP listeners.
+//! * [`geo`]: client location from GeoIP2/GeoLite2 databases.
+//! * [`health`]: probe state in snapshots, rise/fall, and the prober.
+//! * [`admin`]: the admin HTTP API and the `gslb status` report.
+//! * [`metrics`]: every counter, rendered for Prometheus.
+//! * [`crd_sync`]: the DNSEndpoint sidecar.
+//! * [`app`]: wiring for `gslb serve`.
 
 pub mod admin;
 pub mod app;
@@ -12,3 +38,20 @@ pub mod metrics;
 pub mod model;
 pub mod select;
 pub mod table;
+
+/// An error and its causes on one line, each cause once, as operators read
+/// them in logs, `/status` and config errors: "error sending request for url
+/// (...): client error (Connect): tcp connect error: Connection refused".
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -92,7 +92,7 @@ pub fn load_with_env(
                 errors.push(ConfigError {
                     file: file.as_str().into(),
                     path: "server.geoip_database".into(),
-                    message: error_chain(&error),
+                    message: crate::error_chain(&error),
                 });
                 None
             }
@@ -250,18 +250,6 @@ fn with_env_overrides(
             path: e.path().to_string().trim_start_matches('.').to_owned(),
             message: e.inner().to_string(),
         })
-}
-
-/// An error with its causes: "cannot read GeoIP database x: No such file".
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// SOA serial for zones that set none: the load time, so every reload

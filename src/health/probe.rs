@@ -142,7 +142,11 @@ async fn http(clients: &Clients, check: &HealthCheck, addr: IpAddr) -> Result<()
         &clients.verified
     };
     // No reqwest timeout: `probe` bounds the whole exchange, body included.
-    let mut response = client.get(&url).send().await.map_err(|e| error_chain(&e))?;
+    let mut response = client
+        .get(&url)
+        .send()
+        .await
+        .map_err(|e| crate::error_chain(&e))?;
     let status = response.status().as_u16();
     if !check
         .expect_status
@@ -156,7 +160,7 @@ async fn http(clients: &Clients, check: &HealthCheck, addr: IpAddr) -> Result<()
     };
     let mut body = Vec::new();
     while body.len() < BODY_CAP {
-        match response.chunk().await.map_err(|e| error_chain(&e))? {
+        match response.chunk().await.map_err(|e| crate::error_chain(&e))? {
             Some(chunk) => body.extend_from_slice(&chunk),
             None => break,
         }
@@ -170,20 +174,4 @@ async fn http(clients: &Clients, check: &HealthCheck, addr: IpAddr) -> Result<()
     } else {
         Err(format!("body does not contain {needle:?}"))
     }
-}
-
-/// An error with its causes, e.g. "error sending request: client error
-/// (Connect): tcp connect error: Connection refused (os error 111)".
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -2,7 +2,7 @@
 //!
 //! It owns the loaded config, the compiled table, the latest probe result of
 //! every (check, address) and the operator overrides. Everything else sends
-//! it [`Command`]s; readers only ever `load()` the [`SnapshotCell`]. A
+//! it [`builder::Command`]s; readers only ever `load()` the [`SnapshotCell`]. A
 //! reload recompiles the table; a probe flip or an override reuses it and
 //! rebuilds only the health part.
 

@@ -10,6 +10,20 @@ use hickory_proto::rr::RecordType;
 
 use crate::harness::*;
 
+/// `gslb check-config` on `path`: (exit code, stderr).
+fn check_config(path: &std::path::Path) -> (Option<i32>, String) {
+    let out = gslb()
+        .arg("check-config")
+        .arg("--config")
+        .arg(path)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn gslb() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_gslb"));
     command.current_dir(repo("")).env_remove("RUST_LOG");
@@ -60,14 +74,8 @@ records:
 "#,
     )
     .unwrap();
-    let out = gslb()
-        .arg("check-config")
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = check_config(&path);
+    assert_eq!(code, Some(1));
     let file = path.display().to_string();
     for expected in [
         format!("{file}: zones[0].ttl: 999999 is out of range (0 to 86400)"),
@@ -102,14 +110,8 @@ fn check_config_names_the_field_of_a_type_error() {
         "server: { dns_listen: [\"127.0.0.1:53\"], colour: blue }\n",
     )
     .unwrap();
-    let out = gslb()
-        .arg("check-config")
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, stderr) = check_config(&path);
+    assert_eq!(code, Some(1));
     assert!(
         stderr.contains("server.colour: unknown field `colour`"),
         "{stderr}"

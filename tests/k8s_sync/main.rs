@@ -39,20 +39,7 @@ health_checks:
 }
 
 /// The issue's example, unchanged.
-const WEBAPP: &str = r#"
-apiVersion: externaldns.k8s.io/v1alpha1
-kind: DNSEndpoint
-metadata: {name: webapp-global, namespace: production}
-spec:
-  endpoints:
-  - dnsName: webapp.global.example.test
-    recordTTL: 60
-    recordType: A
-    targets: [203.0.113.1, 203.0.113.2, 203.0.113.3]
-    setIdentifier: global
-    providerSpecific:
-    - {name: aws/geolocation-country-code, value: "*"}
-"#;
+const WEBAPP: &str = include_str!("../../deploy/examples/route53-webapp-global.yaml");
 
 /// A second cluster's object for the same name.
 fn eu(target: &str) -> String {

@@ -23,20 +23,7 @@ records:
 "#;
 
 /// The example of the issue, exactly as Route 53 users write it.
-const README_EXAMPLE: &str = r#"
-apiVersion: externaldns.k8s.io/v1alpha1
-kind: DNSEndpoint
-metadata: {name: webapp-global, namespace: production}
-spec:
-  endpoints:
-  - dnsName: webapp.global.example.test
-    recordTTL: 60
-    recordType: A
-    targets: [203.0.113.1, 203.0.113.2, 203.0.113.3]
-    setIdentifier: global
-    providerSpecific:
-    - {name: aws/geolocation-country-code, value: "*"}
-"#;
+const README_EXAMPLE: &str = include_str!("../../../deploy/examples/route53-webapp-global.yaml");
 
 fn scope() -> RecordScope {
     let raw: RawConfig = serde_saphyr::from_str(CONFIG).expect("test config parses");
