@@ -27,6 +27,8 @@ pub(crate) enum Mode {
     Close,
     /// 200 with this body.
     Body(String),
+    /// 302 to this location.
+    Redirect(String),
 }
 
 /// What the backend saw, for tests of Host and SNI.
@@ -194,6 +196,14 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             .host_headers
             .push(host.trim().to_owned());
     }
+    if let Mode::Redirect(location) = &mode {
+        let response = format!(
+            "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        let _ = stream.write_all(response.as_bytes()).await;
+        let _ = stream.shutdown().await;
+        return;
+    }
     let (status, body) = match mode {
         Mode::Ok => (200, "ok".to_owned()),
         Mode::Status(code) => (code, "no".to_owned()),
@@ -202,7 +212,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             tokio::time::sleep(Duration::from_secs(60)).await;
             return;
         }
-        Mode::Close => return,
+        Mode::Close | Mode::Redirect(_) => return,
     };
     let response = format!(
         "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -548,3 +548,41 @@ async fn gslb_status_prints_the_health_table() {
     );
     gslb.server.shutdown(WAIT).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redirects_are_not_followed_and_long_bodies_are_cut() {
+    let port = free_port("127.0.28.1").await;
+    let _backup = Backend::http("127.0.28.1", port).await;
+    let redirect = Backend::http("127.0.28.2", port).await;
+    let _ok = Backend::http("127.0.28.3", port).await;
+    let long = Backend::http("127.0.28.4", port).await;
+    redirect.set(Mode::Redirect(format!("http://127.0.28.3:{port}/healthz")));
+    // "ok" only after 100 KiB of padding: past the 64 KiB the probe reads.
+    long.set(Mode::Body(format!("{}ok", "x".repeat(100 * 1024))));
+    let check = format!(
+        "health_checks:\n  only200: {{ kind: http, port: {port}, expect_status: 200, interval: 200ms, timeout: 150ms, rise: 1, fall: 1 }}\n  body: {{ kind: http, port: {port}, body_contains: ok, interval: 200ms, timeout: 150ms, rise: 1, fall: 1 }}\n  fast: {{ kind: http, port: {port}, interval: 200ms, timeout: 150ms }}\n"
+    );
+    let records = [
+        failover("redirect", "only200", "127.0.28.2", "127.0.28.1"),
+        failover("long", "body", "127.0.28.4", "127.0.28.1"),
+    ]
+    .concat();
+    let gslb = Gslb::start(&format!("{ZONE}{check}records:\n{records}")).await;
+    gslb.wait_ready().await;
+    assert_eq!(
+        gslb.a("redirect.global.example.test.").await,
+        ip("127.0.28.1")
+    );
+    let target = target_status(&gslb, "redirect", "127.0.28.2").await;
+    assert_eq!(
+        target["last_error"], "status 302",
+        "the 302 is judged, not followed: {target}"
+    );
+    assert_eq!(gslb.a("long.global.example.test.").await, ip("127.0.28.1"));
+    let target = target_status(&gslb, "long", "127.0.28.4").await;
+    assert_eq!(
+        target["last_error"], "body does not contain \"ok\"",
+        "{target}"
+    );
+    gslb.server.shutdown(WAIT).await;
+}
