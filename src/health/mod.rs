@@ -138,13 +138,7 @@ impl Health {
     /// Whether a set has a healthy target among `targets`.
     #[inline]
     pub fn any_up(&self, set: &Set, targets: &[Target]) -> bool {
-        match self.override_of(set) {
-            Override::Up => !targets.is_empty(),
-            Override::Down => false,
-            Override::Auto => targets
-                .iter()
-                .any(|t| t.probe == NO_PROBE || self.probes.is_up(t.probe as usize)),
-        }
+        targets.iter().any(|t| self.target_up(set, t))
     }
 }
 

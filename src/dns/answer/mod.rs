@@ -158,7 +158,7 @@ impl Responder {
         query: &Query,
         client: IpAddr,
         entry: NameEntry,
-        msg: &mut Message<'_>,
+        msg: &mut Message<'_, '_>,
     ) -> u8 {
         let table = &snap.table;
         let zone = &table.zones[usize::from(entry.zone)];
@@ -300,23 +300,28 @@ enum Section {
 
 /// A response being written: header, question, then records in section
 /// order, then OPT.
-struct Message<'o> {
+struct Message<'o, 'q> {
     out: &'o mut Vec<u8>,
-    query: Query,
+    query: &'q Query,
     counts: [u16; 3],
     outcome: Outcome,
     /// UDP payload size gslb advertises in its OPT.
     advertised_payload: u16,
 }
 
-impl<'o> Message<'o> {
+impl<'o, 'q> Message<'o, 'q> {
     /// Writes a placeholder header and copies the question verbatim.
-    fn start(packet: &[u8], query: &Query, advertised_payload: u16, out: &'o mut Vec<u8>) -> Self {
+    fn start(
+        packet: &[u8],
+        query: &'q Query,
+        advertised_payload: u16,
+        out: &'o mut Vec<u8>,
+    ) -> Self {
         out.extend_from_slice(&[0; HEADER_LEN]);
         out.extend_from_slice(&packet[HEADER_LEN..query.question.end]);
         Self {
             out,
-            query: *query,
+            query,
             counts: [0; 3],
             advertised_payload,
             outcome: Outcome {
