@@ -264,11 +264,9 @@ impl Builder {
             Ok::<_, config::ConfigErrors>((loaded, table))
         })
         .await;
-        self.fingerprint = config::watch::fingerprint(&watched_files(&self.path, &self.loaded));
         let (loaded, table) = match result {
             Ok(Ok(done)) => done,
             Ok(Err(errors)) => {
-                self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
                 for e in &errors.0 {
                     error!(file = %e.file, field = %e.path, error = %e.message, "config rejected");
                 }
@@ -278,12 +276,11 @@ impl Builder {
                     generation = self.generation,
                     "reload failed; still serving the previous config"
                 );
-                return;
+                return self.reload_failed();
             }
             Err(join_error) => {
-                self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
                 error!(error = %join_error, "reload task failed; still serving the previous config");
-                return;
+                return self.reload_failed();
             }
         };
         for warning in &loaded.warnings {
@@ -319,6 +316,13 @@ impl Builder {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "config reloaded"
         );
+    }
+
+    /// Counts a rejected reload and remembers the contents it tried, so a
+    /// broken file is not retried until it changes again (or SIGHUP asks).
+    fn reload_failed(&mut self) {
+        self.fingerprint = config::watch::fingerprint(&watched_files(&self.path, &self.loaded));
+        self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Applies a probe result: publishes a snapshot only when the state flips.
