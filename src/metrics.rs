@@ -104,6 +104,8 @@ struct ProbeMetrics {
     seconds: Family<[(&'static str, String); 1], Histogram, HistogramFn>,
     /// Probe state by check and target (1 up, 0 down).
     up: Family<TargetLabels, Gauge>,
+    /// Probes that waited for a slot, by class (`serving`, `down`).
+    slot_waits: Family<[(&'static str, String); 1], Counter>,
 }
 
 impl Default for ProbeMetrics {
@@ -112,6 +114,7 @@ impl Default for ProbeMetrics {
             results: Family::default(),
             seconds: Family::new_with_constructor(probe_histogram),
             up: Family::default(),
+            slot_waits: Family::default(),
         }
     }
 }
@@ -280,6 +283,14 @@ impl Metrics {
             .remove(&[("check", check.to_owned()), ("target", target.to_string())]);
     }
 
+    /// Counts a probe that waited for a slot (`class`: `serving` or `down`).
+    pub fn probe_slot_waited(&self, class: &str) {
+        self.probes
+            .slot_waits
+            .get_or_create(&[("class", class.to_owned())])
+            .inc();
+    }
+
     /// Every metric in the Prometheus text format.
     pub fn render(self: &Arc<Self>, snapshot: Arc<Snapshot>, ready: bool) -> String {
         let mut registry = Registry::default();
@@ -297,6 +308,11 @@ impl Metrics {
             "gslb_probe_up",
             "Health state by check and target after rise/fall (1 up, 0 down)",
             self.probes.up.clone(),
+        );
+        registry.register(
+            "gslb_probe_slot_waits",
+            "Health probes that waited for a slot because the probes in flight were at their cap, by target class (serving, down)",
+            self.probes.slot_waits.clone(),
         );
         registry.register_collector(Box::new(SnapshotCollector {
             metrics: self.clone(),

@@ -1,7 +1,8 @@
 //! Target health. [`Health`] is what the DNS path sees: one bit per probe
 //! (up or down) and an operator override per set, held inside each
 //! snapshot. [`prober`] runs the probes ([`probe`]) and turns their results
-//! into flips through pure rise/fall counting ([`hysteresis`]).
+//! into flips through pure rise/fall counting ([`hysteresis`]), within a
+//! bounded number of probes in flight ([`slots`]).
 //!
 //! The bits live in fixed-size chunks behind `Arc`s, so publishing a flip
 //! copies one 512-byte chunk and the chunk pointers, whatever the table size.
@@ -9,6 +10,7 @@
 pub mod hysteresis;
 pub mod probe;
 pub mod prober;
+pub mod slots;
 
 use std::sync::Arc;
 

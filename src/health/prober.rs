@@ -3,13 +3,17 @@
 //! table builder.
 //!
 //! Start times are spread over the first interval and every interval is
-//! jittered by ±10%, so thousands of targets do not probe in lockstep; a
-//! semaphore bounds how many probes run at once. A probe that survives a
-//! reload keeps its task and its rise/fall counts, so its state does not
-//! fall back to "unknown".
+//! jittered by ±10%, so thousands of targets do not probe in lockstep.
+//! [`ProbeSlots`] bound how many probes hold a socket at once, in a way that
+//! targets already down (and hanging until their timeout) cannot hold the
+//! slots that serving targets need: a serving target's failover takes its
+//! own interval × fall + timeout, whatever the others do. A probe that
+//! survives a reload keeps its task and its rise/fall counts, so its state
+//! does not fall back to "unknown".
 
 use std::{
     collections::HashMap,
+    net::IpAddr,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -18,21 +22,37 @@ use std::{
 };
 
 use rand::RngExt;
-use tokio::{
-    sync::{Semaphore, watch},
-    task::JoinHandle,
-    time::Instant,
-};
+use tokio::{sync::watch, task::JoinHandle, time::Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::hysteresis::Hysteresis;
 use super::probe::{self, Clients, Finding};
+use super::slots::{ProbeSlots, SlotClass};
 use crate::metrics::Metrics;
+use crate::model::HealthCheck;
 use crate::table::{Probe, Table, builder::BuilderHandle};
 
-/// Probes in flight at once, across all targets.
-pub const MAX_CONCURRENT_PROBES: usize = 512;
+/// Probes in flight at once, across all targets: the file descriptors
+/// probing may hold (each probe one socket), which the process keeps in
+/// reserve for it. At most half go to targets already down
+/// ([`ProbeSlots`]), so serving targets always have 1,024 slots: each
+/// probe holds one for its own latency, so that covers, e.g., 1,024
+/// targets turning hung at once, or 100,000 answering in 50 ms every 5 s.
+pub const MAX_CONCURRENT_PROBES: usize = 2048;
+
+/// How the prober runs one probe: over the network ([`Clients`]), or a
+/// stand-in in tests of the scheduling.
+pub trait Dial: Send + Sync + 'static {
+    /// Probes `addr` with `check`, bounded by the check's timeout.
+    fn probe(&self, check: &HealthCheck, addr: IpAddr) -> impl Future<Output = Finding> + Send;
+}
+
+impl Dial for Clients {
+    fn probe(&self, check: &HealthCheck, addr: IpAddr) -> impl Future<Output = Finding> + Send {
+        probe::probe(self, check, addr)
+    }
+}
 
 /// What is known about one probe, for `/status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -91,22 +111,33 @@ struct Running {
 }
 
 /// What every probe task shares.
-#[derive(Clone)]
-struct Shared {
-    clients: Clients,
+struct Shared<D> {
+    dial: Arc<D>,
     builder: BuilderHandle,
     metrics: Arc<Metrics>,
     board: Arc<StatusBoard>,
-    permits: Arc<Semaphore>,
+    slots: Arc<ProbeSlots>,
+}
+
+impl<D> Clone for Shared<D> {
+    fn clone(&self) -> Self {
+        Self {
+            dial: self.dial.clone(),
+            builder: self.builder.clone(),
+            metrics: self.metrics.clone(),
+            board: self.board.clone(),
+            slots: self.slots.clone(),
+        }
+    }
 }
 
 /// Owns the probe tasks.
-pub struct Prober {
-    shared: Shared,
+pub struct Prober<D = Clients> {
+    shared: Shared<D>,
     running: HashMap<Probe, Running>,
 }
 
-impl std::fmt::Debug for Prober {
+impl<D> std::fmt::Debug for Prober<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Prober")
             .field("running", &self.running.len())
@@ -117,16 +148,29 @@ impl std::fmt::Debug for Prober {
 impl Prober {
     /// A prober reporting flips to `builder`.
     pub fn new(builder: BuilderHandle, metrics: Arc<Metrics>) -> Result<Self, probe::ClientError> {
-        Ok(Self {
+        Ok(Self::with_dial(
+            builder,
+            metrics,
+            Clients::new()?,
+            MAX_CONCURRENT_PROBES,
+        ))
+    }
+}
+
+impl<D: Dial> Prober<D> {
+    /// A prober that probes through `dial`, with `slots` probes in flight
+    /// at most.
+    pub fn with_dial(builder: BuilderHandle, metrics: Arc<Metrics>, dial: D, slots: usize) -> Self {
+        Self {
             shared: Shared {
-                clients: Clients::new()?,
+                dial: Arc::new(dial),
                 builder,
                 metrics,
                 board: Arc::new(StatusBoard::default()),
-                permits: Arc::new(Semaphore::new(MAX_CONCURRENT_PROBES)),
+                slots: Arc::new(ProbeSlots::new(slots)),
             },
             running: HashMap::new(),
-        })
+        }
     }
 
     /// The status board, for the admin API.
@@ -137,7 +181,7 @@ impl Prober {
     /// Follows `tables` until `cancel` fires.
     pub async fn run(mut self, mut tables: watch::Receiver<Arc<Table>>, cancel: CancellationToken) {
         let table = tables.borrow_and_update().clone();
-        self.sync(&table);
+        self.sync(&table.probes);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -146,7 +190,7 @@ impl Prober {
                         break;
                     }
                     let table = tables.borrow_and_update().clone();
-                    self.sync(&table);
+                    self.sync(&table.probes);
                 }
             }
         }
@@ -158,9 +202,9 @@ impl Prober {
     }
 
     /// Starts tasks for new probes and stops those of removed ones.
-    fn sync(&mut self, table: &Table) {
+    fn sync(&mut self, probes: &[Probe]) {
         let board = &self.shared.board;
-        let wanted: std::collections::HashSet<&Probe> = table.probes.iter().collect();
+        let wanted: std::collections::HashSet<&Probe> = probes.iter().collect();
         let gone: Vec<Probe> = self
             .running
             .keys()
@@ -183,7 +227,7 @@ impl Prober {
             }
         }
         let mut started = 0;
-        for probe in table.probes.iter() {
+        for probe in probes {
             if self.running.contains_key(probe) {
                 continue;
             }
@@ -216,10 +260,10 @@ fn jittered(interval: Duration) -> Duration {
     interval.mul_f64(rand::rng().random_range(0.9..1.1))
 }
 
-async fn run_probe(
+async fn run_probe<D: Dial>(
     probe: Probe,
     status: Arc<Mutex<ProbeStatus>>,
-    shared: Shared,
+    shared: Shared<D>,
     cancel: CancellationToken,
 ) {
     let check = probe.check.clone();
@@ -233,13 +277,25 @@ async fn run_probe(
     }
     loop {
         let started = Instant::now();
+        let class = SlotClass::of(hysteresis.state());
         let finding = {
-            let Ok(_permit) = shared.permits.acquire().await else {
-                return; // the semaphore is never closed
+            let acquired = tokio::select! {
+                _ = cancel.cancelled() => return,
+                acquired = shared.slots.acquire(class) => acquired,
             };
+            let Some(acquired) = acquired else {
+                return; // the slots are never closed
+            };
+            if acquired.waited {
+                shared.metrics.probe_slot_waited(match class {
+                    SlotClass::Serving => "serving",
+                    SlotClass::Down => "down",
+                });
+            }
+            let _slot = acquired.slot;
             tokio::select! {
                 _ = cancel.cancelled() => return,
-                finding = probe::probe(&shared.clients, &check, probe.addr) => finding,
+                finding = shared.dial.probe(&check, probe.addr) => finding,
             }
         };
         let flip = hysteresis.record(finding.passed);
@@ -285,3 +341,6 @@ fn report_flip(probe: &Probe, up: bool, first: bool, finding: &Finding) {
         (false, _) => warn!(check, %target, error, "target down"),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -76,6 +76,14 @@ pub struct BuilderHandle {
 }
 
 impl BuilderHandle {
+    /// A handle whose commands arrive on the returned receiver, for tests
+    /// of the builder's clients (the prober) without a builder.
+    #[cfg(test)]
+    pub(crate) fn channel(capacity: usize) -> (Self, mpsc::Receiver<Command>) {
+        let (tx, rx) = mpsc::channel(capacity);
+        (Self { tx }, rx)
+    }
+
     /// Asks for a reload.
     pub async fn reload(&self) {
         let _ = self.tx.send(Command::Reload).await;

@@ -3,8 +3,10 @@
 
 mod backend;
 mod cli;
+mod delegation;
 mod dig;
 mod dns;
+mod dns_tree;
 mod geo;
 mod harness;
 mod health;

@@ -1,0 +1,167 @@
+//! The prober's scheduling, on a paused clock, with a stand-in for the
+//! network: exact and repeatable, however busy the machine is.
+
+use std::{
+    net::{IpAddr, Ipv4Addr},
+    sync::atomic::{AtomicBool, AtomicU64, AtomicUsize},
+};
+
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::model::ProbeKind;
+use crate::table::builder::Command;
+
+/// Every target but `healthy` hangs until the check's timeout; `healthy`
+/// answers at once, and refuses at once after `stopped`.
+#[derive(Debug, Default)]
+struct Network {
+    healthy: Option<IpAddr>,
+    stopped: AtomicBool,
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
+    hung_probes: AtomicU64,
+}
+
+impl Dial for Arc<Network> {
+    fn probe(&self, check: &HealthCheck, addr: IpAddr) -> impl Future<Output = Finding> + Send {
+        let timeout = check.timeout;
+        async move {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+            let finding = if Some(addr) == self.healthy {
+                let passed = !self.stopped.load(Ordering::SeqCst);
+                Finding {
+                    passed,
+                    latency: Duration::ZERO,
+                    error: (!passed).then(|| "connect: Connection refused".to_owned()),
+                }
+            } else {
+                self.hung_probes.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(timeout).await;
+                Finding {
+                    passed: false,
+                    latency: timeout,
+                    error: Some("timed out".to_owned()),
+                }
+            };
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            finding
+        }
+    }
+}
+
+fn check() -> Arc<HealthCheck> {
+    Arc::new(HealthCheck {
+        name: "ingress".to_owned(),
+        kind: ProbeKind::Tcp,
+        port: 80,
+        path: "/".to_owned(),
+        host: None,
+        expect_status: vec![(200, 399)],
+        body_contains: None,
+        insecure_skip_verify: false,
+        interval: Duration::from_secs(1),
+        timeout: Duration::from_secs(1),
+        rise: 2,
+        fall: 2,
+    })
+}
+
+/// Plays the builder: acknowledges every flip, and passes on those of
+/// `watched` with the (paused) time they arrived.
+fn builder_for(watched: IpAddr) -> (BuilderHandle, mpsc::UnboundedReceiver<(bool, Instant)>) {
+    let (handle, mut commands) = BuilderHandle::channel(64);
+    let (flips_tx, flips) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(command) = commands.recv().await {
+            if let Command::Health { probe, up, done } = command {
+                if probe.addr == watched {
+                    let _ = flips_tx.send((up, Instant::now()));
+                }
+                let _ = done.send(());
+            }
+        }
+    });
+    (handle, flips)
+}
+
+/// Finding 8 of issue 8: 2,000 targets that hang until their timeout need
+/// eight times the 256 slots given here. With one first-come pool every
+/// probe queued behind them (hung targets × timeout / slots, about 8 s a
+/// round), so a healthy target that stopped was noticed after about 11 s;
+/// its failover must take its own interval × fall + timeout.
+#[tokio::test(start_paused = true)]
+async fn hung_targets_do_not_delay_another_targets_failover() {
+    const HUNG: u32 = 2_000;
+    const SLOTS: usize = 256;
+    let check = check();
+    let healthy = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let network = Arc::new(Network {
+        healthy: Some(healthy),
+        ..Network::default()
+    });
+    let (builder, mut flips) = builder_for(healthy);
+    let metrics = Arc::new(Metrics::default());
+    let mut prober = Prober::with_dial(builder, metrics.clone(), network.clone(), SLOTS);
+    let probes: Vec<Probe> = (0..HUNG)
+        .map(|i| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)))
+        .chain([healthy])
+        .map(|addr| Probe {
+            check: check.clone(),
+            addr,
+        })
+        .collect();
+    prober.sync(&probes);
+
+    let (up, _) = flips.recv().await.expect("first result");
+    assert!(up, "the healthy target starts up");
+    // Long enough for a first-come queue to build up behind the hung ones.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(flips.try_recv().is_err(), "it stayed up meanwhile");
+
+    let stopped_at = Instant::now();
+    network.stopped.store(true, Ordering::SeqCst);
+    let (up, at) = tokio::time::timeout(Duration::from_secs(300), flips.recv())
+        .await
+        .expect("the stop is noticed")
+        .expect("the prober runs");
+    assert!(!up);
+    let detection = at - stopped_at;
+    // Interval × fall + timeout, and the ±10% jitter of the intervals.
+    let bound = check.interval.mul_f64(1.1) * check.fall + check.timeout;
+    assert!(
+        detection <= bound,
+        "the stop took {detection:?} to notice, more than {bound:?}"
+    );
+
+    let most = network.most_in_flight.load(Ordering::SeqCst);
+    assert!(
+        most <= SLOTS,
+        "{most} probes in flight, over the {SLOTS} slots"
+    );
+    let hung = network.hung_probes.load(Ordering::SeqCst);
+    assert!(
+        hung >= 2 * u64::from(HUNG),
+        "the hung targets kept being probed, within their half: {hung} probes"
+    );
+    let text = metrics.render(Arc::new(empty_snapshot()), true);
+    assert!(
+        text.contains("gslb_probe_slot_waits_total{class=\"down\"}"),
+        "waits are counted:\n{text}"
+    );
+}
+
+/// A snapshot to render metrics with.
+fn empty_snapshot() -> crate::table::Snapshot {
+    crate::table::Snapshot {
+        generation: 1,
+        table: crate::table::compile::table_from_yaml(
+            "server: { dns_listen: [\"127.0.0.1:0\"] }\nzones:\n  - origin: global.example.test.\n    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test. }\n    nameservers: { ns1.global.example.test.: [192.0.2.53] }\n",
+        ),
+        counters: Default::default(),
+        health: Default::default(),
+        geo: None,
+        max_udp_payload: 1232,
+    }
+}
