@@ -304,6 +304,20 @@ fn log_notices(notices: &[Notice]) {
                     "endpoints of one name ask for different recordTTL; the lowest is written"
                 );
             }
+            Notice::TtlIgnored {
+                name,
+                chosen,
+                ignored,
+            } => {
+                let ignored: Vec<String> =
+                    ignored.iter().map(|(o, t)| format!("{o}: {t}")).collect();
+                info!(
+                    record = %name,
+                    ttl = chosen.map_or_else(|| "the zone's".to_owned(), |t| t.to_string()),
+                    ignored = %ignored.join(", "),
+                    "recordTTL of endpoints outside the owner namespace ignored; only the owner's objects set the TTL"
+                );
+            }
         }
     }
 }
