@@ -5,6 +5,7 @@
 //! Skips with a notice when the API server binary, etcd or kubectl is
 //! missing, unless `GSLB_REQUIRE_TOOLS=1` (set by `.ci/run`).
 
+mod apt_sources;
 mod cluster;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../integration/harness.rs"]
