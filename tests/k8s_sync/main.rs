@@ -10,6 +10,7 @@ mod cluster;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../integration/harness.rs"]
 mod harness;
+mod image;
 
 use std::{collections::BTreeSet, net::IpAddr, path::Path, time::Duration};
 
