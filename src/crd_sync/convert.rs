@@ -9,14 +9,18 @@
 //!    docs of [`crate::crd_sync`] for the table) and checked, as a one-set
 //!    record, with [`RecordScope::check`]: the very checks the server runs on
 //!    a record file. A failing endpoint is rejected; the others go on.
-//! 2. Candidates are grouped by (record name, set id). The oldest object
+//! 2. Each name belongs to one namespace ([`ownership`]): candidates from
+//!    namespaces the owner does not share the name with are rejected.
+//! 3. Candidates are grouped by (record name, set id). The owner
+//!    namespace's objects come first, then the oldest object
 //!    (`creationTimestamp`, then namespace/name) owns a set id; endpoints of
 //!    other objects claiming it are rejected. Endpoints of the owning object
 //!    with the same set id (an `A` and an `AAAA` endpoint, say) merge their
 //!    targets when their routing keys agree, and are rejected otherwise.
-//! 3. The sets of a name become one record, sets sorted by id and targets
+//! 4. The sets of a name become one record, sets sorted by id and targets
 //!    sorted, so equal input gives byte-equal output. Its TTL is the lowest
-//!    `recordTTL` set among them (a notice says when they differ).
+//!    `recordTTL` among the owner namespace's endpoints (a notice says when
+//!    they differ, or when another namespace asked for one).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -25,6 +29,7 @@ use std::{
 };
 
 use super::endpoint::{DnsEndpoint, Endpoint, ObjectKey};
+use super::ownership::{self, Ownership, SHARED_WITH};
 use crate::config::RecordScope;
 use crate::config::raw::{RawGeo, RawLocation, RawRecord, RawRecordFile, RawSet};
 
@@ -93,13 +98,15 @@ pub enum Reason {
     SetId,
     /// Another endpoint owns the same set id.
     Conflict,
+    /// The name belongs to another namespace, which does not share it.
+    Owner,
     /// Anything else the server's checks refuse.
     Invalid,
 }
 
 impl Reason {
     /// Every reason, for zeroing metrics.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Decode,
         Self::RecordType,
         Self::Target,
@@ -109,6 +116,7 @@ impl Reason {
         Self::Ttl,
         Self::SetId,
         Self::Conflict,
+        Self::Owner,
         Self::Invalid,
     ];
 
@@ -124,6 +132,7 @@ impl Reason {
             Self::Ttl => "ttl",
             Self::SetId => "set_id",
             Self::Conflict => "conflict",
+            Self::Owner => "owner",
             Self::Invalid => "invalid",
         }
     }
@@ -152,6 +161,16 @@ pub enum Notice {
         /// Every TTL asked for, by object.
         asked: Vec<(ObjectKey, i64)>,
     },
+    /// Endpoints from a namespace the owner shares a name with ask for a
+    /// TTL; only the owner's objects set it.
+    TtlIgnored {
+        /// Record name.
+        name: String,
+        /// The TTL written (`None`: the zone's).
+        chosen: Option<i64>,
+        /// The TTLs not taken, by object.
+        ignored: Vec<(ObjectKey, i64)>,
+    },
 }
 
 /// An endpoint that passed its own checks, waiting to be grouped.
@@ -163,6 +182,8 @@ struct Candidate<'a> {
     name: String,
     ttl: Option<i64>,
     set: RawSet,
+    /// From the namespace that owns `name` (set in step 2).
+    owner: bool,
 }
 
 /// A mapping failure before grouping.
@@ -197,6 +218,8 @@ pub fn convert<'a>(
             }
         }
     }
+    let owners = ownership::owners(objects.iter().copied());
+    let candidates = admit(candidates, &owners, &mut out);
     let records = group(candidates, &mut out);
     for (name, sets) in records {
         build_record(name, sets, scope, &mut out);
@@ -217,15 +240,51 @@ pub fn convert<'a>(
 /// The sets of one name, each with the candidates merged into it.
 type NameSets<'a> = BTreeMap<String, Vec<Candidate<'a>>>;
 
-/// Groups candidates by name and set id, resolving conflicts (step 2).
+/// Keeps the candidates whose namespace may use their name (step 2),
+/// marking those of the owner namespace.
+fn admit<'a>(
+    candidates: Vec<Candidate<'a>>,
+    owners: &Ownership,
+    out: &mut Conversion,
+) -> Vec<Candidate<'a>> {
+    let mut admitted = Vec::with_capacity(candidates.len());
+    for mut candidate in candidates {
+        let namespace = candidate.object.key.namespace.as_str();
+        // Every candidate's name is claimed by its own object, so it has an
+        // owner; `None` cannot happen and would mean "unowned".
+        match owners.get(&candidate.name) {
+            Some(owner) if !owner.admits(namespace) => out.rejections.push(Rejection {
+                object: candidate.object.key.clone(),
+                endpoint: candidate.endpoint,
+                dns_name: candidate.dns_name,
+                reason: Reason::Owner,
+                detail: format!(
+                    "{} belongs to namespace {} (its object {} claimed it first);                      namespace {namespace} may add endpoints to it only if {}'s objects                      list it in the annotation {SHARED_WITH}",
+                    candidate.name, owner.namespace, owner.object, owner.namespace
+                ),
+            }),
+            owner => {
+                candidate.owner = owner.is_none_or(|o| o.namespace == namespace);
+                admitted.push(candidate);
+            }
+        }
+    }
+    admitted
+}
+
+/// Groups candidates by name and set id, resolving conflicts (step 3).
 fn group<'a>(
     mut candidates: Vec<Candidate<'a>>,
     out: &mut Conversion,
 ) -> BTreeMap<String, NameSets<'a>> {
-    // Oldest object first; objects without a creation time last.
+    // The owner namespace first, so a namespace it shares the name with
+    // cannot take one of its set ids; then the oldest object.
     candidates.sort_by(|a, b| {
-        let created = |c: &Candidate<'_>| c.object.created_secs.unwrap_or(i64::MAX);
-        (created(a), &a.object.key, a.endpoint).cmp(&(created(b), &b.object.key, b.endpoint))
+        (!a.owner, a.object.seniority(), a.endpoint).cmp(&(
+            !b.owner,
+            b.object.seniority(),
+            b.endpoint,
+        ))
     });
     let mut records: BTreeMap<String, NameSets<'a>> = BTreeMap::new();
     for candidate in candidates {
@@ -271,10 +330,11 @@ fn same_routing(a: &RawSet, b: &RawSet) -> bool {
         == (b.weight, b.priority, &b.geo, b.location, &b.health_check)
 }
 
-/// Builds and checks the record of one name (step 3).
+/// Builds and checks the record of one name (step 4).
 fn build_record(name: String, sets: NameSets<'_>, scope: &RecordScope, out: &mut Conversion) {
     let mut raw_sets = Vec::new();
     let mut asked: Vec<(ObjectKey, i64)> = Vec::new();
+    let mut others: Vec<(ObjectKey, i64)> = Vec::new();
     for members in sets.values() {
         let mut set = members[0].set.clone();
         let targets: BTreeSet<IpAddr> = members
@@ -285,14 +345,24 @@ fn build_record(name: String, sets: NameSets<'_>, scope: &RecordScope, out: &mut
         set.targets = targets.iter().map(IpAddr::to_string).collect();
         raw_sets.push(set);
         for c in members {
+            let list = if c.owner { &mut asked } else { &mut others };
             if let Some(ttl) = c.ttl
-                && !asked.iter().any(|(k, t)| *k == c.object.key && *t == ttl)
+                && !list.iter().any(|(k, t)| *k == c.object.key && *t == ttl)
             {
-                asked.push((c.object.key.clone(), ttl));
+                list.push((c.object.key.clone(), ttl));
             }
         }
     }
     let ttl = asked.iter().map(|(_, t)| *t).min();
+    others.retain(|(_, t)| Some(*t) != ttl);
+    if !others.is_empty() {
+        others.sort();
+        out.notices.push(Notice::TtlIgnored {
+            name: name.clone(),
+            chosen: ttl,
+            ignored: others,
+        });
+    }
     if let Some(chosen) = ttl
         && asked.iter().any(|(_, t)| *t != chosen)
     {
@@ -340,7 +410,9 @@ fn map_endpoint<'a>(
     scope: &RecordScope,
     notices: &mut Vec<Notice>,
 ) -> Result<Candidate<'a>, Refusal> {
-    let name = normalize_name(&endpoint.dns_name)?;
+    let name = endpoint
+        .record_name()
+        .ok_or_else(|| (Reason::Name, "dnsName is empty".to_owned()))?;
     let targets = targets(endpoint)?;
     let routing = Routing::read(object, index, endpoint, scope, notices)?;
     let id = match endpoint.set_identifier.trim() {
@@ -366,17 +438,8 @@ fn map_endpoint<'a>(
         name,
         ttl,
         set,
+        owner: false,
     })
-}
-
-/// Lower-cased with a trailing dot, so `WebApp.x.test` and `webapp.x.test.`
-/// from two objects are one record.
-fn normalize_name(dns_name: &str) -> Result<String, Refusal> {
-    let trimmed = dns_name.trim().trim_end_matches('.');
-    if trimmed.is_empty() {
-        return Err((Reason::Name, "dnsName is empty".into()));
-    }
-    Ok(format!("{}.", trimmed.to_ascii_lowercase()))
 }
 
 /// The targets as sorted, de-duplicated addresses of the record type's

@@ -9,6 +9,8 @@
 use std::fmt;
 
 use kube::api::DynamicObject;
+
+use super::ownership::{SHARED_WITH, Sharing};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -50,9 +52,12 @@ pub struct DnsEndpoint {
     /// `status.observedGeneration` as last written (by gslb or another
     /// controller); the status is only patched when it differs.
     pub observed_generation: Option<i64>,
-    /// `metadata.creationTimestamp` in Unix seconds: the older object wins a
-    /// conflict over a set id.
+    /// `metadata.creationTimestamp` in Unix seconds: the older object owns
+    /// a name (for its namespace) and wins a conflict over a set id.
     pub created_secs: Option<i64>,
+    /// The `gslb.io/shared-with` annotation: other namespaces this object's
+    /// namespace lets add endpoints to the names it owns.
+    pub shared_with: Sharing,
     /// `spec.endpoints`, each decoded on its own.
     pub endpoints: Vec<Result<Endpoint, String>>,
 }
@@ -128,8 +133,31 @@ impl DnsEndpoint {
             generation: meta.generation,
             observed_generation,
             created_secs: meta.creation_timestamp.as_ref().map(|t| t.0.as_second()),
+            shared_with: meta
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(SHARED_WITH))
+                .map(|value| Sharing::parse(value))
+                .unwrap_or_default(),
             endpoints,
         }
+    }
+
+    /// Sort key of "older first": `creationTimestamp`, then namespace/name
+    /// so equal timestamps still give one order; objects without a creation
+    /// time (never from an API server) come last.
+    pub fn seniority(&self) -> (i64, &ObjectKey) {
+        (self.created_secs.unwrap_or(i64::MAX), &self.key)
+    }
+}
+
+impl Endpoint {
+    /// The record name `dnsName` stands for: lower-cased with a trailing
+    /// dot, so `WebApp.x.test` and `webapp.x.test.` from two objects are one
+    /// record (and one claim). `None` when it is empty.
+    pub fn record_name(&self) -> Option<String> {
+        let trimmed = self.dns_name.trim().trim_end_matches('.');
+        (!trimmed.is_empty()).then(|| format!("{}.", trimmed.to_ascii_lowercase()))
     }
 }
 

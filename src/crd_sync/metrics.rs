@@ -38,6 +38,9 @@ pub struct SyncMetrics {
     pub records: Gauge,
     /// Times the file was replaced.
     pub file_writes: Family<ResultLabel, Counter>,
+    /// Times the file on disk no longer held what crd-sync wrote (edited,
+    /// replaced or deleted by someone else) and was written again.
+    pub file_repairs: Counter,
     /// Unix time of the last conversion that ended with the file holding
     /// its result (written, or already equal).
     pub last_sync_seconds: Gauge<f64, AtomicU64>,
@@ -78,6 +81,11 @@ impl SyncMetrics {
             "file_writes",
             "Record file replacements",
             self.file_writes.clone(),
+        );
+        r.register(
+            "file_repairs",
+            "Record file rewrites because the file on disk had been changed by someone else",
+            self.file_repairs.clone(),
         );
         r.register(
             "last_sync_timestamp_seconds",

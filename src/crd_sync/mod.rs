@@ -36,9 +36,13 @@
 //! | unknown `gslb/*` key, a key given twice | the endpoint is rejected |
 //!
 //! `gslb/*` keys win over `aws/*` keys for the same field. Endpoints with
-//! the same `dnsName` become one record with one set per set id. The oldest
-//! object (`creationTimestamp`, then namespace/name) owns a set id; other
-//! objects' endpoints with that id are rejected. Within one object,
+//! the same `dnsName` become one record with one set per set id. A name
+//! belongs to the namespace of its oldest object ([`ownership`]); other
+//! namespaces' endpoints for it are rejected unless the owner lists them in
+//! the annotation `gslb.io/shared-with`, and only the owner's endpoints set
+//! the TTL. The oldest object (`creationTimestamp`, then namespace/name) of
+//! the owner namespace, then of the others, owns a set id; other objects'
+//! endpoints with that id are rejected. Within one object,
 //! endpoints with the same name and set id (an `A` and an `AAAA`) merge when
 //! their routing keys agree. Every endpoint is checked with the server's own
 //! record checks before it is written, so one bad endpoint never makes the
@@ -50,6 +54,7 @@ pub mod admin;
 pub mod convert;
 pub mod endpoint;
 pub mod metrics;
+pub mod ownership;
 pub mod sink;
 pub mod status;
 pub mod watch;

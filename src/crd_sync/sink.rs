@@ -1,5 +1,10 @@
 //! The record file on disk: rendered deterministically and replaced
-//! atomically, only when its content changes.
+//! atomically, only when what is on disk differs from what it should hold.
+//!
+//! Every write compares with the file as read back from disk, not with a
+//! copy in memory: a file edited, replaced (`{"records": []}`) or deleted by
+//! someone else is put right at the next change or resync, and the server,
+//! which reloads on the rename, serves the objects again.
 //!
 //! The server watches the file's directory and reloads on a rename, so it
 //! must never see a half-written file: the new content goes to a temporary
@@ -54,12 +59,24 @@ pub fn render(file: &RawRecordFile) -> Result<String, SinkError> {
     Ok(format!("{HEADER}{body}\n"))
 }
 
+/// What a [`RecordFileSink::write`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// The file already held the content.
+    Unchanged,
+    /// New content was written.
+    Written,
+    /// The content had not changed, but the file on disk no longer held it
+    /// (edited, replaced or deleted): it was written again.
+    Repaired,
+}
+
 /// Owns the output path and what was last written there.
 #[derive(Debug)]
 pub struct RecordFileSink {
     path: PathBuf,
-    /// The file's content as last written or as found at start, so a
-    /// restart with nothing changed does not touch the file.
+    /// The content as last written or as found at start: tells a repair
+    /// (disk changed, content did not) from an ordinary change.
     last: Option<String>,
 }
 
@@ -75,20 +92,30 @@ impl RecordFileSink {
         &self.path
     }
 
-    /// Whether `content` differs from what the file holds.
-    pub fn differs(&self, content: &str) -> bool {
-        self.last.as_deref() != Some(content)
+    /// Whether the file on disk holds exactly `content`. A file that cannot
+    /// be read (missing, unreadable) does not.
+    pub fn holds(&self, content: &str) -> bool {
+        // The size first: a replaced file usually differs in length, and
+        // then there is nothing to read.
+        let same_len = fs::metadata(&self.path).is_ok_and(|m| m.len() == content.len() as u64);
+        same_len && fs::read(&self.path).is_ok_and(|bytes| bytes == content.as_bytes())
     }
 
-    /// Writes `content` unless the file already holds it; `Ok(true)` when
-    /// it wrote. Blocking: call it off the async workers.
-    pub fn write(&mut self, content: String) -> Result<bool, SinkError> {
-        if !self.differs(&content) {
-            return Ok(false);
+    /// Writes `content` unless the file on disk already holds it. Blocking:
+    /// call it off the async workers.
+    pub fn write(&mut self, content: String) -> Result<WriteOutcome, SinkError> {
+        if self.holds(&content) {
+            self.last = Some(content);
+            return Ok(WriteOutcome::Unchanged);
         }
+        let repair = self.last.as_deref() == Some(content.as_str());
         write_atomic(&self.path, content.as_bytes())?;
         self.last = Some(content);
-        Ok(true)
+        Ok(if repair {
+            WriteOutcome::Repaired
+        } else {
+            WriteOutcome::Written
+        })
     }
 }
 
@@ -156,14 +183,43 @@ mod tests {
         let path = dir.path().join("records.yaml");
         let mut sink = RecordFileSink::new(path.clone());
         let text = render(&file()).unwrap();
-        assert!(sink.write(text.clone()).unwrap());
-        assert!(!sink.write(text.clone()).unwrap(), "same content: no write");
+        assert_eq!(sink.write(text.clone()).unwrap(), WriteOutcome::Written);
+        let modified = fs::metadata(&path).unwrap().modified().unwrap();
+        assert_eq!(
+            sink.write(text.clone()).unwrap(),
+            WriteOutcome::Unchanged,
+            "same content: no write"
+        );
+        assert_eq!(fs::metadata(&path).unwrap().modified().unwrap(), modified);
         assert_eq!(fs::read_to_string(&path).unwrap(), text);
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "only the file itself: {names:?}");
-        // A new sink on the same file knows its content.
+        // A new sink on the same file finds its content in place.
         let mut again = RecordFileSink::new(path);
-        assert!(!again.write(text).unwrap());
+        assert_eq!(again.write(text).unwrap(), WriteOutcome::Unchanged);
+    }
+
+    /// Issue 9, finding 6: a file replaced behind the sidecar's back is
+    /// rewritten by the next write of the same content (a resync).
+    #[test]
+    fn a_replaced_or_deleted_file_is_repaired() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records.yaml");
+        let mut sink = RecordFileSink::new(path.clone());
+        let text = render(&file()).unwrap();
+        assert_eq!(sink.write(text.clone()).unwrap(), WriteOutcome::Written);
+        for broken in ["{\"records\": []}", ""] {
+            fs::write(&path, broken).unwrap();
+            assert_eq!(sink.write(text.clone()).unwrap(), WriteOutcome::Repaired);
+            assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        }
+        // Same length, one byte changed: still caught.
+        fs::write(&path, text.replacen("192.0.2.1", "192.0.2.9", 1)).unwrap();
+        assert_eq!(sink.write(text.clone()).unwrap(), WriteOutcome::Repaired);
+        fs::remove_file(&path).unwrap();
+        assert_eq!(sink.write(text.clone()).unwrap(), WriteOutcome::Repaired);
+        assert_eq!(fs::read_to_string(&path).unwrap(), text);
+        assert_eq!(sink.write(text).unwrap(), WriteOutcome::Unchanged);
     }
 
     #[test]

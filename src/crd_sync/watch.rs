@@ -12,7 +12,8 @@
 //! * nothing is written before the first full list, and nothing is ever
 //!   deleted: while the API server is away the last file keeps serving;
 //! * a failed write is retried after [`WRITE_RETRY`], and a periodic resync
-//!   re-reads the zones (a ConfigMap update) and rewrites if needed.
+//!   re-reads the zones (a ConfigMap update) and compares the file on disk
+//!   with what it should hold, rewriting it when someone else changed it.
 
 use std::{
     collections::BTreeMap,
@@ -39,7 +40,7 @@ use super::ZoneSource;
 use super::convert::{Conversion, Notice, convert};
 use super::endpoint::{DnsEndpoint, ObjectKey};
 use super::metrics::SyncMetrics;
-use super::sink::{RecordFileSink, SinkError, render};
+use super::sink::{RecordFileSink, SinkError, WriteOutcome, render};
 use super::status::{ObjectState, StatusWork};
 use crate::config::RecordScope;
 
@@ -175,7 +176,14 @@ impl Syncer {
                 return Err(error);
             }
         };
-        if written {
+        if written == WriteOutcome::Repaired {
+            self.metrics.file_repairs.inc();
+            warn!(
+                path = %self.sink_path(),
+                "record file on disk differs from what crd-sync wrote (edited, replaced or deleted); rewritten"
+            );
+        }
+        if written != WriteOutcome::Unchanged {
             SyncMetrics::count(&self.metrics.file_writes, true);
             let sets: usize = conversion.file.records.iter().map(|r| r.sets.len()).sum();
             info!(
@@ -195,6 +203,15 @@ impl Syncer {
         self.status
             .send_replace(Arc::new(status_work(table, &conversion)));
         Ok(())
+    }
+
+    fn sink_path(&self) -> String {
+        self.sink
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .path()
+            .display()
+            .to_string()
     }
 
     /// Re-reads the zones from the config file; keeps the last good ones
@@ -302,6 +319,20 @@ fn log_notices(notices: &[Notice]) {
                     ttl = chosen,
                     asked = %asked.join(", "),
                     "endpoints of one name ask for different recordTTL; the lowest is written"
+                );
+            }
+            Notice::TtlIgnored {
+                name,
+                chosen,
+                ignored,
+            } => {
+                let ignored: Vec<String> =
+                    ignored.iter().map(|(o, t)| format!("{o}: {t}")).collect();
+                info!(
+                    record = %name,
+                    ttl = chosen.map_or_else(|| "the zone's".to_owned(), |t| t.to_string()),
+                    ignored = %ignored.join(", "),
+                    "recordTTL of endpoints outside the owner namespace ignored; only the owner's objects set the TTL"
                 );
             }
         }

@@ -4,7 +4,9 @@
 # outside the checkout) plus etcd, both on 127.0.0.1 with free ports.
 #
 # Usage: tests/k8s/cluster.sh <command> [DIR]
-#   install-deps            apt-get install the build/run dependencies (root)
+#   install-deps            apt-get install the build/run dependencies (root); adds a
+#                           deb-src entry for the source package if none is configured
+#   debsrc                  print that deb-src entry (deb822), derived from the apt sources
 #   build                   build kube-apiserver once and cache it
 #   path                    print the cached kube-apiserver binary path
 #   start DIR               start etcd + kube-apiserver, state/logs under DIR
@@ -21,6 +23,8 @@
 #                           AlwaysAllow; RBAC makes the sync token's rights real)
 #   GSLB_KUBE_APISERVER     use this kube-apiserver binary instead of the cache
 #   ETCD                    etcd binary (default: etcd on PATH)
+#   GSLB_K8S_SUITE          Debian suite of the kubernetes source package (default bookworm)
+#   APT_CONFIG              read by apt-config: where the apt sources are (tests use it)
 #   KUBECTL                 kubectl binary (default: kubectl on PATH)
 set -euo pipefail
 
@@ -40,7 +44,17 @@ CRD_NAME=dnsendpoints.externaldns.k8s.io
 APT_PACKAGES=(golang-go rsync jq etcd-server golang-github-modern-go-reflect2-dev
               openssl make dpkg-dev python3 ca-certificates)
 DEBIAN_REFLECT2=/usr/share/gocode/src/github.com/modern-go/reflect2
-DEBSRC_LIST=/etc/apt/sources.list.d/gslb-bookworm-src.list
+# The suite whose `kubernetes` source package (1.20.2) the build is known to work with.
+SUITE=${GSLB_K8S_SUITE:-bookworm}
+# Where apt reads its sources (apt-config honours APT_CONFIG, so tests can point it at
+# fixtures); the deb-src entry install-deps adds goes into SOURCEPARTS.
+SOURCELIST=/etc/apt/sources.list
+SOURCEPARTS=/etc/apt/sources.list.d/
+if command -v apt-config >/dev/null; then
+    eval "$(apt-config shell SOURCELIST Dir::Etc::sourcelist/f SOURCEPARTS Dir::Etc::sourceparts/d)"
+fi
+SOURCEPARTS=${SOURCEPARTS%/}
+DEBSRC_FILE="$SOURCEPARTS/gslb-k8s-src.sources"
 
 log()  { printf '[cluster.sh] %s\n' "$*" >&2; }
 die()  { log "ERROR: $*"; exit 1; }
@@ -48,22 +62,126 @@ now()  { date +%s; }
 
 # ---------------------------------------------------------------- install-deps
 
-have_debsrc() {
-    # Any enabled deb-src entry for bookworm main (one-line or deb822 format).
+# The apt source files, one-line (sources.list, *.list) and deb822 (*.sources).
+apt_source_files() {
     local f
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [ -f "$f" ] || continue
-        grep -Eq '^[[:space:]]*deb-src[[:space:]].*[[:space:]]bookworm[[:space:]].*main' "$f" && return 0
+    for f in "$SOURCELIST" "$SOURCEPARTS"/*.list "$SOURCEPARTS"/*.sources; do
+        [ -f "$f" ] && printf '%s\n' "$f"
     done
-    for f in /etc/apt/sources.list.d/*.sources; do
-        [ -f "$f" ] || continue
-        # deb822: a stanza whose Types includes deb-src and Suites includes bookworm.
-        awk 'BEGIN{RS=""; ok=0}
-             /(^|\n)Types:[^\n]*deb-src/ && /(^|\n)Suites:[^\n]*bookworm([ \t\n]|$)/ &&
-             !/(^|\n)Enabled:[ \t]*no/ {ok=1}
-             END{exit ok?0:1}' "$f" && return 0
-    done
+    return 0
+}
+
+# Reads apt source files (one-line or deb822, told apart by the .sources
+# suffix) and prints every enabled entry as "TYPES<TAB>URIS<TAB>SUITES<TAB>
+# COMPONENTS<TAB>SIGNED-BY<TAB>TRUSTED" with lists space-separated; a
+# multi-line Signed-By (an inline key) has its newlines as \n.
+apt_entries() {
+    awk '
+        function trim(s) { sub(/^[ \t]+/, "", s); sub(/[ \t]+$/, "", s); return s }
+        function emit(types, uris, suites, comps, signed, trusted) {
+            gsub(/\t/, " ", signed)
+            printf "%s\t%s\t%s\t%s\t%s\t%s\n", types, uris, suites, comps, signed, trusted
+        }
+        function oneline(line,    opts, n, words, i, o, kv, signed, trusted, comps) {
+            sub(/#.*/, "", line)
+            line = trim(line)
+            if (line !~ /^deb(-src)?[ \t]/) return
+            signed = ""; trusted = ""
+            if (match(line, /\[[^]]*\]/)) {
+                opts = substr(line, RSTART + 1, RLENGTH - 2)
+                line = substr(line, 1, RSTART - 1) " " substr(line, RSTART + RLENGTH)
+                o = split(opts, kv, /[ \t]+/)
+                for (i = 1; i <= o; i++) {
+                    if (kv[i] ~ /^signed-by=/) { signed = substr(kv[i], 11); gsub(/,/, " ", signed) }
+                    if (kv[i] ~ /^trusted=/) trusted = substr(kv[i], 9)
+                }
+            }
+            n = split(line, words, /[ \t]+/)
+            if (n < 3) return
+            comps = ""
+            for (i = 4; i <= n; i++) comps = comps (comps == "" ? "" : " ") words[i]
+            emit(words[1], words[2], words[3], comps, signed, trusted)
+        }
+        function stanza(text,    n, lines, i, key, field, line) {
+            delete field
+            n = split(text, lines, "\n")
+            key = ""
+            for (i = 1; i <= n; i++) {
+                line = lines[i]
+                if (line ~ /^#/) continue
+                if (line ~ /^[ \t]/ && key != "") {
+                    field[key] = field[key] "\\n" trim(line)
+                } else if (match(line, /^[A-Za-z0-9-]+:/)) {
+                    key = tolower(substr(line, 1, RLENGTH - 1))
+                    field[key] = trim(substr(line, RLENGTH + 1))
+                }
+            }
+            if (!("types" in field) || !("uris" in field) || !("suites" in field)) return
+            if (tolower(field["enabled"]) == "no") return
+            emit(field["types"], field["uris"], field["suites"], field["components"],
+                 field["signed-by"], tolower(field["trusted"]))
+        }
+        BEGIN { RS = "" }
+        {
+            if (FILENAME ~ /\.sources$/) { stanza($0); next }
+            n = split($0, ls, "\n")
+            for (j = 1; j <= n; j++) oneline(ls[j])
+        }
+    ' "$@"
+}
+
+has_word() { case " $1 " in *" $2 "*) return 0 ;; *) return 1 ;; esac; }
+
+# Any enabled deb-src entry for $SUITE main.
+have_debsrc() {
+    local files types uris suites comps signed trusted
+    mapfile -t files < <(apt_source_files)
+    [ ${#files[@]} -gt 0 ] || return 1
+    while IFS=$'\t' read -r types uris suites comps signed trusted; do
+        has_word "$types" deb-src && has_word "$suites" "$SUITE" && has_word "$comps" main && return 0
+    done < <(apt_entries "${files[@]}")
     return 1
+}
+
+# The deb-src entry (deb822) for $SUITE main on the mirrors this machine already
+# uses: the URIs (and Signed-By, Trusted) of the enabled `deb` entries for the
+# distribution's own release suite and `main`, so it works behind any mirror or
+# proxy; apt also refuses an entry whose Signed-By differs from another entry's for
+# the same URI and suite, which copying avoids. Release suite: the codename of
+# /etc/os-release, or, when no entry names it, any suite without a "-" (not -updates,
+# -security, -backports).
+cmd_debsrc() {
+    local codename files types uris suites comps signed trusted uri out="" seen=" "
+    codename=$( (. /etc/os-release 2>/dev/null && printf '%s' "${VERSION_CODENAME:-}") || true)
+    mapfile -t files < <(apt_source_files)
+    [ ${#files[@]} -gt 0 ] || die "no apt source files ($SOURCELIST, $SOURCEPARTS/*.list, *.sources)"
+    local pass
+    for pass in codename plain; do
+        while IFS=$'\t' read -r types uris suites comps signed trusted; do
+            has_word "$types" deb && has_word "$comps" main || continue
+            local s match=0
+            for s in $suites; do
+                if [ "$pass" = codename ]; then
+                    [ -n "$codename" ] && [ "$s" = "$codename" ] && match=1
+                else
+                    case $s in *-*|*/*) ;; *) match=1 ;; esac
+                fi
+            done
+            [ "$match" = 1 ] || continue
+            for uri in $uris; do
+                uri=${uri%/}
+                case $seen in *" $uri "*) continue ;; esac
+                seen="$seen$uri "
+                out+="Types: deb-src"$'\n'"URIs: $uri"$'\n'"Suites: $SUITE"$'\n'"Components: main"$'\n'
+                [ -z "$signed" ] || out+="Signed-By: ${signed//\\n/$'\n' }"$'\n'
+                [ -z "$trusted" ] || out+="Trusted: $trusted"$'\n'
+                out+=$'\n'
+            done
+        done < <(apt_entries "${files[@]}")
+        [ -z "$out" ] || break
+    done
+    [ -n "$out" ] || die "no enabled 'deb' entry for the release suite ($codename) and main in ${files[*]}; add a deb-src entry for $SUITE main yourself"
+    printf '# Added by gslb tests/k8s/cluster.sh install-deps: the kubernetes source package.\n%s' "$out"
 }
 
 cmd_install_deps() {
@@ -71,18 +189,15 @@ cmd_install_deps() {
     export DEBIAN_FRONTEND=noninteractive
     local updated=0
     if ! have_debsrc; then
-        # apt refuses a source whose Signed-By differs from an existing entry for the
-        # same URI+suite (deb822 images set Signed-By on the deb line), so try with
-        # Debian's archive keyring first and without it second; keep what parses.
-        local opt ok=0
-        for opt in '[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ' ''; do
-            if [ -n "$opt" ] && [ ! -f /usr/share/keyrings/debian-archive-keyring.gpg ]; then continue; fi
-            echo "deb-src ${opt}http://deb.debian.org/debian bookworm main" > "$DEBSRC_LIST"
-            if apt-cache policy >/dev/null 2>&1; then ok=1; break; fi
-        done
-        if [ "$ok" != 1 ]; then rm -f "$DEBSRC_LIST"; die "could not add a deb-src line apt accepts"; fi
-        log "added deb-src line for bookworm main: $DEBSRC_LIST: $(cat "$DEBSRC_LIST")"
-        apt-get update -q
+        local entry
+        entry=$(cmd_debsrc)
+        printf '%s\n' "$entry" > "$DEBSRC_FILE"
+        if ! apt-get update -q; then
+            rm -f "$DEBSRC_FILE"
+            die "apt-get update failed with the deb-src entry derived from the apt sources:
+$entry"
+        fi
+        log "added a deb-src entry for $SUITE main: $DEBSRC_FILE:"$'\n'"$entry"
         updated=1
     fi
     local missing=() p
@@ -458,11 +573,12 @@ cmd_apply_crd() {
 
 case "${1:-}" in
     install-deps)       cmd_install_deps ;;
+    debsrc)             cmd_debsrc ;;
     build)              cmd_build ;;
     path)               cmd_path ;;
     start)              cmd_start "${2:-}" ;;
     restart-apiserver)  cmd_restart_apiserver "${2:-}" ;;
     stop)               cmd_stop "${2:-}" ;;
     apply-crd)          cmd_apply_crd "${2:-}" ;;
-    *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

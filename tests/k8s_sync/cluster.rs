@@ -206,6 +206,8 @@ impl Sidecar {
             .arg(zones)
             .arg("--admin-listen")
             .arg(admin.to_string())
+            // Short, so the test sees a replaced record file repaired.
+            .args(["--resync", "2s"])
             .env("RUST_LOG", "info,gslb=debug")
             .env("POD_NAME", "crd-sync-test")
             .stdout(Stdio::null())

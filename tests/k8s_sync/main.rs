@@ -5,10 +5,12 @@
 //! Skips with a notice when the API server binary, etcd or kubectl is
 //! missing, unless `GSLB_REQUIRE_TOOLS=1` (set by `.ci/run`).
 
+mod apt_sources;
 mod cluster;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../integration/harness.rs"]
 mod harness;
+mod image;
 
 use std::{collections::BTreeSet, net::IpAddr, path::Path, time::Duration};
 
@@ -74,6 +76,46 @@ spec:
 
 const WEBAPP_NAME: &str = "webapp.global.example.test.";
 
+/// The name of issue 9's ownership scenario.
+const SHOP_NAME: &str = "shop.global.example.test.";
+
+/// team-a's object in issue 9: sets us-east and eu-west, weight 100.
+const TEAM_A_SHOP: &str = r#"
+apiVersion: externaldns.k8s.io/v1alpha1
+kind: DNSEndpoint
+metadata: {name: webapp, namespace: team-a}
+spec:
+  endpoints:
+  - dnsName: shop.global.example.test
+    recordType: A
+    recordTTL: 30
+    targets: [192.0.2.110]
+    setIdentifier: us-east
+    providerSpecific: [{name: gslb/weight, value: "100"}]
+  - dnsName: shop.global.example.test
+    recordType: A
+    recordTTL: 30
+    targets: [192.0.2.120]
+    setIdentifier: eu-west
+    providerSpecific: [{name: gslb/weight, value: "100"}]
+"#;
+
+/// The attacker of issue 9: the same name, its own set, a huge weight and
+/// a TTL of 1.
+const ATTACKER_SHOP: &str = r#"
+apiVersion: externaldns.k8s.io/v1alpha1
+kind: DNSEndpoint
+metadata: {name: innocent, namespace: attacker}
+spec:
+  endpoints:
+  - dnsName: shop.global.example.test
+    recordType: A
+    recordTTL: 1
+    targets: [198.51.100.66]
+    setIdentifier: x
+    providerSpecific: [{name: gslb/weight, value: "1000000"}]
+"#;
+
 async fn a_records(gslb: &Gslb, name: &str) -> (ResponseCode, BTreeSet<IpAddr>) {
     let response = udp(gslb.addr, &query(name, RecordType::A)).await;
     (
@@ -99,6 +141,12 @@ async fn until_answer(gslb: &Gslb, name: &str, want: &[&str]) {
 /// `status.observedGeneration` of `production/NAME`, once it equals
 /// `metadata.generation`.
 async fn until_observed(cluster: &Cluster, name: &str) -> String {
+    until_observed_in(cluster, "production", name).await
+}
+
+/// `status.observedGeneration` of `NAMESPACE/NAME`, once it equals
+/// `metadata.generation`.
+async fn until_observed_in(cluster: &Cluster, namespace: &str, name: &str) -> String {
     eventually(&format!("observedGeneration of {name}"), FOLLOW, || async {
         let out = cluster
             .kubectl(
@@ -106,7 +154,7 @@ async fn until_observed(cluster: &Cluster, name: &str) -> String {
                     "get",
                     "dnsendpoint",
                     "-n",
-                    "production",
+                    namespace,
                     name,
                     "-o",
                     "jsonpath={.metadata.generation} {.status.observedGeneration}",
@@ -120,6 +168,25 @@ async fn until_observed(cluster: &Cluster, name: &str) -> String {
     .await
 }
 
+/// The messages of the `EndpointRejected` Events in `namespace`.
+async fn rejection_events(cluster: &Cluster, namespace: &str) -> String {
+    cluster
+        .kubectl(
+            &[
+                "get",
+                "events",
+                "-n",
+                namespace,
+                "--field-selector",
+                "reason=EndpointRejected",
+                "-o",
+                "jsonpath={.items[*].message}",
+            ],
+            None,
+        )
+        .await
+}
+
 async fn apply(cluster: &Cluster, manifest: &str) {
     cluster.kubectl(&["apply", "-f", "-"], Some(manifest)).await;
 }
@@ -128,9 +195,11 @@ fn file_text(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
-/// The whole life of an object: RBAC first, the README example served,
-/// updated, joined by a second cluster, a rejected endpoint reported, an API
-/// server restart survived, and deletion.
+/// The whole life of an object: deploy/ validated by a server-side dry run,
+/// RBAC first, the README example served, updated, joined by a second
+/// cluster, a rejected endpoint reported, a replaced record file repaired,
+/// an API server restart survived, another namespace refused a name it does
+/// not own, and deletion.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dnsendpoints_applied_with_kubectl_are_answered_by_gslb() {
     if !cluster_tools_available() {
@@ -155,7 +224,33 @@ async fn dnsendpoints_applied_with_kubectl_are_answered_by_gslb() {
     .await;
     assert!(!records.exists(), "nothing is written before a full list");
     assert_eq!(http_get(sidecar.admin, "/healthz"), "ok\n");
-    // deploy/ as a whole applies to a real API server (the Deployment's
+    // deploy/ passes the API server's own validation (server-side dry run,
+    // which needs the kustomization's namespace to exist)...
+    cluster
+        .kubectl(&["create", "namespace", "gslb"], None)
+        .await;
+    let dry_run = cluster
+        .kubectl(
+            &[
+                "apply",
+                "--dry-run=server",
+                "-k",
+                &harness::repo("deploy").display().to_string(),
+            ],
+            None,
+        )
+        .await;
+    for object in [
+        "deployment.apps/gslb",
+        "service/gslb-dns",
+        "configmap/gslb-config",
+    ] {
+        assert!(
+            dry_run.contains(&format!("{object} created (server dry run)")),
+            "{dry_run}"
+        );
+    }
+    // ...and, as a whole, applies to a real API server (the Deployment's
     // image never runs: this cluster has no nodes); it grants the rights.
     cluster
         .kubectl(
@@ -245,21 +340,7 @@ async fn dnsendpoints_applied_with_kubectl_are_answered_by_gslb() {
     apply(&cluster, MIXED).await;
     until_answer(&gslb, "good.global.example.test.", &["192.0.2.77"]).await;
     let events = eventually("Events about the rejected endpoints", FOLLOW, || async {
-        let out = cluster
-            .kubectl(
-                &[
-                    "get",
-                    "events",
-                    "-n",
-                    "production",
-                    "--field-selector",
-                    "reason=EndpointRejected",
-                    "-o",
-                    "jsonpath={.items[*].message}",
-                ],
-                None,
-            )
-            .await;
+        let out = rejection_events(&cluster, "production").await;
         (out.contains("CNAME") && out.contains("10.0.0.300")).then_some(out)
     })
     .await;
@@ -289,6 +370,21 @@ async fn dnsendpoints_applied_with_kubectl_are_answered_by_gslb() {
     );
     let (rcode, _) = a_records(&gslb, "alias.global.example.test.").await;
     assert_eq!(rcode, ResponseCode::NXDomain);
+
+    // 5b. Issue 9, finding 6: the record file replaced behind the sidecar's
+    //     back is rewritten by the next resync, and the server follows.
+    let written = file_text(&records);
+    std::fs::write(&records, "{\"records\": []}\n").expect("replace the record file");
+    eventually("the replaced record file is repaired", FOLLOW, || async {
+        (file_text(&records) == written).then_some(())
+    })
+    .await;
+    until_answer(&gslb, "good.global.example.test.", &["192.0.2.77"]).await;
+    let repairs = http_get(sidecar.admin, "/metrics");
+    assert!(
+        repairs.contains("gslb_crd_sync_file_repairs_total 1"),
+        "{repairs}"
+    );
 
     // 6. API server restart: the file never changes while it is away, and a
     //    change made after it is back is picked up.
@@ -348,7 +444,52 @@ async fn dnsendpoints_applied_with_kubectl_are_answered_by_gslb() {
         "{metrics}"
     );
 
-    // 7. Deletion: the name disappears (NXDOMAIN); the other names stay.
+    // 7. Issue 9, finding 5: another namespace's endpoints for team-a's name
+    //    are rejected with an Event naming the owner; DNS answers only
+    //    team-a's sets, with team-a's TTL.
+    for namespace in ["team-a", "attacker"] {
+        cluster
+            .kubectl(&["create", "namespace", namespace], None)
+            .await;
+    }
+    apply(&cluster, TEAM_A_SHOP).await;
+    until_observed_in(&cluster, "team-a", "webapp").await;
+    apply(&cluster, ATTACKER_SHOP).await;
+    let event = eventually("an Event about the attacker's endpoint", FOLLOW, || async {
+        let out = rejection_events(&cluster, "attacker").await;
+        out.contains("shop.global.example.test").then_some(out)
+    })
+    .await;
+    assert!(
+        event.contains("belongs to namespace team-a") && event.contains("gslb.io/shared-with"),
+        "{event}"
+    );
+    let log = file_text(&cluster.path("crd-sync.log"));
+    assert!(
+        log.contains("attacker/innocent") && log.contains("reason=\"owner\""),
+        "{log}"
+    );
+    let team_a = set_of(&["192.0.2.110", "192.0.2.120"]);
+    let mut seen = BTreeSet::new();
+    for _ in 0..50 {
+        let response = udp(gslb.addr, &query(SHOP_NAME, RecordType::A)).await;
+        assert_eq!(response.metadata.response_code, ResponseCode::NoError);
+        assert!(
+            response.answers.iter().all(|r| r.ttl == 30),
+            "team-a's TTL: {:?}",
+            response.answers
+        );
+        seen.extend(addrs(&response));
+    }
+    assert_eq!(seen, team_a, "only team-a's sets answer");
+    assert!(
+        file_text(&records).contains("\"ttl\": 30")
+            && !file_text(&records).contains("198.51.100.66"),
+        "{}",
+        file_text(&records)
+    );
+
+    // 8. Deletion: the name disappears (NXDOMAIN); the other names stay.
     cluster
         .kubectl(
             &[

@@ -283,7 +283,7 @@ fn other_providers_keys_are_ignored_with_a_notice() {
         .iter()
         .filter_map(|n| match n {
             Notice::IgnoredKey { key, .. } => Some(key.as_str()),
-            Notice::TtlConflict { .. } => None,
+            Notice::TtlConflict { .. } | Notice::TtlIgnored { .. } => None,
         })
         .collect();
     assert_eq!(ignored, ["aws/evaluate-target-health", "alias"]);
@@ -545,13 +545,14 @@ fn health_checks_cannot_be_verified_with_a_zone_list() {
 #[test]
 fn one_name_from_several_objects_is_one_record() {
     let c = run(&docs(&[
-        object("team-a", "web", &a(W, "us", "192.0.2.10", &[])),
+        object("team-a", "web-us", &a(W, "us", "192.0.2.10", &[])),
         object(
-            "team-b",
-            "web",
+            "team-a",
+            "web-eu",
             &a("WebApp.Global.Example.Test.", "eu", "192.0.2.20", &[]),
         ),
     ]));
+    assert!(c.rejections.is_empty(), "{:?}", c.rejections);
     let r = only_record(&c);
     assert_eq!(r.sets.len(), 2);
 }
@@ -568,8 +569,8 @@ fn default_set_id_is_namespace_slash_name() {
 
 #[test]
 fn the_older_object_owns_a_set_id_whatever_the_order() {
-    let older = object("b-ns", "older", &a(W, "shared", "192.0.2.1", &[]));
-    let newer = object("a-ns", "newer", &a(W, "shared", "192.0.2.2", &[]));
+    let older = object("prod", "b-older", &a(W, "shared", "192.0.2.1", &[]));
+    let newer = object("prod", "a-newer", &a(W, "shared", "192.0.2.2", &[]));
     let yaml = docs(&[older.clone(), newer.clone()]);
     let mut objs = objects(&yaml);
     let forward = convert(&objs, &scope());
@@ -580,14 +581,17 @@ fn the_older_object_owns_a_set_id_whatever_the_order() {
     let r = &forward.rejections[0];
     assert_eq!(
         (r.reason, r.object.name.as_str()),
-        (Reason::Conflict, "newer")
+        (Reason::Conflict, "a-newer")
     );
     assert!(
-        r.detail.contains("already claimed by b-ns/older"),
+        r.detail.contains("already claimed by prod/b-older"),
         "{}",
         r.detail
     );
-    assert_eq!(forward.accepted_objects, [ObjectKey::new("b-ns", "older")]);
+    assert_eq!(
+        forward.accepted_objects,
+        [ObjectKey::new("prod", "b-older")]
+    );
     // Created in the same second: namespace/name decides.
     let mut objs = objects(&docs(&[older, newer]));
     for o in &mut objs {
@@ -595,7 +599,7 @@ fn the_older_object_owns_a_set_id_whatever_the_order() {
     }
     let c = convert(&objs, &scope());
     assert_eq!(set(only_record(&c), "shared").targets, ["192.0.2.2"]);
-    assert_eq!(c.rejections[0].object.name, "older");
+    assert_eq!(c.rejections[0].object.name, "b-older");
 }
 
 #[test]
@@ -781,4 +785,354 @@ fn every_written_file_loads_in_the_server() {
     let loaded =
         crate::config::load_with_env(&config, Vec::new()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(loaded.config.records.len(), 4, "static + webapp + x + v6");
+}
+
+// ---------------------------------------------------------------- ownership
+
+/// Like [`object`], with more `metadata` entries (a YAML flow-map body such
+/// as `annotations: {...}`).
+fn object_with(ns: &str, name: &str, meta: &str, endpoints: &str) -> String {
+    format!(
+        "apiVersion: externaldns.k8s.io/v1alpha1\nkind: DNSEndpoint\nmetadata: {{name: {name}, namespace: {ns}, {meta}}}\nspec:\n  endpoints:\n{endpoints}"
+    )
+}
+
+/// The metadata entry of an owner sharing its names with `namespaces`.
+fn shared_with(namespaces: &str) -> String {
+    format!("annotations: {{gslb.io/shared-with: {namespaces:?}}}")
+}
+
+/// [`a`] with a `recordTTL`.
+fn a_ttl(name: &str, id: &str, targets: &str, ttl: i64, keys: &[(&str, &str)]) -> String {
+    a(name, id, targets, keys).replacen(
+        "    recordType: A\n",
+        &format!("    recordType: A\n    recordTTL: {ttl}\n"),
+        1,
+    )
+}
+
+fn ids(record: &RawRecord) -> Vec<&str> {
+    record.sets.iter().map(|s| s.id.as_str()).collect()
+}
+
+/// The rejections as (object, reason).
+fn rejected(c: &Conversion) -> Vec<(String, Reason)> {
+    c.rejections
+        .iter()
+        .map(|r| (r.object.to_string(), r.reason))
+        .collect()
+}
+
+/// team-a's webapp, as in the issue: us-east and eu-west, weight 100.
+fn team_a_webapp() -> String {
+    object(
+        "team-a",
+        "webapp",
+        &[
+            a_ttl(W, "us-east", "192.0.2.10", 30, &[("gslb/weight", "100")]),
+            a_ttl(W, "eu-west", "192.0.2.20", 30, &[("gslb/weight", "100")]),
+        ]
+        .concat(),
+    )
+}
+
+/// The attacker of the issue: its own set, a huge weight and a TTL of 1.
+fn attacker() -> String {
+    object(
+        "attacker",
+        "innocent",
+        &a_ttl(W, "x", "198.51.100.66", 1, &[("gslb/weight", "1000000")]),
+    )
+}
+
+/// Issue 9, finding 5: another namespace's endpoints for team-a's name,
+/// whatever their weight and TTL, are rejected naming the owner; the record
+/// keeps team-a's sets and TTL.
+#[test]
+fn issue_9_another_namespace_cannot_add_a_set_to_a_name() {
+    let mut objs = objects(&docs(&[team_a_webapp(), attacker()]));
+    let c = convert(&objs, &scope());
+    assert_eq!(rejected(&c), [("attacker/innocent".into(), Reason::Owner)]);
+    let detail = &c.rejections[0].detail;
+    for says in [
+        "webapp.global.example.test. belongs to namespace team-a",
+        "team-a/webapp",
+        "gslb.io/shared-with",
+    ] {
+        assert!(detail.contains(says), "{says:?} in {detail}");
+    }
+    let r = only_record(&c);
+    assert_eq!(ids(r), ["eu-west", "us-east"]);
+    assert_eq!(r.ttl, Some(30), "the attacker's recordTTL 1 is not taken");
+    assert_eq!(c.accepted_objects, [ObjectKey::new("team-a", "webapp")]);
+    // The order of the list does not matter, only creation times do.
+    objs.reverse();
+    assert_eq!(convert(&objs, &scope()), c);
+}
+
+/// Issue 9, finding 5: an object created to squat a set id of a name does
+/// not take over when the owner re-creates the object that had that set
+/// (the re-created one is younger than the squatter's): the name still
+/// belongs to the owner's namespace, which has another object for it.
+#[test]
+fn issue_9_a_squatted_set_id_does_not_take_over_when_its_owner_is_recreated() {
+    let us = |created: &str, target: &str| {
+        object_with(
+            "team-a",
+            "webapp-us",
+            &format!("creationTimestamp: \"{created}\""),
+            &a(W, "us-east", target, &[]),
+        )
+    };
+    let eu = object_with(
+        "team-a",
+        "webapp-eu",
+        "creationTimestamp: \"2024-01-01T00:00:01Z\"",
+        &a(W, "eu-west", "192.0.2.20", &[]),
+    );
+    let squat = object_with(
+        "attacker",
+        "squat",
+        "creationTimestamp: \"2024-01-01T00:00:02Z\"",
+        &a(W, "us-east", "198.51.100.66", &[("gslb/weight", "1000000")]),
+    );
+    let before = run(&docs(&[
+        us("2024-01-01T00:00:00Z", "192.0.2.10"),
+        eu.clone(),
+        squat.clone(),
+    ]));
+    assert_eq!(
+        rejected(&before),
+        [("attacker/squat".into(), Reason::Owner)]
+    );
+    // team-a deletes webapp-us and creates it again, now younger than squat.
+    let after = run(&docs(&[
+        us("2024-01-01T00:01:00Z", "192.0.2.11"),
+        eu,
+        squat,
+    ]));
+    assert_eq!(rejected(&after), [("attacker/squat".into(), Reason::Owner)]);
+    let r = only_record(&after);
+    assert_eq!(set(r, "us-east").targets, ["192.0.2.11"]);
+    assert_eq!(set(r, "us-east").weight, None);
+}
+
+/// When the owner namespace's last object for a name goes, the name passes
+/// to the namespace of the next oldest claim.
+#[test]
+fn the_next_oldest_claim_owns_a_name_its_owner_left() {
+    let b = object("team-b", "web", &a(W, "b", "192.0.2.2", &[]));
+    let c_obj = object("team-c", "web", &a(W, "c", "192.0.2.3", &[]));
+    let all = run(&docs(&[team_a_webapp(), b.clone(), c_obj.clone()]));
+    assert_eq!(
+        rejected(&all),
+        [
+            ("team-b/web".into(), Reason::Owner),
+            ("team-c/web".into(), Reason::Owner)
+        ]
+    );
+    // team-a's object deleted: team-b's (created before team-c's) owns it.
+    let mut objs = objects(&docs(&[team_a_webapp(), b, c_obj]));
+    objs.remove(0);
+    let c = convert(&objs, &scope());
+    assert_eq!(rejected(&c), [("team-c/web".into(), Reason::Owner)]);
+    assert!(
+        c.rejections[0]
+            .detail
+            .contains("belongs to namespace team-b"),
+        "{}",
+        c.rejections[0].detail
+    );
+    assert_eq!(ids(only_record(&c)), ["b"]);
+    // An object with no creation time (never from an API server) is the
+    // youngest of all.
+    objs[0].created_secs = None;
+    let c = convert(&objs, &scope());
+    assert_eq!(rejected(&c), [("team-b/web".into(), Reason::Owner)]);
+}
+
+/// A typo in the owner's only endpoint rejects that endpoint, but the
+/// object still claims the name: nobody else takes it meanwhile.
+#[test]
+fn a_rejected_endpoint_still_claims_its_name() {
+    let c = run(&docs(&[
+        object("team-a", "webapp", &a(W, "us-east", "192.0.2.300", &[])),
+        attacker(),
+    ]));
+    assert_eq!(
+        rejected(&c),
+        [
+            ("attacker/innocent".into(), Reason::Owner),
+            ("team-a/webapp".into(), Reason::Target),
+        ]
+    );
+    assert!(c.file.records.is_empty());
+}
+
+/// `gslb.io/shared-with` on the owner's object lets the listed namespaces
+/// in (`*`: all); on anyone else's object it grants nothing.
+#[test]
+fn the_owner_shares_a_name_with_an_annotation() {
+    let owner = |sharing: &str| {
+        object_with(
+            "team-a",
+            "webapp",
+            &shared_with(sharing),
+            &a(W, "us-east", "192.0.2.10", &[]),
+        )
+    };
+    let b = object_with(
+        "team-b",
+        "web",
+        &shared_with("team-c"),
+        &a(W, "b", "192.0.2.2", &[]),
+    );
+    let c_obj = object("team-c", "web", &a(W, "c", "192.0.2.3", &[]));
+    let c = run(&docs(&[owner("team-b"), b.clone(), c_obj.clone()]));
+    assert_eq!(
+        rejected(&c),
+        [("team-c/web".into(), Reason::Owner)],
+        "team-b's annotation does not share team-a's name"
+    );
+    assert_eq!(ids(only_record(&c)), ["b", "us-east"]);
+    let c = run(&docs(&[owner("team-b, team-c"), b.clone(), c_obj.clone()]));
+    assert!(c.rejections.is_empty(), "{:?}", c.rejections);
+    assert_eq!(ids(only_record(&c)), ["b", "c", "us-east"]);
+    let c = run(&docs(&[owner("*"), b, c_obj]));
+    assert!(c.rejections.is_empty(), "{:?}", c.rejections);
+}
+
+/// The owner namespace's objects that claim a name share it together (the
+/// union of their lists); an object shares only the names it claims.
+#[test]
+fn the_owner_objects_shares_add_up_and_cover_their_own_names() {
+    const API: &str = "api.global.example.test";
+    let yaml = docs(&[
+        object_with(
+            "team-a",
+            "one",
+            &shared_with("team-b"),
+            &a(W, "a1", "192.0.2.1", &[]),
+        ),
+        object_with(
+            "team-a",
+            "two",
+            &shared_with("team-c"),
+            &a(W, "a2", "192.0.2.2", &[]),
+        ),
+        object_with(
+            "team-a",
+            "api",
+            &shared_with("team-d"),
+            &a(API, "a", "192.0.2.3", &[]),
+        ),
+        object("team-b", "web", &a(W, "b", "192.0.2.4", &[])),
+        object("team-c", "web", &a(W, "c", "192.0.2.5", &[])),
+        object(
+            "team-d",
+            "web",
+            &[a(W, "d", "192.0.2.6", &[]), a(API, "d", "192.0.2.7", &[])].concat(),
+        ),
+    ]);
+    let mut objs = objects(&yaml);
+    let c = convert(&objs, &scope());
+    assert_eq!(rejected(&c), [("team-d/web".into(), Reason::Owner)]);
+    assert_eq!(c.rejections[0].dns_name, W, "team-d is let in on api only");
+    let web = c.file.records.iter().find(|r| r.name == format!("{W}."));
+    assert_eq!(web.map(ids), Some(vec!["a1", "a2", "b", "c"]));
+    let api = c.file.records.iter().find(|r| r.name == format!("{API}."));
+    assert_eq!(api.map(ids), Some(vec!["a", "d"]));
+    // team-a/two gone: its share of the name goes with it.
+    objs.retain(|o| o.key.name != "two");
+    let c = convert(&objs, &scope());
+    assert_eq!(
+        rejected(&c),
+        [
+            ("team-c/web".into(), Reason::Owner),
+            ("team-d/web".into(), Reason::Owner)
+        ]
+    );
+}
+
+/// Only the owner's endpoints set the TTL; a shared namespace's recordTTL
+/// is left out with a notice.
+#[test]
+fn only_the_owner_namespace_sets_the_ttl() {
+    let guest = object("team-b", "web", &a_ttl(W, "b", "192.0.2.2", 1, &[]));
+    let owner = |ttl: Option<i64>| {
+        let endpoint = match ttl {
+            Some(ttl) => a_ttl(W, "a", "192.0.2.1", ttl, &[]),
+            None => a(W, "a", "192.0.2.1", &[]),
+        };
+        object_with("team-a", "web", &shared_with("team-b"), &endpoint)
+    };
+    let c = run(&docs(&[owner(Some(300)), guest.clone()]));
+    assert!(c.rejections.is_empty(), "{:?}", c.rejections);
+    assert_eq!(only_record(&c).ttl, Some(300));
+    assert_eq!(
+        c.notices,
+        [Notice::TtlIgnored {
+            name: format!("{W}."),
+            chosen: Some(300),
+            ignored: vec![(ObjectKey::new("team-b", "web"), 1)],
+        }]
+    );
+    // The owner sets none: the zone's TTL, not the guest's.
+    let c = run(&docs(&[owner(None), guest]));
+    assert_eq!(only_record(&c).ttl, None);
+}
+
+/// A namespace the owner shares a name with cannot take one of the owner's
+/// set ids, even with an object older than the owner's object for it.
+#[test]
+fn the_owner_namespace_keeps_its_set_ids() {
+    let c = run(&docs(&[
+        object_with(
+            "team-a",
+            "first",
+            &shared_with("team-b"),
+            &a(W, "a", "192.0.2.1", &[]),
+        ),
+        object("team-b", "web", &a(W, "us-east", "198.51.100.1", &[])),
+        object("team-a", "second", &a(W, "us-east", "192.0.2.10", &[])),
+    ]));
+    assert_eq!(rejected(&c), [("team-b/web".into(), Reason::Conflict)]);
+    assert!(
+        c.rejections[0].detail.contains("claimed by team-a/second"),
+        "{}",
+        c.rejections[0].detail
+    );
+    assert_eq!(set(only_record(&c), "us-east").targets, ["192.0.2.10"]);
+}
+
+/// Ownership goes by namespace name over a plain list of objects: the same
+/// namespace's objects read from two clusters count as one owner, with
+/// their shares added up.
+#[test]
+fn ownership_takes_any_list_of_objects_and_goes_by_namespace_name() {
+    let cluster_1 = object_with(
+        "team-a",
+        "webapp",
+        &shared_with("team-b"),
+        &a(W, "us-east", "192.0.2.10", &[]),
+    );
+    let cluster_2 = object_with(
+        "team-a",
+        "webapp",
+        &shared_with("team-c"),
+        &a(W, "eu-west", "192.0.2.20", &[]),
+    );
+    let objs = objects(&docs(&[
+        cluster_1,
+        object("team-d", "web", &a(W, "d", "192.0.2.4", &[])),
+        cluster_2,
+    ]));
+    let owners = crate::crd_sync::ownership::owners(&objs);
+    let owner = &owners[&format!("{W}.")];
+    assert_eq!(
+        (owner.namespace.as_str(), owner.object.to_string()),
+        ("team-a", "team-a/webapp".to_owned())
+    );
+    assert!(owner.admits("team-a") && owner.admits("team-b") && owner.admits("team-c"));
+    assert!(!owner.admits("team-d"));
 }
