@@ -32,6 +32,7 @@ pub mod app;
 pub mod config;
 pub mod crd_sync;
 pub mod dns;
+pub mod fd_limit;
 pub mod geo;
 pub mod health;
 pub mod metrics;
