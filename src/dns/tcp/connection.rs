@@ -161,7 +161,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Some(at) => at + self.settings.message_timeout,
             };
             let want = self.buffers.wanted();
-            self.buffers.inbox.reserve(want);
+            self.buffers.inbox.reserve_exact(want);
             let read = tokio::select! {
                 biased;
                 () = stop.cancelled(), if !stopping && started.is_none() => {
@@ -271,7 +271,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Reads what the socket holds without waiting; true if bytes came.
     fn read_now(&mut self) -> bool {
         let want = self.buffers.wanted();
-        self.buffers.inbox.reserve(want);
+        self.buffers.inbox.reserve_exact(want);
         matches!(
             self.stream.read_buf(&mut self.buffers.inbox).now_or_never(),
             Some(Ok(n)) if n > 0
