@@ -36,6 +36,9 @@ pub(crate) trait Accept: Send + 'static {
 impl Accept for tokio::net::TcpListener {
     type Stream = tokio::net::TcpStream;
 
+    // The type's name spells out tokio's inherent `accept`, so this cannot
+    // be read as a recursive call of the trait method.
+    #[allow(clippy::use_self)]
     async fn accept(&mut self) -> io::Result<(Self::Stream, SocketAddr)> {
         let (stream, peer) = tokio::net::TcpListener::accept(self).await?;
         // Answers go out in one write each; don't hold them for Nagle.
