@@ -3,6 +3,12 @@
 //!
 //! [`Server::start`] returns once every socket is bound, with the real
 //! addresses (tests ask for port 0), so callers can query it straight away.
+//!
+//! Shutdown is a drain ([`Server::drain`]): `/readyz` turns 503 at once so
+//! load balancers stop sending; DNS keeps answering for
+//! `server.shutdown_grace`; then the listeners close, open TCP connections
+//! answer what they have received, and the background tasks stop, all
+//! within [`FINISH_LIMIT`].
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -14,6 +20,7 @@ use tracing::{info, warn};
 use crate::admin::{self, AdminState};
 use crate::config::Loaded;
 use crate::dns::{tcp, udp::UdpListener};
+use crate::fd_limit;
 use crate::health::prober::{Prober, StatusBoard};
 use crate::metrics::Metrics;
 use crate::table::{
@@ -26,6 +33,11 @@ use crate::table::{
 /// a busy core the kernel runs the UDP answers first and probing thousands
 /// of targets does not delay them.
 pub const RUNTIME_NICE: i32 = 5;
+
+/// After the grace, how long in-flight TCP queries and the background
+/// tasks get before the process gives up on them: the process exits within
+/// `shutdown_grace` plus this (the bound is plus 2 s).
+pub const FINISH_LIMIT: Duration = Duration::from_millis(1500);
 
 /// Lowers the calling thread's priority to [`RUNTIME_NICE`]; meant for
 /// `tokio::runtime::Builder::on_thread_start`. Threads spawned later from a
@@ -52,10 +64,18 @@ pub struct Server {
     pub admin_addr: Option<SocketAddr>,
     /// Probe details and readiness.
     pub board: Arc<StatusBoard>,
+    /// The effective TCP connection cap (configured, or lowered to fit
+    /// the file descriptor limit).
+    pub tcp_max_connections: usize,
+    /// How long DNS keeps answering after a drain starts.
+    pub shutdown_grace: Duration,
+    /// Cancelled when the drain starts: `/readyz` answers 503.
+    draining: CancellationToken,
+    /// Stops the background tasks (prober, builder, admin API).
     cancel: CancellationToken,
     tasks: JoinSet<()>,
     udp: Vec<UdpListener>,
-    tcp: Vec<hickory_server::Server<tcp::TcpHandler>>,
+    tcp: Vec<tcp::TcpListener>,
 }
 
 impl std::fmt::Debug for Server {
@@ -73,16 +93,30 @@ impl Server {
         let server_cfg = loaded.config.server.clone();
         let (builder, handle, cell) = Builder::new(config_path, loaded, metrics.clone());
         let cancel = CancellationToken::new();
+        let draining = CancellationToken::new();
+        let tcp_max_connections = tcp_cap(&server_cfg);
+        let slots = tcp::Slots::new(
+            tcp_max_connections,
+            server_cfg.tcp_max_connections_per_ip,
+            metrics.clone(),
+        );
         let mut udp = Vec::new();
-        let mut tcp_servers = Vec::new();
+        let mut tcp_listeners = Vec::new();
         let mut dns_addrs = Vec::new();
         for addr in &server_cfg.dns_listen {
-            let (listener, tcp_addr, server) =
-                bind_dns(*addr, &server_cfg, &cell, &metrics).await?;
-            let bound = listener.local_addr;
-            info!(udp = %bound, tcp = %tcp_addr, workers = server_cfg.udp_workers, "listening for DNS");
-            udp.push(listener);
-            tcp_servers.push(server);
+            let (udp_listener, tcp_socket) = bind_dns(*addr, &server_cfg, &cell, &metrics).await?;
+            let bound = udp_listener.local_addr;
+            info!(udp = %bound, tcp = %bound, workers = server_cfg.udp_workers, "listening for DNS");
+            let tcp_listener = tcp::TcpListener::start(
+                tcp_socket,
+                slots.clone(),
+                tcp::ConnectionSettings::new(server_cfg.tcp_idle_timeout),
+                cell.clone(),
+                metrics.clone(),
+            )
+            .with_context(|| format!("starting TCP on {bound}"))?;
+            udp.push(udp_listener);
+            tcp_listeners.push(tcp_listener);
             dns_addrs.push(bound);
         }
         let mut tasks = JoinSet::new();
@@ -101,9 +135,9 @@ impl Server {
                     metrics: metrics.clone(),
                     builder: handle.clone(),
                     board: board.clone(),
-                    shutdown: cancel.clone(),
+                    shutdown: draining.clone(),
                 };
-                tasks.spawn(admin::serve(listener, state));
+                tasks.spawn(admin::serve(listener, state, cancel.clone()));
                 info!(admin = %bound, "admin API listening");
                 Some(bound)
             }
@@ -115,10 +149,13 @@ impl Server {
             metrics,
             admin_addr,
             board,
+            tcp_max_connections,
+            shutdown_grace: server_cfg.shutdown_grace,
+            draining,
             cancel,
             tasks,
             udp,
-            tcp: tcp_servers,
+            tcp: tcp_listeners,
         })
     }
 
@@ -127,47 +164,78 @@ impl Server {
         self.cancel.clone()
     }
 
-    /// Stops listening and waits up to `grace` for tasks to finish.
-    pub async fn shutdown(mut self, grace: Duration) {
-        self.cancel.cancel();
+    /// Turns `/readyz` to 503, so load balancers stop sending; DNS keeps
+    /// answering. The first step of [`drain`](Self::drain).
+    pub fn stop_ready(&self) {
+        self.draining.cancel();
+    }
+
+    /// The whole shutdown sequence: not ready at once, DNS answering for
+    /// `shutdown_grace`, then [`shutdown`](Self::shutdown) within
+    /// [`FINISH_LIMIT`].
+    pub async fn drain(self) {
+        self.stop_ready();
+        info!(
+            grace = %humantime::format_duration(self.shutdown_grace),
+            "draining: /readyz answers 503, DNS keeps answering until the grace ends"
+        );
+        tokio::time::sleep(self.shutdown_grace).await;
+        self.shutdown(FINISH_LIMIT).await;
+    }
+
+    /// Closes the listeners now, lets open TCP connections answer what they
+    /// have received, stops the background tasks; gives up on whatever is
+    /// left after `limit`.
+    pub async fn shutdown(mut self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        self.draining.cancel();
         self.udp.iter().for_each(UdpListener::stop);
-        for mut server in self.tcp.drain(..) {
-            if tokio::time::timeout(grace, server.shutdown_gracefully())
-                .await
-                .is_err()
-            {
-                warn!("TCP connections still open after the grace period");
-            }
-        }
+        self.tcp.iter().for_each(tcp::TcpListener::stop);
+        info!("listeners closed");
+        futures_util::future::join_all(self.tcp.drain(..).map(|tcp| tcp.join(deadline))).await;
         let udp = std::mem::take(&mut self.udp);
         let _ =
             tokio::task::spawn_blocking(move || udp.into_iter().for_each(UdpListener::join)).await;
-        if tokio::time::timeout(grace, async {
+        self.cancel.cancel();
+        if tokio::time::timeout_at(deadline, async {
             while self.tasks.join_next().await.is_some() {}
         })
         .await
         .is_err()
         {
-            warn!("tasks still running after the grace period");
+            warn!("tasks still running at the shutdown deadline");
             self.tasks.abort_all();
         }
         info!("stopped");
     }
 }
 
-/// Binds UDP workers and a TCP listener on the same address. With port 0
-/// the UDP port is chosen first and TCP follows it; if another process holds
-/// that TCP port, both are released and a new port is tried.
+/// The TCP connection cap that fits the file descriptor limit, raising the
+/// soft limit first; warns when the configured cap had to shrink.
+fn tcp_cap(server: &crate::model::Server) -> usize {
+    let limit = fd_limit::raise();
+    let cap = fd_limit::tcp_cap(server.tcp_max_connections, limit);
+    if cap < server.tcp_max_connections {
+        warn!(
+            configured = server.tcp_max_connections,
+            effective = cap,
+            open_file_limit = limit.soft,
+            reserve = limit.soft.map(fd_limit::reserve),
+            "server.tcp_max_connections lowered to fit the open file limit; raise the limit (ulimit -n, LimitNOFILE) to allow more"
+        );
+    }
+    cap
+}
+
+/// Binds UDP workers and a TCP listening socket on the same address. With
+/// port 0 the UDP port is chosen first and TCP follows it; if another
+/// process holds that TCP port, both are released and a new port is tried.
 async fn bind_dns(
     addr: SocketAddr,
     server: &crate::model::Server,
     cell: &SnapshotCell,
     metrics: &Arc<Metrics>,
-) -> anyhow::Result<(
-    UdpListener,
-    SocketAddr,
-    hickory_server::Server<tcp::TcpHandler>,
-)> {
+) -> anyhow::Result<(UdpListener, tokio::net::TcpListener)> {
     const ATTEMPTS: usize = 20;
     let mut attempt = 0;
     loop {
@@ -175,9 +243,8 @@ async fn bind_dns(
         let listener = UdpListener::start(addr, server.udp_workers, cell.clone(), metrics.clone())
             .with_context(|| format!("binding UDP {addr}"))?;
         let bound = listener.local_addr;
-        let handler = tcp::TcpHandler::new(cell.clone(), metrics.clone());
-        match tcp::start(bound, server.tcp_idle_timeout, handler).await {
-            Ok((tcp_addr, tcp_server)) => return Ok((listener, tcp_addr, tcp_server)),
+        match tcp::bind(bound) {
+            Ok(tcp) => return Ok((listener, tcp)),
             Err(error)
                 if addr.port() == 0
                     && error.kind() == std::io::ErrorKind::AddrInUse

@@ -11,7 +11,7 @@
 //!  (writes a record file)                               │ ArcSwap<table::Snapshot>
 //!                                                       ▼
 //!  dns::udp (own threads) ─┐
-//!  dns::tcp (hickory) ─────┴─▶ dns::answer: dns::wire parse → table lookup → geo → select → encode
+//!  dns::tcp (own tasks) ───┴─▶ dns::answer: dns::wire parse → table lookup → geo → select → encode
 //! ```
 //!
 //! * [`config`]: the YAML schema ([`config::raw`]), validation into [`model`]
@@ -24,6 +24,8 @@
 //! * [`health`]: probe state in snapshots, rise/fall, and the prober.
 //! * [`admin`]: the admin HTTP API and the `gslb status` report.
 //! * [`metrics`]: every counter, rendered for Prometheus.
+//! * [`fd_limit`]: the open-file limit, raised at start, and the reserve
+//!   that caps DNS-over-TCP connections.
 //! * [`crd_sync`]: the DNSEndpoint sidecar.
 //! * [`app`]: wiring for `gslb serve`.
 
@@ -32,6 +34,7 @@ pub mod app;
 pub mod config;
 pub mod crd_sync;
 pub mod dns;
+pub mod fd_limit;
 pub mod geo;
 pub mod health;
 pub mod metrics;

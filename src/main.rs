@@ -54,9 +54,6 @@ enum Command {
     CrdSync(gslb::crd_sync::Args),
 }
 
-/// How long shutdown waits for open connections and tasks.
-const GRACE: Duration = Duration::from_secs(5);
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
@@ -82,7 +79,10 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(serve(config)) {
+            let result = runtime.block_on(serve(config));
+            // Whatever a cut-short drain left running must not hold the exit.
+            runtime.shutdown_timeout(Duration::from_millis(100));
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     error!(error = format!("{error:#}"), "gslb stopped");
@@ -107,9 +107,8 @@ fn run_crd_sync(args: gslb::crd_sync::Args) -> ExitCode {
 }
 
 fn init_tracing(format: LogFormat) {
-    // hickory-server logs two INFO lines per TCP query; keep them out.
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,hickory_server=warn,hickory_proto=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,hickory_proto=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -230,6 +229,11 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
         }
     }
     info!("shutting down");
-    server.shutdown(GRACE).await;
+    // A second SIGTERM or SIGINT cuts the drain short.
+    tokio::select! {
+        () = server.drain() => {}
+        _ = term.recv() => warn!("second signal: exiting without finishing the drain"),
+        _ = tokio::signal::ctrl_c() => warn!("second signal: exiting without finishing the drain"),
+    }
     Ok(())
 }

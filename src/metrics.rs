@@ -7,6 +7,8 @@
 //! are prometheus-client families. [`Metrics::render`] writes them all in
 //! the Prometheus text format for the admin API.
 
+pub mod tcp;
+
 use std::{
     collections::HashMap,
     net::IpAddr,
@@ -150,6 +152,8 @@ pub struct Metrics {
     pub reload_failures: AtomicU64,
     /// Generation of the published snapshot.
     pub generation: AtomicU64,
+    /// DNS-over-TCP connections, rejections and timeouts.
+    pub tcp: tcp::TcpCounters,
     zones: Mutex<HashMap<String, Arc<ZoneCounters>>>,
     sets: Mutex<HashMap<(String, String), Arc<SetCounters>>>,
     probes: ProbeMetrics,
@@ -488,6 +492,7 @@ impl Collector for SnapshotCollector {
             MetricType::Gauge,
             u64::from(self.ready),
         )?;
+        m.tcp.encode(&mut encoder)?;
         Ok(())
     }
 }

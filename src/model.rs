@@ -39,6 +39,14 @@ pub struct Server {
     pub max_udp_payload: u16,
     /// Idle TCP connections are closed after this long.
     pub tcp_idle_timeout: Duration,
+    /// Most TCP connections open at once (the file descriptor limit may
+    /// lower it at start).
+    pub tcp_max_connections: usize,
+    /// Most TCP connections open at once from one client address.
+    pub tcp_max_connections_per_ip: usize,
+    /// After SIGTERM, how long DNS keeps answering with `/readyz` at 503, so
+    /// load balancers stop sending before the listeners close.
+    pub shutdown_grace: Duration,
 }
 
 /// A zone gslb is authoritative for.

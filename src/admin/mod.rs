@@ -38,7 +38,8 @@ pub struct AdminState {
     pub builder: BuilderHandle,
     /// Probe details and readiness.
     pub board: Arc<StatusBoard>,
-    /// Cancelled at shutdown: readiness turns false first.
+    /// Cancelled when shutdown starts: readiness turns false at once,
+    /// while the API keeps serving through the drain.
     pub shutdown: CancellationToken,
 }
 
@@ -80,12 +81,11 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)
     Ok((listener, local))
 }
 
-/// Serves until `state.shutdown` fires.
-pub async fn serve(listener: TcpListener, state: AdminState) {
-    let shutdown = state.shutdown.clone();
+/// Serves until `stop` fires (after the drain, not when it starts).
+pub async fn serve(listener: TcpListener, state: AdminState, stop: CancellationToken) {
     let app = router(state);
     if let Err(error) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .with_graceful_shutdown(stop.cancelled_owned())
         .await
     {
         warn!(%error, "admin API stopped");

@@ -58,6 +58,12 @@ pub struct RawServer {
     pub max_udp_payload: Option<i64>,
     /// How long an idle TCP connection is kept.
     pub tcp_idle_timeout: Option<String>,
+    /// Most TCP connections open at once, over all listen addresses.
+    pub tcp_max_connections: Option<i64>,
+    /// Most TCP connections open at once from one client address.
+    pub tcp_max_connections_per_ip: Option<i64>,
+    /// How long DNS keeps answering after SIGTERM while readiness is off.
+    pub shutdown_grace: Option<String>,
 }
 
 /// One entry of `zones:`.

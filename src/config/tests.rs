@@ -373,3 +373,48 @@ fn json_record_files_with_a_comment_header_are_read_as_json() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn tcp_limits_and_shutdown_grace_have_defaults_ranges_and_env_overrides() {
+    let record = "  - name: a.global.example.test.\n    sets: [{ id: x, targets: [192.0.2.1] }]\n";
+    let loaded = load_text(&with_records(record), &[]).unwrap_or_else(|e| panic!("{e}"));
+    let server = &loaded.config.server;
+    assert_eq!(
+        (
+            server.tcp_max_connections,
+            server.tcp_max_connections_per_ip,
+            server.shutdown_grace
+        ),
+        (1_000, 20, std::time::Duration::from_secs(5))
+    );
+    let loaded = load_text(
+        &with_records(record),
+        &[
+            ("GSLB_SERVER__TCP_MAX_CONNECTIONS", "50"),
+            ("GSLB_SERVER__TCP_MAX_CONNECTIONS_PER_IP", "2"),
+            ("GSLB_SERVER__SHUTDOWN_GRACE", "0s"),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let server = &loaded.config.server;
+    assert_eq!(
+        (
+            server.tcp_max_connections,
+            server.tcp_max_connections_per_ip,
+            server.shutdown_grace
+        ),
+        (50, 2, std::time::Duration::ZERO)
+    );
+    let bad = ZONE.replace(
+        "server: { dns_listen: [\"127.0.0.1:5353\"] }",
+        "server: { dns_listen: [\"127.0.0.1:5353\"], tcp_max_connections: 0, tcp_max_connections_per_ip: -1, shutdown_grace: 1h }",
+    );
+    assert_eq!(
+        errors(&bad),
+        [
+            "server.tcp_max_connections: 0 is out of range (1 to 1000000)",
+            "server.tcp_max_connections_per_ip: -1 is out of range (1 to 1000000)",
+            "server.shutdown_grace: 1h is out of range (0s to 5m)",
+        ]
+    );
+}

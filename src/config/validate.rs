@@ -238,6 +238,27 @@ fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
         Duration::from_millis(100),
         Duration::from_secs(3600),
     );
+    let tcp_max_connections = check.int(
+        "server.tcp_max_connections",
+        raw.tcp_max_connections,
+        1_000,
+        1,
+        1_000_000,
+    );
+    let tcp_max_connections_per_ip = check.int(
+        "server.tcp_max_connections_per_ip",
+        raw.tcp_max_connections_per_ip,
+        20,
+        1,
+        1_000_000,
+    );
+    let shutdown_grace = check.duration(
+        "server.shutdown_grace",
+        raw.shutdown_grace.as_deref(),
+        Duration::from_secs(5),
+        Duration::ZERO,
+        Duration::from_secs(300),
+    );
     Some(Server {
         dns_listen,
         admin_listen,
@@ -246,6 +267,9 @@ fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
         udp_workers: udp_workers?,
         max_udp_payload: max_udp_payload?,
         tcp_idle_timeout: tcp_idle_timeout?,
+        tcp_max_connections: tcp_max_connections?,
+        tcp_max_connections_per_ip: tcp_max_connections_per_ip?,
+        shutdown_grace: shutdown_grace?,
     })
 }
 

@@ -449,4 +449,13 @@ fn warn_on_restart_only_changes(old: &crate::model::Server, new: &crate::model::
             "server.dns_listen, server.admin_listen and server.udp_workers changes take effect after a restart"
         );
     }
+    if old.tcp_idle_timeout != new.tcp_idle_timeout
+        || old.tcp_max_connections != new.tcp_max_connections
+        || old.tcp_max_connections_per_ip != new.tcp_max_connections_per_ip
+        || old.shutdown_grace != new.shutdown_grace
+    {
+        warn!(
+            "server.tcp_idle_timeout, server.tcp_max_connections, server.tcp_max_connections_per_ip and server.shutdown_grace changes take effect after a restart"
+        );
+    }
 }
