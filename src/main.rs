@@ -215,9 +215,13 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
             "no GeoIP database: only the clients' ECS-less defaults apply; sets with geo match no one, nearest-cluster fallback is off"
         ),
     }
+    // Handlers first: a SIGHUP that arrives once DNS answers but before a
+    // handler exists would take the default action and kill the server.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     let server = Server::start(path, loaded).await?;
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
             _ = hup.recv() => {
@@ -225,7 +229,7 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
                 server.builder.reload().await;
             }
             _ = term.recv() => break,
-            _ = tokio::signal::ctrl_c() => break,
+            _ = int.recv() => break,
         }
     }
     info!("shutting down");
@@ -233,7 +237,7 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
     tokio::select! {
         () = server.drain() => {}
         _ = term.recv() => warn!("second signal: exiting without finishing the drain"),
-        _ = tokio::signal::ctrl_c() => warn!("second signal: exiting without finishing the drain"),
+        _ = int.recv() => warn!("second signal: exiting without finishing the drain"),
     }
     Ok(())
 }
