@@ -39,6 +39,10 @@ pub struct Server {
     pub max_udp_payload: u16,
     /// Idle TCP connections are closed after this long.
     pub tcp_idle_timeout: Duration,
+    /// Largest config or record file read, in bytes.
+    pub max_config_bytes: u64,
+    /// Most records in the config and its record files together.
+    pub max_records: usize,
 }
 
 /// A zone gslb is authoritative for.

@@ -238,6 +238,20 @@ fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
         Duration::from_millis(100),
         Duration::from_secs(3600),
     );
+    let max_config_bytes = check.int(
+        "server.max_config_bytes",
+        raw.max_config_bytes,
+        super::limits::DEFAULT_MAX_CONFIG_BYTES as i64,
+        super::limits::MIN_MAX_CONFIG_BYTES as i64,
+        super::limits::MAX_MAX_CONFIG_BYTES as i64,
+    );
+    let max_records = check.int(
+        "server.max_records",
+        raw.max_records,
+        super::limits::DEFAULT_MAX_RECORDS as i64,
+        1,
+        super::limits::MAX_MAX_RECORDS as i64,
+    );
     Some(Server {
         dns_listen,
         admin_listen,
@@ -246,6 +260,8 @@ fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
         udp_workers: udp_workers?,
         max_udp_payload: max_udp_payload?,
         tcp_idle_timeout: tcp_idle_timeout?,
+        max_config_bytes: max_config_bytes?,
+        max_records: max_records?,
     })
 }
 
