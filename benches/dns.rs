@@ -191,6 +191,7 @@ fn bench_flip(c: &mut Criterion) {
         config: Arc::new(validated(100_000, 3)),
         geo: None,
         warnings: Vec::new(),
+        inputs: Default::default(),
     };
     let metrics = Arc::new(Metrics::default());
     let runtime = tokio::runtime::Builder::new_current_thread()

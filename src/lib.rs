@@ -15,7 +15,8 @@
 //! ```
 //!
 //! * [`config`]: the YAML schema ([`config::raw`]), validation into [`model`]
-//!   with every error's file and field, and file watching.
+//!   with every error's file and field, size and record caps
+//!   ([`config::limits`]), and file watching.
 //! * [`table`]: the compiled, immutable [`table::Snapshot`] and the builder
 //!   task that alone publishes new ones.
 //! * [`select`]: the selection rules as a pure function.

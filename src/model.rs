@@ -47,6 +47,10 @@ pub struct Server {
     /// After SIGTERM, how long DNS keeps answering with `/readyz` at 503, so
     /// load balancers stop sending before the listeners close.
     pub shutdown_grace: Duration,
+    /// Largest config or record file read, in bytes.
+    pub max_config_bytes: u64,
+    /// Most records in the config and its record files together.
+    pub max_records: usize,
 }
 
 /// A zone gslb is authoritative for.

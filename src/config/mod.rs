@@ -3,8 +3,12 @@
 //! record files it names, and the GeoIP database, validated together.
 //!
 //! Loading is all or nothing: the caller gets a complete [`Loaded`] or every
-//! error found, and keeps serving what it had.
+//! error found, and keeps serving what it had. Every file is read once,
+//! within the caps of [`limits`], and what was read is kept ([`input`]) so
+//! the table builder can tell whether a file changed since.
 
+pub mod input;
+pub mod limits;
 pub mod raw;
 pub mod validate;
 /// Watching config files for changes.
@@ -20,6 +24,10 @@ use serde::de::DeserializeOwned;
 
 use crate::geo::GeoDb;
 use crate::model::Config;
+use input::{Contents, is_blank};
+pub use input::{FileState, Input, Inputs};
+pub use limits::Limits;
+use limits::RecordCount;
 use raw::{RawConfig, RawRecordFile, RawServer};
 use validate::RecordSource;
 pub use validate::{ConfigError, ConfigErrors, RecordScope};
@@ -36,41 +44,176 @@ pub struct Loaded {
     pub geo: Option<Arc<GeoDb>>,
     /// Things worth telling the operator that do not stop the load.
     pub warnings: Vec<String>,
+    /// The files read and what they held, to tell later whether they changed.
+    pub inputs: Inputs,
+}
+
+/// What a reload continues from.
+#[derive(Debug, Clone, Default)]
+pub struct Baseline {
+    /// The caps to read the main config with (its own are not known until
+    /// it has been read).
+    pub limits: Limits,
+    /// Record files whose records are being served: such a file that
+    /// vanishes or turns empty is an error that keeps its records, not a
+    /// reason to drop them (an empty record file on purpose says
+    /// `records: []`; dropping it from `server.record_files` drops it).
+    pub served_record_files: Vec<PathBuf>,
+}
+
+impl Baseline {
+    /// The baseline of the config being served.
+    pub fn of(running: &Loaded) -> Self {
+        Self {
+            limits: Limits::of(&running.config.server),
+            served_record_files: running
+                .inputs
+                .served_record_files()
+                .map(Path::to_path_buf)
+                .collect(),
+        }
+    }
+}
+
+/// One load: its result and, either way, the files it read.
+#[derive(Clone)]
+pub struct Attempt {
+    /// The config, or every error found.
+    pub result: Result<Loaded, ConfigErrors>,
+    /// What was read; on success also in [`Loaded::inputs`].
+    pub inputs: Inputs,
 }
 
 /// Loads `path` with the process environment's overrides.
 pub fn load(path: &Path) -> Result<Loaded, ConfigErrors> {
-    let env = std::env::vars_os()
-        .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)));
-    load_with_env(path, env)
+    load_with_env(path, process_env())
 }
 
 /// Loads `path`, taking server overrides from `env` (only `GSLB_SERVER__*`
 /// entries are used, so unrelated `GSLB_*` variables cannot break a load).
+/// Nothing is running yet: the main config is read within the default
+/// `server.max_config_bytes`, or the one set in `env`.
 pub fn load_with_env(
     path: &Path,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Loaded, ConfigErrors> {
-    let file = path.display().to_string();
-    let mut raw: RawConfig = read_yaml(path).map_err(|e| ConfigErrors(vec![e]))?;
-    raw.server = with_env_overrides(raw.server, path, env).map_err(|e| ConfigErrors(vec![e]))?;
+    let env: Vec<(String, String)> = env.into_iter().collect();
+    let baseline = Baseline {
+        limits: Limits::before_any_config(&env),
+        served_record_files: Vec::new(),
+    };
+    load_after(path, env, &baseline).result
+}
+
+/// Reloads `path` with the process environment's overrides, on top of a
+/// running config's `baseline`.
+pub fn reload(path: &Path, baseline: &Baseline) -> Attempt {
+    load_after(path, process_env(), baseline)
+}
+
+fn process_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+        .collect()
+}
+
+/// Loads `path` and its record files, each read once (see [`input`]).
+pub fn load_after(path: &Path, env: Vec<(String, String)>, baseline: &Baseline) -> Attempt {
+    let mut inputs = Inputs::default();
+    let result = load_into(path, env, baseline, &mut inputs).map(|mut loaded| {
+        loaded.inputs = inputs.clone();
+        loaded
+    });
+    Attempt { result, inputs }
+}
+
+fn load_into(
+    path: &Path,
+    env: Vec<(String, String)>,
+    baseline: &Baseline,
+    inputs: &mut Inputs,
+) -> Result<Loaded, ConfigErrors> {
+    let file: Arc<str> = path.display().to_string().into();
+    let one = |e: ConfigError| ConfigErrors(vec![e]);
+    let running = baseline.limits;
+    let contents = Contents::read(path, running.max_config_bytes);
+    inputs.push(path, running.max_config_bytes, &contents);
+    let text = text_of(&file, contents, running.max_config_bytes).map_err(one)?;
+    if is_blank(&text) {
+        return Err(one(whole_file(&file, "is empty: it holds no config")));
+    }
+    let mut raw: RawConfig = {
+        let _count = RecordCount::allow(running.max_records, running.max_records);
+        parse_yaml(&file, &text, running).map_err(one)?
+    };
+    drop(text);
+    raw.server = with_env_overrides(raw.server, path, env).map_err(one)?;
+    let limits = running.asked_by(&raw.server);
+    if raw.records.len() > limits.max_records {
+        return Err(one(ConfigError {
+            file: file.clone(),
+            path: "records".into(),
+            message: format!(
+                "{} records, more than server.max_records ({})",
+                raw.records.len(),
+                limits.max_records
+            ),
+        }));
+    }
+    let mut records_left = limits.max_records - raw.records.len();
 
     let mut warnings = Vec::new();
     let mut errors = Vec::new();
     let mut sources = Vec::new();
     for (i, record_file) in raw.server.record_files.iter().enumerate() {
         let record_path = PathBuf::from(record_file);
-        if !record_path.exists() {
-            warnings.push(format!(
-                "{file}: server.record_files[{i}]: {record_file} does not exist yet; serving without it until it appears"
-            ));
+        let name: Arc<str> = record_file.as_str().into();
+        let cap = limits.max_config_bytes;
+        let contents = Contents::read(&record_path, cap);
+        inputs.push(&record_path, cap, &contents);
+        let served = baseline.served_record_files.contains(&record_path);
+        let text = match contents {
+            Contents::Missing if served => {
+                errors.push(whole_file(
+                    &name,
+                    "was loaded and is now missing; its records are still served. Restore it, or remove it from server.record_files to drop them",
+                ));
+                continue;
+            }
+            Contents::Missing => {
+                warnings.push(format!(
+                    "{file}: server.record_files[{i}]: {record_file} does not exist yet; serving without it until it appears"
+                ));
+                continue;
+            }
+            contents => match text_of(&name, contents, cap) {
+                Ok(text) => text,
+                Err(error) => {
+                    errors.push(error);
+                    continue;
+                }
+            },
+        };
+        if is_blank(&text) {
+            if served {
+                errors.push(whole_file(
+                    &name,
+                    "was loaded and is now empty; its records are still served. A record file with no records says `records: []`",
+                ));
+            } else {
+                warnings.push(format!(
+                    "{file}: server.record_files[{i}]: {record_file} is empty; serving without it until it holds records"
+                ));
+            }
             continue;
         }
-        match read_yaml::<RawRecordFile>(&record_path) {
-            Ok(raw) => sources.push(RecordSource {
-                file: record_file.as_str().into(),
-                raw,
-            }),
+        let _count = RecordCount::allow(records_left, limits.max_records);
+        match parse_yaml::<RawRecordFile>(&name, &text, limits) {
+            Ok(raw) => {
+                records_left = records_left.saturating_sub(raw.records.len());
+                inputs.serve_last();
+                sources.push(RecordSource { file: name, raw });
+            }
             Err(error) => errors.push(error),
         }
     }
@@ -90,7 +233,7 @@ pub fn load_with_env(
             Ok(geo) => Some(Arc::new(geo)),
             Err(error) => {
                 errors.push(ConfigError {
-                    file: file.as_str().into(),
+                    file: file.clone(),
                     path: "server.geoip_database".into(),
                     message: crate::error_chain(&error),
                 });
@@ -103,6 +246,7 @@ pub fn load_with_env(
             config: Arc::new(config),
             geo,
             warnings,
+            inputs: Inputs::default(),
         }),
         _ => Err(ConfigErrors(errors)),
     }
@@ -112,27 +256,65 @@ pub fn load_with_env(
 /// checking records outside a full load (`gslb crd-sync`). Neither the
 /// environment nor the record files it names are read.
 pub fn load_record_scope(path: &Path) -> Result<RecordScope, ConfigErrors> {
-    let raw: RawConfig = read_yaml(path).map_err(|e| ConfigErrors(vec![e]))?;
-    RecordScope::from_config(&raw, &path.display().to_string())
+    let file: Arc<str> = path.display().to_string().into();
+    let limits = Limits::default();
+    let contents = Contents::read(path, limits.max_config_bytes);
+    let text =
+        text_of(&file, contents, limits.max_config_bytes).map_err(|e| ConfigErrors(vec![e]))?;
+    let raw: RawConfig = parse_yaml(&file, &text, limits).map_err(|e| ConfigErrors(vec![e]))?;
+    RecordScope::from_config(&raw, &file)
 }
 
-/// Reads one YAML file into `T`, naming the field of any type error.
+/// An error about a whole file.
+fn whole_file(file: &Arc<str>, message: &str) -> ConfigError {
+    ConfigError {
+        file: file.clone(),
+        path: String::new(),
+        message: message.into(),
+    }
+}
+
+/// The text of a file read within `cap` bytes, or why there is none.
+fn text_of(file: &Arc<str>, contents: Contents, cap: u64) -> Result<String, ConfigError> {
+    let error = |message: String| ConfigError {
+        file: file.clone(),
+        path: String::new(),
+        message,
+    };
+    match contents {
+        Contents::Bytes(bytes) => {
+            String::from_utf8(bytes).map_err(|e| error(format!("is not UTF-8 text: {e}")))
+        }
+        Contents::Missing => Err(error(format!(
+            "cannot read: {}",
+            std::io::Error::from(std::io::ErrorKind::NotFound)
+        ))),
+        Contents::TooLarge { len } => Err(error(format!(
+            "is {len} bytes, more than server.max_config_bytes ({cap}); not read"
+        ))),
+        Contents::Unreadable(e) => Err(error(format!("cannot read: {e}"))),
+    }
+}
+
+/// Parses YAML (or JSON) `text` of `file` into `T`, naming the field of any
+/// type error.
 ///
 /// YAML is read straight into the typed shapes by serde-saphyr, with no
 /// intermediate value tree: a 100,000-record file parses in well under a
 /// second and little more memory than the result (the `config` crate's tree
-/// took about 20 KB and 0.1 ms per record). Its size limits, which guard
-/// against alias bombs, are raised to fit such files.
-fn read_yaml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let file: Arc<str> = path.display().to_string().into();
+/// took about 20 KB and 0.1 ms per record). Its budgets, which guard against
+/// alias bombs, follow the file's size and `limits` ([`Limits::yaml_options`]).
+fn parse_yaml<T: DeserializeOwned>(
+    file: &Arc<str>,
+    text: &str,
+    limits: Limits,
+) -> Result<T, ConfigError> {
     let error = |path: String, message: String| ConfigError {
         file: file.clone(),
         path,
         message,
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| error(String::new(), format!("cannot read: {e}")))?;
-    if let Some(json) = json_body(&text) {
+    if let Some(json) = json_body(text) {
         // JSON is YAML too, and what `gslb crd-sync` writes: a JSON parser
         // reads large record files about ten times faster.
         let mut de = serde_json::Deserializer::from_str(&json);
@@ -145,26 +327,18 @@ fn read_yaml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
         de.end().map_err(|e| error(String::new(), e.to_string()))?;
         return Ok(value);
     }
-    let options = serde_saphyr::options! {
-        budget: serde_saphyr::budget! {
-            max_events: 200_000_000,
-            max_nodes: 200_000_000,
-            max_total_scalar_bytes: 1 << 30,
-            max_reader_input_bytes: None,
-        },
-        with_snippet: false,
-    };
+    let options = limits.yaml_options(text.len());
     // A type error stops deserialization early; serde-saphyr then reports the
     // unread rest of the input as a second document. The type error, with its
     // field path, is the one worth showing.
     let mut type_error = None;
-    let parsed = serde_saphyr::with_deserializer_from_str_with_options(&text, options, |de| {
+    let parsed = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
         match serde_path_to_error::deserialize::<_, T>(de) {
             Ok(value) => Ok(Some(value)),
             Err(e) => {
                 type_error = Some(error(
                     e.path().to_string().trim_start_matches('.').to_owned(),
-                    e.inner().to_string(),
+                    yaml_error_message(e.inner(), limits),
                 ));
                 Ok(None)
             }
@@ -176,7 +350,27 @@ fn read_yaml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
     match parsed {
         Ok(Some(value)) => Ok(value),
         Ok(None) => Err(error(String::new(), "could not be read".into())),
-        Err(e) => Err(error(String::new(), e.to_string())),
+        Err(e) => Err(error(String::new(), yaml_error_message(&e, limits))),
+    }
+}
+
+/// serde-saphyr's message, with the reason spelled out when a budget
+/// stopped the parse.
+fn yaml_error_message(e: &serde_saphyr::Error, limits: Limits) -> String {
+    use serde_saphyr::Error as E;
+    let mut cause = e;
+    while let E::AliasError { error, .. } | E::WithSnippet { error, .. } = cause {
+        cause = error;
+    }
+    match cause {
+        E::Budget { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayStackDepthExceeded { .. } => format!(
+            "too large once YAML aliases are expanded ({e}); a file may expand to no more than server.max_config_bytes ({} bytes) of text, and its aliases to 16 events per byte of the file",
+            limits.max_config_bytes
+        ),
+        _ => e.to_string(),
     }
 }
 

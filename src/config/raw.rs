@@ -24,7 +24,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub health_checks: BTreeMap<String, RawHealthCheck>,
     /// Global hostnames.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::limits::counted_records")]
     pub records: Vec<RawRecord>,
 }
 
@@ -34,7 +34,7 @@ pub struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub struct RawRecordFile {
     /// Records, in the same shape as the config's `records`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::limits::counted_records")]
     pub records: Vec<RawRecord>,
 }
 
@@ -64,6 +64,10 @@ pub struct RawServer {
     pub tcp_max_connections_per_ip: Option<i64>,
     /// How long DNS keeps answering after SIGTERM while readiness is off.
     pub shutdown_grace: Option<String>,
+    /// Largest config or record file, in bytes.
+    pub max_config_bytes: Option<i64>,
+    /// Most records in the config and its record files together.
+    pub max_records: Option<i64>,
 }
 
 /// One entry of `zones:`.

@@ -259,6 +259,20 @@ fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
         Duration::ZERO,
         Duration::from_secs(300),
     );
+    let max_config_bytes = check.int(
+        "server.max_config_bytes",
+        raw.max_config_bytes,
+        super::limits::DEFAULT_MAX_CONFIG_BYTES as i64,
+        super::limits::MIN_MAX_CONFIG_BYTES as i64,
+        super::limits::MAX_MAX_CONFIG_BYTES as i64,
+    );
+    let max_records = check.int(
+        "server.max_records",
+        raw.max_records,
+        super::limits::DEFAULT_MAX_RECORDS as i64,
+        1,
+        super::limits::MAX_MAX_RECORDS as i64,
+    );
     Some(Server {
         dns_listen,
         admin_listen,
@@ -270,6 +284,8 @@ fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
         tcp_max_connections: tcp_max_connections?,
         tcp_max_connections_per_ip: tcp_max_connections_per_ip?,
         shutdown_grace: shutdown_grace?,
+        max_config_bytes: max_config_bytes?,
+        max_records: max_records?,
     })
 }
 

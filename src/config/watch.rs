@@ -6,13 +6,12 @@
 //! (a written file closed, a file renamed in, created or deleted), not every
 //! write or read: another program writing in the same directory (a log, a
 //! tool's output) must cost the server nothing. Events for other names are
-//! dropped; the rest are hints, and the table builder compares file
-//! contents before it reloads.
+//! dropped; the rest are hints, and the table builder compares the files
+//! with what the last load read ([`super::Inputs`]) before it reloads.
 
 use std::{
     collections::BTreeSet,
     ffi::{OsStr, OsString},
-    hash::{Hash, Hasher},
     path::{Path, PathBuf},
 };
 
@@ -114,17 +113,6 @@ fn parent_dir(file: &Path) -> PathBuf {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     }
-}
-
-/// A fingerprint of the files' current contents (missing files count as
-/// empty), to skip reloads that would change nothing.
-pub fn fingerprint(files: &[PathBuf]) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    for file in files {
-        file.hash(&mut hasher);
-        std::fs::read(file).unwrap_or_default().hash(&mut hasher);
-    }
-    hasher.finish()
 }
 
 #[cfg(test)]

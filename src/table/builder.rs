@@ -147,8 +147,9 @@ pub struct Builder {
     rx: mpsc::Receiver<Command>,
     /// Tells the prober which probes exist after every reload.
     table_tx: watch::Sender<Arc<Table>>,
-    /// Content fingerprint of the files of the last reload attempt.
-    fingerprint: u64,
+    /// The files the last load attempt read, as it read them: a file event
+    /// reloads only when they differ now.
+    tried: config::Inputs,
     /// Watches the config and record files; made before `run` so no edit
     /// after start-up can slip past.
     file_watch: FileWatch,
@@ -192,11 +193,8 @@ impl Builder {
         metrics.generation.store(1, Ordering::Relaxed);
         metrics.reloads.fetch_add(1, Ordering::Relaxed);
         let (ping_tx, pings) = mpsc::channel(1);
-        let files = watched_files(&path, &loaded);
-        let file_watch = FileWatch::new(&files, ping_tx.clone());
-        // Taken after the watch starts: a change in between shows up as a
-        // fingerprint mismatch on the first ping or at `run`.
-        let fingerprint = config::watch::fingerprint(&files);
+        let tried = loaded.inputs.clone();
+        let file_watch = FileWatch::new(&watched_files(&path, &loaded, &tried), ping_tx.clone());
         let builder = Self {
             path,
             cell: cell.clone(),
@@ -211,7 +209,7 @@ impl Builder {
             generation: 1,
             rx,
             table_tx,
-            fingerprint,
+            tried,
             file_watch,
             pings,
             ping_tx,
@@ -248,33 +246,47 @@ impl Builder {
                     }
                 },
             }
-            let files = watched_files(&self.path, &self.loaded);
+            let files = watched_files(&self.path, &self.loaded, &self.tried);
             if !self.file_watch.covers(&files) {
                 self.file_watch = FileWatch::new(&files, self.ping_tx.clone());
+                // A file in a newly watched directory may have changed after
+                // the load read it and before the watch began: compare now.
+                let _ = self.ping_tx.try_send(());
             }
         }
         debug!("table builder stopped");
     }
 
+    /// Reloads when a file differs from what the last attempt read. A write
+    /// that lands during a load differs from what that load read, so it is
+    /// reloaded on its event, which waits in the ping channel meanwhile.
     async fn reload_if_changed(&mut self) {
-        let files = watched_files(&self.path, &self.loaded);
-        if config::watch::fingerprint(&files) != self.fingerprint {
+        let tried = self.tried.clone();
+        let changed = tokio::task::spawn_blocking(move || tried.changed())
+            .await
+            .unwrap_or(true);
+        if changed {
             self.reload("file change").await;
         }
     }
 
     async fn reload(&mut self, trigger: &'static str) {
         let path = self.path.clone();
+        let baseline = config::Baseline::of(&self.loaded);
         let started = tokio::time::Instant::now();
         let result = tokio::task::spawn_blocking(move || {
-            let loaded = config::load(&path)?;
-            let table = compile(&loaded.config);
-            Ok::<_, config::ConfigErrors>((loaded, table))
+            let attempt = config::reload(&path, &baseline);
+            let result = attempt.result.map(|loaded| {
+                let table = compile(&loaded.config);
+                (loaded, table)
+            });
+            (result, attempt.inputs)
         })
         .await;
         let (loaded, table) = match result {
-            Ok(Ok(done)) => done,
-            Ok(Err(errors)) => {
+            Ok((Ok(done), _)) => done,
+            Ok((Err(errors), tried)) => {
+                self.tried = tried;
                 for e in &errors.0 {
                     error!(file = %e.file, field = %e.path, error = %e.message, "config rejected");
                 }
@@ -295,7 +307,7 @@ impl Builder {
             warn!(%warning, "config");
         }
         warn_on_restart_only_changes(&self.loaded.config.server, &loaded.config.server);
-        self.fingerprint = config::watch::fingerprint(&watched_files(&self.path, &loaded));
+        self.tried = loaded.inputs.clone();
         let table = Arc::new(table);
         self.counters = Arc::new(self.metrics.counters_for(&table));
         self.probe_index = probe_index(&table);
@@ -326,10 +338,9 @@ impl Builder {
         );
     }
 
-    /// Counts a rejected reload and remembers the contents it tried, so a
-    /// broken file is not retried until it changes again (or SIGHUP asks).
+    /// Counts a rejected reload. `tried` holds what it read, so a broken
+    /// file is not retried until it changes again (or SIGHUP asks).
     fn reload_failed(&mut self) {
-        self.fingerprint = config::watch::fingerprint(&watched_files(&self.path, &self.loaded));
         self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
     }
 
@@ -433,10 +444,12 @@ fn without_records(loaded: Loaded) -> Loaded {
     }
 }
 
-/// The config file and its record files.
-fn watched_files(path: &std::path::Path, loaded: &Loaded) -> Vec<PathBuf> {
+/// The config file, the record files being served and those the last
+/// attempt read (a rejected config may name new ones to be fixed).
+fn watched_files(path: &std::path::Path, loaded: &Loaded, tried: &config::Inputs) -> Vec<PathBuf> {
     std::iter::once(path.to_path_buf())
         .chain(loaded.config.server.record_files.iter().cloned())
+        .chain(tried.paths().map(std::path::Path::to_path_buf))
         .collect()
 }
 

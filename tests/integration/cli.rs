@@ -119,7 +119,7 @@ fn check_config_names_the_field_of_a_type_error() {
 }
 
 /// A port free for both UDP and TCP on 127.0.0.1 right now.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     loop {
         let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = udp.local_addr().unwrap().port();
@@ -130,7 +130,7 @@ fn free_port() -> u16 {
 }
 
 /// A `gslb serve` child that is killed if the test fails.
-struct Serve(Child);
+pub(crate) struct Serve(pub(crate) Child);
 
 impl Drop for Serve {
     fn drop(&mut self) {
@@ -148,7 +148,7 @@ fn signal(child: &Child, name: &str) {
     assert!(status.success());
 }
 
-async fn answer_within(
+pub(crate) async fn answer_within(
     addr: SocketAddr,
     name: &str,
     limit: Duration,

@@ -2,6 +2,7 @@
 //! DNS clients (raw hickory-proto messages, hickory-resolver and `dig`).
 
 mod backend;
+mod bounded_input;
 mod cli;
 mod delegation;
 mod dig;
