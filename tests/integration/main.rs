@@ -2,6 +2,7 @@
 //! DNS clients (raw hickory-proto messages, hickory-resolver and `dig`).
 
 mod backend;
+mod browser;
 mod cli;
 mod delegation;
 mod dig;
@@ -12,3 +13,4 @@ mod harness;
 mod health;
 mod malformed;
 mod reload;
+mod status_page;
