@@ -4,6 +4,7 @@
 mod backend;
 mod browser;
 mod cli;
+mod dashboard;
 mod delegation;
 mod dig;
 mod dns;
