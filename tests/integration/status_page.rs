@@ -226,11 +226,15 @@ async fn status_page_shows_clusters_and_turns_a_stopped_one_down() {
         limit,
     )
     .await;
-    let eu_rows = states(&mut browser, "#records tbody tr[data-set='eu-west']").await;
+    let eu_rows = browser
+        .eval("[...document.querySelectorAll(\"#records tbody tr[data-set='eu-west']\")].map(r => r.dataset.record + ' ' + r.dataset.state)")
+        .await;
     assert_eq!(
-        eu_rows.values().collect::<Vec<_>>(),
-        ["down"],
-        "{eu_rows:?}"
+        eu_rows,
+        json!([
+            "webapp.global.example.test. down",
+            "api.global.example.test. down"
+        ])
     );
 
     // A click pins the card, with the probe's error.

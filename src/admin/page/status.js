@@ -396,13 +396,13 @@ async function poll() {
       cache: "no-store",
       signal: AbortSignal.timeout(15000),
     });
-    if (response.status === 401) {
+    if (response.status === 401 || response.status === 403) {
       askForToken(
         token()
           ? "gslb refused this token: enter the admin token."
           : "This gslb needs an admin token: enter it above (kept for this tab only).",
       );
-      setConnection("auth", "401: token needed");
+      setConnection("auth", `${response.status}: token needed`);
     } else if (!response.ok) {
       setConnection("error", `/status answered HTTP ${response.status}; retrying`);
     } else {
@@ -540,9 +540,9 @@ async function explain(form) {
     return;
   }
   const reason = body && typeof body === "object" && body.error ? body.error : typeof body === "string" ? body.trim() : "";
-  if (response.status === 401) {
+  if (response.status === 401 || response.status === 403) {
     askForToken("/explain needs the admin token: enter it above.");
-    explainMessage("unauthorized", "401: this gslb needs an admin token for /explain. Enter it in the token field at the top.");
+    explainMessage("unauthorized", `${response.status}: this gslb needs an admin token for /explain. Enter it in the token field at the top.`);
   } else if (response.status === 404 && !reason) {
     explainMessage("missing", "404: this gslb has no /explain endpoint (it came with a later version).");
   } else if (!response.ok) {
