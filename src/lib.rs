@@ -23,7 +23,8 @@
 //! * [`dns`]: the wire reader, the answer engine and the UDP/TCP listeners.
 //! * [`geo`]: client location from GeoIP2/GeoLite2 databases.
 //! * [`health`]: probe state in snapshots, rise/fall, and the prober.
-//! * [`admin`]: the admin HTTP API and the `gslb status` report.
+//! * [`admin`]: the admin HTTP API, the `gslb status` report and the status
+//!   page (`GET /`).
 //! * [`metrics`]: every counter, rendered for Prometheus.
 //! * [`fd_limit`]: the open-file limit, raised at start, and the reserve
 //!   that caps DNS-over-TCP connections.

@@ -2,6 +2,7 @@
 //! `PUT /overrides/{record}/{set}`. It only reads snapshots and the
 //! prober's status board, and sends overrides to the table builder.
 
+pub mod page;
 pub mod report;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -71,6 +72,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/metrics", get(metrics))
         .route("/status", get(status))
         .route("/overrides/{record}/{set}", put(set_override))
+        .merge(page::routes())
         .with_state(state)
 }
 

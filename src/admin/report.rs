@@ -49,6 +49,19 @@ pub struct SetStatus {
     pub healthy: bool,
     /// Its targets.
     pub targets: Vec<TargetStatus>,
+    /// Where the cluster is, from the config: the status page places the
+    /// set on its map there. Absent in documents from older servers.
+    #[serde(default)]
+    pub location: Option<SetLocation>,
+}
+
+/// A set's configured `location`, in decimal degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SetLocation {
+    /// Latitude, -90 (south) to 90 (north).
+    pub lat: f64,
+    /// Longitude, -180 (west) to 180 (east).
+    pub lon: f64,
 }
 
 /// What a probe says about a target.
@@ -136,6 +149,10 @@ impl StatusReport {
                             override_state: health.override_of(set),
                             healthy: health.any_up(set, &all),
                             targets,
+                            location: set.location.map(|c| SetLocation {
+                                lat: c.lat,
+                                lon: c.lon,
+                            }),
                         }
                     })
                     .collect(),

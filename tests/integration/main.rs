@@ -3,7 +3,9 @@
 
 mod backend;
 mod bounded_input;
+mod browser;
 mod cli;
+mod dashboard;
 mod delegation;
 mod dig;
 mod dns;
@@ -15,4 +17,5 @@ mod health;
 mod malformed;
 mod process;
 mod reload;
+mod status_page;
 mod tcp_limits;
