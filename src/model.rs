@@ -39,6 +39,15 @@ pub struct Server {
     pub max_udp_payload: u16,
     /// Idle TCP connections are closed after this long.
     pub tcp_idle_timeout: Duration,
+    /// The admin API's bearer token file; without one (and without
+    /// `GSLB_ADMIN_TOKEN`) only a loopback admin API accepts writes.
+    pub admin_token_file: Option<PathBuf>,
+    /// Most admin API connections open at once.
+    pub admin_max_connections: usize,
+    /// Admin API header-read, keep-alive idle, handler and write-stall bound.
+    pub admin_timeout: Duration,
+    /// Overrides are saved here and restored at start, when set.
+    pub state_file: Option<PathBuf>,
 }
 
 /// A zone gslb is authoritative for.
