@@ -1,6 +1,7 @@
 //! Integration tests: the real server on loopback sockets, queried by real
 //! DNS clients (raw hickory-proto messages, hickory-resolver and `dig`).
 
+mod admin;
 mod backend;
 mod cli;
 mod dig;
