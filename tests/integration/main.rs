@@ -10,4 +10,5 @@ mod geo;
 mod harness;
 mod health;
 mod malformed;
+mod readme;
 mod reload;
