@@ -129,6 +129,7 @@ async fn issue9_1_without_a_token_a_non_loopback_admin_api_refuses_writes_and_st
     let client = reqwest::Client::new();
     let response = client
         .put(url("/overrides/api.global.example.test/us-east"))
+        .header("content-type", "application/json")
         .body(r#"{"state":"down"}"#)
         .send()
         .await
@@ -155,8 +156,10 @@ async fn issue9_1_dns_rebinding_host_is_refused_on_loopback_without_a_token() {
     let put = reqwest::Method::PUT;
     let path = "/overrides/api.global.example.test/us-east";
     let body = Some(r#"{"state":"down"}"#);
+    let json = ("content-type", "application/json");
     for host in ["attacker.example:9153", "127.0.0.1.attacker.example"] {
-        let (code, _, text) = request(&gslb, put.clone(), path, &[("host", host)], body).await;
+        let (code, _, text) =
+            request(&gslb, put.clone(), path, &[("host", host), json], body).await;
         assert_eq!(code, 403, "{host}: {text}");
         let (code, _, _) = request(
             &gslb,
@@ -173,7 +176,8 @@ async fn issue9_1_dns_rebinding_host_is_refused_on_loopback_without_a_token() {
         ips(&["192.0.2.1"])
     );
     for host in ["localhost:9153", "127.0.0.1", "[::1]:9153"] {
-        let (code, _, text) = request(&gslb, put.clone(), path, &[("host", host)], body).await;
+        let (code, _, text) =
+            request(&gslb, put.clone(), path, &[("host", host), json], body).await;
         assert_eq!(code, 200, "{host}: {text}");
     }
     gslb.server.shutdown(WAIT).await;
@@ -194,11 +198,9 @@ async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn issue9_1_slowloris_and_idle_connections_are_closed() {
-    let gslb = Gslb::start(&format!(
-        "{}{RECORDS}",
-        zone_with("  admin_timeout: 500ms\n")
-    ))
-    .await;
+    // The default admin_timeout (10 s): the old server kept these open 40 s
+    // and more.
+    let gslb = Gslb::start(&format!("{ZONE}{RECORDS}")).await;
     let addr = gslb.server.admin_addr.unwrap();
     // Headers that never end.
     let mut slow = TcpStream::connect(addr).await.unwrap();
@@ -212,7 +214,7 @@ async fn issue9_1_slowloris_and_idle_connections_are_closed() {
         .unwrap();
     // A connection that sends nothing at all.
     let mut silent = TcpStream::connect(addr).await.unwrap();
-    let limit = Duration::from_secs(8);
+    let limit = Duration::from_secs(25);
     assert!(closed_within(&mut slow, limit).await, "slow headers closed");
     assert!(
         closed_within(&mut idle, limit).await,
@@ -227,14 +229,11 @@ async fn issue9_1_slowloris_and_idle_connections_are_closed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn issue9_1_connections_beyond_the_cap_are_closed_at_once() {
-    let gslb = Gslb::start(&format!(
-        "{}{RECORDS}",
-        zone_with("  admin_max_connections: 3\n  admin_timeout: 60s\n")
-    ))
-    .await;
+    // The defaults: 64 connections, held idle well within the 10 s timeout.
+    let gslb = Gslb::start(&format!("{ZONE}{RECORDS}")).await;
     let addr = gslb.server.admin_addr.unwrap();
     let mut held = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..64 {
         let mut stream = TcpStream::connect(addr).await.unwrap();
         // A completed request proves the server took the connection.
         stream
@@ -257,7 +256,7 @@ async fn issue9_1_connections_beyond_the_cap_are_closed_at_once() {
     let read = tokio::time::timeout(Duration::from_secs(5), extra.read(&mut buf)).await;
     assert!(
         matches!(read, Ok(Ok(0)) | Ok(Err(_))),
-        "the fourth connection is closed without an answer: {read:?}"
+        "connection 65 is closed without an answer: {read:?}"
     );
     drop(held);
     // Slots free up when connections close.
@@ -503,15 +502,23 @@ async fn issue9_3_overrides_of_removed_records_are_dropped_and_do_not_return() {
     })
     .await;
     assert!(gone.is_some(), "the record is gone");
-    let (_, body) = gslb.get("/overrides").await;
-    assert_eq!(body, r#"{"overrides":[]}"#, "the override went with it");
     gslb.write_config(&yaml);
     gslb.server.builder.reload().await;
     let back = eventually(Duration::from_secs(5), async || {
-        gslb.a("api.global.example.test.").await == ips(&["192.0.2.1"])
+        !gslb.a("api.global.example.test.").await.is_empty()
     })
     .await;
-    assert!(back.is_some(), "the name returns without its old drain");
+    assert!(back.is_some(), "the name returns");
+    assert_eq!(
+        gslb.a("api.global.example.test.").await,
+        ips(&["192.0.2.1"]),
+        "without its old drain"
+    );
+    let (_, body) = gslb.get("/overrides").await;
+    assert_eq!(
+        body, r#"{"overrides":[]}"#,
+        "the override went with its record"
+    );
     gslb.server.shutdown(WAIT).await;
 }
 
