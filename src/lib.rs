@@ -22,7 +22,9 @@
 //! * [`dns`]: the wire reader, the answer engine and the UDP/TCP listeners.
 //! * [`geo`]: client location from GeoIP2/GeoLite2 databases.
 //! * [`health`]: probe state in snapshots, rise/fall, and the prober.
-//! * [`admin`]: the admin HTTP API and the `gslb status` report.
+//! * [`admin`]: the admin HTTP API (bearer token, Host check, connection
+//!   limits, shared `/status` and `/metrics` bodies), its client for
+//!   `gslb status` and `gslb override`, and the status report.
 //! * [`metrics`]: every counter, rendered for Prometheus.
 //! * [`crd_sync`]: the DNSEndpoint sidecar.
 //! * [`app`]: wiring for `gslb serve`.

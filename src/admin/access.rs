@@ -52,7 +52,7 @@ impl Access {
 
     /// Whether a request with `headers` may use an operator route; the
     /// refusal to send otherwise.
-    pub fn check(&self, headers: &HeaderMap) -> Result<(), Response> {
+    pub fn check(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         match &self.token {
             Some(token) => check_bearer(token, headers),
             None if !self.listen.ip().to_canonical().is_loopback() => Err(refuse(
@@ -67,7 +67,7 @@ impl Access {
         }
     }
 
-    fn check_host(&self, headers: &HeaderMap) -> Result<(), Response> {
+    fn check_host(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         let host = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
@@ -94,11 +94,11 @@ pub async fn require_operator(
 ) -> Response {
     match access.check(request.headers()) {
         Ok(()) => next.run(request).await,
-        Err(refusal) => refusal,
+        Err(refusal) => refusal.into_response(),
     }
 }
 
-fn check_bearer(token: &AdminToken, headers: &HeaderMap) -> Result<(), Response> {
+fn check_bearer(token: &AdminToken, headers: &HeaderMap) -> Result<(), Refusal> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes)
@@ -107,24 +107,46 @@ fn check_bearer(token: &AdminToken, headers: &HeaderMap) -> Result<(), Response>
             scheme.eq_ignore_ascii_case(b"bearer ").then_some(rest)
         });
     match presented {
-        None => {
-            let mut response = refuse(
-                StatusCode::UNAUTHORIZED,
-                "this endpoint needs the admin token: Authorization: Bearer TOKEN",
-            );
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"gslb admin\""),
-            );
-            Err(response)
-        }
+        None => Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "this endpoint needs the admin token: Authorization: Bearer TOKEN",
+        )),
         Some(presented) if token.matches(presented.trim_ascii()) => Ok(()),
         Some(_) => Err(refuse(StatusCode::FORBIDDEN, "wrong admin token")),
     }
 }
 
-fn refuse(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(serde_json::json!({ "error": message.into() }))).into_response()
+/// Why a request may not use an operator route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// 401 or 403.
+    pub status: StatusCode,
+    /// What to do about it.
+    pub message: String,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"gslb admin\""),
+            );
+        }
+        response
+    }
+}
+
+fn refuse(status: StatusCode, message: impl Into<String>) -> Refusal {
+    Refusal {
+        status,
+        message: message.into(),
+    }
 }
 
 /// Whether a Host header value names this machine's loopback or `listen`.

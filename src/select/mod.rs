@@ -1,8 +1,7 @@
-//! Answer selection: the design's seven rules, and the drain rule, as one
-//! pure function of
-//! (record, family, health, client location, RNG). No I/O, no clock, no
-//! logging, no allocation once the caller's [`Scratch`] has grown: the DNS
-//! path calls it per query and benches and tests call it alone.
+//! Answer selection: the design's seven rules and the drain rule as one pure
+//! function of (record, family, health, client location, RNG). No I/O, no
+//! clock, no logging, no allocation once the caller's [`Scratch`] has grown:
+//! the DNS path calls it per query and benches and tests call it alone.
 
 use rand::{Rng, RngExt};
 

@@ -418,9 +418,10 @@ impl Builder {
         self.publish();
     }
 
-    /// Applies one override change. Costs O(1) in the number of sets: one
-    /// chunk of the override bits is copied and the table is shared.
-    fn set_override(
+    /// Applies one override change and publishes it. Costs O(1) in the
+    /// number of sets: one chunk of the override bits is copied and the
+    /// table is shared.
+    pub fn set_override(
         &mut self,
         record: Name,
         set: String,
