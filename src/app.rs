@@ -91,7 +91,13 @@ impl Server {
     pub async fn start(config_path: PathBuf, loaded: Loaded) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::default());
         let server_cfg = loaded.config.server.clone();
-        let (builder, handle, cell) = Builder::new(config_path, loaded, metrics.clone());
+        let (mut builder, handle, cell) = Builder::new(config_path, loaded, metrics.clone());
+        // Before any listener: a set drained before a restart stays drained.
+        let saved = server_cfg
+            .state_file
+            .clone()
+            .map(|path| builder.restore_state(path));
+        let override_list = builder.subscribe_overrides();
         let cancel = CancellationToken::new();
         let draining = CancellationToken::new();
         let tcp_max_connections = tcp_cap(&server_cfg);
@@ -130,15 +136,27 @@ impl Server {
                 let (listener, bound) = admin::bind(addr)
                     .await
                     .with_context(|| format!("binding admin API {addr}"))?;
+                let token =
+                    admin::token::AdminToken::for_server(server_cfg.admin_token_file.as_deref())
+                        .map_err(|e| anyhow::anyhow!("admin token: {e}"))?;
+                let access = admin::access::Access::new(token, bound);
                 let state = AdminState {
                     cell: cell.clone(),
                     metrics: metrics.clone(),
                     builder: handle.clone(),
                     board: board.clone(),
                     shutdown: draining.clone(),
+                    overrides: override_list.clone(),
+                    saved: saved.clone(),
+                    limits: admin::listener::Limits {
+                        max_connections: server_cfg.admin_max_connections,
+                        timeout: server_cfg.admin_timeout,
+                    },
+                    documents: Default::default(),
+                    access: access.clone(),
                 };
                 tasks.spawn(admin::serve(listener, state, cancel.clone()));
-                info!(admin = %bound, "admin API listening");
+                info!(admin = %bound, access = access.describe(), "admin API listening");
                 Some(bound)
             }
         };

@@ -23,7 +23,9 @@
 //! * [`dns`]: the wire reader, the answer engine and the UDP/TCP listeners.
 //! * [`geo`]: client location from GeoIP2/GeoLite2 databases.
 //! * [`health`]: probe state in snapshots, rise/fall, and the prober.
-//! * [`admin`]: the admin HTTP API, the `gslb status` report and the status
+//! * [`admin`]: the admin HTTP API (bearer token, Host check, connection
+//!   limits, shared `/status` and `/metrics` bodies), its client for
+//!   `gslb status` and `gslb override`, the status report and the status
 //!   page (`GET /`).
 //! * [`metrics`]: every counter, rendered for Prometheus.
 //! * [`fd_limit`]: the open-file limit, raised at start, and the reserve

@@ -1,4 +1,5 @@
-//! The `gslb` command line: `serve`, `check-config`, `status`, `crd-sync`.
+//! The `gslb` command line: `serve`, `check-config`, `status`, `override`,
+//! `crd-sync`.
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Duration};
 
@@ -6,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
+use gslb::admin::client::{self, AdminClient};
 use gslb::admin::report::{self, StatusReport};
 use gslb::{app::Server, config};
 
@@ -49,9 +51,43 @@ enum Command {
         /// Print the raw JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// File holding the admin token (default: GSLB_ADMIN_TOKEN).
+        #[arg(long)]
+        token_file: Option<PathBuf>,
     },
+    /// Drain (down), force (up) or release (auto) a set of a record.
+    Override(OverrideArgs),
     /// Write DNSEndpoint objects (externaldns.k8s.io) to a record file; runs beside serve.
     CrdSync(gslb::crd_sync::Args),
+}
+
+/// `gslb override RECORD SET up|down|auto`.
+#[derive(Debug, clap::Args)]
+struct OverrideArgs {
+    /// Record name, e.g. api.global.example.test.
+    record: String,
+    /// Set id, e.g. us-east.
+    set: String,
+    /// down drains the set, up answers it whatever the probes say, auto
+    /// hands it back to the probes.
+    #[arg(value_enum)]
+    state: OverrideState,
+    /// Why: shown by GET /overrides and kept in the state file.
+    #[arg(long)]
+    reason: Option<String>,
+    /// Admin API base URL.
+    #[arg(long, default_value = "http://127.0.0.1:9153", env = "GSLB_ADMIN")]
+    admin: String,
+    /// File holding the admin token (default: GSLB_ADMIN_TOKEN).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OverrideState {
+    Up,
+    Down,
+    Auto,
 }
 
 fn main() -> ExitCode {
@@ -59,10 +95,21 @@ fn main() -> ExitCode {
     init_tracing(cli.log_format);
     match cli.command {
         Command::CheckConfig { config } => check_config(&config),
-        Command::Status { admin, json } => match status(&admin, json) {
+        Command::Status {
+            admin,
+            json,
+            token_file,
+        } => match status(&admin, json, token_file.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("gslb status: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Override(args) => match set_override(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("gslb override: {error:#}");
                 ExitCode::FAILURE
             }
         },
@@ -164,24 +211,14 @@ fn check_config(path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn status(admin: &str, json: bool) -> anyhow::Result<()> {
+fn status(admin: &str, json: bool, token_file: Option<&std::path::Path>) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let url = format!("{}/status", admin.trim_end_matches('/'));
-    let body = runtime.block_on(async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let response = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()?
-            .get(&url)
-            .send()
-            .await?
-            .error_for_status()?;
-        response.text().await
-    });
-    let body = body.with_context(|| format!("fetching {url}"))?;
+    let client = AdminClient::new(admin, client::token(token_file)?)?;
+    let body = runtime.block_on(client.status())?;
     if json {
         println!("{body}");
         return Ok(());
@@ -191,6 +228,26 @@ fn status(admin: &str, json: bool) -> anyhow::Result<()> {
     print!(
         "{}",
         report.render(std::time::SystemTime::now(), report::colour_wanted())
+    );
+    Ok(())
+}
+
+fn set_override(args: OverrideArgs) -> anyhow::Result<()> {
+    let state = match args.state {
+        OverrideState::Up => gslb::health::Override::Up,
+        OverrideState::Down => gslb::health::Override::Down,
+        OverrideState::Auto => gslb::health::Override::Auto,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let client = AdminClient::new(&args.admin, client::token(args.token_file.as_deref())?)?;
+    let reply =
+        runtime.block_on(client.set_override(&args.record, &args.set, state, args.reason))?;
+    let state = format!("{:?}", reply.state).to_lowercase();
+    println!(
+        "{} {}: {state} (served from generation {})",
+        reply.record, reply.set, reply.generation
     );
     Ok(())
 }

@@ -66,6 +66,8 @@ pub struct ZoneCounters {
     pub queries: [[AtomicU64; RCODES.len()]; QTYPES.len()],
     /// Responses sent with TC=1.
     pub truncated: AtomicU64,
+    /// NODATA answers because every set that could answer was drained.
+    pub drained: AtomicU64,
 }
 
 /// Answer counts of one (record, set).
@@ -154,6 +156,13 @@ pub struct Metrics {
     pub generation: AtomicU64,
     /// DNS-over-TCP connections, rejections and timeouts.
     pub tcp: tcp::TcpCounters,
+    /// Admin API connections closed at once because
+    /// `admin_max_connections` were open.
+    pub admin_connections_refused: AtomicU64,
+    /// `/status` bodies rendered (readers share one per generation).
+    pub admin_status_renders: AtomicU64,
+    /// `/metrics` bodies rendered.
+    pub admin_metrics_renders: AtomicU64,
     zones: Mutex<HashMap<String, Arc<ZoneCounters>>>,
     sets: Mutex<HashMap<(String, String), Arc<SetCounters>>>,
     probes: ProbeMetrics,
@@ -206,6 +215,9 @@ impl Metrics {
             .fetch_add(1, Ordering::Relaxed);
         if outcome.truncated {
             zone.truncated.fetch_add(1, Ordering::Relaxed);
+        }
+        if outcome.drained {
+            zone.drained.fetch_add(1, Ordering::Relaxed);
         }
         if let Some(set) = outcome
             .answered
@@ -412,6 +424,16 @@ impl Collector for SnapshotCollector {
             MetricType::Counter,
             truncated,
         )?;
+        let drained = zones
+            .iter()
+            .map(|(z, c)| ([("zone", z.clone())], c.drained.load(Ordering::Relaxed)));
+        family(
+            &mut encoder,
+            "gslb_drained_nodata_answers",
+            "NODATA answers given because every set that could answer was drained by an override",
+            MetricType::Counter,
+            drained,
+        )?;
         let sets = m.set_counters();
         let answers = sets.iter().map(|((r, s), c)| {
             (
@@ -470,6 +492,25 @@ impl Collector for SnapshotCollector {
             "Config reloads rejected (the previous config kept serving)",
             MetricType::Counter,
             m.reload_failures.load(Ordering::Relaxed),
+        )?;
+        single(
+            &mut encoder,
+            "gslb_admin_connections_refused",
+            "Admin API connections closed at once because admin_max_connections were open",
+            MetricType::Counter,
+            m.admin_connections_refused.load(Ordering::Relaxed),
+        )?;
+        let renders = [
+            ("status", m.admin_status_renders.load(Ordering::Relaxed)),
+            ("metrics", m.admin_metrics_renders.load(Ordering::Relaxed)),
+        ]
+        .map(|(document, n)| ([("document", document.to_owned())], n));
+        family(
+            &mut encoder,
+            "gslb_admin_renders",
+            "Admin API documents rendered; concurrent readers of one generation share one",
+            MetricType::Counter,
+            renders,
         )?;
         single(
             &mut encoder,

@@ -51,6 +51,15 @@ pub struct Server {
     pub max_config_bytes: u64,
     /// Most records in the config and its record files together.
     pub max_records: usize,
+    /// The admin API's bearer token file; without one (and without
+    /// `GSLB_ADMIN_TOKEN`) only a loopback admin API accepts writes.
+    pub admin_token_file: Option<PathBuf>,
+    /// Most admin API connections open at once.
+    pub admin_max_connections: usize,
+    /// Admin API header-read, keep-alive idle, handler and write-stall bound.
+    pub admin_timeout: Duration,
+    /// Overrides are saved here and restored at start, when set.
+    pub state_file: Option<PathBuf>,
 }
 
 /// A zone gslb is authoritative for.

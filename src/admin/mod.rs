@@ -1,31 +1,49 @@
-//! The admin HTTP API: `/healthz`, `/readyz`, `/metrics`, `/status` and
-//! `PUT /overrides/{record}/{set}`. It only reads snapshots and the
-//! prober's status board, and sends overrides to the table builder.
+//! The admin HTTP API: `/healthz`, `/readyz`, `/metrics` (open, for probes
+//! and Prometheus), and the operator routes `/status`, `GET /overrides`,
+//! `PUT` and `DELETE /overrides/{record}/{set}` behind [`access`]. It only
+//! reads snapshots and the prober's status board, and sends overrides to
+//! the table builder.
+//!
+//! Connections are served by [`listener`] with a connection cap and
+//! timeouts; `/status` and `/metrics` bodies are shared between readers
+//! ([`rendered`]).
 
+pub mod access;
+pub mod client;
+pub mod listener;
+pub mod overrides;
 pub mod page;
+pub mod rendered;
 pub mod report;
+pub mod token;
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, atomic::Ordering},
+};
 
 use axum::{
     Json, Router,
-    extract::{Path, State, rejection::JsonRejection},
+    body::Bytes,
+    extract::{DefaultBodyLimit, State},
     http::{StatusCode, header},
+    middleware,
     response::{IntoResponse, Response},
     routing::{get, put},
 };
-use serde::{Deserialize, Serialize};
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::watch};
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use crate::dns::name::Name;
-use crate::health::{Override, prober::StatusBoard};
+use crate::health::prober::StatusBoard;
 use crate::metrics::Metrics;
 use crate::table::{
-    SnapshotCell,
-    builder::{BuilderHandle, OverrideError},
+    SnapshotCell, builder::BuilderHandle, overrides::OverrideEntry, state_file::SavedWatch,
 };
+use access::Access;
+use listener::Limits;
+pub use overrides::{OverrideList, OverrideReply, OverrideRequest};
+use rendered::Rendered;
 use report::StatusReport;
 
 /// What the handlers read.
@@ -42,37 +60,47 @@ pub struct AdminState {
     /// Cancelled when shutdown starts: readiness turns false at once,
     /// while the API keeps serving through the drain.
     pub shutdown: CancellationToken,
+    /// Who may use the operator routes.
+    pub access: Access,
+    /// The overrides in force, as the builder publishes them.
+    pub overrides: watch::Receiver<Arc<[OverrideEntry]>>,
+    /// State file writes, when `server.state_file` is set: a change is
+    /// answered once it is saved.
+    pub saved: Option<SavedWatch>,
+    /// Connection cap and timeouts.
+    pub limits: Limits,
+    /// `/status` and `/metrics` bodies shared between readers.
+    pub documents: Arc<Documents>,
 }
 
-/// Body of `PUT /overrides/{record}/{set}`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub struct OverrideRequest {
-    /// `up`, `down` or `auto`.
-    pub state: Override,
-}
-
-/// Reply to a successful override.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OverrideReply {
-    /// Record name.
-    pub record: String,
-    /// Set id.
-    pub set: String,
-    /// State now in force.
-    pub state: Override,
-    /// Generation of the first snapshot that has it.
-    pub generation: u64,
+/// The shared rendered bodies.
+#[derive(Debug, Default)]
+pub struct Documents {
+    status: Rendered,
+    metrics: Rendered,
 }
 
 /// The API's routes.
 pub fn router(state: AdminState) -> Router {
+    let operator = Router::new()
+        .route("/status", get(status))
+        .route("/overrides", get(overrides::list))
+        .route(
+            "/overrides/{record}/{set}",
+            put(overrides::put).delete(overrides::delete),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.access.clone(),
+            access::require_operator,
+        ));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/status", get(status))
-        .route("/overrides/{record}/{set}", put(set_override))
+        .merge(operator)
         .merge(page::routes())
+        .layer(DefaultBodyLimit::max(overrides::MAX_BODY))
+        .layer(RequestBodyTimeoutLayer::new(state.limits.timeout))
         .with_state(state)
 }
 
@@ -83,15 +111,12 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)
     Ok((listener, local))
 }
 
-/// Serves until `stop` fires (after the drain, not when it starts).
+/// Serves until `stop` fires (after the drain, not when it starts:
+/// `state.shutdown` only turns `/readyz` to 503).
 pub async fn serve(listener: TcpListener, state: AdminState, stop: CancellationToken) {
-    let app = router(state);
-    if let Err(error) = axum::serve(listener, app)
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await
-    {
-        warn!(%error, "admin API stopped");
-    }
+    let limits = state.limits;
+    let metrics = state.metrics.clone();
+    listener::serve(listener, router(state), limits, metrics, stop).await;
 }
 
 async fn readyz(State(state): State<AdminState>) -> Response {
@@ -109,21 +134,57 @@ async fn readyz(State(state): State<AdminState>) -> Response {
 }
 
 async fn metrics(State(state): State<AdminState>) -> Response {
-    let text = state
+    let snapshot = state.cell.load_full();
+    let generation = snapshot.generation;
+    let (metrics, ready) = (state.metrics.clone(), state.board.ready());
+    let body = state
+        .documents
         .metrics
-        .render(state.cell.load_full(), state.board.ready());
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
-        .into_response()
+        .get(generation, move || {
+            metrics.render(snapshot, ready).into_bytes()
+        })
+        .await;
+    let counter = &state.metrics.admin_metrics_renders;
+    document(body, counter, "text/plain; version=0.0.4; charset=utf-8")
 }
 
-async fn status(State(state): State<AdminState>) -> Json<StatusReport> {
-    Json(StatusReport::build(&state.cell.load(), &state.board))
+async fn status(State(state): State<AdminState>) -> Response {
+    let snapshot = state.cell.load_full();
+    let generation = snapshot.generation;
+    let board = state.board.clone();
+    let body = state
+        .documents
+        .status
+        .get(generation, move || {
+            serde_json::to_vec(&StatusReport::build(&snapshot, &board))
+                .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes())
+        })
+        .await;
+    document(
+        body,
+        &state.metrics.admin_status_renders,
+        "application/json",
+    )
+}
+
+/// A shared body as a response, counting renders.
+fn document(
+    body: Result<(Bytes, bool), tokio::task::JoinError>,
+    renders: &std::sync::atomic::AtomicU64,
+    content_type: &'static str,
+) -> Response {
+    match body {
+        Ok((bytes, rendered)) => {
+            if rendered {
+                renders.fetch_add(1, Ordering::Relaxed);
+            }
+            ([(header::CONTENT_TYPE, content_type)], bytes).into_response()
+        }
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("rendering failed: {e}"),
+        ),
+    }
 }
 
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
@@ -132,49 +193,4 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
         Json(serde_json::json!({ "error": message.to_string() })),
     )
         .into_response()
-}
-
-async fn set_override(
-    State(state): State<AdminState>,
-    Path((record, set)): Path<(String, String)>,
-    body: Result<Json<OverrideRequest>, JsonRejection>,
-) -> Response {
-    let Json(request) = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "expected {{\"state\": \"up\" | \"down\" | \"auto\"}}: {}",
-                    rejection.body_text()
-                ),
-            );
-        }
-    };
-    let name = match Name::parse(&record) {
-        Ok(name) => name,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("{record:?} is not a domain name: it {e}"),
-            );
-        }
-    };
-    match state
-        .builder
-        .set_override(name.clone(), set.clone(), request.state)
-        .await
-    {
-        Ok(generation) => Json(OverrideReply {
-            record: name.to_string(),
-            set,
-            state: request.state,
-            generation,
-        })
-        .into_response(),
-        Err(e @ (OverrideError::NoRecord(_) | OverrideError::NoSet { .. })) => {
-            error(StatusCode::NOT_FOUND, e)
-        }
-        Err(e @ OverrideError::Stopped) => error(StatusCode::SERVICE_UNAVAILABLE, e),
-    }
 }

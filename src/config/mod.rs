@@ -241,6 +241,17 @@ fn load_into(
             }
         },
     };
+    if let Some(token_file) = config
+        .as_ref()
+        .and_then(|c| c.server.admin_token_file.as_ref())
+        && let Err(message) = crate::admin::token::AdminToken::from_file(token_file)
+    {
+        errors.push(ConfigError {
+            file: file.clone(),
+            path: "server.admin_token_file".into(),
+            message,
+        });
+    }
     match config {
         Some(config) if errors.is_empty() => Ok(Loaded {
             config: Arc::new(config),

@@ -68,6 +68,15 @@ pub struct RawServer {
     pub max_config_bytes: Option<i64>,
     /// Most records in the config and its record files together.
     pub max_records: Option<i64>,
+    /// File holding the admin API's bearer token.
+    pub admin_token_file: Option<String>,
+    /// Most admin API connections open at once.
+    pub admin_max_connections: Option<i64>,
+    /// Bound on reading a request's headers, an idle keep-alive connection,
+    /// a handler and a stalled response write on the admin API.
+    pub admin_timeout: Option<String>,
+    /// Where overrides are kept across restarts.
+    pub state_file: Option<String>,
 }
 
 /// One entry of `zones:`.

@@ -273,7 +273,25 @@ fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
         1,
         super::limits::MAX_MAX_RECORDS as i64,
     );
+    let admin_max_connections = check.int(
+        "server.admin_max_connections",
+        raw.admin_max_connections,
+        64,
+        1,
+        10_000,
+    );
+    let admin_timeout = check.duration(
+        "server.admin_timeout",
+        raw.admin_timeout.as_deref(),
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        Duration::from_secs(300),
+    );
     Some(Server {
+        admin_token_file: raw.admin_token_file.as_ref().map(PathBuf::from),
+        admin_max_connections: admin_max_connections?,
+        admin_timeout: admin_timeout?,
+        state_file: raw.state_file.as_ref().map(PathBuf::from),
         dns_listen,
         admin_listen,
         geoip_database: raw.geoip_database.as_ref().map(PathBuf::from),

@@ -1,7 +1,7 @@
-//! Answer selection: the design's seven rules as one pure function of
-//! (record, family, health, client location, RNG). No I/O, no clock, no
-//! logging, no allocation once the caller's [`Scratch`] has grown: the DNS
-//! path calls it per query and benches and tests call it alone.
+//! Answer selection: the design's seven rules and the drain rule as one pure
+//! function of (record, family, health, client location, RNG). No I/O, no
+//! clock, no logging, no allocation once the caller's [`Scratch`] has grown:
+//! the DNS path calls it per query and benches and tests call it alone.
 
 use rand::{Rng, RngExt};
 
@@ -49,8 +49,24 @@ impl<'t> Choice<'t> {
     }
 }
 
-/// Picks the set that answers a query of `family` for `record`, or `None`
-/// when no set has targets of that family (the answer is NODATA).
+/// Why no set answers; either way the answer is NODATA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// No set has targets of the queried family (rule 1).
+    NoTargets,
+    /// Every set that could answer is drained by an operator (drain rule).
+    Drained,
+}
+
+/// Picks the set that answers a query of `family` for `record`.
+///
+/// The drain rule: a set an operator drained (override `down`) never
+/// answers, not even when failing open. It is removed after rules 1 and 7
+/// and before health is looked at, so rule 6 fails open among the sets
+/// that are not drained, and when every remaining set is drained the answer
+/// is NODATA ([`NoAnswer::Drained`]). With residency, a client whose own
+/// region's sets are all drained gets NODATA rather than an answer from
+/// another region.
 pub fn select<'t, R: Rng + ?Sized>(
     record: &'t Record,
     family: Family,
@@ -58,7 +74,7 @@ pub fn select<'t, R: Rng + ?Sized>(
     client: &Location,
     rng: &mut R,
     scratch: &mut Scratch,
-) -> Option<Choice<'t>> {
+) -> Result<Choice<'t>, NoAnswer> {
     let sets = &record.sets;
     let fam = family as usize;
     let cands = &mut scratch.candidates;
@@ -71,12 +87,17 @@ pub fn select<'t, R: Rng + ?Sized>(
             .map(|(i, _)| i as u32),
     );
     if cands.is_empty() {
-        return None;
+        return Err(NoAnswer::NoTargets);
     }
     let set = |i: &u32| &sets[*i as usize];
     // Rule 7: residency narrows by geo before health and priority.
     if record.fallback == Fallback::None {
         keep_best_geo_match(sets, cands, client);
+    }
+    // The drain rule.
+    cands.retain(|i| !health.drained(set(i)));
+    if cands.is_empty() {
+        return Err(NoAnswer::Drained);
     }
     // Rule 2, and rule 6 when nothing is healthy.
     let healthy = |i: &u32| health.any_up(set(i), &set(i).targets[fam]);
@@ -92,7 +113,7 @@ pub fn select<'t, R: Rng + ?Sized>(
     // Rule 5.
     let chosen = set(&pick_weighted(sets, cands, rng));
     let rotation = rng.random_range(0..chosen.targets[fam].len().max(1));
-    Some(Choice {
+    Ok(Choice {
         set: chosen,
         failed_open,
         rotation,

@@ -64,7 +64,7 @@ impl Fixture {
         let table = table_from_yaml(YAML);
         let health = Health {
             probes: ProbeBits::all_up(table.probes.len()),
-            overrides: vec![Override::Auto; table.set_count as usize].into(),
+            overrides: crate::health::SetOverrides::none(table.set_count as usize),
         };
         Self {
             table,
@@ -97,9 +97,7 @@ impl Fixture {
             .find(|s| &*s.id == set)
             .unwrap()
             .index;
-        let mut overrides = self.health.overrides.to_vec();
-        overrides[index as usize] = state;
-        self.health.overrides = overrides.into();
+        self.health.overrides = self.health.overrides.with(index as usize, state);
     }
 
     /// One selection: (set id, answered addresses, failed open).
@@ -119,7 +117,8 @@ impl Fixture {
             client,
             &mut self.rng,
             &mut self.scratch,
-        )?;
+        )
+        .ok()?;
         let addrs = choice
             .targets(family, &self.health, record.answers)
             .map(|t| t.addr)
@@ -387,6 +386,104 @@ fn rule6_all_down_fails_open() {
         1,
         "fail open answers the set's targets despite health"
     );
+}
+
+#[test]
+fn drain_rule_a_drained_set_never_answers_even_failing_open() {
+    let mut f = Fixture::new();
+    // Every probe down: the record fails open, but not into the drained set.
+    for addr in ["192.0.2.1", "192.0.2.2", "192.0.2.3", "2001:db8::1"] {
+        f.probe_down(addr);
+    }
+    f.set_override("failover.global.example.test", "primary", Override::Down);
+    for _ in 0..200 {
+        let (set, addrs, open) = f
+            .pick("failover.global.example.test", Family::V4, &unknown())
+            .unwrap();
+        assert!(open, "still failing open");
+        assert_eq!(set, "secondary", "among the sets that are not drained");
+        assert_eq!(addrs, vec!["192.0.2.2".parse::<IpAddr>().unwrap()]);
+    }
+    // The same in the geo record, with all sets down and one drained.
+    for addr in [
+        "192.0.2.10",
+        "192.0.2.11",
+        "192.0.2.20",
+        "192.0.2.21",
+        "192.0.2.22",
+        "192.0.2.30",
+    ] {
+        f.probe_down(addr);
+    }
+    f.set_override("geo.global.example.test", "us", Override::Down);
+    let counts = f.histogram("geo.global.example.test", &virginia(), 500);
+    assert!(!counts.contains_key("us"), "{counts:?}");
+}
+
+#[test]
+fn drain_rule_all_drained_is_nodata() {
+    let mut f = Fixture::new();
+    for set in ["primary", "secondary", "tertiary"] {
+        f.set_override("failover.global.example.test", set, Override::Down);
+    }
+    let record = f.record("failover.global.example.test");
+    let mut rng = SmallRng::seed_from_u64(3);
+    let mut scratch = Scratch::default();
+    for family in [Family::V4, Family::V6] {
+        let result = select(
+            record,
+            family,
+            &f.health,
+            &unknown(),
+            &mut rng,
+            &mut scratch,
+        );
+        assert_eq!(result.map(|c| c.set.id.to_string()), Err(NoAnswer::Drained));
+    }
+    // Only the queried family counts: `primary` alone has IPv6, so
+    // draining it empties AAAA while A still answers from the others.
+    let mut f = Fixture::new();
+    f.set_override("failover.global.example.test", "primary", Override::Down);
+    assert!(
+        f.pick("failover.global.example.test", Family::V6, &unknown())
+            .is_none()
+    );
+    assert_eq!(
+        f.set_of("failover.global.example.test", &unknown()),
+        "secondary"
+    );
+    let v6only = f.record("v6only.global.example.test");
+    let result = select(
+        v6only,
+        Family::V4,
+        &f.health,
+        &unknown(),
+        &mut rng,
+        &mut scratch,
+    );
+    assert_eq!(result.map(|c| c.set.index), Err(NoAnswer::NoTargets));
+}
+
+#[test]
+fn drain_rule_residency_client_whose_region_is_drained_gets_nodata() {
+    let mut f = Fixture::new();
+    f.set_override("resident.global.example.test", "eu", Override::Down);
+    let record = f.record("resident.global.example.test");
+    let mut rng = SmallRng::seed_from_u64(5);
+    let result = select(
+        record,
+        Family::V4,
+        &f.health,
+        &frankfurt(),
+        &mut rng,
+        &mut Scratch::default(),
+    );
+    assert_eq!(
+        result.map(|c| c.set.id.to_string()),
+        Err(NoAnswer::Drained),
+        "an EU client is never answered from outside the EU"
+    );
+    assert_eq!(f.set_of("resident.global.example.test", &virginia()), "us");
 }
 
 #[test]

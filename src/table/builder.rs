@@ -13,10 +13,12 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use super::overrides::{OverrideBook, OverrideEntry, OverrideMeta};
+use super::state_file::{self, SavedWatch, Saver};
 use super::{Probe, Snapshot, SnapshotCell, Table, compile};
 use crate::config::{self, Loaded, watch::FileWatch};
 use crate::dns::name::Name;
-use crate::health::{Health, Override, ProbeBits};
+use crate::health::{Health, Override, ProbeBits, SetOverrides};
 use crate::metrics::{Metrics, TableCounters};
 
 /// How long file events settle before a reload, so a burst of writes
@@ -45,9 +47,22 @@ pub enum Command {
         set: String,
         /// New state; `Auto` clears.
         state: Override,
+        /// Who asks and why.
+        meta: OverrideMeta,
         /// Where the result goes.
-        reply: oneshot::Sender<Result<u64, OverrideError>>,
+        reply: oneshot::Sender<Result<OverrideApplied, OverrideError>>,
     },
+}
+
+/// What an override change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverrideApplied {
+    /// Generation of the first snapshot that has it.
+    pub generation: u64,
+    /// Whether the set had an override before.
+    pub existed: bool,
+    /// The state file version to wait for, when there is a state file.
+    pub saved: Option<u64>,
 }
 
 /// Why an override was not applied.
@@ -111,11 +126,26 @@ impl BuilderHandle {
         set: String,
         state: Override,
     ) -> Result<u64, OverrideError> {
+        self.change_override(record, set, state, OverrideMeta::default())
+            .await
+            .map(|applied| applied.generation)
+    }
+
+    /// Sets or clears an override on behalf of an operator, and waits
+    /// until a snapshot with it is published.
+    pub async fn change_override(
+        &self,
+        record: Name,
+        set: String,
+        state: Override,
+        meta: OverrideMeta,
+    ) -> Result<OverrideApplied, OverrideError> {
         let (reply, rx) = oneshot::channel();
         let command = Command::Override {
             record,
             set,
             state,
+            meta,
             reply,
         };
         self.tx
@@ -140,8 +170,13 @@ pub struct Builder {
     probe_index: HashMap<Probe, usize>,
     /// Latest known state per probe; absent means not probed yet (up).
     probe_up: HashMap<Probe, bool>,
-    /// Operator overrides by (record, set id); kept across reloads.
-    overrides: HashMap<(Name, String), Override>,
+    /// Operator overrides by (record, set id); kept across reloads while
+    /// their record and set exist.
+    overrides: OverrideBook,
+    /// The override list the admin API shows.
+    listed: watch::Sender<Arc<[OverrideEntry]>>,
+    /// Writes the state file, when there is one.
+    saver: Option<Saver>,
     health: Health,
     generation: u64,
     rx: mpsc::Receiver<Command>,
@@ -179,7 +214,7 @@ impl Builder {
         let (table_tx, _) = watch::channel(table.clone());
         let health = Health {
             probes: ProbeBits::all_up(table.probes.len()),
-            overrides: Arc::from(Vec::new()),
+            overrides: SetOverrides::none(table.set_count as usize),
         };
         let snapshot = Snapshot {
             generation: 1,
@@ -204,7 +239,9 @@ impl Builder {
             table,
             counters,
             probe_up: HashMap::new(),
-            overrides: HashMap::new(),
+            overrides: OverrideBook::default(),
+            listed: watch::channel(Arc::from(Vec::new())).0,
+            saver: None,
             health,
             generation: 1,
             rx,
@@ -215,6 +252,38 @@ impl Builder {
             ping_tx,
         };
         (builder, BuilderHandle { tx }, cell)
+    }
+
+    /// Restores the overrides saved in the state file at `path` and keeps
+    /// saving them there. Saved overrides of records or sets the config no
+    /// longer has are dropped and logged. Call before serving, so a drained
+    /// set stays drained across the restart. Needs a Tokio runtime.
+    pub fn restore_state(&mut self, path: PathBuf) -> SavedWatch {
+        let state = state_file::load(&path);
+        let rejected = self.overrides.restore(&self.table, state.overrides.clone());
+        for (entry, why) in &rejected {
+            warn!(
+                record = %entry.record,
+                set = %entry.set,
+                state = ?entry.state,
+                reason = entry.reason.as_deref().unwrap_or(""),
+                why = %why,
+                "saved override dropped"
+            );
+        }
+        let (saver, watch) = Saver::spawn(path, &state);
+        self.saver = Some(saver);
+        if !self.overrides.is_empty() {
+            self.health.overrides = self.overrides.for_table(&self.table);
+            self.publish();
+        }
+        self.overrides_changed(!rejected.is_empty());
+        watch
+    }
+
+    /// A receiver of the current override list, for the admin API.
+    pub fn subscribe_overrides(&self) -> watch::Receiver<Arc<[OverrideEntry]>> {
+        self.listed.subscribe()
     }
 
     /// A receiver that sees every newly compiled table (the prober's input).
@@ -241,8 +310,8 @@ impl Builder {
                         self.flip(probe, up);
                         let _ = done.send(());
                     }
-                    Some(Command::Override { record, set, state, reply }) => {
-                        let _ = reply.send(self.set_override(record, set, state));
+                    Some(Command::Override { record, set, state, meta, reply }) => {
+                        let _ = reply.send(self.set_override(record, set, state, meta));
                     }
                 },
             }
@@ -316,6 +385,16 @@ impl Builder {
         self.table = table;
         self.loaded = without_records(loaded);
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+        let dropped = self.overrides.retain_existing(&self.table);
+        for entry in &dropped {
+            warn!(
+                record = %entry.record,
+                set = %entry.set,
+                state = ?entry.state,
+                reason = entry.reason.as_deref().unwrap_or(""),
+                "override dropped: the reload removed its record or set"
+            );
+        }
         self.health = Health {
             probes: ProbeBits::from_fn(self.table.probes.len(), |i| {
                 self.probe_up
@@ -323,9 +402,10 @@ impl Builder {
                     .copied()
                     .unwrap_or(true)
             }),
-            overrides: self.override_array(),
+            overrides: self.overrides.for_table(&self.table),
         };
         self.publish();
+        self.overrides_changed(!dropped.is_empty());
         let _ = self.table_tx.send(self.table.clone());
         info!(
             trigger,
@@ -357,45 +437,47 @@ impl Builder {
         self.publish();
     }
 
-    fn set_override(
+    /// Applies one override change and publishes it. Costs O(1) in the
+    /// number of sets: one chunk of the override bits is copied and the
+    /// table is shared.
+    pub fn set_override(
         &mut self,
         record: Name,
         set: String,
         state: Override,
-    ) -> Result<u64, OverrideError> {
-        let Some(compiled) = self.table.record(&record) else {
-            return Err(OverrideError::NoRecord(record.to_string()));
-        };
-        if !compiled.sets.iter().any(|s| *s.id == *set) {
-            return Err(OverrideError::NoSet {
-                record: record.to_string(),
-                set,
-            });
-        }
-        info!(record = %record, set = %set, state = ?state, "override");
-        match state {
-            Override::Auto => self.overrides.remove(&(record, set)),
-            _ => self.overrides.insert((record, set), state),
-        };
-        self.health.overrides = self.override_array();
+        meta: OverrideMeta,
+    ) -> Result<OverrideApplied, OverrideError> {
+        let reason = meta.reason.clone();
+        let client = meta.client.clone();
+        let (index, existed) = self
+            .overrides
+            .change(&self.table, &record, &set, state, meta)?;
+        info!(
+            record = %record,
+            set = %set,
+            state = ?state,
+            reason = reason.as_deref().unwrap_or(""),
+            client = client.as_deref().unwrap_or(""),
+            "override"
+        );
+        self.health.overrides = self.health.overrides.with(index, state);
         self.publish();
-        Ok(self.generation)
+        let saved = self.overrides_changed(existed || state != Override::Auto);
+        Ok(OverrideApplied {
+            generation: self.generation,
+            existed,
+            saved,
+        })
     }
 
-    /// Overrides by set index for the current table.
-    fn override_array(&self) -> Arc<[Override]> {
-        if self.overrides.is_empty() {
-            return Arc::from(Vec::new());
-        }
-        self.table
-            .sets()
-            .map(|(r, s)| {
-                self.overrides
-                    .get(&(r.name.clone(), s.id.to_string()))
-                    .copied()
-                    .unwrap_or_default()
-            })
-            .collect()
+    /// Shows the current overrides to the admin API and, when `save` and
+    /// there is a state file, queues a write; returns its version.
+    fn overrides_changed(&mut self, save: bool) -> Option<u64> {
+        let list = self.overrides.list();
+        let saver = self.saver.as_mut().filter(|_| save);
+        let version = saver.map(|saver| saver.save(list.clone()));
+        self.listed.send_replace(list.into());
+        version
     }
 
     /// Publishes the current table and health as a new snapshot.
@@ -413,11 +495,6 @@ impl Builder {
             .generation
             .store(self.generation, Ordering::Relaxed);
         debug!(generation = self.generation, "snapshot published");
-    }
-
-    /// The current operator overrides, for status output.
-    pub fn overrides(&self) -> &HashMap<(Name, String), Override> {
-        &self.overrides
     }
 }
 

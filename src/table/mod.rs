@@ -10,6 +10,8 @@
 /// The snapshot writer task.
 pub mod builder;
 pub(crate) mod compile;
+pub mod overrides;
+pub mod state_file;
 
 use std::{
     collections::HashMap,

@@ -1,29 +1,9 @@
-//! The README's `dig` lines, run against the example config.
+//! `dig` against the example config (the README's own lines run in
+//! `integration::readme`).
 
-use std::{collections::BTreeSet, process::Command};
+use std::process::Command;
 
 use crate::harness::*;
-
-/// `(arguments, expected addresses)` of each README line such as
-/// `dig @127.0.0.1 -p 5353 +short NAME ...   # comment → 192.0.2.10, 192.0.2.11`.
-fn readme_dig_lines() -> Vec<(Vec<String>, BTreeSet<String>)> {
-    let readme = std::fs::read_to_string(repo("README.md")).expect("README.md");
-    readme
-        .lines()
-        .filter(|line| line.starts_with("dig @127.0.0.1 -p 5353 +short"))
-        .filter_map(|line| {
-            let (command, comment) = line.split_once('#')?;
-            let (_, expected) = comment.split_once('→')?;
-            let args = command
-                .split_whitespace()
-                .skip(1)
-                .map(str::to_owned)
-                .collect();
-            let expected = expected.split(',').map(|a| a.trim().to_owned()).collect();
-            Some((args, expected))
-        })
-        .collect()
-}
 
 /// The example's health checks dial 127.0.0.x:8080, where nothing listens
 /// in tests: after the first round every target is down and gslb fails
@@ -35,58 +15,6 @@ async fn wait_ready(gslb: &Gslb) {
     })
     .await;
     assert!(ready.is_some(), "first round of health checks done");
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn readme_dig_lines_give_the_documented_answers() {
-    if !tool_available("dig", "apt-get install bind9-dnsutils") {
-        return;
-    }
-    let lines = readme_dig_lines();
-    assert!(
-        lines.len() >= 6,
-        "the README keeps its dig examples: {lines:?}"
-    );
-    let env = vec![
-        (
-            "GSLB_SERVER__DNS_LISTEN".to_owned(),
-            "127.0.0.1:0".to_owned(),
-        ),
-        (
-            "GSLB_SERVER__ADMIN_LISTEN".to_owned(),
-            "127.0.0.1:0".to_owned(),
-        ),
-    ];
-    let dir = tempfile::tempdir().unwrap();
-    let gslb = Gslb::start_file(dir, repo("config/gslb.yaml"), env).await;
-    wait_ready(&gslb).await;
-    let port = gslb.addr.port().to_string();
-    for (args, expected) in lines {
-        let args: Vec<String> = args
-            .iter()
-            .map(|a| if a == "5353" { port.clone() } else { a.clone() })
-            .collect();
-        let out = tokio::task::spawn_blocking(move || {
-            Command::new("dig")
-                .args(&args)
-                .args(["+time=2", "+tries=1"])
-                .output()
-        })
-        .await
-        .unwrap()
-        .expect("dig runs");
-        let answer: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect();
-        assert_eq!(
-            answer,
-            expected,
-            "dig {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    gslb.server.shutdown(WAIT).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

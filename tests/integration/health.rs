@@ -223,15 +223,14 @@ async fn all_down_fails_open_and_is_counted() {
             "fail open, priority still first"
         );
     }
-    let after = gslb
-        .metric("gslb_fail_open_answers_total{record=\"both.global.example.test.\",set=\"victim\"}")
-        .await;
-    assert_eq!(
-        after,
-        Some(before + 10.0),
-        "{}",
-        gslb.get("/metrics").await.1
-    );
+    // `/metrics` is rendered at most once a second per generation.
+    let series =
+        "gslb_fail_open_answers_total{record=\"both.global.example.test.\",set=\"victim\"}";
+    let counted = eventually(Duration::from_secs(3), async || {
+        gslb.metric(series).await == Some(before + 10.0)
+    })
+    .await;
+    assert!(counted.is_some(), "{}", gslb.get("/metrics").await.1);
     gslb.server.shutdown(WAIT).await;
 }
 

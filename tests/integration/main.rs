@@ -1,6 +1,7 @@
 //! Integration tests: the real server on loopback sockets, queried by real
 //! DNS clients (raw hickory-proto messages, hickory-resolver and `dig`).
 
+mod admin;
 mod backend;
 mod bounded_input;
 mod browser;
@@ -16,6 +17,7 @@ mod harness;
 mod health;
 mod malformed;
 mod process;
+mod readme;
 mod reload;
 mod status_page;
 mod tcp_limits;

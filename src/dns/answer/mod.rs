@@ -67,6 +67,8 @@ pub struct Outcome {
     pub answered: Option<(u32, u32)>,
     /// The answer ignored health because no set was healthy.
     pub failed_open: bool,
+    /// NODATA because every set that could answer is drained.
+    pub drained: bool,
     /// The response did not fit and was sent with TC=1.
     pub truncated: bool,
 }
@@ -200,9 +202,13 @@ impl Responder {
                 &mut self.rng,
                 &mut self.scratch,
             );
-            let Some(choice) = choice else {
-                msg.negative(zone);
-                return scope;
+            let choice = match choice {
+                Ok(choice) => choice,
+                Err(why) => {
+                    msg.outcome.drained = why == select::NoAnswer::Drained;
+                    msg.negative(zone);
+                    return scope;
+                }
             };
             for target in choice.targets(family, &snap.health, record.answers) {
                 msg.address(HEADER_POINTER, record.ttl, target.addr);

@@ -1,0 +1,309 @@
+//! The state file (`server.state_file`): what operators changed at run time,
+//! kept across restarts. Today that is the overrides; the format is a
+//! versioned JSON object so that more keys can join them:
+//!
+//! ```json
+//! {"version": 1, "overrides": [{"record": "api.global.example.test.", "set": "us-east",
+//!   "state": "down", "reason": "maintenance", "client": "127.0.0.1:50312",
+//!   "at": "2026-11-29T15:00:00Z"}]}
+//! ```
+//!
+//! Top-level keys this version does not know are kept and written back, so
+//! a newer gslb's additions survive a rollback. Writes are atomic (temporary
+//! file, fsync, rename, fsync of the directory) and happen in a task of
+//! their own, so the table builder never waits on a disk; a burst of
+//! changes makes one write of the latest state.
+//!
+//! A file that cannot be read or understood never stops the server: it is
+//! logged, moved aside to `<file>.bad-<unix time>` (so the next write does
+//! not destroy what an operator may want to recover) and the server starts
+//! without overrides.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use super::overrides::OverrideEntry;
+
+/// The format version this gslb writes and reads.
+pub const VERSION: u32 = 1;
+
+/// The state file's contents.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Format version.
+    pub version: u32,
+    /// Operator overrides.
+    #[serde(default)]
+    pub overrides: Vec<OverrideEntry>,
+    /// Keys of newer versions, written back unchanged.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Why a state file was not loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// It exists but cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It is not a state file this version understands.
+    #[error("{path} is not a gslb state file: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Reads the state file; a missing file is an empty state.
+pub fn read(path: &Path) -> Result<State, LoadError> {
+    let text = match std::fs::read(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(State {
+                version: VERSION,
+                ..State::default()
+            });
+        }
+        Err(source) => {
+            return Err(LoadError::Read {
+                path: path.display().to_string(),
+                source,
+            });
+        }
+    };
+    let invalid = |message: String| LoadError::Invalid {
+        path: path.display().to_string(),
+        message,
+    };
+    let mut de = serde_json::Deserializer::from_slice(&text);
+    let state: State = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| invalid(format!("{}: {}", e.path(), e.inner())))?;
+    de.end().map_err(|e| invalid(e.to_string()))?;
+    if state.version != VERSION {
+        return Err(invalid(format!(
+            "version {} (this gslb reads version {VERSION})",
+            state.version
+        )));
+    }
+    Ok(state)
+}
+
+/// Reads the state file at start-up. Never fails: a file that cannot be
+/// used is logged, moved aside when it is unreadable as JSON, and an empty
+/// state is returned.
+pub fn load(path: &Path) -> State {
+    let empty = State {
+        version: VERSION,
+        ..State::default()
+    };
+    match read(path) {
+        Ok(state) => {
+            info!(
+                file = %path.display(),
+                overrides = state.overrides.len(),
+                "state file loaded"
+            );
+            state
+        }
+        Err(e @ LoadError::Read { .. }) => {
+            error!(error = %e, "state file ignored: starting without saved overrides");
+            empty
+        }
+        Err(e @ LoadError::Invalid { .. }) => {
+            let secs = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let aside = PathBuf::from(format!("{}.bad-{secs}", path.display()));
+            match std::fs::rename(path, &aside) {
+                Ok(()) => error!(
+                    error = %e,
+                    moved_to = %aside.display(),
+                    "state file ignored and moved aside: starting without saved overrides"
+                ),
+                Err(rename) => error!(
+                    error = %e,
+                    rename_error = %rename,
+                    "state file ignored (and could not be moved aside): starting without saved overrides"
+                ),
+            }
+            empty
+        }
+    }
+}
+
+/// Writes `state` to `path` atomically: a temporary file in the same
+/// directory, fsync, rename over `path`, fsync of the directory (the same
+/// steps as the sidecar's record file).
+pub fn write(path: &Path, state: &State) -> Result<(), String> {
+    let mut body = serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?;
+    body.push(b'\n');
+    crate::crd_sync::sink::write_atomic(path, &body).map_err(|e| crate::error_chain(&e))
+}
+
+/// The outcome of the latest write: (version written, error if it failed).
+type Saved = (u64, Option<Arc<str>>);
+
+/// Hands states to the writer task; owned by the table builder.
+#[derive(Debug)]
+pub struct Saver {
+    version: u64,
+    other: serde_json::Map<String, serde_json::Value>,
+    tx: watch::Sender<(u64, Arc<State>)>,
+    saved: watch::Receiver<Saved>,
+}
+
+/// Waits for writes; cloned into the admin API.
+#[derive(Debug, Clone)]
+pub struct SavedWatch {
+    saved: watch::Receiver<Saved>,
+}
+
+impl SavedWatch {
+    /// Waits until version `version` (or a later one) is on disk; the
+    /// error of that write if it failed.
+    pub async fn wait(&self, version: u64) -> Result<(), String> {
+        let mut saved = self.saved.clone();
+        let done = saved.wait_for(|(written, _)| *written >= version).await;
+        match done {
+            Ok(done) => match &done.1 {
+                None => Ok(()),
+                Some(error) => Err(error.to_string()),
+            },
+            Err(_) => Err("the state file writer has stopped".into()),
+        }
+    }
+}
+
+impl Saver {
+    /// Starts the writer task for `path`; `loaded` is what was read at
+    /// start-up, whose unknown keys are written back.
+    pub fn spawn(path: PathBuf, loaded: &State) -> (Self, SavedWatch) {
+        let (tx, mut rx) = watch::channel((0u64, Arc::new(loaded.clone())));
+        let (saved_tx, saved) = watch::channel::<Saved>((0, None));
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let (version, state) = rx.borrow_and_update().clone();
+                let target = path.clone();
+                let result = tokio::task::spawn_blocking(move || write(&target, &state)).await;
+                let error = match result {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(e),
+                    Err(e) => Some(format!("writing {}: {e}", path.display())),
+                };
+                if let Some(error) = &error {
+                    warn!(%error, "state file not saved: overrides will not survive a restart");
+                }
+                let _ = saved_tx.send((version, error.map(Arc::from)));
+            }
+        });
+        let saver = Self {
+            version: 0,
+            other: loaded.other.clone(),
+            tx,
+            saved: saved.clone(),
+        };
+        (saver, SavedWatch { saved })
+    }
+
+    /// Queues `overrides` for writing; returns the version to wait for.
+    pub fn save(&mut self, overrides: Vec<OverrideEntry>) -> u64 {
+        self.version += 1;
+        let state = State {
+            version: VERSION,
+            overrides,
+            other: self.other.clone(),
+        };
+        let _ = self.tx.send((self.version, Arc::new(state)));
+        self.version
+    }
+
+    /// A watch on finished writes.
+    pub fn watch(&self) -> SavedWatch {
+        SavedWatch {
+            saved: self.saved.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::Override;
+
+    fn entry() -> OverrideEntry {
+        OverrideEntry {
+            record: "api.global.example.test.".into(),
+            set: "us-east".into(),
+            state: Override::Down,
+            reason: Some("maintenance".into()),
+            client: None,
+            at: "2026-11-29T15:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_keeps_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(
+            &path,
+            r#"{"version": 1, "overrides": [], "dynamic_records": [{"name": "x"}]}"#,
+        )
+        .unwrap();
+        let mut state = read(&path).unwrap();
+        state.overrides.push(entry());
+        write(&path, &state).unwrap();
+        let again = read(&path).unwrap();
+        assert_eq!(again, state);
+        assert!(again.other.contains_key("dynamic_records"));
+    }
+
+    #[test]
+    fn a_bad_file_is_moved_aside_and_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        for bad in [
+            "{not json",
+            r#"{"version": 2, "overrides": []}"#,
+            r#"{"version": 1, "overrides": [{"record": 5}]}"#,
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            assert!(
+                matches!(read(&path), Err(LoadError::Invalid { .. })),
+                "{bad}"
+            );
+            assert_eq!(load(&path).overrides, Vec::new());
+            assert!(!path.exists(), "moved aside");
+            let aside: Vec<_> = std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert!(
+                aside.iter().any(|n| n.starts_with("state.json.bad-")),
+                "{aside:?}"
+            );
+            for name in aside {
+                std::fs::remove_file(dir.path().join(name)).unwrap();
+            }
+        }
+        assert_eq!(
+            load(&path).version,
+            VERSION,
+            "a missing file is an empty state"
+        );
+    }
+}
