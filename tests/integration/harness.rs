@@ -166,9 +166,15 @@ impl Gslb {
         assert!(ready.is_some(), "/readyz turned ready");
     }
 
-    /// The value of one metric line (`name{labels}`) from `/metrics`.
+    /// The value of one metric line (`name{labels}`), rendered now from the
+    /// server's counters: `/metrics` over HTTP may be up to a second behind
+    /// by design (`admin::rendered`), and tests compare counts taken moments
+    /// apart.
     pub(crate) async fn metric(&self, series: &str) -> Option<f64> {
-        let (_, text) = self.get("/metrics").await;
+        let text = self
+            .server
+            .metrics
+            .render(self.server.cell.load_full(), self.server.board.ready());
         text.lines().find_map(|line| {
             line.strip_prefix(series)?
                 .strip_prefix(' ')?
