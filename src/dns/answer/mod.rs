@@ -247,9 +247,21 @@ fn locate(
     match edns.and_then(|e| e.ecs).filter(|e| e.source_prefix > 0) {
         Some(ecs) => {
             let located = geo.locate_with(ecs.addr, cache);
-            (located.location, located.prefix_len)
+            (located.location, scope_in_family(ecs, located.prefix_len))
         }
         None => (geo.locate_with(client.to_canonical(), cache).location, 0),
+    }
+}
+
+/// The ECS scope in the query's own family. GeoIP locates an IPv4-mapped
+/// IPv6 subnet (`::ffff:a.b.c.d`) in its IPv4 tree and gives an IPv4 prefix
+/// length; in a family-2 option that length counts from the start of the
+/// IPv6 address, so the 96 bits in front are added (a bare /26 would claim
+/// the answer holds for all of `::/26`).
+fn scope_in_family(ecs: ClientSubnet, prefix_len: u8) -> u8 {
+    match ecs.addr {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => prefix_len.saturating_add(96).min(128),
+        _ => prefix_len,
     }
 }
 

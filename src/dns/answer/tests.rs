@@ -379,3 +379,95 @@ fn outcome_reports_what_happened() {
     assert_eq!((outcome.rcode, outcome.qtype), (NOERROR, 1));
     let _ = Arc::new(snap);
 }
+
+/// A snapshot of `YAML` plus a geo-sensitive record, with the test GeoIP database.
+fn geo_snapshot() -> Snapshot {
+    let yaml = format!(
+        "{YAML}{}",
+        r#"
+  - name: geo.global.example.test.
+    sets:
+      - { id: us, targets: [192.0.2.10], geo: { continents: [NA] } }
+      - { id: eu, targets: [192.0.2.20], geo: { continents: [EU] } }
+"#
+    );
+    let db = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geoip/test-city.mmdb");
+    Snapshot {
+        geo: Some(Arc::new(crate::geo::GeoDb::open(&db).unwrap())),
+        table: table_from_yaml(&yaml),
+        ..snapshot()
+    }
+}
+
+/// A raw A query for geo.global.example.test. with an ECS option of
+/// `family`, `source` prefix and the address bytes as given.
+fn raw_ecs_query(family: u16, source: u8, addr: &[u8]) -> Vec<u8> {
+    let mut p = vec![0xAB, 0xCD, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
+    for label in ["geo", "global", "example", "test"] {
+        p.push(label.len() as u8);
+        p.extend_from_slice(label.as_bytes());
+    }
+    p.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let option_len = 4 + addr.len() as u16;
+    p.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
+    p.extend_from_slice(&(4 + option_len).to_be_bytes());
+    p.extend_from_slice(&[0, 8]);
+    p.extend_from_slice(&option_len.to_be_bytes());
+    p.extend_from_slice(&family.to_be_bytes());
+    p.extend_from_slice(&[source, 0]);
+    p.extend_from_slice(addr);
+    p
+}
+
+/// The answer addresses and the echoed (family, source, scope) of a raw ECS query.
+fn ask_ecs(snap: &Snapshot, packet: &[u8]) -> (Vec<IpAddr>, (u16, u8, u8)) {
+    let mut out = Vec::new();
+    let outcome = Responder::with_seed(1).respond(
+        snap,
+        packet,
+        "127.0.0.1".parse().unwrap(),
+        Transport::Udp,
+        &mut out,
+    );
+    assert!(outcome.replied);
+    let r = Message::from_vec(&out).expect("response decodes");
+    let Some(EdnsOption::Subnet(echo)) = r.edns.as_ref().unwrap().option(EdnsCode::Subnet) else {
+        panic!("ECS echoed");
+    };
+    let family = if echo.addr().is_ipv4() { 1 } else { 2 };
+    (
+        addrs(&r),
+        (family, echo.source_prefix(), echo.scope_prefix()),
+    )
+}
+
+#[test]
+fn ecs_scope_of_an_ipv4_mapped_ipv6_subnet_is_an_ipv6_prefix() {
+    let snap = geo_snapshot();
+    // IPv4 198.51.100.70/32: Frankfurt, in the database's 198.51.100.64/26.
+    let v4 = ask_ecs(&snap, &raw_ecs_query(1, 32, &[198, 51, 100, 70]));
+    assert_eq!(
+        v4,
+        (vec!["192.0.2.20".parse::<IpAddr>().unwrap()], (1, 32, 26))
+    );
+    // The same client as ::ffff:198.51.100.70/128: family 2, so the scope
+    // must be an IPv6 length, 96 + 26 (RFC 7871 §7.2.1), not /26 = ::/26.
+    let mut mapped = [0u8; 16];
+    mapped[10..12].copy_from_slice(&[0xFF, 0xFF]);
+    mapped[12..].copy_from_slice(&[198, 51, 100, 70]);
+    let v6 = ask_ecs(&snap, &raw_ecs_query(2, 128, &mapped));
+    assert_eq!(
+        v6,
+        (vec!["192.0.2.20".parse::<IpAddr>().unwrap()], (2, 128, 122))
+    );
+    // A mapped prefix shorter than the IPv4 network: ::ffff:198.51.100.0/120.
+    let v6 = ask_ecs(&snap, &raw_ecs_query(2, 120, &mapped[..15]));
+    assert_eq!(v6.1, (2, 120, 122));
+    // A native IPv6 subnet keeps its own prefix: 2001:db8:2::/48.
+    let native = [0x20, 0x01, 0x0d, 0xb8, 0, 2];
+    let v6 = ask_ecs(&snap, &raw_ecs_query(2, 48, &native));
+    assert_eq!(
+        v6,
+        (vec!["192.0.2.20".parse::<IpAddr>().unwrap()], (2, 48, 48))
+    );
+}
