@@ -373,3 +373,31 @@ fn json_record_files_with_a_comment_header_are_read_as_json() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn a_zone_whose_ns_answer_cannot_fit_a_dns_message_is_rejected() {
+    // 2,000 name servers with an IPv6 address each: about 100 KB of NS
+    // answer, which no DNS message (65,535 bytes) can carry.
+    let mut yaml = String::from(
+        "server: { dns_listen: [\"127.0.0.1:5353\"] }\nzones:\n  - origin: global.example.test.\n    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test. }\n    nameservers:\n",
+    );
+    for i in 0..2000 {
+        yaml.push_str(&format!(
+            "      ns{i}.global.example.test.: [\"2001:db8::{i:x}\"]\n"
+        ));
+    }
+    let errors = errors(&yaml);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("zones[0].nameservers: the NS answer with all glue would take ")
+            && errors[0].contains("more than the 65535 a DNS message holds"),
+        "{errors:?}"
+    );
+    // 200 of them fit (over TCP), and load.
+    let fits: String = yaml
+        .lines()
+        .take(5 + 200)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    load_text(&fits, &[]).unwrap_or_else(|e| panic!("{e}"));
+}

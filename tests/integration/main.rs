@@ -6,6 +6,7 @@ mod cli;
 mod dig;
 mod dns;
 mod geo;
+mod glue;
 mod harness;
 mod health;
 mod malformed;
