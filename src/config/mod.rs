@@ -76,6 +76,9 @@ pub fn load_with_env(
     }
     let geoip = raw.server.geoip_database.clone();
     let validated = validate::validate(raw, &file, sources, default_serial());
+    if let Ok(config) = &validated {
+        warnings.extend(large_nameserver_answers(config, &file));
+    }
     let config = match validated {
         Ok(config) if errors.is_empty() => Some(config),
         Ok(_) => None,
@@ -106,6 +109,25 @@ pub fn load_with_env(
         }),
         _ => Err(ConfigErrors(errors)),
     }
+}
+
+/// Zones whose NS answer with glue is larger than gslb's UDP payload: every
+/// resolver asking for it is sent to TCP, which an operator should know.
+fn large_nameserver_answers(config: &Config, file: &str) -> Vec<String> {
+    let udp = usize::from(config.server.max_udp_payload);
+    config
+        .zones
+        .iter()
+        .enumerate()
+        .filter_map(|(i, zone)| {
+            let len = crate::dns::answer::nameservers_response_len(&zone.origin, &zone.nameservers);
+            (len > udp).then(|| {
+                format!(
+                    "{file}: zones[{i}].nameservers: the NS answer with all glue takes up to {len} bytes, more than max_udp_payload {udp}: resolvers get it truncated over UDP and retry over TCP"
+                )
+            })
+        })
+        .collect()
 }
 
 /// Reads the zones, health checks and record names of a config file, for

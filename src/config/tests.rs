@@ -401,3 +401,25 @@ fn a_zone_whose_ns_answer_cannot_fit_a_dns_message_is_rejected() {
         .collect();
     load_text(&fits, &[]).unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn a_zone_whose_ns_answer_exceeds_the_udp_payload_gets_a_warning() {
+    let mut yaml = String::from(
+        "server: { dns_listen: [\"127.0.0.1:5353\"] }\nzones:\n  - origin: global.example.test.\n    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test. }\n    nameservers:\n",
+    );
+    for i in 0..100 {
+        yaml.push_str(&format!(
+            "      ns{i}.global.example.test.: [192.0.2.{i}]\n"
+        ));
+    }
+    let loaded = load_text(&yaml, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(
+        loaded.warnings[0]
+            .contains("zones[0].nameservers: the NS answer with all glue takes up to ")
+            && loaded.warnings[0].contains("more than max_udp_payload 1232"),
+        "{:?}",
+        loaded.warnings
+    );
+    assert!(load_text(ZONE, &[]).unwrap().warnings.is_empty());
+}
