@@ -130,6 +130,37 @@ fn large_nameserver_answers(config: &Config, file: &str) -> Vec<String> {
         .collect()
 }
 
+/// Validates a config given as text, with its record files as (name, text)
+/// pairs: the reading and validation of [`load`] without the file system,
+/// the environment or a GeoIP database (`server.record_files` and
+/// `server.geoip_database` are not opened). The fuzz targets use it.
+pub fn load_from_text(
+    file: &str,
+    text: &str,
+    record_files: &[(&str, &str)],
+) -> Result<Config, ConfigErrors> {
+    let raw: RawConfig = parse_yaml(text, file.into()).map_err(|e| ConfigErrors(vec![e]))?;
+    let mut errors = Vec::new();
+    let mut sources = Vec::new();
+    for (name, text) in record_files {
+        match parse_yaml::<RawRecordFile>(text, (*name).into()) {
+            Ok(raw) => sources.push(RecordSource {
+                file: (*name).into(),
+                raw,
+            }),
+            Err(error) => errors.push(error),
+        }
+    }
+    match validate::validate(raw, file, sources, default_serial()) {
+        Ok(config) if errors.is_empty() => Ok(config),
+        Ok(_) => Err(ConfigErrors(errors)),
+        Err(ConfigErrors(more)) => {
+            errors.extend(more);
+            Err(ConfigErrors(errors))
+        }
+    }
+}
+
 /// Reads the zones, health checks and record names of a config file, for
 /// checking records outside a full load (`gslb crd-sync`). Neither the
 /// environment nor the record files it names are read.
@@ -147,14 +178,22 @@ pub fn load_record_scope(path: &Path) -> Result<RecordScope, ConfigErrors> {
 /// against alias bombs, are raised to fit such files.
 fn read_yaml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
     let file: Arc<str> = path.display().to_string().into();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        file: file.clone(),
+        path: String::new(),
+        message: format!("cannot read: {e}"),
+    })?;
+    parse_yaml(&text, file)
+}
+
+/// [`read_yaml`] on text already read; `file` names it in errors.
+fn parse_yaml<T: DeserializeOwned>(text: &str, file: Arc<str>) -> Result<T, ConfigError> {
     let error = |path: String, message: String| ConfigError {
         file: file.clone(),
         path,
         message,
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| error(String::new(), format!("cannot read: {e}")))?;
-    if let Some(json) = json_body(&text) {
+    if let Some(json) = json_body(text) {
         // JSON is YAML too, and what `gslb crd-sync` writes: a JSON parser
         // reads large record files about ten times faster.
         let mut de = serde_json::Deserializer::from_str(&json);
@@ -180,7 +219,7 @@ fn read_yaml<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
     // unread rest of the input as a second document. The type error, with its
     // field path, is the one worth showing.
     let mut type_error = None;
-    let parsed = serde_saphyr::with_deserializer_from_str_with_options(&text, options, |de| {
+    let parsed = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
         match serde_path_to_error::deserialize::<_, T>(de) {
             Ok(value) => Ok(Some(value)),
             Err(e) => {

@@ -423,3 +423,25 @@ fn a_zone_whose_ns_answer_exceeds_the_udp_payload_gets_a_warning() {
     );
     assert!(load_text(ZONE, &[]).unwrap().warnings.is_empty());
 }
+
+#[test]
+fn text_loads_like_a_file_without_touching_the_file_system() {
+    let records =
+        "records:\n  - name: r.global.example.test.\n    sets: [{ id: x, targets: [192.0.2.1] }]\n";
+    let json = r#"{"records": [{"name": "j.global.example.test.", "sets": [{"id": "x", "targets": ["192.0.2.2"]}]}]}"#;
+    // record_files named in the text are not opened: the caller passes them.
+    let yaml = ZONE.replacen(
+        "server: {",
+        "server: { record_files: [/nonexistent/r.yaml],",
+        1,
+    );
+    let config = load_from_text("a.yaml", &yaml, &[("r.yaml", records), ("j.json", json)])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.records.len(), 2);
+    let errors = load_from_text("a.yaml", ZONE, &[("bad.json", r#"{"records": 1}"#)])
+        .err()
+        .unwrap();
+    assert_eq!(errors.0.len(), 1);
+    assert_eq!(&*errors.0[0].file, "bad.json");
+    assert_eq!(errors.0[0].path, "records");
+}
