@@ -216,9 +216,11 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
             "no GeoIP database: only the clients' ECS-less defaults apply; sets with geo match no one, nearest-cluster fallback is off"
         ),
     }
-    let server = Server::start(path, loaded).await?;
+    // Handlers first: DNS answers as soon as the listeners are bound, and a
+    // SIGHUP arriving before the handler exists would kill the process.
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let server = Server::start(path, loaded).await?;
     loop {
         tokio::select! {
             _ = hup.recv() => {
