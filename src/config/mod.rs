@@ -219,6 +219,9 @@ fn load_into(
     }
     let geoip = raw.server.geoip_database.clone();
     let validated = validate::validate(raw, &file, sources, default_serial());
+    if let Ok(config) = &validated {
+        warnings.extend(large_nameserver_answers(config, &file));
+    }
     let config = match validated {
         Ok(config) if errors.is_empty() => Some(config),
         Ok(_) => None,
@@ -260,6 +263,58 @@ fn load_into(
             inputs: Inputs::default(),
         }),
         _ => Err(ConfigErrors(errors)),
+    }
+}
+
+/// Zones whose NS answer with glue is larger than gslb's UDP payload: every
+/// resolver asking for it is sent to TCP, which an operator should know.
+fn large_nameserver_answers(config: &Config, file: &str) -> Vec<String> {
+    let udp = usize::from(config.server.max_udp_payload);
+    config
+        .zones
+        .iter()
+        .enumerate()
+        .filter_map(|(i, zone)| {
+            let len = crate::dns::answer::nameservers_response_len(&zone.origin, &zone.nameservers);
+            (len > udp).then(|| {
+                format!(
+                    "{file}: zones[{i}].nameservers: the NS answer with all glue takes up to {len} bytes, more than max_udp_payload {udp}: resolvers get it truncated over UDP and retry over TCP"
+                )
+            })
+        })
+        .collect()
+}
+
+/// Validates a config given as text, with its record files as (name, text)
+/// pairs: the reading and validation of [`load`] without the file system,
+/// the environment or a GeoIP database (`server.record_files` and
+/// `server.geoip_database` are not opened). The fuzz targets use it.
+pub fn load_from_text(
+    file: &str,
+    text: &str,
+    record_files: &[(&str, &str)],
+) -> Result<Config, ConfigErrors> {
+    let limits = Limits::default();
+    let raw: RawConfig =
+        parse_yaml(&file.into(), text, limits).map_err(|e| ConfigErrors(vec![e]))?;
+    let mut errors = Vec::new();
+    let mut sources = Vec::new();
+    for (name, text) in record_files {
+        match parse_yaml::<RawRecordFile>(&(*name).into(), text, limits) {
+            Ok(raw) => sources.push(RecordSource {
+                file: (*name).into(),
+                raw,
+            }),
+            Err(error) => errors.push(error),
+        }
+    }
+    match validate::validate(raw, file, sources, default_serial()) {
+        Ok(config) if errors.is_empty() => Ok(config),
+        Ok(_) => Err(ConfigErrors(errors)),
+        Err(ConfigErrors(more)) => {
+            errors.extend(more);
+            Err(ConfigErrors(errors))
+        }
     }
 }
 

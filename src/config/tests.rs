@@ -418,3 +418,75 @@ fn tcp_limits_and_shutdown_grace_have_defaults_ranges_and_env_overrides() {
         ]
     );
 }
+
+#[test]
+fn a_zone_whose_ns_answer_cannot_fit_a_dns_message_is_rejected() {
+    // 2,000 name servers with an IPv6 address each: about 100 KB of NS
+    // answer, which no DNS message (65,535 bytes) can carry.
+    let mut yaml = String::from(
+        "server: { dns_listen: [\"127.0.0.1:5353\"] }\nzones:\n  - origin: global.example.test.\n    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test. }\n    nameservers:\n",
+    );
+    for i in 0..2000 {
+        yaml.push_str(&format!(
+            "      ns{i}.global.example.test.: [\"2001:db8::{i:x}\"]\n"
+        ));
+    }
+    let errors = errors(&yaml);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("zones[0].nameservers: the NS answer with all glue would take ")
+            && errors[0].contains("more than the 65535 a DNS message holds"),
+        "{errors:?}"
+    );
+    // 200 of them fit (over TCP), and load.
+    let fits: String = yaml
+        .lines()
+        .take(5 + 200)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    load_text(&fits, &[]).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn a_zone_whose_ns_answer_exceeds_the_udp_payload_gets_a_warning() {
+    let mut yaml = String::from(
+        "server: { dns_listen: [\"127.0.0.1:5353\"] }\nzones:\n  - origin: global.example.test.\n    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test. }\n    nameservers:\n",
+    );
+    for i in 0..100 {
+        yaml.push_str(&format!(
+            "      ns{i}.global.example.test.: [192.0.2.{i}]\n"
+        ));
+    }
+    let loaded = load_text(&yaml, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+    assert!(
+        loaded.warnings[0]
+            .contains("zones[0].nameservers: the NS answer with all glue takes up to ")
+            && loaded.warnings[0].contains("more than max_udp_payload 1232"),
+        "{:?}",
+        loaded.warnings
+    );
+    assert!(load_text(ZONE, &[]).unwrap().warnings.is_empty());
+}
+
+#[test]
+fn text_loads_like_a_file_without_touching_the_file_system() {
+    let records =
+        "records:\n  - name: r.global.example.test.\n    sets: [{ id: x, targets: [192.0.2.1] }]\n";
+    let json = r#"{"records": [{"name": "j.global.example.test.", "sets": [{"id": "x", "targets": ["192.0.2.2"]}]}]}"#;
+    // record_files named in the text are not opened: the caller passes them.
+    let yaml = ZONE.replacen(
+        "server: {",
+        "server: { record_files: [/nonexistent/r.yaml],",
+        1,
+    );
+    let config = load_from_text("a.yaml", &yaml, &[("r.yaml", records), ("j.json", json)])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.records.len(), 2);
+    let errors = load_from_text("a.yaml", ZONE, &[("bad.json", r#"{"records": 1}"#)])
+        .err()
+        .unwrap();
+    assert_eq!(errors.0.len(), 1);
+    assert_eq!(&*errors.0[0].file, "bad.json");
+    assert_eq!(errors.0[0].path, "records");
+}

@@ -353,6 +353,13 @@ fn zones(check: &mut Checker<'_>, raw: &[RawZone], default_serial: u32) -> Vec<Z
                 );
             }
         }
+        let ns_len = crate::dns::answer::nameservers_response_len(&zone.origin, &zone.nameservers);
+        if ns_len > usize::from(u16::MAX) {
+            check.error(
+                format!("zones[{i}].nameservers"),
+                format!("the NS answer with all glue would take {ns_len} bytes, more than the 65535 a DNS message holds: list fewer name servers or addresses"),
+            );
+        }
     }
     zones
 }

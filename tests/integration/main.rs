@@ -13,6 +13,7 @@ mod dns;
 mod dns_tree;
 mod drain;
 mod geo;
+mod glue;
 mod harness;
 mod health;
 mod malformed;

@@ -12,6 +12,10 @@ use std::net::IpAddr;
 
 use rand::{SeedableRng, rngs::SmallRng};
 
+mod apex;
+
+pub use apex::nameservers_response_len;
+
 use super::wire::{self, ClientSubnet, Edns, HEADER_LEN, Malformed, Query};
 use crate::geo::{LocateCache, Location};
 use crate::select::{self, Scratch};
@@ -127,28 +131,28 @@ impl Responder {
                 usize::from(edns.payload.min(snap.max_udp_payload)).max(UDP_MIN_PAYLOAD)
             }
         };
-        let mut msg = Message::start(packet, &query, snap.max_udp_payload, out);
+        let mut msg = Message::start(packet, &query, snap.max_udp_payload, limit, out);
         if query.edns.is_some_and(|e| e.version > 0) {
-            return msg.finish(BADVERS, false, 0, limit);
+            return msg.finish(BADVERS, false, 0);
         }
         if q.qclass != CLASS_IN || q.qtype == TYPE_AXFR || q.qtype == TYPE_IXFR {
-            return msg.finish(REFUSED, false, 0, limit);
+            return msg.finish(REFUSED, false, 0);
         }
         if q.qtype == wire::TYPE_OPT {
-            return msg.finish(FORMERR, false, 0, limit);
+            return msg.finish(FORMERR, false, 0);
         }
         let table: &Table = &snap.table;
         match table.lookup(q.name.as_bytes()) {
-            Lookup::Refused => msg.finish(REFUSED, false, 0, limit),
+            Lookup::Refused => msg.finish(REFUSED, false, 0),
             Lookup::NxDomain(zone) => {
                 msg.outcome.zone = Some(zone);
                 msg.negative(&table.zones[usize::from(zone)]);
-                msg.finish(NXDOMAIN, true, 0, limit)
+                msg.finish(NXDOMAIN, true, 0)
             }
             Lookup::Found(entry) => {
                 msg.outcome.zone = Some(entry.zone);
                 let scope = self.answer(snap, &query, client, entry, &mut msg);
-                msg.finish(NOERROR, true, scope, limit)
+                msg.finish(NOERROR, true, scope)
             }
         }
     }
@@ -211,6 +215,9 @@ impl Responder {
                 }
             };
             for target in choice.targets(family, &snap.health, record.answers) {
+                if msg.is_full() {
+                    break; // TC=1 anyway: writing more only costs time
+                }
                 msg.address(HEADER_POINTER, record.ttl, target.addr);
             }
             msg.outcome.answered = Some((index, choice.set.index));
@@ -253,9 +260,21 @@ fn locate(
     match edns.and_then(|e| e.ecs).filter(|e| e.source_prefix > 0) {
         Some(ecs) => {
             let located = geo.locate_with(ecs.addr, cache);
-            (located.location, located.prefix_len)
+            (located.location, scope_in_family(ecs, located.prefix_len))
         }
         None => (geo.locate_with(client.to_canonical(), cache).location, 0),
+    }
+}
+
+/// The ECS scope in the query's own family. GeoIP locates an IPv4-mapped
+/// IPv6 subnet (`::ffff:a.b.c.d`) in its IPv4 tree and gives an IPv4 prefix
+/// length; in a family-2 option that length counts from the start of the
+/// IPv6 address, so the 96 bits in front are added (a bare /26 would claim
+/// the answer holds for all of `::/26`).
+fn scope_in_family(ecs: ClientSubnet, prefix_len: u8) -> u8 {
+    match ecs.addr {
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => prefix_len.saturating_add(96).min(128),
+        _ => prefix_len,
     }
 }
 
@@ -313,6 +332,9 @@ struct Message<'o, 'q> {
     outcome: Outcome,
     /// UDP payload size gslb advertises in its OPT.
     advertised_payload: u16,
+    /// Largest response the transport takes; past it the response is sent
+    /// with TC=1 and empty sections.
+    limit: usize,
 }
 
 impl<'o, 'q> Message<'o, 'q> {
@@ -321,6 +343,7 @@ impl<'o, 'q> Message<'o, 'q> {
         packet: &[u8],
         query: &'q Query,
         advertised_payload: u16,
+        limit: usize,
         out: &'o mut Vec<u8>,
     ) -> Self {
         out.extend_from_slice(&[0; HEADER_LEN]);
@@ -330,6 +353,7 @@ impl<'o, 'q> Message<'o, 'q> {
             query,
             counts: [0; 3],
             advertised_payload,
+            limit,
             outcome: Outcome {
                 replied: true,
                 qtype: query.question.qtype,
@@ -344,11 +368,23 @@ impl<'o, 'q> Message<'o, 'q> {
         0xC000 | (HEADER_LEN + qname_len - zone.origin.wire().len()) as u16
     }
 
+    /// Whether the response already exceeds the limit, so that it will go
+    /// out truncated whatever else is written. Stops large record sets from
+    /// being written in full only to be cut.
+    fn is_full(&self) -> bool {
+        self.out.len() > self.limit
+    }
+
     /// Starts a record: owner pointer, type, class IN, TTL; returns where
     /// RDLENGTH goes.
     fn record_head(&mut self, section: Section, owner: u16, rtype: u16, ttl: u32) -> usize {
-        self.counts[section as usize] += 1;
         self.out.extend_from_slice(&owner.to_be_bytes());
+        self.record_head_after_owner(section, rtype, ttl)
+    }
+
+    /// [`record_head`](Self::record_head) for an owner name already written.
+    fn record_head_after_owner(&mut self, section: Section, rtype: u16, ttl: u32) -> usize {
+        self.counts[section as usize] += 1;
         self.out.extend_from_slice(&rtype.to_be_bytes());
         self.out.extend_from_slice(&CLASS_IN.to_be_bytes());
         self.out.extend_from_slice(&ttl.to_be_bytes());
@@ -362,15 +398,16 @@ impl<'o, 'q> Message<'o, 'q> {
         self.out[rdlength_at..rdlength_at + 2].copy_from_slice(&len.to_be_bytes());
     }
 
-    fn address_in(&mut self, section: Section, owner: u16, ttl: u32, addr: IpAddr) {
+    /// An A or AAAA record whose owner name is already written.
+    fn address_after_owner(&mut self, section: Section, ttl: u32, addr: IpAddr) {
         let at = match addr {
             IpAddr::V4(a) => {
-                let at = self.record_head(section, owner, TYPE_A, ttl);
+                let at = self.record_head_after_owner(section, TYPE_A, ttl);
                 self.out.extend_from_slice(&a.octets());
                 at
             }
             IpAddr::V6(a) => {
-                let at = self.record_head(section, owner, TYPE_AAAA, ttl);
+                let at = self.record_head_after_owner(section, TYPE_AAAA, ttl);
                 self.out.extend_from_slice(&a.octets());
                 at
             }
@@ -380,7 +417,8 @@ impl<'o, 'q> Message<'o, 'q> {
 
     /// An A or AAAA answer.
     fn address(&mut self, owner: u16, ttl: u32, addr: IpAddr) {
-        self.address_in(Section::Answer, owner, ttl, addr);
+        self.out.extend_from_slice(&owner.to_be_bytes());
+        self.address_after_owner(Section::Answer, ttl, addr);
     }
 
     fn soa(&mut self, zone: &Zone, ttl: u32, section: Section) {
@@ -395,45 +433,13 @@ impl<'o, 'q> Message<'o, 'q> {
         self.soa(zone, zone.negative_ttl, Section::Authority);
     }
 
-    /// Apex NS answer, with glue for the name servers gslb serves.
-    fn nameservers(&mut self, table: &Table, zone: &Zone) {
-        let apex = self.apex_pointer(zone);
-        // Where each NS name was written, for the glue owner pointers.
-        let mut written = [0u16; 16];
-        for (i, ns) in zone.nameservers.iter().enumerate() {
-            let at = self.record_head(Section::Answer, apex, TYPE_NS, zone.ttl);
-            if i < written.len() {
-                written[i] = 0xC000 | self.out.len() as u16;
-            }
-            match ns.labels_before_apex {
-                Some(prefix) => {
-                    self.out.extend_from_slice(&ns.name.wire()[..prefix]);
-                    self.out.extend_from_slice(&apex.to_be_bytes());
-                }
-                None => self.out.extend_from_slice(ns.name.wire()),
-            }
-            self.record_end(at);
-        }
-        for (i, ns) in zone.nameservers.iter().enumerate().take(written.len()) {
-            let Some(glue) = ns.glue.and_then(|g| table.glue.get(g as usize)) else {
-                continue;
-            };
-            for a in glue.v4.iter() {
-                self.address_in(Section::Additional, written[i], zone.ttl, IpAddr::V4(*a));
-            }
-            for a in glue.v6.iter() {
-                self.address_in(Section::Additional, written[i], zone.ttl, IpAddr::V6(*a));
-            }
-        }
-    }
-
     /// Writes OPT (when the query had one), truncates to `limit` with TC=1
     /// if needed, and fills in the header.
-    fn finish(mut self, rcode: u16, authoritative: bool, scope: u8, limit: usize) -> Outcome {
+    fn finish(mut self, rcode: u16, authoritative: bool, scope: u8) -> Outcome {
         let edns = self.query.edns;
         let ecs = edns.and_then(|e| e.ecs);
         let opt_len = edns.map_or(0, |_| 11 + ecs.map_or(0, |e| 8 + e.addr_len()));
-        let truncated = self.out.len() + opt_len > limit;
+        let truncated = self.out.len() + opt_len > self.limit;
         if truncated {
             self.out.truncate(self.query.question.end);
             self.counts = [0; 3];

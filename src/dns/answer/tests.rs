@@ -379,3 +379,258 @@ fn outcome_reports_what_happened() {
     assert_eq!((outcome.rcode, outcome.qtype), (NOERROR, 1));
     let _ = Arc::new(snap);
 }
+
+/// A snapshot of `YAML` plus a geo-sensitive record, with the test GeoIP database.
+fn geo_snapshot() -> Snapshot {
+    let yaml = format!(
+        "{YAML}{}",
+        r#"
+  - name: geo.global.example.test.
+    sets:
+      - { id: us, targets: [192.0.2.10], geo: { continents: [NA] } }
+      - { id: eu, targets: [192.0.2.20], geo: { continents: [EU] } }
+"#
+    );
+    let db = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geoip/test-city.mmdb");
+    Snapshot {
+        geo: Some(Arc::new(crate::geo::GeoDb::open(&db).unwrap())),
+        table: table_from_yaml(&yaml),
+        ..snapshot()
+    }
+}
+
+/// A raw A query for geo.global.example.test. with an ECS option of
+/// `family`, `source` prefix and the address bytes as given.
+fn raw_ecs_query(family: u16, source: u8, addr: &[u8]) -> Vec<u8> {
+    let mut p = vec![0xAB, 0xCD, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
+    for label in ["geo", "global", "example", "test"] {
+        p.push(label.len() as u8);
+        p.extend_from_slice(label.as_bytes());
+    }
+    p.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let option_len = 4 + addr.len() as u16;
+    p.extend_from_slice(&[0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0]);
+    p.extend_from_slice(&(4 + option_len).to_be_bytes());
+    p.extend_from_slice(&[0, 8]);
+    p.extend_from_slice(&option_len.to_be_bytes());
+    p.extend_from_slice(&family.to_be_bytes());
+    p.extend_from_slice(&[source, 0]);
+    p.extend_from_slice(addr);
+    p
+}
+
+/// The answer addresses and the echoed (family, source, scope) of a raw ECS query.
+fn ask_ecs(snap: &Snapshot, packet: &[u8]) -> (Vec<IpAddr>, (u16, u8, u8)) {
+    let mut out = Vec::new();
+    let outcome = Responder::with_seed(1).respond(
+        snap,
+        packet,
+        "127.0.0.1".parse().unwrap(),
+        Transport::Udp,
+        &mut out,
+    );
+    assert!(outcome.replied);
+    let r = Message::from_vec(&out).expect("response decodes");
+    let Some(EdnsOption::Subnet(echo)) = r.edns.as_ref().unwrap().option(EdnsCode::Subnet) else {
+        panic!("ECS echoed");
+    };
+    let family = if echo.addr().is_ipv4() { 1 } else { 2 };
+    (
+        addrs(&r),
+        (family, echo.source_prefix(), echo.scope_prefix()),
+    )
+}
+
+#[test]
+fn ecs_scope_of_an_ipv4_mapped_ipv6_subnet_is_an_ipv6_prefix() {
+    let snap = geo_snapshot();
+    // IPv4 198.51.100.70/32: Frankfurt, in the database's 198.51.100.64/26.
+    let v4 = ask_ecs(&snap, &raw_ecs_query(1, 32, &[198, 51, 100, 70]));
+    assert_eq!(
+        v4,
+        (vec!["192.0.2.20".parse::<IpAddr>().unwrap()], (1, 32, 26))
+    );
+    // The same client as ::ffff:198.51.100.70/128: family 2, so the scope
+    // must be an IPv6 length, 96 + 26 (RFC 7871 §7.2.1), not /26 = ::/26.
+    let mut mapped = [0u8; 16];
+    mapped[10..12].copy_from_slice(&[0xFF, 0xFF]);
+    mapped[12..].copy_from_slice(&[198, 51, 100, 70]);
+    let v6 = ask_ecs(&snap, &raw_ecs_query(2, 128, &mapped));
+    assert_eq!(
+        v6,
+        (vec!["192.0.2.20".parse::<IpAddr>().unwrap()], (2, 128, 122))
+    );
+    // A mapped prefix shorter than the IPv4 network: ::ffff:198.51.100.0/120.
+    let v6 = ask_ecs(&snap, &raw_ecs_query(2, 120, &mapped[..15]));
+    assert_eq!(v6.1, (2, 120, 122));
+    // A native IPv6 subnet keeps its own prefix: 2001:db8:2::/48.
+    let native = [0x20, 0x01, 0x0d, 0xb8, 0, 2];
+    let v6 = ask_ecs(&snap, &raw_ecs_query(2, 48, &native));
+    assert_eq!(
+        v6,
+        (vec!["192.0.2.20".parse::<IpAddr>().unwrap()], (2, 48, 48))
+    );
+}
+
+/// A snapshot of [`many_nameservers_yaml`].
+fn many_nameservers(count: usize, off_zone: usize) -> Snapshot {
+    Snapshot {
+        table: table_from_yaml(&many_nameservers_yaml(count, off_zone)),
+        ..snapshot()
+    }
+}
+
+/// A zone with `count` in-zone name servers ns1..nsN (each with an IPv4
+/// address, the even ones an IPv6 address too) after `off_zone` name
+/// servers outside the zone whose names are about 200 bytes long.
+fn many_nameservers_yaml(count: usize, off_zone: usize) -> String {
+    let mut yaml = String::from(
+        "server: { dns_listen: [\"127.0.0.1:0\"] }\nzones:\n  - origin: global.example.test.\n    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test. }\n    nameservers:\n",
+    );
+    for i in 1..=count {
+        let v6 = if i % 2 == 0 {
+            format!(", \"2001:db8::{i:x}\"")
+        } else {
+            String::new()
+        };
+        yaml.push_str(&format!(
+            "      ns{i}.global.example.test.: [192.0.2.{i}{v6}]\n"
+        ));
+    }
+    let long = ["x".repeat(63), "y".repeat(63), "z".repeat(63)].join(".");
+    for i in 0..off_zone {
+        // Sorted before "ns..": these NS records come first in the answer.
+        yaml.push_str(&format!("      a{i:03}.{long}.elsewhere.test.: []\n"));
+    }
+    yaml.push_str("records: []\n");
+    yaml
+}
+
+/// Every NS name in the answer, and the glue addresses by owner name.
+fn ns_and_glue(r: &Message) -> (Vec<String>, Vec<(String, IpAddr)>) {
+    let ns = r
+        .answers
+        .iter()
+        .map(|rr| match &rr.data {
+            RData::NS(n) => n.0.to_ascii(),
+            other => panic!("NS expected, got {other:?}"),
+        })
+        .collect();
+    let glue = r
+        .additionals
+        .iter()
+        .map(|rr| match &rr.data {
+            RData::A(a) => (rr.name.to_ascii(), IpAddr::V4(a.0)),
+            RData::AAAA(a) => (rr.name.to_ascii(), IpAddr::V6(a.0)),
+            other => panic!("glue expected, got {other:?}"),
+        })
+        .collect();
+    (ns, glue)
+}
+
+/// The decoded response to `m` and its size in bytes.
+fn respond_with(snap: &Snapshot, m: &Message, transport: Transport) -> (Message, usize) {
+    let mut out = Vec::new();
+    let outcome = Responder::with_seed(1).respond(
+        snap,
+        &m.to_vec().unwrap(),
+        "127.0.0.1".parse().unwrap(),
+        transport,
+        &mut out,
+    );
+    assert!(outcome.replied);
+    (
+        Message::from_vec(&out).expect("response decodes"),
+        out.len(),
+    )
+}
+
+/// The glue every in-zone name server ns1..nsN must get, sorted.
+fn expected_glue(count: usize) -> Vec<(String, IpAddr)> {
+    let mut glue: Vec<(String, IpAddr)> = (1..=count)
+        .flat_map(|i| {
+            let name = format!("ns{i}.global.example.test.");
+            let mut a = vec![(name.clone(), format!("192.0.2.{i}").parse().unwrap())];
+            if i % 2 == 0 {
+                a.push((name, format!("2001:db8::{i:x}").parse().unwrap()));
+            }
+            a
+        })
+        .collect();
+    glue.sort();
+    glue
+}
+
+#[test]
+fn regression_6_every_one_of_20_name_servers_gets_its_glue() {
+    let snap = many_nameservers(20, 0);
+    let m = query("global.example.test.", RecordType::NS);
+    for (what, m, transport) in [
+        ("TCP", m.clone(), Transport::Tcp),
+        (
+            "EDNS 1232",
+            with_edns(m.clone(), 1232, None),
+            Transport::Udp,
+        ),
+    ] {
+        let (r, _) = respond_with(&snap, &m, transport);
+        assert!(!r.metadata.truncation, "{what}");
+        let (ns, mut glue) = ns_and_glue(&r);
+        assert_eq!(ns.len(), 20, "{what}");
+        glue.sort();
+        assert_eq!(glue, expected_glue(20), "{what}: all 30 glue records");
+    }
+    // Plain DNS (512 bytes) cannot hold them all: TC=1, and the resolver
+    // retries over TCP (RFC 9471: no partial glue for in-domain servers).
+    let (r, len) = respond_with(&snap, &m, Transport::Udp);
+    assert!(r.metadata.truncation);
+    assert!(len <= 512);
+    let (r, len) = respond_with(&snap, &with_edns(m, 700, None), Transport::Udp);
+    assert!(r.metadata.truncation, "a 700-byte EDNS buffer is too small");
+    assert!(len <= 700);
+}
+
+#[test]
+fn glue_owner_names_stay_right_past_the_compression_pointer_range() {
+    // 100 long off-zone NS records push the in-zone ones past offset
+    // 0x3FFF, where a compression pointer cannot reach.
+    let snap = many_nameservers(4, 100);
+    let (r, len) = respond_with(
+        &snap,
+        &query("global.example.test.", RecordType::NS),
+        Transport::Tcp,
+    );
+    assert!(len > 0x4000, "{len}");
+    assert!(!r.metadata.truncation);
+    let (ns, mut glue) = ns_and_glue(&r);
+    assert_eq!(ns.len(), 104);
+    glue.sort();
+    assert_eq!(glue, expected_glue(4));
+}
+
+#[test]
+fn the_ns_answer_size_check_counts_what_the_writer_writes() {
+    for (count, off_zone) in [(20, 0), (4, 100), (1, 0)] {
+        let yaml = many_nameservers_yaml(count, off_zone);
+        let raw = serde_saphyr::from_str(&yaml).unwrap();
+        let config = crate::config::validate::validate(raw, "test.yaml", Vec::new(), 1).unwrap();
+        let zone = &config.zones[0];
+        let bound = nameservers_response_len(&zone.origin, &zone.nameservers);
+        let subnet = ClientSubnet::new("2001:db8::1".parse().unwrap(), 128, 0);
+        let m = with_edns(
+            query("global.example.test.", RecordType::NS),
+            1232,
+            Some(subnet),
+        );
+        let snap = many_nameservers(count, off_zone);
+        let mut out = Vec::new();
+        Responder::with_seed(1).respond(
+            &snap,
+            &m.to_vec().unwrap(),
+            "127.0.0.1".parse().unwrap(),
+            Transport::Tcp,
+            &mut out,
+        );
+        assert_eq!(out.len(), bound, "{count} + {off_zone} name servers");
+    }
+}
