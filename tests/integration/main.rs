@@ -1,6 +1,8 @@
 //! Integration tests: the real server on loopback sockets, queried by real
 //! DNS clients (raw hickory-proto messages, hickory-resolver and `dig`).
 
+mod acme;
+mod acme_e2e;
 mod backend;
 mod bounded_input;
 mod browser;
@@ -10,6 +12,7 @@ mod delegation;
 mod dig;
 mod dns;
 mod dns_tree;
+mod dns_update;
 mod drain;
 mod geo;
 mod harness;
