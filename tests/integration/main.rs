@@ -1,6 +1,8 @@
 //! Integration tests: the real server on loopback sockets, queried by real
 //! DNS clients (raw hickory-proto messages, hickory-resolver and `dig`).
 
+mod acme;
+mod acme_e2e;
 mod admin;
 mod backend;
 mod bounded_input;
@@ -11,6 +13,7 @@ mod delegation;
 mod dig;
 mod dns;
 mod dns_tree;
+mod dns_update;
 mod drain;
 mod geo;
 mod glue;
