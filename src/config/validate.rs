@@ -30,6 +30,8 @@ const MAX_WEIGHT: i64 = 1_000_000;
 /// Default zone TTL.
 const DEFAULT_TTL: i64 = 30;
 
+mod rate_limit;
+
 /// One problem in one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -238,6 +240,7 @@ fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
         Duration::from_millis(100),
         Duration::from_secs(3600),
     );
+    let rate_limit = rate_limit::rate_limit(check, raw.rate_limit.as_ref());
     Some(Server {
         dns_listen,
         admin_listen,
@@ -246,6 +249,7 @@ fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
         udp_workers: udp_workers?,
         max_udp_payload: max_udp_payload?,
         tcp_idle_timeout: tcp_idle_timeout?,
+        rate_limit: rate_limit?,
     })
 }
 
