@@ -157,6 +157,7 @@ fn bench_query(c: &mut Criterion) {
         table,
         geo: Some(geo()),
         max_udp_payload: 1232,
+        rate_limiter: None,
     };
     let packets = queries(records, 4096);
     let mut responder = Responder::with_seed(1);

@@ -185,6 +185,7 @@ fn serve(socket: UdpSocket, cell: SnapshotCell, metrics: Arc<Metrics>, stop: Arc
             }
         };
         let snapshot = cell.load();
+        let limiter = snapshot.rate_limiter.as_deref().map(|l| (l, l.now()));
         let mut replies = 0;
         for i in 0..count {
             let (len, Some(peer)) = batch.received[i] else {
@@ -202,7 +203,10 @@ fn serve(socket: UdpSocket, cell: SnapshotCell, metrics: Arc<Metrics>, stop: Arc
                 out,
             );
             metrics.observe(&snapshot.counters, &outcome);
-            if outcome.replied {
+            if outcome.replied
+                && limiter
+                    .is_none_or(|(l, now)| l.admit(peer.ip(), &outcome, out, now, &metrics.rrl))
+            {
                 batch.peers[replies] = Some(SockaddrStorage::from(peer));
                 replies += 1;
             }

@@ -10,3 +10,4 @@ mod harness;
 mod health;
 mod malformed;
 mod reload;
+mod rrl;
