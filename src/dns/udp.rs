@@ -9,6 +9,8 @@
 //! them all against one snapshot load, and sends the answers with one
 //! `sendmmsg`, as gdnsd and Knot do: two system calls per batch instead of
 //! two per query, and no lock, allocation or async runtime per packet.
+//! With `server.rate_limit`, every answer passes [`super::rrl`] before it
+//! is queued for sending.
 
 use std::{
     io,

@@ -177,11 +177,10 @@ impl Builder {
             probes: ProbeBits::all_up(table.probes.len()),
             overrides: Arc::from(Vec::new()),
         };
-        let rate_limiter = loaded
-            .config
-            .server
-            .rate_limit
-            .map(|limit| Arc::new(RateLimiter::new(&limit)));
+        let rate_limiter = loaded.config.server.rate_limit.map(|limit| {
+            info!(rate_limit = ?limit, "response rate limiting on");
+            Arc::new(RateLimiter::new(&limit))
+        });
         let snapshot = Snapshot {
             generation: 1,
             table: table.clone(),
