@@ -6,6 +6,9 @@
 //! * `snapshot_build/100k`: compiling a 100,000-record config;
 //! * `health_flip/100k`: publishing one probe flip on a 100,000-record table;
 //! * `override_put/300k_sets`: one operator override on a 300,000-set table.
+//! * `rrl/one_stream`, `rrl/10k_streams`: the response rate limiter's cost
+//!   per response, for one client asking one name (a hot word) and for
+//!   10,000 client prefixes in the default table (mostly cache misses).
 //!
 //! Run `cargo bench --bench dns`; `-- --save-baseline NAME` and
 //! `-- --baseline NAME` compare runs.
@@ -16,7 +19,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use rand::{SeedableRng, rngs::SmallRng};
 
 use gslb::config::{Loaded, raw, validate};
-use gslb::dns::answer::{Responder, Transport};
+use gslb::dns::answer::{Outcome, Responder, ResponseKind, Transport};
+use gslb::dns::rrl::RateLimiter;
 use gslb::geo::{Continent, Coordinates, GeoDb, Location};
 use gslb::health::Health;
 use gslb::health::Override;
@@ -159,6 +163,7 @@ fn bench_query(c: &mut Criterion) {
         table,
         geo: Some(geo()),
         max_udp_payload: 1232,
+        rate_limiter: None,
     };
     let packets = queries(records, 4096);
     let mut responder = Responder::with_seed(1);
@@ -250,12 +255,50 @@ fn bench_override(c: &mut Criterion) {
     group.finish();
 }
 
+/// What response rate limiting adds to each UDP answer.
+fn bench_rrl(c: &mut Criterion) {
+    // A limit no stream reaches, so every response is counted and sent:
+    // the cost RRL adds to every UDP answer.
+    let limiter = RateLimiter::new(&gslb::model::RateLimit {
+        responses_per_second: 1_000_000,
+        slip: 2,
+        ipv4_prefix: 24,
+        ipv6_prefix: 56,
+        window_secs: 15,
+        table_size: 1 << 18,
+    });
+    let outcome = Outcome {
+        replied: true,
+        kind: ResponseKind::Answer,
+        qtype: 1,
+        name_id: 7,
+        ..Outcome::default()
+    };
+    let clients: Vec<IpAddr> = (0..10_000u32)
+        .map(|i| IpAddr::from((0x0A00_0000 | (i << 8)).to_be_bytes()))
+        .collect();
+    let mut group = c.benchmark_group("rrl");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("one_stream", |b| {
+        b.iter(|| black_box(limiter.check(black_box(clients[0]), &outcome, 0)))
+    });
+    let mut i = 0;
+    group.bench_function("10k_streams", |b| {
+        b.iter(|| {
+            i = (i + 1) % clients.len();
+            black_box(limiter.check(clients[i], &outcome, 0))
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench_select,
     bench_query,
     bench_build,
     bench_flip,
-    bench_override
+    bench_override,
+    bench_rrl
 );
 criterion_main!(benches);

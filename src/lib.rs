@@ -12,6 +12,7 @@
 //!                                                       ▼
 //!  dns::udp (own threads) ─┐
 //!  dns::tcp (own tasks) ───┴─▶ dns::answer: dns::wire parse → table lookup → geo → select → encode
+//!                              UDP answers then pass dns::rrl (response rate limiting) ─┘
 //! ```
 //!
 //! * [`config`]: the YAML schema ([`config::raw`]), validation into [`model`]
@@ -20,7 +21,8 @@
 //! * [`table`]: the compiled, immutable [`table::Snapshot`] and the builder
 //!   task that alone publishes new ones.
 //! * [`select`]: the selection rules as a pure function.
-//! * [`dns`]: the wire reader, the answer engine and the UDP/TCP listeners.
+//! * [`dns`]: the wire reader, the answer engine, response rate limiting
+//!   (UDP only) and the UDP/TCP listeners.
 //! * [`geo`]: client location from GeoIP2/GeoLite2 databases.
 //! * [`health`]: probe state in snapshots, rise/fall, and the prober.
 //! * [`admin`]: the admin HTTP API (bearer token, Host check, connection

@@ -27,7 +27,7 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::dns::answer::Outcome;
+use crate::dns::answer::{Outcome, ResponseKind};
 use crate::health::probe::Finding;
 use crate::table::{Snapshot, Table};
 
@@ -86,6 +86,20 @@ pub struct TableCounters {
     pub zones: Box<[Arc<ZoneCounters>]>,
     /// By set index.
     pub sets: Box<[Arc<SetCounters>]>,
+}
+
+/// Responses response rate limiting held back, by [`ResponseKind`] index.
+/// Responses let through are not counted: that would cost every query an
+/// atomic add on a shared line.
+#[derive(Debug, Default)]
+pub struct RrlCounters {
+    /// Limited responses not sent.
+    pub dropped: [AtomicU64; ResponseKind::ALL.len()],
+    /// Limited responses sent truncated (errors: sent as they were).
+    pub slipped: [AtomicU64; ResponseKind::ALL.len()],
+    /// Responses of streams the full table could not track, truncated;
+    /// also counted in `slipped`.
+    pub untracked: AtomicU64,
 }
 
 /// Labels of a probe series.
@@ -163,6 +177,8 @@ pub struct Metrics {
     pub admin_status_renders: AtomicU64,
     /// `/metrics` bodies rendered.
     pub admin_metrics_renders: AtomicU64,
+    /// Response rate limiting; kept across reloads like the DNS counters.
+    pub rrl: RrlCounters,
     zones: Mutex<HashMap<String, Arc<ZoneCounters>>>,
     sets: Mutex<HashMap<(String, String), Arc<SetCounters>>>,
     probes: ProbeMetrics,
@@ -479,6 +495,7 @@ impl Collector for SnapshotCollector {
             MetricType::Gauge,
             targets,
         )?;
+        self.encode_rrl(&mut encoder)?;
         single(
             &mut encoder,
             "gslb_config_reloads",
@@ -535,5 +552,59 @@ impl Collector for SnapshotCollector {
         )?;
         m.tcp.encode(&mut encoder)?;
         Ok(())
+    }
+}
+
+impl SnapshotCollector {
+    /// `gslb_rrl_*`: what response rate limiting held back, and its table.
+    fn encode_rrl(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let rrl = &self.metrics.rrl;
+        let series = |counters: &[AtomicU64; ResponseKind::ALL.len()]| {
+            ResponseKind::ALL
+                .iter()
+                .map(|kind| {
+                    (
+                        [("kind", kind.label())],
+                        counters[*kind as usize].load(Ordering::Relaxed),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        family(
+            encoder,
+            "gslb_rrl_dropped",
+            "UDP responses rate limiting dropped, by kind",
+            MetricType::Counter,
+            series(&rrl.dropped),
+        )?;
+        family(
+            encoder,
+            "gslb_rrl_slipped",
+            "UDP responses rate limiting sent truncated (TC=1) instead of dropping, by kind",
+            MetricType::Counter,
+            series(&rrl.slipped),
+        )?;
+        single(
+            encoder,
+            "gslb_rrl_untracked",
+            "UDP responses truncated because the rate limiting table had no room for their stream",
+            MetricType::Counter,
+            rrl.untracked.load(Ordering::Relaxed),
+        )?;
+        let limiter = self.snapshot.rate_limiter.as_deref();
+        single(
+            encoder,
+            "gslb_rrl_table_capacity",
+            "Streams the rate limiting table can hold (0: rate limiting is off)",
+            MetricType::Gauge,
+            limiter.map_or(0, |l| l.capacity() as u64),
+        )?;
+        single(
+            encoder,
+            "gslb_rrl_table_streams",
+            "Streams in the rate limiting table seen within the window",
+            MetricType::Gauge,
+            limiter.map_or(0, |l| l.live_streams(l.now()) as u64),
+        )
     }
 }

@@ -60,6 +60,27 @@ pub struct Server {
     pub admin_timeout: Duration,
     /// Overrides are saved here and restored at start, when set.
     pub state_file: Option<PathBuf>,
+    /// Response rate limiting for UDP, when configured.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// `server.rate_limit`: how UDP responses to one client prefix are limited
+/// (see `dns::rrl`). Comparing two of these tells whether a reload must
+/// start the limiter afresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Responses per second per (prefix, kind, name).
+    pub responses_per_second: u32,
+    /// Every `slip`-th limited response is sent truncated; 0 never, 1 always.
+    pub slip: u8,
+    /// Prefix length that groups IPv4 clients.
+    pub ipv4_prefix: u8,
+    /// Prefix length that groups IPv6 clients.
+    pub ipv6_prefix: u8,
+    /// Seconds a limited prefix's debt is remembered.
+    pub window_secs: u32,
+    /// Entries in the accounting table.
+    pub table_size: u32,
 }
 
 /// A zone gslb is authoritative for.

@@ -81,6 +81,7 @@ pub fn snapshot(
         health,
         geo,
         max_udp_payload,
+        rate_limiter: None,
     }
 }
 

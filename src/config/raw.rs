@@ -77,6 +77,8 @@ pub struct RawServer {
     pub admin_timeout: Option<String>,
     /// Where overrides are kept across restarts.
     pub state_file: Option<String>,
+    /// Response rate limiting for UDP; off when absent.
+    pub rate_limit: Option<RawRateLimit>,
 }
 
 /// One entry of `zones:`.
@@ -233,4 +235,22 @@ pub struct RawLocation {
     pub lat: f64,
     /// Longitude in degrees.
     pub lon: f64,
+}
+
+/// `server.rate_limit:`, response rate limiting (see `dns::rrl`).
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    /// Responses per second to one client prefix for one name and kind.
+    pub responses_per_second: Option<i64>,
+    /// Every this many limited responses one is sent truncated (TC=1).
+    pub slip: Option<i64>,
+    /// IPv4 clients are counted together per prefix of this length.
+    pub ipv4_prefix: Option<i64>,
+    /// IPv6 clients are counted together per prefix of this length.
+    pub ipv6_prefix: Option<i64>,
+    /// How long a limited prefix's debt is remembered, e.g. `15s`.
+    pub window: Option<String>,
+    /// Entries in the accounting table (8 bytes each).
+    pub table_size: Option<i64>,
 }

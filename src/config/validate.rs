@@ -30,6 +30,8 @@ const MAX_WEIGHT: i64 = 1_000_000;
 /// Default zone TTL.
 const DEFAULT_TTL: i64 = 30;
 
+mod rate_limit;
+
 /// One problem in one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -287,6 +289,7 @@ fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
         Duration::from_millis(100),
         Duration::from_secs(300),
     );
+    let rate_limit = rate_limit::rate_limit(check, raw.rate_limit.as_ref());
     Some(Server {
         admin_token_file: raw.admin_token_file.as_ref().map(PathBuf::from),
         admin_max_connections: admin_max_connections?,
@@ -304,6 +307,7 @@ fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
         shutdown_grace: shutdown_grace?,
         max_config_bytes: max_config_bytes?,
         max_records: max_records?,
+        rate_limit: rate_limit?,
     })
 }
 

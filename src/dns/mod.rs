@@ -1,7 +1,9 @@
-//! DNS: wire parsing, the answer engine, and the UDP and TCP listeners.
+//! DNS: wire parsing, the answer engine, response rate limiting, and the
+//! UDP and TCP listeners.
 
 pub mod answer;
 pub mod name;
+pub mod rrl;
 pub mod tcp;
 pub mod udp;
 pub mod wire;

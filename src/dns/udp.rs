@@ -9,6 +9,8 @@
 //! them all against one snapshot load, and sends the answers with one
 //! `sendmmsg`, as gdnsd and Knot do: two system calls per batch instead of
 //! two per query, and no lock, allocation or async runtime per packet.
+//! With `server.rate_limit`, every answer passes [`super::rrl`] before it
+//! is queued for sending.
 
 use std::{
     io,
@@ -185,6 +187,7 @@ fn serve(socket: UdpSocket, cell: SnapshotCell, metrics: Arc<Metrics>, stop: Arc
             }
         };
         let snapshot = cell.load();
+        let limiter = snapshot.rate_limiter.as_deref().map(|l| (l, l.now()));
         let mut replies = 0;
         for i in 0..count {
             let (len, Some(peer)) = batch.received[i] else {
@@ -202,7 +205,10 @@ fn serve(socket: UdpSocket, cell: SnapshotCell, metrics: Arc<Metrics>, stop: Arc
                 out,
             );
             metrics.observe(&snapshot.counters, &outcome);
-            if outcome.replied {
+            if outcome.replied
+                && limiter
+                    .is_none_or(|(l, now)| l.admit(peer.ip(), &outcome, out, now, &metrics.rrl))
+            {
                 batch.peers[replies] = Some(SockaddrStorage::from(peer));
                 replies += 1;
             }

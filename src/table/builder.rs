@@ -18,8 +18,10 @@ use super::state_file::{self, SavedWatch, Saver};
 use super::{Probe, Snapshot, SnapshotCell, Table, compile};
 use crate::config::{self, Loaded, watch::FileWatch};
 use crate::dns::name::Name;
+use crate::dns::rrl::RateLimiter;
 use crate::health::{Health, Override, ProbeBits, SetOverrides};
 use crate::metrics::{Metrics, TableCounters};
+use crate::model::RateLimit;
 
 /// How long file events settle before a reload, so a burst of writes
 /// (temp file, write, rename) makes one reload.
@@ -170,6 +172,9 @@ pub struct Builder {
     probe_index: HashMap<Probe, usize>,
     /// Latest known state per probe; absent means not probed yet (up).
     probe_up: HashMap<Probe, bool>,
+    /// The response rate limiter every snapshot carries; replaced only when
+    /// `server.rate_limit` changes, so its state outlives other reloads.
+    rate_limiter: Option<Arc<RateLimiter>>,
     /// Operator overrides by (record, set id); kept across reloads while
     /// their record and set exist.
     overrides: OverrideBook,
@@ -216,6 +221,10 @@ impl Builder {
             probes: ProbeBits::all_up(table.probes.len()),
             overrides: SetOverrides::none(table.set_count as usize),
         };
+        let rate_limiter = loaded.config.server.rate_limit.map(|limit| {
+            info!(rate_limit = ?limit, "response rate limiting on");
+            Arc::new(RateLimiter::new(&limit))
+        });
         let snapshot = Snapshot {
             generation: 1,
             table: table.clone(),
@@ -223,6 +232,7 @@ impl Builder {
             health: health.clone(),
             geo: loaded.geo.clone(),
             max_udp_payload: loaded.config.server.max_udp_payload,
+            rate_limiter: rate_limiter.clone(),
         };
         let cell: SnapshotCell = Arc::new(ArcSwap::from_pointee(snapshot));
         metrics.generation.store(1, Ordering::Relaxed);
@@ -239,6 +249,7 @@ impl Builder {
             table,
             counters,
             probe_up: HashMap::new(),
+            rate_limiter,
             overrides: OverrideBook::default(),
             listed: watch::channel(Arc::from(Vec::new())).0,
             saver: None,
@@ -377,6 +388,7 @@ impl Builder {
         }
         warn_on_restart_only_changes(&self.loaded.config.server, &loaded.config.server);
         self.tried = loaded.inputs.clone();
+        self.update_rate_limiter(loaded.config.server.rate_limit);
         let table = Arc::new(table);
         self.counters = Arc::new(self.metrics.counters_for(&table));
         self.probe_index = probe_index(&table);
@@ -490,11 +502,22 @@ impl Builder {
             health: self.health.clone(),
             geo: self.loaded.geo.clone(),
             max_udp_payload: self.loaded.config.server.max_udp_payload,
+            rate_limiter: self.rate_limiter.clone(),
         }));
         self.metrics
             .generation
             .store(self.generation, Ordering::Relaxed);
         debug!(generation = self.generation, "snapshot published");
+    }
+
+    /// Builds a new rate limiter when `server.rate_limit` changed (its
+    /// streams start afresh); keeps the running one otherwise.
+    fn update_rate_limiter(&mut self, limit: Option<RateLimit>) {
+        if self.rate_limiter.as_ref().map(|l| *l.config()) == limit {
+            return;
+        }
+        info!(rate_limit = ?limit, "response rate limiting changed; its table starts empty");
+        self.rate_limiter = limit.map(|limit| Arc::new(RateLimiter::new(&limit)));
     }
 }
 

@@ -22,6 +22,7 @@ use std::{
 use arc_swap::ArcSwap;
 
 use crate::dns::name::Name;
+use crate::dns::rrl::RateLimiter;
 use crate::geo::{Coordinates, GeoDb};
 use crate::health::Health;
 use crate::metrics::TableCounters;
@@ -248,6 +249,9 @@ pub struct Snapshot {
     pub geo: Option<Arc<GeoDb>>,
     /// Largest UDP response to EDNS clients.
     pub max_udp_payload: u16,
+    /// Response rate limiting for UDP, when configured; the same limiter
+    /// for as long as `server.rate_limit` does not change.
+    pub rate_limiter: Option<Arc<RateLimiter>>,
 }
 
 impl std::fmt::Debug for Snapshot {

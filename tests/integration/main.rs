@@ -23,5 +23,6 @@ mod malformed;
 mod process;
 mod readme;
 mod reload;
+mod rrl;
 mod status_page;
 mod tcp_limits;

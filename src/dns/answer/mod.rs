@@ -75,6 +75,73 @@ pub struct Outcome {
     pub drained: bool,
     /// The response did not fit and was sent with TC=1.
     pub truncated: bool,
+    /// What kind of response it is, for rate limiting.
+    pub kind: ResponseKind,
+    /// The owner name's identity within the snapshot's table (a record, a
+    /// glue name or a zone): rate limiting counts names apart by it
+    /// without hashing names. 0 for errors.
+    pub name_id: u32,
+    /// Where the question ends in the response (and the query).
+    pub question_end: u16,
+    /// Where the OPT record starts in the response; 0 when it has none.
+    pub opt_at: u16,
+}
+
+/// Response classes that rate limiting counts apart, as BIND's RRL does
+/// (its referral class does not exist here: gslb never delegates, and its
+/// largest responses are apex NS answers with glue, counted as `Ns`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResponseKind {
+    /// NOERROR with records in the answer section.
+    Answer = 0,
+    /// Apex NS answer, with glue.
+    Ns = 1,
+    /// NOERROR without answers: the name exists but not the type.
+    NoData = 2,
+    /// NXDOMAIN.
+    NxDomain = 3,
+    /// Every other RCODE (REFUSED, FORMERR, NOTIMP, BADVERS).
+    #[default]
+    Error = 4,
+}
+
+impl ResponseKind {
+    /// Every kind, in index order.
+    pub const ALL: [Self; 5] = [
+        Self::Answer,
+        Self::Ns,
+        Self::NoData,
+        Self::NxDomain,
+        Self::Error,
+    ];
+
+    /// Its metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Answer => "answer",
+            Self::Ns => "ns",
+            Self::NoData => "nodata",
+            Self::NxDomain => "nxdomain",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// [`Outcome::name_id`] of a name that exists: its record, else its glue,
+/// else its zone (an apex or an empty non-terminal).
+fn name_id(entry: NameEntry) -> u32 {
+    const INDEX: u32 = (1 << 30) - 1;
+    match (entry.record, entry.glue) {
+        (Some(record), _) => record & INDEX,
+        (None, Some(glue)) => 1 << 30 | (glue & INDEX),
+        (None, None) => zone_name_id(entry.zone),
+    }
+}
+
+/// [`Outcome::name_id`] of a zone: NXDOMAIN is counted per zone, so a flood
+/// of random names inside one zone is limited as one stream (as BIND does).
+fn zone_name_id(zone: u16) -> u32 {
+    2 << 30 | u32::from(zone)
 }
 
 /// Per-worker state for answering: RNG and selection scratch. One per
@@ -146,11 +213,13 @@ impl Responder {
             Lookup::Refused => msg.finish(REFUSED, false, 0),
             Lookup::NxDomain(zone) => {
                 msg.outcome.zone = Some(zone);
+                msg.outcome.name_id = zone_name_id(zone);
                 msg.negative(&table.zones[usize::from(zone)]);
                 msg.finish(NXDOMAIN, true, 0)
             }
             Lookup::Found(entry) => {
                 msg.outcome.zone = Some(entry.zone);
+                msg.outcome.name_id = name_id(entry);
                 let scope = self.answer(snap, &query, client, entry, &mut msg);
                 msg.finish(NOERROR, true, scope)
             }
@@ -297,11 +366,13 @@ fn refuse(
     out.extend_from_slice(&header.id.to_be_bytes());
     out.extend_from_slice(&response_flags(header.flags, false, false, rcode).to_be_bytes());
     out.extend_from_slice(&[0, u8::from(question_end.is_some()), 0, 0, 0, 0, 0, 0]);
-    out.extend_from_slice(&packet[HEADER_LEN..question_end.unwrap_or(HEADER_LEN)]);
+    let question_end = question_end.unwrap_or(HEADER_LEN);
+    out.extend_from_slice(&packet[HEADER_LEN..question_end]);
     Outcome {
         replied: true,
         rcode,
         qtype,
+        question_end: question_end as u16,
         ..Outcome::default()
     }
 }
@@ -439,12 +510,21 @@ impl<'o, 'q> Message<'o, 'q> {
         let edns = self.query.edns;
         let ecs = edns.and_then(|e| e.ecs);
         let opt_len = edns.map_or(0, |_| 11 + ecs.map_or(0, |e| 8 + e.addr_len()));
+        let kind = match rcode {
+            NOERROR if self.counts[Section::Answer as usize] == 0 => ResponseKind::NoData,
+            NOERROR if self.query.question.qtype == TYPE_NS => ResponseKind::Ns,
+            NOERROR => ResponseKind::Answer,
+            NXDOMAIN => ResponseKind::NxDomain,
+            _ => ResponseKind::Error,
+        };
         let truncated = self.out.len() + opt_len > self.limit;
         if truncated {
             self.out.truncate(self.query.question.end);
             self.counts = [0; 3];
         }
+        let mut opt_at = 0;
         if let Some(edns) = edns {
+            opt_at = self.out.len() as u16;
             self.opt(edns, ecs, rcode, scope);
         }
         let header = self.query.header;
@@ -461,6 +541,9 @@ impl<'o, 'q> Message<'o, 'q> {
         Outcome {
             rcode,
             truncated,
+            kind,
+            question_end: self.query.question.end as u16,
+            opt_at,
             ..self.outcome
         }
     }

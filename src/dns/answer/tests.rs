@@ -52,6 +52,7 @@ fn snapshot() -> Snapshot {
         health: Health::default(),
         geo: None,
         max_udp_payload: 1232,
+        rate_limiter: None,
     }
 }
 

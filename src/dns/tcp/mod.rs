@@ -126,5 +126,6 @@ records:
         health: Default::default(),
         geo: None,
         max_udp_payload: 1232,
+        rate_limiter: None,
     }))
 }

@@ -163,5 +163,6 @@ fn empty_snapshot() -> crate::table::Snapshot {
         health: Default::default(),
         geo: None,
         max_udp_payload: 1232,
+        rate_limiter: None,
     }
 }
