@@ -175,7 +175,12 @@ fn a_spoofed_flood_does_not_evict_the_stream_being_limited() {
         let source = IpAddr::from((0x0A00_0000 | (i << 8)).to_be_bytes());
         spoofed.push(l.check(source, &victim, 0));
     }
-    assert_eq!(count(&spoofed, Send), spoofed.len(), "each within its rate");
+    // A word keeps 12 bits of the hash as its tag, so about one run in
+    // 26 has a spoofed source land on the victim's word (156 sources per
+    // bucket, 1 in 4,095 each); it is then limited with the victim, as in
+    // BIND. More than 3 such collisions has a chance below 1e-7.
+    let limited = spoofed.len() - count(&spoofed, Send);
+    assert!(limited <= 3, "each within its rate, {limited} limited");
     assert_ne!(
         l.check(ip("198.51.100.7"), &victim, 0),
         Send,
