@@ -33,6 +33,16 @@ impl ObjectKey {
     }
 }
 
+impl ObjectKey {
+    /// The key of a watched object.
+    pub fn of(object: &DynamicObject) -> Self {
+        Self::new(
+            object.metadata.namespace.as_deref().unwrap_or_default(),
+            object.metadata.name.as_deref().unwrap_or_default(),
+        )
+    }
+}
+
 impl fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.namespace, self.name)
@@ -113,10 +123,7 @@ impl DnsEndpoint {
     /// without a name is given an empty one; the API server never sends one.
     pub fn from_dynamic(object: &DynamicObject) -> Self {
         let meta = &object.metadata;
-        let key = ObjectKey::new(
-            meta.namespace.as_deref().unwrap_or_default(),
-            meta.name.as_deref().unwrap_or_default(),
-        );
+        let key = ObjectKey::of(object);
         let observed_generation = object
             .data
             .get("status")

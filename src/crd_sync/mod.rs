@@ -91,6 +91,11 @@ pub const KIND: &str = "DNSEndpoint";
 /// Resource (plural) name.
 pub const PLURAL: &str = "dnsendpoints";
 
+/// The DNSEndpoint resource, for dynamic API calls.
+pub fn dns_endpoint_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(GROUP, VERSION, KIND), PLURAL)
+}
+
 /// `gslb crd-sync` arguments.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -220,8 +225,7 @@ pub async fn run(args: Args) -> Result<(), CrdSyncError> {
         errors,
     })?;
     let client = client(args.kubeconfig.as_deref()).await?;
-    let resource =
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(GROUP, VERSION, KIND), PLURAL);
+    let resource = dns_endpoint_resource();
     let api: Api<DynamicObject> = match &args.namespace {
         Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
         None => Api::all_with(client.clone(), &resource),
@@ -235,7 +239,7 @@ pub async fn run(args: Args) -> Result<(), CrdSyncError> {
     let instance = std::env::var("POD_NAME")
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_else(|_| "gslb-crd-sync".into());
-    let reporter = StatusReporter::new(client, resource, instance, metrics.clone());
+    let reporter = StatusReporter::new(client, resource.clone(), instance, metrics.clone());
     let (status_tx, status_rx) = tokio::sync::watch::channel(Arc::new(StatusWork::default()));
     let sink = RecordFileSink::new(args.output.clone());
     let syncer = Syncer::new(zones, scope, sink, metrics.clone(), status_tx);
@@ -250,7 +254,9 @@ pub async fn run(args: Args) -> Result<(), CrdSyncError> {
         "crd-sync starting"
     );
     if args.once {
-        syncer.run(api, watch_config, timing, cancel, true).await?;
+        syncer
+            .run(api, resource, watch_config, timing, cancel, true)
+            .await?;
         let work = status_rx.borrow().clone();
         let mut reporter = reporter;
         reporter.apply(&work).await;
@@ -263,7 +269,7 @@ pub async fn run(args: Args) -> Result<(), CrdSyncError> {
     let status = tokio::spawn(reporter.run(status_rx, cancel.clone()));
     spawn_signal_handler(cancel.clone())?;
     let result = syncer
-        .run(api, watch_config, timing, cancel.clone(), false)
+        .run(api, resource, watch_config, timing, cancel.clone(), false)
         .await;
     cancel.cancel();
     let _ = tokio::join!(status, admin);

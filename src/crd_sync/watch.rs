@@ -1,14 +1,14 @@
-//! The reconcile loop: a kube-rs watcher on DNSEndpoint objects keeps a table
-//! of them; changes are batched (the first change opens a window of
-//! `debounce`, everything in it is written together) and each batch runs
-//! [`convert`], writes the file if its content changed, and hands the
-//! outcome to the status task.
+//! The reconcile loop: a kube-rs watcher on DNSEndpoint objects feeds a
+//! reflector [`Store`]; changes are batched (the first change opens a window
+//! of `debounce`, everything in it is written together) and each batch runs
+//! [`convert`] on what the store holds, writes the file if its content
+//! changed, and hands the outcome to the status task.
 //!
 //! Resilience comes from three rules:
 //! * the watcher retries every error (API server down, 410 Gone, a dropped
-//!   watch, 403) with exponential backoff ([`watch_backoff`]), and a re-list is buffered
-//!   from `Init` to `InitDone` and only then swapped in whole, so a restart
-//!   never shows a half-empty table;
+//!   watch, 403) with exponential backoff ([`watch_backoff`]), and the
+//!   store's writer buffers a re-list from `Init` to `InitDone` and only
+//!   then swaps it in whole, so a restart never shows a half-empty table;
 //! * nothing is written before the first full list, and nothing is ever
 //!   deleted: while the API server is away the last file keeps serving;
 //! * a failed write is retried after [`WRITE_RETRY`], and a periodic resync
@@ -24,10 +24,11 @@ use std::{
 
 use futures_util::StreamExt;
 use kube::{
-    Api,
-    api::DynamicObject,
+    Api, ResourceExt,
+    api::{ApiResource, DynamicObject},
     runtime::{
         WatchStreamExt,
+        reflector::{self, Store},
         utils::ResetTimerBackoff,
         watcher::{self, ExponentialBackoff},
     },
@@ -104,13 +105,20 @@ impl Syncer {
     pub async fn run(
         mut self,
         api: Api<DynamicObject>,
+        resource: ApiResource,
         config: watcher::Config,
         timing: Timing,
         cancel: CancellationToken,
         once: bool,
     ) -> Result<(), SyncError> {
-        let mut stream = pin!(watcher::watcher(api, config).backoff(watch_backoff()));
-        let mut table = ObjectTable::default();
+        let writer = reflector::store::Writer::new(resource);
+        let store = writer.as_reader();
+        let stream = watcher::watcher(api, config)
+            .modify(|o| o.managed_fields_mut().clear())
+            .backoff(watch_backoff())
+            .reflect(writer);
+        let mut stream = pin!(stream);
+        let mut progress = ListProgress::default();
         let mut due: Option<Instant> = None;
         let mut resync = tokio::time::interval_at(Instant::now() + timing.resync, timing.resync);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -120,7 +128,7 @@ impl Syncer {
                 () = cancel.cancelled() => return Ok(()),
                 () = sleep_until(due) => {
                     due = None;
-                    match self.reconcile(&table.objects).await {
+                    match self.reconcile(&objects(&store)).await {
                         Ok(()) if once => return Ok(()),
                         Ok(()) => {}
                         Err(error) if once => return Err(error.into()),
@@ -130,12 +138,12 @@ impl Syncer {
                         }
                     }
                 }
-                _ = resync.tick(), if table.synced => {
+                _ = resync.tick(), if progress.synced => {
                     due.get_or_insert_with(Instant::now);
                 }
                 event = stream.next() => match event {
                     Some(Ok(event)) => {
-                        if table.apply(event, &self.metrics) {
+                        if progress.note(&event, &self.metrics) {
                             due.get_or_insert_with(|| Instant::now() + timing.debounce);
                         }
                     }
@@ -238,23 +246,21 @@ impl Syncer {
     }
 }
 
-/// The objects as the watch shows them, with a re-list buffered until it
-/// is complete.
+/// Where the watch is in its lists; the objects themselves are in the
+/// reflector's [`Store`], whose writer buffers a re-list until it is
+/// complete.
 #[derive(Debug, Default)]
-pub struct ObjectTable {
-    /// What the file is built from.
-    pub objects: BTreeMap<ObjectKey, DnsEndpoint>,
-    /// A list in progress (`Init` seen, `InitDone` not yet).
-    relist: Option<BTreeMap<ObjectKey, DnsEndpoint>>,
+pub struct ListProgress {
     /// True once a first list completed: nothing is written before.
     pub synced: bool,
     /// Lists started, to count re-lists.
     lists: u64,
 }
 
-impl ObjectTable {
-    /// Applies one watch event; true when the file should be rebuilt.
-    pub fn apply(&mut self, event: watcher::Event<DynamicObject>, metrics: &SyncMetrics) -> bool {
+impl ListProgress {
+    /// Notes one watch event (after the store has applied it); true when
+    /// the file should be rebuilt.
+    pub fn note(&mut self, event: &watcher::Event<DynamicObject>, metrics: &SyncMetrics) -> bool {
         match event {
             watcher::Event::Init => {
                 self.lists += 1;
@@ -264,38 +270,40 @@ impl ObjectTable {
                         "re-listing DNSEndpoints; the current table stays until the list is complete"
                     );
                 }
-                self.relist = Some(BTreeMap::new());
                 false
             }
-            watcher::Event::InitApply(object) => {
-                if let Some(relist) = self.relist.as_mut() {
-                    let object = DnsEndpoint::from_dynamic(&object);
-                    relist.insert(object.key.clone(), object);
-                }
-                false
-            }
+            watcher::Event::InitApply(_) => false,
             watcher::Event::InitDone => {
-                if let Some(complete) = self.relist.take() {
-                    debug!(objects = complete.len(), "DNSEndpoint list complete");
-                    self.objects = complete;
-                }
+                debug!("DNSEndpoint list complete");
                 self.synced = true;
                 true
             }
             watcher::Event::Apply(object) => {
-                let object = DnsEndpoint::from_dynamic(&object);
-                debug!(object = %object.key, generation = object.generation, "DNSEndpoint applied");
-                self.objects.insert(object.key.clone(), object);
+                debug!(
+                    object = %ObjectKey::of(object),
+                    generation = object.metadata.generation,
+                    "DNSEndpoint applied"
+                );
                 self.synced
             }
             watcher::Event::Delete(object) => {
-                let object = DnsEndpoint::from_dynamic(&object);
-                debug!(object = %object.key, "DNSEndpoint deleted");
-                self.objects.remove(&object.key);
+                debug!(object = %ObjectKey::of(object), "DNSEndpoint deleted");
                 self.synced
             }
         }
     }
+}
+
+/// The objects of `store`, keyed and sorted by namespace/name.
+pub fn objects(store: &Store<DynamicObject>) -> BTreeMap<ObjectKey, DnsEndpoint> {
+    store
+        .state()
+        .iter()
+        .map(|object| {
+            let object = DnsEndpoint::from_dynamic(object);
+            (object.key.clone(), object)
+        })
+        .collect()
 }
 
 fn log_notices(notices: &[Notice]) {
@@ -395,6 +403,7 @@ fn unix_now() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kube::runtime::reflector::store::Writer;
 
     fn object(name: &str) -> DynamicObject {
         serde_json::from_value(serde_json::json!({
@@ -404,29 +413,61 @@ mod tests {
         .expect("fixture")
     }
 
-    fn names(table: &ObjectTable) -> Vec<&str> {
-        table.objects.keys().map(|k| k.name.as_str()).collect()
+    /// The store and the progress, fed one event as the watch loop does.
+    struct Fixture {
+        writer: Writer<DynamicObject>,
+        store: Store<DynamicObject>,
+        progress: ListProgress,
+        metrics: SyncMetrics,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let writer = Writer::new(crate::crd_sync::dns_endpoint_resource());
+            let store = writer.as_reader();
+            Self {
+                writer,
+                store,
+                progress: ListProgress::default(),
+                metrics: SyncMetrics::default(),
+            }
+        }
+
+        fn apply(&mut self, event: watcher::Event<DynamicObject>) -> bool {
+            self.writer.apply_watcher_event(&event);
+            self.progress.note(&event, &self.metrics)
+        }
+
+        fn names(&self) -> Vec<String> {
+            objects(&self.store)
+                .keys()
+                .map(|k| k.name.clone())
+                .collect()
+        }
     }
 
     #[test]
     fn a_relist_replaces_the_table_only_when_complete() {
-        let metrics = SyncMetrics::default();
-        let mut t = ObjectTable::default();
-        assert!(!t.apply(watcher::Event::Init, &metrics));
-        assert!(!t.apply(watcher::Event::InitApply(object("a")), &metrics));
-        assert!(!t.synced, "nothing to write before the first complete list");
-        assert!(t.apply(watcher::Event::InitDone, &metrics));
-        assert!(t.apply(watcher::Event::Apply(object("b")), &metrics));
-        assert_eq!(names(&t), ["a", "b"]);
+        let mut t = Fixture::new();
+        assert!(!t.apply(watcher::Event::Init));
+        assert!(!t.apply(watcher::Event::InitApply(object("a"))));
+        assert!(
+            !t.progress.synced,
+            "nothing to write before the first complete list"
+        );
+        assert!(t.names().is_empty(), "a list shows only once complete");
+        assert!(t.apply(watcher::Event::InitDone));
+        assert!(t.apply(watcher::Event::Apply(object("b"))));
+        assert_eq!(t.names(), ["a", "b"]);
         // A watch that cannot resume (410 Gone, restart) lists again: the
         // old table stays whole until the new list is complete.
-        t.apply(watcher::Event::Init, &metrics);
-        t.apply(watcher::Event::InitApply(object("b")), &metrics);
-        assert_eq!(names(&t), ["a", "b"]);
-        assert!(t.apply(watcher::Event::InitDone, &metrics));
-        assert_eq!(names(&t), ["b"], "a was deleted while the watch was down");
-        assert_eq!(metrics.watch_restarts.get(), 1);
-        assert!(t.apply(watcher::Event::Delete(object("b")), &metrics));
-        assert!(t.objects.is_empty());
+        t.apply(watcher::Event::Init);
+        t.apply(watcher::Event::InitApply(object("b")));
+        assert_eq!(t.names(), ["a", "b"]);
+        assert!(t.apply(watcher::Event::InitDone));
+        assert_eq!(t.names(), ["b"], "a was deleted while the watch was down");
+        assert_eq!(t.metrics.watch_restarts.get(), 1);
+        assert!(t.apply(watcher::Event::Delete(object("b"))));
+        assert!(t.names().is_empty());
     }
 }
