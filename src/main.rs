@@ -51,6 +51,7 @@ enum Command {
         json: bool,
     },
     /// Write DNSEndpoint objects (externaldns.k8s.io) to a record file; runs beside serve.
+    #[cfg(feature = "kubernetes")]
     CrdSync(gslb::crd_sync::Args),
 }
 
@@ -66,6 +67,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        #[cfg(feature = "kubernetes")]
         Command::CrdSync(args) => run_crd_sync(args),
         Command::Serve { config } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
     }
 }
 
+#[cfg(feature = "kubernetes")]
 fn run_crd_sync(args: gslb::crd_sync::Args) -> ExitCode {
     let result = tokio::runtime::Runtime::new()
         .map_err(anyhow::Error::from)
