@@ -52,7 +52,7 @@ enum Command {
     },
     /// Write DNSEndpoint objects (externaldns.k8s.io) to a record file; runs beside serve.
     #[cfg(feature = "kubernetes")]
-    CrdSync(gslb::crd_sync::Args),
+    CrdSync(Box<gslb::crd_sync::Args>),
 }
 
 fn main() -> ExitCode {
@@ -68,7 +68,7 @@ fn main() -> ExitCode {
             }
         },
         #[cfg(feature = "kubernetes")]
-        Command::CrdSync(args) => run_crd_sync(args),
+        Command::CrdSync(args) => run_crd_sync(*args),
         Command::Serve { config } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

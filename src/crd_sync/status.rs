@@ -131,7 +131,12 @@ impl StatusReporter {
         let mut delay = RETRY.0;
         loop {
             let current = work.borrow_and_update().clone();
-            let all_done = self.apply(&current).await;
+            // An unreachable API server may hold a call for its connect
+            // timeout: never let that delay a shutdown.
+            let all_done = tokio::select! {
+                done = self.apply(&current) => done,
+                () = cancel.cancelled() => return,
+            };
             let retry = if all_done {
                 delay = RETRY.0;
                 None
