@@ -32,12 +32,14 @@
 //! * [`metrics`]: every counter, rendered for Prometheus.
 //! * [`fd_limit`]: the open-file limit, raised at start, and the reserve
 //!   that caps DNS-over-TCP connections.
-//! * [`crd_sync`]: the DNSEndpoint sidecar.
+//! * `crd_sync`: the DNSEndpoint sidecar (cargo feature `kubernetes`, on by
+//!   default).
 //! * [`app`]: wiring for `gslb serve`.
 
 pub mod admin;
 pub mod app;
 pub mod config;
+#[cfg(feature = "kubernetes")]
 pub mod crd_sync;
 pub mod dns;
 pub mod fd_limit;

@@ -58,7 +58,8 @@ enum Command {
     /// Drain (down), force (up) or release (auto) a set of a record.
     Override(OverrideArgs),
     /// Write DNSEndpoint objects (externaldns.k8s.io) to a record file; runs beside serve.
-    CrdSync(gslb::crd_sync::Args),
+    #[cfg(feature = "kubernetes")]
+    CrdSync(Box<gslb::crd_sync::Args>),
 }
 
 /// `gslb override RECORD SET up|down|auto`.
@@ -113,7 +114,8 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::CrdSync(args) => run_crd_sync(args),
+        #[cfg(feature = "kubernetes")]
+        Command::CrdSync(args) => run_crd_sync(*args),
         Command::Serve { config } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -140,6 +142,7 @@ fn main() -> ExitCode {
     }
 }
 
+#[cfg(feature = "kubernetes")]
 fn run_crd_sync(args: gslb::crd_sync::Args) -> ExitCode {
     let result = tokio::runtime::Runtime::new()
         .map_err(anyhow::Error::from)

@@ -14,9 +14,12 @@ use super::ownership::{SHARED_WITH, Sharing};
 use serde::Deserialize;
 use serde_json::Value;
 
-/// Namespace and name: how operators and logs name an object.
+/// Cluster, namespace and name: how operators and logs name an object.
+/// The cluster is empty when the sidecar watches one cluster.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectKey {
+    /// The cluster's name when several are watched; empty otherwise.
+    pub cluster: String,
     /// Namespace.
     pub namespace: String,
     /// Name.
@@ -24,17 +27,37 @@ pub struct ObjectKey {
 }
 
 impl ObjectKey {
-    /// A key from its parts.
+    /// The key of an object of the one watched cluster.
     pub fn new(namespace: &str, name: &str) -> Self {
+        Self::in_cluster("", namespace, name)
+    }
+
+    /// The key of an object of `cluster` (empty: the one watched cluster).
+    pub fn in_cluster(cluster: &str, namespace: &str, name: &str) -> Self {
         Self {
+            cluster: cluster.to_owned(),
             namespace: namespace.to_owned(),
             name: name.to_owned(),
         }
     }
+
+    /// The key of an object watched in `cluster`.
+    pub fn of(cluster: &str, object: &DynamicObject) -> Self {
+        Self::in_cluster(
+            cluster,
+            object.metadata.namespace.as_deref().unwrap_or_default(),
+            object.metadata.name.as_deref().unwrap_or_default(),
+        )
+    }
 }
 
+/// `NAMESPACE/NAME`, or `CLUSTER/NAMESPACE/NAME` with several clusters: also
+/// the default set id of the object's endpoints.
 impl fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.cluster.is_empty() {
+            write!(f, "{}/", self.cluster)?;
+        }
         write!(f, "{}/{}", self.namespace, self.name)
     }
 }
@@ -109,14 +132,18 @@ impl ProviderSpecific {
 }
 
 impl DnsEndpoint {
-    /// Reads the fields the mapping needs from a watched object. An object
-    /// without a name is given an empty one; the API server never sends one.
+    /// Reads the fields the mapping needs from an object of the one
+    /// watched cluster.
     pub fn from_dynamic(object: &DynamicObject) -> Self {
+        Self::from_cluster("", object)
+    }
+
+    /// Reads the fields the mapping needs from an object watched in
+    /// `cluster` (empty: the one watched cluster). An object without a name
+    /// is given an empty one; the API server never sends one.
+    pub fn from_cluster(cluster: &str, object: &DynamicObject) -> Self {
         let meta = &object.metadata;
-        let key = ObjectKey::new(
-            meta.namespace.as_deref().unwrap_or_default(),
-            meta.name.as_deref().unwrap_or_default(),
-        );
+        let key = ObjectKey::of(cluster, object);
         let observed_generation = object
             .data
             .get("status")
@@ -143,11 +170,17 @@ impl DnsEndpoint {
         }
     }
 
-    /// Sort key of "older first": `creationTimestamp`, then namespace/name
-    /// so equal timestamps still give one order; objects without a creation
-    /// time (never from an API server) come last.
-    pub fn seniority(&self) -> (i64, &ObjectKey) {
-        (self.created_secs.unwrap_or(i64::MAX), &self.key)
+    /// Sort key of "older first": `creationTimestamp`, then namespace,
+    /// name and cluster, so equal timestamps still give one order whichever
+    /// cluster answered first; objects without a creation time (never from
+    /// an API server) come last.
+    pub fn seniority(&self) -> (i64, &str, &str, &str) {
+        (
+            self.created_secs.unwrap_or(i64::MAX),
+            &self.key.namespace,
+            &self.key.name,
+            &self.key.cluster,
+        )
     }
 }
 

@@ -25,6 +25,14 @@ pub struct ResultLabel {
     pub result: String,
 }
 
+/// Label of the per-cluster metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ClusterLabel {
+    /// The cluster name (`default` when neither `--context` nor
+    /// `--cluster` is given).
+    pub cluster: String,
+}
+
 /// The sidecar's metrics; cheap to clone (every metric is an `Arc`).
 #[derive(Debug, Clone, Default)]
 pub struct SyncMetrics {
@@ -55,6 +63,14 @@ pub struct SyncMetrics {
     pub status_updates: Family<ResultLabel, Counter>,
     /// Kubernetes Events about rejected endpoints.
     pub events: Family<ResultLabel, Counter>,
+    /// 1 while a cluster's objects are current (its last list completed
+    /// and its watch has not failed since), 0 otherwise.
+    pub cluster_up: Family<ClusterLabel, Gauge>,
+    /// Unix time of a cluster's last complete list (restored from its
+    /// state file at start).
+    pub cluster_last_list: Family<ClusterLabel, Gauge<f64, AtomicU64>>,
+    /// A cluster's objects in the last conversion, listed or restored.
+    pub cluster_objects: Family<ClusterLabel, Gauge>,
 }
 
 impl SyncMetrics {
@@ -117,9 +133,61 @@ impl SyncMetrics {
             "Kubernetes Events about rejected endpoints",
             self.events.clone(),
         );
+        r.register(
+            "cluster_up",
+            "1 while the cluster's objects are current (listed, watch running), 0 while its last known objects are kept",
+            self.cluster_up.clone(),
+        );
+        r.register(
+            "cluster_last_list_timestamp_seconds",
+            "Unix time of the cluster's last complete list of DNSEndpoints",
+            self.cluster_last_list.clone(),
+        );
+        r.register(
+            "cluster_objects",
+            "DNSEndpoint objects of the cluster in the last conversion",
+            self.cluster_objects.clone(),
+        );
         for reason in Reason::ALL {
             drop(self.endpoints_rejected.get_or_create(&reason_label(reason)));
         }
+    }
+
+    /// Creates the cluster's series (down, never listed), so that they are
+    /// exported from the start.
+    pub fn add_cluster(&self, cluster: &str) {
+        let label = cluster_label(cluster);
+        self.cluster_up.get_or_create(&label).set(0);
+        drop(self.cluster_last_list.get_or_create(&label));
+        drop(self.cluster_objects.get_or_create(&label));
+    }
+
+    /// A list of `cluster` completed now.
+    pub fn cluster_listed(&self, cluster: &str) {
+        let label = cluster_label(cluster);
+        self.cluster_up.get_or_create(&label).set(1);
+        self.cluster_last_list.get_or_create(&label).set(unix_now());
+    }
+
+    /// The list or watch of `cluster` failed.
+    pub fn cluster_down(&self, cluster: &str) {
+        self.cluster_up
+            .get_or_create(&cluster_label(cluster))
+            .set(0);
+    }
+
+    /// `cluster`'s objects come from a list made at `listed_at` (Unix time).
+    pub fn cluster_restored(&self, cluster: &str, listed_at: f64) {
+        self.cluster_last_list
+            .get_or_create(&cluster_label(cluster))
+            .set(listed_at);
+    }
+
+    /// `cluster` has `objects` in the conversion.
+    pub fn set_cluster_objects(&self, cluster: &str, objects: usize) {
+        self.cluster_objects
+            .get_or_create(&cluster_label(cluster))
+            .set(gauge(objects));
     }
 
     /// Records the counts of a conversion.
@@ -149,6 +217,18 @@ impl SyncMetrics {
             })
             .inc();
     }
+}
+
+fn cluster_label(cluster: &str) -> ClusterLabel {
+    ClusterLabel {
+        cluster: cluster.to_owned(),
+    }
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn reason_label(reason: Reason) -> ReasonLabel {

@@ -5,16 +5,39 @@
 //! # Layout
 //!
 //! ```text
-//! kube watcher ──▶ watch::Syncer (table of objects, debounce, resync)
-//!                    │ convert::convert (pure: objects + zones → records, rejections)
-//!                    ├─▶ sink (render, atomic write when changed) ──▶ record file ──▶ gslb serve
-//!                    └─▶ watch channel ──▶ status::StatusReporter (observedGeneration, Events)
+//! cluster::ClusterWatch (one per cluster: kube watcher → reflector store, backoff, re-list)
+//!     │ News (listed, changed, failed)
+//!     ▼
+//! watch::Syncer (every cluster's objects, debounce, resync, state files)
+//!     │ convert::convert (pure: objects + zones → records, rejections)
+//!     ├─▶ sink (render, atomic write when changed) ──▶ record file ──▶ gslb serve
+//!     ├─▶ state (each cluster's last known objects, with several clusters)
+//!     └─▶ watch channel per cluster ──▶ status::StatusReporter (observedGeneration, Events)
 //! admin: /metrics, /healthz on --admin-listen
 //! ```
 //!
-//! The sidecar never removes the file. If it stops or loses the API
+//! The sidecar never removes the file. If it stops or loses an API
 //! server, the server keeps serving the last file.
 //!
+//! # Several clusters
+//!
+//! `--context NAME` (repeatable) and `--cluster NAME=KUBECONFIG[#CONTEXT]`
+//! name the clusters ([`cluster`]); without them the one cluster is the
+//! in-cluster service account or the current context. With several:
+//!
+//! * every cluster's objects go into one conversion, keyed by cluster,
+//!   namespace and name, so the output never depends on which cluster
+//!   answered first and every instance that watches the same clusters
+//!   under the same names writes the same bytes;
+//! * a namespace is the same owner in every cluster (namespace sameness),
+//!   and a set id claimed in two clusters goes to the older object;
+//! * an endpoint without `setIdentifier` gets `CLUSTER/NAMESPACE/NAME`;
+//! * a cluster whose API server is unreachable keeps its last known
+//!   objects, also across a restart of the sidecar ([`state`]); a cluster
+//!   no longer on the command line is dropped at start;
+//! * `status.observedGeneration` and Events go to each object's own
+//!   cluster.
+
 //! # Mapping
 //!
 //! | DNSEndpoint | gslb |
@@ -23,7 +46,7 @@
 //! | `recordType` `A` / `AAAA` | targets must be IPv4 / IPv6; empty: each target's own family; anything else (CNAME, TXT, ...) is rejected |
 //! | `targets` | set targets, de-duplicated and sorted; each must be an IP address |
 //! | `recordTTL` | record `ttl`; 0 or absent: the zone's TTL; endpoints of one name with different TTLs: the lowest (warning) |
-//! | `setIdentifier` | set `id`; empty: `namespace/name` of the object |
+//! | `setIdentifier` | set `id`; empty: `namespace/name` of the object (`cluster/namespace/name` with several clusters) |
 //! | `gslb/weight`, `aws/weight` | `weight` |
 //! | `gslb/priority`; `aws/failover` `PRIMARY` / `SECONDARY` | `priority` 0 / 1 |
 //! | `gslb/continents`, `gslb/countries`, `gslb/subdivisions` (comma lists) | `geo` |
@@ -40,7 +63,8 @@
 //! belongs to the namespace of its oldest object ([`ownership`]); other
 //! namespaces' endpoints for it are rejected unless the owner lists them in
 //! the annotation `gslb.io/shared-with`, and only the owner's endpoints set
-//! the TTL. The oldest object (`creationTimestamp`, then namespace/name) of
+//! the TTL. The oldest object (`creationTimestamp`, then namespace, name
+//! and cluster) of
 //! the owner namespace, then of the others, owns a set id; other objects'
 //! endpoints with that id are rejected. Within one object,
 //! endpoints with the same name and set id (an `A` and an `AAAA`) merge when
@@ -51,11 +75,13 @@
 //! line and a `Warning` Event (reason `EndpointRejected`) on its object.
 
 pub mod admin;
+pub mod cluster;
 pub mod convert;
 pub mod endpoint;
 pub mod metrics;
 pub mod ownership;
 pub mod sink;
+pub mod state;
 pub mod status;
 pub mod watch;
 
@@ -67,20 +93,22 @@ use std::{
 };
 
 use kube::{
-    Api, Client,
+    Api,
     api::{ApiResource, DynamicObject, GroupVersionKind},
-    config::{KubeConfigOptions, Kubeconfig},
-    runtime::watcher,
+    runtime::{reflector::store::Writer, watcher},
 };
 use prometheus_client::registry::Registry;
+use tokio::{sync::mpsc, task::JoinSet};
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::{ConfigErrors, RecordScope};
+use cluster::{ClientError, ClusterArg, ClusterWatch};
 use metrics::SyncMetrics;
 use sink::RecordFileSink;
+use state::{StateDir, StateError};
 use status::{StatusReporter, StatusWork};
-use watch::{Syncer, Timing};
+use watch::{ClusterView, Syncer, Timing};
 
 /// API group of DNSEndpoint.
 pub const GROUP: &str = "externaldns.k8s.io";
@@ -90,6 +118,11 @@ pub const VERSION: &str = "v1alpha1";
 pub const KIND: &str = "DNSEndpoint";
 /// Resource (plural) name.
 pub const PLURAL: &str = "dnsendpoints";
+
+/// The DNSEndpoint resource, for dynamic API calls.
+pub fn dns_endpoint_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(GROUP, VERSION, KIND), PLURAL)
+}
 
 /// `gslb crd-sync` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -112,6 +145,25 @@ pub struct Args {
     /// KUBECONFIG / ~/.kube/config outside a cluster).
     #[arg(long, env = "GSLB_CRD_SYNC_KUBECONFIG")]
     pub kubeconfig: Option<PathBuf>,
+    /// Watch this context of the kubeconfig as a cluster of the same name
+    /// (repeatable; with --cluster too). Every gslb instance must name each
+    /// cluster alike.
+    #[arg(long = "context", value_name = "NAME")]
+    pub contexts: Vec<String>,
+    /// Watch a cluster: NAME=KUBECONFIG[#CONTEXT] (repeatable). An empty
+    /// KUBECONFIG is --kubeconfig or the default (`NAME=` alone: the
+    /// in-cluster service account).
+    #[arg(long = "cluster", value_name = "NAME=KUBECONFIG[#CONTEXT]")]
+    pub clusters: Vec<ClusterArg>,
+    /// With several clusters: where each cluster's last known objects are
+    /// kept, so a restart while an API server is down keeps its records
+    /// (default: crd-sync-state beside --output).
+    #[arg(long, env = "GSLB_CRD_SYNC_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// With several clusters: how long the first write waits for a cluster
+    /// that has neither listed nor a state file.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub initial_list_timeout: Duration,
     /// Address of the sidecar's own /metrics and /healthz.
     #[arg(
         long,
@@ -141,20 +193,15 @@ pub enum CrdSyncError {
         /// What is wrong.
         errors: ConfigErrors,
     },
-    /// The kubeconfig could not be read.
-    #[error("cannot read kubeconfig {path}: {source}")]
-    Kubeconfig {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: kube::config::KubeconfigError,
-    },
-    /// No cluster configuration was found.
-    #[error("no Kubernetes configuration (in-cluster or kubeconfig): {0}")]
-    Infer(#[from] kube::config::InferConfigError),
-    /// The client could not be built.
-    #[error("cannot build the Kubernetes client: {0}")]
-    Client(#[from] kube::Error),
+    /// `--context` or `--cluster` is unusable.
+    #[error("{0}")]
+    Clusters(String),
+    /// A cluster's kubeconfig or context is unusable.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The state directory cannot be created.
+    #[error(transparent)]
+    State(#[from] StateError),
     /// The admin port.
     #[error(transparent)]
     Admin(#[from] admin::AdminError),
@@ -219,13 +266,29 @@ pub async fn run(args: Args) -> Result<(), CrdSyncError> {
         source_text: args.zones.clone(),
         errors,
     })?;
-    let client = client(args.kubeconfig.as_deref()).await?;
-    let resource =
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(GROUP, VERSION, KIND), PLURAL);
-    let api: Api<DynamicObject> = match &args.namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-        None => Api::all_with(client.clone(), &resource),
+    let specs = cluster::specs(&args.contexts, &args.clusters, args.kubeconfig.as_deref())
+        .map_err(CrdSyncError::Clusters)?;
+    let several = specs.len() > 1;
+    let state = if several {
+        let dir = args
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| StateDir::beside(&args.output));
+        let state = StateDir::open(dir)?;
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        match state.remove_others(&names) {
+            Ok(removed) if !removed.is_empty() => info!(
+                clusters = %removed.join(","),
+                "clusters no longer on the command line: their objects are dropped"
+            ),
+            Ok(_) => {}
+            Err(error) => warn!(%error, "cannot tidy the state directory"),
+        }
+        Some(state)
+    } else {
+        None
     };
+    let resource = dns_endpoint_resource();
     let mut watch_config = watcher::Config::default();
     if let Some(selector) = &args.label_selector {
         watch_config = watch_config.labels(selector);
@@ -235,62 +298,99 @@ pub async fn run(args: Args) -> Result<(), CrdSyncError> {
     let instance = std::env::var("POD_NAME")
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_else(|_| "gslb-crd-sync".into());
-    let reporter = StatusReporter::new(client, resource, instance, metrics.clone());
-    let (status_tx, status_rx) = tokio::sync::watch::channel(Arc::new(StatusWork::default()));
+    let (news_tx, news_rx) = mpsc::channel(64);
+    let mut views = Vec::new();
+    let mut watches = Vec::new();
+    let mut reporters = Vec::new();
+    for (index, spec) in specs.iter().enumerate() {
+        let client = spec.client().await?;
+        let api: Api<DynamicObject> = match &args.namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+            None => Api::all_with(client.clone(), &resource),
+        };
+        metrics.add_cluster(&spec.name);
+        let restored = state.as_ref().and_then(|state| match state.load(&spec.name) {
+            Ok(Some(restored)) => {
+                info!(
+                    cluster = %spec.name,
+                    objects = restored.objects.len(),
+                    "cluster's last known objects restored; used until it lists"
+                );
+                metrics.cluster_restored(&spec.name, restored.listed_at);
+                Some(restored)
+            }
+            Ok(None) => None,
+            Err(error) => {
+                warn!(cluster = %spec.name, %error, "cannot restore the cluster's last known objects; it counts as unknown until it lists");
+                None
+            }
+        });
+        let writer = Writer::new(resource.clone());
+        let (status_tx, status_rx) = tokio::sync::watch::channel(Arc::new(StatusWork::default()));
+        views.push(ClusterView::new(
+            spec.name.clone(),
+            several,
+            writer.as_reader(),
+            restored,
+            status_tx,
+        ));
+        let watch = ClusterWatch {
+            index,
+            name: spec.name.clone(),
+            api,
+            config: watch_config.clone(),
+            metrics: metrics.clone(),
+        };
+        watches.push((watch, writer));
+        let reporter =
+            StatusReporter::new(client, resource.clone(), instance.clone(), metrics.clone());
+        reporters.push((reporter, status_rx));
+    }
     let sink = RecordFileSink::new(args.output.clone());
-    let syncer = Syncer::new(zones, scope, sink, metrics.clone(), status_tx);
+    let syncer = Syncer::new(zones, scope, sink, metrics.clone(), views, state);
     let timing = Timing {
         debounce: args.debounce,
         resync: args.resync,
+        initial_list_timeout: args.initial_list_timeout,
     };
+    let clusters: Vec<String> = specs.iter().map(ToString::to_string).collect();
     info!(
         output = %args.output.display(),
+        clusters = %clusters.join(", "),
         namespace = args.namespace.as_deref().unwrap_or("(all)"),
         label_selector = args.label_selector.as_deref().unwrap_or(""),
         "crd-sync starting"
     );
+    let mut tasks = JoinSet::new();
+    for (watch, writer) in watches {
+        tasks.spawn(watch.run(writer, news_tx.clone(), cancel.clone()));
+    }
+    drop(news_tx);
     if args.once {
-        syncer.run(api, watch_config, timing, cancel, true).await?;
-        let work = status_rx.borrow().clone();
-        let mut reporter = reporter;
-        reporter.apply(&work).await;
+        let result = syncer.run(news_rx, timing, cancel.clone(), true).await;
+        cancel.cancel();
+        tasks.join_all().await;
+        result?;
+        for (mut reporter, work) in reporters {
+            let work = work.borrow().clone();
+            reporter.apply(&work).await;
+        }
         return Ok(());
     }
     let mut registry = Registry::default();
     metrics.register(&mut registry);
     let (admin_addr, admin) = admin::start(args.admin_listen, registry, cancel.clone()).await?;
     info!(admin = %admin_addr, "crd-sync admin listening (/metrics, /healthz)");
-    let status = tokio::spawn(reporter.run(status_rx, cancel.clone()));
+    for (reporter, work) in reporters {
+        tasks.spawn(reporter.run(work, cancel.clone()));
+    }
     spawn_signal_handler(cancel.clone())?;
-    let result = syncer
-        .run(api, watch_config, timing, cancel.clone(), false)
-        .await;
+    let result = syncer.run(news_rx, timing, cancel.clone(), false).await;
     cancel.cancel();
-    let _ = tokio::join!(status, admin);
+    tasks.join_all().await;
+    let _ = admin.await;
     info!("crd-sync stopped");
     result.map_err(CrdSyncError::from)
-}
-
-/// A kube client from `kubeconfig`, or inferred (in-cluster first when
-/// running in a pod).
-async fn client(kubeconfig: Option<&Path>) -> Result<Client, CrdSyncError> {
-    let config = match kubeconfig {
-        Some(path) => {
-            let kubeconfig =
-                Kubeconfig::read_from(path).map_err(|source| CrdSyncError::Kubeconfig {
-                    path: path.to_owned(),
-                    source,
-                })?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                .await
-                .map_err(|source| CrdSyncError::Kubeconfig {
-                    path: path.to_owned(),
-                    source,
-                })?
-        }
-        None => kube::Config::infer().await?,
-    };
-    Ok(Client::try_from(config)?)
 }
 
 /// Cancels `cancel` on SIGTERM or SIGINT.

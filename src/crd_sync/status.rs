@@ -8,7 +8,15 @@
 //! write. It retries failed calls with backoff (RBAC errors included: a
 //! missing permission is logged, counted and retried, never fatal), and
 //! remembers what it already did, so an unchanged object is patched once
-//! and a rejection is logged and announced once per object generation.
+//! and a rejection is logged and published once per object generation.
+//!
+//! Events go through kube-runtime's [`Recorder`], one per distinct
+//! rejection (object, endpoint, what is wrong): its first publication
+//! creates an Event; the same rejection in a later generation of the object
+//! is counted in that Event's `series` (a merge patch) rather than creating
+//! another. The Recorder tells Events apart by their object reference and
+//! reason, not by their note, so a different problem with the same
+//! endpoint gets its own Recorder and its own Event, never a stale note.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -16,11 +24,11 @@ use std::{
     time::Duration,
 };
 
-use k8s_openapi::api::{core::v1::ObjectReference, events::v1::Event};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::{
     Api, Client,
-    api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams},
+    api::{ApiResource, DynamicObject, Patch, PatchParams},
+    runtime::events::{Event, EventType, Recorder, Reporter},
 };
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -31,7 +39,11 @@ use super::endpoint::ObjectKey;
 use super::metrics::SyncMetrics;
 
 /// Event `reason` of a rejected endpoint.
-const EVENT_REASON: &str = "EndpointRejected";
+pub const EVENT_REASON: &str = "EndpointRejected";
+/// Event `action`: what the sidecar was doing.
+const EVENT_ACTION: &str = "Sync";
+/// `reportingController` of Events.
+const CONTROLLER: &str = "gslb-crd-sync";
 /// Longest Event note the API server accepts.
 const MAX_NOTE: usize = 1024;
 /// First and longest wait before retrying failed calls.
@@ -59,24 +71,33 @@ pub struct ObjectState {
     pub observed_generation: Option<i64>,
 }
 
-/// A rejection as reported once: object incarnation, generation and what.
-type ReportKey = (String, Option<i64>, usize, String);
+/// One rejection, whatever the generation: object incarnation, endpoint
+/// and what is wrong.
+type RejectionId = (String, usize, String);
+
+/// What was done about one rejection.
+struct Reported {
+    /// Publishes this rejection's Events: creates one, then counts repeats
+    /// in its `series`.
+    recorder: Recorder,
+    /// Generation last logged.
+    logged: Option<Option<i64>>,
+    /// Generation last published.
+    published: Option<Option<i64>>,
+}
 
 /// Owns the API calls about status and Events.
 pub struct StatusReporter {
     client: Client,
     resource: ApiResource,
     /// `reportingController` / `reportingInstance` of Events.
-    controller: String,
-    instance: String,
+    reporter: Reporter,
     metrics: SyncMetrics,
     /// Generation patched per object incarnation, so a patch is not sent
     /// again before the watch shows it.
     patched: HashMap<(ObjectKey, String), i64>,
-    /// Rejections already logged.
-    logged: HashSet<ReportKey>,
-    /// Rejections already announced with an Event.
-    announced: HashSet<ReportKey>,
+    /// The rejections of the last work, with what was logged and published.
+    rejections: HashMap<RejectionId, Reported>,
 }
 
 impl StatusReporter {
@@ -90,12 +111,13 @@ impl StatusReporter {
         Self {
             client,
             resource,
-            controller: "gslb-crd-sync".into(),
-            instance,
+            reporter: Reporter {
+                controller: CONTROLLER.into(),
+                instance: Some(instance),
+            },
             metrics,
             patched: HashMap::new(),
-            logged: HashSet::new(),
-            announced: HashSet::new(),
+            rejections: HashMap::new(),
         }
     }
 
@@ -109,7 +131,12 @@ impl StatusReporter {
         let mut delay = RETRY.0;
         loop {
             let current = work.borrow_and_update().clone();
-            let all_done = self.apply(&current).await;
+            // An unreachable API server may hold a call for its connect
+            // timeout: never let that delay a shutdown.
+            let all_done = tokio::select! {
+                done = self.apply(&current) => done,
+                () = cancel.cancelled() => return,
+            };
             let retry = if all_done {
                 delay = RETRY.0;
                 None
@@ -126,20 +153,27 @@ impl StatusReporter {
         }
     }
 
-    /// One pass: log new rejections, send missing Events and patches.
-    /// True when nothing failed.
+    /// One pass: log new rejections, publish their Events, send missing
+    /// patches. True when nothing failed.
     pub async fn apply(&mut self, work: &StatusWork) -> bool {
         let mut ok = true;
-        let live: HashSet<ReportKey> = work
+        let live: HashSet<RejectionId> = work
             .rejections
             .iter()
-            .map(|(o, r)| report_key(o, r))
+            .map(|(o, r)| rejection_id(o, r))
             .collect();
-        self.logged.retain(|k| live.contains(k));
-        self.announced.retain(|k| live.contains(k));
+        self.rejections.retain(|id, _| live.contains(id));
         for (object, rejection) in &work.rejections {
-            let key = report_key(object, rejection);
-            if self.logged.insert(key.clone()) {
+            let reported = self
+                .rejections
+                .entry(rejection_id(object, rejection))
+                .or_insert_with(|| Reported {
+                    recorder: Recorder::new(self.client.clone(), self.reporter.clone()),
+                    logged: None,
+                    published: None,
+                });
+            if reported.logged != Some(object.generation) {
+                reported.logged = Some(object.generation);
                 warn!(
                     object = %rejection.object,
                     endpoint = rejection.endpoint,
@@ -149,11 +183,11 @@ impl StatusReporter {
                     "DNSEndpoint endpoint rejected"
                 );
             }
-            if !self.announced.contains(&key) {
-                let sent = self.announce(object, rejection).await;
+            if reported.published != Some(object.generation) {
+                let sent = publish(&reported.recorder, &self.resource, object, rejection).await;
                 SyncMetrics::count(&self.metrics.events, sent);
                 if sent {
-                    self.announced.insert(key);
+                    reported.published = Some(object.generation);
                 }
                 ok &= sent;
             }
@@ -208,64 +242,54 @@ impl StatusReporter {
             }
         }
     }
+}
 
-    /// Creates a Warning Event on the object; true on success or when the
-    /// namespace is gone.
-    async fn announce(&self, object: &ObjectState, rejection: &Rejection) -> bool {
-        let api: Api<Event> = Api::namespaced(self.client.clone(), &object.key.namespace);
-        let event = self.event(object, rejection);
-        match api.create(&PostParams::default(), &event).await {
-            Ok(_) => {
-                info!(object = %object.key, endpoint = rejection.endpoint, "Event created for rejected endpoint");
-                true
-            }
-            Err(kube::Error::Api(status)) if status.code == 404 => true,
-            Err(error) => {
-                warn!(object = %object.key, %error, "cannot create an Event; will retry");
-                false
-            }
-        }
-    }
-
-    fn event(&self, object: &ObjectState, rejection: &Rejection) -> Event {
-        let now = k8s_openapi::jiff::Timestamp::now();
-        let note = truncate(
+/// Publishes a Warning Event about `rejection` on its object (the field
+/// path names the endpoint); true on success or when the namespace is gone.
+async fn publish(
+    recorder: &Recorder,
+    resource: &ApiResource,
+    object: &ObjectState,
+    rejection: &Rejection,
+) -> bool {
+    let event = Event {
+        type_: EventType::Warning,
+        reason: EVENT_REASON.into(),
+        note: Some(truncate(
             &format!(
                 "spec.endpoints[{}] ({}) rejected: {}",
                 rejection.endpoint, rejection.dns_name, rejection.detail
             ),
             MAX_NOTE,
-        );
-        Event {
-            metadata: ObjectMeta {
-                name: Some(format!("{}.{:x}", object.key.name, now.as_nanosecond())),
-                namespace: Some(object.key.namespace.clone()),
-                ..ObjectMeta::default()
-            },
-            event_time: Some(MicroTime(now)),
-            type_: Some("Warning".into()),
-            reason: Some(EVENT_REASON.into()),
-            action: Some("Sync".into()),
-            note: Some(note),
-            reporting_controller: Some(self.controller.clone()),
-            reporting_instance: Some(self.instance.clone()),
-            regarding: Some(ObjectReference {
-                api_version: Some(self.resource.api_version.clone()),
-                kind: Some(self.resource.kind.clone()),
-                name: Some(object.key.name.clone()),
-                namespace: Some(object.key.namespace.clone()),
-                uid: Some(object.uid.clone()),
-                ..ObjectReference::default()
-            }),
-            ..Event::default()
+        )),
+        action: EVENT_ACTION.into(),
+        secondary: None,
+    };
+    let regarding = ObjectReference {
+        api_version: Some(resource.api_version.clone()),
+        kind: Some(resource.kind.clone()),
+        name: Some(object.key.name.clone()),
+        namespace: Some(object.key.namespace.clone()),
+        uid: Some(object.uid.clone()),
+        field_path: Some(format!("spec.endpoints[{}]", rejection.endpoint)),
+        ..ObjectReference::default()
+    };
+    match recorder.publish(&event, &regarding).await {
+        Ok(()) => {
+            info!(object = %object.key, endpoint = rejection.endpoint, "Event published for rejected endpoint");
+            true
+        }
+        Err(kube::Error::Api(status)) if status.code == 404 => true,
+        Err(error) => {
+            warn!(object = %object.key, %error, "cannot publish an Event; will retry");
+            false
         }
     }
 }
 
-fn report_key(object: &ObjectState, rejection: &Rejection) -> ReportKey {
+fn rejection_id(object: &ObjectState, rejection: &Rejection) -> RejectionId {
     (
         object.uid.clone(),
-        object.generation,
         rejection.endpoint,
         rejection.detail.clone(),
     )
@@ -291,12 +315,4 @@ fn truncate(text: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::truncate;
-
-    #[test]
-    fn truncates_on_a_character_boundary() {
-        assert_eq!(truncate("abc", 10), "abc");
-        assert_eq!(truncate("aé", 2), "a");
-    }
-}
+mod tests;

@@ -1,46 +1,62 @@
-//! The reconcile loop: a kube-rs watcher on DNSEndpoint objects keeps a table
-//! of them; changes are batched (the first change opens a window of
+//! The reconcile loop over every watched cluster: each cluster's watch
+//! ([`super::cluster::ClusterWatch`]) keeps a reflector [`Store`] and sends
+//! [`News`] here. Changes are batched (the first change opens a window of
 //! `debounce`, everything in it is written together) and each batch runs
-//! [`convert`], writes the file if its content changed, and hands the
-//! outcome to the status task.
+//! [`convert`] on the objects of all clusters together, writes the file if
+//! its content changed, saves the changed clusters' state, and hands each
+//! cluster's share of the outcome to its status task.
 //!
-//! Resilience comes from three rules:
-//! * the watcher retries every error (API server down, 410 Gone, a dropped
-//!   watch, 403) with exponential backoff ([`watch_backoff`]), and a re-list is buffered
-//!   from `Init` to `InitDone` and only then swapped in whole, so a restart
-//!   never shows a half-empty table;
-//! * nothing is written before the first full list, and nothing is ever
-//!   deleted: while the API server is away the last file keeps serving;
+//! Resilience comes from these rules:
+//! * each cluster's watch retries every error (API server down, 410 Gone, a
+//!   dropped watch, 403) with exponential backoff ([`watch_backoff`]) and a
+//!   new list, and its store's writer buffers a list from `Init` to
+//!   `InitDone` and only then swaps it in whole, so a restart never shows a
+//!   half-empty table;
+//! * a cluster whose API server is unreachable keeps its last known
+//!   objects: from this run's last list, or, after a restart of the
+//!   sidecar with several clusters, from its state file ([`super::state`]);
+//! * nothing is written before every cluster is known (listed, or restored
+//!   from its state file), or, when one stays unknown, before
+//!   `initial_list_timeout` has passed and one cluster is known; nothing is
+//!   ever deleted: while the API servers are away the last file keeps
+//!   serving;
 //! * a failed write is retried after [`WRITE_RETRY`], and a periodic resync
 //!   re-reads the zones (a ConfigMap update) and compares the file on disk
 //!   with what it should hold, rewriting it when someone else changed it.
+//!
+//! The output depends on the objects only, never on which cluster answered
+//! first: the objects are keyed and sorted by cluster, namespace and name,
+//! and [`convert`] is a pure function, so every gslb instance that watches
+//! the same clusters under the same names writes the same bytes.
 
 use std::{
     collections::BTreeMap,
-    pin::pin,
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use futures_util::StreamExt;
 use kube::{
-    Api,
     api::DynamicObject,
     runtime::{
-        WatchStreamExt,
+        reflector::Store,
         utils::ResetTimerBackoff,
         watcher::{self, ExponentialBackoff},
     },
 };
-use tokio::{sync::watch, time::Instant};
+use tokio::{
+    sync::{mpsc, watch},
+    time::Instant,
+};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::ZoneSource;
+use super::cluster::News;
 use super::convert::{Conversion, Notice, convert};
 use super::endpoint::{DnsEndpoint, ObjectKey};
 use super::metrics::SyncMetrics;
 use super::sink::{RecordFileSink, SinkError, WriteOutcome, render};
+use super::state::{ClusterState, StateDir};
 use super::status::{ObjectState, StatusWork};
 use crate::config::RecordScope;
 
@@ -50,9 +66,14 @@ pub enum SyncError {
     /// The file could not be written.
     #[error(transparent)]
     Sink(#[from] SinkError),
-    /// The list failed (API server unreachable, RBAC, ...).
-    #[error("cannot list DNSEndpoints: {0}")]
-    Watch(#[from] watcher::Error),
+    /// A list failed (API server unreachable, RBAC, ...).
+    #[error("cluster {cluster}: cannot list DNSEndpoints: {source}")]
+    Watch {
+        /// The cluster.
+        cluster: String,
+        /// Why.
+        source: watcher::Error,
+    },
 }
 
 /// Wait before retrying a failed file write.
@@ -65,16 +86,83 @@ pub struct Timing {
     pub debounce: Duration,
     /// Period of the full re-conversion (zones re-read, file checked).
     pub resync: Duration,
+    /// How long the first write waits for a cluster that is not known yet
+    /// (neither listed nor restored from its state file).
+    pub initial_list_timeout: Duration,
 }
 
-/// Owns the object table's conversion and the file.
+/// One cluster as the reconcile loop sees it.
+pub struct ClusterView {
+    /// Its name, in metrics, logs and state files.
+    pub name: String,
+    /// The cluster part of its objects' keys: empty with one cluster, so
+    /// default set ids stay `NAMESPACE/NAME`.
+    key: String,
+    /// What its watch has listed.
+    store: Store<DynamicObject>,
+    /// A list completed in this run: the store is the truth.
+    listed: bool,
+    /// Unix time of that list.
+    listed_at: f64,
+    /// Objects from the state file, used until the first list.
+    restored: Option<ClusterState>,
+    /// The store changed since the state file was written.
+    dirty: bool,
+    /// Its share of the status work.
+    status: watch::Sender<Arc<StatusWork>>,
+}
+
+impl ClusterView {
+    /// A cluster named `name`; `several` when more than one is watched.
+    pub fn new(
+        name: String,
+        several: bool,
+        store: Store<DynamicObject>,
+        restored: Option<ClusterState>,
+        status: watch::Sender<Arc<StatusWork>>,
+    ) -> Self {
+        Self {
+            key: if several { name.clone() } else { String::new() },
+            name,
+            store,
+            listed: false,
+            listed_at: 0.0,
+            restored,
+            dirty: false,
+            status,
+        }
+    }
+
+    /// Listed, or restored from its state file.
+    fn known(&self) -> bool {
+        self.listed || self.restored.is_some()
+    }
+
+    /// The cluster's objects as they go into the conversion.
+    fn objects(&self) -> Vec<DnsEndpoint> {
+        let from = |o: &DynamicObject| DnsEndpoint::from_cluster(&self.key, o);
+        if self.listed {
+            self.store.state().iter().map(|o| from(o)).collect()
+        } else {
+            self.restored
+                .iter()
+                .flat_map(|r| &r.objects)
+                .map(from)
+                .collect()
+        }
+    }
+}
+
+/// Owns the conversion of every cluster's objects and the file.
 pub struct Syncer {
     zones: ZoneSource,
     scope: RecordScope,
     /// Shared with the blocking write task only.
     sink: Arc<Mutex<RecordFileSink>>,
     metrics: SyncMetrics,
-    status: watch::Sender<Arc<StatusWork>>,
+    clusters: Vec<ClusterView>,
+    /// Where each cluster's objects are kept (several clusters only).
+    state: Option<StateDir>,
     /// The last zone file error logged, so it is logged once.
     zone_error: Option<String>,
 }
@@ -86,43 +174,50 @@ impl Syncer {
         scope: RecordScope,
         sink: RecordFileSink,
         metrics: SyncMetrics,
-        status: watch::Sender<Arc<StatusWork>>,
+        clusters: Vec<ClusterView>,
+        state: Option<StateDir>,
     ) -> Self {
         Self {
             zones,
             scope,
             sink: Arc::new(Mutex::new(sink)),
             metrics,
-            status,
+            clusters,
+            state,
             zone_error: None,
         }
     }
 
-    /// Watches until `cancel` (or, with `once`, until the first full list is
-    /// written). Only `once` mode returns errors: in the long-running mode
-    /// every failure is logged and retried.
+    /// Follows the clusters' news until `cancel` (or, with `once`, until
+    /// every cluster has been listed and the file written). Only `once`
+    /// mode returns errors: in the long-running mode every failure is
+    /// logged and retried.
     pub async fn run(
         mut self,
-        api: Api<DynamicObject>,
-        config: watcher::Config,
+        mut news: mpsc::Receiver<News>,
         timing: Timing,
         cancel: CancellationToken,
         once: bool,
     ) -> Result<(), SyncError> {
-        let mut stream = pin!(watcher::watcher(api, config).backoff(watch_backoff()));
-        let mut table = ObjectTable::default();
+        let mut written = false;
+        let mut timed_out = false;
+        let initial_deadline = Instant::now() + timing.initial_list_timeout;
         let mut due: Option<Instant> = None;
         let mut resync = tokio::time::interval_at(Instant::now() + timing.resync, timing.resync);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        if !once && self.clusters.iter().all(ClusterView::known) {
+            // Every cluster restored: write at once (zones may have changed).
+            due = Some(Instant::now());
+        }
         loop {
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => return Ok(()),
                 () = sleep_until(due) => {
                     due = None;
-                    match self.reconcile(&table.objects).await {
+                    match self.reconcile().await {
                         Ok(()) if once => return Ok(()),
-                        Ok(()) => {}
+                        Ok(()) => written = true,
                         Err(error) if once => return Err(error.into()),
                         Err(error) => {
                             warn!(%error, "record file not written; retrying, the previous file stays in place");
@@ -130,35 +225,85 @@ impl Syncer {
                         }
                     }
                 }
-                _ = resync.tick(), if table.synced => {
+                _ = resync.tick(), if written => {
                     due.get_or_insert_with(Instant::now);
                 }
-                event = stream.next() => match event {
-                    Some(Ok(event)) => {
-                        if table.apply(event, &self.metrics) {
-                            due.get_or_insert_with(|| Instant::now() + timing.debounce);
+                () = tokio::time::sleep_until(initial_deadline), if !written && !timed_out && !once => {
+                    timed_out = true;
+                    let unknown: Vec<&str> = self
+                        .clusters
+                        .iter()
+                        .filter(|c| !c.known())
+                        .map(|c| c.name.as_str())
+                        .collect();
+                    if self.clusters.iter().any(ClusterView::known) {
+                        warn!(
+                            unknown = %unknown.join(","),
+                            waited = ?timing.initial_list_timeout,
+                            "writing the record file without clusters never listed nor restored; their records join when they list"
+                        );
+                        due.get_or_insert_with(Instant::now);
+                    }
+                }
+                message = news.recv() => {
+                    let Some(message) = message else { return Ok(()) };
+                    let changed = match message {
+                        News::Listed(i) => {
+                            let cluster = &mut self.clusters[i];
+                            cluster.listed = true;
+                            cluster.listed_at = unix_now();
+                            cluster.restored = None;
+                            cluster.dirty = true;
+                            true
                         }
+                        News::Changed(i) => {
+                            self.clusters[i].dirty = true;
+                            true
+                        }
+                        News::Failed(i, source) => {
+                            let cluster = &self.clusters[i];
+                            if once && !cluster.listed {
+                                return Err(SyncError::Watch { cluster: cluster.name.clone(), source });
+                            }
+                            false
+                        }
+                    };
+                    if changed && self.may_write(once, written || timed_out) {
+                        due.get_or_insert_with(|| Instant::now() + timing.debounce);
                     }
-                    Some(Err(error)) if once => return Err(error.into()),
-                    Some(Err(error)) => {
-                        self.metrics.watch_errors.inc();
-                        warn!(%error, "DNSEndpoint watch failed; retrying with backoff, the record file stays as it is");
-                    }
-                    None => return Ok(()),
-                },
+                }
             }
         }
     }
 
-    /// Converts the table, writes the file if it changed, and publishes the
-    /// status work.
-    async fn reconcile(
-        &mut self,
-        table: &BTreeMap<ObjectKey, DnsEndpoint>,
-    ) -> Result<(), SinkError> {
+    /// Whether a change may be written now: once every cluster is listed
+    /// (with `once`), known, or (`waited`) one of them is.
+    fn may_write(&self, once: bool, waited: bool) -> bool {
+        if once {
+            self.clusters.iter().all(|c| c.listed)
+        } else if waited {
+            self.clusters.iter().any(ClusterView::known)
+        } else {
+            self.clusters.iter().all(ClusterView::known)
+        }
+    }
+
+    /// Every known object of every cluster.
+    pub fn objects(&self) -> BTreeMap<ObjectKey, DnsEndpoint> {
+        merge(self.clusters.iter().map(ClusterView::objects))
+    }
+
+    /// Converts the objects, writes the file if it changed, saves the
+    /// changed clusters' state, and publishes the status work.
+    async fn reconcile(&mut self) -> Result<(), SinkError> {
         self.refresh_scope();
+        let table = self.objects();
         let conversion = convert(table.values(), &self.scope);
         self.metrics.observe(table.len(), &conversion);
+        for cluster in &self.clusters {
+            let count = table.keys().filter(|k| k.cluster == cluster.key).count();
+            self.metrics.set_cluster_objects(&cluster.name, count);
+        }
         let content = render(&conversion.file)?;
         let sink = self.sink.clone();
         let written = tokio::task::spawn_blocking(move || {
@@ -200,9 +345,58 @@ impl Syncer {
         }
         self.metrics.last_sync_seconds.set(unix_now());
         self.metrics.synced.set(1);
-        self.status
-            .send_replace(Arc::new(status_work(table, &conversion)));
+        self.save_state().await;
+        let mut work = status_work(&table, &conversion);
+        for cluster in &self.clusters {
+            cluster
+                .status
+                .send_replace(Arc::new(work.remove(&cluster.key).unwrap_or_default()));
+        }
         Ok(())
+    }
+
+    /// Writes the state file of every listed cluster whose objects changed;
+    /// a failure is logged and retried at the next reconcile.
+    async fn save_state(&mut self) {
+        let Some(dir) = self.state.clone() else {
+            return;
+        };
+        let changed: Vec<ClusterState> = self
+            .clusters
+            .iter()
+            .filter(|c| c.listed && c.dirty)
+            .map(|c| ClusterState {
+                cluster: c.name.clone(),
+                listed_at: c.listed_at,
+                objects: c.store.state().iter().map(|o| (**o).clone()).collect(),
+            })
+            .collect();
+        if changed.is_empty() {
+            return;
+        }
+        let saved = tokio::task::spawn_blocking(move || {
+            changed
+                .iter()
+                .map(|state| (state.cluster.clone(), dir.save(state)))
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let Ok(saved) = saved else {
+            warn!("cluster state not saved: the write task was interrupted");
+            return;
+        };
+        for (name, result) in saved {
+            match result {
+                Ok(()) => {
+                    if let Some(cluster) = self.clusters.iter_mut().find(|c| c.name == name) {
+                        cluster.dirty = false;
+                    }
+                }
+                Err(error) => {
+                    warn!(cluster = %name, %error, "cannot save the cluster's objects; retrying at the next change or resync");
+                }
+            }
+        }
     }
 
     fn sink_path(&self) -> String {
@@ -238,64 +432,16 @@ impl Syncer {
     }
 }
 
-/// The objects as the watch shows them, with a re-list buffered until it
-/// is complete.
-#[derive(Debug, Default)]
-pub struct ObjectTable {
-    /// What the file is built from.
-    pub objects: BTreeMap<ObjectKey, DnsEndpoint>,
-    /// A list in progress (`Init` seen, `InitDone` not yet).
-    relist: Option<BTreeMap<ObjectKey, DnsEndpoint>>,
-    /// True once a first list completed: nothing is written before.
-    pub synced: bool,
-    /// Lists started, to count re-lists.
-    lists: u64,
-}
-
-impl ObjectTable {
-    /// Applies one watch event; true when the file should be rebuilt.
-    pub fn apply(&mut self, event: watcher::Event<DynamicObject>, metrics: &SyncMetrics) -> bool {
-        match event {
-            watcher::Event::Init => {
-                self.lists += 1;
-                if self.lists > 1 {
-                    metrics.watch_restarts.inc();
-                    info!(
-                        "re-listing DNSEndpoints; the current table stays until the list is complete"
-                    );
-                }
-                self.relist = Some(BTreeMap::new());
-                false
-            }
-            watcher::Event::InitApply(object) => {
-                if let Some(relist) = self.relist.as_mut() {
-                    let object = DnsEndpoint::from_dynamic(&object);
-                    relist.insert(object.key.clone(), object);
-                }
-                false
-            }
-            watcher::Event::InitDone => {
-                if let Some(complete) = self.relist.take() {
-                    debug!(objects = complete.len(), "DNSEndpoint list complete");
-                    self.objects = complete;
-                }
-                self.synced = true;
-                true
-            }
-            watcher::Event::Apply(object) => {
-                let object = DnsEndpoint::from_dynamic(&object);
-                debug!(object = %object.key, generation = object.generation, "DNSEndpoint applied");
-                self.objects.insert(object.key.clone(), object);
-                self.synced
-            }
-            watcher::Event::Delete(object) => {
-                let object = DnsEndpoint::from_dynamic(&object);
-                debug!(object = %object.key, "DNSEndpoint deleted");
-                self.objects.remove(&object.key);
-                self.synced
-            }
-        }
-    }
+/// The objects of several clusters in one table, keyed (and so ordered) by
+/// cluster, namespace and name whatever order they come in.
+pub fn merge(
+    clusters: impl IntoIterator<Item = Vec<DnsEndpoint>>,
+) -> BTreeMap<ObjectKey, DnsEndpoint> {
+    clusters
+        .into_iter()
+        .flatten()
+        .map(|object| (object.key.clone(), object))
+        .collect()
 }
 
 fn log_notices(notices: &[Notice]) {
@@ -339,8 +485,12 @@ fn log_notices(notices: &[Notice]) {
     }
 }
 
-/// What the status task should make true after `conversion`.
-fn status_work(table: &BTreeMap<ObjectKey, DnsEndpoint>, conversion: &Conversion) -> StatusWork {
+/// What each cluster's status task should make true after `conversion`,
+/// by the cluster part of the object keys.
+fn status_work(
+    table: &BTreeMap<ObjectKey, DnsEndpoint>,
+    conversion: &Conversion,
+) -> BTreeMap<String, StatusWork> {
     let state = |key: &ObjectKey| {
         table.get(key).map(|o| ObjectState {
             key: o.key.clone(),
@@ -349,18 +499,22 @@ fn status_work(table: &BTreeMap<ObjectKey, DnsEndpoint>, conversion: &Conversion
             observed_generation: o.observed_generation,
         })
     };
-    StatusWork {
-        accepted: conversion
-            .accepted_objects
-            .iter()
-            .filter_map(state)
-            .collect(),
-        rejections: conversion
-            .rejections
-            .iter()
-            .filter_map(|r| Some((state(&r.object)?, r.clone())))
-            .collect(),
+    let mut work: BTreeMap<String, StatusWork> = BTreeMap::new();
+    for object in conversion.accepted_objects.iter().filter_map(state) {
+        work.entry(object.key.cluster.clone())
+            .or_default()
+            .accepted
+            .push(object);
     }
+    for rejection in &conversion.rejections {
+        if let Some(object) = state(&rejection.object) {
+            work.entry(object.key.cluster.clone())
+                .or_default()
+                .rejections
+                .push((object, rejection.clone()));
+        }
+    }
+    work
 }
 
 /// Backoff between failed lists and watches: kube-rs' default (client-go's)
@@ -393,40 +547,4 @@ fn unix_now() -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn object(name: &str) -> DynamicObject {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "externaldns.k8s.io/v1alpha1", "kind": "DNSEndpoint",
-            "metadata": {"name": name, "namespace": "ns"}
-        }))
-        .expect("fixture")
-    }
-
-    fn names(table: &ObjectTable) -> Vec<&str> {
-        table.objects.keys().map(|k| k.name.as_str()).collect()
-    }
-
-    #[test]
-    fn a_relist_replaces_the_table_only_when_complete() {
-        let metrics = SyncMetrics::default();
-        let mut t = ObjectTable::default();
-        assert!(!t.apply(watcher::Event::Init, &metrics));
-        assert!(!t.apply(watcher::Event::InitApply(object("a")), &metrics));
-        assert!(!t.synced, "nothing to write before the first complete list");
-        assert!(t.apply(watcher::Event::InitDone, &metrics));
-        assert!(t.apply(watcher::Event::Apply(object("b")), &metrics));
-        assert_eq!(names(&t), ["a", "b"]);
-        // A watch that cannot resume (410 Gone, restart) lists again: the
-        // old table stays whole until the new list is complete.
-        t.apply(watcher::Event::Init, &metrics);
-        t.apply(watcher::Event::InitApply(object("b")), &metrics);
-        assert_eq!(names(&t), ["a", "b"]);
-        assert!(t.apply(watcher::Event::InitDone, &metrics));
-        assert_eq!(names(&t), ["b"], "a was deleted while the watch was down");
-        assert_eq!(metrics.watch_restarts.get(), 1);
-        assert!(t.apply(watcher::Event::Delete(object("b")), &metrics));
-        assert!(t.objects.is_empty());
-    }
-}
+mod tests;

@@ -11,6 +11,8 @@
 #   path                    print the cached kube-apiserver binary path
 #   start DIR               start etcd + kube-apiserver, state/logs under DIR
 #   restart-apiserver DIR   restart kube-apiserver only (same flags and port)
+#   stop-apiserver DIR      stop kube-apiserver only (etcd and its data stay)
+#   start-apiserver DIR     start a stopped kube-apiserver again (same flags and port)
 #   stop DIR                stop what `start` started (idempotent)
 #   apply-crd DIR           apply deploy/crds/dnsendpoint.yaml, wait Established
 #
@@ -36,6 +38,9 @@ STOP_TIMEOUT=${GSLB_K8S_STOP_TIMEOUT:-30}
 AUTHORIZATION=${GSLB_K8S_AUTHORIZATION:-AlwaysAllow}
 # The user the sync token authenticates as: the ServiceAccount of deploy/.
 SYNC_USER=system:serviceaccount:gslb:gslb-crd-sync
+# The user the remote token authenticates as: the ServiceAccount other clusters'
+# gslb instances use (deploy/multi-cluster/base/remote-access.yaml).
+REMOTE_USER=system:serviceaccount:gslb:gslb-crd-sync-remote
 KUBECTL=${KUBECTL:-kubectl}
 ETCD=${ETCD:-etcd}
 CRD_FILE="$REPO_ROOT/deploy/crds/dnsendpoint.yaml"
@@ -389,6 +394,7 @@ export APISERVER_URL=https://127.0.0.1:$APISERVER_PORT
 export APISERVER_PORT=$APISERVER_PORT
 export APISERVER_TOKEN=$(cat "$dir/token")
 export SYNC_KUBECONFIG=$(printf '%q' "$dir/kubeconfig-sync")
+export REMOTE_KUBECONFIG=$(printf '%q' "$dir/kubeconfig-remote")
 export APISERVER_PID=$(cat "$dir/kube-apiserver.pid" 2>/dev/null || true)
 export ETCD_URL=http://127.0.0.1:$ETCD_CLIENT_PORT
 export ETCD_CLIENT_PORT=$ETCD_CLIENT_PORT
@@ -438,7 +444,7 @@ cmd_start() {
 
     # Fresh state every start.
     rm -rf "$dir/etcd-data" "$dir/certs"
-    rm -f "$dir"/{sa.key,sa.pub,tokens.csv,token,sync-token,kubeconfig,kubeconfig-sync,env,ports,etcd.log,kube-apiserver.log}
+    rm -f "$dir"/{sa.key,sa.pub,tokens.csv,token,sync-token,remote-token,kubeconfig,kubeconfig-sync,kubeconfig-remote,env,ports,etcd.log,kube-apiserver.log}
     mkdir -p "$dir/certs"
 
     local ports etcd_client etcd_peer api
@@ -453,11 +459,14 @@ cmd_start() {
     echo "$token" > "$dir/token"
     local sync_token; sync_token=$(openssl rand -hex 16)
     echo "$sync_token" > "$dir/sync-token"
+    local remote_token; remote_token=$(openssl rand -hex 16)
+    echo "$remote_token" > "$dir/remote-token"
     {
         echo "$token,admin,admin,\"system:masters\""
         echo "$sync_token,$SYNC_USER,gslb-crd-sync,\"system:serviceaccounts,system:serviceaccounts:gslb\""
+        echo "$remote_token,$REMOTE_USER,gslb-crd-sync-remote,\"system:serviceaccounts,system:serviceaccounts:gslb\""
     } > "$dir/tokens.csv"
-    chmod 600 "$dir/sa.key" "$dir/token" "$dir/sync-token" "$dir/tokens.csv"
+    chmod 600 "$dir/sa.key" "$dir/token" "$dir/sync-token" "$dir/remote-token" "$dir/tokens.csv"
 
     umask 077
     cat > "$dir/kubeconfig" <<EOF
@@ -483,6 +492,9 @@ EOF
     # The same cluster as $SYNC_USER (what deploy/rbac.yaml grants).
     sed -e "s/token: $token/token: $sync_token/" -e 's/name: admin/name: crd-sync/' \
         -e 's/user: admin/user: crd-sync/' "$dir/kubeconfig" > "$dir/kubeconfig-sync"
+    # ... and as $REMOTE_USER (what another cluster's gslb is given).
+    sed -e "s/token: $token/token: $remote_token/" -e 's/name: admin/name: crd-sync-remote/' \
+        -e 's/user: admin/user: crd-sync-remote/' "$dir/kubeconfig" > "$dir/kubeconfig-remote"
     umask 022
 
     local q_etcd q_api
@@ -539,11 +551,25 @@ EOF
 
 cmd_restart_apiserver() {
     need_dir "${1:-}" restart-apiserver
+    cmd_stop_apiserver "$1"
+    cmd_start_apiserver "$1"
+}
+
+cmd_stop_apiserver() {
+    need_dir "${1:-}" stop-apiserver
+    local dir; dir=$(cd "$1" && pwd)
+    [ -f "$dir/run-kube-apiserver.sh" ] || die "no cluster in $dir (run: $0 start $dir)"
+    stop_proc "$dir" kube-apiserver
+    write_env "$dir"
+}
+
+cmd_start_apiserver() {
+    need_dir "${1:-}" start-apiserver
     local dir; dir=$(cd "$1" && pwd)
     [ -f "$dir/run-kube-apiserver.sh" ] || die "no cluster in $dir (run: $0 start $dir)"
     pid_alive "$dir/etcd.pid" etcd || die "etcd is not running in $dir"
+    pid_alive "$dir/kube-apiserver.pid" kube-apiserver && die "kube-apiserver already runs in $dir"
     local t0; t0=$(now)
-    stop_proc "$dir" kube-apiserver
     log "starting kube-apiserver again"
     echo "---- restart $(date -u +%FT%TZ) ----" >> "$dir/kube-apiserver.log"
     launch "$dir" kube-apiserver
@@ -578,6 +604,8 @@ case "${1:-}" in
     path)               cmd_path ;;
     start)              cmd_start "${2:-}" ;;
     restart-apiserver)  cmd_restart_apiserver "${2:-}" ;;
+    stop-apiserver)     cmd_stop_apiserver "${2:-}" ;;
+    start-apiserver)    cmd_start_apiserver "${2:-}" ;;
     stop)               cmd_stop "${2:-}" ;;
     apply-crd)          cmd_apply_crd "${2:-}" ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 2 ;;

@@ -1,6 +1,6 @@
-//! The pieces of the cluster tier: the test cluster (`tests/k8s/cluster.sh`)
-//! behind a guard that stops it even when a test fails, kubectl, the
-//! `gslb crd-sync` process, and bounded polling.
+//! The pieces of the cluster tier: test clusters (`tests/k8s/cluster.sh`)
+//! behind a guard that stops them even when a test fails, kubectl, the
+//! `gslb crd-sync` and `gslb serve` processes, and bounded polling.
 
 use std::{
     future::Future,
@@ -141,14 +141,54 @@ impl Cluster {
         )
     }
 
-    /// Prints the last lines of every log, for a failing test.
+    /// Prints the last lines of every log (`*.log` in the cluster dir: the
+    /// API server's, etcd's, the sidecars'), for a failing test.
     fn dump_logs(&self) {
-        for log in ["kube-apiserver.log", "etcd.log", "crd-sync.log"] {
-            let text = std::fs::read_to_string(self.path(log)).unwrap_or_default();
+        let mut logs: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "log"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        logs.sort();
+        for log in logs {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             let tail = &lines[lines.len().saturating_sub(40)..];
-            eprintln!("---- last lines of {log} ----\n{}", tail.join("\n"));
+            eprintln!(
+                "---- last lines of {} ----\n{}",
+                log.display(),
+                tail.join("\n")
+            );
         }
+    }
+
+    /// Starts `n` independent clusters at once, each with its own etcd and
+    /// API server on free loopback ports.
+    pub(crate) async fn start_many(n: usize) -> Vec<Self> {
+        futures_util::future::join_all((0..n).map(|_| Self::start())).await
+    }
+
+    /// The API server's URL.
+    pub(crate) fn url(&self) -> String {
+        let ports = std::fs::read_to_string(self.path("ports")).expect("ports file");
+        let port = ports
+            .lines()
+            .find_map(|l| l.strip_prefix("APISERVER_PORT="))
+            .expect("APISERVER_PORT in the ports file");
+        format!("https://127.0.0.1:{port}")
+    }
+
+    /// A token file's content: `sync-token` (the sidecar's own service
+    /// account) or `remote-token` (the one other clusters use).
+    pub(crate) fn token(&self, file: &str) -> String {
+        std::fs::read_to_string(self.path(file))
+            .expect("token file")
+            .trim()
+            .to_owned()
     }
 }
 
@@ -194,27 +234,58 @@ impl Sidecar {
     /// Starts the built binary against the cluster as the sidecar's service
     /// account, logging to `crd-sync.log` in the cluster dir.
     pub(crate) fn start(cluster: &Cluster, output: &Path, zones: &Path) -> Self {
+        let kubeconfig = cluster.path("kubeconfig-sync");
+        Self::start_with(
+            &cluster.path("crd-sync.log"),
+            "crd-sync-test",
+            &[
+                "--kubeconfig".as_ref(),
+                kubeconfig.as_os_str(),
+                "--output".as_ref(),
+                output.as_os_str(),
+                "--zones".as_ref(),
+                zones.as_os_str(),
+            ],
+        )
+    }
+
+    /// Starts `gslb crd-sync ARGS` as pod `pod`, appending to `log`, with
+    /// its admin port on a free port and a 2 s resync.
+    pub(crate) fn start_with(log: &Path, pod: &str, args: &[&std::ffi::OsStr]) -> Self {
         let admin = free_port();
-        let log = std::fs::File::create(cluster.path("crd-sync.log")).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_gslb"))
             .arg("crd-sync")
-            .arg("--kubeconfig")
-            .arg(cluster.path("kubeconfig-sync"))
-            .arg("--output")
-            .arg(output)
-            .arg("--zones")
-            .arg(zones)
+            .args(args)
             .arg("--admin-listen")
             .arg(admin.to_string())
             // Short, so the test sees a replaced record file repaired.
             .args(["--resync", "2s"])
             .env("RUST_LOG", "info,gslb=debug")
-            .env("POD_NAME", "crd-sync-test")
+            .env("POD_NAME", pod)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("gslb crd-sync starts");
         Self { child, admin }
+    }
+
+    /// The value of one series of its /metrics, e.g.
+    /// `gslb_crd_sync_cluster_up{cluster="us"}`.
+    /// `None` also while the admin port is not open yet.
+    pub(crate) fn metric(&self, series: &str) -> Option<f64> {
+        try_get(self.admin, "/metrics")?.lines().find_map(|line| {
+            line.strip_prefix(series)?
+                .strip_prefix(' ')?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
     }
 
     /// Stops it with SIGTERM and returns whether it exited cleanly.
@@ -241,7 +312,7 @@ impl Drop for Sidecar {
 }
 
 /// A free loopback port (a small race with other binds is acceptable here).
-fn free_port() -> std::net::SocketAddr {
+pub(crate) fn free_port() -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("local addr")
 }
@@ -285,5 +356,85 @@ where
             "timed out after {limit:?} waiting for: {what}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A `gslb serve` process (the built binary) on a free loopback port,
+/// killed on drop.
+pub(crate) struct Serve {
+    child: Child,
+    /// Its DNS address (UDP and TCP).
+    pub(crate) dns: std::net::SocketAddr,
+}
+
+impl Serve {
+    /// Starts `gslb serve --config CONFIG`, where `config` is given the DNS
+    /// and admin addresses to fill in, logging to `log`; returns once
+    /// `/readyz` answers 200 (20 s bound).
+    pub(crate) async fn start(
+        dir: &Path,
+        log: &Path,
+        config: impl Fn(std::net::SocketAddr, std::net::SocketAddr) -> String,
+    ) -> Self {
+        let dns = loop {
+            let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind UDP");
+            let addr = udp.local_addr().expect("local addr");
+            if TcpListener::bind(addr).is_ok() {
+                break addr;
+            }
+        };
+        let admin = free_port();
+        let path = dir.join("gslb.yaml");
+        std::fs::write(&path, config(dns, admin)).expect("write config");
+        let log = std::fs::File::create(log).expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_gslb"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("gslb serve starts");
+        let serve = Self { child, dns };
+        eventually("gslb serve is ready", FOLLOW, || async {
+            ready(admin).then_some(())
+        })
+        .await;
+        serve
+    }
+}
+
+/// Whether `/readyz` on `admin` answers 200.
+fn ready(admin: std::net::SocketAddr) -> bool {
+    try_get(admin, "/readyz").is_some()
+}
+
+/// The body of `GET path` from `addr` when it answers 200; `None` when it
+/// cannot be reached or answers something else.
+fn try_get(addr: std::net::SocketAddr, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    if !response.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }

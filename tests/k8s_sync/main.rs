@@ -11,6 +11,7 @@ mod cluster;
 #[path = "../integration/harness.rs"]
 mod harness;
 mod image;
+mod multi;
 
 use std::{collections::BTreeSet, net::IpAddr, path::Path, time::Duration};
 

@@ -1136,3 +1136,222 @@ fn ownership_takes_any_list_of_objects_and_goes_by_namespace_name() {
     assert!(owner.admits("team-a") && owner.admits("team-b") && owner.admits("team-c"));
     assert!(!owner.admits("team-d"));
 }
+
+// ------------------------------------------------------------ several clusters
+
+/// Objects of a multi-document manifest as watched in `cluster`; each
+/// manifest sets its own `creationTimestamp`.
+fn in_cluster(cluster: &str, yaml: &str) -> Vec<DnsEndpoint> {
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(yaml).expect("manifest parses");
+    docs.into_iter()
+        .map(|mut doc| {
+            let meta = &mut doc["metadata"];
+            let uid = format!("{cluster}-{}-{}", meta["namespace"], meta["name"]);
+            meta["uid"] = uid.into();
+            meta["generation"] = 1.into();
+            let object: DynamicObject = serde_json::from_value(doc).expect("object shape");
+            DnsEndpoint::from_cluster(cluster, &object)
+        })
+        .collect()
+}
+
+/// [`object`] created at second `second` of 2024.
+fn created(ns: &str, name: &str, second: u32, endpoints: &str) -> String {
+    object_with(
+        ns,
+        name,
+        &format!("creationTimestamp: \"2024-01-01T00:00:{second:02}Z\""),
+        endpoints,
+    )
+}
+
+/// An A endpoint of `W` without a set id.
+fn anonymous(target: &str) -> String {
+    format!("  - dnsName: {W}\n    recordType: A\n    targets: [{target}]\n")
+}
+
+/// Namespace sameness: team-a in one cluster and team-a in another are one
+/// owner; another namespace's object is refused in whichever cluster it is,
+/// even when it is older than the owner's object in that cluster.
+#[test]
+fn a_namespace_owns_a_name_in_every_cluster() {
+    let mut objs = in_cluster(
+        "us",
+        &created("team-a", "webapp", 0, &a(W, "us-east", "192.0.2.10", &[])),
+    );
+    objs.extend(in_cluster(
+        "eu",
+        &docs(&[
+            created("attacker", "innocent", 1, &a(W, "x", "198.51.100.66", &[])),
+            created("team-a", "webapp", 5, &a(W, "eu-west", "192.0.2.20", &[])),
+        ]),
+    ));
+    let c = convert(&objs, &scope());
+    assert_eq!(ids(only_record(&c)), ["eu-west", "us-east"]);
+    assert_eq!(
+        rejected(&c),
+        [("eu/attacker/innocent".into(), Reason::Owner)]
+    );
+    assert!(
+        c.rejections[0]
+            .detail
+            .contains("belongs to namespace team-a (its object us/team-a/webapp claimed it first)"),
+        "{}",
+        c.rejections[0].detail
+    );
+    assert_eq!(
+        c.accepted_objects,
+        [
+            ObjectKey::in_cluster("eu", "team-a", "webapp"),
+            ObjectKey::in_cluster("us", "team-a", "webapp"),
+        ]
+    );
+}
+
+/// A set id given for one name in two clusters is a conflict: the older
+/// object wins, and the rejection names the object in its own cluster (its
+/// Event goes there).
+#[test]
+fn a_set_id_claimed_in_two_clusters_goes_to_the_older_object() {
+    let us = created("production", "web", 7, &a(W, "global", "192.0.2.10", &[]));
+    let eu = created("production", "web", 3, &a(W, "global", "192.0.2.20", &[]));
+    for us_first in [true, false] {
+        let (us, eu) = (in_cluster("us", &us), in_cluster("eu", &eu));
+        let objs: Vec<DnsEndpoint> = if us_first {
+            us.into_iter().chain(eu).collect()
+        } else {
+            eu.into_iter().chain(us).collect()
+        };
+        let c = convert(&objs, &scope());
+        assert_eq!(set(only_record(&c), "global").targets, ["192.0.2.20"]);
+        assert_eq!(
+            rejected(&c),
+            [("us/production/web".into(), Reason::Conflict)]
+        );
+        assert_eq!(c.rejections[0].object.cluster, "us");
+        assert!(
+            c.rejections[0]
+                .detail
+                .contains("already claimed by eu/production/web"),
+            "{}",
+            c.rejections[0].detail
+        );
+    }
+}
+
+/// Without `setIdentifier` the set id is the object's key: `NAMESPACE/NAME`
+/// with one cluster (as before), `CLUSTER/NAMESPACE/NAME` with several, so
+/// the same object applied to every cluster gives one set per cluster.
+#[test]
+fn default_set_ids_name_the_cluster_only_with_several_clusters() {
+    let manifest = created("production", "web", 0, &anonymous("192.0.2.1"));
+    let single = convert(&in_cluster("", &manifest), &scope());
+    assert_eq!(ids(only_record(&single)), ["production/web"]);
+    let mut objs = in_cluster("us", &manifest);
+    objs.extend(in_cluster(
+        "eu",
+        &manifest.replace("192.0.2.1", "192.0.2.2"),
+    ));
+    let several = convert(&objs, &scope());
+    assert!(several.rejections.is_empty(), "{:?}", several.rejections);
+    let r = only_record(&several);
+    assert_eq!(ids(r), ["eu/production/web", "us/production/web"]);
+    assert_eq!(set(r, "eu/production/web").targets, ["192.0.2.2"]);
+}
+
+/// Objects created in the same second (one pipeline applying them to every
+/// cluster): the older is the one of the first namespace, then name, then
+/// cluster, so every sidecar decides alike.
+#[test]
+fn equal_creation_times_are_decided_by_namespace_name_then_cluster() {
+    let mut objs = in_cluster("us", &created("b", "x", 0, &a(W, "s", "192.0.2.1", &[])));
+    objs.extend(in_cluster(
+        "ap",
+        &created("b", "z", 0, &a(W, "s", "192.0.2.2", &[])),
+    ));
+    objs.extend(in_cluster(
+        "eu",
+        &created("b", "x", 0, &a(W, "s", "192.0.2.3", &[])),
+    ));
+    objs.extend(in_cluster(
+        "ap",
+        &created("c", "a", 0, &a(W, "t", "192.0.2.4", &[])),
+    ));
+    let c = convert(&objs, &scope());
+    assert_eq!(set(only_record(&c), "s").targets, ["192.0.2.3"], "eu/b/x");
+    assert_eq!(
+        rejected(&c),
+        [
+            ("ap/b/z".into(), Reason::Conflict),
+            ("ap/c/a".into(), Reason::Owner),
+            ("us/b/x".into(), Reason::Conflict),
+        ]
+    );
+}
+
+/// The arrival order of the clusters' objects never changes the bytes.
+#[test]
+fn the_merged_file_is_the_same_whatever_the_arrival_order() {
+    let mut objs = Vec::new();
+    for (cluster, target) in [
+        ("us", "192.0.2.1"),
+        ("eu", "192.0.2.2"),
+        ("ap", "192.0.2.3"),
+    ] {
+        objs.extend(in_cluster(
+            cluster,
+            &created("production", "web", 0, &anonymous(target)),
+        ));
+    }
+    objs.extend(in_cluster(
+        "eu",
+        &created(
+            "production",
+            "api",
+            1,
+            &a(W, "us/production/web", "192.0.2.9", &[]),
+        ),
+    ));
+    objs.extend(in_cluster(
+        "ap",
+        &created("other", "web", 1, &anonymous("198.51.100.1")),
+    ));
+    let expected = render(&convert(&objs, &scope()).file).expect("renders");
+    let mut orders = 0;
+    permutations(&mut objs, 0, &mut |order| {
+        orders += 1;
+        let c = convert(order.iter(), &scope());
+        assert_eq!(render(&c.file).expect("renders"), expected);
+    });
+    assert_eq!(orders, 120);
+    let c = convert(&objs, &scope());
+    assert_eq!(
+        ids(only_record(&c)),
+        [
+            "ap/production/web",
+            "eu/production/web",
+            "us/production/web"
+        ]
+    );
+    assert_eq!(
+        rejected(&c),
+        [
+            ("ap/other/web".into(), Reason::Owner),
+            ("eu/production/api".into(), Reason::Conflict),
+        ],
+        "a younger object cannot take another cluster's default set id"
+    );
+}
+
+/// Calls `visit` with every order of `items[k..]` (Heap's algorithm).
+fn permutations<T>(items: &mut [T], k: usize, visit: &mut impl FnMut(&[T])) {
+    if k + 1 >= items.len() {
+        visit(items);
+        return;
+    }
+    for i in k..items.len() {
+        items.swap(k, i);
+        permutations(items, k + 1, visit);
+        items.swap(k, i);
+    }
+}
