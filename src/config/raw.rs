@@ -94,6 +94,25 @@ pub struct RawZone {
     /// NS names at the apex with their glue addresses.
     #[serde(default)]
     pub nameservers: BTreeMap<String, Vec<String>>,
+    /// Records served as written: TXT, CNAME, MX, CAA, SRV, NS, A, AAAA.
+    #[serde(default, rename = "static", skip_serializing_if = "Vec::is_empty")]
+    pub statics: Vec<RawStatic>,
+}
+
+/// One entry of a zone's `static:`.
+#[derive(Debug, Deserialize, Serialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatic {
+    /// Owner: `@` for the apex, relative to the origin, or absolute.
+    pub name: String,
+    /// Record type mnemonic, e.g. `TXT`.
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// TTL; defaults to the zone's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+    /// Record data in zone-file (presentation) format.
+    pub data: String,
 }
 
 /// `soa:` of a zone.

@@ -233,6 +233,7 @@ impl Builder {
             geo: loaded.geo.clone(),
             max_udp_payload: loaded.config.server.max_udp_payload,
             rate_limiter: rate_limiter.clone(),
+            dynamic: Arc::default(),
         };
         let cell: SnapshotCell = Arc::new(ArcSwap::from_pointee(snapshot));
         metrics.generation.store(1, Ordering::Relaxed);
@@ -503,6 +504,7 @@ impl Builder {
             geo: self.loaded.geo.clone(),
             max_udp_payload: self.loaded.config.server.max_udp_payload,
             rate_limiter: self.rate_limiter.clone(),
+            dynamic: Arc::default(),
         }));
         self.metrics
             .generation

@@ -24,5 +24,6 @@ mod process;
 mod readme;
 mod reload;
 mod rrl;
+mod statics;
 mod status_page;
 mod tcp_limits;
