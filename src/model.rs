@@ -9,6 +9,8 @@ use std::{
 use crate::dns::name::Name;
 use crate::geo::{Continent, Coordinates, Country, Subdivision};
 
+pub mod update;
+
 /// A whole validated configuration, record files merged in.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -2,8 +2,10 @@
 //! UDP and TCP listeners.
 
 pub mod answer;
+pub mod message;
 pub mod name;
 pub mod rrl;
 pub mod tcp;
+pub mod tsig;
 pub mod udp;
 pub mod wire;

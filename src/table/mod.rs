@@ -10,6 +10,8 @@
 /// The snapshot writer task.
 pub mod builder;
 pub(crate) mod compile;
+pub mod dynamic_zone;
+pub mod keyring;
 pub mod overrides;
 pub mod state_file;
 
