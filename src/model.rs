@@ -96,6 +96,8 @@ pub struct Zone {
     pub soa: Soa,
     /// Apex NS names with their glue (empty for names outside every zone).
     pub nameservers: Vec<(Name, Vec<IpAddr>)>,
+    /// Who may change the zone with RFC 2136 updates; `None`: nobody.
+    pub updates: Option<update::UpdatePolicy>,
 }
 
 /// SOA fields.

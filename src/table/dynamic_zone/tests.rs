@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::saved::SavedRecord;
 use super::*;
+use crate::dns::name::suffix_at;
 use crate::model::update::{AllowRule, NamePattern, Secret, TsigAlgorithm, TsigKey, UpdatePolicy};
 
 const A: u16 = 1;
