@@ -285,5 +285,40 @@ impl Reply<'_> {
     }
 }
 
+/// Signs a request as a client would (RFC 8945 §4.3.1), for tests of the
+/// paths that verify.
+#[cfg(test)]
+pub(crate) fn sign_request(message: &mut Vec<u8>, key: &Key, time_signed: u64) {
+    let fudge = FUDGE;
+    let mut context = hmac::Context::with_key(key.hmac_key());
+    context.update(message);
+    context.update(&variables(
+        key.name().wire(),
+        key.algorithm().wire(),
+        time_signed,
+        fudge,
+        0,
+        &[],
+    ));
+    let tag = context.sign();
+    let mac = tag.as_ref();
+    let id = [message[0], message[1]];
+    let arcount = u16::from_be_bytes([message[10], message[11]]) + 1;
+    message[10..12].copy_from_slice(&arcount.to_be_bytes());
+    message.extend_from_slice(key.name().wire());
+    message.extend_from_slice(&TYPE_TSIG.to_be_bytes());
+    message.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    message.extend_from_slice(&0u32.to_be_bytes());
+    let algorithm = key.algorithm().wire();
+    message.extend_from_slice(&((algorithm.len() + 16 + mac.len()) as u16).to_be_bytes());
+    message.extend_from_slice(algorithm);
+    message.extend_from_slice(&time_signed.to_be_bytes()[2..]);
+    message.extend_from_slice(&fudge.to_be_bytes());
+    message.extend_from_slice(&(mac.len() as u16).to_be_bytes());
+    message.extend_from_slice(mac);
+    message.extend_from_slice(&id);
+    message.extend_from_slice(&[0, 0, 0, 0]);
+}
+
 #[cfg(test)]
 mod tests;

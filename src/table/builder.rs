@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use super::dynamic_zone::Update;
 use super::overrides::{OverrideBook, OverrideEntry, OverrideMeta};
 use super::state_file::{self, SavedWatch, Saver};
 use super::{Probe, Snapshot, SnapshotCell, Table, compile};
@@ -22,6 +23,10 @@ use crate::dns::rrl::RateLimiter;
 use crate::health::{Health, Override, ProbeBits, SetOverrides};
 use crate::metrics::{Metrics, TableCounters};
 use crate::model::RateLimit;
+
+mod updates;
+
+pub use updates::UpdateError;
 
 /// How long file events settle before a reload, so a burst of writes
 /// (temp file, write, rename) makes one reload.
@@ -53,6 +58,17 @@ pub enum Command {
         meta: OverrideMeta,
         /// Where the result goes.
         reply: oneshot::Sender<Result<OverrideApplied, OverrideError>>,
+    },
+    /// Apply an RFC 2136 update whose signature (if any) was verified.
+    Update {
+        /// The zone section's name, lower-cased wire form.
+        zone: Box<[u8]>,
+        /// The key that signed it; `None`: unsigned.
+        key: Option<Name>,
+        /// Prerequisites and changes.
+        update: Update,
+        /// Whether the zone changed, or why nothing was applied.
+        reply: oneshot::Sender<Result<bool, UpdateError>>,
     },
 }
 
@@ -156,6 +172,29 @@ impl BuilderHandle {
             .map_err(|_| OverrideError::Stopped)?;
         rx.await.map_err(|_| OverrideError::Stopped)?
     }
+
+    /// Applies an update (its signature already verified; `key` is the
+    /// key that signed it) and waits until a snapshot with it is
+    /// published. Returns whether the zone changed.
+    pub async fn update(
+        &self,
+        zone: Box<[u8]>,
+        key: Option<Name>,
+        update: Update,
+    ) -> Result<bool, UpdateError> {
+        let (reply, rx) = oneshot::channel();
+        let command = Command::Update {
+            zone,
+            key,
+            update,
+            reply,
+        };
+        self.tx
+            .send(command)
+            .await
+            .map_err(|_| UpdateError::Stopped)?;
+        rx.await.map_err(|_| UpdateError::Stopped)?
+    }
 }
 
 /// The builder task's state.
@@ -182,6 +221,8 @@ pub struct Builder {
     listed: watch::Sender<Arc<[OverrideEntry]>>,
     /// Writes the state file, when there is one.
     saver: Option<Saver>,
+    /// Records added by RFC 2136 updates, and the zones' serials.
+    dynamic: updates::DynamicState,
     health: Health,
     generation: u64,
     rx: mpsc::Receiver<Command>,
@@ -253,6 +294,7 @@ impl Builder {
             overrides: OverrideBook::default(),
             listed: watch::channel(Arc::from(Vec::new())).0,
             saver: None,
+            dynamic: updates::DynamicState::default(),
             health,
             generation: 1,
             rx,
@@ -282,8 +324,17 @@ impl Builder {
                 "saved override dropped"
             );
         }
+        let dynamic_dropped =
+            self.dynamic
+                .restore(&self.table, &self.loaded.config, &state.dynamic);
         let (saver, watch) = Saver::spawn(path, &state);
         self.saver = Some(saver);
+        if dynamic_dropped {
+            self.dynamic_changed();
+        }
+        if !state.dynamic.is_empty() {
+            self.publish();
+        }
         if !self.overrides.is_empty() {
             self.health.overrides = self.overrides.for_table(&self.table);
             self.publish();
@@ -323,6 +374,9 @@ impl Builder {
                     }
                     Some(Command::Override { record, set, state, meta, reply }) => {
                         let _ = reply.send(self.set_override(record, set, state, meta));
+                    }
+                    Some(Command::Update { zone, key, update, reply }) => {
+                        let _ = reply.send(self.apply_update(&zone, key.as_ref(), &update));
                     }
                 },
             }
@@ -416,6 +470,12 @@ impl Builder {
             }),
             overrides: self.overrides.for_table(&self.table),
         };
+        if self
+            .dynamic
+            .retain_allowed(&self.table, &self.loaded.config)
+        {
+            self.dynamic_changed();
+        }
         self.publish();
         self.overrides_changed(!dropped.is_empty());
         let _ = self.table_tx.send(self.table.clone());
@@ -480,6 +540,32 @@ impl Builder {
             existed,
             saved,
         })
+    }
+
+    /// Applies an RFC 2136 update; publishes and saves when it changed
+    /// something.
+    fn apply_update(
+        &mut self,
+        zone: &[u8],
+        key: Option<&Name>,
+        update: &Update,
+    ) -> Result<bool, UpdateError> {
+        let changed = self
+            .dynamic
+            .apply(&self.table, &self.loaded.config, zone, key, update)?;
+        if changed {
+            self.publish();
+            self.dynamic_changed();
+        }
+        Ok(changed)
+    }
+
+    /// Queues a state file write of the dynamic records, when there is a
+    /// state file.
+    fn dynamic_changed(&mut self) {
+        if let Some(saver) = self.saver.as_mut() {
+            saver.save_dynamic(self.dynamic.save());
+        }
     }
 
     /// Shows the current overrides to the admin API and, when `save` and

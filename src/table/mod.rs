@@ -200,6 +200,9 @@ pub struct Table {
     /// Every existing name (records, apexes, glue and the empty
     /// non-terminals between them), keyed by lower-cased wire name.
     names: HashMap<Box<[u8]>, NameEntry, foldhash::fast::FixedState>,
+    /// The TSIG keys of every zone's `updates`, for signed updates and
+    /// signed queries.
+    pub keyring: Arc<keyring::Keyring>,
 }
 
 impl Table {
