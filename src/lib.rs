@@ -20,6 +20,7 @@
 //!   ([`config::limits`]), and file watching.
 //! * [`table`]: the compiled, immutable [`table::Snapshot`] and the builder
 //!   task that alone publishes new ones.
+//! * [`rdata`]: record data of static records, presentation format to wire.
 //! * [`select`]: the selection rules as a pure function.
 //! * [`dns`]: the wire reader, the answer engine, response rate limiting
 //!   (UDP only) and the UDP/TCP listeners.
@@ -47,6 +48,7 @@ pub mod geo;
 pub mod health;
 pub mod metrics;
 pub mod model;
+pub mod rdata;
 pub mod select;
 pub mod table;
 

@@ -33,12 +33,18 @@ use crate::health::probe::Finding;
 use crate::table::{Snapshot, Table};
 
 /// QTYPE buckets counted separately; everything else is `other`.
-pub const QTYPES: [(u16, &str); 6] = [
+pub const QTYPES: [(u16, &str); 12] = [
     (1, "A"),
     (28, "AAAA"),
     (6, "SOA"),
     (2, "NS"),
     (255, "ANY"),
+    (5, "CNAME"),
+    (15, "MX"),
+    (16, "TXT"),
+    (33, "SRV"),
+    (257, "CAA"),
+    (43, "DS"),
     (0, "other"),
 ];
 /// RCODE buckets; everything else is `other`.

@@ -8,6 +8,7 @@ use std::{
 
 use crate::dns::name::Name;
 use crate::geo::{Continent, Coordinates, Country, Subdivision};
+use crate::rdata::{Rdata, RecordType};
 
 pub mod update;
 
@@ -96,8 +97,24 @@ pub struct Zone {
     pub soa: Soa,
     /// Apex NS names with their glue (empty for names outside every zone).
     pub nameservers: Vec<(Name, Vec<IpAddr>)>,
+    /// Records served as written (`static`), in config order.
+    pub statics: Vec<StaticRecord>,
     /// Who may change the zone with RFC 2136 updates; `None`: nobody.
     pub updates: Option<update::UpdatePolicy>,
+}
+
+/// A record of a zone's `static` list: TXT, CNAME, MX, CAA, SRV, NS
+/// (delegation), A or AAAA, answered as written, with no selection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticRecord {
+    /// Owner name, inside the zone.
+    pub name: Name,
+    /// Type.
+    pub rtype: RecordType,
+    /// TTL; the same for every record of the RRset.
+    pub ttl: u32,
+    /// Data in wire form.
+    pub data: Rdata,
 }
 
 /// SOA fields.

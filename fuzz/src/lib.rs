@@ -82,6 +82,7 @@ pub fn snapshot(
         geo,
         max_udp_payload,
         rate_limiter: None,
+        dynamic: Default::default(),
     }
 }
 

@@ -94,6 +94,9 @@ pub struct RawZone {
     /// NS names at the apex with their glue addresses.
     #[serde(default)]
     pub nameservers: BTreeMap<String, Vec<String>>,
+    /// Records served as written: TXT, CNAME, MX, CAA, SRV, NS, A, AAAA.
+    #[serde(default, rename = "static", skip_serializing_if = "Vec::is_empty")]
+    pub statics: Vec<RawStatic>,
     /// RFC 2136 dynamic updates signed with TSIG; refused when absent.
     pub updates: Option<RawUpdates>,
 }
@@ -136,6 +139,22 @@ pub struct RawAllow {
     pub names: Vec<String>,
     /// RR types.
     pub types: Vec<String>,
+}
+
+/// One entry of a zone's `static:`.
+#[derive(Debug, Deserialize, Serialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatic {
+    /// Owner: `@` for the apex, relative to the origin, or absolute.
+    pub name: String,
+    /// Record type mnemonic, e.g. `TXT`.
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// TTL; defaults to the zone's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+    /// Record data in zone-file (presentation) format.
+    pub data: String,
 }
 
 /// `soa:` of a zone.

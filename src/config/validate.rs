@@ -31,6 +31,7 @@ const MAX_WEIGHT: i64 = 1_000_000;
 const DEFAULT_TTL: i64 = 30;
 
 mod rate_limit;
+mod statics;
 mod updates;
 
 /// One problem in one file.
@@ -191,6 +192,13 @@ pub fn validate(
         records.add_all(&mut check, &source.raw.records);
     }
     let records = records.records;
+    let mut zones = zones;
+    let mut check = Checker {
+        file: file.clone(),
+        errors: &mut errors,
+    };
+    let max_records = server.as_ref().map(|s| s.max_records);
+    statics::check(&mut check, &raw.zones, &mut zones, &records, max_records);
     match server {
         Some(server) if errors.is_empty() => Ok(Config {
             server,
@@ -434,6 +442,7 @@ fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32)
             minimum: minimum.unwrap_or_default(),
         },
         nameservers,
+        statics: Vec::new(),
         updates,
     })
 }
@@ -940,6 +949,7 @@ impl RecordScope {
                         minimum: 0,
                     },
                     nameservers: Vec::new(),
+                    statics: Vec::new(),
                     updates: None,
                 });
             }

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use super::dynamic::Dynamic;
 use super::dynamic_zone::Update;
 use super::overrides::{OverrideBook, OverrideEntry, OverrideMeta};
 use super::state_file::{self, SavedWatch, Saver};
@@ -222,7 +223,9 @@ pub struct Builder {
     /// Writes the state file, when there is one.
     saver: Option<Saver>,
     /// Records added by RFC 2136 updates, and the zones' serials.
-    dynamic: updates::DynamicState,
+    updates: updates::DynamicState,
+    /// What queries see of them, built for `table`; shared by snapshots.
+    dynamic: Arc<Dynamic>,
     health: Health,
     generation: u64,
     rx: mpsc::Receiver<Command>,
@@ -274,6 +277,7 @@ impl Builder {
             geo: loaded.geo.clone(),
             max_udp_payload: loaded.config.server.max_udp_payload,
             rate_limiter: rate_limiter.clone(),
+            dynamic: Arc::default(),
         };
         let cell: SnapshotCell = Arc::new(ArcSwap::from_pointee(snapshot));
         metrics.generation.store(1, Ordering::Relaxed);
@@ -294,7 +298,8 @@ impl Builder {
             overrides: OverrideBook::default(),
             listed: watch::channel(Arc::from(Vec::new())).0,
             saver: None,
-            dynamic: updates::DynamicState::default(),
+            updates: updates::DynamicState::default(),
+            dynamic: Arc::default(),
             health,
             generation: 1,
             rx,
@@ -325,7 +330,7 @@ impl Builder {
             );
         }
         let dynamic_dropped =
-            self.dynamic
+            self.updates
                 .restore(&self.table, &self.loaded.config, &state.dynamic);
         let (saver, watch) = Saver::spawn(path, &state);
         self.saver = Some(saver);
@@ -333,6 +338,7 @@ impl Builder {
             self.dynamic_changed();
         }
         if !state.dynamic.is_empty() {
+            self.rebuild_dynamic();
             self.publish();
         }
         if !self.overrides.is_empty() {
@@ -471,11 +477,12 @@ impl Builder {
             overrides: self.overrides.for_table(&self.table),
         };
         if self
-            .dynamic
+            .updates
             .retain_allowed(&self.table, &self.loaded.config)
         {
             self.dynamic_changed();
         }
+        self.rebuild_dynamic();
         self.publish();
         self.overrides_changed(!dropped.is_empty());
         let _ = self.table_tx.send(self.table.clone());
@@ -551,9 +558,10 @@ impl Builder {
         update: &Update,
     ) -> Result<bool, UpdateError> {
         let changed = self
-            .dynamic
+            .updates
             .apply(&self.table, &self.loaded.config, zone, key, update)?;
         if changed {
+            self.rebuild_dynamic();
             self.publish();
             self.dynamic_changed();
         }
@@ -564,8 +572,13 @@ impl Builder {
     /// state file.
     fn dynamic_changed(&mut self) {
         if let Some(saver) = self.saver.as_mut() {
-            saver.save_dynamic(self.dynamic.save());
+            saver.save_dynamic(self.updates.save());
         }
+    }
+
+    /// Builds the dynamic read layer for the current table.
+    fn rebuild_dynamic(&mut self) {
+        self.dynamic = Arc::new(self.updates.layer(&self.table, &self.loaded.config));
     }
 
     /// Shows the current overrides to the admin API and, when `save` and
@@ -589,6 +602,7 @@ impl Builder {
             geo: self.loaded.geo.clone(),
             max_udp_payload: self.loaded.config.server.max_udp_payload,
             rate_limiter: self.rate_limiter.clone(),
+            dynamic: self.dynamic.clone(),
         }));
         self.metrics
             .generation

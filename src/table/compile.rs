@@ -97,6 +97,7 @@ pub fn compile(config: &Config) -> Table {
             sets,
         });
     }
+    let (statics, cuts) = super::statics::compile(&config.zones, &mut names, &glue);
     let mut probe_list: Vec<(Probe, u32)> = probes.into_iter().collect();
     probe_list.sort_by_key(|(_, i)| *i);
     Table {
@@ -105,6 +106,8 @@ pub fn compile(config: &Config) -> Table {
         glue: glue.into(),
         probes: probe_list.into_iter().map(|(p, _)| p).collect(),
         set_count,
+        statics: statics.into(),
+        cuts: cuts.into(),
         names,
         keyring: Arc::new(super::keyring::Keyring::new(
             config
@@ -115,9 +118,12 @@ pub fn compile(config: &Config) -> Table {
     }
 }
 
+/// The table's name map: lower-cased wire name to what exists there.
+pub(super) type NameMap = HashMap<Box<[u8]>, NameEntry, foldhash::fast::FixedState>;
+
 /// Inserts `name` and the empty non-terminals between it and its apex.
-fn add_name<'m>(
-    names: &'m mut HashMap<Box<[u8]>, NameEntry, foldhash::fast::FixedState>,
+pub(super) fn add_name<'m>(
+    names: &'m mut NameMap,
     name: &Name,
     origin: &Name,
     zone: u16,

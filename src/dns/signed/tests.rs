@@ -36,6 +36,7 @@ zones:
         geo: None,
         max_udp_payload: 1232,
         rate_limiter: None,
+        dynamic: Default::default(),
     };
     (snap, dir)
 }

@@ -127,5 +127,6 @@ records:
         geo: None,
         max_udp_payload: 1232,
         rate_limiter: None,
+        dynamic: Default::default(),
     }))
 }

@@ -7,8 +7,12 @@ use std::collections::BTreeMap;
 
 use tracing::{info, warn};
 
+use super::super::dynamic::Dynamic;
 use super::super::dynamic_zone::saved::SavedZone;
-use super::super::dynamic_zone::{Conflict, Context, DynamicZone, Refusal, StaticZone, Update};
+use super::super::dynamic_zone::{
+    Conflict, Context, DynamicZone, Refusal, StaticZone, TYPE_CNAME, Update, name_from_wire,
+};
+use super::super::rrset::{RrSet, RrSets};
 use super::super::{Family, Lookup, Table};
 use crate::dns::name::Name;
 use crate::model::Config;
@@ -190,6 +194,37 @@ impl DynamicState {
         dropped_any
     }
 
+    /// The read layer queries see: every dynamic RRset, and the serial
+    /// of each zone an update changed (never behind the config's).
+    pub(super) fn layer(&self, table: &Table, config: &Config) -> Dynamic {
+        let mut names: BTreeMap<Name, Vec<RrSet>> = BTreeMap::new();
+        let mut serials = vec![None; table.zones.len()];
+        for (index, zone) in table.zones.iter().enumerate() {
+            let Some(state) = self.zones.get(&zone.origin) else {
+                continue;
+            };
+            let compiled = config.zones.get(index).map_or(0, |z| z.soa.serial);
+            serials[index] = state.serial.map(|s| serial_max(compiled, s));
+            for (owner, rtype, set) in state.records.rrsets() {
+                let Some(owner) = name_from_wire(owner) else {
+                    continue;
+                };
+                names.entry(owner).or_default().push(RrSet {
+                    rtype,
+                    ttl: set.ttl,
+                    rdata: set.records.iter().map(|r| r.rdata.clone()).collect(),
+                });
+            }
+        }
+        Dynamic::build(
+            table,
+            names
+                .into_iter()
+                .map(|(name, sets)| (name, RrSets::new(sets))),
+            serials,
+        )
+    }
+
     /// What the state file keeps.
     pub(super) fn save(&self) -> Vec<SavedZone> {
         self.zones
@@ -224,14 +259,16 @@ impl StaticZone for TableZone<'_> {
     fn contains(&self, name: &[u8]) -> bool {
         match self.table.lookup(name) {
             Lookup::Found(entry) => entry.zone == self.zone,
-            Lookup::NxDomain(zone) => zone == self.zone,
+            Lookup::NxDomain(zone) | Lookup::Referral { zone, .. } => zone == self.zone,
             Lookup::Refused => false,
         }
     }
 
     fn name_in_use(&self, name: &[u8]) -> bool {
         match self.table.lookup(name) {
-            Lookup::Found(e) => e.apex || e.record.is_some() || e.glue.is_some(),
+            Lookup::Found(e) => {
+                e.apex || e.record.is_some() || e.glue.is_some() || e.statics.is_some()
+            }
             _ => false,
         }
     }
@@ -253,9 +290,15 @@ impl StaticZone for TableZone<'_> {
             }
             TYPE_A => Family::V4,
             TYPE_AAAA => Family::V6,
-            _ => return None,
+            _ => {
+                let set = self.table.statics_at(name)?.get(rtype)?;
+                return Some(set.rdata.iter().map(|r| r.to_vec()).collect());
+            }
         };
         let mut data: Vec<Vec<u8>> = Vec::new();
+        if let Some(set) = self.table.statics_at(name).and_then(|s| s.get(rtype)) {
+            data.extend(set.rdata.iter().map(|r| r.to_vec()));
+        }
         if let Some(record) = entry
             .record
             .and_then(|r| self.table.records.get(r as usize))
@@ -280,6 +323,15 @@ impl StaticZone for TableZone<'_> {
     }
 
     fn may_add(&self, name: &[u8], rtype: u16) -> Result<(), Conflict> {
+        match self.table.lookup(name) {
+            Lookup::Referral { .. } => return Err(Conflict::BelowDelegation),
+            Lookup::Found(e) if e.cut.is_some() => return Err(Conflict::BelowDelegation),
+            _ => {}
+        }
+        let statics = self.table.statics_at(name);
+        if rtype != TYPE_CNAME && statics.is_some_and(|s| s.get(TYPE_CNAME).is_some()) {
+            return Err(Conflict::Cname);
+        }
         match self.rrset(name, rtype) {
             Some(_) => Err(Conflict::Config),
             None => Ok(()),
