@@ -70,21 +70,21 @@ const KNOT_POLICY: [(PolicyCase, &str); 10] = [
 
 /// What the tests take from [`CLUSTER_ISSUER`].
 #[derive(Debug)]
-struct IssuerDraft {
+pub(crate) struct IssuerDraft {
     /// The solver's `dnsZones` entry, absolute.
-    zone: String,
-    key_name: String,
-    algorithm: TsigAlgorithm,
+    pub(crate) zone: String,
+    pub(crate) key_name: String,
+    pub(crate) algorithm: TsigAlgorithm,
     /// The solver's `nameserver`.
-    nameserver: SocketAddr,
+    pub(crate) nameserver: SocketAddr,
     /// The Certificate's `dnsNames`.
-    dns_names: Vec<String>,
+    pub(crate) dns_names: Vec<String>,
 }
 
 impl IssuerDraft {
     /// Reads the ClusterIssuer and the Certificate that uses it; panics
     /// with the field that is missing or wrong.
-    fn load() -> Self {
+    pub(crate) fn load() -> Self {
         let text = std::fs::read_to_string(repo(CLUSTER_ISSUER)).expect(CLUSTER_ISSUER);
         let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
             .unwrap_or_else(|e| panic!("{CLUSTER_ISSUER} is YAML: {e}"));
@@ -135,7 +135,7 @@ impl IssuerDraft {
     }
 
     /// The server under test on `addr`, with a fresh secret for the key.
-    fn server(&self, addr: SocketAddr) -> UpdateServer {
+    pub(crate) fn server(&self, addr: SocketAddr) -> UpdateServer {
         UpdateServer {
             addr,
             zone: self.zone.clone(),
