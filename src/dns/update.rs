@@ -55,8 +55,6 @@ const TYPE_OPT: u16 = 41;
 /// Updates waiting for the update task; more are dropped (and counted),
 /// so a flood of updates costs a bounded amount of memory.
 const QUEUE: usize = 64;
-/// Largest update read over UDP (the workers' buffer).
-pub const MAX_UDP_UPDATE: usize = 1536;
 
 /// Whether `packet` is an UPDATE request (the transports route it here).
 #[inline]

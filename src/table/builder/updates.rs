@@ -349,6 +349,273 @@ fn ip_rdata(addr: std::net::IpAddr) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::compile;
+    use crate::table::dynamic_zone::{ANY, CLASS_IN, CLASS_NONE, UpdateRr};
+
+    /// A zone with a static TXT, a CNAME and a delegation, and a key that
+    /// may write TXT at `_acme-challenge.*` and at `alias`, `sub`'s child
+    /// and `txt` (so the config's data, not the policy, decides there).
+    fn setup(dir: &std::path::Path, allow_key: bool) -> (Config, Table) {
+        let secret = dir.join("key");
+        std::fs::write(&secret, "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=\n").unwrap();
+        let key = if allow_key { "acme." } else { "other." };
+        let yaml = format!(
+            r#"
+server: {{ dns_listen: ["127.0.0.1:0"] }}
+zones:
+  - origin: global.example.test.
+    soa: {{ mname: ns1.global.example.test., rname: hostmaster.example.test., serial: 100 }}
+    nameservers: {{ ns1.global.example.test.: [192.0.2.53] }}
+    static:
+      - {{ name: alias, type: CNAME, data: webapp }}
+      - {{ name: txt, type: TXT, data: '"config"' }}
+      - {{ name: sub, type: NS, data: ns.sub }}
+      - {{ name: ns.sub, type: A, data: 192.0.2.1 }}
+    updates:
+      keys: [{{ name: {key}, secret_file: "{}" }}]
+      allow: [{{ key: {key}, names: ["_acme-challenge.*", alias, txt, x.sub], types: [TXT] }}]
+records:
+  - name: webapp.global.example.test.
+    sets: [{{ id: one, targets: [192.0.2.10] }}]
+"#,
+            secret.display()
+        );
+        let raw: crate::config::raw::RawConfig = config::Config::builder()
+            .add_source(config::File::from_str(&yaml, config::FileFormat::Yaml))
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .unwrap();
+        let config = crate::config::validate::validate(raw, "test.yaml", Vec::new(), 1).unwrap();
+        let table = compile::compile(&config);
+        (config, table)
+    }
+
+    fn name(text: &str) -> Name {
+        Name::parse(text).unwrap()
+    }
+
+    fn add(owner: &str, data: &[u8]) -> Update {
+        Update {
+            prerequisites: Vec::new(),
+            changes: vec![UpdateRr {
+                name: name(owner).wire().into(),
+                rtype: 16,
+                class: CLASS_IN,
+                ttl: 60,
+                rdata: data.into(),
+            }],
+        }
+    }
+
+    const ZONE: &str = "global.example.test";
+
+    #[test]
+    fn the_configs_records_decide_where_a_key_may_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, table) = setup(dir.path(), true);
+        let mut state = DynamicState::default();
+        let zone = name(ZONE);
+        let acme = name("acme.");
+        let mut apply = |owner: &str| {
+            state.apply(
+                &table,
+                &config,
+                zone.wire(),
+                Some(&acme),
+                &add(owner, b"\x01t"),
+            )
+        };
+        let refused = |why| Err(UpdateError::Rejected(Refusal::Refused(why)));
+        assert_eq!(
+            apply("txt.global.example.test"),
+            refused("the config has records of this type there")
+        );
+        assert_eq!(
+            apply("x.sub.global.example.test"),
+            refused("the name is at or below a delegation")
+        );
+        assert_eq!(
+            apply("alias.global.example.test"),
+            Ok(false),
+            "ignored at a CNAME"
+        );
+        assert_eq!(
+            apply("_acme-challenge.webapp.global.example.test"),
+            Ok(true)
+        );
+        assert_eq!(
+            state.apply(
+                &table,
+                &config,
+                name("example.test").wire(),
+                Some(&acme),
+                &add("_acme-challenge.example.test", b"\x01t")
+            ),
+            Err(UpdateError::NotAuth)
+        );
+        assert_eq!(
+            state.apply(
+                &table,
+                &config,
+                zone.wire(),
+                None,
+                &add("_acme-challenge.global.example.test", b"\x01t")
+            ),
+            Err(UpdateError::Unsigned)
+        );
+        assert_eq!(
+            state.apply(
+                &table,
+                &config,
+                zone.wire(),
+                Some(&name("stranger.")),
+                &add("_acme-challenge.global.example.test", b"\x01t")
+            ),
+            Err(UpdateError::Refused("the key is not one of the zone's"))
+        );
+    }
+
+    #[test]
+    fn prerequisites_see_gslb_records_static_data_and_dynamic_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, table) = setup(dir.path(), true);
+        let mut state = DynamicState::default();
+        let zone = name(ZONE);
+        let acme = name("acme.");
+        let prereq = |owner: &str, rtype: u16, class: u16| {
+            let mut update = add("_acme-challenge.global.example.test", b"\x01p");
+            update.prerequisites.push(UpdateRr {
+                name: name(owner).wire().into(),
+                rtype,
+                class,
+                ttl: 0,
+                rdata: Box::default(),
+            });
+            update
+        };
+        let mut run =
+            |update: &Update| state.apply(&table, &config, zone.wire(), Some(&acme), update);
+        // "RRset exists": webapp's A (a GSLB record), txt's static TXT.
+        assert_eq!(run(&prereq("webapp.global.example.test", 1, ANY)), Ok(true));
+        assert_eq!(run(&prereq("txt.global.example.test", 16, ANY)), Ok(false));
+        // "RRset does not exist" fails on the static TXT: YXRRSET.
+        assert_eq!(
+            run(&prereq("txt.global.example.test", 16, CLASS_NONE)),
+            Err(UpdateError::Rejected(Refusal::YxRrset))
+        );
+        // "Name not in use" fails on a GSLB record's name: YXDOMAIN.
+        assert_eq!(
+            run(&prereq("webapp.global.example.test", ANY, CLASS_NONE)),
+            Err(UpdateError::Rejected(Refusal::YxDomain))
+        );
+        // The dynamic record itself counts.
+        assert_eq!(
+            run(&prereq("_acme-challenge.global.example.test", 16, ANY)),
+            Ok(false)
+        );
+    }
+
+    #[test]
+    fn the_layer_has_the_records_and_a_serial_that_only_grows() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, table) = setup(dir.path(), true);
+        let mut state = DynamicState::default();
+        let zone = name(ZONE);
+        let acme = name("acme.");
+        let owner = "_acme-challenge.a.b.global.example.test";
+        assert_eq!(
+            state.apply(
+                &table,
+                &config,
+                zone.wire(),
+                Some(&acme),
+                &add(owner, b"\x01t")
+            ),
+            Ok(true)
+        );
+        let layer = state.layer(&table, &config);
+        let at = layer.get(name(owner).wire()).expect("the record is served");
+        assert_eq!(at.rrsets.get(16).map(|s| s.rdata.len()), Some(1));
+        assert!(
+            layer.get(name("a.b.global.example.test").wire()).is_some(),
+            "empty non-terminal"
+        );
+        assert_eq!(layer.serial(0), Some(101));
+        // A no-op does not bump it; a delete does.
+        assert_eq!(
+            state.apply(
+                &table,
+                &config,
+                zone.wire(),
+                Some(&acme),
+                &add(owner, b"\x01t")
+            ),
+            Ok(false)
+        );
+        let mut delete = add(owner, b"\x01t");
+        delete.changes[0].class = CLASS_NONE;
+        delete.changes[0].ttl = 0;
+        assert_eq!(
+            state.apply(&table, &config, zone.wire(), Some(&acme), &delete),
+            Ok(true)
+        );
+        let layer = state.layer(&table, &config);
+        assert!(layer.get(name(owner).wire()).is_none());
+        assert_eq!(layer.serial(0), Some(102));
+        let saved = state.save();
+        assert_eq!((saved[0].serial, saved[0].records.len()), (102, 0));
+    }
+
+    #[test]
+    fn a_reload_or_restore_without_the_key_drops_its_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, table) = setup(dir.path(), true);
+        let mut state = DynamicState::default();
+        let owner = "_acme-challenge.global.example.test";
+        let zone = name(ZONE);
+        assert_eq!(
+            state.apply(
+                &table,
+                &config,
+                zone.wire(),
+                Some(&name("acme.")),
+                &add(owner, b"\x01t")
+            ),
+            Ok(true)
+        );
+        let saved = state.save();
+        // Restored under the same config: the record is back.
+        let mut restored = DynamicState::default();
+        assert!(!restored.restore(&table, &config, &saved));
+        assert!(
+            restored
+                .layer(&table, &config)
+                .get(name(owner).wire())
+                .is_some()
+        );
+        // A config whose rules name another key.
+        let (config, table) = setup(dir.path(), false);
+        assert!(state.retain_allowed(&table, &config), "dropped");
+        assert!(
+            state
+                .layer(&table, &config)
+                .get(name(owner).wire())
+                .is_none()
+        );
+        assert_eq!(
+            state.layer(&table, &config).serial(0),
+            Some(101),
+            "the serial stays"
+        );
+        let mut restored = DynamicState::default();
+        assert!(restored.restore(&table, &config, &saved));
+        assert!(
+            restored
+                .layer(&table, &config)
+                .get(name(owner).wire())
+                .is_none()
+        );
+    }
 
     #[test]
     fn serials_follow_rfc_1982_and_never_go_back() {
