@@ -198,6 +198,10 @@ fn check_config(path: &std::path::Path) -> ExitCode {
                 plural(c.health_checks.len()),
                 loaded.geo.as_ref().map_or("none", |g| g.database_type()),
             );
+            let statics: usize = c.zones.iter().map(|z| z.statics.len()).sum();
+            if statics > 0 {
+                println!("static records: {statics}");
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {

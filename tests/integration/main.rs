@@ -25,5 +25,6 @@ mod process;
 mod readme;
 mod reload;
 mod rrl;
+mod statics;
 mod status_page;
 mod tcp_limits;
