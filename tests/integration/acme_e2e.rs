@@ -1,11 +1,10 @@
 //! Certificates for global names by ACME DNS-01 (issue 13), end to end with
 //! real software: pebble as the CA, certbot's `dns-rfc2136` plugin as the
 //! client, nsupdate and dig as reference clients, and Knot as the
-//! authoritative server with DDNS and TSIG. Knot stands where gslb will:
-//! once gslb takes updates, a test starts gslb with the zone of
-//! [`ZONE_RECORDS`] and [`UpdateServer::gslb_updates_yaml`] on
-//! [`Block::server_addr`] instead of [`Knot::start`], and checks its own
-//! policy table (`dns_update.rs` lists what issue 13 asks).
+//! authoritative server with DDNS and TSIG: the reference that
+//! `acme_gslb.rs` runs the same checks against gslb beside (with the zone
+//! of [`ZONE_RECORDS`] as gslb records and `UpdateServer::gslb_updates_yaml`'s
+//! policy); `dns_update.rs` tables how the two answers differ.
 //!
 //! The key name, algorithm, zone and certificate names come from
 //! `config/acme/cluster-issuer.yaml`, the cert-manager draft of the README,

@@ -48,6 +48,8 @@ const GSLB_POLICY: [(PolicyCase, &str); 10] = [
 /// restarts.
 struct GslbDaemon {
     daemon: Option<Daemon>,
+    /// The admin API (for `/metrics`).
+    admin: std::net::SocketAddr,
     server: UpdateServer,
     dir: tempfile::TempDir,
     more_keys: Vec<TsigKey>,
@@ -56,8 +58,12 @@ struct GslbDaemon {
 impl GslbDaemon {
     async fn start(server: &UpdateServer, more_keys: &[TsigKey]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let admin = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free admin port");
         let mut gslb = Self {
             daemon: None,
+            admin,
             server: server.clone(),
             dir,
             more_keys: more_keys.to_vec(),
@@ -101,7 +107,7 @@ impl GslbDaemon {
             ));
         }
         let yaml = format!(
-            "server:\n  dns_listen: [\"{addr}\"]\n  udp_workers: 1\n  state_file: \"{state}\"\n\
+            "server:\n  dns_listen: [\"{addr}\"]\n  admin_listen: \"{admin}\"\n  udp_workers: 1\n  state_file: \"{state}\"\n\
              zones:\n  - origin: {zone}\n\
              \x20   soa: {{ mname: ns1.{zone}, rname: hostmaster.example.test. }}\n\
              \x20   nameservers: {{ ns1.{zone}: [{ip}] }}\n\
@@ -111,6 +117,7 @@ impl GslbDaemon {
              \x20 - {{ name: www.{zone}, sets: [{{ id: one, targets: [192.0.2.10] }}] }}\n\
              {extra_records}",
             addr = server.addr,
+            admin = self.admin,
             state = self.state_path().display(),
             ip = server.addr.ip(),
         );
@@ -154,6 +161,29 @@ impl GslbDaemon {
     async fn restart(&mut self) {
         self.daemon = None;
         self.spawn().await;
+    }
+
+    /// The value of one `/metrics` series (`name{labels}`), 0 if absent.
+    async fn metric(&self, series: &str) -> f64 {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let text = reqwest::Client::new()
+            .get(format!("http://{}/metrics", self.admin))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .expect("/metrics answers")
+            .text()
+            .await
+            .expect("/metrics body");
+        text.lines()
+            .find_map(|line| {
+                line.strip_prefix(series)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0.0)
     }
 
     fn log(&self) -> String {
@@ -277,6 +307,27 @@ async fn nsupdate_gets_gslbs_answer_to_each_policy_case() {
         let left = dig(server.addr, &name, rtype).await;
         if !left.answers.is_empty() {
             mismatches.push(format!("{name} {rtype} left behind: {:?}", left.answers));
+        }
+    }
+    // Each case once over UDP and once over TCP, counted by key and result.
+    let key = &server.key.name;
+    for (labels, want) in [
+        (format!("key=\"{key}\",result=\"ok\""), 4.0),
+        (format!("key=\"{}\",result=\"ok\"", sha512.name), 2.0),
+        ("key=\"unknown\",result=\"badkey\"".to_owned(), 2.0),
+        (format!("key=\"{key}\",result=\"badsig\""), 2.0),
+        ("key=\"\",result=\"unsigned\"".to_owned(), 2.0),
+        (format!("key=\"{key}\",result=\"refused\""), 4.0),
+        (format!("key=\"{key}\",result=\"prereq\""), 4.0),
+        (format!("key=\"{key}\",result=\"notauth\""), 2.0),
+    ] {
+        let got = gslb
+            .metric(&format!("gslb_dns_updates_total{{{labels}}}"))
+            .await;
+        if got != want {
+            mismatches.push(format!(
+                "gslb_dns_updates_total{{{labels}}} is {got}, not {want}"
+            ));
         }
     }
     assert!(
