@@ -8,6 +8,7 @@
 //! the Prometheus text format for the admin API.
 
 pub mod tcp;
+pub mod updates;
 
 use std::{
     collections::HashMap,
@@ -185,6 +186,8 @@ pub struct Metrics {
     pub admin_metrics_renders: AtomicU64,
     /// Response rate limiting; kept across reloads like the DNS counters.
     pub rrl: RrlCounters,
+    /// RFC 2136 dynamic updates by key and result.
+    pub updates: updates::UpdateCounters,
     zones: Mutex<HashMap<String, Arc<ZoneCounters>>>,
     sets: Mutex<HashMap<(String, String), Arc<SetCounters>>>,
     probes: ProbeMetrics,
@@ -557,6 +560,7 @@ impl Collector for SnapshotCollector {
             u64::from(self.ready),
         )?;
         m.tcp.encode(&mut encoder)?;
+        m.updates.encode(&mut encoder)?;
         Ok(())
     }
 }

@@ -10,6 +10,8 @@ use crate::dns::name::Name;
 use crate::geo::{Continent, Coordinates, Country, Subdivision};
 use crate::rdata::{Rdata, RecordType};
 
+pub mod update;
+
 /// A whole validated configuration, record files merged in.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -97,6 +99,8 @@ pub struct Zone {
     pub nameservers: Vec<(Name, Vec<IpAddr>)>,
     /// Records served as written (`static`), in config order.
     pub statics: Vec<StaticRecord>,
+    /// Who may change the zone with RFC 2136 updates; `None`: nobody.
+    pub updates: Option<update::UpdatePolicy>,
 }
 
 /// A record of a zone's `static` list: TXT, CNAME, MX, CAA, SRV, NS

@@ -97,6 +97,48 @@ pub struct RawZone {
     /// Records served as written: TXT, CNAME, MX, CAA, SRV, NS, A, AAAA.
     #[serde(default, rename = "static", skip_serializing_if = "Vec::is_empty")]
     pub statics: Vec<RawStatic>,
+    /// RFC 2136 dynamic updates signed with TSIG; refused when absent.
+    pub updates: Option<RawUpdates>,
+}
+
+/// `updates:` of a zone.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpdates {
+    /// TSIG keys that may sign updates.
+    #[serde(default)]
+    pub keys: Vec<RawTsigKey>,
+    /// What each key may write.
+    #[serde(default)]
+    pub allow: Vec<RawAllow>,
+    /// Largest TTL of a dynamic record, seconds.
+    pub max_ttl: Option<i64>,
+    /// Most dynamic records one key may have in the zone.
+    pub max_records_per_key: Option<i64>,
+}
+
+/// One entry of `updates.keys`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTsigKey {
+    /// Key name, as clients send it.
+    pub name: String,
+    /// `hmac-sha256` (default) or `hmac-sha512`.
+    pub algorithm: Option<String>,
+    /// File holding the base64 secret.
+    pub secret_file: String,
+}
+
+/// One entry of `updates.allow`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAllow {
+    /// Key name.
+    pub key: String,
+    /// Owner-name patterns.
+    pub names: Vec<String>,
+    /// RR types.
+    pub types: Vec<String>,
 }
 
 /// One entry of a zone's `static:`.

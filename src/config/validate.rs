@@ -32,6 +32,7 @@ const DEFAULT_TTL: i64 = 30;
 
 mod rate_limit;
 mod statics;
+mod updates;
 
 /// One problem in one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -349,6 +350,12 @@ fn zones(check: &mut Checker<'_>, raw: &[RawZone], default_serial: u32) -> Vec<Z
         }
         zones.push(zone);
     }
+    let policies: Vec<(usize, &crate::model::update::UpdatePolicy)> = zones
+        .iter()
+        .enumerate()
+        .filter_map(|(i, z)| Some((i, z.updates.as_ref()?)))
+        .collect();
+    updates::check_keys_agree(check, &policies);
     let origins: Vec<Name> = zones.iter().map(|z| z.origin.clone()).collect();
     for (i, zone) in zones.iter().enumerate() {
         for (ns, glue) in &zone.nameservers {
@@ -416,6 +423,10 @@ fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32)
             nameservers.push((name, glue));
         }
     }
+    let updates = raw
+        .updates
+        .as_ref()
+        .and_then(|u| updates::updates(check, &format!("{path}.updates"), u, origin.as_ref()));
     // Keep a zone whose origin parsed even if other fields did not, so its
     // records are still checked against it; the errors already fail the load.
     Some(Zone {
@@ -432,6 +443,7 @@ fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32)
         },
         nameservers,
         statics: Vec::new(),
+        updates,
     })
 }
 
@@ -938,6 +950,7 @@ impl RecordScope {
                     },
                     nameservers: Vec::new(),
                     statics: Vec::new(),
+                    updates: None,
                 });
             }
         }

@@ -13,6 +13,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use super::dynamic::Dynamic;
+use super::dynamic_zone::Update;
 use super::overrides::{OverrideBook, OverrideEntry, OverrideMeta};
 use super::state_file::{self, SavedWatch, Saver};
 use super::{Probe, Snapshot, SnapshotCell, Table, compile};
@@ -22,6 +24,10 @@ use crate::dns::rrl::RateLimiter;
 use crate::health::{Health, Override, ProbeBits, SetOverrides};
 use crate::metrics::{Metrics, TableCounters};
 use crate::model::RateLimit;
+
+mod updates;
+
+pub use updates::UpdateError;
 
 /// How long file events settle before a reload, so a burst of writes
 /// (temp file, write, rename) makes one reload.
@@ -53,6 +59,17 @@ pub enum Command {
         meta: OverrideMeta,
         /// Where the result goes.
         reply: oneshot::Sender<Result<OverrideApplied, OverrideError>>,
+    },
+    /// Apply an RFC 2136 update whose signature (if any) was verified.
+    Update {
+        /// The zone section's name, lower-cased wire form.
+        zone: Box<[u8]>,
+        /// The key that signed it; `None`: unsigned.
+        key: Option<Name>,
+        /// Prerequisites and changes.
+        update: Update,
+        /// Whether the zone changed, or why nothing was applied.
+        reply: oneshot::Sender<Result<bool, UpdateError>>,
     },
 }
 
@@ -156,6 +173,29 @@ impl BuilderHandle {
             .map_err(|_| OverrideError::Stopped)?;
         rx.await.map_err(|_| OverrideError::Stopped)?
     }
+
+    /// Applies an update (its signature already verified; `key` is the
+    /// key that signed it) and waits until a snapshot with it is
+    /// published. Returns whether the zone changed.
+    pub async fn update(
+        &self,
+        zone: Box<[u8]>,
+        key: Option<Name>,
+        update: Update,
+    ) -> Result<bool, UpdateError> {
+        let (reply, rx) = oneshot::channel();
+        let command = Command::Update {
+            zone,
+            key,
+            update,
+            reply,
+        };
+        self.tx
+            .send(command)
+            .await
+            .map_err(|_| UpdateError::Stopped)?;
+        rx.await.map_err(|_| UpdateError::Stopped)?
+    }
 }
 
 /// The builder task's state.
@@ -182,6 +222,10 @@ pub struct Builder {
     listed: watch::Sender<Arc<[OverrideEntry]>>,
     /// Writes the state file, when there is one.
     saver: Option<Saver>,
+    /// Records added by RFC 2136 updates, and the zones' serials.
+    updates: updates::DynamicState,
+    /// What queries see of them, built for `table`; shared by snapshots.
+    dynamic: Arc<Dynamic>,
     health: Health,
     generation: u64,
     rx: mpsc::Receiver<Command>,
@@ -254,6 +298,8 @@ impl Builder {
             overrides: OverrideBook::default(),
             listed: watch::channel(Arc::from(Vec::new())).0,
             saver: None,
+            updates: updates::DynamicState::default(),
+            dynamic: Arc::default(),
             health,
             generation: 1,
             rx,
@@ -283,8 +329,18 @@ impl Builder {
                 "saved override dropped"
             );
         }
+        let dynamic_dropped =
+            self.updates
+                .restore(&self.table, &self.loaded.config, &state.dynamic);
         let (saver, watch) = Saver::spawn(path, &state);
         self.saver = Some(saver);
+        if dynamic_dropped {
+            self.dynamic_changed();
+        }
+        if !state.dynamic.is_empty() {
+            self.rebuild_dynamic();
+            self.publish();
+        }
         if !self.overrides.is_empty() {
             self.health.overrides = self.overrides.for_table(&self.table);
             self.publish();
@@ -324,6 +380,9 @@ impl Builder {
                     }
                     Some(Command::Override { record, set, state, meta, reply }) => {
                         let _ = reply.send(self.set_override(record, set, state, meta));
+                    }
+                    Some(Command::Update { zone, key, update, reply }) => {
+                        let _ = reply.send(self.apply_update(&zone, key.as_ref(), &update));
                     }
                 },
             }
@@ -417,6 +476,13 @@ impl Builder {
             }),
             overrides: self.overrides.for_table(&self.table),
         };
+        if self
+            .updates
+            .retain_allowed(&self.table, &self.loaded.config)
+        {
+            self.dynamic_changed();
+        }
+        self.rebuild_dynamic();
         self.publish();
         self.overrides_changed(!dropped.is_empty());
         let _ = self.table_tx.send(self.table.clone());
@@ -483,6 +549,38 @@ impl Builder {
         })
     }
 
+    /// Applies an RFC 2136 update; publishes and saves when it changed
+    /// something.
+    fn apply_update(
+        &mut self,
+        zone: &[u8],
+        key: Option<&Name>,
+        update: &Update,
+    ) -> Result<bool, UpdateError> {
+        let changed = self
+            .updates
+            .apply(&self.table, &self.loaded.config, zone, key, update)?;
+        if changed {
+            self.rebuild_dynamic();
+            self.publish();
+            self.dynamic_changed();
+        }
+        Ok(changed)
+    }
+
+    /// Queues a state file write of the dynamic records, when there is a
+    /// state file.
+    fn dynamic_changed(&mut self) {
+        if let Some(saver) = self.saver.as_mut() {
+            saver.save_dynamic(self.updates.save());
+        }
+    }
+
+    /// Builds the dynamic read layer for the current table.
+    fn rebuild_dynamic(&mut self) {
+        self.dynamic = Arc::new(self.updates.layer(&self.table, &self.loaded.config));
+    }
+
     /// Shows the current overrides to the admin API and, when `save` and
     /// there is a state file, queues a write; returns its version.
     fn overrides_changed(&mut self, save: bool) -> Option<u64> {
@@ -504,7 +602,7 @@ impl Builder {
             geo: self.loaded.geo.clone(),
             max_udp_payload: self.loaded.config.server.max_udp_payload,
             rate_limiter: self.rate_limiter.clone(),
-            dynamic: Arc::default(),
+            dynamic: self.dynamic.clone(),
         }));
         self.metrics
             .generation

@@ -2,7 +2,7 @@
 //! one hash map, SOA data pre-encoded, targets split by family, and each
 //! distinct (health check, address) pair given a probe index.
 
-use std::{collections::HashMap, net::IpAddr};
+use std::{collections::HashMap, net::IpAddr, sync::Arc};
 
 use super::{
     Family, Glue, NO_PROBE, NameEntry, NameServer, Probe, Record, Set, Table, Target, Zone,
@@ -109,6 +109,12 @@ pub fn compile(config: &Config) -> Table {
         statics: statics.into(),
         cuts: cuts.into(),
         names,
+        keyring: Arc::new(super::keyring::Keyring::new(
+            config
+                .zones
+                .iter()
+                .flat_map(|z| z.updates.iter().flat_map(|u| &u.keys)),
+        )),
     }
 }
 

@@ -11,6 +11,8 @@
 pub mod builder;
 pub(crate) mod compile;
 pub mod dynamic;
+pub mod dynamic_zone;
+pub mod keyring;
 pub mod overrides;
 pub mod rrset;
 pub mod state_file;
@@ -237,6 +239,9 @@ pub struct Table {
     /// Every existing name (records, apexes, glue and the empty
     /// non-terminals between them), keyed by lower-cased wire name.
     names: HashMap<Box<[u8]>, NameEntry, foldhash::fast::FixedState>,
+    /// The TSIG keys of every zone's `updates`, for signed updates and
+    /// signed queries.
+    pub keyring: Arc<keyring::Keyring>,
 }
 
 impl Table {

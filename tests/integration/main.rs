@@ -3,6 +3,7 @@
 
 mod acme;
 mod acme_e2e;
+mod acme_gslb;
 mod admin;
 mod backend;
 mod bounded_input;

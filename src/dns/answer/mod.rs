@@ -91,6 +91,9 @@ pub struct Outcome {
     pub question_end: u16,
     /// Where the OPT record starts in the response; 0 when it has none.
     pub opt_at: u16,
+    /// The query is TSIG-signed: nothing was written; the transport
+    /// answers it through [`super::signed`].
+    pub signed: bool,
 }
 
 /// Response classes that rate limiting counts apart, as BIND's RRL does
@@ -197,6 +200,12 @@ impl Responder {
                 return refuse(packet, question_end, 0, FORMERR, out);
             }
         };
+        if query.signed {
+            return Outcome {
+                signed: true,
+                ..Outcome::default()
+            };
+        }
         let q = &query.question;
         if query.header.opcode() != 0 {
             return refuse(packet, Some(q.end), q.qtype, NOTIMP, out);
