@@ -37,6 +37,7 @@
 //! * [`app`]: wiring for `gslb serve`.
 
 pub mod admin;
+pub mod alias;
 pub mod app;
 pub mod config;
 #[cfg(feature = "kubernetes")]

@@ -9,8 +9,10 @@
 
 /// The snapshot writer task.
 pub mod builder;
+pub mod clock;
 pub(crate) mod compile;
 pub mod overrides;
+pub mod resolved;
 pub mod state_file;
 
 use std::{
@@ -80,6 +82,10 @@ pub struct Set {
     pub targets: [Box<[Target]>; 2],
     /// Name of its health check, for status output.
     pub health_check: Option<Arc<HealthCheck>>,
+    /// Its slot in [`Table::aliases`] when it has hostname targets, else
+    /// [`resolved::NO_ALIAS`]: its answerable targets are then in the
+    /// snapshot's [`resolved::Resolved`], not in `targets`.
+    pub alias: u32,
 }
 
 /// A compiled record.
@@ -195,6 +201,8 @@ pub struct Table {
     pub probes: Box<[Probe]>,
     /// Number of sets across all records.
     pub set_count: u32,
+    /// The sets with hostname targets.
+    pub aliases: Box<[resolved::AliasSlot]>,
     /// Every existing name (records, apexes, glue and the empty
     /// non-terminals between them), keyed by lower-cased wire name.
     names: HashMap<Box<[u8]>, NameEntry, foldhash::fast::FixedState>,
