@@ -4,6 +4,7 @@
 mod acme;
 mod acme_e2e;
 mod admin;
+mod alias;
 mod backend;
 mod bounded_input;
 mod browser;
