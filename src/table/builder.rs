@@ -675,6 +675,9 @@ fn watched_files(path: &std::path::Path, loaded: &Loaded, tried: &config::Inputs
 }
 
 fn warn_on_restart_only_changes(old: &crate::model::Server, new: &crate::model::Server) {
+    if old.resolvers != new.resolvers || old.alias != new.alias {
+        warn!("server.resolvers and server.alias changes take effect after a restart");
+    }
     if old.dns_listen != new.dns_listen
         || old.admin_listen != new.admin_listen
         || old.udp_workers != new.udp_workers

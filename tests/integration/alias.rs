@@ -246,6 +246,26 @@ async fn answers_follow_the_upstream_and_outlive_a_resolver_outage_until_max_sta
         "each target names its hostname: {body}"
     );
 
+    // `gslb status` prints each hostname with its addresses.
+    let printed = Command::new(env!("CARGO_BIN_EXE_gslb"))
+        .args(["status", "--admin", &gslb.admin()])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("gslb status runs");
+    let printed = String::from_utf8_lossy(&printed.stdout);
+    let lines: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.starts_with("lb-eu.elb.test."))
+        .collect();
+    assert!(
+        printed.contains("HOSTNAME")
+            && lines.len() == 2
+            && lines[0].contains("fresh")
+            && lines[0].contains("127.0.43.2")
+            && lines[1].contains("127.0.43.3"),
+        "{printed}"
+    );
+
     // The resolver goes away: the last addresses keep serving while the
     // upstream TTL (10 s) plus max_stale (3 s) lasts...
     knot.stop();
