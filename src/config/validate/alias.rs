@@ -103,3 +103,109 @@ pub(super) fn alias(check: &mut Checker<'_>, raw: Option<&RawAlias>) -> Option<P
         max_addresses: max_addresses?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::raw::RawConfig;
+    use crate::config::validate::validate;
+    use crate::model::Config;
+
+    fn load(server: &str, targets: &str) -> Result<Config, Vec<String>> {
+        let yaml = format!(
+            "server: {{ dns_listen: [\"127.0.0.1:0\"]{server} }}\nzones:\n  - origin: global.example.test.\n    soa: {{ mname: ns1.global.example.test., rname: hostmaster.example.test. }}\n    nameservers: {{ ns1.global.example.test.: [192.0.2.53] }}\nrecords:\n  - name: a.global.example.test.\n    sets: [{{ id: x, targets: [{targets}] }}]\n"
+        );
+        let raw: RawConfig = serde_saphyr::from_str(&yaml).expect("test YAML parses");
+        validate(raw, "gslb.yaml", Vec::new(), 1).map_err(|e| {
+            e.0.iter()
+                .map(|e| format!("{}: {}", e.path, e.message))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn host_names_in_targets_are_hostname_targets() {
+        let config = load("", "192.0.2.1, LB-1.Elb.Example.test, \"2001:db8::1\"").unwrap();
+        let set = &config.records[0].sets[0];
+        assert_eq!(set.targets.len(), 2);
+        assert_eq!(
+            set.hostnames
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["lb-1.elb.example.test."]
+        );
+        let only = load("", "lb-1.elb.example.test.").unwrap();
+        assert!(only.records[0].sets[0].targets.is_empty());
+        assert_eq!(config.server.alias, super::Policy::default());
+        assert!(config.server.resolvers.is_empty());
+    }
+
+    #[test]
+    fn mistyped_addresses_and_bare_words_are_not_host_names() {
+        for (target, says) in [
+            ("10.0.0.300", "\"10.0.0.300\" is not an IP address"),
+            ("localhost", "\"localhost\" is not an IP address"),
+            ("\"2001:db8::zz\"", "is not an IP address"),
+            ("\"lb_1 .example.test\"", "is not a valid host name"),
+            (
+                "lb.example.test, LB.example.test.",
+                "lb.example.test. is listed twice",
+            ),
+        ] {
+            let errors = load("", target).unwrap_err();
+            assert!(
+                errors.iter().any(|e| e.contains(says)),
+                "{target}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn resolvers_and_refresh_bounds_are_checked() {
+        let config = load(
+            ", resolvers: [\"127.0.0.1:5353\", \"[::1]:53\"], alias: { min_refresh: 2s, max_refresh: 1m, max_stale: 0s, max_addresses: 4 }",
+            "192.0.2.1",
+        )
+        .unwrap();
+        assert_eq!(config.server.resolvers.len(), 2);
+        let alias = config.server.alias;
+        assert_eq!(
+            (
+                alias.min_refresh,
+                alias.max_refresh,
+                alias.max_stale,
+                alias.max_addresses
+            ),
+            (
+                Duration::from_secs(2),
+                Duration::from_secs(60),
+                Duration::ZERO,
+                4
+            )
+        );
+        for (server, says) in [
+            (", resolvers: [\"127.0.0.1\"]", "server.resolvers[0]"),
+            (
+                ", alias: { min_refresh: 100ms }",
+                "server.alias.min_refresh",
+            ),
+            (
+                ", alias: { min_refresh: 1m, max_refresh: 10s }",
+                "10s is below min_refresh 1m",
+            ),
+            (
+                ", alias: { max_addresses: 0 }",
+                "server.alias.max_addresses",
+            ),
+            (", alias: { max_stale: forever }", "server.alias.max_stale"),
+        ] {
+            let errors = load(server, "192.0.2.1").unwrap_err();
+            assert!(
+                errors.iter().any(|e| e.contains(says)),
+                "{server}: {errors:?}"
+            );
+        }
+    }
+}
