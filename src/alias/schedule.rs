@@ -244,9 +244,7 @@ impl HostState {
     /// Notices time passing: the view to report when the addresses expired
     /// since the last report.
     pub fn tick(&mut self, now: Instant, policy: &Policy) -> Option<View> {
-        if self.reported.is_none() {
-            return None; // nothing to say before the first attempt
-        }
+        self.reported.as_ref()?; // nothing to say before the first attempt
         self.report(now, policy)
     }
 

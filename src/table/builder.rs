@@ -183,7 +183,7 @@ impl BuilderHandle {
 
 impl crate::alias::Sink for BuilderHandle {
     async fn resolved(&self, changes: Vec<(Name, crate::alias::View)>) {
-        BuilderHandle::resolved(self, changes).await;
+        Self::resolved(self, changes).await;
     }
 }
 

@@ -290,7 +290,7 @@ async fn changes_at_a_real_dns_server_arrive_within_the_refresh() {
     let changed = tokio::time::timeout(secs(10), async {
         loop {
             let batch = reports.recv().await.expect("reports");
-            if batch.iter().any(|(_, v)| &*v.addrs == [ip("192.0.2.2")]) {
+            if batch.iter().any(|(_, v)| *v.addrs == [ip("192.0.2.2")]) {
                 return;
             }
         }
