@@ -39,6 +39,7 @@
 pub mod admin;
 pub mod alias;
 pub mod app;
+pub mod atomic_file;
 pub mod config;
 #[cfg(feature = "kubernetes")]
 pub mod crd_sync;

@@ -151,7 +151,7 @@ pub fn load(path: &Path) -> State {
 pub fn write(path: &Path, state: &State) -> Result<(), String> {
     let mut body = serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?;
     body.push(b'\n');
-    crate::crd_sync::sink::write_atomic(path, &body).map_err(|e| crate::error_chain(&e))
+    crate::atomic_file::write(path, &body).map_err(|e| crate::error_chain(&e))
 }
 
 /// The outcome of the latest write: (version written, error if it failed).
