@@ -132,7 +132,14 @@ impl Server {
         let mut tasks = JoinSet::new();
         let prober = Prober::new(handle.clone(), metrics.clone())?;
         let board = prober.board();
-        tasks.spawn(prober.run(builder.subscribe_tables(), cancel.clone()));
+        tasks.spawn(prober.run(builder.subscribe_probes(), cancel.clone()));
+        let aliases = crate::alias::start(
+            &server_cfg,
+            handle.clone(),
+            builder.subscribe_hostnames(),
+            &mut tasks,
+            &cancel,
+        )?;
         tasks.spawn(builder.run(cancel.clone()));
         let admin_addr = match server_cfg.admin_listen {
             None => None,
@@ -149,6 +156,7 @@ impl Server {
                     metrics: metrics.clone(),
                     builder: handle.clone(),
                     board: board.clone(),
+                    aliases: aliases.clone(),
                     shutdown: draining.clone(),
                     overrides: override_list.clone(),
                     saved: saved.clone(),

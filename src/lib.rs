@@ -26,6 +26,8 @@
 //!   (UDP only) and the UDP/TCP listeners.
 //! * [`geo`]: client location from GeoIP2/GeoLite2 databases.
 //! * [`health`]: probe state in snapshots, rise/fall, and the prober.
+//! * [`alias`]: hostname targets: the background refresher that resolves
+//!   host names in `targets` and reports their addresses to the builder.
 //! * [`admin`]: the admin HTTP API (bearer token, Host check, connection
 //!   limits, shared `/status` and `/metrics` bodies), its client for
 //!   `gslb status` and `gslb override`, the status report and the status
@@ -38,6 +40,7 @@
 //! * [`app`]: wiring for `gslb serve`.
 
 pub mod admin;
+pub mod alias;
 pub mod app;
 pub mod atomic_file;
 pub mod config;

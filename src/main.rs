@@ -181,7 +181,7 @@ fn check_config(path: &std::path::Path) -> ExitCode {
                 .records
                 .iter()
                 .flat_map(|r| &r.sets)
-                .map(|s| s.targets.len())
+                .map(|s| s.targets.len() + s.hostnames.len())
                 .sum();
             println!(
                 "{}: ok: {} zone{}, {} record{}, {} set{}, {} target{}, {} health check{}, GeoIP: {}",

@@ -65,6 +65,10 @@ pub struct Server {
     pub state_file: Option<PathBuf>,
     /// Response rate limiting for UDP, when configured.
     pub rate_limit: Option<RateLimit>,
+    /// Resolvers asked for hostname targets; empty: `/etc/resolv.conf`.
+    pub resolvers: Vec<SocketAddr>,
+    /// Refresh and staleness bounds of hostname targets.
+    pub alias: crate::alias::Policy,
 }
 
 /// `server.rate_limit`: how UDP responses to one client prefix are limited
@@ -211,6 +215,9 @@ pub struct TargetSet {
     pub id: String,
     /// Addresses answered.
     pub targets: Vec<IpAddr>,
+    /// Host names whose addresses are answered too (alias flattening),
+    /// resolved in the background (`crate::alias`).
+    pub hostnames: Vec<Name>,
     /// Relative share.
     pub weight: u32,
     /// Failover tier, lower first.

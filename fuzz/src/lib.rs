@@ -61,6 +61,7 @@ pub fn snapshot(
         HealthState::AllDown => Health {
             probes: ProbeBits::from_fn(probes, |_| false),
             overrides: SetOverrides::none(sets),
+            ..Health::default()
         },
         HealthState::Mixed => Health {
             probes: ProbeBits::from_fn(probes, |i| i % 2 == 0),
@@ -72,6 +73,7 @@ pub fn snapshot(
                 };
                 overrides.with(i, state)
             }),
+            ..Health::default()
         },
     };
     Snapshot {

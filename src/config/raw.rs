@@ -79,6 +79,27 @@ pub struct RawServer {
     pub state_file: Option<String>,
     /// Response rate limiting for UDP; off when absent.
     pub rate_limit: Option<RawRateLimit>,
+    /// Resolvers asked for hostname targets (`IP:port`); the servers of
+    /// `/etc/resolv.conf` when empty.
+    #[serde(default)]
+    pub resolvers: Vec<String>,
+    /// How hostname targets are refreshed.
+    pub alias: Option<RawAlias>,
+}
+
+/// `server.alias`: refresh and staleness bounds of hostname targets.
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlias {
+    /// Shortest time between two resolutions of one name, e.g. `5s`.
+    pub min_refresh: Option<String>,
+    /// Longest time between two resolutions of one name, e.g. `5m`.
+    pub max_refresh: Option<String>,
+    /// How long past their TTL the last addresses are served while
+    /// resolution fails, e.g. `1h`.
+    pub max_stale: Option<String>,
+    /// Most addresses kept per name.
+    pub max_addresses: Option<i64>,
 }
 
 /// One entry of `zones:`.

@@ -30,6 +30,7 @@ const MAX_WEIGHT: i64 = 1_000_000;
 /// Default zone TTL.
 const DEFAULT_TTL: i64 = 30;
 
+mod alias;
 mod rate_limit;
 mod statics;
 mod updates;
@@ -299,6 +300,14 @@ fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
         Duration::from_secs(300),
     );
     let rate_limit = rate_limit::rate_limit(check, raw.rate_limit.as_ref());
+    let resolvers: Vec<SocketAddr> = raw
+        .resolvers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, text)| socket_addr(check, format!("server.resolvers[{i}]"), text))
+        .collect();
+    let resolvers_ok = resolvers.len() == raw.resolvers.len();
+    let alias = alias::alias(check, raw.alias.as_ref());
     Some(Server {
         admin_token_file: raw.admin_token_file.as_ref().map(PathBuf::from),
         admin_max_connections: admin_max_connections?,
@@ -317,6 +326,8 @@ fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
         max_config_bytes: max_config_bytes?,
         max_records: max_records?,
         rate_limit: rate_limit?,
+        resolvers: Some(resolvers).filter(|_| resolvers_ok)?,
+        alias: alias?,
     })
 }
 
@@ -748,16 +759,22 @@ impl RecordChecker<'_> {
             );
         }
         let mut targets: Vec<IpAddr> = Vec::new();
+        let mut hostnames: Vec<Name> = Vec::new();
         for (k, text) in raw.targets.iter().enumerate() {
             let target_path = format!("{path}.targets[{k}]");
-            let Some(ip) = check.ip(&target_path, text) else {
+            let Some(target) = alias::target(check, &target_path, text) else {
                 continue;
             };
-            if targets.contains(&ip) {
-                check.error(target_path, format!("{ip} is listed twice"));
-                continue;
+            match target {
+                alias::Target::Ip(ip) if targets.contains(&ip) => {
+                    check.error(target_path, format!("{ip} is listed twice"));
+                }
+                alias::Target::Ip(ip) => targets.push(ip),
+                alias::Target::Host(name) if hostnames.contains(&name) => {
+                    check.error(target_path, format!("{name} is listed twice"));
+                }
+                alias::Target::Host(name) => hostnames.push(name),
             }
-            targets.push(ip);
         }
         let weight = check.int(format!("{path}.weight"), raw.weight, 1, 0, MAX_WEIGHT);
         let priority = check.int(format!("{path}.priority"), raw.priority, 0, 0, 65535);
@@ -796,11 +813,14 @@ impl RecordChecker<'_> {
                 }
             },
         };
-        let all_ok =
-            id_ok && targets.len() == raw.targets.len() && !targets.is_empty() && location_ok;
+        let all_ok = id_ok
+            && targets.len() + hostnames.len() == raw.targets.len()
+            && !raw.targets.is_empty()
+            && location_ok;
         Some(TargetSet {
             id: raw.id.clone(),
             targets,
+            hostnames,
             weight: weight?,
             priority: priority?,
             geo: geo?,

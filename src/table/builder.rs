@@ -15,7 +15,9 @@ use tracing::{debug, error, info, warn};
 
 use super::dynamic::Dynamic;
 use super::dynamic_zone::Update;
+use super::clock::CoarseClock;
 use super::overrides::{OverrideBook, OverrideEntry, OverrideMeta};
+use super::resolved::{AliasBook, HostAddrs};
 use super::state_file::{self, SavedWatch, Saver};
 use super::{Probe, Snapshot, SnapshotCell, Table, compile};
 use crate::config::{self, Loaded, watch::FileWatch};
@@ -45,6 +47,13 @@ pub enum Command {
         /// New state.
         up: bool,
         /// Told once a snapshot with the new state is published.
+        done: oneshot::Sender<()>,
+    },
+    /// New addresses (or staleness) of hostname targets.
+    Resolved {
+        /// Each changed hostname with what is now known of it.
+        changes: Vec<(Name, crate::alias::View)>,
+        /// Told once a snapshot with the change is published.
         done: oneshot::Sender<()>,
     },
     /// Set or clear an operator override.
@@ -137,6 +146,20 @@ impl BuilderHandle {
         }
     }
 
+    /// Reports new addresses of hostname targets and waits until DNS
+    /// answers reflect them.
+    pub async fn resolved(&self, changes: Vec<(Name, crate::alias::View)>) {
+        let (done, published) = oneshot::channel();
+        if self
+            .tx
+            .send(Command::Resolved { changes, done })
+            .await
+            .is_ok()
+        {
+            let _ = published.await;
+        }
+    }
+
     /// Sets an override and waits until a snapshot with it is published;
     /// returns that snapshot's generation.
     pub async fn set_override(
@@ -198,6 +221,12 @@ impl BuilderHandle {
     }
 }
 
+impl crate::alias::Sink for BuilderHandle {
+    async fn resolved(&self, changes: Vec<(Name, crate::alias::View)>) {
+        Self::resolved(self, changes).await;
+    }
+}
+
 /// The builder task's state.
 pub struct Builder {
     /// The config file, re-read on every reload.
@@ -231,6 +260,16 @@ pub struct Builder {
     rx: mpsc::Receiver<Command>,
     /// Tells the prober which probes exist after every reload.
     table_tx: watch::Sender<Arc<Table>>,
+    /// What the prober probes: the table's probes and those of resolved
+    /// addresses of hostname targets.
+    probes_tx: watch::Sender<Arc<[Probe]>>,
+    /// Hostname targets: what is known of each, the snapshot's alias
+    /// slots built from it, and their probes.
+    book: AliasBook,
+    /// The hostnames the table needs resolved (the refresher's input).
+    hostnames_tx: watch::Sender<Arc<[Name]>>,
+    /// The clock answer TTLs of hostname targets count down with.
+    clock: Arc<CoarseClock>,
     /// The files the last load attempt read, as it read them: a file event
     /// reloads only when they differ now.
     tried: config::Inputs,
@@ -261,10 +300,15 @@ impl Builder {
         let counters = Arc::new(metrics.counters_for(&table));
         let (tx, rx) = mpsc::channel(1024);
         let (table_tx, _) = watch::channel(table.clone());
+        let clock = Arc::new(CoarseClock::new());
+        let book = AliasBook::new(&table, clock.clone(), HashMap::new());
+        let (hostnames_tx, _) = watch::channel(book.hostnames());
         let health = Health {
-            probes: ProbeBits::all_up(table.probes.len()),
+            probes: probe_bits(&table, &book, &HashMap::new()),
             overrides: SetOverrides::none(table.set_count as usize),
+            resolved: book.resolved(),
         };
+        let (probes_tx, _) = watch::channel(all_probes(&table, &book));
         let rate_limiter = loaded.config.server.rate_limit.map(|limit| {
             info!(rate_limit = ?limit, "response rate limiting on");
             Arc::new(RateLimiter::new(&limit))
@@ -304,6 +348,10 @@ impl Builder {
             generation: 1,
             rx,
             table_tx,
+            probes_tx,
+            book,
+            hostnames_tx,
+            clock,
             tried,
             file_watch,
             pings,
@@ -359,8 +407,21 @@ impl Builder {
         self.table_tx.subscribe()
     }
 
+    /// A receiver of the probe list: the table's probes and those of the
+    /// resolved addresses of hostname targets (the prober's input).
+    pub fn subscribe_probes(&self) -> watch::Receiver<Arc<[Probe]>> {
+        self.probes_tx.subscribe()
+    }
+
+    /// A receiver of the hostnames the table needs resolved (the alias
+    /// refresher's input).
+    pub fn subscribe_hostnames(&self) -> watch::Receiver<Arc<[Name]>> {
+        self.hostnames_tx.subscribe()
+    }
+
     /// Runs until `cancel` fires, also reloading on file changes.
     pub async fn run(mut self, cancel: CancellationToken) {
+        tokio::spawn(self.clock.clone().run(cancel.clone()));
         // Files edited between the initial load and the watch starting.
         self.reload_if_changed().await;
         loop {
@@ -376,6 +437,10 @@ impl Builder {
                     Some(Command::Reload) => self.reload("signal").await,
                     Some(Command::Health { probe, up, done }) => {
                         self.flip(probe, up);
+                        let _ = done.send(());
+                    }
+                    Some(Command::Resolved { changes, done }) => {
+                        self.resolved(changes);
                         let _ = done.send(());
                     }
                     Some(Command::Override { record, set, state, meta, reply }) => {
@@ -452,8 +517,11 @@ impl Builder {
         let table = Arc::new(table);
         self.counters = Arc::new(self.metrics.counters_for(&table));
         self.probe_index = probe_index(&table);
-        self.probe_up
-            .retain(|probe, _| self.probe_index.contains_key(probe));
+        let known = self.book.take_hosts();
+        self.book = AliasBook::new(&table, self.clock.clone(), known);
+        self.probe_up.retain(|probe, _| {
+            self.probe_index.contains_key(probe) || self.book.probe_index(probe).is_some()
+        });
         self.table = table;
         self.loaded = without_records(loaded);
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
@@ -468,13 +536,9 @@ impl Builder {
             );
         }
         self.health = Health {
-            probes: ProbeBits::from_fn(self.table.probes.len(), |i| {
-                self.probe_up
-                    .get(&self.table.probes[i])
-                    .copied()
-                    .unwrap_or(true)
-            }),
+            probes: probe_bits(&self.table, &self.book, &self.probe_up),
             overrides: self.overrides.for_table(&self.table),
+            resolved: self.book.resolved(),
         };
         if self
             .updates
@@ -486,6 +550,16 @@ impl Builder {
         self.publish();
         self.overrides_changed(!dropped.is_empty());
         let _ = self.table_tx.send(self.table.clone());
+        self.probes_tx
+            .send_replace(all_probes(&self.table, &self.book));
+        let hostnames = self.book.hostnames();
+        self.hostnames_tx.send_if_modified(|current| {
+            let changed = *current != hostnames;
+            if changed {
+                *current = hostnames;
+            }
+            changed
+        });
         info!(
             trigger,
             generation = self.generation,
@@ -505,7 +579,8 @@ impl Builder {
 
     /// Applies a probe result: publishes a snapshot only when the state flips.
     pub fn flip(&mut self, probe: Probe, up: bool) {
-        let Some(&index) = self.probe_index.get(&probe) else {
+        let index = self.probe_index.get(&probe).copied();
+        let Some(index) = index.or_else(|| self.book.probe_index(&probe)) else {
             return; // a result for a probe removed by a reload
         };
         self.probe_up.insert(probe, up);
@@ -513,6 +588,30 @@ impl Builder {
             return;
         }
         self.health.probes = self.health.probes.with(index, up);
+        self.publish();
+    }
+
+    /// Applies news about hostname targets: rebuilds the alias slots that
+    /// use them, follows their probes, and publishes.
+    pub fn resolved(&mut self, changes: Vec<(Name, crate::alias::View)>) {
+        let news = changes
+            .into_iter()
+            .map(|(name, view)| (name, HostAddrs::from(view)))
+            .collect();
+        let probes = self.book.apply(&self.table, news);
+        if probes.any() {
+            // A probe that went away forgets its state; one that comes back
+            // starts up, like any new probe.
+            for gone in &probes.removed {
+                if !self.probe_index.contains_key(gone) {
+                    self.probe_up.remove(gone);
+                }
+            }
+            self.health.probes = probe_bits(&self.table, &self.book, &self.probe_up);
+            self.probes_tx
+                .send_replace(all_probes(&self.table, &self.book));
+        }
+        self.health.resolved = self.book.resolved();
         self.publish();
     }
 
@@ -621,6 +720,28 @@ impl Builder {
     }
 }
 
+/// Probe bits for `table` and the resolved-address probes of `book`,
+/// from the last known states (a probe not yet probed counts as up); the
+/// bit of expired addresses is down.
+fn probe_bits(table: &Table, book: &AliasBook, up: &HashMap<Probe, bool>) -> ProbeBits {
+    let mut dynamic: HashMap<usize, bool> = HashMap::new();
+    for probe in book.probes() {
+        if let Some(index) = book.probe_index(probe) {
+            dynamic.insert(index, up.get(probe).copied().unwrap_or(true));
+        }
+    }
+    ProbeBits::from_fn(book.probe_bits(), |i| match table.probes.get(i) {
+        Some(probe) => up.get(probe).copied().unwrap_or(true),
+        None if i == book.expired_probe() => false,
+        None => dynamic.get(&i).copied().unwrap_or(true),
+    })
+}
+
+/// Every probe the prober runs: the table's, then the resolved addresses'.
+fn all_probes(table: &Table, book: &AliasBook) -> Arc<[Probe]> {
+    table.probes.iter().chain(book.probes()).cloned().collect()
+}
+
 fn probe_index(table: &Table) -> HashMap<Probe, usize> {
     table
         .probes
@@ -654,6 +775,9 @@ fn watched_files(path: &std::path::Path, loaded: &Loaded, tried: &config::Inputs
 }
 
 fn warn_on_restart_only_changes(old: &crate::model::Server, new: &crate::model::Server) {
+    if old.resolvers != new.resolvers || old.alias != new.alias {
+        warn!("server.resolvers and server.alias changes take effect after a restart");
+    }
     if old.dns_listen != new.dns_listen
         || old.admin_listen != new.admin_listen
         || old.udp_workers != new.udp_workers

@@ -9,12 +9,14 @@
 
 /// The snapshot writer task.
 pub mod builder;
+pub mod clock;
 pub(crate) mod compile;
 pub mod dynamic;
 pub mod dynamic_zone;
 pub mod keyring;
 pub mod overrides;
 pub mod rrset;
+pub mod resolved;
 pub mod state_file;
 mod statics;
 
@@ -86,6 +88,10 @@ pub struct Set {
     pub targets: [Box<[Target]>; 2],
     /// Name of its health check, for status output.
     pub health_check: Option<Arc<HealthCheck>>,
+    /// Its slot in [`Table::aliases`] when it has hostname targets, else
+    /// [`resolved::NO_ALIAS`]: its answerable targets are then in the
+    /// snapshot's [`resolved::Resolved`], not in `targets`.
+    pub alias: u32,
 }
 
 /// A compiled record.
@@ -236,6 +242,8 @@ pub struct Table {
     pub statics: Box<[RrSets]>,
     /// Delegations (static NS below an apex); [`NameEntry::cut`] indexes this.
     pub cuts: Box<[Cut]>,
+    /// The sets with hostname targets.
+    pub aliases: Box<[resolved::AliasSlot]>,
     /// Every existing name (records, apexes, glue and the empty
     /// non-terminals between them), keyed by lower-cased wire name.
     names: HashMap<Box<[u8]>, NameEntry, foldhash::fast::FixedState>,

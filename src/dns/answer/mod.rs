@@ -394,7 +394,7 @@ impl Responder {
         let table = &snap.table;
         {
             let record = &table.records[index as usize];
-            let family = family.unwrap_or(if record.has_family(Family::V4) {
+            let family = family.unwrap_or(if snap.health.has_family(record, Family::V4) {
                 Family::V4
             } else {
                 Family::V6
@@ -420,11 +420,12 @@ impl Responder {
                     return scope;
                 }
             };
+            let ttl = snap.health.answer_ttl(choice.set, record.ttl);
             for target in choice.targets(family, &snap.health, record.answers) {
                 if msg.is_full() {
                     break; // TC=1 anyway: writing more only costs time
                 }
-                msg.address(owner.pointer(), record.ttl, target.addr);
+                msg.address(owner.pointer(), ttl, target.addr);
             }
             msg.outcome.answered = Some((index, choice.set.index));
             msg.outcome.failed_open = choice.failed_open;
