@@ -413,3 +413,37 @@ fn gslb_updates_fragment_has_the_issue_shape() {
     });
     assert_eq!(updates, &expected, "{yaml}");
 }
+
+/// The README's section "Certificates for global names" shows the solver
+/// and the `updates:` key of the draft these tests issue with, so the
+/// README cannot drift from what was proven.
+#[test]
+fn the_readme_shows_the_tested_solver_and_key() {
+    let draft = IssuerDraft::load();
+    let readme = std::fs::read_to_string(repo("README.md")).expect("README.md");
+    let section = readme
+        .split("\n## Certificates for global names\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README has a section \"Certificates for global names\"");
+    let algorithm = match draft.algorithm {
+        TsigAlgorithm::HmacSha256 => "HMACSHA256",
+        TsigAlgorithm::HmacSha512 => "HMACSHA512",
+    };
+    for line in [
+        format!("nameserver: \"{}\"", draft.nameserver),
+        format!("tsigKeyName: {}", draft.key_name),
+        format!("tsigAlgorithm: {algorithm}"),
+        format!("dnsZones: [{}]", draft.zone.trim_end_matches('.')),
+        format!("{{ name: {},", draft.key_name),
+        format!(
+            "{{ key: {}, names: [\"_acme-challenge.*\"], types: [TXT] }}",
+            draft.key_name
+        ),
+    ] {
+        assert!(
+            section.contains(&line),
+            "the README's certificate section shows `{line}` (from {CLUSTER_ISSUER})"
+        );
+    }
+}
