@@ -38,7 +38,7 @@ use crate::geo::{self, ClientLocated, LocateCache, Location};
 use crate::health::{Health, Override, prober::StatusBoard};
 use crate::model::Fallback;
 use crate::select::{
-    self, Choice, NoAnswer, Narrowed, Observer, Rule, Scratch, geo_match, select_observed,
+    self, Choice, Narrowed, NoAnswer, Observer, Rule, Scratch, geo_match, select_observed,
 };
 use crate::table::{Family, Lookup, NO_PROBE, Probe, Record, Set, Snapshot};
 use assume::{AssumedChange, Assumption};
@@ -84,9 +84,10 @@ impl FromStr for ClientArg {
             Some((addr, prefix)) => (addr, Some(prefix)),
             None => (text, None),
         };
-        let addr: IpAddr = addr.trim().parse().map_err(|_| {
-            format!("client {text:?} is not an IP address or IP/PREFIX subnet")
-        })?;
+        let addr: IpAddr = addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("client {text:?} is not an IP address or IP/PREFIX subnet"))?;
         let Some(prefix) = prefix else {
             return Ok(Self::Source(addr));
         };
@@ -97,10 +98,14 @@ impl FromStr for ClientArg {
             .ok()
             .filter(|p| *p <= max)
             .ok_or_else(|| format!("client {text:?}: the prefix must be 0 to {max}"))?;
-        Ok(Self::Subnet {
-            addr: mask(addr, prefix),
-            prefix,
-        })
+        // With /0 the address is the query's source (ECS 0/0 says: do not
+        // use my subnet), so it is kept.
+        let addr = if prefix == 0 {
+            addr
+        } else {
+            mask(addr, prefix)
+        };
+        Ok(Self::Subnet { addr, prefix })
     }
 }
 
@@ -374,8 +379,15 @@ pub fn explain(
         Ok(_) => candidates(record, q.family, &health, &recorder),
         Err(_) => Vec::new(),
     };
-    let samples = (q.samples > 0 && result.is_ok())
-        .then(|| sample(record, q.family, &health, &client, q.samples.min(MAX_SAMPLES)));
+    let samples = (q.samples > 0 && result.is_ok()).then(|| {
+        sample(
+            record,
+            q.family,
+            &health,
+            &client,
+            q.samples.min(MAX_SAMPLES),
+        )
+    });
     Ok(Trace {
         name: record.name.to_string(),
         qtype: qtype(q.family).to_owned(),
@@ -479,7 +491,10 @@ impl Observer for Recorder<'_> {
         self.steps.push(Step {
             rule: name.to_owned(),
             detail,
-            sets: sets.iter().map(|&i| self.sets[i as usize].id.to_string()).collect(),
+            sets: sets
+                .iter()
+                .map(|&i| self.sets[i as usize].id.to_string())
+                .collect(),
         });
         self.left.clear();
         self.left.extend_from_slice(sets);
@@ -524,7 +539,12 @@ fn level_name(level: u8) -> &'static str {
 }
 
 /// The candidates left after rule 4, with rule 5's chances.
-fn candidates(record: &Record, family: Family, health: &Health, rec: &Recorder<'_>) -> Vec<Candidate> {
+fn candidates(
+    record: &Record,
+    family: Family,
+    health: &Health,
+    rec: &Recorder<'_>,
+) -> Vec<Candidate> {
     let shares = select::weight_shares(&record.sets, &rec.left);
     rec.left
         .iter()
@@ -586,9 +606,7 @@ fn sample(
     let mut picked = vec![0u32; record.sets.len()];
     let first = record.sets.first().map_or(0, |s| s.index);
     for _ in 0..count {
-        if let Ok(choice) =
-            select::select(record, family, health, client, &mut rng, &mut scratch)
-        {
+        if let Ok(choice) = select::select(record, family, health, client, &mut rng, &mut scratch) {
             // Sets of a record have consecutive indexes.
             if let Some(n) = picked.get_mut((choice.set.index - first) as usize) {
                 *n += 1;
@@ -627,9 +645,13 @@ fn describe_location(
     Located {
         by: by.to_owned(),
         address: located.looked_up,
-        network: located
-            .looked_up
-            .map(|a| format!("{}/{}", mask(a.to_canonical(), located.network_prefix), located.network_prefix)),
+        network: located.looked_up.map(|a| {
+            format!(
+                "{}/{}",
+                mask(a.to_canonical(), located.network_prefix),
+                located.network_prefix
+            )
+        }),
         continent: l.continent.map(|c| c.to_string()),
         country: l.country.map(|c| c.to_string()),
         subdivision: l.subdivision.map(|s| s.to_string()),

@@ -19,7 +19,10 @@ pub fn render(trace: &Trace, colour: bool) -> String {
         }
     };
     let mut out = String::new();
-    let client = trace.client.as_deref().unwrap_or("a client located nowhere");
+    let client = trace
+        .client
+        .as_deref()
+        .unwrap_or("a client located nowhere");
     let _ = writeln!(
         out,
         "{} {} for {client} (generation {})",
@@ -33,23 +36,33 @@ pub fn render(trace: &Trace, colour: bool) -> String {
         } else {
             a.sets.join(", ")
         };
-        let _ = writeln!(out, "{:LABEL$}{} → {what}", "assumed", paint("33", &a.assumption));
+        let _ = writeln!(
+            out,
+            "{:LABEL$}{} → {what}",
+            "assumed",
+            paint("33", &a.assumption)
+        );
     }
     let _ = writeln!(out, "{:LABEL$}{}", "client", located(&trace.located));
-    let width = trace.sets.iter().map(|s| s.id.chars().count()).max().unwrap_or(0);
+    let width = trace
+        .sets
+        .iter()
+        .map(|s| s.id.chars().count())
+        .max()
+        .unwrap_or(0);
     for (i, set) in trace.sets.iter().enumerate() {
         let label = if i == 0 { "sets" } else { "" };
         let (state, code) = set_state(set);
         let _ = writeln!(
             out,
-            "{label:LABEL$}{:width$}  priority {}  weight {}  {}  geo {}{}",
+            "{label:LABEL$}{:width$}  priority {}  weight {}  {}  geo {:11}{}",
             set.id,
             set.priority,
             set.weight,
             paint(code, &format!("{state:8}")),
             set.geo,
             set.distance_km
-                .map(|km| format!("  {km:.0} km"))
+                .map(|km| format!("  {km:>5.0} km"))
                 .unwrap_or_default()
         );
     }
@@ -90,10 +103,15 @@ pub fn render(trace: &Trace, colour: bool) -> String {
     } else {
         "no".to_owned()
     };
+    let limit = match trace.answers {
+        u16::MAX => "every address of the set".to_owned(),
+        1 => "1 address".to_owned(),
+        n => format!("at most {n} addresses"),
+    };
     let _ = writeln!(
         out,
-        "{:LABEL$}ttl {}s, at most {} address(es), fails open: {open}",
-        "", trace.ttl, trace.answers
+        "{:LABEL$}ttl {}s, {limit}, fails open: {open}",
+        "", trace.ttl
     );
     if let Some(samples) = &trace.samples {
         let shares: Vec<String> = samples
@@ -109,7 +127,9 @@ pub fn render(trace: &Trace, colour: bool) -> String {
             shares.join(", ")
         );
     }
-    out
+    out.lines()
+        .map(|l| l.trim_end().to_owned() + "\n")
+        .collect()
 }
 
 fn percent(p: f64) -> String {

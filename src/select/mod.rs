@@ -138,7 +138,15 @@ pub fn select<'t, R: Rng + ?Sized>(
     rng: &mut R,
     scratch: &mut Scratch,
 ) -> Result<Choice<'t>, NoAnswer> {
-    select_observed(record, family, health, client, rng, scratch, &mut Unobserved)
+    select_observed(
+        record,
+        family,
+        health,
+        client,
+        rng,
+        scratch,
+        &mut Unobserved,
+    )
 }
 
 /// [`select`], reporting the sets left after each rule to `observer`. The
