@@ -242,7 +242,7 @@ pub struct SetVerdict {
     /// Drained by an override: never answers.
     pub drained: bool,
     /// How its geo matches the client: `subdivision`, `country`,
-    /// `continent`, `none`, or `no geo`.
+    /// `continent`, `no match`, or `no geo` (the set has none).
     pub geo: String,
     /// Great-circle distance to the client, when both are located.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -534,7 +534,7 @@ fn level_name(level: u8) -> &'static str {
         3 => "subdivision",
         2 => "country",
         1 => "continent",
-        _ => "none",
+        _ => "no match",
     }
 }
 

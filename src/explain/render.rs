@@ -98,21 +98,29 @@ pub fn render(trace: &Trace, colour: bool) -> String {
             targets.join(", ")
         );
     }
-    let open = if trace.failed_open {
-        paint("31", "yes: no set is healthy, health ignored")
+    if trace.nodata.is_some() {
+        let _ = writeln!(
+            out,
+            "{:LABEL$}ttl {}s (the SOA's negative TTL)",
+            "", trace.ttl
+        );
     } else {
-        "no".to_owned()
-    };
-    let limit = match trace.answers {
-        u16::MAX => "every address of the set".to_owned(),
-        1 => "1 address".to_owned(),
-        n => format!("at most {n} addresses"),
-    };
-    let _ = writeln!(
-        out,
-        "{:LABEL$}ttl {}s, {limit}, fails open: {open}",
-        "", trace.ttl
-    );
+        let open = if trace.failed_open {
+            paint("31", "yes: no set is healthy, health ignored")
+        } else {
+            "no".to_owned()
+        };
+        let limit = match trace.answers {
+            u16::MAX => "every address of the set".to_owned(),
+            1 => "1 address".to_owned(),
+            n => format!("at most {n} addresses"),
+        };
+        let _ = writeln!(
+            out,
+            "{:LABEL$}ttl {}s, {limit}, fails open: {open}",
+            "", trace.ttl
+        );
+    }
     if let Some(samples) = &trace.samples {
         let shares: Vec<String> = samples
             .sets

@@ -164,7 +164,7 @@ fn every_rule_reports_the_sets_it_left() {
     assert_eq!(
         verdicts,
         [
-            ("us", "none"),
+            ("us", "no match"),
             ("eu", "continent"),
             ("de", "country"),
             ("hessen", "subdivision"),
