@@ -419,3 +419,76 @@ fn the_terminal_rendering_is_a_few_plain_lines() {
     assert!(text.lines().count() < 20, "{text}");
     assert!(render::render(&t, true).contains("\x1b[1m"));
 }
+
+#[test]
+fn the_dns_path_only_picks_what_the_trace_allows() {
+    use rand::RngExt;
+    let base = snapshot();
+    let clients = [
+        Some(FRANKFURT_ECS),
+        Some("198.51.100.10/32"),
+        Some("203.0.113.130/32"),
+        Some("198.51.100.200"),
+        None,
+    ];
+    let mut rng = SmallRng::seed_from_u64(11);
+    for round in 0..300 {
+        let mut snap = snapshot();
+        let probes = base.table.probes.len();
+        snap.health.probes = ProbeBits::from_fn(probes, |_| rng.random_bool(0.6));
+        for i in 0..base.table.set_count as usize {
+            let state = match rng.random_range(0..6) {
+                0 => Override::Down,
+                1 => Override::Up,
+                _ => Override::Auto,
+            };
+            snap.health.overrides = snap.health.overrides.with(i, state);
+        }
+        for name in ["geo", "failover", "resident", "weighted"] {
+            let client = clients[round % clients.len()];
+            let name = format!("{name}.global.example.test");
+            let t = trace(&snap, &name, client, "");
+            let record = snap.table.record(&Name::parse(&name).unwrap()).unwrap();
+            let q = question(&name, client, "");
+            let subnet = match q.client {
+                Some(ClientArg::Subnet { addr, prefix }) if prefix > 0 => Some(addr),
+                _ => None,
+            };
+            let source = match q.client {
+                Some(ClientArg::Source(a) | ClientArg::Subnet { addr: a, .. }) => a,
+                None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            };
+            let located = geo::locate_client(
+                snap.geo.as_deref().filter(|_| q.client.is_some()),
+                record.geo_sensitive,
+                subnet,
+                source,
+                &mut LocateCache::default(),
+            );
+            let mut scratch = Scratch::default();
+            for _ in 0..20 {
+                let picked = select::select(
+                    record,
+                    Family::V4,
+                    &snap.health,
+                    &located.location,
+                    &mut rng,
+                    &mut scratch,
+                );
+                match picked {
+                    Ok(choice) => {
+                        let c = t.candidates.iter().find(|c| c.set == *choice.set.id);
+                        assert!(
+                            c.is_some_and(|c| c.probability > 0.0
+                                || t.candidates.iter().all(|c| c.probability == 0.0)),
+                            "round {round} {name}: DNS picked {} outside {t:#?}",
+                            choice.set.id
+                        );
+                        assert_eq!(choice.failed_open, t.failed_open);
+                    }
+                    Err(_) => assert_eq!(t.outcome, "nodata", "round {round} {name}"),
+                }
+            }
+        }
+    }
+}
