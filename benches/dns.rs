@@ -164,6 +164,7 @@ fn bench_query(c: &mut Criterion) {
         geo: Some(geo()),
         max_udp_payload: 1232,
         rate_limiter: None,
+        dynamic: Default::default(),
     };
     let packets = queries(records, 4096);
     let mut responder = Responder::with_seed(1);

@@ -98,6 +98,8 @@ impl Server {
             .clone()
             .map(|path| builder.restore_state(path));
         let override_list = builder.subscribe_overrides();
+        // RFC 2136 updates from every listener go to one task.
+        let updates = crate::dns::update::spawn(cell.clone(), handle.clone(), metrics.clone());
         let cancel = CancellationToken::new();
         let draining = CancellationToken::new();
         let tcp_max_connections = tcp_cap(&server_cfg);
@@ -110,7 +112,8 @@ impl Server {
         let mut tcp_listeners = Vec::new();
         let mut dns_addrs = Vec::new();
         for addr in &server_cfg.dns_listen {
-            let (udp_listener, tcp_socket) = bind_dns(*addr, &server_cfg, &cell, &metrics).await?;
+            let (udp_listener, tcp_socket) =
+                bind_dns(*addr, &server_cfg, &cell, &metrics, &updates).await?;
             let bound = udp_listener.local_addr;
             info!(udp = %bound, tcp = %bound, workers = server_cfg.udp_workers, "listening for DNS");
             let tcp_listener = tcp::TcpListener::start(
@@ -119,6 +122,7 @@ impl Server {
                 tcp::ConnectionSettings::new(server_cfg.tcp_idle_timeout),
                 cell.clone(),
                 metrics.clone(),
+                updates.clone(),
             )
             .with_context(|| format!("starting TCP on {bound}"))?;
             udp.push(udp_listener);
@@ -128,7 +132,14 @@ impl Server {
         let mut tasks = JoinSet::new();
         let prober = Prober::new(handle.clone(), metrics.clone())?;
         let board = prober.board();
-        tasks.spawn(prober.run(builder.subscribe_tables(), cancel.clone()));
+        tasks.spawn(prober.run(builder.subscribe_probes(), cancel.clone()));
+        let aliases = crate::alias::start(
+            &server_cfg,
+            handle.clone(),
+            builder.subscribe_hostnames(),
+            &mut tasks,
+            &cancel,
+        )?;
         tasks.spawn(builder.run(cancel.clone()));
         let admin_addr = match server_cfg.admin_listen {
             None => None,
@@ -145,6 +156,7 @@ impl Server {
                     metrics: metrics.clone(),
                     builder: handle.clone(),
                     board: board.clone(),
+                    aliases: aliases.clone(),
                     shutdown: draining.clone(),
                     overrides: override_list.clone(),
                     saved: saved.clone(),
@@ -253,13 +265,20 @@ async fn bind_dns(
     server: &crate::model::Server,
     cell: &SnapshotCell,
     metrics: &Arc<Metrics>,
+    updates: &crate::dns::update::UpdateQueue,
 ) -> anyhow::Result<(UdpListener, tokio::net::TcpListener)> {
     const ATTEMPTS: usize = 20;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let listener = UdpListener::start(addr, server.udp_workers, cell.clone(), metrics.clone())
-            .with_context(|| format!("binding UDP {addr}"))?;
+        let listener = UdpListener::start(
+            addr,
+            server.udp_workers,
+            cell.clone(),
+            metrics.clone(),
+            updates.clone(),
+        )
+        .with_context(|| format!("binding UDP {addr}"))?;
         let bound = listener.local_addr;
         match tcp::bind(bound) {
             Ok(tcp) => return Ok((listener, tcp)),

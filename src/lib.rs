@@ -20,6 +20,7 @@
 //!   ([`config::limits`]), and file watching.
 //! * [`table`]: the compiled, immutable [`table::Snapshot`] and the builder
 //!   task that alone publishes new ones.
+//! * [`rdata`]: record data of static records, presentation format to wire.
 //! * [`select`]: the selection rules as a pure function.
 //! * [`dns`]: the wire reader, the answer engine, response rate limiting
 //!   (UDP only) and the UDP/TCP listeners.
@@ -28,6 +29,8 @@
 //!   `gslb explain`).
 //! * [`geo`]: client location from GeoIP2/GeoLite2 databases.
 //! * [`health`]: probe state in snapshots, rise/fall, and the prober.
+//! * [`alias`]: hostname targets: the background refresher that resolves
+//!   host names in `targets` and reports their addresses to the builder.
 //! * [`admin`]: the admin HTTP API (bearer token, Host check, connection
 //!   limits, shared `/status` and `/metrics` bodies), its client for
 //!   `gslb status` and `gslb override`, the status report and the status
@@ -40,7 +43,9 @@
 //! * [`app`]: wiring for `gslb serve`.
 
 pub mod admin;
+pub mod alias;
 pub mod app;
+pub mod atomic_file;
 pub mod config;
 #[cfg(feature = "kubernetes")]
 pub mod crd_sync;
@@ -51,6 +56,7 @@ pub mod geo;
 pub mod health;
 pub mod metrics;
 pub mod model;
+pub mod rdata;
 pub mod select;
 pub mod table;
 

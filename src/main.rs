@@ -221,7 +221,7 @@ fn check_config(path: &std::path::Path) -> ExitCode {
                 .records
                 .iter()
                 .flat_map(|r| &r.sets)
-                .map(|s| s.targets.len())
+                .map(|s| s.targets.len() + s.hostnames.len())
                 .sum();
             println!(
                 "{}: ok: {} zone{}, {} record{}, {} set{}, {} target{}, {} health check{}, GeoIP: {}",
@@ -238,6 +238,10 @@ fn check_config(path: &std::path::Path) -> ExitCode {
                 plural(c.health_checks.len()),
                 loaded.geo.as_ref().map_or("none", |g| g.database_type()),
             );
+            let statics: usize = c.zones.iter().map(|z| z.statics.len()).sum();
+            if statics > 0 {
+                println!("static records: {statics}");
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {

@@ -8,6 +8,7 @@
 //! the Prometheus text format for the admin API.
 
 pub mod tcp;
+pub mod updates;
 
 use std::{
     collections::HashMap,
@@ -32,12 +33,18 @@ use crate::health::probe::Finding;
 use crate::table::{Snapshot, Table};
 
 /// QTYPE buckets counted separately; everything else is `other`.
-pub const QTYPES: [(u16, &str); 6] = [
+pub const QTYPES: [(u16, &str); 12] = [
     (1, "A"),
     (28, "AAAA"),
     (6, "SOA"),
     (2, "NS"),
     (255, "ANY"),
+    (5, "CNAME"),
+    (15, "MX"),
+    (16, "TXT"),
+    (33, "SRV"),
+    (257, "CAA"),
+    (43, "DS"),
     (0, "other"),
 ];
 /// RCODE buckets; everything else is `other`.
@@ -179,6 +186,8 @@ pub struct Metrics {
     pub admin_metrics_renders: AtomicU64,
     /// Response rate limiting; kept across reloads like the DNS counters.
     pub rrl: RrlCounters,
+    /// RFC 2136 dynamic updates by key and result.
+    pub updates: updates::UpdateCounters,
     zones: Mutex<HashMap<String, Arc<ZoneCounters>>>,
     sets: Mutex<HashMap<(String, String), Arc<SetCounters>>>,
     probes: ProbeMetrics,
@@ -551,6 +560,7 @@ impl Collector for SnapshotCollector {
             u64::from(self.ready),
         )?;
         m.tcp.encode(&mut encoder)?;
+        m.updates.encode(&mut encoder)?;
         Ok(())
     }
 }

@@ -8,6 +8,9 @@ use std::{
 
 use crate::dns::name::Name;
 use crate::geo::{Continent, Coordinates, Country, Subdivision};
+use crate::rdata::{Rdata, RecordType};
+
+pub mod update;
 
 /// A whole validated configuration, record files merged in.
 #[derive(Debug, Clone)]
@@ -62,6 +65,10 @@ pub struct Server {
     pub state_file: Option<PathBuf>,
     /// Response rate limiting for UDP, when configured.
     pub rate_limit: Option<RateLimit>,
+    /// Resolvers asked for hostname targets; empty: `/etc/resolv.conf`.
+    pub resolvers: Vec<SocketAddr>,
+    /// Refresh and staleness bounds of hostname targets.
+    pub alias: crate::alias::Policy,
 }
 
 /// `server.rate_limit`: how UDP responses to one client prefix are limited
@@ -94,6 +101,24 @@ pub struct Zone {
     pub soa: Soa,
     /// Apex NS names with their glue (empty for names outside every zone).
     pub nameservers: Vec<(Name, Vec<IpAddr>)>,
+    /// Records served as written (`static`), in config order.
+    pub statics: Vec<StaticRecord>,
+    /// Who may change the zone with RFC 2136 updates; `None`: nobody.
+    pub updates: Option<update::UpdatePolicy>,
+}
+
+/// A record of a zone's `static` list: TXT, CNAME, MX, CAA, SRV, NS
+/// (delegation), A or AAAA, answered as written, with no selection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticRecord {
+    /// Owner name, inside the zone.
+    pub name: Name,
+    /// Type.
+    pub rtype: RecordType,
+    /// TTL; the same for every record of the RRset.
+    pub ttl: u32,
+    /// Data in wire form.
+    pub data: Rdata,
 }
 
 /// SOA fields.
@@ -190,6 +215,9 @@ pub struct TargetSet {
     pub id: String,
     /// Addresses answered.
     pub targets: Vec<IpAddr>,
+    /// Host names whose addresses are answered too (alias flattening),
+    /// resolved in the background (`crate::alias`).
+    pub hostnames: Vec<Name>,
     /// Relative share.
     pub weight: u32,
     /// Failover tier, lower first.

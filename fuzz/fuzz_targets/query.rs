@@ -19,7 +19,8 @@ use libfuzzer_sys::fuzz_target;
 
 /// Several zones (one nested in another, a name server served as glue by
 /// the parent), geo, weighted, failover, residency and IPv6-only records,
-/// health checks, a wildcard-looking label and a record at an apex.
+/// health checks, a wildcard-looking label, a record at an apex, static
+/// records with CNAME chains and a sub-delegation.
 const CONFIG: &str = include_str!("query-config.yaml");
 
 /// Client source addresses: no data, US, DE, IN, IPv6 DE, IPv4-mapped DE,

@@ -16,7 +16,7 @@ use gslb::metrics::Metrics;
 use gslb::model::Config;
 use gslb::table::{Snapshot, compile};
 use hickory_proto::op::{Message, MessageType, Query};
-use hickory_proto::rr::{DNSClass, RecordType};
+use hickory_proto::rr::{DNSClass, RData, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 /// Plain DNS over UDP.
@@ -61,6 +61,7 @@ pub fn snapshot(
         HealthState::AllDown => Health {
             probes: ProbeBits::from_fn(probes, |_| false),
             overrides: SetOverrides::none(sets),
+            ..Health::default()
         },
         HealthState::Mixed => Health {
             probes: ProbeBits::from_fn(probes, |i| i % 2 == 0),
@@ -72,6 +73,7 @@ pub fn snapshot(
                 };
                 overrides.with(i, state)
             }),
+            ..Health::default()
         },
     };
     Snapshot {
@@ -82,6 +84,7 @@ pub fn snapshot(
         geo,
         max_udp_payload,
         rate_limiter: None,
+        dynamic: Default::default(),
     }
 }
 
@@ -182,12 +185,17 @@ pub fn check_response(
         );
     }
     if let [question] = response.queries.as_slice() {
+        // The question name, then each CNAME's target in turn (RFC 1034
+        // §4.3.2: gslb follows aliases inside its zones).
+        let mut owner = question.name().clone();
         for answer in &response.answers {
             assert_eq!(
-                &answer.name,
-                question.name(),
-                "answers are for the question name"
+                answer.name, owner,
+                "answers are for the question name or the CNAME chain from it"
             );
+            if let RData::CNAME(target) = &answer.data {
+                owner = target.0.clone();
+            }
         }
     }
 }
@@ -252,6 +260,7 @@ pub fn answer_every_name(config: &Config) {
         .iter()
         .flat_map(|z| std::iter::once(&z.origin).chain(z.nameservers.iter().map(|(ns, _)| ns)))
         .chain(config.records.iter().map(|r| &r.name))
+        .chain(config.zones.iter().flat_map(|z| z.statics.iter().map(|s| &s.name)))
         .take(64);
     let names: Vec<_> = names.collect();
     let subnets: [(u16, u8, &[u8]); 2] = [
@@ -267,6 +276,10 @@ pub fn answer_every_name(config: &Config) {
                 RecordType::A,
                 RecordType::AAAA,
                 RecordType::ANY,
+                RecordType::CNAME,
+                RecordType::TXT,
+                RecordType::MX,
+                RecordType::DS,
             ] {
                 let client: IpAddr = [127, 0, 2, 1].into();
                 let plain = query(1, name.wire(), rtype, None, None);

@@ -58,6 +58,8 @@ pub struct AdminState {
     pub builder: BuilderHandle,
     /// Probe details and readiness.
     pub board: Arc<StatusBoard>,
+    /// Hostname targets: their addresses and first-resolution readiness.
+    pub aliases: Arc<crate::alias::AliasBoard>,
     /// Cancelled when shutdown starts: readiness turns false at once,
     /// while the API keeps serving through the drain.
     pub shutdown: CancellationToken,
@@ -124,8 +126,14 @@ pub async fn serve(listener: TcpListener, state: AdminState, stop: CancellationT
 async fn readyz(State(state): State<AdminState>) -> Response {
     if state.shutdown.is_cancelled() {
         (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
-    } else if state.board.ready() {
+    } else if state.board.ready() && state.aliases.ready() {
         (StatusCode::OK, "ready\n").into_response()
+    } else if state.board.ready() {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "waiting for the first resolution of hostname targets\n",
+        )
+            .into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -138,7 +146,8 @@ async fn readyz(State(state): State<AdminState>) -> Response {
 async fn metrics(State(state): State<AdminState>) -> Response {
     let snapshot = state.cell.load_full();
     let generation = snapshot.generation;
-    let (metrics, ready) = (state.metrics.clone(), state.board.ready());
+    let ready = state.board.ready() && state.aliases.ready();
+    let metrics = state.metrics.clone();
     let body = state
         .documents
         .metrics
@@ -154,11 +163,12 @@ async fn status(State(state): State<AdminState>) -> Response {
     let snapshot = state.cell.load_full();
     let generation = snapshot.generation;
     let board = state.board.clone();
+    let aliases = state.aliases.clone();
     let body = state
         .documents
         .status
         .get(generation, move || {
-            serde_json::to_vec(&StatusReport::build(&snapshot, &board))
+            serde_json::to_vec(&StatusReport::build(&snapshot, &board, &aliases))
                 .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes())
         })
         .await;

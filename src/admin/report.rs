@@ -10,8 +10,9 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+use crate::alias::{AliasBoard, Freshness};
 use crate::health::{Health, Override, prober::StatusBoard};
-use crate::table::{Probe, Snapshot};
+use crate::table::{Family, Probe, Snapshot, resolved::STATIC_ORIGIN};
 
 /// The whole status document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,6 +23,42 @@ pub struct StatusReport {
     pub ready: bool,
     /// Records in table order.
     pub records: Vec<RecordStatus>,
+    /// Hostname targets with their current addresses, sorted by name.
+    /// Absent in documents from older servers.
+    #[serde(default)]
+    pub hostnames: Vec<HostnameStatus>,
+}
+
+/// One hostname target as the refresher knows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostnameStatus {
+    /// The host name.
+    pub name: String,
+    /// How much its addresses are worth: unresolved, fresh, stale (past
+    /// the upstream TTL, resolution failing, still answered) or expired
+    /// (past `max_stale`: treated as down).
+    pub freshness: Freshness,
+    /// Its current addresses, each with how long it has been in the answer.
+    pub addresses: Vec<HostnameAddress>,
+    /// Seconds since the last successful resolution.
+    pub resolved_secs_ago: Option<u64>,
+    /// Seconds left of the upstream TTL.
+    pub ttl_left_secs: Option<u64>,
+    /// Seconds until the next resolution.
+    pub next_refresh_secs: u64,
+    /// Failed resolutions since the last success.
+    pub failures: u32,
+    /// Why the last resolution failed.
+    pub last_error: Option<String>,
+}
+
+/// One resolved address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostnameAddress {
+    /// The address.
+    pub address: IpAddr,
+    /// Seconds since it first appeared in the answers.
+    pub age_secs: u64,
 }
 
 /// One record.
@@ -95,11 +132,15 @@ pub struct TargetStatus {
     pub latency_ms: Option<f64>,
     /// Why the last failing probe failed.
     pub last_error: Option<String>,
+    /// The hostname target it was resolved from; absent for an address
+    /// from the config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
 }
 
 impl StatusReport {
-    /// Describes `snapshot` with the prober's details.
-    pub fn build(snapshot: &Snapshot, board: &StatusBoard) -> Self {
+    /// Describes `snapshot` with the prober's and the refresher's details.
+    pub fn build(snapshot: &Snapshot, board: &StatusBoard, aliases: &AliasBoard) -> Self {
         let health: &Health = &snapshot.health;
         let records = snapshot
             .table
@@ -111,11 +152,34 @@ impl StatusReport {
                     .sets
                     .iter()
                     .map(|set| {
-                        let all: Vec<_> = set.targets.iter().flatten().copied().collect();
+                        // Each target with the hostname it came from and
+                        // the check it is probed with.
+                        let slot = snapshot.table.aliases.get(set.alias as usize);
+                        let mut all = Vec::new();
+                        let mut origin = Vec::new();
+                        for family in [Family::V4, Family::V6] {
+                            let targets = health.targets(set, family);
+                            all.extend_from_slice(targets);
+                            let origins = health
+                                .resolved
+                                .slot(set.alias)
+                                .filter(|_| slot.is_some())
+                                .map(|s| &s.origins[family as usize][..])
+                                .unwrap_or(&[]);
+                            origin.extend((0..targets.len()).map(|i| {
+                                let h = origins.get(i).copied().unwrap_or(STATIC_ORIGIN);
+                                slot.and_then(|slot| slot.hostnames.get(usize::from(h)))
+                            }));
+                        }
                         let targets =
                             all.iter()
-                                .map(|t| {
-                                    let probe = set.health_check.as_ref().map(|check| Probe {
+                                .zip(&origin)
+                                .map(|(t, host)| {
+                                    let check = match (host, slot) {
+                                        (Some(_), Some(slot)) => slot.check.as_ref(),
+                                        _ => set.health_check.as_ref(),
+                                    };
+                                    let probe = check.map(|check| Probe {
                                         check: check.clone(),
                                         addr: t.addr,
                                     });
@@ -139,6 +203,7 @@ impl StatusReport {
                                             .and_then(|d| d.latency)
                                             .map(|l| (l.as_secs_f64() * 1e6).round() / 1e3),
                                         last_error: detail.and_then(|d| d.last_error),
+                                        hostname: host.map(ToString::to_string),
                                     }
                                 })
                                 .collect();
@@ -158,10 +223,32 @@ impl StatusReport {
                     .collect(),
             })
             .collect();
+        let hostnames = aliases
+            .all()
+            .into_iter()
+            .map(|(name, host)| HostnameStatus {
+                name: name.to_string(),
+                freshness: host.freshness,
+                addresses: host
+                    .addresses
+                    .iter()
+                    .map(|(address, age)| HostnameAddress {
+                        address: *address,
+                        age_secs: age.as_secs(),
+                    })
+                    .collect(),
+                resolved_secs_ago: host.resolved_ago.map(|d| d.as_secs()),
+                ttl_left_secs: host.ttl_left.map(|d| d.as_secs()),
+                next_refresh_secs: host.next_in.as_secs(),
+                failures: host.failures,
+                last_error: host.last_error,
+            })
+            .collect();
         Self {
             generation: snapshot.generation,
-            ready: board.ready(),
+            ready: board.ready() && aliases.ready(),
             records,
+            hostnames,
         }
     }
 
@@ -240,6 +327,63 @@ impl StatusReport {
                     cell.to_owned()
                 }
             });
+        }
+        if !self.hostnames.is_empty() {
+            out += "\n";
+            out += &self.render_hostnames();
+        }
+        out
+    }
+
+    /// The hostname targets' table: one line per address (a name without
+    /// addresses gets one line with `-`).
+    fn render_hostnames(&self) -> String {
+        let header = [
+            "HOSTNAME", "STATE", "ADDRESS", "AGE", "RESOLVED", "TTL LEFT", "NEXT", "ERROR",
+        ];
+        let secs = |s: Option<u64>| s.map_or("-".into(), |s| format!("{s}s"));
+        let mut rows: Vec<[String; 8]> = Vec::new();
+        for host in &self.hostnames {
+            let state = format!("{:?}", host.freshness).to_lowercase();
+            let common = |address: String, age: String| {
+                [
+                    host.name.clone(),
+                    state.clone(),
+                    address,
+                    age,
+                    host.resolved_secs_ago
+                        .map_or("-".into(), |s| format!("{s}s ago")),
+                    secs(host.ttl_left_secs),
+                    format!("{}s", host.next_refresh_secs),
+                    host.last_error.clone().unwrap_or_default(),
+                ]
+            };
+            if host.addresses.is_empty() {
+                rows.push(common("-".into(), "-".into()));
+            }
+            for a in &host.addresses {
+                rows.push(common(a.address.to_string(), format!("{}s", a.age_secs)));
+            }
+        }
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        let header: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+        for row in std::iter::once(&header[..]).chain(rows.iter().map(|r| &r[..])) {
+            let mut text = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                text.push_str(cell);
+                if i + 1 < row.len() {
+                    let pad = widths[i].saturating_sub(cell.chars().count());
+                    text.push_str(&" ".repeat(pad + 2));
+                }
+            }
+            out += text.trim_end();
+            out += "\n";
         }
         out
     }

@@ -79,6 +79,27 @@ pub struct RawServer {
     pub state_file: Option<String>,
     /// Response rate limiting for UDP; off when absent.
     pub rate_limit: Option<RawRateLimit>,
+    /// Resolvers asked for hostname targets (`IP:port`); the servers of
+    /// `/etc/resolv.conf` when empty.
+    #[serde(default)]
+    pub resolvers: Vec<String>,
+    /// How hostname targets are refreshed.
+    pub alias: Option<RawAlias>,
+}
+
+/// `server.alias`: refresh and staleness bounds of hostname targets.
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlias {
+    /// Shortest time between two resolutions of one name, e.g. `5s`.
+    pub min_refresh: Option<String>,
+    /// Longest time between two resolutions of one name, e.g. `5m`.
+    pub max_refresh: Option<String>,
+    /// How long past their TTL the last addresses are served while
+    /// resolution fails, e.g. `1h`.
+    pub max_stale: Option<String>,
+    /// Most addresses kept per name.
+    pub max_addresses: Option<i64>,
 }
 
 /// One entry of `zones:`.
@@ -94,6 +115,67 @@ pub struct RawZone {
     /// NS names at the apex with their glue addresses.
     #[serde(default)]
     pub nameservers: BTreeMap<String, Vec<String>>,
+    /// Records served as written: TXT, CNAME, MX, CAA, SRV, NS, A, AAAA.
+    #[serde(default, rename = "static", skip_serializing_if = "Vec::is_empty")]
+    pub statics: Vec<RawStatic>,
+    /// RFC 2136 dynamic updates signed with TSIG; refused when absent.
+    pub updates: Option<RawUpdates>,
+}
+
+/// `updates:` of a zone.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpdates {
+    /// TSIG keys that may sign updates.
+    #[serde(default)]
+    pub keys: Vec<RawTsigKey>,
+    /// What each key may write.
+    #[serde(default)]
+    pub allow: Vec<RawAllow>,
+    /// Largest TTL of a dynamic record, seconds.
+    pub max_ttl: Option<i64>,
+    /// Most dynamic records one key may have in the zone.
+    pub max_records_per_key: Option<i64>,
+}
+
+/// One entry of `updates.keys`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTsigKey {
+    /// Key name, as clients send it.
+    pub name: String,
+    /// `hmac-sha256` (default) or `hmac-sha512`.
+    pub algorithm: Option<String>,
+    /// File holding the base64 secret.
+    pub secret_file: String,
+}
+
+/// One entry of `updates.allow`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAllow {
+    /// Key name.
+    pub key: String,
+    /// Owner-name patterns.
+    pub names: Vec<String>,
+    /// RR types.
+    pub types: Vec<String>,
+}
+
+/// One entry of a zone's `static:`.
+#[derive(Debug, Deserialize, Serialize, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawStatic {
+    /// Owner: `@` for the apex, relative to the origin, or absolute.
+    pub name: String,
+    /// Record type mnemonic, e.g. `TXT`.
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// TTL; defaults to the zone's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+    /// Record data in zone-file (presentation) format.
+    pub data: String,
 }
 
 /// `soa:` of a zone.

@@ -30,7 +30,10 @@ const MAX_WEIGHT: i64 = 1_000_000;
 /// Default zone TTL.
 const DEFAULT_TTL: i64 = 30;
 
+mod alias;
 mod rate_limit;
+mod statics;
+mod updates;
 
 /// One problem in one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +193,13 @@ pub fn validate(
         records.add_all(&mut check, &source.raw.records);
     }
     let records = records.records;
+    let mut zones = zones;
+    let mut check = Checker {
+        file: file.clone(),
+        errors: &mut errors,
+    };
+    let max_records = server.as_ref().map(|s| s.max_records);
+    statics::check(&mut check, &raw.zones, &mut zones, &records, max_records);
     match server {
         Some(server) if errors.is_empty() => Ok(Config {
             server,
@@ -290,6 +300,14 @@ fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
         Duration::from_secs(300),
     );
     let rate_limit = rate_limit::rate_limit(check, raw.rate_limit.as_ref());
+    let resolvers: Vec<SocketAddr> = raw
+        .resolvers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, text)| socket_addr(check, format!("server.resolvers[{i}]"), text))
+        .collect();
+    let resolvers_ok = resolvers.len() == raw.resolvers.len();
+    let alias = alias::alias(check, raw.alias.as_ref());
     Some(Server {
         admin_token_file: raw.admin_token_file.as_ref().map(PathBuf::from),
         admin_max_connections: admin_max_connections?,
@@ -308,6 +326,8 @@ fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
         max_config_bytes: max_config_bytes?,
         max_records: max_records?,
         rate_limit: rate_limit?,
+        resolvers: Some(resolvers).filter(|_| resolvers_ok)?,
+        alias: alias?,
     })
 }
 
@@ -341,6 +361,12 @@ fn zones(check: &mut Checker<'_>, raw: &[RawZone], default_serial: u32) -> Vec<Z
         }
         zones.push(zone);
     }
+    let policies: Vec<(usize, &crate::model::update::UpdatePolicy)> = zones
+        .iter()
+        .enumerate()
+        .filter_map(|(i, z)| Some((i, z.updates.as_ref()?)))
+        .collect();
+    updates::check_keys_agree(check, &policies);
     let origins: Vec<Name> = zones.iter().map(|z| z.origin.clone()).collect();
     for (i, zone) in zones.iter().enumerate() {
         for (ns, glue) in &zone.nameservers {
@@ -408,6 +434,10 @@ fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32)
             nameservers.push((name, glue));
         }
     }
+    let updates = raw
+        .updates
+        .as_ref()
+        .and_then(|u| updates::updates(check, &format!("{path}.updates"), u, origin.as_ref()));
     // Keep a zone whose origin parsed even if other fields did not, so its
     // records are still checked against it; the errors already fail the load.
     Some(Zone {
@@ -423,6 +453,8 @@ fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32)
             minimum: minimum.unwrap_or_default(),
         },
         nameservers,
+        statics: Vec::new(),
+        updates,
     })
 }
 
@@ -727,16 +759,22 @@ impl RecordChecker<'_> {
             );
         }
         let mut targets: Vec<IpAddr> = Vec::new();
+        let mut hostnames: Vec<Name> = Vec::new();
         for (k, text) in raw.targets.iter().enumerate() {
             let target_path = format!("{path}.targets[{k}]");
-            let Some(ip) = check.ip(&target_path, text) else {
+            let Some(target) = alias::target(check, &target_path, text) else {
                 continue;
             };
-            if targets.contains(&ip) {
-                check.error(target_path, format!("{ip} is listed twice"));
-                continue;
+            match target {
+                alias::Target::Ip(ip) if targets.contains(&ip) => {
+                    check.error(target_path, format!("{ip} is listed twice"));
+                }
+                alias::Target::Ip(ip) => targets.push(ip),
+                alias::Target::Host(name) if hostnames.contains(&name) => {
+                    check.error(target_path, format!("{name} is listed twice"));
+                }
+                alias::Target::Host(name) => hostnames.push(name),
             }
-            targets.push(ip);
         }
         let weight = check.int(format!("{path}.weight"), raw.weight, 1, 0, MAX_WEIGHT);
         let priority = check.int(format!("{path}.priority"), raw.priority, 0, 0, 65535);
@@ -775,11 +813,14 @@ impl RecordChecker<'_> {
                 }
             },
         };
-        let all_ok =
-            id_ok && targets.len() == raw.targets.len() && !targets.is_empty() && location_ok;
+        let all_ok = id_ok
+            && targets.len() + hostnames.len() == raw.targets.len()
+            && !raw.targets.is_empty()
+            && location_ok;
         Some(TargetSet {
             id: raw.id.clone(),
             targets,
+            hostnames,
             weight: weight?,
             priority: priority?,
             geo: geo?,
@@ -928,6 +969,8 @@ impl RecordScope {
                         minimum: 0,
                     },
                     nameservers: Vec::new(),
+                    statics: Vec::new(),
+                    updates: None,
                 });
             }
         }

@@ -9,10 +9,11 @@
 //! dropped; the rest are hints, and the table builder compares the files
 //! with what the last load read ([`super::Inputs`]) before it reloads.
 
+use crate::atomic_file::parent_dir;
 use std::{
     collections::BTreeSet,
     ffi::{OsStr, OsString},
-    path::{Path, PathBuf},
+    path::PathBuf,
 };
 
 use futures_util::StreamExt;
@@ -106,13 +107,6 @@ fn watch(dirs: &BTreeSet<PathBuf>) -> std::io::Result<Inotify> {
 /// event), or Kubernetes' `..data` symlink swap behind a ConfigMap mount.
 fn concerns(name: &OsStr, names: &BTreeSet<OsString>) -> bool {
     names.contains(name) || name.as_encoded_bytes().starts_with(b"..")
-}
-
-fn parent_dir(file: &Path) -> PathBuf {
-    match file.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }
 
 #[cfg(test)]

@@ -337,12 +337,23 @@ fn build_record(name: String, sets: NameSets<'_>, scope: &RecordScope, out: &mut
     let mut others: Vec<(ObjectKey, i64)> = Vec::new();
     for members in sets.values() {
         let mut set = members[0].set.clone();
+        // Addresses sorted as addresses, then host names (already
+        // canonical) sorted as text.
         let targets: BTreeSet<IpAddr> = members
             .iter()
             .flat_map(|c| &c.set.targets)
             .filter_map(|t| t.parse().ok())
             .collect();
-        set.targets = targets.iter().map(IpAddr::to_string).collect();
+        let hosts: BTreeSet<&String> = members
+            .iter()
+            .flat_map(|c| &c.set.targets)
+            .filter(|t| t.parse::<IpAddr>().is_err())
+            .collect();
+        set.targets = targets
+            .iter()
+            .map(IpAddr::to_string)
+            .chain(hosts.into_iter().cloned())
+            .collect();
         raw_sets.push(set);
         for c in members {
             let list = if c.owner { &mut asked } else { &mut others };
@@ -442,17 +453,24 @@ fn map_endpoint<'a>(
     })
 }
 
-/// The targets as sorted, de-duplicated addresses of the record type's
-/// family. An empty `recordType` takes the family of each address.
+/// The targets: sorted, de-duplicated addresses of the record type's
+/// family, then sorted host names. An empty `recordType` takes the family
+/// of each address. A `CNAME` endpoint's targets are host names (alias
+/// flattening: gslb resolves them and answers their addresses, never a
+/// CNAME); an `A`/`AAAA` endpoint may name hosts too, as ExternalDNS
+/// writes for a load balancer with a hostname.
 fn targets(endpoint: &Endpoint) -> Result<Vec<String>, Refusal> {
-    let family = match endpoint.record_type.trim().to_ascii_uppercase().as_str() {
+    let rtype = endpoint.record_type.trim().to_ascii_uppercase();
+    let family = match rtype.as_str() {
         "A" => Some(false),
         "AAAA" => Some(true),
-        "" => None,
+        "" | "CNAME" => None,
         other => {
             return Err((
                 Reason::RecordType,
-                format!("recordType {other} is not served: gslb answers A and AAAA only"),
+                format!(
+                    "recordType {other} is not served: gslb answers A and AAAA only (CNAME targets are resolved and answered as A and AAAA)"
+                ),
             ));
         }
     };
@@ -460,13 +478,27 @@ fn targets(endpoint: &Endpoint) -> Result<Vec<String>, Refusal> {
         return Err((Reason::Target, "targets is empty".into()));
     }
     let mut addrs = BTreeSet::new();
+    let mut hosts = BTreeSet::new();
     for text in &endpoint.targets {
-        let ip: IpAddr = text.trim().parse().map_err(|_| {
-            (
+        let text = text.trim();
+        let Ok(ip) = text.parse::<IpAddr>() else {
+            let host = crate::dns::name::Name::parse(text).map_err(|e| {
+                (
+                    Reason::Target,
+                    format!("target {text:?} is neither an IP address nor a host name: {e}"),
+                )
+            })?;
+            hosts.insert(host.to_string());
+            continue;
+        };
+        if rtype == "CNAME" {
+            return Err((
                 Reason::Target,
-                format!("target {text:?} is not an IP address"),
-            )
-        })?;
+                format!(
+                    "target {ip} of a CNAME endpoint is not a host name; use recordType A or AAAA for addresses"
+                ),
+            ));
+        }
         if let Some(v6) = family
             && ip.is_ipv6() != v6
         {
@@ -478,7 +510,7 @@ fn targets(endpoint: &Endpoint) -> Result<Vec<String>, Refusal> {
         }
         addrs.insert(ip);
     }
-    Ok(addrs.iter().map(IpAddr::to_string).collect())
+    Ok(addrs.iter().map(IpAddr::to_string).chain(hosts).collect())
 }
 
 /// Keys with a gslb meaning, for the "unknown key" message.

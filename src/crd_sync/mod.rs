@@ -43,8 +43,8 @@
 //! | DNSEndpoint | gslb |
 //! |---|---|
 //! | `dnsName` | record name, lower-cased; must be inside a served zone and not a name the config's own `records` define |
-//! | `recordType` `A` / `AAAA` | targets must be IPv4 / IPv6; empty: each target's own family; anything else (CNAME, TXT, ...) is rejected |
-//! | `targets` | set targets, de-duplicated and sorted; each must be an IP address |
+//! | `recordType` `A` / `AAAA` | address targets must be IPv4 / IPv6; empty: each target's own family; `CNAME`: every target must be a host name; anything else (TXT, MX, ...) is rejected |
+//! | `targets` | set targets, de-duplicated and sorted (addresses, then host names); each an IP address or a host name (a hostname target: resolved by gslb and answered as A/AAAA, never as a CNAME) |
 //! | `recordTTL` | record `ttl`; 0 or absent: the zone's TTL; endpoints of one name with different TTLs: the lowest (warning) |
 //! | `setIdentifier` | set `id`; empty: `namespace/name` of the object (`cluster/namespace/name` with several clusters) |
 //! | `gslb/weight`, `aws/weight` | `weight` |

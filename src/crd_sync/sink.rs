@@ -14,8 +14,7 @@
 //! server, the last file keeps serving.
 
 use std::{
-    fs::{self, File},
-    io::{self, Write},
+    fs,
     path::{Path, PathBuf},
 };
 
@@ -38,15 +37,8 @@ pub enum SinkError {
     #[error("the record file write was interrupted: {0}")]
     Interrupted(String),
     /// A filesystem step failed.
-    #[error("cannot write {path}: {step}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Which step: create, write, fsync, rename, fsync directory.
-        step: &'static str,
-        /// The error.
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::atomic_file::WriteError),
 }
 
 /// The file's full text for `file`: equal inputs give equal bytes.
@@ -109,7 +101,7 @@ impl RecordFileSink {
             return Ok(WriteOutcome::Unchanged);
         }
         let repair = self.last.as_deref() == Some(content.as_str());
-        write_atomic(&self.path, content.as_bytes())?;
+        crate::atomic_file::write(&self.path, content.as_bytes())?;
         self.last = Some(content);
         Ok(if repair {
             WriteOutcome::Repaired
@@ -117,39 +109,6 @@ impl RecordFileSink {
             WriteOutcome::Written
         })
     }
-}
-
-/// Replaces `path` with `bytes` through a temporary file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SinkError> {
-    let io = |step: &'static str| {
-        move |source: io::Error| SinkError::Io {
-            path: path.to_owned(),
-            step,
-            source,
-        }
-    };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .map_or_else(|| "records".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&tmp).map_err(io("create temporary file"))?;
-        file.write_all(bytes).map_err(io("write"))?;
-        file.sync_all().map_err(io("fsync"))?;
-        drop(file);
-        fs::rename(&tmp, path).map_err(io("rename"))?;
-        File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io("fsync directory"))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]
@@ -220,21 +179,6 @@ mod tests {
         assert_eq!(sink.write(text.clone()).unwrap(), WriteOutcome::Repaired);
         assert_eq!(fs::read_to_string(&path).unwrap(), text);
         assert_eq!(sink.write(text).unwrap(), WriteOutcome::Unchanged);
-    }
-
-    #[test]
-    fn a_failed_write_keeps_the_old_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("records.yaml");
-        fs::write(&path, "old").unwrap();
-        // A directory where the temporary file would go makes create fail.
-        let tmp = dir
-            .path()
-            .join(format!(".records.yaml.tmp-{}", std::process::id()));
-        fs::create_dir(&tmp).unwrap();
-        let err = write_atomic(&path, b"new").unwrap_err();
-        assert!(err.to_string().contains("create temporary file"), "{err}");
-        assert_eq!(fs::read_to_string(&path).unwrap(), "old");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::{
 use kube::api::DynamicObject;
 use serde::{Deserialize, Serialize};
 
-use super::sink::{SinkError, write_atomic};
+use crate::atomic_file;
 
 /// Largest state file read back: far above any real cluster's
 /// DNSEndpoints, and a bound on what a corrupt file can make us allocate.
@@ -83,7 +83,7 @@ pub enum StateError {
     },
     /// Writing failed.
     #[error(transparent)]
-    Write(#[from] SinkError),
+    Write(#[from] atomic_file::WriteError),
     /// Encoding failed.
     #[error("cannot encode the state of cluster {cluster}: {source}")]
     Encode {
@@ -114,10 +114,7 @@ impl StateDir {
     /// The default: `crd-sync-state` beside the record file, so that it is
     /// on the same volume and lives as long.
     pub fn beside(output: &Path) -> PathBuf {
-        match output.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.join("crd-sync-state"),
-            _ => PathBuf::from("crd-sync-state"),
-        }
+        atomic_file::parent_dir(output).join("crd-sync-state")
     }
 
     /// Where the state of `cluster` is kept.
@@ -184,7 +181,7 @@ impl StateDir {
             cluster: state.cluster.clone(),
             source,
         })?;
-        write_atomic(&self.path(&state.cluster), &bytes)?;
+        atomic_file::write(&self.path(&state.cluster), &bytes)?;
         Ok(())
     }
 }
@@ -255,7 +252,7 @@ mod tests {
         );
         assert_eq!(
             StateDir::beside(Path::new("records.yaml")),
-            Path::new("crd-sync-state")
+            Path::new("./crd-sync-state")
         );
     }
 }

@@ -2,8 +2,12 @@
 //! UDP and TCP listeners.
 
 pub mod answer;
+pub mod message;
 pub mod name;
 pub mod rrl;
+pub mod signed;
 pub mod tcp;
+pub mod tsig;
 pub mod udp;
+pub mod update;
 pub mod wire;

@@ -32,6 +32,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tracing::{debug, warn};
 
 use super::answer::{Responder, Transport};
+use super::signed;
+use super::update::{self, ReplyTo, UpdateQueue};
 use crate::metrics::Metrics;
 use crate::table::SnapshotCell;
 
@@ -61,6 +63,7 @@ impl UdpListener {
         workers: usize,
         cell: SnapshotCell,
         metrics: Arc<Metrics>,
+        updates: UpdateQueue,
     ) -> io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let first = bind(addr)?;
@@ -82,9 +85,10 @@ impl UdpListener {
             .enumerate()
             .map(|(i, socket)| {
                 let (cell, metrics, stop) = (cell.clone(), metrics.clone(), stop.clone());
+                let updates = updates.clone();
                 std::thread::Builder::new()
                     .name(format!("gslb-udp-{i}"))
-                    .spawn(move || serve(socket, cell, metrics, stop))
+                    .spawn(move || serve(socket, cell, metrics, stop, updates))
             })
             .collect::<io::Result<Vec<_>>>()?;
         Ok(Self {
@@ -170,8 +174,16 @@ impl Batch {
     }
 }
 
-fn serve(socket: UdpSocket, cell: SnapshotCell, metrics: Arc<Metrics>, stop: Arc<AtomicBool>) {
+fn serve(
+    socket: UdpSocket,
+    cell: SnapshotCell,
+    metrics: Arc<Metrics>,
+    stop: Arc<AtomicBool>,
+    updates: UpdateQueue,
+) {
     let fd = socket.as_raw_fd();
+    // Update answers are sent from the update task through this clone.
+    let reply_socket = socket.try_clone().ok().map(Arc::new);
     let mut responder = Responder::default();
     let mut batch = Batch::new();
     let mut recv_headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
@@ -196,14 +208,26 @@ fn serve(socket: UdpSocket, cell: SnapshotCell, metrics: Arc<Metrics>, stop: Arc
             if peer.port() == 0 {
                 continue; // cannot be answered; likely spoofed
             }
+            let packet = &batch.queries[i][..len];
+            if update::is_update(packet) {
+                if let Some(socket) = &reply_socket {
+                    let socket = socket.clone();
+                    updates.submit(packet, peer.ip(), ReplyTo::Udp { socket, peer });
+                }
+                continue;
+            }
             let out = &mut batch.responses[replies];
-            let outcome = responder.respond(
-                &snapshot,
-                &batch.queries[i][..len],
-                peer.ip(),
-                Transport::Udp,
-                out,
-            );
+            let mut outcome = responder.respond(&snapshot, packet, peer.ip(), Transport::Udp, out);
+            if outcome.signed {
+                outcome = signed::respond(
+                    &mut responder,
+                    &snapshot,
+                    packet,
+                    peer.ip(),
+                    Transport::Udp,
+                    out,
+                );
+            }
             metrics.observe(&snapshot.counters, &outcome);
             if outcome.replied
                 && limiter

@@ -14,6 +14,8 @@ use super::name::MAX_NAME_LEN;
 pub const HEADER_LEN: usize = 12;
 /// RR type of EDNS's pseudo-record.
 pub const TYPE_OPT: u16 = 41;
+/// RR type of TSIG (RFC 8945).
+pub const TYPE_TSIG: u16 = 250;
 /// EDNS option code of Client Subnet.
 pub const OPTION_ECS: u16 = 8;
 
@@ -145,6 +147,9 @@ pub struct Query {
     pub question: Question,
     /// OPT, if present.
     pub edns: Option<Edns>,
+    /// Whether the last additional record is a TSIG signature (RFC 8945):
+    /// such queries take the slower signed path.
+    pub signed: bool,
 }
 
 /// Why a packet is not a query gslb can answer normally.
@@ -183,8 +188,16 @@ pub fn parse(packet: &[u8]) -> Result<Query, Malformed> {
         at = rr.end;
     }
     let mut edns = None;
-    for _ in 0..header.arcount {
+    let mut signed = false;
+    for i in 0..header.arcount {
         let rr = read_rr(packet, at).ok_or(form_err(Some(question)))?;
+        if rr.rtype == TYPE_TSIG {
+            // RFC 8945 §5.2: a TSIG record anywhere but last is FORMERR.
+            if i + 1 != header.arcount {
+                return Err(form_err(Some(question)));
+            }
+            signed = true;
+        }
         if rr.rtype == TYPE_OPT {
             if edns.is_some() || rr.name_len != 1 {
                 return Err(form_err(Some(question)));
@@ -200,6 +213,7 @@ pub fn parse(packet: &[u8]) -> Result<Query, Malformed> {
         header,
         question,
         edns,
+        signed,
     })
 }
 

@@ -429,6 +429,10 @@ fn find_record<'s>(snap: &'s Snapshot, name: &Name) -> Result<&'s Record, Explai
     match table.lookup(name.wire()) {
         Lookup::Refused => Err(ExplainError::Refused(name.to_string())),
         Lookup::NxDomain(_) => Err(ExplainError::NxDomain(name.to_string())),
+        Lookup::Referral { .. } => Err(ExplainError::NotARecord(
+            name.to_string(),
+            "it is below a delegation: DNS answers with a referral",
+        )),
         Lookup::Found(entry) => match entry.record {
             Some(i) => table
                 .records
@@ -571,7 +575,7 @@ fn target_shares(
     failed_open: bool,
     answers: u16,
 ) -> Vec<TargetShare> {
-    let targets = &set.targets[family as usize];
+    let targets = health.targets(set, family);
     let n = targets.len().max(1);
     let mut counts: HashMap<IpAddr, usize> = HashMap::new();
     for rotation in 0..n {
@@ -668,7 +672,7 @@ fn verdict(
     family: Family,
     client: &Location,
 ) -> SetVerdict {
-    let targets = &set.targets[family as usize];
+    let targets = health.targets(set, family);
     let geo = if set.geo.is_empty() {
         "no geo"
     } else {

@@ -54,9 +54,11 @@ fn snapshot() -> Snapshot {
         health: Health {
             probes: ProbeBits::all_up(table.probes.len()),
             overrides: SetOverrides::none(table.set_count as usize),
+            ..Health::default()
         },
         table,
         counters: Default::default(),
+        dynamic: Default::default(),
         geo: Some(Arc::new(crate::geo::GeoDb::open(&db).unwrap())),
         max_udp_payload: 1232,
         rate_limiter: None,

@@ -16,7 +16,10 @@ pub mod slots;
 
 use std::sync::Arc;
 
-use crate::table::{NO_PROBE, Set, Target};
+use crate::table::{
+    Family, NO_PROBE, Record, Set, Target,
+    resolved::{NO_ALIAS, Resolved},
+};
 
 /// Bits per chunk of [`ProbeBits`].
 const CHUNK_BITS: usize = 4096;
@@ -187,6 +190,10 @@ pub struct Health {
     pub probes: ProbeBits,
     /// Overrides indexed by `Set::index`.
     pub overrides: SetOverrides,
+    /// The current targets of sets with hostname targets (their IP
+    /// targets and resolved addresses), which change with resolution as
+    /// probe states change with probes.
+    pub resolved: Resolved,
 }
 
 impl Health {
@@ -212,6 +219,36 @@ impl Health {
     #[inline]
     pub fn drained(&self, set: &Set) -> bool {
         self.override_of(set) == Override::Down
+    }
+
+    /// The targets of `family` a set answers now: its compiled targets, or
+    /// for a set with hostname targets, those of its alias slot.
+    #[inline]
+    pub fn targets<'a>(&'a self, set: &'a Set, family: Family) -> &'a [Target] {
+        if set.alias == NO_ALIAS {
+            &set.targets[family as usize]
+        } else {
+            self.resolved.targets(set.alias, family)
+        }
+    }
+
+    /// Whether any set of `record` has targets of `family` now.
+    pub fn has_family(&self, record: &Record, family: Family) -> bool {
+        record
+            .sets
+            .iter()
+            .any(|s| !self.targets(s, family).is_empty())
+    }
+
+    /// The answer TTL of a set: `ttl`, lowered for a set with hostname
+    /// targets to what remains of their upstream TTL (one atomic load).
+    #[inline]
+    pub fn answer_ttl(&self, set: &Set, ttl: u32) -> u32 {
+        if set.alias == NO_ALIAS {
+            ttl
+        } else {
+            self.resolved.ttl(set.alias, ttl)
+        }
     }
 
     /// Whether a set has a healthy target among `targets`.

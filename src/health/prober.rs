@@ -31,7 +31,7 @@ use super::probe::{self, Clients, Finding};
 use super::slots::{ProbeSlots, SlotClass};
 use crate::metrics::Metrics;
 use crate::model::HealthCheck;
-use crate::table::{Probe, Table, builder::BuilderHandle};
+use crate::table::{Probe, builder::BuilderHandle};
 
 /// Probes in flight at once, across all targets: the file descriptors
 /// probing may hold (each probe one socket), which the process keeps in
@@ -178,19 +178,24 @@ impl<D: Dial> Prober<D> {
         self.shared.board.clone()
     }
 
-    /// Follows `tables` until `cancel` fires.
-    pub async fn run(mut self, mut tables: watch::Receiver<Arc<Table>>, cancel: CancellationToken) {
-        let table = tables.borrow_and_update().clone();
-        self.sync(&table.probes);
+    /// Follows the probe list (the table's probes and those of resolved
+    /// hostname targets) until `cancel` fires.
+    pub async fn run(
+        mut self,
+        mut probes: watch::Receiver<Arc<[Probe]>>,
+        cancel: CancellationToken,
+    ) {
+        let list = probes.borrow_and_update().clone();
+        self.sync(&list);
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                changed = tables.changed() => {
+                changed = probes.changed() => {
                     if changed.is_err() {
                         break;
                     }
-                    let table = tables.borrow_and_update().clone();
-                    self.sync(&table.probes);
+                    let list = probes.borrow_and_update().clone();
+                    self.sync(&list);
                 }
             }
         }

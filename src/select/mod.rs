@@ -39,8 +39,11 @@ impl<'t> Choice<'t> {
         family: Family,
         health: &'a Health,
         limit: u16,
-    ) -> impl Iterator<Item = &'t Target> + 'a {
-        let targets: &'t [Target] = &self.set.targets[family as usize];
+    ) -> impl Iterator<Item = &'a Target> + 'a
+    where
+        't: 'a,
+    {
+        let targets: &'a [Target] = health.targets(self.set, family);
         let n = targets.len();
         (0..n)
             .map(move |i| &targets[(self.rotation + i) % n])
@@ -164,14 +167,13 @@ pub fn select_observed<'t, R: Rng + ?Sized, O: Observer>(
     observer: &mut O,
 ) -> Result<Choice<'t>, NoAnswer> {
     let sets = &record.sets;
-    let fam = family as usize;
     let cands = &mut scratch.candidates;
     cands.clear();
     // Rule 1: only sets with targets of the queried family.
     cands.extend(
         sets.iter()
             .enumerate()
-            .filter(|(_, s)| !s.targets[fam].is_empty())
+            .filter(|(_, s)| !health.targets(s, family).is_empty())
             .map(|(i, _)| i as u32),
     );
     observer.rule(Rule::Family, cands);
@@ -191,7 +193,7 @@ pub fn select_observed<'t, R: Rng + ?Sized, O: Observer>(
         return Err(NoAnswer::Drained);
     }
     // Rule 2, and rule 6 when nothing is healthy.
-    let healthy = |i: &u32| health.any_up(set(i), &set(i).targets[fam]);
+    let healthy = |i: &u32| health.any_up(set(i), health.targets(set(i), family));
     let failed_open = !cands.iter().any(healthy);
     if !failed_open {
         cands.retain(healthy);
@@ -206,7 +208,7 @@ pub fn select_observed<'t, R: Rng + ?Sized, O: Observer>(
     observer.rule(Rule::Location(by), cands);
     // Rule 5.
     let chosen = set(&pick_weighted(sets, cands, rng));
-    let rotation = rng.random_range(0..chosen.targets[fam].len().max(1));
+    let rotation = rng.random_range(0..health.targets(chosen, family).len().max(1));
     Ok(Choice {
         set: chosen,
         failed_open,

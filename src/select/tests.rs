@@ -65,6 +65,7 @@ impl Fixture {
         let health = Health {
             probes: ProbeBits::all_up(table.probes.len()),
             overrides: crate::health::SetOverrides::none(table.set_count as usize),
+            ..Health::default()
         };
         Self {
             table,

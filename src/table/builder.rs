@@ -13,7 +13,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use super::clock::CoarseClock;
+use super::dynamic::Dynamic;
+use super::dynamic_zone::Update;
 use super::overrides::{OverrideBook, OverrideEntry, OverrideMeta};
+use super::resolved::{AliasBook, HostAddrs};
 use super::state_file::{self, SavedWatch, Saver};
 use super::{Probe, Snapshot, SnapshotCell, Table, compile};
 use crate::config::{self, Loaded, watch::FileWatch};
@@ -22,6 +26,10 @@ use crate::dns::rrl::RateLimiter;
 use crate::health::{Health, Override, ProbeBits, SetOverrides};
 use crate::metrics::{Metrics, TableCounters};
 use crate::model::RateLimit;
+
+mod updates;
+
+pub use updates::UpdateError;
 
 /// How long file events settle before a reload, so a burst of writes
 /// (temp file, write, rename) makes one reload.
@@ -41,6 +49,13 @@ pub enum Command {
         /// Told once a snapshot with the new state is published.
         done: oneshot::Sender<()>,
     },
+    /// New addresses (or staleness) of hostname targets.
+    Resolved {
+        /// Each changed hostname with what is now known of it.
+        changes: Vec<(Name, crate::alias::View)>,
+        /// Told once a snapshot with the change is published.
+        done: oneshot::Sender<()>,
+    },
     /// Set or clear an operator override.
     Override {
         /// Record name.
@@ -53,6 +68,17 @@ pub enum Command {
         meta: OverrideMeta,
         /// Where the result goes.
         reply: oneshot::Sender<Result<OverrideApplied, OverrideError>>,
+    },
+    /// Apply an RFC 2136 update whose signature (if any) was verified.
+    Update {
+        /// The zone section's name, lower-cased wire form.
+        zone: Box<[u8]>,
+        /// The key that signed it; `None`: unsigned.
+        key: Option<Name>,
+        /// Prerequisites and changes.
+        update: Update,
+        /// Whether the zone changed, or why nothing was applied.
+        reply: oneshot::Sender<Result<bool, UpdateError>>,
     },
 }
 
@@ -120,6 +146,20 @@ impl BuilderHandle {
         }
     }
 
+    /// Reports new addresses of hostname targets and waits until DNS
+    /// answers reflect them.
+    pub async fn resolved(&self, changes: Vec<(Name, crate::alias::View)>) {
+        let (done, published) = oneshot::channel();
+        if self
+            .tx
+            .send(Command::Resolved { changes, done })
+            .await
+            .is_ok()
+        {
+            let _ = published.await;
+        }
+    }
+
     /// Sets an override and waits until a snapshot with it is published;
     /// returns that snapshot's generation.
     pub async fn set_override(
@@ -156,6 +196,35 @@ impl BuilderHandle {
             .map_err(|_| OverrideError::Stopped)?;
         rx.await.map_err(|_| OverrideError::Stopped)?
     }
+
+    /// Applies an update (its signature already verified; `key` is the
+    /// key that signed it) and waits until a snapshot with it is
+    /// published. Returns whether the zone changed.
+    pub async fn update(
+        &self,
+        zone: Box<[u8]>,
+        key: Option<Name>,
+        update: Update,
+    ) -> Result<bool, UpdateError> {
+        let (reply, rx) = oneshot::channel();
+        let command = Command::Update {
+            zone,
+            key,
+            update,
+            reply,
+        };
+        self.tx
+            .send(command)
+            .await
+            .map_err(|_| UpdateError::Stopped)?;
+        rx.await.map_err(|_| UpdateError::Stopped)?
+    }
+}
+
+impl crate::alias::Sink for BuilderHandle {
+    async fn resolved(&self, changes: Vec<(Name, crate::alias::View)>) {
+        Self::resolved(self, changes).await;
+    }
 }
 
 /// The builder task's state.
@@ -182,11 +251,25 @@ pub struct Builder {
     listed: watch::Sender<Arc<[OverrideEntry]>>,
     /// Writes the state file, when there is one.
     saver: Option<Saver>,
+    /// Records added by RFC 2136 updates, and the zones' serials.
+    updates: updates::DynamicState,
+    /// What queries see of them, built for `table`; shared by snapshots.
+    dynamic: Arc<Dynamic>,
     health: Health,
     generation: u64,
     rx: mpsc::Receiver<Command>,
     /// Tells the prober which probes exist after every reload.
     table_tx: watch::Sender<Arc<Table>>,
+    /// What the prober probes: the table's probes and those of resolved
+    /// addresses of hostname targets.
+    probes_tx: watch::Sender<Arc<[Probe]>>,
+    /// Hostname targets: what is known of each, the snapshot's alias
+    /// slots built from it, and their probes.
+    book: AliasBook,
+    /// The hostnames the table needs resolved (the refresher's input).
+    hostnames_tx: watch::Sender<Arc<[Name]>>,
+    /// The clock answer TTLs of hostname targets count down with.
+    clock: Arc<CoarseClock>,
     /// The files the last load attempt read, as it read them: a file event
     /// reloads only when they differ now.
     tried: config::Inputs,
@@ -217,10 +300,15 @@ impl Builder {
         let counters = Arc::new(metrics.counters_for(&table));
         let (tx, rx) = mpsc::channel(1024);
         let (table_tx, _) = watch::channel(table.clone());
+        let clock = Arc::new(CoarseClock::new());
+        let book = AliasBook::new(&table, clock.clone(), HashMap::new());
+        let (hostnames_tx, _) = watch::channel(book.hostnames());
         let health = Health {
-            probes: ProbeBits::all_up(table.probes.len()),
+            probes: probe_bits(&table, &book, &HashMap::new()),
             overrides: SetOverrides::none(table.set_count as usize),
+            resolved: book.resolved(),
         };
+        let (probes_tx, _) = watch::channel(all_probes(&table, &book));
         let rate_limiter = loaded.config.server.rate_limit.map(|limit| {
             info!(rate_limit = ?limit, "response rate limiting on");
             Arc::new(RateLimiter::new(&limit))
@@ -233,6 +321,7 @@ impl Builder {
             geo: loaded.geo.clone(),
             max_udp_payload: loaded.config.server.max_udp_payload,
             rate_limiter: rate_limiter.clone(),
+            dynamic: Arc::default(),
         };
         let cell: SnapshotCell = Arc::new(ArcSwap::from_pointee(snapshot));
         metrics.generation.store(1, Ordering::Relaxed);
@@ -253,10 +342,16 @@ impl Builder {
             overrides: OverrideBook::default(),
             listed: watch::channel(Arc::from(Vec::new())).0,
             saver: None,
+            updates: updates::DynamicState::default(),
+            dynamic: Arc::default(),
             health,
             generation: 1,
             rx,
             table_tx,
+            probes_tx,
+            book,
+            hostnames_tx,
+            clock,
             tried,
             file_watch,
             pings,
@@ -282,8 +377,18 @@ impl Builder {
                 "saved override dropped"
             );
         }
+        let dynamic_dropped =
+            self.updates
+                .restore(&self.table, &self.loaded.config, &state.dynamic);
         let (saver, watch) = Saver::spawn(path, &state);
         self.saver = Some(saver);
+        if dynamic_dropped {
+            self.dynamic_changed();
+        }
+        if !state.dynamic.is_empty() {
+            self.rebuild_dynamic();
+            self.publish();
+        }
         if !self.overrides.is_empty() {
             self.health.overrides = self.overrides.for_table(&self.table);
             self.publish();
@@ -302,8 +407,21 @@ impl Builder {
         self.table_tx.subscribe()
     }
 
+    /// A receiver of the probe list: the table's probes and those of the
+    /// resolved addresses of hostname targets (the prober's input).
+    pub fn subscribe_probes(&self) -> watch::Receiver<Arc<[Probe]>> {
+        self.probes_tx.subscribe()
+    }
+
+    /// A receiver of the hostnames the table needs resolved (the alias
+    /// refresher's input).
+    pub fn subscribe_hostnames(&self) -> watch::Receiver<Arc<[Name]>> {
+        self.hostnames_tx.subscribe()
+    }
+
     /// Runs until `cancel` fires, also reloading on file changes.
     pub async fn run(mut self, cancel: CancellationToken) {
+        tokio::spawn(self.clock.clone().run(cancel.clone()));
         // Files edited between the initial load and the watch starting.
         self.reload_if_changed().await;
         loop {
@@ -321,8 +439,15 @@ impl Builder {
                         self.flip(probe, up);
                         let _ = done.send(());
                     }
+                    Some(Command::Resolved { changes, done }) => {
+                        self.resolved(changes);
+                        let _ = done.send(());
+                    }
                     Some(Command::Override { record, set, state, meta, reply }) => {
                         let _ = reply.send(self.set_override(record, set, state, meta));
+                    }
+                    Some(Command::Update { zone, key, update, reply }) => {
+                        let _ = reply.send(self.apply_update(&zone, key.as_ref(), &update));
                     }
                 },
             }
@@ -392,8 +517,11 @@ impl Builder {
         let table = Arc::new(table);
         self.counters = Arc::new(self.metrics.counters_for(&table));
         self.probe_index = probe_index(&table);
-        self.probe_up
-            .retain(|probe, _| self.probe_index.contains_key(probe));
+        let known = self.book.take_hosts();
+        self.book = AliasBook::new(&table, self.clock.clone(), known);
+        self.probe_up.retain(|probe, _| {
+            self.probe_index.contains_key(probe) || self.book.probe_index(probe).is_some()
+        });
         self.table = table;
         self.loaded = without_records(loaded);
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
@@ -408,17 +536,30 @@ impl Builder {
             );
         }
         self.health = Health {
-            probes: ProbeBits::from_fn(self.table.probes.len(), |i| {
-                self.probe_up
-                    .get(&self.table.probes[i])
-                    .copied()
-                    .unwrap_or(true)
-            }),
+            probes: probe_bits(&self.table, &self.book, &self.probe_up),
             overrides: self.overrides.for_table(&self.table),
+            resolved: self.book.resolved(),
         };
+        if self
+            .updates
+            .retain_allowed(&self.table, &self.loaded.config)
+        {
+            self.dynamic_changed();
+        }
+        self.rebuild_dynamic();
         self.publish();
         self.overrides_changed(!dropped.is_empty());
         let _ = self.table_tx.send(self.table.clone());
+        self.probes_tx
+            .send_replace(all_probes(&self.table, &self.book));
+        let hostnames = self.book.hostnames();
+        self.hostnames_tx.send_if_modified(|current| {
+            let changed = *current != hostnames;
+            if changed {
+                *current = hostnames;
+            }
+            changed
+        });
         info!(
             trigger,
             generation = self.generation,
@@ -438,7 +579,8 @@ impl Builder {
 
     /// Applies a probe result: publishes a snapshot only when the state flips.
     pub fn flip(&mut self, probe: Probe, up: bool) {
-        let Some(&index) = self.probe_index.get(&probe) else {
+        let index = self.probe_index.get(&probe).copied();
+        let Some(index) = index.or_else(|| self.book.probe_index(&probe)) else {
             return; // a result for a probe removed by a reload
         };
         self.probe_up.insert(probe, up);
@@ -446,6 +588,30 @@ impl Builder {
             return;
         }
         self.health.probes = self.health.probes.with(index, up);
+        self.publish();
+    }
+
+    /// Applies news about hostname targets: rebuilds the alias slots that
+    /// use them, follows their probes, and publishes.
+    pub fn resolved(&mut self, changes: Vec<(Name, crate::alias::View)>) {
+        let news = changes
+            .into_iter()
+            .map(|(name, view)| (name, HostAddrs::from(view)))
+            .collect();
+        let probes = self.book.apply(&self.table, news);
+        if probes.any() {
+            // A probe that went away forgets its state; one that comes back
+            // starts up, like any new probe.
+            for gone in &probes.removed {
+                if !self.probe_index.contains_key(gone) {
+                    self.probe_up.remove(gone);
+                }
+            }
+            self.health.probes = probe_bits(&self.table, &self.book, &self.probe_up);
+            self.probes_tx
+                .send_replace(all_probes(&self.table, &self.book));
+        }
+        self.health.resolved = self.book.resolved();
         self.publish();
     }
 
@@ -482,6 +648,38 @@ impl Builder {
         })
     }
 
+    /// Applies an RFC 2136 update; publishes and saves when it changed
+    /// something.
+    fn apply_update(
+        &mut self,
+        zone: &[u8],
+        key: Option<&Name>,
+        update: &Update,
+    ) -> Result<bool, UpdateError> {
+        let changed = self
+            .updates
+            .apply(&self.table, &self.loaded.config, zone, key, update)?;
+        if changed {
+            self.rebuild_dynamic();
+            self.publish();
+            self.dynamic_changed();
+        }
+        Ok(changed)
+    }
+
+    /// Queues a state file write of the dynamic records, when there is a
+    /// state file.
+    fn dynamic_changed(&mut self) {
+        if let Some(saver) = self.saver.as_mut() {
+            saver.save_dynamic(self.updates.save());
+        }
+    }
+
+    /// Builds the dynamic read layer for the current table.
+    fn rebuild_dynamic(&mut self) {
+        self.dynamic = Arc::new(self.updates.layer(&self.table, &self.loaded.config));
+    }
+
     /// Shows the current overrides to the admin API and, when `save` and
     /// there is a state file, queues a write; returns its version.
     fn overrides_changed(&mut self, save: bool) -> Option<u64> {
@@ -503,6 +701,7 @@ impl Builder {
             geo: self.loaded.geo.clone(),
             max_udp_payload: self.loaded.config.server.max_udp_payload,
             rate_limiter: self.rate_limiter.clone(),
+            dynamic: self.dynamic.clone(),
         }));
         self.metrics
             .generation
@@ -519,6 +718,28 @@ impl Builder {
         info!(rate_limit = ?limit, "response rate limiting changed; its table starts empty");
         self.rate_limiter = limit.map(|limit| Arc::new(RateLimiter::new(&limit)));
     }
+}
+
+/// Probe bits for `table` and the resolved-address probes of `book`,
+/// from the last known states (a probe not yet probed counts as up); the
+/// bit of expired addresses is down.
+fn probe_bits(table: &Table, book: &AliasBook, up: &HashMap<Probe, bool>) -> ProbeBits {
+    let mut dynamic: HashMap<usize, bool> = HashMap::new();
+    for probe in book.probes() {
+        if let Some(index) = book.probe_index(probe) {
+            dynamic.insert(index, up.get(probe).copied().unwrap_or(true));
+        }
+    }
+    ProbeBits::from_fn(book.probe_bits(), |i| match table.probes.get(i) {
+        Some(probe) => up.get(probe).copied().unwrap_or(true),
+        None if i == book.expired_probe() => false,
+        None => dynamic.get(&i).copied().unwrap_or(true),
+    })
+}
+
+/// Every probe the prober runs: the table's, then the resolved addresses'.
+fn all_probes(table: &Table, book: &AliasBook) -> Arc<[Probe]> {
+    table.probes.iter().chain(book.probes()).cloned().collect()
 }
 
 fn probe_index(table: &Table) -> HashMap<Probe, usize> {
@@ -554,6 +775,9 @@ fn watched_files(path: &std::path::Path, loaded: &Loaded, tried: &config::Inputs
 }
 
 fn warn_on_restart_only_changes(old: &crate::model::Server, new: &crate::model::Server) {
+    if old.resolvers != new.resolvers || old.alias != new.alias {
+        warn!("server.resolvers and server.alias changes take effect after a restart");
+    }
     if old.dns_listen != new.dns_listen
         || old.admin_listen != new.admin_listen
         || old.udp_workers != new.udp_workers

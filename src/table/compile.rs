@@ -2,13 +2,14 @@
 //! one hash map, SOA data pre-encoded, targets split by family, and each
 //! distinct (health check, address) pair given a probe index.
 
-use std::{collections::HashMap, net::IpAddr};
+use std::{collections::HashMap, net::IpAddr, sync::Arc};
 
 use super::{
     Family, Glue, NO_PROBE, NameEntry, NameServer, Probe, Record, Set, Table, Target, Zone,
+    resolved::{AliasSlot, NO_ALIAS},
 };
 use crate::dns::name::{Name, suffix_at};
-use crate::model::{self, Config};
+use crate::model::{self, Config, HealthCheck};
 
 /// Builds the table for a validated config.
 pub fn compile(config: &Config) -> Table {
@@ -64,19 +65,34 @@ pub fn compile(config: &Config) -> Table {
     let mut probes: HashMap<Probe, u32> = HashMap::new();
     let mut set_count = 0u32;
     let mut records = Vec::with_capacity(config.records.len());
+    let mut aliases: Vec<AliasSlot> = Vec::new();
     for record in &config.records {
         let Some(zone) = zone_of(&record.name) else {
             continue; // validation guarantees a zone
         };
+        let index = u32::try_from(records.len()).unwrap_or(u32::MAX);
         let sets = record
             .sets
             .iter()
-            .map(|set| {
+            .enumerate()
+            .map(|(position, set)| {
                 set_count += 1;
-                compile_set(set, set_count - 1, &mut probes)
+                let mut compiled = compile_set(set, set_count - 1, &mut probes);
+                if !set.hostnames.is_empty() {
+                    compiled.alias = u32::try_from(aliases.len()).unwrap_or(NO_ALIAS);
+                    aliases.push(AliasSlot {
+                        record: index,
+                        set: u32::try_from(position).unwrap_or(u32::MAX),
+                        hostnames: set.hostnames.clone().into(),
+                        check: set
+                            .health_check
+                            .as_ref()
+                            .map(|check| alias_check(check, &record.name)),
+                    });
+                }
+                compiled
             })
             .collect();
-        let index = u32::try_from(records.len()).unwrap_or(u32::MAX);
         add_name(
             &mut names,
             &record.name,
@@ -97,6 +113,7 @@ pub fn compile(config: &Config) -> Table {
             sets,
         });
     }
+    let (statics, cuts) = super::statics::compile(&config.zones, &mut names, &glue);
     let mut probe_list: Vec<(Probe, u32)> = probes.into_iter().collect();
     probe_list.sort_by_key(|(_, i)| *i);
     Table {
@@ -105,13 +122,41 @@ pub fn compile(config: &Config) -> Table {
         glue: glue.into(),
         probes: probe_list.into_iter().map(|(p, _)| p).collect(),
         set_count,
+        statics: statics.into(),
+        cuts: cuts.into(),
+        aliases: aliases.into(),
         names,
+        keyring: Arc::new(super::keyring::Keyring::new(
+            config
+                .zones
+                .iter()
+                .flat_map(|z| z.updates.iter().flat_map(|u| &u.keys)),
+        )),
     }
 }
 
+/// The check a hostname target's resolved addresses are probed with: the
+/// set's, its Host header and SNI defaulting to the record name, since an
+/// ingress behind a load balancer name routes by the served name, not by
+/// the balancer's address.
+fn alias_check(check: &Arc<HealthCheck>, record: &Name) -> Arc<HealthCheck> {
+    if check.host.is_some() {
+        return check.clone();
+    }
+    let host = record.to_string();
+    let host = host.strip_suffix('.').unwrap_or(&host).to_owned();
+    Arc::new(HealthCheck {
+        host: Some(host),
+        ..(**check).clone()
+    })
+}
+
+/// The table's name map: lower-cased wire name to what exists there.
+pub(super) type NameMap = HashMap<Box<[u8]>, NameEntry, foldhash::fast::FixedState>;
+
 /// Inserts `name` and the empty non-terminals between it and its apex.
-fn add_name<'m>(
-    names: &'m mut HashMap<Box<[u8]>, NameEntry, foldhash::fast::FixedState>,
+pub(super) fn add_name<'m>(
+    names: &'m mut NameMap,
     name: &Name,
     origin: &Name,
     zone: u16,
@@ -160,6 +205,7 @@ fn compile_set(set: &model::TargetSet, index: u32, probes: &mut HashMap<Probe, u
         location: set.location,
         targets: [v4.into(), v6.into()],
         health_check: set.health_check.clone(),
+        alias: NO_ALIAS,
     }
 }
 

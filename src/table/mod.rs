@@ -9,9 +9,16 @@
 
 /// The snapshot writer task.
 pub mod builder;
+pub mod clock;
 pub(crate) mod compile;
+pub mod dynamic;
+pub mod dynamic_zone;
+pub mod keyring;
 pub mod overrides;
+pub mod resolved;
+pub mod rrset;
 pub mod state_file;
+mod statics;
 
 use std::{
     collections::HashMap,
@@ -29,6 +36,7 @@ use crate::metrics::TableCounters;
 use crate::model::{Fallback, GeoScope, HealthCheck};
 
 pub use compile::compile;
+use rrset::{RrSet, RrSets};
 
 /// Address family of a query and of targets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -80,6 +88,10 @@ pub struct Set {
     pub targets: [Box<[Target]>; 2],
     /// Name of its health check, for status output.
     pub health_check: Option<Arc<HealthCheck>>,
+    /// Its slot in [`Table::aliases`] when it has hostname targets, else
+    /// [`resolved::NO_ALIAS`]: its answerable targets are then in the
+    /// snapshot's [`resolved::Resolved`], not in `targets`.
+    pub alias: u32,
 }
 
 /// A compiled record.
@@ -160,6 +172,28 @@ pub struct NameEntry {
     pub record: Option<u32>,
     /// Name server addresses at the name.
     pub glue: Option<u32>,
+    /// Static RRsets at the name: index into [`Table::statics`].
+    pub statics: Option<u32>,
+    /// The delegation the name is at or below: index into [`Table::cuts`].
+    /// gslb is not authoritative there and answers with a referral.
+    pub cut: Option<u32>,
+}
+
+/// A delegation: static NS records below a zone apex. Queries at or below
+/// it get a referral to the child zone's servers.
+#[derive(Debug)]
+pub struct Cut {
+    /// The delegated name.
+    pub name: Name,
+    /// Its zone.
+    pub zone: u16,
+    /// The NS RRset.
+    pub ns: RrSet,
+    /// Addresses of the name servers that gslb holds (glue below the cut,
+    /// static hosts and apex name servers elsewhere), in NS order: the
+    /// index of the NS record whose target they belong to, and the A or
+    /// AAAA RRset.
+    pub glue: Box<[(u16, RrSet)]>,
 }
 
 /// Where a query name falls.
@@ -169,6 +203,14 @@ pub enum Lookup {
     Found(NameEntry),
     /// Inside zone `0`, but no such name.
     NxDomain(u16),
+    /// No such name, but it lies below a delegation: the child zone's
+    /// servers know.
+    Referral {
+        /// The zone holding the delegation.
+        zone: u16,
+        /// Index into [`Table::cuts`].
+        cut: u32,
+    },
     /// Outside every zone.
     Refused,
 }
@@ -195,9 +237,19 @@ pub struct Table {
     pub probes: Box<[Probe]>,
     /// Number of sets across all records.
     pub set_count: u32,
+    /// Static RRsets, one entry per name that has any; [`NameEntry::statics`]
+    /// indexes this.
+    pub statics: Box<[RrSets]>,
+    /// Delegations (static NS below an apex); [`NameEntry::cut`] indexes this.
+    pub cuts: Box<[Cut]>,
+    /// The sets with hostname targets.
+    pub aliases: Box<[resolved::AliasSlot]>,
     /// Every existing name (records, apexes, glue and the empty
     /// non-terminals between them), keyed by lower-cased wire name.
     names: HashMap<Box<[u8]>, NameEntry, foldhash::fast::FixedState>,
+    /// The TSIG keys of every zone's `updates`, for signed updates and
+    /// signed queries.
+    pub keyring: Arc<keyring::Keyring>,
 }
 
 impl Table {
@@ -206,7 +258,8 @@ impl Table {
         if let Some(entry) = self.names.get(name) {
             return Lookup::Found(*entry);
         }
-        // The closest existing ancestor tells the zone of an NXDOMAIN.
+        // The closest existing ancestor tells the zone of an NXDOMAIN, or
+        // the delegation the name lies below.
         let mut at = 0;
         while let Some(&len) = name.get(at) {
             if len == 0 {
@@ -214,7 +267,13 @@ impl Table {
             }
             at += 1 + usize::from(len);
             if let Some(entry) = self.names.get(&name[at..]) {
-                return Lookup::NxDomain(entry.zone);
+                return match entry.cut {
+                    Some(cut) => Lookup::Referral {
+                        zone: entry.zone,
+                        cut,
+                    },
+                    None => Lookup::NxDomain(entry.zone),
+                };
             }
         }
         Lookup::Refused
@@ -225,6 +284,12 @@ impl Table {
         self.records
             .iter()
             .flat_map(|r| r.sets.iter().map(move |s| (r, s)))
+    }
+
+    /// The static RRsets at a lower-cased wire name.
+    pub fn statics_at(&self, name: &[u8]) -> Option<&RrSets> {
+        let index = self.names.get(name)?.statics?;
+        self.statics.get(index as usize)
     }
 
     /// Finds a record by name.
@@ -252,6 +317,9 @@ pub struct Snapshot {
     /// Response rate limiting for UDP, when configured; the same limiter
     /// for as long as `server.rate_limit` does not change.
     pub rate_limiter: Option<Arc<RateLimiter>>,
+    /// Records added by dynamic updates, over `table`; shared between
+    /// snapshots until an update changes them.
+    pub dynamic: Arc<dynamic::Dynamic>,
 }
 
 impl std::fmt::Debug for Snapshot {

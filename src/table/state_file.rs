@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
+use super::dynamic_zone::saved::SavedZone;
 use super::overrides::OverrideEntry;
 
 /// The format version this gslb writes and reads.
@@ -42,6 +43,9 @@ pub struct State {
     /// Operator overrides.
     #[serde(default)]
     pub overrides: Vec<OverrideEntry>,
+    /// Records added by RFC 2136 updates, and each zone's SOA serial.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dynamic: Vec<SavedZone>,
     /// Keys of newer versions, written back unchanged.
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
@@ -115,6 +119,7 @@ pub fn load(path: &Path) -> State {
             info!(
                 file = %path.display(),
                 overrides = state.overrides.len(),
+                dynamic_zones = state.dynamic.len(),
                 "state file loaded"
             );
             state
@@ -151,7 +156,7 @@ pub fn load(path: &Path) -> State {
 pub fn write(path: &Path, state: &State) -> Result<(), String> {
     let mut body = serde_json::to_vec_pretty(state).map_err(|e| e.to_string())?;
     body.push(b'\n');
-    crate::crd_sync::sink::write_atomic(path, &body).map_err(|e| crate::error_chain(&e))
+    crate::atomic_file::write(path, &body).map_err(|e| crate::error_chain(&e))
 }
 
 /// The outcome of the latest write: (version written, error if it failed).
@@ -161,6 +166,9 @@ type Saved = (u64, Option<Arc<str>>);
 #[derive(Debug)]
 pub struct Saver {
     version: u64,
+    /// The latest of each part: a change to one writes both.
+    overrides: Vec<OverrideEntry>,
+    dynamic: Vec<SavedZone>,
     other: serde_json::Map<String, serde_json::Value>,
     tx: watch::Sender<(u64, Arc<State>)>,
     saved: watch::Receiver<Saved>,
@@ -212,6 +220,8 @@ impl Saver {
         });
         let saver = Self {
             version: 0,
+            overrides: loaded.overrides.clone(),
+            dynamic: loaded.dynamic.clone(),
             other: loaded.other.clone(),
             tx,
             saved: saved.clone(),
@@ -221,10 +231,23 @@ impl Saver {
 
     /// Queues `overrides` for writing; returns the version to wait for.
     pub fn save(&mut self, overrides: Vec<OverrideEntry>) -> u64 {
+        self.overrides = overrides;
+        self.queue()
+    }
+
+    /// Queues the dynamic records for writing; returns the version to
+    /// wait for.
+    pub fn save_dynamic(&mut self, dynamic: Vec<SavedZone>) -> u64 {
+        self.dynamic = dynamic;
+        self.queue()
+    }
+
+    fn queue(&mut self) -> u64 {
         self.version += 1;
         let state = State {
             version: VERSION,
-            overrides,
+            overrides: self.overrides.clone(),
+            dynamic: self.dynamic.clone(),
             other: self.other.clone(),
         };
         let _ = self.tx.send((self.version, Arc::new(state)));
@@ -261,7 +284,7 @@ mod tests {
         let path = dir.path().join("state.json");
         std::fs::write(
             &path,
-            r#"{"version": 1, "overrides": [], "dynamic_records": [{"name": "x"}]}"#,
+            r#"{"version": 1, "overrides": [], "newer_key": [{"name": "x"}]}"#,
         )
         .unwrap();
         let mut state = read(&path).unwrap();
@@ -269,7 +292,7 @@ mod tests {
         write(&path, &state).unwrap();
         let again = read(&path).unwrap();
         assert_eq!(again, state);
-        assert!(again.other.contains_key("dynamic_records"));
+        assert!(again.other.contains_key("newer_key"));
     }
 
     #[test]

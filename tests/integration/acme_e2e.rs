@@ -1,11 +1,10 @@
 //! Certificates for global names by ACME DNS-01 (issue 13), end to end with
 //! real software: pebble as the CA, certbot's `dns-rfc2136` plugin as the
 //! client, nsupdate and dig as reference clients, and Knot as the
-//! authoritative server with DDNS and TSIG. Knot stands where gslb will:
-//! once gslb takes updates, a test starts gslb with the zone of
-//! [`ZONE_RECORDS`] and [`UpdateServer::gslb_updates_yaml`] on
-//! [`Block::server_addr`] instead of [`Knot::start`], and checks its own
-//! policy table (`dns_update.rs` lists what issue 13 asks).
+//! authoritative server with DDNS and TSIG: the reference that
+//! `acme_gslb.rs` runs the same checks against gslb beside (with the zone
+//! of [`ZONE_RECORDS`] as gslb records and `UpdateServer::gslb_updates_yaml`'s
+//! policy); `dns_update.rs` tables how the two answers differ.
 //!
 //! The key name, algorithm, zone and certificate names come from
 //! `config/acme/cluster-issuer.yaml`, the cert-manager draft of the README,
@@ -70,21 +69,21 @@ const KNOT_POLICY: [(PolicyCase, &str); 10] = [
 
 /// What the tests take from [`CLUSTER_ISSUER`].
 #[derive(Debug)]
-struct IssuerDraft {
+pub(crate) struct IssuerDraft {
     /// The solver's `dnsZones` entry, absolute.
-    zone: String,
-    key_name: String,
-    algorithm: TsigAlgorithm,
+    pub(crate) zone: String,
+    pub(crate) key_name: String,
+    pub(crate) algorithm: TsigAlgorithm,
     /// The solver's `nameserver`.
-    nameserver: SocketAddr,
+    pub(crate) nameserver: SocketAddr,
     /// The Certificate's `dnsNames`.
-    dns_names: Vec<String>,
+    pub(crate) dns_names: Vec<String>,
 }
 
 impl IssuerDraft {
     /// Reads the ClusterIssuer and the Certificate that uses it; panics
     /// with the field that is missing or wrong.
-    fn load() -> Self {
+    pub(crate) fn load() -> Self {
         let text = std::fs::read_to_string(repo(CLUSTER_ISSUER)).expect(CLUSTER_ISSUER);
         let docs: Vec<Value> = serde_saphyr::from_multiple(&text)
             .unwrap_or_else(|e| panic!("{CLUSTER_ISSUER} is YAML: {e}"));
@@ -135,7 +134,7 @@ impl IssuerDraft {
     }
 
     /// The server under test on `addr`, with a fresh secret for the key.
-    fn server(&self, addr: SocketAddr) -> UpdateServer {
+    pub(crate) fn server(&self, addr: SocketAddr) -> UpdateServer {
         UpdateServer {
             addr,
             zone: self.zone.clone(),

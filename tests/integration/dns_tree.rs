@@ -44,8 +44,9 @@ const DOC_ADDRESSES: [&str; 2] = ["192.0.2.53", "192.0.2.54"];
 const START_LIMIT: Duration = Duration::from_secs(15);
 
 /// One tree's addresses: 127.0.X.1 the root server, .2 the `example.test.`
-/// server, .3 and .5 gslb (ns1 and ns2), .4 the resolver, and .10 and up
-/// free for backends. Port 53 everywhere.
+/// server, .3 and .5 gslb (ns1 and ns2), .4 the resolver, .6 to .9 servers
+/// of zones gslb delegates ([`Tree::serve_zone`]), and .10 and up free for
+/// backends. Port 53 everywhere.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Block(u8);
 
@@ -236,6 +237,8 @@ pub(crate) struct Tree {
     /// Field order is drop order: the resolver stops first, the
     /// directory goes last.
     _unbound: Daemon,
+    /// Servers of zones below gslb's ([`Tree::serve_zone`]).
+    children: Vec<Daemon>,
     _parent: Daemon,
     _root: Daemon,
     dir: tempfile::TempDir,
@@ -289,6 +292,7 @@ impl Tree {
         Self {
             block,
             _unbound: unbound,
+            children: Vec::new(),
             _parent: parent,
             _root: root,
             dir,
@@ -298,6 +302,26 @@ impl Tree {
     /// The resolver's address.
     pub(crate) fn resolver(&self) -> SocketAddr {
         self.block.resolver()
+    }
+
+    /// Starts a Knot serving `zone` from the zone-file `text` on host
+    /// `host` (6 to 9) of the block, port 53, as the server of a zone that
+    /// gslb delegates; waits until it answers and keeps it until the tree
+    /// is dropped.
+    pub(crate) async fn serve_zone(
+        &mut self,
+        name: &'static str,
+        host: u8,
+        zone: &str,
+        text: &str,
+    ) {
+        assert!((6..=9).contains(&host), "hosts 6 to 9 serve child zones");
+        let ip = self.block.ip(host);
+        let mut child = knot(self.dir.path(), name, ip, zone, text);
+        child
+            .wait_serving(SocketAddr::new(ip, 53), &query(zone, RecordType::SOA))
+            .await;
+        self.children.push(child);
     }
 
     /// One of Unbound's statistics (`unbound-control stats_noreset`).

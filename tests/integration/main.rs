@@ -3,7 +3,9 @@
 
 mod acme;
 mod acme_e2e;
+mod acme_gslb;
 mod admin;
+mod alias;
 mod backend;
 mod bounded_input;
 mod browser;
@@ -25,5 +27,6 @@ mod process;
 mod readme;
 mod reload;
 mod rrl;
+mod statics;
 mod status_page;
 mod tcp_limits;

@@ -297,10 +297,16 @@ fn every_rejection_names_the_endpoint_and_keeps_the_rest() {
     let good = a("good.global.example.test", "ok", "192.0.2.1", &[]);
     let cases: Vec<(&str, String, Reason, &str)> = vec![
         (
-            "CNAME",
-            format!("  - dnsName: {W}\n    recordType: CNAME\n    targets: [lb.example.com]\n"),
+            "MX",
+            format!("  - dnsName: {W}\n    recordType: MX\n    targets: [\"10 mx.example.com\"]\n"),
             Reason::RecordType,
-            "recordType CNAME is not served",
+            "recordType MX is not served",
+        ),
+        (
+            "address in CNAME",
+            format!("  - dnsName: {W}\n    recordType: CNAME\n    targets: [192.0.2.7]\n"),
+            Reason::Target,
+            "192.0.2.7 of a CNAME endpoint is not a host name",
         ),
         (
             "TXT",
@@ -309,10 +315,10 @@ fn every_rejection_names_the_endpoint_and_keeps_the_rest() {
             "recordType TXT",
         ),
         (
-            "not an IP",
-            a(W, "x", "lb.example.com", &[]),
+            "neither an IP nor a host name",
+            a(W, "x", "\"lb example.com\"", &[]),
             Reason::Target,
-            "\"lb.example.com\" is not an IP address",
+            "\"lb example.com\" is neither an IP address nor a host name",
         ),
         (
             "bad IPv4",
@@ -1354,4 +1360,87 @@ fn permutations<T>(items: &mut [T], k: usize, visit: &mut impl FnMut(&[T])) {
         permutations(items, k + 1, visit);
         items.swap(k, i);
     }
+}
+
+// ----------------------------------------------------------- hostname targets
+
+#[test]
+fn cname_endpoints_become_hostname_targets() {
+    let c = run(&docs(&[
+        object(
+            "prod",
+            "eks-us",
+            &format!(
+                "  - dnsName: {W}\n    recordType: CNAME\n    targets: [LB-1234.us-east-1.elb.example.test, lb-5678.us-east-1.elb.example.test.]\n    setIdentifier: us\n    providerSpecific: [{{name: aws/weight, value: \"3\"}}]\n"
+            ),
+        ),
+        object(
+            "prod",
+            "gke-eu",
+            &a(W, "eu", "192.0.2.20", &[("aws/weight", "1")]),
+        ),
+    ]));
+    assert!(c.rejections.is_empty(), "{:?}", c.rejections);
+    let r = only_record(&c);
+    let us = set(r, "us");
+    assert_eq!(
+        us.targets,
+        [
+            "lb-1234.us-east-1.elb.example.test.",
+            "lb-5678.us-east-1.elb.example.test."
+        ],
+        "host names, lower-cased and absolute"
+    );
+    assert_eq!(us.weight, Some(3));
+    assert_eq!(set(r, "eu").targets, ["192.0.2.20"]);
+}
+
+#[test]
+fn an_a_endpoint_may_name_a_host_and_mix_with_addresses() {
+    let c = run(&object(
+        "prod",
+        "mixed",
+        &a(W, "x", "lb.elb.example.test, 192.0.2.1", &[]),
+    ));
+    assert!(c.rejections.is_empty(), "{:?}", c.rejections);
+    assert_eq!(
+        set(only_record(&c), "x").targets,
+        ["192.0.2.1", "lb.elb.example.test."],
+        "addresses first, then host names"
+    );
+}
+
+#[test]
+fn a_file_with_hostname_targets_loads_in_the_server() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let records = dir.path().join("crd.yaml");
+    let config = dir.path().join("gslb.yaml");
+    std::fs::write(
+        &config,
+        CONFIG.replace(
+            "/var/run/gslb/crd-records.yaml",
+            &records.display().to_string(),
+        ),
+    )
+    .expect("write config");
+    let c = run(&object(
+        "prod",
+        "eks",
+        &format!("  - dnsName: {W}\n    recordType: CNAME\n    targets: [lb.elb.example.test]\n"),
+    ));
+    assert!(c.rejections.is_empty(), "{:?}", c.rejections);
+    std::fs::write(&records, render(&c.file).expect("renders")).expect("write records");
+    let loaded =
+        crate::config::load_with_env(&config, Vec::new()).unwrap_or_else(|e| panic!("{e}"));
+    let record = loaded
+        .config
+        .records
+        .iter()
+        .find(|r| r.name.to_string() == format!("{W}."))
+        .expect("the CNAME endpoint's record");
+    assert_eq!(
+        record.sets[0].hostnames[0].to_string(),
+        "lb.elb.example.test."
+    );
+    assert!(record.sets[0].targets.is_empty());
 }

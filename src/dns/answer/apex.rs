@@ -21,17 +21,17 @@ use crate::table::{NameServer, Table, Zone};
 
 /// Bytes of a record in front of its RDATA when the owner is a pointer:
 /// owner 2, type 2, class 2, TTL 4, RDLENGTH 2.
-const RR_HEAD_LEN: usize = 12;
+pub(super) const RR_HEAD_LEN: usize = 12;
 /// Largest offset a compression pointer reaches (RFC 1035 §4.1.4).
-const MAX_POINTER: usize = 0x3FFF;
+pub(super) const MAX_POINTER: usize = 0x3FFF;
 /// The largest OPT gslb writes: fixed part, and a client subnet option
 /// with a full IPv6 address.
 const MAX_OPT_LEN: usize = 11 + 4 + 4 + 16;
 
 impl Message<'_, '_> {
-    /// Apex NS answer, with all glue for the name servers gslb serves.
-    pub(super) fn nameservers(&mut self, table: &Table, zone: &Zone) {
-        let apex = self.apex_pointer(zone);
+    /// Apex NS answer, with all glue for the name servers gslb serves;
+    /// `apex` points at the apex name in the message.
+    pub(super) fn nameservers(&mut self, table: &Table, zone: &Zone, apex: u16) {
         // Where the first NS record's data will start; the glue pass walks
         // the same lengths instead of keeping a list of offsets.
         let mut rdata_at = self.out.len() + RR_HEAD_LEN;

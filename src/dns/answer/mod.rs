@@ -13,12 +13,16 @@ use std::net::IpAddr;
 use rand::{SeedableRng, rngs::SmallRng};
 
 mod apex;
+mod data;
+mod referral;
 
 pub use apex::nameservers_response_len;
 
 use super::wire::{self, ClientSubnet, Edns, HEADER_LEN, Malformed, Query};
 use crate::geo::{self, LocateCache};
+use crate::rdata::MAX_CNAME_CHAIN;
 use crate::select::{self, Scratch};
+use crate::table::dynamic::Dynamic;
 use crate::table::{Family, Lookup, NameEntry, Snapshot, Table, Zone};
 
 /// RCODE NOERROR.
@@ -36,7 +40,9 @@ pub const BADVERS: u16 = 16;
 
 const TYPE_A: u16 = 1;
 const TYPE_NS: u16 = 2;
+const TYPE_CNAME: u16 = 5;
 const TYPE_SOA: u16 = 6;
+const TYPE_DS: u16 = 43;
 const TYPE_AAAA: u16 = 28;
 const TYPE_IXFR: u16 = 251;
 const TYPE_AXFR: u16 = 252;
@@ -85,16 +91,19 @@ pub struct Outcome {
     pub question_end: u16,
     /// Where the OPT record starts in the response; 0 when it has none.
     pub opt_at: u16,
+    /// The query is TSIG-signed: nothing was written; the transport
+    /// answers it through [`super::signed`].
+    pub signed: bool,
 }
 
 /// Response classes that rate limiting counts apart, as BIND's RRL does
-/// (its referral class does not exist here: gslb never delegates, and its
-/// largest responses are apex NS answers with glue, counted as `Ns`).
+/// (referrals to delegated subzones, large like the apex NS answer with
+/// glue, are counted with it as `Ns`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ResponseKind {
     /// NOERROR with records in the answer section.
     Answer = 0,
-    /// Apex NS answer, with glue.
+    /// Apex NS answer, with glue, or a referral to a delegated subzone.
     Ns = 1,
     /// NOERROR without answers: the name exists but not the type.
     NoData = 2,
@@ -127,14 +136,18 @@ impl ResponseKind {
     }
 }
 
-/// [`Outcome::name_id`] of a name that exists: its record, else its glue,
-/// else its zone (an apex or an empty non-terminal).
+/// [`Outcome::name_id`] of a name that exists: the delegation it is at or
+/// below (a referral), else its record, its glue, its static records, else
+/// its zone (an apex or an empty non-terminal).
 fn name_id(entry: NameEntry) -> u32 {
     const INDEX: u32 = (1 << 30) - 1;
-    match (entry.record, entry.glue) {
-        (Some(record), _) => record & INDEX,
-        (None, Some(glue)) => 1 << 30 | (glue & INDEX),
-        (None, None) => zone_name_id(entry.zone),
+    const HALF: u32 = (1 << 29) - 1;
+    match (entry.cut, entry.record, entry.glue, entry.statics) {
+        (Some(cut), ..) => 3 << 30 | 1 << 29 | (cut & HALF),
+        (None, Some(record), ..) => record & INDEX,
+        (None, None, Some(glue), _) => 1 << 30 | (glue & INDEX),
+        (None, None, None, Some(statics)) => 3 << 30 | (statics & HALF),
+        (None, None, None, None) => zone_name_id(entry.zone),
     }
 }
 
@@ -187,6 +200,12 @@ impl Responder {
                 return refuse(packet, question_end, 0, FORMERR, out);
             }
         };
+        if query.signed {
+            return Outcome {
+                signed: true,
+                ..Outcome::default()
+            };
+        }
         let q = &query.question;
         if query.header.opcode() != 0 {
             return refuse(packet, Some(q.end), q.qtype, NOTIMP, out);
@@ -198,7 +217,7 @@ impl Responder {
                 usize::from(edns.payload.min(snap.max_udp_payload)).max(UDP_MIN_PAYLOAD)
             }
         };
-        let mut msg = Message::start(packet, &query, snap.max_udp_payload, limit, out);
+        let mut msg = Message::start(packet, &query, snap, limit, out);
         if query.edns.is_some_and(|e| e.version > 0) {
             return msg.finish(BADVERS, false, 0);
         }
@@ -208,56 +227,174 @@ impl Responder {
         if q.qtype == wire::TYPE_OPT {
             return msg.finish(FORMERR, false, 0);
         }
-        let table: &Table = &snap.table;
-        match table.lookup(q.name.as_bytes()) {
-            Lookup::Refused => msg.finish(REFUSED, false, 0),
-            Lookup::NxDomain(zone) => {
-                msg.outcome.zone = Some(zone);
-                msg.outcome.name_id = zone_name_id(zone);
-                msg.negative(&table.zones[usize::from(zone)]);
-                msg.finish(NXDOMAIN, true, 0)
-            }
-            Lookup::Found(entry) => {
-                msg.outcome.zone = Some(entry.zone);
-                msg.outcome.name_id = name_id(entry);
-                let scope = self.answer(snap, &query, client, entry, &mut msg);
-                msg.finish(NOERROR, true, scope)
-            }
-        }
+        let qname = q.name.as_bytes();
+        let question = Owner {
+            at: HEADER_LEN,
+            len: qname.len(),
+        };
+        let lookup = snap.table.lookup(qname);
+        let Some(entry) = existing(snap, qname, lookup) else {
+            return match lookup {
+                Lookup::NxDomain(zone) => {
+                    msg.outcome.zone = Some(zone);
+                    msg.outcome.name_id = zone_name_id(zone);
+                    msg.negative(&snap.table, zone, question);
+                    msg.finish(NXDOMAIN, true, 0)
+                }
+                _ => msg.finish(REFUSED, false, 0),
+            };
+        };
+        msg.outcome.zone = Some(entry.zone);
+        msg.outcome.name_id = name_id(entry);
+        let (rcode, authoritative, scope) =
+            self.answer(snap, &query, client, entry, question, &mut msg);
+        msg.finish(rcode, authoritative, scope)
     }
 
-    /// Writes the answer for an existing name; returns the ECS scope prefix.
+    /// Writes the answer for an existing name, following CNAMEs inside the
+    /// served zones (RFC 1034 §4.3.2); returns the RCODE, whether the
+    /// answer is authoritative (not for a referral at the query name) and
+    /// the ECS scope prefix.
     fn answer(
         &mut self,
         snap: &Snapshot,
         query: &Query,
         client: IpAddr,
-        entry: NameEntry,
+        mut entry: NameEntry,
+        mut owner: Owner,
         msg: &mut Message<'_, '_>,
-    ) -> u8 {
+    ) -> (u16, bool, u8) {
+        let table = &snap.table;
+        let qtype = query.question.qtype;
+        let mut name: &[u8] = query.question.name.as_bytes();
+        for link in 0..=MAX_CNAME_CHAIN {
+            if let Some(cut) = entry.cut.and_then(|c| table.cuts.get(c as usize)) {
+                // The parent side of a delegation holds its DS (none here).
+                let parent_side = qtype == TYPE_DS && cut.name.wire().len() == name.len();
+                if parent_side {
+                    msg.negative(table, entry.zone, owner);
+                } else {
+                    msg.referral(cut, owner);
+                }
+                return (NOERROR, link > 0 || parent_side, 0);
+            }
+            let (target, at) = match self.answer_name(snap, query, client, entry, name, owner, msg)
+            {
+                Step::Done(scope) => return (NOERROR, true, scope),
+                Step::Alias { target, at } => (target, at),
+            };
+            if link == MAX_CNAME_CHAIN || at > apex::MAX_POINTER {
+                break;
+            }
+            owner = Owner {
+                at,
+                len: target.len(),
+            };
+            name = target;
+            let lookup = table.lookup(target);
+            entry = match existing(snap, target, lookup) {
+                Some(entry) => entry,
+                // Outside every zone: the resolver follows the alias.
+                None => match lookup {
+                    Lookup::NxDomain(zone) => {
+                        msg.negative(table, zone, owner);
+                        return (NXDOMAIN, true, 0);
+                    }
+                    _ => break,
+                },
+            };
+        }
+        (NOERROR, true, 0)
+    }
+
+    /// Writes what one name holds for the query type: the apex's SOA or
+    /// NS, a CNAME (to be followed), selected GSLB addresses, name server
+    /// glue, a static or dynamic RRset, or NODATA.
+    #[allow(clippy::too_many_arguments)]
+    fn answer_name<'s>(
+        &mut self,
+        snap: &'s Snapshot,
+        query: &Query,
+        client: IpAddr,
+        entry: NameEntry,
+        name: &[u8],
+        owner: Owner,
+        msg: &mut Message<'_, '_>,
+    ) -> Step<'s> {
         let table = &snap.table;
         let zone = &table.zones[usize::from(entry.zone)];
         let qtype = query.question.qtype;
         if entry.apex && (qtype == TYPE_SOA || qtype == TYPE_ANY) {
-            msg.soa(zone, zone.ttl, Section::Answer);
-            return 0;
+            msg.soa(entry.zone, zone, zone.ttl, Section::Answer, owner.pointer());
+            return Step::Done(0);
         }
         if entry.apex && qtype == TYPE_NS {
-            msg.nameservers(table, zone);
-            return 0;
+            msg.nameservers(table, zone, owner.pointer());
+            return Step::Done(0);
+        }
+        let statics = entry.statics.and_then(|i| table.statics.get(i as usize));
+        if let Some(alias) = statics.and_then(|s| s.get(TYPE_CNAME)) {
+            let Some((target, at)) = msg.alias(owner.pointer(), alias) else {
+                return Step::Done(0);
+            };
+            if qtype == TYPE_CNAME || qtype == TYPE_ANY {
+                return Step::Done(0);
+            }
+            return Step::Alias { target, at };
         }
         let family = match qtype {
-            TYPE_A => Some(Family::V4),
-            TYPE_AAAA => Some(Family::V6),
-            TYPE_ANY => None, // RFC 8482: one RRset, whichever family exists
-            _ => {
-                msg.negative(zone);
-                return 0;
-            }
+            TYPE_A => Some(Some(Family::V4)),
+            TYPE_AAAA => Some(Some(Family::V6)),
+            TYPE_ANY => Some(None), // RFC 8482: one RRset, whichever family exists
+            _ => None,
         };
-        if let Some(index) = entry.record {
+        if let (Some(family), Some(index)) = (family, entry.record) {
+            let scope = self.answer_record(snap, query, client, entry, index, family, owner, msg);
+            return Step::Done(scope);
+        }
+        if let Some(glue) = entry.glue.and_then(|g| table.glue.get(g as usize))
+            && let Some(family) = family
+        {
+            let v4 = family != Some(Family::V6) && !glue.v4.is_empty();
+            let v6 = family == Some(Family::V6) || (family.is_none() && glue.v4.is_empty());
+            if v4 {
+                glue.v4
+                    .iter()
+                    .for_each(|a| msg.address(owner.pointer(), zone.ttl, IpAddr::V4(*a)));
+            } else if v6 && !glue.v6.is_empty() {
+                glue.v6
+                    .iter()
+                    .for_each(|a| msg.address(owner.pointer(), zone.ttl, IpAddr::V6(*a)));
+            } else {
+                msg.negative(table, entry.zone, owner);
+            }
+            return Step::Done(0);
+        }
+        match data::rrset(snap, statics, name, qtype) {
+            Some(rrset) => msg.rrset(Section::Answer, owner.pointer(), rrset),
+            None => msg.negative(table, entry.zone, owner),
+        }
+        Step::Done(0)
+    }
+
+    /// Selects and writes the addresses of a GSLB record; returns the ECS
+    /// scope prefix.
+    #[allow(clippy::too_many_arguments)]
+    fn answer_record(
+        &mut self,
+        snap: &Snapshot,
+        query: &Query,
+        client: IpAddr,
+        entry: NameEntry,
+        index: u32,
+        family: Option<Family>,
+        owner: Owner,
+        msg: &mut Message<'_, '_>,
+    ) -> u8 {
+        let table = &snap.table;
+        {
             let record = &table.records[index as usize];
-            let family = family.unwrap_or(if record.has_family(Family::V4) {
+            let family = family.unwrap_or(if snap.health.has_family(record, Family::V4) {
                 Family::V4
             } else {
                 Family::V6
@@ -287,38 +424,81 @@ impl Responder {
                 Ok(choice) => choice,
                 Err(why) => {
                     msg.outcome.drained = why == select::NoAnswer::Drained;
-                    msg.negative(zone);
+                    msg.negative(table, entry.zone, owner);
                     return scope;
                 }
             };
+            let ttl = snap.health.answer_ttl(choice.set, record.ttl);
             for target in choice.targets(family, &snap.health, record.answers) {
                 if msg.is_full() {
                     break; // TC=1 anyway: writing more only costs time
                 }
-                msg.address(HEADER_POINTER, record.ttl, target.addr);
+                msg.address(owner.pointer(), ttl, target.addr);
             }
             msg.outcome.answered = Some((index, choice.set.index));
             msg.outcome.failed_open = choice.failed_open;
-            return scope;
+            scope
         }
-        if let Some(glue) = entry.glue.and_then(|g| table.glue.get(g as usize)) {
-            let v4 = family != Some(Family::V6) && !glue.v4.is_empty();
-            let v6 = family == Some(Family::V6) || (family.is_none() && glue.v4.is_empty());
-            if v4 {
-                glue.v4
-                    .iter()
-                    .for_each(|a| msg.address(HEADER_POINTER, zone.ttl, IpAddr::V4(*a)));
-            } else if v6 && !glue.v6.is_empty() {
-                glue.v6
-                    .iter()
-                    .for_each(|a| msg.address(HEADER_POINTER, zone.ttl, IpAddr::V6(*a)));
-            } else {
-                msg.negative(zone);
-            }
-            return 0;
+    }
+}
+
+/// What answering one name left to do.
+enum Step<'s> {
+    /// The answer for the name is written; the ECS scope prefix.
+    Done(u8),
+    /// A CNAME was written: follow it to `target`, whose name is spelled
+    /// out at offset `at` of the message.
+    Alias {
+        /// The canonical name, lower-cased wire form.
+        target: &'s [u8],
+        /// Where the CNAME's data starts in the message.
+        at: usize,
+    },
+}
+
+/// What exists at a lower-cased wire name: the table's entry, or an entry
+/// for a name only the dynamic layer holds; `None` when the name does not
+/// exist, or lies outside every zone.
+#[inline]
+fn existing(snap: &Snapshot, name: &[u8], lookup: Lookup) -> Option<NameEntry> {
+    match lookup {
+        Lookup::Found(entry) => Some(entry),
+        Lookup::Referral { zone, cut } => Some(NameEntry {
+            zone,
+            cut: Some(cut),
+            ..NameEntry::default()
+        }),
+        Lookup::NxDomain(zone) if !snap.dynamic.is_empty() => {
+            snap.dynamic.get(name).map(|_| NameEntry {
+                zone,
+                ..NameEntry::default()
+            })
         }
-        msg.negative(zone);
-        0
+        Lookup::NxDomain(_) | Lookup::Refused => None,
+    }
+}
+
+/// Where a name being answered is spelled out in the message, uncompressed:
+/// the question, or the data of a CNAME answer. Records at the name, and
+/// at its apex or delegation, point at it.
+#[derive(Debug, Clone, Copy)]
+struct Owner {
+    /// Offset of the name's first label.
+    at: usize,
+    /// Its length on the wire.
+    len: usize,
+}
+
+impl Owner {
+    /// A compression pointer to the name.
+    fn pointer(self) -> u16 {
+        0xC000 | self.at as u16
+    }
+
+    /// A compression pointer to the ancestor (apex, delegation) whose wire
+    /// form is the last `suffix_len` bytes of the name.
+    fn suffix_pointer(self, suffix_len: usize) -> u16 {
+        0xC000 | (self.at + self.len - suffix_len) as u16
     }
 }
 
@@ -358,9 +538,6 @@ fn response_flags(query_flags: u16, authoritative: bool, truncated: bool, rcode:
     0x8000 | copied | (u16::from(authoritative) << 10) | (u16::from(truncated) << 9) | (rcode & 0xF)
 }
 
-/// Pointer to the question name, right after the header.
-const HEADER_POINTER: u16 = 0xC000 | HEADER_LEN as u16;
-
 /// Response sections that carry records.
 #[derive(Clone, Copy)]
 enum Section {
@@ -374,6 +551,8 @@ enum Section {
 struct Message<'o, 'q> {
     out: &'o mut Vec<u8>,
     query: &'q Query,
+    /// The dynamic layer, for the SOA serials updates changed.
+    dynamic: &'q Dynamic,
     counts: [u16; 3],
     outcome: Outcome,
     /// UDP payload size gslb advertises in its OPT.
@@ -388,7 +567,7 @@ impl<'o, 'q> Message<'o, 'q> {
     fn start(
         packet: &[u8],
         query: &'q Query,
-        advertised_payload: u16,
+        snap: &'q Snapshot,
         limit: usize,
         out: &'o mut Vec<u8>,
     ) -> Self {
@@ -397,8 +576,9 @@ impl<'o, 'q> Message<'o, 'q> {
         Self {
             out,
             query,
+            dynamic: &snap.dynamic,
             counts: [0; 3],
-            advertised_payload,
+            advertised_payload: snap.max_udp_payload,
             limit,
             outcome: Outcome {
                 replied: true,
@@ -406,12 +586,6 @@ impl<'o, 'q> Message<'o, 'q> {
                 ..Outcome::default()
             },
         }
-    }
-
-    /// Pointer to where `zone`'s apex starts inside the question name.
-    fn apex_pointer(&self, zone: &Zone) -> u16 {
-        let qname_len = self.query.question.name.as_bytes().len();
-        0xC000 | (HEADER_LEN + qname_len - zone.origin.wire().len()) as u16
     }
 
     /// Whether the response already exceeds the limit, so that it will go
@@ -467,16 +641,29 @@ impl<'o, 'q> Message<'o, 'q> {
         self.address_after_owner(Section::Answer, ttl, addr);
     }
 
-    fn soa(&mut self, zone: &Zone, ttl: u32, section: Section) {
-        let owner = self.apex_pointer(zone);
+    /// The SOA of zone `index`, with the serial dynamic updates set.
+    fn soa(&mut self, index: u16, zone: &Zone, ttl: u32, section: Section, owner: u16) {
         let at = self.record_head(section, owner, TYPE_SOA, ttl);
-        self.out.extend_from_slice(&zone.soa_rdata);
+        let serial = self.dynamic.serial(index);
+        // SOA data ends with serial, refresh, retry, expire, minimum.
+        let split = serial.and_then(|_| zone.soa_rdata.len().checked_sub(20));
+        match (serial, split) {
+            (Some(serial), Some(names)) => {
+                self.out.extend_from_slice(&zone.soa_rdata[..names]);
+                self.out.extend_from_slice(&serial.to_be_bytes());
+                self.out.extend_from_slice(&zone.soa_rdata[names + 4..]);
+            }
+            _ => self.out.extend_from_slice(&zone.soa_rdata),
+        }
         self.record_end(at);
     }
 
-    /// NODATA or NXDOMAIN body: the SOA in authority with the negative TTL.
-    fn negative(&mut self, zone: &Zone) {
-        self.soa(zone, zone.negative_ttl, Section::Authority);
+    /// NODATA or NXDOMAIN body: the SOA of zone `index` in authority with
+    /// the negative TTL, its owner pointing into `owner` (a name inside it).
+    fn negative(&mut self, table: &Table, index: u16, owner: Owner) {
+        let zone = &table.zones[usize::from(index)];
+        let apex = owner.suffix_pointer(zone.origin.wire().len());
+        self.soa(index, zone, zone.negative_ttl, Section::Authority, apex);
     }
 
     /// Writes OPT (when the query had one), truncates to `limit` with TC=1
@@ -486,6 +673,8 @@ impl<'o, 'q> Message<'o, 'q> {
         let ecs = edns.and_then(|e| e.ecs);
         let opt_len = edns.map_or(0, |_| 11 + ecs.map_or(0, |e| 8 + e.addr_len()));
         let kind = match rcode {
+            // Only a referral is NOERROR without AA.
+            NOERROR if !authoritative => ResponseKind::Ns,
             NOERROR if self.counts[Section::Answer as usize] == 0 => ResponseKind::NoData,
             NOERROR if self.query.question.qtype == TYPE_NS => ResponseKind::Ns,
             NOERROR => ResponseKind::Answer,
@@ -556,5 +745,7 @@ impl<'o, 'q> Message<'o, 'q> {
     }
 }
 
+#[cfg(test)]
+mod static_tests;
 #[cfg(test)]
 mod tests;

@@ -53,6 +53,7 @@ fn snapshot() -> Snapshot {
         geo: None,
         max_udp_payload: 1232,
         rate_limiter: None,
+        dynamic: Default::default(),
     }
 }
 

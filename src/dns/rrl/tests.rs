@@ -273,6 +273,7 @@ records:
         geo: None,
         max_udp_payload: 1232,
         rate_limiter: None,
+        dynamic: Default::default(),
     };
     let mut out = Vec::new();
     let outcome = Responder::with_seed(1).respond(

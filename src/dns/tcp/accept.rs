@@ -11,6 +11,7 @@
 //! socket and waits for them to finish their in-flight messages. Aborting
 //! the loop's task drops the set, which aborts them.
 
+use crate::dns::update::UpdateQueue;
 use std::{future::Future, io, net::SocketAddr, sync::Arc, sync::atomic::Ordering, time::Duration};
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -95,6 +96,8 @@ pub(crate) struct Admission {
     pub(crate) settings: ConnectionSettings,
     pub(crate) cell: SnapshotCell,
     pub(crate) metrics: Arc<Metrics>,
+    /// Where UPDATE messages go.
+    pub(crate) updates: UpdateQueue,
 }
 
 /// Accepts connections until `stop` fires, then waits for the open ones to
@@ -139,7 +142,8 @@ pub(crate) async fn run<A: Accept>(mut acceptor: A, admission: Admission, stop: 
                     admission.settings,
                     admission.cell.clone(),
                     admission.metrics.clone(),
-                );
+                )
+                .with_updates(admission.updates.clone());
                 let stop = stop.clone();
                 connections.spawn(async move {
                     connection.serve(stop).await;
@@ -203,6 +207,7 @@ mod tests {
             settings: ConnectionSettings::new(Duration::from_secs(10)),
             cell: super::super::test_cell(),
             metrics: metrics.clone(),
+            updates: UpdateQueue::default(),
         };
         let stop = CancellationToken::new();
         let acceptor = Exhausted {

@@ -22,6 +22,8 @@ use tokio::time::{Instant, timeout_at};
 use tokio_util::sync::CancellationToken;
 
 use crate::dns::answer::{Responder, Transport};
+use crate::dns::signed;
+use crate::dns::update::{self, ReplyTo, UpdateQueue};
 use crate::metrics::{Metrics, tcp::Timeout};
 use crate::table::SnapshotCell;
 
@@ -57,6 +59,8 @@ const KEEP: usize = 1024;
 const FLUSH_AT: usize = 64 * 1024;
 /// Most bytes asked of one read.
 const READ_CHUNK: usize = 16 * 1024;
+/// Longest wait for an update's answer; the client retries after it.
+const UPDATE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes asked of a read before a message's length is known.
 const FIRST_READ: usize = 512;
 
@@ -114,6 +118,8 @@ pub(crate) struct Connection<S> {
     cell: SnapshotCell,
     metrics: Arc<Metrics>,
     buffers: Buffers,
+    /// Where UPDATE messages go; answered REFUSED without a queue.
+    updates: UpdateQueue,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -132,7 +138,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             cell,
             metrics,
             buffers: Buffers::default(),
+            updates: UpdateQueue::default(),
         }
+    }
+
+    /// Sends UPDATE messages to `updates`.
+    pub(crate) fn with_updates(mut self, updates: UpdateQueue) -> Self {
+        self.updates = updates;
+        self
     }
 
     /// Answers messages until the client closes, a clock runs out, an I/O
@@ -198,6 +211,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Ok(_) => *started = (!self.buffers.inbox.is_empty()).then(Instant::now),
                 Err(ZeroLength) => return false,
             }
+            if self.answer_update().await {
+                *started = (!self.buffers.inbox.is_empty()).then(Instant::now);
+                continue;
+            }
             if self.buffers.outbox.is_empty() {
                 return true;
             }
@@ -236,9 +253,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             let Some(packet) = rest.get(2..2 + len) else {
                 break;
             };
+            if update::is_update(packet) {
+                break; // answered by `answer_update`, which may wait
+            }
             let snapshot = snapshot.get_or_insert_with(|| cell.load());
             let outcome = RESPONDER.with_borrow_mut(|r| {
-                r.respond(snapshot, packet, *client, Transport::Tcp, response)
+                let outcome = r.respond(snapshot, packet, *client, Transport::Tcp, response);
+                if outcome.signed {
+                    signed::respond(r, snapshot, packet, *client, Transport::Tcp, response)
+                } else {
+                    outcome
+                }
             });
             metrics.observe(&snapshot.counters, &outcome);
             // A TCP answer is at most 65,535 bytes: the answer engine cuts it there.
@@ -250,6 +275,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         inbox.drain(..consumed);
         Ok(consumed)
+    }
+
+    /// Answers the UPDATE message at the front of the inbox, if one is
+    /// there whole, after the answers before it; true if it did.
+    async fn answer_update(&mut self) -> bool {
+        let inbox = &self.buffers.inbox;
+        let Some(&[hi, lo]) = inbox.get(..2) else {
+            return false;
+        };
+        let len = usize::from(u16::from_be_bytes([hi, lo]));
+        let Some(packet) = inbox.get(2..2 + len).filter(|p| update::is_update(p)) else {
+            return false;
+        };
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.updates.submit(packet, self.client, ReplyTo::Tcp(done));
+        let answer = timeout_at(Instant::now() + UPDATE_TIMEOUT, answer).await;
+        if let Ok(Ok(Some(answer))) = answer
+            && let Ok(n) = u16::try_from(answer.len())
+        {
+            self.buffers.outbox.extend_from_slice(&n.to_be_bytes());
+            self.buffers.outbox.extend_from_slice(&answer);
+        }
+        self.buffers.inbox.drain(..2 + len);
+        true
     }
 
     /// Writes the outbox; false when the client did not take it in time.

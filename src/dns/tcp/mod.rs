@@ -16,6 +16,7 @@ mod accept;
 mod connection;
 mod slots;
 
+use crate::dns::update::UpdateQueue;
 use std::{io, net::SocketAddr, sync::Arc};
 
 use socket2::{Domain, Protocol, Socket, Type};
@@ -64,6 +65,7 @@ impl TcpListener {
         settings: ConnectionSettings,
         cell: SnapshotCell,
         metrics: Arc<Metrics>,
+        updates: UpdateQueue,
     ) -> io::Result<Self> {
         let local_addr = listener.local_addr()?;
         let stop = CancellationToken::new();
@@ -72,6 +74,7 @@ impl TcpListener {
             settings,
             cell,
             metrics,
+            updates,
         };
         let task = tokio::spawn(accept::run(listener, admission, stop.clone()));
         Ok(Self {
@@ -127,5 +130,6 @@ records:
         geo: None,
         max_udp_payload: 1232,
         rate_limiter: None,
+        dynamic: Default::default(),
     }))
 }

@@ -164,5 +164,6 @@ fn empty_snapshot() -> crate::table::Snapshot {
         geo: None,
         max_udp_payload: 1232,
         rate_limiter: None,
+        dynamic: Default::default(),
     }
 }

@@ -1,0 +1,469 @@
+//! Issue 13 end to end with gslb as the server under test: the same
+//! harness as `acme_e2e.rs` (pebble, certbot's dns-rfc2136 plugin,
+//! nsupdate, dig), with the real `gslb` binary on [`Block::server_addr`]
+//! where that file runs Knot. The zone, key and certificate names come
+//! from `config/acme/cluster-issuer.yaml`, the README's cert-manager draft.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use hickory_proto::rr::RecordType;
+
+use crate::acme::{
+    Block, Daemon, Pebble, TsigAlgorithm, TsigKey, UpdateServer, certbot, challenge_name,
+    installed, path_str, skip,
+};
+use crate::acme_e2e::IssuerDraft;
+use crate::dns_update::{
+    PolicyCase, Transport, Update, dig, nsupdate, policy_mismatches, policy_replies, soa_serial,
+};
+use crate::harness::{eventually, query, raw_udp_from};
+
+/// What gslb answers each case of [`crate::dns_update::POLICY_CASES`], over
+/// UDP and TCP alike: the RFC 2136 §3.3 REFUSED for policy breaches and
+/// unsigned updates, signed whenever the request's signature verified.
+const GSLB_POLICY: [(PolicyCase, &str); 10] = [
+    (PolicyCase::AllowedAdd, "NOERROR"),
+    (
+        PolicyCase::UnknownKey,
+        "NOTAUTH(BADKEY) (tsig: tsig indicates error)",
+    ),
+    (
+        PolicyCase::WrongSecret,
+        "NOTAUTH(BADSIG) (tsig: tsig indicates error)",
+    ),
+    (PolicyCase::Unsigned, "REFUSED"),
+    (PolicyCase::NameOutsidePolicy, "REFUSED"),
+    (PolicyCase::TypeOutsidePolicy, "REFUSED"),
+    (PolicyCase::RrsetExists, "YXRRSET"),
+    (PolicyCase::NameMissing, "NXDOMAIN"),
+    (PolicyCase::ZoneNotServed, "NOTAUTH"),
+    (PolicyCase::AllowedDelete, "NOERROR"),
+];
+
+/// `gslb serve` for `server`'s zone and key (plus `more_keys` with the same
+/// rights), its config, secrets and state file in a directory that outlives
+/// restarts.
+struct GslbDaemon {
+    daemon: Option<Daemon>,
+    /// The admin API (for `/metrics`).
+    admin: std::net::SocketAddr,
+    server: UpdateServer,
+    dir: tempfile::TempDir,
+    more_keys: Vec<TsigKey>,
+}
+
+impl GslbDaemon {
+    async fn start(server: &UpdateServer, more_keys: &[TsigKey]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let admin = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free admin port");
+        let mut gslb = Self {
+            daemon: None,
+            admin,
+            server: server.clone(),
+            dir,
+            more_keys: more_keys.to_vec(),
+        };
+        gslb.write_config("");
+        gslb.spawn().await;
+        gslb
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.dir.path().join("gslb.yaml")
+    }
+
+    /// The state file.
+    fn state_path(&self) -> PathBuf {
+        self.dir.path().join("state.json")
+    }
+
+    /// Writes the config (atomically, so a running gslb reloads it once),
+    /// with `extra_records` appended to `records:`.
+    fn write_config(&self, extra_records: &str) {
+        let d = self.dir.path();
+        let server = &self.server;
+        let zone = &server.zone;
+        let mut keys = vec![server.key.clone()];
+        keys.extend(self.more_keys.iter().cloned());
+        let mut key_lines = String::new();
+        let mut allow_lines = String::new();
+        for (i, key) in keys.iter().enumerate() {
+            let file = d.join(format!("key{i}.secret"));
+            std::fs::write(&file, format!("{}\n", key.secret)).expect("secret file");
+            key_lines.push_str(&format!(
+                "        - {{ name: {}, algorithm: {}, secret_file: \"{}\" }}\n",
+                key.name,
+                key.algorithm.name(),
+                file.display()
+            ));
+            allow_lines.push_str(&format!(
+                "        - {{ key: {}, names: [\"_acme-challenge.*\"], types: [TXT] }}\n",
+                key.name
+            ));
+        }
+        let yaml = format!(
+            "server:\n  dns_listen: [\"{addr}\"]\n  admin_listen: \"{admin}\"\n  udp_workers: 1\n  state_file: \"{state}\"\n\
+             zones:\n  - origin: {zone}\n\
+             \x20   soa: {{ mname: ns1.{zone}, rname: hostmaster.example.test. }}\n\
+             \x20   nameservers: {{ ns1.{zone}: [{ip}] }}\n\
+             \x20   updates:\n      keys:\n{key_lines}      allow:\n{allow_lines}\
+             records:\n\
+             \x20 - {{ name: webapp.{zone}, sets: [{{ id: one, targets: [192.0.2.10] }}] }}\n\
+             \x20 - {{ name: www.{zone}, sets: [{{ id: one, targets: [192.0.2.10] }}] }}\n\
+             {extra_records}",
+            addr = server.addr,
+            admin = self.admin,
+            state = self.state_path().display(),
+            ip = server.addr.ip(),
+        );
+        let tmp = d.join("gslb.yaml.tmp");
+        std::fs::write(&tmp, yaml).expect("config");
+        std::fs::rename(&tmp, self.config_path()).expect("config in place");
+    }
+
+    async fn spawn(&mut self) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gslb"));
+        command
+            .args(["serve", "--config", path_str(&self.config_path())])
+            .env("RUST_LOG", "info");
+        let log = self.dir.path().join(format!(
+            "gslb-{}.log",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos())
+        ));
+        let mut daemon = Daemon::spawn("gslb", command, log);
+        let probe = query(&self.server.zone, RecordType::SOA)
+            .to_vec()
+            .expect("encode");
+        let addr = self.server.addr;
+        daemon
+            .wait_until("answering", async || {
+                raw_udp_from(
+                    IpAddr::from([127, 0, 0, 1]),
+                    addr,
+                    &probe,
+                    Duration::from_millis(300),
+                )
+                .await
+                .is_some()
+            })
+            .await;
+        self.daemon = Some(daemon);
+    }
+
+    /// Kills gslb (no goodbye: SIGKILL) and starts it again.
+    async fn restart(&mut self) {
+        self.daemon = None;
+        self.spawn().await;
+    }
+
+    /// The value of one `/metrics` series (`name{labels}`), 0 if absent.
+    async fn metric(&self, series: &str) -> f64 {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let text = reqwest::Client::new()
+            .get(format!("http://{}/metrics", self.admin))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .expect("/metrics answers")
+            .text()
+            .await
+            .expect("/metrics body");
+        text.lines()
+            .find_map(|line| {
+                line.strip_prefix(series)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0.0)
+    }
+
+    fn log(&self) -> String {
+        self.daemon.as_ref().map(Daemon::log).unwrap_or_default()
+    }
+}
+
+/// A block for a test on gslb, or `None` (with a notice) when a tool is
+/// missing.
+fn gslb_block() -> Option<Block> {
+    if !installed("nsupdate") {
+        return skip("nsupdate is not installed (apt-get install bind9-dnsutils)");
+    }
+    Block::reserve()
+}
+
+/// certbot obtains one certificate for `webapp.global.example.test` and
+/// `*.global.example.test` from pebble, which checks both challenges
+/// through gslb; afterwards no challenge record is left, and the zone's
+/// serial has moved.
+#[tokio::test(flavor = "multi_thread")]
+async fn certbot_gets_a_name_and_its_wildcard_through_gslb() {
+    let Some(block) = gslb_block() else {
+        return;
+    };
+    let draft = IssuerDraft::load();
+    let server = draft.server(block.server_addr());
+    let (gslb, pebble) = tokio::join!(
+        GslbDaemon::start(&server, &[]),
+        Pebble::start(block, server.addr),
+    );
+    let serial = soa_serial(server.addr, &server.zone).await;
+
+    let issued = certbot(&pebble, &server, &draft.dns_names)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}\n--- gslb:\n{}\n--- pebble:\n{}",
+                gslb.log(),
+                pebble.log()
+            )
+        });
+
+    let mut got = issued.dns_names.clone();
+    let mut want = draft.dns_names.clone();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "the certificate's subjectAltName DNS names");
+    assert!(
+        issued.issuer.contains("Pebble"),
+        "issued by this pebble: {}",
+        issued.issuer
+    );
+    let validated = pebble
+        .log()
+        .matches("set VALID by completed challenge")
+        .count();
+    assert_eq!(
+        validated,
+        2,
+        "pebble validated both challenges by DNS:\n{}",
+        pebble.log()
+    );
+    for name in &draft.dns_names {
+        let owner = challenge_name(name);
+        let left = dig(server.addr, &owner, "TXT").await;
+        assert!(
+            left.answers.is_empty() && ["NXDOMAIN", "NOERROR"].contains(&left.status.as_str()),
+            "certbot removed the challenge at {owner}: {left:?}"
+        );
+    }
+    let after = soa_serial(server.addr, &server.zone).await;
+    assert!(
+        after > serial,
+        "the updates moved the serial: {serial} -> {after}"
+    );
+}
+
+/// nsupdate gets gslb's answer to every allowed and forbidden update over
+/// UDP and over TCP; an hmac-sha512 key works like the hmac-sha256 one;
+/// the forbidden updates left nothing behind; every outcome is counted.
+#[tokio::test(flavor = "multi_thread")]
+async fn nsupdate_gets_gslbs_answer_to_each_policy_case() {
+    let Some(block) = gslb_block() else {
+        return;
+    };
+    let draft = IssuerDraft::load();
+    let server = draft.server(block.server_addr());
+    let sha512 = TsigKey::generate(
+        &format!("sha512.{}", server.zone),
+        TsigAlgorithm::HmacSha512,
+    );
+    let gslb = GslbDaemon::start(&server, std::slice::from_ref(&sha512)).await;
+
+    let mut mismatches = Vec::new();
+    for transport in [Transport::Udp, Transport::Tcp] {
+        let replies = policy_replies(&server, transport).await;
+        mismatches.extend(
+            policy_mismatches(&replies, &GSLB_POLICY)
+                .into_iter()
+                .map(|m| format!("{transport:?} {m}")),
+        );
+    }
+    let owner = challenge_name(&format!("*.{}", server.zone));
+    for update in [
+        Update::add(&server.zone, Some(&sha512), &owner, "TXT", "\"sha512\""),
+        Update::delete(&server.zone, Some(&sha512), &owner, "TXT", "").over(Transport::Tcp),
+    ] {
+        let reply = nsupdate(server.addr, &update).await;
+        if reply.to_string() != "NOERROR" {
+            mismatches.push(format!("hmac-sha512 {update:?}: {reply}"));
+        }
+    }
+    let webapp = challenge_name(&format!("webapp.{}", server.zone));
+    for (name, rtype) in [
+        (format!("www.{}", server.zone), "TXT"),
+        (webapp.clone(), "A"),
+        (webapp, "TXT"),
+        (owner, "TXT"),
+    ] {
+        let left = dig(server.addr, &name, rtype).await;
+        if !left.answers.is_empty() {
+            mismatches.push(format!("{name} {rtype} left behind: {:?}", left.answers));
+        }
+    }
+    // Each case once over UDP and once over TCP, counted by key and result.
+    let key = &server.key.name;
+    for (labels, want) in [
+        (format!("key=\"{key}\",result=\"ok\""), 4.0),
+        (format!("key=\"{}\",result=\"ok\"", sha512.name), 2.0),
+        ("key=\"unknown\",result=\"badkey\"".to_owned(), 2.0),
+        (format!("key=\"{key}\",result=\"badsig\""), 2.0),
+        ("key=\"\",result=\"unsigned\"".to_owned(), 2.0),
+        (format!("key=\"{key}\",result=\"refused\""), 4.0),
+        (format!("key=\"{key}\",result=\"prereq\""), 4.0),
+        (format!("key=\"{key}\",result=\"notauth\""), 2.0),
+    ] {
+        let got = gslb
+            .metric(&format!("gslb_dns_updates_total{{{labels}}}"))
+            .await;
+        if got != want {
+            mismatches.push(format!(
+                "gslb_dns_updates_total{{{labels}}} is {got}, not {want}"
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{}\n--- gslb:\n{}",
+        mismatches.join("\n"),
+        gslb.log()
+    );
+}
+
+/// dig with the key: gslb answers a TSIG-signed SOA query (what certbot
+/// sends to find the zone) with a response dig verifies.
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_soa_queries_get_signed_answers() {
+    let Some(block) = gslb_block() else {
+        return;
+    };
+    let draft = IssuerDraft::load();
+    let server = draft.server(block.server_addr());
+    let gslb = GslbDaemon::start(&server, &[]).await;
+    for transport in ["+notcp", "+tcp"] {
+        let output = tokio::process::Command::new("dig")
+            .arg(format!("@{}", server.addr.ip()))
+            .args([
+                "-p",
+                &server.addr.port().to_string(),
+                "+norec",
+                "+time=2",
+                "+tries=1",
+            ])
+            .arg(transport)
+            .args([
+                "-y",
+                &format!(
+                    "{}:{}:{}",
+                    server.key.algorithm.name(),
+                    server.key.name,
+                    server.key.secret
+                ),
+            ])
+            .args([server.zone.as_str(), "SOA"])
+            .output()
+            .await
+            .expect("dig runs");
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            text.contains("status: NOERROR"),
+            "{transport}: {text}\n{}",
+            gslb.log()
+        );
+        let tsig = text
+            .split(";; TSIG PSEUDOSECTION:")
+            .nth(1)
+            .and_then(|rest| rest.lines().nth(1))
+            .unwrap_or_default();
+        assert!(
+            tsig.starts_with(server.key.name.as_str()) && tsig.contains(" NOERROR "),
+            "{transport}: the answer carries a TSIG record by the key: {text}"
+        );
+        assert!(
+            !text.contains("Couldn't verify") && !text.contains("failure"),
+            "{transport}: dig verified the signature: {text}"
+        );
+    }
+}
+
+/// A dynamic TXT record survives a config reload and a restart (the state
+/// file), and the serial never goes back; a reload whose policy no longer
+/// allows the record drops it.
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamic_records_survive_reload_and_restart() {
+    let Some(block) = gslb_block() else {
+        return;
+    };
+    let draft = IssuerDraft::load();
+    let server = draft.server(block.server_addr());
+    let mut gslb = GslbDaemon::start(&server, &[]).await;
+    let owner = challenge_name(&format!("kept.{}", server.zone));
+    let add = Update::add(&server.zone, Some(&server.key), &owner, "TXT", "\"kept\"");
+    assert_eq!(nsupdate(server.addr, &add).await.to_string(), "NOERROR");
+    let txt = async |gslb: &GslbDaemon| {
+        let found = dig(server.addr, &owner, "TXT").await;
+        assert_eq!(found.answers, ["\"kept\""], "{found:?}\n{}", gslb.log());
+    };
+    txt(&gslb).await;
+    let serial = soa_serial(server.addr, &server.zone).await;
+
+    // A reload: a new record appears, the dynamic one stays.
+    gslb.write_config(&format!(
+        "  - {{ name: new.{}, sets: [{{ id: one, targets: [192.0.2.20] }}] }}\n",
+        server.zone
+    ));
+    let new_name = format!("new.{}", server.zone);
+    let reloaded = eventually(Duration::from_secs(20), async || {
+        !dig(server.addr, &new_name, "A").await.answers.is_empty()
+    })
+    .await;
+    assert!(reloaded.is_some(), "the reload happened:\n{}", gslb.log());
+    txt(&gslb).await;
+    assert!(soa_serial(server.addr, &server.zone).await >= serial);
+
+    // A restart: the state file brings it back.
+    let state = gslb.state_path();
+    let saved = eventually(Duration::from_secs(10), async || {
+        std::fs::read_to_string(&state).is_ok_and(|s| s.contains("kept"))
+    })
+    .await;
+    assert!(
+        saved.is_some(),
+        "the state file has the record: {:?}",
+        std::fs::read_to_string(&state)
+    );
+    gslb.restart().await;
+    txt(&gslb).await;
+    let after = soa_serial(server.addr, &server.zone).await;
+    assert!(
+        after >= serial,
+        "the serial never goes back: {serial} -> {after}"
+    );
+
+    // A reload without the key drops the record, and says so.
+    gslb.more_keys.clear();
+    gslb.server.key = TsigKey::generate(&format!("other.{}", server.zone), server.key.algorithm);
+    gslb.write_config("");
+    let dropped = eventually(Duration::from_secs(20), async || {
+        dig(server.addr, &owner, "TXT").await.answers.is_empty()
+    })
+    .await;
+    assert!(
+        dropped.is_some(),
+        "the record went with its key:\n{}",
+        gslb.log()
+    );
+    assert!(
+        gslb.log().contains("dynamic record dropped"),
+        "{}",
+        gslb.log()
+    );
+}
