@@ -24,6 +24,9 @@
 //! * [`select`]: the selection rules as a pure function.
 //! * [`dns`]: the wire reader, the answer engine, response rate limiting
 //!   (UDP only) and the UDP/TCP listeners.
+//! * [`explain`]: why a client gets its answer: the DNS path's selection
+//!   traced rule by rule, with what-if assumptions (`/explain`,
+//!   `gslb explain`).
 //! * [`geo`]: client location from GeoIP2/GeoLite2 databases.
 //! * [`health`]: probe state in snapshots, rise/fall, and the prober.
 //! * [`alias`]: hostname targets: the background refresher that resolves
@@ -47,6 +50,7 @@ pub mod config;
 #[cfg(feature = "kubernetes")]
 pub mod crd_sync;
 pub mod dns;
+pub mod explain;
 pub mod fd_limit;
 pub mod geo;
 pub mod health;

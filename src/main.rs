@@ -1,5 +1,5 @@
 //! The `gslb` command line: `serve`, `check-config`, `status`, `override`,
-//! `crd-sync`.
+//! `explain`, `crd-sync`.
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Duration};
 
@@ -57,6 +57,8 @@ enum Command {
     },
     /// Drain (down), force (up) or release (auto) a set of a record.
     Override(OverrideArgs),
+    /// Explain which set a client gets for a name, rule by rule, from a running server.
+    Explain(ExplainArgs),
     /// Write DNSEndpoint objects (externaldns.k8s.io) to a record file; runs beside serve.
     #[cfg(feature = "kubernetes")]
     CrdSync(Box<gslb::crd_sync::Args>),
@@ -76,6 +78,37 @@ struct OverrideArgs {
     /// Why: shown by GET /overrides and kept in the state file.
     #[arg(long)]
     reason: Option<String>,
+    /// Admin API base URL.
+    #[arg(long, default_value = "http://127.0.0.1:9153", env = "GSLB_ADMIN")]
+    admin: String,
+    /// File holding the admin token (default: GSLB_ADMIN_TOKEN).
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+}
+
+/// `gslb explain NAME [--type AAAA] [--client IP[/PREFIX]] [--assume ...]`.
+#[derive(Debug, clap::Args)]
+struct ExplainArgs {
+    /// Record name, e.g. webapp.global.example.test.
+    name: String,
+    /// A or AAAA.
+    #[arg(long = "type", default_value = "A")]
+    qtype: String,
+    /// The client: IP (a query from that address) or IP/PREFIX (a query
+    /// with that EDNS Client Subnet).
+    #[arg(long)]
+    client: Option<String>,
+    /// What-if changes, in memory only: SET:down, RECORD/SET:up,
+    /// ADDRESS:down, ... (comma-separated or repeated).
+    #[arg(long)]
+    assume: Vec<String>,
+    /// Also run the real selection this many times (at most 100000) and
+    /// print the shares seen.
+    #[arg(long)]
+    samples: Option<u32>,
+    /// Print the raw JSON trace.
+    #[arg(long)]
+    json: bool,
     /// Admin API base URL.
     #[arg(long, default_value = "http://127.0.0.1:9153", env = "GSLB_ADMIN")]
     admin: String,
@@ -111,6 +144,13 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("gslb override: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Explain(args) => match explain(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("gslb explain: {error:#}");
                 ExitCode::FAILURE
             }
         },
@@ -255,6 +295,30 @@ fn set_override(args: OverrideArgs) -> anyhow::Result<()> {
     println!(
         "{} {}: {state} (served from generation {})",
         reply.record, reply.set, reply.generation
+    );
+    Ok(())
+}
+
+fn explain(args: ExplainArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let client = AdminClient::new(&args.admin, client::token(args.token_file.as_deref())?)?;
+    let mut params = vec![("name", args.name), ("type", args.qtype)];
+    params.extend(args.client.map(|c| ("client", c)));
+    params.extend(args.assume.into_iter().map(|a| ("assume", a)));
+    params.extend(args.samples.map(|n| ("samples", n.to_string())));
+    let body = runtime.block_on(client.explain(&params))?;
+    if args.json {
+        println!("{body}");
+        return Ok(());
+    }
+    let trace: gslb::explain::Trace =
+        serde_json::from_str(&body).context("reading the /explain trace")?;
+    print!(
+        "{}",
+        gslb::explain::render::render(&trace, report::colour_wanted())
     );
     Ok(())
 }

@@ -1,4 +1,4 @@
-//! Who may use the admin API's operator routes (`/status`, `/overrides`,
+//! Who may use the admin API's operator routes (`/status`, `/explain`, `/overrides`,
 //! every write). `/healthz`, `/readyz` and `/metrics` are always open, for
 //! probes and Prometheus.
 //!
@@ -40,12 +40,12 @@ impl Access {
     /// What operators should know about this rule at start-up.
     pub fn describe(&self) -> &'static str {
         match (&self.token, self.listen.ip().to_canonical().is_loopback()) {
-            (Some(_), _) => "bearer token required for /status and /overrides",
+            (Some(_), _) => "bearer token required for /status, /explain and /overrides",
             (None, true) => {
-                "no admin token: /status and /overrides only for requests whose Host is a loopback address"
+                "no admin token: /status, /explain and /overrides only for requests whose Host is a loopback address"
             }
             (None, false) => {
-                "no admin token on a non-loopback address: /status and /overrides are refused; set server.admin_token_file"
+                "no admin token on a non-loopback address: /status, /explain and /overrides are refused; set server.admin_token_file"
             }
         }
     }

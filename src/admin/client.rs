@@ -56,6 +56,20 @@ impl AdminClient {
         self.send(Method::GET, "/status", None).await
     }
 
+    /// `GET /explain` with `params` (name, type, client, assume, samples),
+    /// the raw JSON.
+    pub async fn explain(&self, params: &[(&str, String)]) -> Result<String, ClientError> {
+        let mut query = String::new();
+        for (key, value) in params {
+            query.push(if query.is_empty() { '?' } else { '&' });
+            query.push_str(key);
+            query.push('=');
+            query.push_str(&segment(value));
+        }
+        self.send(Method::GET, &format!("/explain{query}"), None)
+            .await
+    }
+
     /// `PUT /overrides/{record}/{set}`.
     pub async fn set_override(
         &self,

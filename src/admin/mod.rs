@@ -1,5 +1,5 @@
 //! The admin HTTP API: `/healthz`, `/readyz`, `/metrics` (open, for probes
-//! and Prometheus), and the operator routes `/status`, `GET /overrides`,
+//! and Prometheus), and the operator routes `/status`, `/explain`, `GET /overrides`,
 //! `PUT` and `DELETE /overrides/{record}/{set}` behind [`access`]. It only
 //! reads snapshots and the prober's status board, and sends overrides to
 //! the table builder.
@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod client;
+mod explain;
 pub mod listener;
 pub mod overrides;
 pub mod page;
@@ -86,6 +87,7 @@ pub struct Documents {
 pub fn router(state: AdminState) -> Router {
     let operator = Router::new()
         .route("/status", get(status))
+        .route("/explain", get(explain::explain))
         .route("/overrides", get(overrides::list))
         .route(
             "/overrides/{record}/{set}",

@@ -19,9 +19,11 @@
 //! The test databases under `geoip/` and their generator are described in
 //! `geoip/README.md`.
 
+mod client;
 mod code;
 mod mmdb;
 
+pub use client::{ClientLocated, locate_client};
 pub use code::{Continent, Country, Subdivision};
 pub use mmdb::{GeoDb, GeoError, LocateCache};
 

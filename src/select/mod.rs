@@ -61,6 +61,68 @@ pub enum NoAnswer {
     Drained,
 }
 
+/// A rule of [`select`], as reported to an [`Observer`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Rule {
+    /// Rule 1: sets with targets of the queried family.
+    Family,
+    /// Rule 7 (`fallback: none`): the sets whose geo matches the client at
+    /// `level` ([`geo_match`]); 0 means none matched and all stay.
+    Residency {
+        /// How specifically the kept sets match.
+        level: u8,
+    },
+    /// The drain rule: sets an operator drained are gone.
+    Drain,
+    /// Rule 2, or rule 6 when `failed_open`.
+    Health {
+        /// No set was healthy, so all stayed.
+        failed_open: bool,
+    },
+    /// Rule 3: the sets of the lowest priority value.
+    Priority {
+        /// That value.
+        tier: u32,
+    },
+    /// Rule 4.
+    Location(Narrowed),
+}
+
+/// How rule 4 narrowed the sets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Narrowed {
+    /// Kept the sets whose geo matches at `level` ([`geo_match`]).
+    GeoMatch {
+        /// 3 subdivision, 2 country, 1 continent.
+        level: u8,
+    },
+    /// No geo matched: kept the located set(s) nearest to the client.
+    Nearest {
+        /// Their distance from the client.
+        km: f64,
+    },
+    /// No geo matched and no distance was known: kept the sets without geo.
+    NoGeo,
+    /// Nothing to narrow by: kept them all.
+    All,
+}
+
+/// Watches [`select_observed`] apply its rules. The methods default to
+/// doing nothing, so an observer implements only what it records.
+pub trait Observer {
+    /// `rule` left `sets` (indexes into the record's sets, in order).
+    #[inline(always)]
+    fn rule(&mut self, rule: Rule, sets: &[u32]) {
+        let _ = (rule, sets);
+    }
+}
+
+/// The observer of the DNS path: records nothing, costs nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unobserved;
+
+impl Observer for Unobserved {}
+
 /// Picks the set that answers a query of `family` for `record`.
 ///
 /// The drain rule: a set an operator drained (override `down`) never
@@ -70,6 +132,7 @@ pub enum NoAnswer {
 /// is NODATA ([`NoAnswer::Drained`]). With residency, a client whose own
 /// region's sets are all drained gets NODATA rather than an answer from
 /// another region.
+#[inline]
 pub fn select<'t, R: Rng + ?Sized>(
     record: &'t Record,
     family: Family,
@@ -77,6 +140,31 @@ pub fn select<'t, R: Rng + ?Sized>(
     client: &Location,
     rng: &mut R,
     scratch: &mut Scratch,
+) -> Result<Choice<'t>, NoAnswer> {
+    select_observed(
+        record,
+        family,
+        health,
+        client,
+        rng,
+        scratch,
+        &mut Unobserved,
+    )
+}
+
+/// [`select`], reporting the sets left after each rule to `observer`. The
+/// DNS path runs this very function through [`select`] with
+/// [`Unobserved`], whose empty methods compile away; `/explain` runs it
+/// with an observer that records a trace, so a trace shows the decision
+/// the hot path makes, not a re-implementation of it.
+pub fn select_observed<'t, R: Rng + ?Sized, O: Observer>(
+    record: &'t Record,
+    family: Family,
+    health: &Health,
+    client: &Location,
+    rng: &mut R,
+    scratch: &mut Scratch,
+    observer: &mut O,
 ) -> Result<Choice<'t>, NoAnswer> {
     let sets = &record.sets;
     let cands = &mut scratch.candidates;
@@ -88,16 +176,19 @@ pub fn select<'t, R: Rng + ?Sized>(
             .filter(|(_, s)| !health.targets(s, family).is_empty())
             .map(|(i, _)| i as u32),
     );
+    observer.rule(Rule::Family, cands);
     if cands.is_empty() {
         return Err(NoAnswer::NoTargets);
     }
     let set = |i: &u32| &sets[*i as usize];
     // Rule 7: residency narrows by geo before health and priority.
     if record.fallback == Fallback::None {
-        keep_best_geo_match(sets, cands, client);
+        let level = keep_best_geo_match(sets, cands, client);
+        observer.rule(Rule::Residency { level }, cands);
     }
     // The drain rule.
     cands.retain(|i| !health.drained(set(i)));
+    observer.rule(Rule::Drain, cands);
     if cands.is_empty() {
         return Err(NoAnswer::Drained);
     }
@@ -107,11 +198,14 @@ pub fn select<'t, R: Rng + ?Sized>(
     if !failed_open {
         cands.retain(healthy);
     }
+    observer.rule(Rule::Health { failed_open }, cands);
     // Rule 3: the lowest priority value among what is left.
     let top = cands.iter().map(|i| set(i).priority).min().unwrap_or(0);
     cands.retain(|i| set(i).priority == top);
+    observer.rule(Rule::Priority { tier: top }, cands);
     // Rule 4.
-    narrow_by_location(sets, cands, client);
+    let by = narrow_by_location(sets, cands, client);
+    observer.rule(Rule::Location(by), cands);
     // Rule 5.
     let chosen = set(&pick_weighted(sets, cands, rng));
     let rotation = rng.random_range(0..health.targets(chosen, family).len().max(1));
@@ -143,32 +237,52 @@ pub fn geo_match(scope: &GeoScope, client: &Location) -> u8 {
 }
 
 /// Keeps the sets that match the client most specifically, if any match.
-/// Returns whether some set matched.
-fn keep_best_geo_match(sets: &[Set], cands: &mut Vec<u32>, client: &Location) -> bool {
+/// Returns the level matched ([`geo_match`]), 0 when none did.
+fn keep_best_geo_match(sets: &[Set], cands: &mut Vec<u32>, client: &Location) -> u8 {
     let level = |i: &u32| geo_match(&sets[*i as usize].geo, client);
     let best = cands.iter().map(level).max().unwrap_or(0);
     if best > 0 {
         cands.retain(|i| level(i) == best);
     }
-    best > 0
+    best
 }
 
 /// Rule 4: best geo match; else the nearest located set; else the sets with
-/// no geo; else all.
-fn narrow_by_location(sets: &[Set], cands: &mut Vec<u32>, client: &Location) {
-    if keep_best_geo_match(sets, cands, client) {
-        return;
+/// no geo; else all. Returns which of these applied.
+fn narrow_by_location(sets: &[Set], cands: &mut Vec<u32>, client: &Location) -> Narrowed {
+    let level = keep_best_geo_match(sets, cands, client);
+    if level > 0 {
+        return Narrowed::GeoMatch { level };
     }
     if let Some(here) = client.coordinates {
         let distance = |i: &u32| sets[*i as usize].location.map(|l| l.distance_km(&here));
         if let Some(nearest) = cands.iter().filter_map(distance).min_by(f64::total_cmp) {
             cands.retain(|i| distance(i).is_some_and(|d| d <= nearest));
-            return;
+            return Narrowed::Nearest { km: nearest };
         }
     }
     if cands.iter().any(|i| sets[*i as usize].geo.is_empty()) {
         cands.retain(|i| sets[*i as usize].geo.is_empty());
+        return Narrowed::NoGeo;
     }
+    Narrowed::All
+}
+
+/// Probability that rule 5 picks each of `cands` (indexes into `sets`), in
+/// the order given: weight over the total, or equal shares when every
+/// weight is 0, exactly as [`pick_weighted`] draws.
+pub fn weight_shares<'a>(sets: &'a [Set], cands: &'a [u32]) -> impl Iterator<Item = f64> + 'a {
+    let total: u64 = cands
+        .iter()
+        .map(|i| u64::from(sets[*i as usize].weight))
+        .sum();
+    cands.iter().map(move |i| {
+        if total == 0 {
+            1.0 / cands.len() as f64
+        } else {
+            sets[*i as usize].weight as f64 / total as f64
+        }
+    })
 }
 
 /// Rule 5: a set at random in proportion to weight; weight-0 sets only

@@ -13,9 +13,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use super::clock::CoarseClock;
 use super::dynamic::Dynamic;
 use super::dynamic_zone::Update;
-use super::clock::CoarseClock;
 use super::overrides::{OverrideBook, OverrideEntry, OverrideMeta};
 use super::resolved::{AliasBook, HostAddrs};
 use super::state_file::{self, SavedWatch, Saver};

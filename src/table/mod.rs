@@ -15,8 +15,8 @@ pub mod dynamic;
 pub mod dynamic_zone;
 pub mod keyring;
 pub mod overrides;
-pub mod rrset;
 pub mod resolved;
+pub mod rrset;
 pub mod state_file;
 mod statics;
 

@@ -17,6 +17,7 @@ mod dns;
 mod dns_tree;
 mod dns_update;
 mod drain;
+mod explain;
 mod geo;
 mod glue;
 mod harness;

@@ -300,6 +300,43 @@ async fn status_page_shows_clusters_and_turns_a_stopped_one_down() {
         .await;
     assert_eq!(focused, json!("us-east us-east@39,-77.5"));
 
+    // One explain through the page, against the real /explain: eu-west is
+    // down and ap-south drained, so us-east is the only candidate; with
+    // us-east assumed drained (in memory only) nothing is left but the
+    // drained and down sets, and the answer fails open to eu-west.
+    let (outcome, text) = explain_as(
+        &mut browser,
+        "webapp.global.example.test.",
+        "198.51.100.70",
+        "A",
+        "",
+    )
+    .await;
+    assert_eq!(outcome, "trace", "{text}");
+    let shown = "[...document.querySelectorAll('#explain-result [data-candidate]')]\
+                 .map(c => c.dataset.candidate + ' ' + c.querySelector('.bar').dataset.probability)";
+    assert_eq!(browser.eval(shown).await, json!(["us-east 1"]), "{text}");
+    assert!(text.contains("health → us-east"), "{text}");
+    let (outcome, text) = explain_as(
+        &mut browser,
+        "webapp.global.example.test.",
+        "198.51.100.70",
+        "A",
+        "us-east:down",
+    )
+    .await;
+    assert_eq!(outcome, "trace", "{text}");
+    assert_eq!(browser.eval(shown).await, json!(["eu-west 1"]), "{text}");
+    assert!(
+        text.contains("us-east:down") && text.contains("fails open"),
+        "{text}"
+    );
+    assert_eq!(
+        gslb.a("webapp.global.example.test.").await,
+        ips(&["127.0.61.1"]),
+        "the what-if published nothing"
+    );
+
     let errors = browser.page_errors();
     assert!(errors.is_empty(), "page errors: {errors:?}");
     browser.close().await;
@@ -406,15 +443,23 @@ async fn fake_explain(
     match query.get("name").map(String::as_str) {
         Some("webapp.global.example.test.") => Json(json!({
             "name": query["name"], "type": query.get("type"), "client": query.get("client"),
-            "located": { "by": "client", "network": "198.51.100.0/26", "country": "DE",
-                         "continent": "EU", "ecs_scope": 26 },
-            "sets": [ { "id": "eu-west", "health": "up", "geo": "country" },
-                      { "id": "us-east", "health": "down" } ],
-            "steps": [ { "rule": "family", "sets": ["eu-west", "us-east"] },
-                       { "rule": "health", "sets": ["eu-west"] } ],
-            "candidates": [ { "set": "eu-west", "probability": 0.75, "targets": ["192.0.2.20"] },
-                            { "set": "ap-south", "probability": 0.25 } ],
-            "failed_open": false, "ttl": 30 }))
+            "generation": 7, "assumed": [], "fallback": "any",
+            "located": { "by": "source", "address": "198.51.100.7", "network": "198.51.100.0/26",
+                         "country": "US", "continent": "NA" },
+            "sets": [
+                { "id": "eu-west", "priority": 0, "weight": 3, "override": "auto", "healthy": true,
+                  "drained": false, "geo": "none", "distance_km": 6500.0,
+                  "targets": [ { "address": "192.0.2.20", "probe": "up", "serving": true } ] },
+                { "id": "us-east", "priority": 0, "weight": 1, "override": "auto", "healthy": false,
+                  "drained": false, "geo": "continent",
+                  "targets": [ { "address": "192.0.2.10", "probe": "down", "serving": false } ] } ],
+            "steps": [ { "rule": "family", "detail": "sets with targets of the queried type", "sets": ["eu-west", "us-east"] },
+                       { "rule": "health", "detail": "sets with a healthy target", "sets": ["eu-west"] } ],
+            "outcome": "answer", "failed_open": false, "answers": 65535,
+            "candidates": [ { "set": "eu-west", "weight": 3, "probability": 0.75,
+                              "targets": [ { "address": "192.0.2.20", "probability": 1.0 } ] },
+                            { "set": "ap-south", "weight": 1, "probability": 0.25, "targets": [] } ],
+            "ttl": 30, "extra": { "note": "a field this page does not know" } }))
         .into_response(),
         Some("nope.global.example.test.") => (
             StatusCode::NOT_FOUND,
@@ -450,9 +495,21 @@ async fn start_fake_admin() -> String {
 /// Submits the explain form and waits for an outcome; returns it and the
 /// result's text.
 async fn explain(browser: &mut Browser, name: &str) -> (String, String) {
+    explain_as(browser, name, "198.51.100.7", "AAAA", "").await
+}
+
+/// [`explain`] for `client`, `qtype` and a what-if `assume`.
+async fn explain_as(
+    browser: &mut Browser,
+    name: &str,
+    client: &str,
+    qtype: &str,
+    assume: &str,
+) -> (String, String) {
     let js = format!(
         "(() => {{ const f = document.getElementById('explain'); f.elements.name.value = {name:?}; \
-         f.elements.client.value = '198.51.100.7'; f.elements.type.value = 'AAAA'; \
+         f.elements.client.value = {client:?}; f.elements.type.value = {qtype:?}; \
+         f.elements.assume.value = {assume:?}; \
          delete document.getElementById('explain-result').dataset.outcome; f.requestSubmit(); }})()"
     );
     browser.eval(&js).await;
@@ -555,10 +612,13 @@ async fn status_page_asks_for_a_token_and_explains() {
     }
     assert_eq!(
         browser
-            .eval("document.querySelectorAll('#explain-result [data-section=sets] li').length")
+            .eval("[...document.querySelectorAll('#explain-result [data-section=sets] li')].map(l => l.dataset.set + ' ' + l.dataset.state)")
             .await,
-        json!(2),
-        "fields the page does not know are still shown"
+        json!(["eu-west up", "us-east down"]),
+    );
+    assert!(
+        text.contains("a field this page does not know"),
+        "fields the page does not know are still shown: {text}"
     );
     browser
         .eval("document.getElementById('explain-section').scrollIntoView()")

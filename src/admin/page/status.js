@@ -444,32 +444,49 @@ function setupToken() {
 // ---------------------------------------------------------------- explain
 
 /**
- * Renders an /explain trace. The trace's shape belongs to the explain API;
- * this is the one function that knows it, so adapt it here. Known keys get
- * a readable layout (summary, client location, rule steps, candidates with
- * their probability); any other key is shown as a generic tree, so new
- * fields appear without a change.
+ * Renders an /explain trace (gslb's `explain::Trace`): a summary line, the
+ * what-if assumptions, how the client was located, every set's verdict,
+ * the sets each rule left, the candidates with their chances and the
+ * samples. Any key this function does not know is shown as a generic
+ * tree, so fields added later appear without a change.
  */
 function renderExplain(trace) {
-  const known = new Set(["name", "type", "client", "ttl", "failed_open", "located", "steps", "candidates"]);
+  const known = new Set([
+    "name", "type", "client", "generation", "ttl", "failed_open", "outcome", "nodata", "answers", "fallback",
+    "assumed", "located", "sets", "steps", "candidates", "samples",
+  ]);
+  const outcome = trace.outcome === "nodata" ? `NODATA: ${trace.nodata || "no answer"}` : trace.outcome;
   const summary = [
     ["name", trace.name],
     ["type", trace.type],
     ["client", trace.client],
+    ["outcome", outcome],
     ["TTL", trace.ttl === undefined ? undefined : `${trace.ttl}s`],
     ["fails open", trace.failed_open === undefined ? undefined : trace.failed_open ? "yes: no healthy set, health ignored" : "no"],
+    ["residency", trace.fallback === "none" ? "fallback none" : undefined],
+    ["generation", trace.generation],
   ].filter(([, value]) => value !== undefined && value !== null);
   const sections = [el("div", { class: "trace-summary" }, summary.map(([k, v]) => el("span", { data: { field: k } }, el("b", {}, k), " ", String(v))))];
   const section = (title, key, body) =>
-    trace[key] !== undefined && sections.push(el("div", { data: { section: key } }, el("h4", {}, title), body(trace[key])));
+    trace[key] !== undefined && trace[key] !== null &&
+    sections.push(el("div", { data: { section: key } }, el("h4", {}, title), body(trace[key])));
+  const list = (items, line, attrs = () => ({})) =>
+    Array.isArray(items) ? el("ol", {}, items.map((item) => el("li", attrs(item), line(item)))) : tree(items);
+  if (Array.isArray(trace.assumed) && trace.assumed.length) {
+    section("What if (in memory only, nothing published)", "assumed", (assumed) =>
+      list(assumed, (a) => [el("b", {}, String(a.assumption)), ` → ${(a.sets || []).join(", ") || `${a.probes || 0} probe(s)`}`]),
+    );
+  }
   section("Client located", "located", tree);
-  section("Rules, step by step", "steps", (steps) =>
-    Array.isArray(steps) ? el("ol", {}, steps.map((s) => el("li", {}, stepLine(s)))) : tree(steps),
-  );
+  section("Sets", "sets", (sets) => list(sets, setLine, (s) => ({ data: { set: s.id || "", state: setVerdict(s) } })));
+  section("Rules, step by step", "steps", (steps) => list(steps, stepLine));
   section("Candidates", "candidates", (candidates) =>
-    Array.isArray(candidates)
-      ? el("ol", {}, candidates.map((c) => el("li", { data: { candidate: c.set || c.id || "" } }, candidateLine(c))))
-      : tree(candidates),
+    list(candidates, candidateLine, (c) => ({ data: { candidate: c.set || c.id || "" } })),
+  );
+  section("Samples", "samples", (samples) =>
+    Array.isArray(samples.sets)
+      ? el("p", {}, `${samples.count} real selections: `, samples.sets.map((x) => `${x.set} ${(x.share * 100).toFixed(1)}%`).join(", "))
+      : tree(samples),
   );
   for (const [key, value] of Object.entries(trace)) {
     const title = key.charAt(0).toUpperCase() + key.slice(1).replaceAll("_", " ");
@@ -478,23 +495,58 @@ function renderExplain(trace) {
   return el("div", { class: "trace" }, sections);
 }
 
+/** A set's verdict in one word: drained, healthy, down or no targets. */
+function setVerdict(set) {
+  if (typeof set !== "object" || set === null) return "";
+  if (set.drained) return "drained";
+  if (Array.isArray(set.targets) && set.targets.length === 0) return "no-targets";
+  if (set.healthy === undefined) return set.health || "";
+  return set.healthy ? "up" : "down";
+}
+
+function setLine(set) {
+  if (typeof set !== "object" || set === null) return String(set);
+  const facts = [];
+  if (set.priority !== undefined) facts.push(`priority ${set.priority}`);
+  if (set.weight !== undefined) facts.push(`weight ${set.weight}`);
+  if (set.override && set.override !== "auto") facts.push(`override ${set.override}`);
+  if (set.geo !== undefined) facts.push(`geo ${set.geo}`);
+  if (typeof set.distance_km === "number") facts.push(`${Math.round(set.distance_km)} km`);
+  const targets = Array.isArray(set.targets)
+    ? set.targets.map((t) => (typeof t === "object" && t ? `${t.address} ${t.probe}${t.serving ? "" : " (not served)"}` : String(t)))
+    : [];
+  return [
+    el("b", {}, String(set.id || "?")),
+    ` ${setVerdict(set).replace("-", " ")}`,
+    facts.length ? ` · ${facts.join(" · ")}` : "",
+    targets.length ? el("span", { class: "muted" }, ` · ${targets.join(", ")}`) : "",
+  ];
+}
+
 function stepLine(step) {
   if (typeof step !== "object" || step === null) return String(step);
   const rule = step.rule || step.step || step.name;
   const left = step.sets || step.left || step.remaining;
-  if (rule && Array.isArray(left)) return [el("b", {}, String(rule)), ` → ${left.join(", ") || "none"}`];
+  if (rule && Array.isArray(left)) {
+    return [el("b", {}, String(rule)), ` → ${left.join(", ") || "none"}`, step.detail ? el("span", { class: "muted" }, ` (${step.detail})`) : ""];
+  }
   return tree(step);
 }
 
 function candidateLine(c) {
   const p = typeof c.probability === "number" ? c.probability : null;
-  const rest = Object.fromEntries(Object.entries(c).filter(([k]) => !["set", "id", "probability"].includes(k)));
   const bar = p === null ? null : el("span", { class: "bar", data: { probability: String(p) } });
   if (bar) bar.style.width = `${(Math.min(Math.max(p, 0), 1) * 8).toFixed(2)}rem`;
+  const targets = Array.isArray(c.targets)
+    ? c.targets.map((t) => (typeof t === "object" && t ? `${t.address} ${((t.probability || 0) * 100).toFixed(1)}%` : String(t)))
+    : [];
+  const rest = Object.fromEntries(Object.entries(c).filter(([k]) => !["set", "id", "probability", "targets", "weight"].includes(k)));
   return [
     bar,
     el("b", {}, String(c.set || c.id || "?")),
     p === null ? "" : ` ${(p * 100).toFixed(1)}%`,
+    c.weight === undefined ? "" : el("span", { class: "muted" }, ` (weight ${c.weight})`),
+    targets.length ? `: ${targets.join(", ")}` : "",
     Object.keys(rest).length ? tree(rest) : null,
   ];
 }
@@ -520,8 +572,8 @@ function explainMessage(outcome, text) {
 
 async function explain(form) {
   const params = new URLSearchParams();
-  for (const key of ["name", "type", "client"]) {
-    const value = form.elements[key].value.trim();
+  for (const key of ["name", "type", "client", "assume"]) {
+    const value = form.elements[key] ? form.elements[key].value.trim() : "";
     if (value) params.set(key, value);
   }
   explainMessage("pending", "asking…");

@@ -19,7 +19,7 @@ mod referral;
 pub use apex::nameservers_response_len;
 
 use super::wire::{self, ClientSubnet, Edns, HEADER_LEN, Malformed, Query};
-use crate::geo::{LocateCache, Location};
+use crate::geo::{self, LocateCache};
 use crate::rdata::MAX_CNAME_CHAIN;
 use crate::select::{self, Scratch};
 use crate::table::dynamic::Dynamic;
@@ -399,11 +399,19 @@ impl Responder {
             } else {
                 Family::V6
             });
-            let (location, scope) = if record.geo_sensitive {
-                locate(snap, query.edns, client, &mut self.geo_cache)
-            } else {
-                (Location::default(), 0)
-            };
+            let subnet = query
+                .edns
+                .and_then(|e| e.ecs)
+                .filter(|e| e.source_prefix > 0)
+                .map(|e| e.addr);
+            let located = geo::locate_client(
+                snap.geo.as_deref(),
+                record.geo_sensitive,
+                subnet,
+                client,
+                &mut self.geo_cache,
+            );
+            let (location, scope) = (located.location, located.scope);
             let choice = select::select(
                 record,
                 family,
@@ -491,39 +499,6 @@ impl Owner {
     /// form is the last `suffix_len` bytes of the name.
     fn suffix_pointer(self, suffix_len: usize) -> u16 {
         0xC000 | (self.at + self.len - suffix_len) as u16
-    }
-}
-
-/// Locates the client by its ECS subnet, else by the packet's source, and
-/// gives the ECS scope prefix to return (RFC 7871 §7.2.1: 0 unless the ECS
-/// address decided the answer).
-fn locate(
-    snap: &Snapshot,
-    edns: Option<Edns>,
-    client: IpAddr,
-    cache: &mut LocateCache,
-) -> (Location, u8) {
-    let Some(geo) = snap.geo.as_deref() else {
-        return (Location::default(), 0);
-    };
-    match edns.and_then(|e| e.ecs).filter(|e| e.source_prefix > 0) {
-        Some(ecs) => {
-            let located = geo.locate_with(ecs.addr, cache);
-            (located.location, scope_in_family(ecs, located.prefix_len))
-        }
-        None => (geo.locate_with(client.to_canonical(), cache).location, 0),
-    }
-}
-
-/// The ECS scope in the query's own family. GeoIP locates an IPv4-mapped
-/// IPv6 subnet (`::ffff:a.b.c.d`) in its IPv4 tree and gives an IPv4 prefix
-/// length; in a family-2 option that length counts from the start of the
-/// IPv6 address, so the 96 bits in front are added (a bare /26 would claim
-/// the answer holds for all of `::/26`).
-fn scope_in_family(ecs: ClientSubnet, prefix_len: u8) -> u8 {
-    match ecs.addr {
-        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => prefix_len.saturating_add(96).min(128),
-        _ => prefix_len,
     }
 }
 

@@ -1,0 +1,189 @@
+//! A [`Trace`] as `gslb explain` prints it: a few aligned lines, coloured
+//! on a terminal (the caller decides, as `gslb status` does).
+
+use std::fmt::Write as _;
+
+use super::{Located, SetVerdict, Trace};
+use crate::health::Override;
+
+/// Width of the left-hand labels.
+const LABEL: usize = 10;
+
+/// The trace for a terminal; ANSI colours when `colour`.
+pub fn render(trace: &Trace, colour: bool) -> String {
+    let paint = |code: &str, text: &str| {
+        if colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    };
+    let mut out = String::new();
+    let client = trace
+        .client
+        .as_deref()
+        .unwrap_or("a client located nowhere");
+    let _ = writeln!(
+        out,
+        "{} {} for {client} (generation {})",
+        paint("1", &trace.name),
+        trace.qtype,
+        trace.generation
+    );
+    for a in &trace.assumed {
+        let what = if a.sets.is_empty() {
+            format!("{} probe(s)", a.probes)
+        } else {
+            a.sets.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "{:LABEL$}{} → {what}",
+            "assumed",
+            paint("33", &a.assumption)
+        );
+    }
+    let _ = writeln!(out, "{:LABEL$}{}", "client", located(&trace.located));
+    let width = trace
+        .sets
+        .iter()
+        .map(|s| s.id.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (i, set) in trace.sets.iter().enumerate() {
+        let label = if i == 0 { "sets" } else { "" };
+        let (state, code) = set_state(set);
+        let _ = writeln!(
+            out,
+            "{label:LABEL$}{:width$}  priority {}  weight {}  {}  geo {:11}{}",
+            set.id,
+            set.priority,
+            set.weight,
+            paint(code, &format!("{state:8}")),
+            set.geo,
+            set.distance_km
+                .map(|km| format!("  {km:>5.0} km"))
+                .unwrap_or_default()
+        );
+    }
+    for (i, step) in trace.steps.iter().enumerate() {
+        let label = if i == 0 { "rules" } else { "" };
+        let left = if step.sets.is_empty() {
+            "none".to_owned()
+        } else {
+            step.sets.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "{label:LABEL$}{:9} → {left}  ({})",
+            step.rule, step.detail
+        );
+    }
+    if let Some(why) = &trace.nodata {
+        let _ = writeln!(out, "{:LABEL$}{}: {why}", "answer", paint("31", "NODATA"));
+    }
+    for (i, c) in trace.candidates.iter().enumerate() {
+        let label = if i == 0 { "answer" } else { "" };
+        let targets: Vec<String> = c
+            .targets
+            .iter()
+            .filter(|t| t.probability > 0.0)
+            .map(|t| format!("{} {}", t.address, percent(t.probability)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{label:LABEL$}{} {}: {}",
+            paint("1", &c.set),
+            percent(c.probability),
+            targets.join(", ")
+        );
+    }
+    if trace.nodata.is_some() {
+        let _ = writeln!(
+            out,
+            "{:LABEL$}ttl {}s (the SOA's negative TTL)",
+            "", trace.ttl
+        );
+    } else {
+        let open = if trace.failed_open {
+            paint("31", "yes: no set is healthy, health ignored")
+        } else {
+            "no".to_owned()
+        };
+        let limit = match trace.answers {
+            u16::MAX => "every address of the set".to_owned(),
+            1 => "1 address".to_owned(),
+            n => format!("at most {n} addresses"),
+        };
+        let _ = writeln!(
+            out,
+            "{:LABEL$}ttl {}s, {limit}, fails open: {open}",
+            "", trace.ttl
+        );
+    }
+    if let Some(samples) = &trace.samples {
+        let shares: Vec<String> = samples
+            .sets
+            .iter()
+            .map(|s| format!("{} {}", s.set, percent(s.share)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{:LABEL$}{} selections: {}",
+            "samples",
+            samples.count,
+            shares.join(", ")
+        );
+    }
+    out.lines()
+        .map(|l| l.trim_end().to_owned() + "\n")
+        .collect()
+}
+
+fn percent(p: f64) -> String {
+    format!("{:.1}%", p * 100.0)
+}
+
+/// A set's state word and its colour.
+fn set_state(set: &SetVerdict) -> (&'static str, &'static str) {
+    if set.targets.is_empty() {
+        ("no addr", "2")
+    } else if set.drained {
+        ("drained", "33")
+    } else if set.override_state == Override::Up {
+        ("forced", "33")
+    } else if set.healthy {
+        ("healthy", "32")
+    } else {
+        ("down", "31")
+    }
+}
+
+/// "ECS 198.51.100.64 in 198.51.100.64/26: DE-HE, DE, EU (50.11, 8.68); ECS scope /26".
+fn located(l: &Located) -> String {
+    let mut text = match (l.by.as_str(), l.address) {
+        ("ecs", Some(addr)) => format!("by ECS {addr}"),
+        ("source", Some(addr)) => format!("by source {addr}"),
+        ("not needed", _) => "not looked up: no set has geo or location".to_owned(),
+        _ => "nowhere".to_owned(),
+    };
+    if let Some(network) = &l.network {
+        let places: Vec<&str> = [&l.subdivision, &l.country, &l.continent]
+            .into_iter()
+            .filter_map(|p| p.as_deref())
+            .collect();
+        let places = if places.is_empty() {
+            "no GeoIP data".to_owned()
+        } else {
+            places.join(", ")
+        };
+        let _ = write!(text, " in {network}: {places}");
+        if let Some([lat, lon]) = l.coordinates {
+            let _ = write!(text, " ({lat:.2}, {lon:.2})");
+        }
+    }
+    if let Some(scope) = l.ecs_scope {
+        let _ = write!(text, "; ECS scope /{scope}");
+    }
+    text
+}
