@@ -18,7 +18,7 @@ use hickory_proto::rr::RecordType;
 use serde_json::Value;
 
 use crate::acme::{
-    Block, Daemon, Pebble, TsigAlgorithm, TsigKey, UpdateServer, certbot, challenge_name,
+    Block, Daemon, Issued, Pebble, TsigAlgorithm, TsigKey, UpdateServer, certbot, challenge_name,
     installed, path_str, skip,
 };
 use crate::dns_tree::glue;
@@ -263,39 +263,7 @@ async fn certbot_gets_a_name_and_its_wildcard_through_knot() {
             )
         });
 
-    let mut got = issued.dns_names.clone();
-    let mut want = draft.dns_names.clone();
-    got.sort();
-    want.sort();
-    assert_eq!(got, want, "the certificate's subjectAltName DNS names");
-    assert!(
-        issued.issuer.contains("Pebble"),
-        "issued by this pebble: {}",
-        issued.issuer
-    );
-    let validated = pebble
-        .log()
-        .matches("set VALID by completed challenge")
-        .count();
-    assert_eq!(
-        validated,
-        2,
-        "pebble validated both challenges by DNS:\n{}",
-        pebble.log()
-    );
-    for name in &draft.dns_names {
-        let owner = challenge_name(name);
-        let left = dig(server.addr, &owner, "TXT").await;
-        assert!(
-            left.answers.is_empty() && ["NXDOMAIN", "NOERROR"].contains(&left.status.as_str()),
-            "certbot removed the challenge at {owner}: {left:?}"
-        );
-    }
-    let after = soa_serial(server.addr, &server.zone).await;
-    assert!(
-        after > serial,
-        "the updates moved the serial: {serial} -> {after}"
-    );
+    check_issued(&issued, &draft, &pebble, &server, serial).await;
 }
 
 /// nsupdate, the reference RFC 2136 client, gets Knot's answer to every
@@ -446,4 +414,49 @@ fn the_readme_shows_the_tested_solver_and_key() {
             "the README's certificate section shows `{line}` (from {CLUSTER_ISSUER})"
         );
     }
+}
+
+/// What an issuance through `server` must leave behind: a certificate from
+/// this pebble for exactly the draft's names, both challenges validated by
+/// DNS, no challenge records left, and a moved zone serial.
+pub(crate) async fn check_issued(
+    issued: &Issued,
+    draft: &IssuerDraft,
+    pebble: &Pebble,
+    server: &UpdateServer,
+    serial: u32,
+) {
+    let mut got = issued.dns_names.clone();
+    let mut want = draft.dns_names.clone();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "the certificate's subjectAltName DNS names");
+    assert!(
+        issued.issuer.contains("Pebble"),
+        "issued by this pebble: {}",
+        issued.issuer
+    );
+    let validated = pebble
+        .log()
+        .matches("set VALID by completed challenge")
+        .count();
+    assert_eq!(
+        validated,
+        2,
+        "pebble validated both challenges by DNS:\n{}",
+        pebble.log()
+    );
+    for name in &draft.dns_names {
+        let owner = challenge_name(name);
+        let left = dig(server.addr, &owner, "TXT").await;
+        assert!(
+            left.answers.is_empty() && ["NXDOMAIN", "NOERROR"].contains(&left.status.as_str()),
+            "certbot removed the challenge at {owner}: {left:?}"
+        );
+    }
+    let after = soa_serial(server.addr, &server.zone).await;
+    assert!(
+        after > serial,
+        "the updates moved the serial: {serial} -> {after}"
+    );
 }

@@ -15,7 +15,7 @@ use crate::acme::{
     Block, Daemon, Pebble, TsigAlgorithm, TsigKey, UpdateServer, certbot, challenge_name,
     installed, path_str, skip,
 };
-use crate::acme_e2e::IssuerDraft;
+use crate::acme_e2e::{IssuerDraft, check_issued};
 use crate::dns_update::{
     PolicyCase, Transport, Update, dig, nsupdate, policy_mismatches, policy_replies, soa_serial,
 };
@@ -227,39 +227,7 @@ async fn certbot_gets_a_name_and_its_wildcard_through_gslb() {
             )
         });
 
-    let mut got = issued.dns_names.clone();
-    let mut want = draft.dns_names.clone();
-    got.sort();
-    want.sort();
-    assert_eq!(got, want, "the certificate's subjectAltName DNS names");
-    assert!(
-        issued.issuer.contains("Pebble"),
-        "issued by this pebble: {}",
-        issued.issuer
-    );
-    let validated = pebble
-        .log()
-        .matches("set VALID by completed challenge")
-        .count();
-    assert_eq!(
-        validated,
-        2,
-        "pebble validated both challenges by DNS:\n{}",
-        pebble.log()
-    );
-    for name in &draft.dns_names {
-        let owner = challenge_name(name);
-        let left = dig(server.addr, &owner, "TXT").await;
-        assert!(
-            left.answers.is_empty() && ["NXDOMAIN", "NOERROR"].contains(&left.status.as_str()),
-            "certbot removed the challenge at {owner}: {left:?}"
-        );
-    }
-    let after = soa_serial(server.addr, &server.zone).await;
-    assert!(
-        after > serial,
-        "the updates moved the serial: {serial} -> {after}"
-    );
+    check_issued(&issued, &draft, &pebble, &server, serial).await;
 }
 
 /// nsupdate gets gslb's answer to every allowed and forbidden update over
