@@ -237,7 +237,7 @@ fn bench_override(c: &mut Criterion) {
         .expect("runtime");
     let _guard = runtime.enter();
     let (mut builder, _handle, cell) = Builder::new("bench.yaml".into(), loaded, metrics);
-    let record = gslb::dns::name::Name::parse("app54321.global.example.test.").expect("name");
+    let record = gslb::name::Name::parse("app54321.global.example.test.").expect("name");
     let mut down = true;
     let mut group = c.benchmark_group("override_put");
     group.bench_function("300k_sets", |b| {

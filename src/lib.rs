@@ -15,6 +15,10 @@
 //!                              UDP answers then pass dns::rrl (response rate limiting) ─┘
 //! ```
 //!
+//! * [`name`]: domain names in wire form, shared by the model, the table and
+//!   the DNS path (the model knows no transport).
+//! * [`atomic_file`]: replace-by-rename for the files gslb and the sidecar
+//!   write.
 //! * [`config`]: the YAML schema ([`config::raw`]), validation into [`model`]
 //!   with every error's file and field, size and record caps
 //!   ([`config::limits`]), and file watching.
@@ -56,6 +60,7 @@ pub mod geo;
 pub mod health;
 pub mod metrics;
 pub mod model;
+pub mod name;
 pub mod rdata;
 pub mod select;
 pub mod table;

@@ -6,8 +6,8 @@ use std::{
     collections::BTreeMap, net::IpAddr, net::SocketAddr, path::PathBuf, sync::Arc, time::Duration,
 };
 
-use crate::dns::name::Name;
 use crate::geo::{Continent, Coordinates, Country, Subdivision};
+use crate::name::Name;
 use crate::rdata::{Rdata, RecordType};
 
 pub mod update;

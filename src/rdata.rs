@@ -25,7 +25,7 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::dns::name::{Name, NameError};
+use crate::name::{Name, NameError};
 
 /// Most CNAME links gslb follows in one answer; config validation rejects
 /// longer static chains, so only loops through dynamic data could reach it.

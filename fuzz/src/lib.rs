@@ -212,7 +212,7 @@ fn question_of(packet: &[u8]) -> Option<Query> {
 }
 
 /// A query for the wire name `name` (lower-case wire form, as
-/// `gslb::dns::name::Name::wire` gives it) with optional EDNS and client
+/// `gslb::name::Name::wire` gives it) with optional EDNS and client
 /// subnet (family, source prefix, address bytes).
 pub fn query(
     id: u16,

@@ -12,8 +12,8 @@ use axum::{
 };
 
 use super::{AdminState, error};
-use crate::dns::name::Name;
 use crate::explain::{self, ClientArg, ExplainError, MAX_SAMPLES, Question};
+use crate::name::Name;
 use crate::table::Family;
 
 /// Longest `assume` value taken.

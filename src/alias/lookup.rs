@@ -21,7 +21,7 @@ use hickory_resolver::{
 };
 
 use super::schedule::Answer;
-use crate::dns::name::Name;
+use crate::name::Name;
 
 /// Bound on one resolution (both families, every server and retry).
 pub const RESOLVE_LIMIT: Duration = Duration::from_secs(10);

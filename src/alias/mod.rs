@@ -28,7 +28,7 @@ use tokio::{sync::watch, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::dns::name::Name;
+use crate::name::Name;
 
 /// Starts the refresher for `gslb serve`: asks `server.resolvers` (or the
 /// system's) for the names `hostnames` lists and reports to `sink`.

@@ -15,7 +15,7 @@ use tracing::{debug, info, warn};
 
 use super::lookup::Upstream;
 use super::schedule::{Answer, HostState, HostStatus, Policy, View};
-use crate::dns::name::Name;
+use crate::name::Name;
 
 /// Resolutions running at once: enough for thousands of names refreshed
 /// every few seconds, few enough not to flood a resolver.

@@ -15,11 +15,11 @@ use super::raw::{
     RawConfig, RawGeo, RawHealthCheck, RawRecord, RawRecordFile, RawServer, RawSet, RawStatus,
     RawStatusItem, RawZone,
 };
-use crate::dns::name::Name;
 use crate::geo::{Continent, Coordinates, Country, Subdivision};
 use crate::model::{
     Config, Fallback, GeoScope, HealthCheck, ProbeKind, Record, Server, Soa, TargetSet, Zone,
 };
+use crate::name::Name;
 
 /// Largest TTL gslb accepts: a day. A longer TTL defeats failover.
 pub const MAX_TTL: i64 = 86_400;

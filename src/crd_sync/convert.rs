@@ -482,7 +482,7 @@ fn targets(endpoint: &Endpoint) -> Result<Vec<String>, Refusal> {
     for text in &endpoint.targets {
         let text = text.trim();
         let Ok(ip) = text.parse::<IpAddr>() else {
-            let host = crate::dns::name::Name::parse(text).map_err(|e| {
+            let host = crate::name::Name::parse(text).map_err(|e| {
                 (
                     Reason::Target,
                     format!("target {text:?} is neither an IP address nor a host name: {e}"),

@@ -8,7 +8,7 @@
 //! backwards, so a pointer loop cannot trap it; names are at most 255
 //! bytes; every record must fit the message. It never panics on any input.
 
-use super::name::MAX_NAME_LEN;
+use crate::name::MAX_NAME_LEN;
 
 /// RR type of TSIG (RFC 8945 §4.2).
 pub const TYPE_TSIG: u16 = 250;

@@ -3,7 +3,6 @@
 
 pub mod answer;
 pub mod message;
-pub mod name;
 pub mod rrl;
 pub mod signed;
 pub mod tcp;

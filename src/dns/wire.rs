@@ -8,7 +8,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::name::MAX_NAME_LEN;
+use crate::name::MAX_NAME_LEN;
 
 /// Size of the fixed header.
 pub const HEADER_LEN: usize = 12;

@@ -29,8 +29,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dns::name::Name;
 use crate::health::{Health, Override};
+use crate::name::Name;
 use crate::table::Table;
 
 /// Most items in one `assume` list.

@@ -33,10 +33,10 @@ use std::{
 use rand::{SeedableRng, rngs::SmallRng};
 use serde::{Deserialize, Serialize};
 
-use crate::dns::name::Name;
 use crate::geo::{self, ClientLocated, LocateCache, Location};
 use crate::health::{Health, Override, prober::StatusBoard};
 use crate::model::Fallback;
+use crate::name::Name;
 use crate::select::{
     self, Choice, Narrowed, NoAnswer, Observer, Rule, Scratch, geo_match, select_observed,
 };

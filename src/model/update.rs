@@ -19,7 +19,7 @@
 
 use std::sync::Arc;
 
-use crate::dns::name::{Name, suffix_at};
+use crate::name::{Name, suffix_at};
 
 /// RR type TXT.
 pub const TYPE_TXT: u16 = 16;

@@ -76,7 +76,7 @@ impl Fixture {
     }
 
     fn record(&self, name: &str) -> &Record {
-        let name = crate::dns::name::Name::parse(name).unwrap();
+        let name = crate::name::Name::parse(name).unwrap();
         self.table.records.iter().find(|r| r.name == name).unwrap()
     }
 
@@ -109,7 +109,7 @@ impl Fixture {
         client: &Location,
     ) -> Option<(String, Vec<IpAddr>, bool)> {
         let table = self.table.clone();
-        let name = crate::dns::name::Name::parse(record).unwrap();
+        let name = crate::name::Name::parse(record).unwrap();
         let record = table.records.iter().find(|r| r.name == name).unwrap();
         let choice = select(
             record,

@@ -21,11 +21,11 @@ use super::resolved::{AliasBook, HostAddrs};
 use super::state_file::{self, SavedWatch, Saver};
 use super::{Probe, Snapshot, SnapshotCell, Table, compile};
 use crate::config::{self, Loaded, watch::FileWatch};
-use crate::dns::name::Name;
 use crate::dns::rrl::RateLimiter;
 use crate::health::{Health, Override, ProbeBits, SetOverrides};
 use crate::metrics::{Metrics, TableCounters};
 use crate::model::RateLimit;
+use crate::name::Name;
 
 mod updates;
 

@@ -8,8 +8,8 @@ use super::{
     Family, Glue, NO_PROBE, NameEntry, NameServer, Probe, Record, Set, Table, Target, Zone,
     resolved::{AliasSlot, NO_ALIAS},
 };
-use crate::dns::name::{Name, suffix_at};
 use crate::model::{self, Config, HealthCheck};
+use crate::name::{Name, suffix_at};
 
 /// Builds the table for a validated config.
 pub fn compile(config: &Config) -> Table {

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 
 use super::rrset::RrSets;
 use super::{Lookup, Table};
-use crate::dns::name::Name;
+use crate::name::Name;
 
 /// CNAME's TYPE: a name with a static CNAME takes no other data.
 const TYPE_CNAME: u16 = 5;

@@ -41,8 +41,8 @@ pub mod txt;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::dns::name::Name;
 use crate::model::update::{TYPE_TXT, UpdatePolicy};
+use crate::name::Name;
 
 /// Class IN.
 pub const CLASS_IN: u16 = 1;

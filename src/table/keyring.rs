@@ -10,9 +10,9 @@ use std::{collections::HashMap, sync::Arc};
 
 use ring::hmac;
 
-use crate::dns::name::Name;
 pub use crate::model::update::TsigAlgorithm;
 use crate::model::update::TsigKey as KeySpec;
+use crate::name::Name;
 
 /// A TSIG key with its secret loaded into the HMAC implementation.
 pub struct TsigKey {

@@ -28,12 +28,12 @@ use std::{
 
 use arc_swap::ArcSwap;
 
-use crate::dns::name::Name;
 use crate::dns::rrl::RateLimiter;
 use crate::geo::{Coordinates, GeoDb};
 use crate::health::Health;
 use crate::metrics::TableCounters;
 use crate::model::{Fallback, GeoScope, HealthCheck};
+use crate::name::Name;
 
 pub use compile::compile;
 use rrset::{RrSet, RrSets};

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Table, builder::OverrideError};
-use crate::dns::name::Name;
 use crate::health::{Override, SetOverrides};
+use crate::name::Name;
 
 /// One override, as listed by `GET /overrides` and kept in the state file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,8 +21,8 @@ use std::{collections::HashMap, net::IpAddr, sync::Arc};
 use tokio::time::Instant;
 
 use super::{Family, NO_PROBE, Probe, Table, Target, clock::CoarseClock};
-use crate::dns::name::Name;
 use crate::model::HealthCheck;
+use crate::name::Name;
 
 /// `Set::alias` of a set without hostname targets.
 pub const NO_ALIAS: u32 = u32::MAX;

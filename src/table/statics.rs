@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use super::compile::{NameMap, add_name};
 use super::rrset::{RrSet, RrSets};
 use super::{Cut, Glue};
-use crate::dns::name::Name;
 use crate::model::Zone;
+use crate::name::Name;
 
 const TYPE_A: u16 = 1;
 const TYPE_NS: u16 = 2;

@@ -3,8 +3,8 @@
 
 use hickory_proto::rr::RecordType;
 
-use gslb::dns::name::Name;
 use gslb::health::Override;
+use gslb::name::Name;
 
 use crate::harness::*;
 

@@ -6,7 +6,7 @@ use std::{net::IpAddr, time::Duration};
 use super::Checker;
 use crate::alias::Policy;
 use crate::config::raw::RawAlias;
-use crate::dns::name::Name;
+use crate::name::Name;
 
 /// Shortest `min_refresh`: below a second a short upstream TTL would turn
 /// into a query stream to the resolver.

@@ -19,8 +19,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Checker;
 use crate::config::raw::RawZone;
-use crate::dns::name::Name;
 use crate::model::{Record, StaticRecord, Zone};
+use crate::name::Name;
 use crate::rdata::{self, MAX_CNAME_CHAIN, RecordType};
 
 /// Largest TTL of a static record: a week. These records do not fail over,

@@ -10,11 +10,11 @@ use base64::Engine as _;
 
 use super::Checker;
 use crate::config::raw::RawUpdates;
-use crate::dns::name::Name;
 use crate::model::update::{
     AllowRule, DEFAULT_MAX_RECORDS_PER_KEY, DEFAULT_MAX_TTL, NamePattern, Secret, TsigAlgorithm,
     TsigKey, UPDATABLE_TYPES, UpdatePolicy,
 };
+use crate::name::Name;
 
 /// Largest `max_ttl`: an hour; challenge and verification records are
 /// short-lived, and a long TTL keeps a removed record in caches.

@@ -16,7 +16,7 @@
 use std::net::IpAddr;
 
 use super::{HEADER_LEN, Message, Section, TYPE_NS};
-use crate::dns::name::{Name, suffix_at};
+use crate::name::{Name, suffix_at};
 use crate::table::{NameServer, Table, Zone};
 
 /// Bytes of a record in front of its RDATA when the owner is a pointer:

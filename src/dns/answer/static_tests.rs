@@ -366,12 +366,11 @@ fn dynamic_snapshot() -> Snapshot {
         &table,
         [
             (
-                crate::dns::name::Name::parse("_acme-challenge.webapp.global.example.test.")
-                    .unwrap(),
+                crate::name::Name::parse("_acme-challenge.webapp.global.example.test.").unwrap(),
                 txt("token-1"),
             ),
             (
-                crate::dns::name::Name::parse("long.global.example.test.").unwrap(),
+                crate::name::Name::parse("long.global.example.test.").unwrap(),
                 txt("dynamic"),
             ),
         ],

@@ -4,8 +4,8 @@ use std::net::Ipv4Addr;
 
 use super::*;
 use crate::dns::message::wire_name;
-use crate::dns::name::Name;
 use crate::model::update::TsigAlgorithm;
+use crate::name::Name;
 use crate::table::compile::table_from_yaml;
 use crate::table::keyring::TsigKey;
 

@@ -14,8 +14,8 @@ use super::super::dynamic_zone::{
 };
 use super::super::rrset::{RrSet, RrSets};
 use super::super::{Family, Lookup, Table};
-use crate::dns::name::Name;
 use crate::model::Config;
+use crate::name::Name;
 
 /// RR types the table itself answers.
 const TYPE_A: u16 = 1;

@@ -15,8 +15,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Context, DynamicZone, StaticZone, Update, UpdateRr, name_from_wire, txt};
-use crate::dns::name::Name;
 use crate::model::update::UPDATABLE_TYPES;
+use crate::name::Name;
 
 /// One zone's dynamic records and its SOA serial.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

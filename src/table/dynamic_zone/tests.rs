@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::saved::SavedRecord;
 use super::*;
-use crate::dns::name::suffix_at;
 use crate::model::update::{AllowRule, NamePattern, Secret, TsigAlgorithm, TsigKey, UpdatePolicy};
+use crate::name::suffix_at;
 
 const A: u16 = 1;
 const TXT: u16 = TYPE_TXT;
