@@ -44,6 +44,7 @@
 //!   that caps DNS-over-TCP connections.
 //! * `crd_sync`: the DNSEndpoint sidecar (cargo feature `kubernetes`, on by
 //!   default).
+//! * [`tls`]: the process-wide rustls crypto provider.
 //! * [`app`]: wiring for `gslb serve`.
 
 pub mod admin;
@@ -64,6 +65,7 @@ pub mod name;
 pub mod rdata;
 pub mod select;
 pub mod table;
+pub mod tls;
 
 /// An error and its causes on one line, each cause once, as operators read
 /// them in logs, `/status` and config errors: "error sending request for url

@@ -39,7 +39,7 @@ pub struct AdminClient {
 impl AdminClient {
     /// A client that sends `token` with every request.
     pub fn new(base: &str, token: Option<String>) -> Result<Self, ClientError> {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .build()

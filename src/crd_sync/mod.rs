@@ -258,9 +258,7 @@ impl ZoneSource {
 
 /// Runs the sidecar until SIGTERM/SIGINT (or, with `--once`, one sync).
 pub async fn run(args: Args) -> Result<(), CrdSyncError> {
-    // Pick ring explicitly: another dependency enabling rustls' aws-lc-rs
-    // would otherwise leave no process-wide default and kube would panic.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::tls::install_crypto_provider();
     let zones = ZoneSource::parse(&args.zones);
     let scope = zones.load().map_err(|errors| CrdSyncError::Zones {
         source_text: args.zones.clone(),

@@ -59,9 +59,7 @@ pub struct Clients {
 impl Clients {
     /// Builds both clients.
     pub fn new() -> Result<Self, ClientError> {
-        // reqwest is built without a bundled crypto provider; ring needs no
-        // C toolchain beyond cc. Already installed is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::install_crypto_provider();
         let build = |insecure: bool| {
             reqwest::Client::builder()
                 .dns_resolver(Arc::new(DialResolver))
