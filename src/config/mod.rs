@@ -384,12 +384,8 @@ fn parse_yaml<T: DeserializeOwned>(
         // JSON is YAML too, and what `gslb crd-sync` writes: a JSON parser
         // reads large record files about ten times faster.
         let mut de = serde_json::Deserializer::from_str(&json);
-        let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
-            error(
-                e.path().to_string().trim_start_matches('.').to_owned(),
-                e.inner().to_string(),
-            )
-        })?;
+        let value = serde_path_to_error::deserialize::<_, T>(&mut de)
+            .map_err(|e| error(field_path(e.path()), e.inner().to_string()))?;
         de.end().map_err(|e| error(String::new(), e.to_string()))?;
         return Ok(value);
     }
@@ -403,7 +399,7 @@ fn parse_yaml<T: DeserializeOwned>(
             Ok(value) => Ok(Some(value)),
             Err(e) => {
                 type_error = Some(error(
-                    e.path().to_string().trim_start_matches('.').to_owned(),
+                    field_path(e.path()),
                     yaml_error_message(e.inner(), limits),
                 ));
                 Ok(None)
@@ -507,7 +503,7 @@ fn with_env_overrides(
         .map(|layer| layer.server)
         .map_err(|e| ConfigError {
             file: format!("{} (with GSLB_SERVER__* overrides)", path.display()).into(),
-            path: e.path().to_string().trim_start_matches('.').to_owned(),
+            path: field_path(e.path()),
             message: e.inner().to_string(),
         })
 }
@@ -519,6 +515,12 @@ fn default_serial() -> u32 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     u32::try_from(secs).unwrap_or(u32::MAX)
+}
+
+/// A deserialization error's field path as config errors show it:
+/// `zones[0].soa.mname`, without serde_path_to_error's leading dot.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    path.to_string().trim_start_matches('.').to_owned()
 }
 
 #[cfg(test)]
