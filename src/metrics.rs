@@ -10,11 +10,12 @@
 pub mod tcp;
 pub mod updates;
 
+use parking_lot::Mutex;
 use std::{
     collections::HashMap,
     net::IpAddr,
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
+        Arc,
         atomic::{AtomicU64, Ordering},
     },
 };
@@ -193,16 +194,11 @@ pub struct Metrics {
     probes: ProbeMetrics,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Counters stay meaningful even if a panicking thread held the lock.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl Metrics {
     /// The counters for a freshly compiled table, reusing those of zones
     /// and sets that existed before and dropping those that are gone.
     pub fn counters_for(&self, table: &Table) -> TableCounters {
-        let mut zones = lock(&self.zones);
+        let mut zones = self.zones.lock();
         let zone_counters: Box<[Arc<ZoneCounters>]> = table
             .zones
             .iter()
@@ -210,7 +206,7 @@ impl Metrics {
             .collect();
         zones.retain(|_, c| Arc::strong_count(c) > 1);
         drop(zones);
-        let mut sets = lock(&self.sets);
+        let mut sets = self.sets.lock();
         let set_counters: Box<[Arc<SetCounters>]> = table
             .sets()
             .map(|(r, s)| {
@@ -257,7 +253,9 @@ impl Metrics {
 
     /// A consistent-enough copy of zone counters for rendering.
     pub fn zone_counters(&self) -> Vec<(String, Arc<ZoneCounters>)> {
-        let mut zones: Vec<_> = lock(&self.zones)
+        let mut zones: Vec<_> = self
+            .zones
+            .lock()
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
@@ -267,7 +265,9 @@ impl Metrics {
 
     /// A copy of the set counters for rendering.
     pub fn set_counters(&self) -> Vec<((String, String), Arc<SetCounters>)> {
-        let mut sets: Vec<_> = lock(&self.sets)
+        let mut sets: Vec<_> = self
+            .sets
+            .lock()
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();

@@ -7,7 +7,9 @@
 //! to the writer in batches ([`Sink`]), which publishes them before the
 //! next batch is sent, so readiness never runs ahead of the answers.
 
-use std::{collections::HashMap, sync::Arc, sync::Mutex, sync::PoisonError};
+use std::{collections::HashMap, sync::Arc};
+
+use parking_lot::Mutex;
 
 use tokio::{sync::watch, task::JoinSet, time::Instant};
 use tokio_util::sync::CancellationToken;
@@ -49,7 +51,7 @@ impl AliasBoard {
 
     /// The status of `name` now, if it is being resolved.
     pub fn status(&self, name: &Name) -> Option<HostStatus> {
-        let hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
+        let hosts = self.hosts.lock();
         hosts
             .get(name)
             .map(|host| host.status(Instant::now(), &self.policy))
@@ -70,7 +72,7 @@ impl AliasBoard {
     /// Every name being resolved, sorted, with its status now.
     pub fn all(&self) -> Vec<(Name, HostStatus)> {
         let now = Instant::now();
-        let hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
+        let hosts = self.hosts.lock();
         let mut all: Vec<(Name, HostStatus)> = hosts
             .iter()
             .map(|(name, host)| (name.clone(), host.status(now, &self.policy)))
@@ -81,12 +83,12 @@ impl AliasBoard {
     }
 
     fn store(&self, name: &Name, host: &HostState) {
-        let mut hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut hosts = self.hosts.lock();
         hosts.insert(name.clone(), host.clone());
     }
 
     fn retain(&self, keep: impl Fn(&Name) -> bool) {
-        let mut hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut hosts = self.hosts.lock();
         hosts.retain(|name, _| keep(name));
     }
 }

@@ -29,9 +29,10 @@
 //! and [`convert`] is a pure function, so every gslb instance that watches
 //! the same clusters under the same names writes the same bytes.
 
+use parking_lot::Mutex;
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex, PoisonError},
+    sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -306,14 +307,10 @@ impl Syncer {
         }
         let content = render(&conversion.file)?;
         let sink = self.sink.clone();
-        let written = tokio::task::spawn_blocking(move || {
-            sink.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .write(content)
-        })
-        .await
-        .map_err(|e| SinkError::Interrupted(e.to_string()))
-        .and_then(|r| r);
+        let written = tokio::task::spawn_blocking(move || sink.lock().write(content))
+            .await
+            .map_err(|e| SinkError::Interrupted(e.to_string()))
+            .and_then(|r| r);
         let written = match written {
             Ok(written) => written,
             Err(error) => {
@@ -400,12 +397,7 @@ impl Syncer {
     }
 
     fn sink_path(&self) -> String {
-        self.sink
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .path()
-            .display()
-            .to_string()
+        self.sink.lock().path().display().to_string()
     }
 
     /// Re-reads the zones from the config file; keeps the last good ones

@@ -11,11 +11,12 @@
 //! survives a reload keeps its task and its rise/fall counts, so its state
 //! does not fall back to "unknown".
 
+use parking_lot::Mutex;
 use std::{
     collections::HashMap,
     net::IpAddr,
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError,
+        Arc,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, SystemTime},
@@ -78,16 +79,11 @@ pub struct StatusBoard {
     ready: AtomicBool,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Status stays readable even if a probe task panicked mid-update.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl StatusBoard {
     /// The status of `probe`, if it is being probed.
     pub fn get(&self, probe: &Probe) -> Option<ProbeStatus> {
-        let entry = lock(&self.probes).get(probe).cloned()?;
-        let status = lock(&entry).clone();
+        let entry = self.probes.lock().get(probe).cloned()?;
+        let status = entry.lock().clone();
         Some(status)
     }
 
@@ -216,7 +212,7 @@ impl<D: Dial> Prober<D> {
             .filter(|p| !wanted.contains(p))
             .cloned()
             .collect();
-        let mut statuses = lock(&board.probes);
+        let mut statuses = board.probes.lock();
         for probe in gone {
             if let Some(running) = self.running.remove(&probe) {
                 running.cancel.cancel();
@@ -226,7 +222,7 @@ impl<D: Dial> Prober<D> {
                 .metrics
                 .forget_probe(&probe.check.name, probe.addr);
             if let Some(status) = statuses.remove(&probe)
-                && lock(&status).last_probe.is_none()
+                && status.lock().last_probe.is_none()
             {
                 board.first_result(); // never will: stop waiting for it
             }
@@ -323,7 +319,7 @@ async fn run_probe<D: Dial>(
 /// Stores a finding and the state after it; returns whether it was the
 /// probe's first.
 fn record(status: &Mutex<ProbeStatus>, finding: &Finding, up: Option<bool>) -> bool {
-    let mut status = lock(status);
+    let mut status = status.lock();
     let first = status.last_probe.is_none();
     status.last_probe = Some(SystemTime::now());
     status.latency = Some(finding.latency);

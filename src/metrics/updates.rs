@@ -3,13 +3,13 @@
 //! unsigned updates and `unknown` for names no zone configures, so a
 //! client cannot grow the label set.
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 
-use super::{family, lock};
+use super::family;
 use crate::dns::tsig;
 use crate::table::dynamic_zone::Refusal;
 
@@ -93,12 +93,13 @@ pub struct UpdateCounters {
 impl UpdateCounters {
     /// Counts one update signed by `key` (`""`: unsigned).
     pub fn count(&self, key: &str, result: UpdateResult) {
-        *lock(&self.by).entry((key.to_owned(), result)).or_default() += 1;
+        *self.by.lock().entry((key.to_owned(), result)).or_default() += 1;
     }
 
     /// Updates counted so far for (`key`, `result`).
     pub fn get(&self, key: &str, result: UpdateResult) -> u64 {
-        lock(&self.by)
+        self.by
+            .lock()
             .get(&(key.to_owned(), result))
             .copied()
             .unwrap_or(0)
@@ -106,7 +107,9 @@ impl UpdateCounters {
 
     /// Writes `gslb_dns_updates_total`.
     pub(super) fn encode(&self, encoder: &mut DescriptorEncoder<'_>) -> std::fmt::Result {
-        let series: Vec<_> = lock(&self.by)
+        let series: Vec<_> = self
+            .by
+            .lock()
             .iter()
             .map(|((key, result), &n)| {
                 (

@@ -35,12 +35,12 @@ struct Script {
 
 impl Script {
     fn set(&self, host: &str, result: Result<Answer, String>) {
-        self.answers.lock().unwrap().insert(name(host), result);
+        self.answers.lock().insert(name(host), result);
     }
 
     fn asked(&self, host: &str) -> Vec<Instant> {
         let host = name(host);
-        let asked = self.asked.lock().unwrap();
+        let asked = self.asked.lock();
         asked
             .iter()
             .filter(|(n, _)| *n == host)
@@ -51,15 +51,12 @@ impl Script {
 
 impl Upstream for Arc<Script> {
     async fn resolve(&self, host: &Name) -> Result<Answer, String> {
-        self.asked
-            .lock()
-            .unwrap()
-            .push((host.clone(), Instant::now()));
+        self.asked.lock().push((host.clone(), Instant::now()));
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.most_running.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
         self.running.fetch_sub(1, Ordering::SeqCst);
-        let answers = self.answers.lock().unwrap();
+        let answers = self.answers.lock();
         answers
             .get(host)
             .cloned()

@@ -4,10 +4,11 @@
 //!
 //! The lock is taken twice per connection, never per query.
 
+use parking_lot::Mutex;
 use std::{
     collections::HashMap,
     net::IpAddr,
-    sync::{Arc, Mutex, PoisonError, atomic::Ordering},
+    sync::{Arc, atomic::Ordering},
 };
 
 use crate::metrics::Metrics;
@@ -62,7 +63,7 @@ impl Slots {
         // An IPv4 client on a dual-stack socket is the same client.
         let ip = ip.to_canonical();
         let inner = &self.inner;
-        let mut open = inner.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open = inner.open.lock();
         let rejection = if open.total >= inner.max_total {
             Some(Rejection::MaxConnections)
         } else if open.per_ip.get(&ip).copied().unwrap_or(0) >= inner.max_per_ip {
@@ -87,11 +88,7 @@ impl Slots {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut open = self
-            .inner
-            .open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut open = self.inner.open.lock();
         open.total = open.total.saturating_sub(1);
         if let Some(count) = open.per_ip.get_mut(&self.ip) {
             *count -= 1;
@@ -148,7 +145,7 @@ mod tests {
         drop(other);
         assert_eq!(metrics.tcp.open.load(Ordering::Relaxed), 0);
         assert!(
-            slots.inner.open.lock().unwrap().per_ip.is_empty(),
+            slots.inner.open.lock().per_ip.is_empty(),
             "addresses with no connection leave the map"
         );
         assert_eq!(metrics.tcp.rejections(Rejection::MaxConnectionsPerIp), 2);
