@@ -327,8 +327,12 @@ async fn a_resolved_address_that_fails_its_probe_leaves_the_answer() {
     })
     .await;
     assert!(left.is_some(), "the failing address leaves the answer");
-    // Probed like an IP target, with the record name as Host.
-    let hosts = good.seen.lock().unwrap().host_headers.clone();
+    // Probed like an IP target, with the record name as Host. An address
+    // counts as up until its first probe, so on a loaded machine the good
+    // one may not have been asked yet: wait for its first request.
+    let seen = || good.seen.lock().unwrap().host_headers.clone();
+    eventually(Duration::from_secs(10), async || !seen().is_empty()).await;
+    let hosts = seen();
     assert!(
         !hosts.is_empty()
             && hosts
