@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use gslb::dns::answer::{Outcome, Responder, Transport};
+use gslb::dns::signed;
 use gslb::geo::GeoDb;
 use gslb::health::{Health, Override, ProbeBits, SetOverrides};
 use gslb::metrics::Metrics;
@@ -95,11 +96,23 @@ pub fn snapshot(
 pub fn respond_and_check(snap: &Snapshot, packet: &[u8], client: IpAddr, seed: u64) {
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
-    let udp_outcome =
-        Responder::with_seed(seed).respond(snap, packet, client, Transport::Udp, &mut udp);
+    let udp_outcome = signed::answer(
+        &mut Responder::with_seed(seed),
+        snap,
+        packet,
+        client,
+        Transport::Udp,
+        &mut udp,
+    );
     check_response(snap, packet, Transport::Udp, &udp_outcome, &udp);
-    let tcp_outcome =
-        Responder::with_seed(seed).respond(snap, packet, client, Transport::Tcp, &mut tcp);
+    let tcp_outcome = signed::answer(
+        &mut Responder::with_seed(seed),
+        snap,
+        packet,
+        client,
+        Transport::Tcp,
+        &mut tcp,
+    );
     check_response(snap, packet, Transport::Tcp, &tcp_outcome, &tcp);
     assert_eq!(udp_outcome.replied, tcp_outcome.replied);
     if udp_outcome.replied && !udp_outcome.truncated {
@@ -260,7 +273,12 @@ pub fn answer_every_name(config: &Config) {
         .iter()
         .flat_map(|z| std::iter::once(&z.origin).chain(z.nameservers.iter().map(|(ns, _)| ns)))
         .chain(config.records.iter().map(|r| &r.name))
-        .chain(config.zones.iter().flat_map(|z| z.statics.iter().map(|s| &s.name)))
+        .chain(
+            config
+                .zones
+                .iter()
+                .flat_map(|z| z.statics.iter().map(|s| &s.name)),
+        )
         .take(64);
     let names: Vec<_> = names.collect();
     let subnets: [(u16, u8, &[u8]); 2] = [

@@ -25,6 +25,26 @@ const FORMERR: u16 = 1;
 /// Plain DNS over UDP (RFC 1035 §4.2.1).
 const UDP_MIN_PAYLOAD: usize = 512;
 
+/// Answers a query as both listeners do: the answer engine, then this
+/// module when the query turned out to be TSIG-signed (unsigned queries pay
+/// one flag check).
+#[inline]
+pub fn answer(
+    responder: &mut Responder,
+    snap: &Snapshot,
+    packet: &[u8],
+    client: IpAddr,
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    let outcome = responder.respond(snap, packet, client, transport, out);
+    if outcome.signed {
+        respond(responder, snap, packet, client, transport, out)
+    } else {
+        outcome
+    }
+}
+
 /// Answers a signed query into `out` (cleared first).
 pub fn respond(
     responder: &mut Responder,

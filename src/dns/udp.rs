@@ -217,17 +217,14 @@ fn serve(
                 continue;
             }
             let out = &mut batch.responses[replies];
-            let mut outcome = responder.respond(&snapshot, packet, peer.ip(), Transport::Udp, out);
-            if outcome.signed {
-                outcome = signed::respond(
-                    &mut responder,
-                    &snapshot,
-                    packet,
-                    peer.ip(),
-                    Transport::Udp,
-                    out,
-                );
-            }
+            let outcome = signed::answer(
+                &mut responder,
+                &snapshot,
+                packet,
+                peer.ip(),
+                Transport::Udp,
+                out,
+            );
             metrics.observe(&snapshot.counters, &outcome);
             if outcome.replied
                 && limiter

@@ -258,12 +258,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
             let snapshot = snapshot.get_or_insert_with(|| cell.load());
             let outcome = RESPONDER.with_borrow_mut(|r| {
-                let outcome = r.respond(snapshot, packet, *client, Transport::Tcp, response);
-                if outcome.signed {
-                    signed::respond(r, snapshot, packet, *client, Transport::Tcp, response)
-                } else {
-                    outcome
-                }
+                signed::answer(r, snapshot, packet, *client, Transport::Tcp, response)
             });
             metrics.observe(&snapshot.counters, &outcome);
             // A TCP answer is at most 65,535 bytes: the answer engine cuts it there.
