@@ -283,37 +283,7 @@ async fn nsupdate_gets_knots_answer_to_each_policy_case() {
     );
     let knot = Knot::start(&server, std::slice::from_ref(&sha512), &draft.dns_names).await;
 
-    let mut mismatches = Vec::new();
-    for transport in [Transport::Udp, Transport::Tcp] {
-        let replies = policy_replies(&server, transport).await;
-        mismatches.extend(
-            policy_mismatches(&replies, &KNOT_POLICY)
-                .into_iter()
-                .map(|m| format!("{transport:?} {m}")),
-        );
-    }
-    let owner = challenge_name(&format!("*.{}", server.zone));
-    for update in [
-        Update::add(&server.zone, Some(&sha512), &owner, "TXT", "\"sha512\""),
-        Update::delete(&server.zone, Some(&sha512), &owner, "TXT", "").over(Transport::Tcp),
-    ] {
-        let reply = nsupdate(server.addr, &update).await;
-        if reply.to_string() != "NOERROR" {
-            mismatches.push(format!("hmac-sha512 {update:?}: {reply}"));
-        }
-    }
-    let webapp = challenge_name(&format!("webapp.{}", server.zone));
-    for (name, rtype) in [
-        (format!("www.{}", server.zone), "TXT"),
-        (webapp.clone(), "A"),
-        (webapp, "TXT"),
-        (owner, "TXT"),
-    ] {
-        let left = dig(server.addr, &name, rtype).await;
-        if !left.answers.is_empty() {
-            mismatches.push(format!("{name} {rtype} left behind: {:?}", left.answers));
-        }
-    }
+    let mismatches = policy_run(&server, &sha512, &KNOT_POLICY).await;
     assert!(
         mismatches.is_empty(),
         "{}\n--- knot:\n{}",
@@ -459,4 +429,46 @@ pub(crate) async fn check_issued(
         after > serial,
         "the updates moved the serial: {serial} -> {after}"
     );
+}
+
+/// Runs every policy case over UDP and TCP against `server`, adds and
+/// deletes a record with the hmac-sha512 key `sha512`, and checks that no
+/// forbidden update left a record behind: what differs from `expected`.
+pub(crate) async fn policy_run(
+    server: &UpdateServer,
+    sha512: &TsigKey,
+    expected: &[(PolicyCase, &str)],
+) -> Vec<String> {
+    let mut mismatches = Vec::new();
+    for transport in [Transport::Udp, Transport::Tcp] {
+        let replies = policy_replies(server, transport).await;
+        mismatches.extend(
+            policy_mismatches(&replies, expected)
+                .into_iter()
+                .map(|m| format!("{transport:?} {m}")),
+        );
+    }
+    let owner = challenge_name(&format!("*.{}", server.zone));
+    for update in [
+        Update::add(&server.zone, Some(sha512), &owner, "TXT", "\"sha512\""),
+        Update::delete(&server.zone, Some(sha512), &owner, "TXT", "").over(Transport::Tcp),
+    ] {
+        let reply = nsupdate(server.addr, &update).await;
+        if reply.to_string() != "NOERROR" {
+            mismatches.push(format!("hmac-sha512 {update:?}: {reply}"));
+        }
+    }
+    let webapp = challenge_name(&format!("webapp.{}", server.zone));
+    for (name, rtype) in [
+        (format!("www.{}", server.zone), "TXT"),
+        (webapp.clone(), "A"),
+        (webapp, "TXT"),
+        (owner, "TXT"),
+    ] {
+        let left = dig(server.addr, &name, rtype).await;
+        if !left.answers.is_empty() {
+            mismatches.push(format!("{name} {rtype} left behind: {:?}", left.answers));
+        }
+    }
+    mismatches
 }

@@ -15,10 +15,8 @@ use crate::acme::{
     Block, Daemon, Pebble, TsigAlgorithm, TsigKey, UpdateServer, certbot, challenge_name,
     installed, path_str, skip,
 };
-use crate::acme_e2e::{IssuerDraft, check_issued};
-use crate::dns_update::{
-    PolicyCase, Transport, Update, dig, nsupdate, policy_mismatches, policy_replies, soa_serial,
-};
+use crate::acme_e2e::{IssuerDraft, check_issued, policy_run};
+use crate::dns_update::{PolicyCase, Update, dig, nsupdate, soa_serial};
 use crate::harness::{eventually, query, raw_udp_from};
 
 /// What gslb answers each case of [`crate::dns_update::POLICY_CASES`], over
@@ -246,37 +244,7 @@ async fn nsupdate_gets_gslbs_answer_to_each_policy_case() {
     );
     let gslb = GslbDaemon::start(&server, std::slice::from_ref(&sha512)).await;
 
-    let mut mismatches = Vec::new();
-    for transport in [Transport::Udp, Transport::Tcp] {
-        let replies = policy_replies(&server, transport).await;
-        mismatches.extend(
-            policy_mismatches(&replies, &GSLB_POLICY)
-                .into_iter()
-                .map(|m| format!("{transport:?} {m}")),
-        );
-    }
-    let owner = challenge_name(&format!("*.{}", server.zone));
-    for update in [
-        Update::add(&server.zone, Some(&sha512), &owner, "TXT", "\"sha512\""),
-        Update::delete(&server.zone, Some(&sha512), &owner, "TXT", "").over(Transport::Tcp),
-    ] {
-        let reply = nsupdate(server.addr, &update).await;
-        if reply.to_string() != "NOERROR" {
-            mismatches.push(format!("hmac-sha512 {update:?}: {reply}"));
-        }
-    }
-    let webapp = challenge_name(&format!("webapp.{}", server.zone));
-    for (name, rtype) in [
-        (format!("www.{}", server.zone), "TXT"),
-        (webapp.clone(), "A"),
-        (webapp, "TXT"),
-        (owner, "TXT"),
-    ] {
-        let left = dig(server.addr, &name, rtype).await;
-        if !left.answers.is_empty() {
-            mismatches.push(format!("{name} {rtype} left behind: {:?}", left.answers));
-        }
-    }
+    let mut mismatches = policy_run(&server, &sha512, &GSLB_POLICY).await;
     // Each case once over UDP and once over TCP, counted by key and result.
     let key = &server.key.name;
     for (labels, want) in [
