@@ -22,10 +22,10 @@ use gslb::config::{Loaded, raw, validate};
 use gslb::dns::answer::{Outcome, Responder, ResponseKind, Transport};
 use gslb::dns::rrl::RateLimiter;
 use gslb::geo::{Continent, Coordinates, GeoDb, Location};
-use gslb::health::Health;
-use gslb::health::Override;
 use gslb::metrics::Metrics;
 use gslb::select::{Scratch, select};
+use gslb::table::health::Health;
+use gslb::table::health::Override;
 use gslb::table::{Family, Probe, Snapshot, builder::Builder, compile};
 
 const CONTINENTS: [&str; 6] = ["NA", "EU", "AS", "SA", "OC", "AF"];

@@ -16,8 +16,8 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::{AdminState, error};
-use crate::health::Override;
 use crate::name::Name;
+use crate::table::health::Override;
 use crate::table::{
     builder::{OverrideApplied, OverrideError},
     overrides::{OverrideEntry, OverrideMeta},

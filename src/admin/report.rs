@@ -11,7 +11,8 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use crate::alias::{AliasBoard, Freshness};
-use crate::health::{Health, Override, prober::StatusBoard};
+use crate::health::prober::StatusBoard;
+use crate::table::health::{Health, Override};
 use crate::table::{Family, Probe, Snapshot, resolved::STATIC_ORIGIN};
 
 /// The whole status document.

@@ -29,9 +29,9 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::health::{Health, Override};
 use crate::name::Name;
 use crate::table::Table;
+use crate::table::health::{Health, Override};
 
 /// Most items in one `assume` list.
 pub const MAX_ASSUMPTIONS: usize = 32;

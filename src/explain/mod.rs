@@ -34,12 +34,13 @@ use rand::{SeedableRng, rngs::SmallRng};
 use serde::{Deserialize, Serialize};
 
 use crate::geo::{self, ClientLocated, LocateCache, Location};
-use crate::health::{Health, Override, prober::StatusBoard};
+use crate::health::prober::StatusBoard;
 use crate::model::Fallback;
 use crate::name::Name;
 use crate::select::{
     self, Choice, Narrowed, NoAnswer, Observer, Rule, Scratch, geo_match, select_observed,
 };
+use crate::table::health::{Health, Override};
 use crate::table::{Family, Lookup, NO_PROBE, Probe, Record, Set, Snapshot};
 use assume::{AssumedChange, Assumption};
 

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Located, SetVerdict, Trace};
-use crate::health::Override;
+use crate::table::health::Override;
 
 /// Width of the left-hand labels.
 const LABEL: usize = 10;

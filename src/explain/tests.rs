@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::health::{ProbeBits, SetOverrides};
 use crate::table::compile::table_from_yaml;
+use crate::table::health::{ProbeBits, SetOverrides};
 
 const YAML: &str = r#"
 server: { dns_listen: ["127.0.0.1:0"] }

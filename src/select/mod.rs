@@ -6,8 +6,8 @@
 use rand::{Rng, RngExt};
 
 use crate::geo::Location;
-use crate::health::Health;
 use crate::model::{Fallback, GeoScope};
+use crate::table::health::Health;
 use crate::table::{Family, Record, Set, Target};
 
 #[cfg(test)]

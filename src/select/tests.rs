@@ -6,7 +6,7 @@ use rand::{SeedableRng, rngs::SmallRng};
 
 use super::*;
 use crate::geo::{Continent, Coordinates, Country, Subdivision};
-use crate::health::{Override, ProbeBits};
+use crate::table::health::{Override, ProbeBits};
 use crate::table::{Table, compile::table_from_yaml};
 
 const YAML: &str = r#"
@@ -64,7 +64,7 @@ impl Fixture {
         let table = table_from_yaml(YAML);
         let health = Health {
             probes: ProbeBits::all_up(table.probes.len()),
-            overrides: crate::health::SetOverrides::none(table.set_count as usize),
+            overrides: crate::table::health::SetOverrides::none(table.set_count as usize),
             ..Health::default()
         };
         Self {

@@ -13,6 +13,7 @@ pub mod clock;
 pub(crate) mod compile;
 pub mod dynamic;
 pub mod dynamic_zone;
+pub mod health;
 pub mod keyring;
 pub mod overrides;
 pub mod resolved;
@@ -30,10 +31,10 @@ use arc_swap::ArcSwap;
 
 use crate::dns::rrl::RateLimiter;
 use crate::geo::{Coordinates, GeoDb};
-use crate::health::Health;
 use crate::metrics::TableCounters;
 use crate::model::{Fallback, GeoScope, HealthCheck};
 use crate::name::Name;
+use health::Health;
 
 pub use compile::compile;
 use rrset::{RrSet, RrSets};

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::health::{Override, SetOverrides};
 use super::{Table, builder::OverrideError};
-use crate::health::{Override, SetOverrides};
 use crate::name::Name;
 
 /// One override, as listed by `GET /overrides` and kept in the state file.

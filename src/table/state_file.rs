@@ -265,7 +265,7 @@ impl Saver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::Override;
+    use crate::table::health::Override;
 
     fn entry() -> OverrideEntry {
         OverrideEntry {

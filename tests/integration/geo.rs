@@ -3,8 +3,8 @@
 
 use hickory_proto::rr::RecordType;
 
-use gslb::health::Override;
 use gslb::name::Name;
+use gslb::table::health::Override;
 
 use crate::harness::*;
 

@@ -8,9 +8,9 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::*;
-use crate::health::Health;
 use crate::table::compile::table_from_yaml;
 use crate::table::dynamic::Dynamic;
+use crate::table::health::Health;
 use crate::table::rrset::{RrSet, RrSets};
 
 const YAML: &str = r#"

@@ -8,8 +8,8 @@ use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
 use super::*;
-use crate::health::Health;
 use crate::table::compile::table_from_yaml;
+use crate::table::health::Health;
 
 const YAML: &str = r#"
 server: { dns_listen: ["127.0.0.1:0"] }

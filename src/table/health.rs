@@ -1,22 +1,15 @@
-//! Target health. [`Health`] is what the DNS path sees: one bit per probe
-//! (up or down) and an operator override per set, held inside each
-//! snapshot. [`prober`] runs the probes ([`probe`]) and turns their results
-//! into flips through pure rise/fall counting ([`hysteresis`]), within a
-//! bounded number of probes in flight ([`slots`]).
+//! Target health as the DNS path sees it. [`Health`] holds one bit per
+//! probe (up or down) and an operator override per set, inside each
+//! snapshot; the prober that produces the bits is [`crate::health`].
 //!
 //! The bits live in fixed-size chunks behind `Arc`s, so publishing a flip
 //! copies one 512-byte chunk and the chunk pointers, whatever the table size.
 //! Overrides ([`SetOverrides`]) are stored the same way, two bits per set,
 //! so an operator's PUT costs the same on 10 sets or 300,000.
 
-pub mod hysteresis;
-pub mod probe;
-pub mod prober;
-pub mod slots;
-
 use std::sync::Arc;
 
-use crate::table::{
+use super::{
     Family, NO_PROBE, Record, Set, Target,
     resolved::{NO_ALIAS, Resolved},
 };
