@@ -158,7 +158,7 @@ fn bench_query(c: &mut Criterion) {
     let table = Arc::new(compile(&validated(records, 3)));
     let snapshot = Snapshot {
         generation: 1,
-        counters: Arc::new(Metrics::default().counters_for(&table)),
+        counters: Arc::new(table.counters(&Metrics::default())),
         health: Health::default(),
         table,
         geo: Some(geo()),

@@ -1,11 +1,14 @@
-//! Every counter gslb keeps, in one place.
+//! Every counter gslb keeps, in one place, and their names.
+//!
+//! A leaf: it knows no other module of gslb, so every layer can count into
+//! it. Callers hand it plain values (names, codes, durations).
 //!
 //! DNS counters sit on the hot path, so they are plain relaxed atomics that
 //! the compiled table points at directly (no label lookup per query). They
 //! are keyed by zone name and by (record, set) in [`Metrics`], which outlives
 //! reloads, so a reload does not reset them. Probe metrics, off the hot path,
-//! are prometheus-client families. [`Metrics::render`] writes them all in
-//! the Prometheus text format for the admin API.
+//! are prometheus-client families. [`Metrics::registry`] holds them all for
+//! the admin API, which adds what it reads from the snapshot.
 
 pub mod tcp;
 pub mod updates;
@@ -18,6 +21,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
+    time::Duration,
 };
 
 use prometheus_client::collector::Collector;
@@ -28,10 +32,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-
-use crate::dns::answer::{Outcome, ResponseKind};
-use crate::health::probe::Finding;
-use crate::table::{Snapshot, Table};
 
 /// QTYPE buckets counted separately; everything else is `other`.
 pub const QTYPES: [(u16, &str); 12] = [
@@ -60,6 +60,10 @@ pub const RCODES: [(u16, &str); 8] = [
     (u16::MAX, "other"),
 ];
 
+/// Labels of the response kinds rate limiting counts apart, in the order
+/// of the DNS layer's kinds.
+pub const RESPONSE_KINDS: [&str; 5] = ["answer", "ns", "nodata", "nxdomain", "error"];
+
 fn bucket<T>(table: &[(u16, T)], value: u16) -> usize {
     table
         .iter()
@@ -76,6 +80,15 @@ pub struct ZoneCounters {
     pub truncated: AtomicU64,
     /// NODATA answers because every set that could answer was drained.
     pub drained: AtomicU64,
+}
+
+impl ZoneCounters {
+    /// Counts one response by QTYPE and RCODE.
+    #[inline]
+    pub fn count(&self, qtype: u16, rcode: u16) {
+        self.queries[bucket(&QTYPES, qtype)][bucket(&RCODES, rcode)]
+            .fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Answer counts of one (record, set).
@@ -96,15 +109,15 @@ pub struct TableCounters {
     pub sets: Box<[Arc<SetCounters>]>,
 }
 
-/// Responses response rate limiting held back, by [`ResponseKind`] index.
+/// Responses response rate limiting held back, by [`RESPONSE_KINDS`] index.
 /// Responses let through are not counted: that would cost every query an
 /// atomic add on a shared line.
 #[derive(Debug, Default)]
 pub struct RrlCounters {
     /// Limited responses not sent.
-    pub dropped: [AtomicU64; ResponseKind::ALL.len()],
+    pub dropped: [AtomicU64; RESPONSE_KINDS.len()],
     /// Limited responses sent truncated (errors: sent as they were).
-    pub slipped: [AtomicU64; ResponseKind::ALL.len()],
+    pub slipped: [AtomicU64; RESPONSE_KINDS.len()],
     /// Responses of streams the full table could not track, truncated;
     /// also counted in `slipped`.
     pub untracked: AtomicU64,
@@ -155,10 +168,10 @@ pub struct ProbeHandles {
 }
 
 impl ProbeHandles {
-    /// Counts one probe and the state after it.
-    pub fn observe(&self, finding: &Finding, up: Option<bool>) {
-        if finding.passed { &self.ok } else { &self.fail }.inc();
-        self.seconds.observe(finding.latency.as_secs_f64());
+    /// Counts one probe, how long it took, and the state after it.
+    pub fn observe(&self, passed: bool, latency: Duration, up: Option<bool>) {
+        if passed { &self.ok } else { &self.fail }.inc();
+        self.seconds.observe(latency.as_secs_f64());
         if let Some(up) = up {
             self.up.set(i64::from(up));
         }
@@ -195,59 +208,30 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// The counters for a freshly compiled table, reusing those of zones
-    /// and sets that existed before and dropping those that are gone.
-    pub fn counters_for(&self, table: &Table) -> TableCounters {
+    /// The counters for a freshly compiled table, given its zone origins and
+    /// its (record, set) names in index order, reusing those of zones and
+    /// sets that existed before and dropping those that are gone.
+    pub fn counters_for(
+        &self,
+        zone_names: impl IntoIterator<Item = String>,
+        set_names: impl IntoIterator<Item = (String, String)>,
+    ) -> TableCounters {
         let mut zones = self.zones.lock();
-        let zone_counters: Box<[Arc<ZoneCounters>]> = table
-            .zones
-            .iter()
-            .map(|z| zones.entry(z.origin.to_string()).or_default().clone())
+        let zone_counters: Box<[Arc<ZoneCounters>]> = zone_names
+            .into_iter()
+            .map(|z| zones.entry(z).or_default().clone())
             .collect();
         zones.retain(|_, c| Arc::strong_count(c) > 1);
         drop(zones);
         let mut sets = self.sets.lock();
-        let set_counters: Box<[Arc<SetCounters>]> = table
-            .sets()
-            .map(|(r, s)| {
-                sets.entry((r.name.to_string(), s.id.to_string()))
-                    .or_default()
-                    .clone()
-            })
+        let set_counters: Box<[Arc<SetCounters>]> = set_names
+            .into_iter()
+            .map(|key| sets.entry(key).or_default().clone())
             .collect();
         sets.retain(|_, c| Arc::strong_count(c) > 1);
         TableCounters {
             zones: zone_counters,
             sets: set_counters,
-        }
-    }
-
-    /// Counts one query's outcome.
-    #[inline]
-    pub fn observe(&self, counters: &TableCounters, outcome: &Outcome) {
-        if !outcome.replied {
-            return;
-        }
-        let zone = outcome
-            .zone
-            .and_then(|z| counters.zones.get(usize::from(z)))
-            .unwrap_or(&self.outside);
-        zone.queries[bucket(&QTYPES, outcome.qtype)][bucket(&RCODES, outcome.rcode)]
-            .fetch_add(1, Ordering::Relaxed);
-        if outcome.truncated {
-            zone.truncated.fetch_add(1, Ordering::Relaxed);
-        }
-        if outcome.drained {
-            zone.drained.fetch_add(1, Ordering::Relaxed);
-        }
-        if let Some(set) = outcome
-            .answered
-            .and_then(|(_, s)| counters.sets.get(s as usize))
-        {
-            set.answers.fetch_add(1, Ordering::Relaxed);
-            if outcome.failed_open {
-                set.failed_open.fetch_add(1, Ordering::Relaxed);
-            }
         }
     }
 
@@ -332,8 +316,9 @@ impl Metrics {
             .inc();
     }
 
-    /// Every metric in the Prometheus text format.
-    pub fn render(self: &Arc<Self>, snapshot: Arc<Snapshot>, ready: bool) -> String {
+    /// A registry of every metric this module keeps, for the admin API to
+    /// add its snapshot readings to and encode.
+    pub fn registry(self: &Arc<Self>) -> Registry {
         let mut registry = Registry::default();
         registry.register(
             "gslb_probes",
@@ -355,28 +340,21 @@ impl Metrics {
             "Health probes that waited for a slot because the probes in flight were at their cap, by target class (serving, down)",
             self.probes.slot_waits.clone(),
         );
-        registry.register_collector(Box::new(SnapshotCollector {
+        registry.register_collector(Box::new(CounterCollector {
             metrics: self.clone(),
-            snapshot,
-            ready,
         }));
-        let mut text = String::new();
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
-        text
+        registry
     }
 }
 
-/// Renders the hot-path counters and the snapshot's state at scrape time.
+/// Renders the hot-path counters at scrape time.
 #[derive(Debug)]
-struct SnapshotCollector {
+struct CounterCollector {
     metrics: Arc<Metrics>,
-    snapshot: Arc<Snapshot>,
-    ready: bool,
 }
 
 /// One counter or gauge family: its series as (labels, value).
-fn family<L: prometheus_client::encoding::EncodeLabelSet>(
+pub fn family<L: prometheus_client::encoding::EncodeLabelSet>(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
@@ -395,7 +373,7 @@ fn family<L: prometheus_client::encoding::EncodeLabelSet>(
 }
 
 /// One unlabelled counter or gauge.
-fn single(
+pub fn single(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,
     help: &str,
@@ -409,7 +387,7 @@ fn single(
     }
 }
 
-impl Collector for SnapshotCollector {
+impl Collector for CounterCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let m = &self.metrics;
         let mut zones = m.zone_counters();
@@ -486,24 +464,6 @@ impl Collector for SnapshotCollector {
             MetricType::Counter,
             open,
         )?;
-        let snap = &self.snapshot;
-        let targets = snap.table.sets().flat_map(|(record, set)| {
-            set.targets.iter().flatten().map(move |t| {
-                let labels = [
-                    ("record", record.name.to_string()),
-                    ("set", set.id.to_string()),
-                    ("target", t.addr.to_string()),
-                ];
-                (labels, u64::from(snap.health.target_up(set, t)))
-            })
-        });
-        family(
-            &mut encoder,
-            "gslb_target_up",
-            "Whether DNS answers may include the target (health and overrides applied)",
-            MetricType::Gauge,
-            targets,
-        )?;
         self.encode_rrl(&mut encoder)?;
         single(
             &mut encoder,
@@ -538,46 +498,21 @@ impl Collector for SnapshotCollector {
             MetricType::Counter,
             renders,
         )?;
-        single(
-            &mut encoder,
-            "gslb_snapshot_generation",
-            "Generation of the snapshot being served",
-            MetricType::Gauge,
-            snap.generation,
-        )?;
-        single(
-            &mut encoder,
-            "gslb_records",
-            "Records in the served table",
-            MetricType::Gauge,
-            snap.table.records.len() as u64,
-        )?;
-        single(
-            &mut encoder,
-            "gslb_ready",
-            "1 once the first round of health checks is done",
-            MetricType::Gauge,
-            u64::from(self.ready),
-        )?;
         m.tcp.encode(&mut encoder)?;
         m.updates.encode(&mut encoder)?;
         Ok(())
     }
 }
 
-impl SnapshotCollector {
-    /// `gslb_rrl_*`: what response rate limiting held back, and its table.
+impl CounterCollector {
+    /// `gslb_rrl_*`: what response rate limiting held back.
     fn encode_rrl(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let rrl = &self.metrics.rrl;
-        let series = |counters: &[AtomicU64; ResponseKind::ALL.len()]| {
-            ResponseKind::ALL
+        let series = |counters: &[AtomicU64; RESPONSE_KINDS.len()]| {
+            RESPONSE_KINDS
                 .iter()
-                .map(|kind| {
-                    (
-                        [("kind", kind.label())],
-                        counters[*kind as usize].load(Ordering::Relaxed),
-                    )
-                })
+                .zip(counters)
+                .map(|(kind, n)| ([("kind", *kind)], n.load(Ordering::Relaxed)))
                 .collect::<Vec<_>>()
         };
         family(
@@ -600,21 +535,6 @@ impl SnapshotCollector {
             "UDP responses truncated because the rate limiting table had no room for their stream",
             MetricType::Counter,
             rrl.untracked.load(Ordering::Relaxed),
-        )?;
-        let limiter = self.snapshot.rate_limiter.as_deref();
-        single(
-            encoder,
-            "gslb_rrl_table_capacity",
-            "Streams the rate limiting table can hold (0: rate limiting is off)",
-            MetricType::Gauge,
-            limiter.map_or(0, |l| l.capacity() as u64),
-        )?;
-        single(
-            encoder,
-            "gslb_rrl_table_streams",
-            "Streams in the rate limiting table seen within the window",
-            MetricType::Gauge,
-            limiter.map_or(0, |l| l.live_streams(l.now()) as u64),
         )
     }
 }

@@ -14,6 +14,7 @@ mod explain;
 pub mod listener;
 pub mod overrides;
 pub mod page;
+pub mod prometheus;
 pub mod rendered;
 pub mod report;
 pub mod token;
@@ -152,7 +153,7 @@ async fn metrics(State(state): State<AdminState>) -> Response {
         .documents
         .metrics
         .get(generation, move || {
-            metrics.render(snapshot, ready).into_bytes()
+            prometheus::render(&metrics, snapshot, ready).into_bytes()
         })
         .await;
     let counter = &state.metrics.admin_metrics_renders;

@@ -225,7 +225,7 @@ fn serve(
                 Transport::Udp,
                 out,
             );
-            metrics.observe(&snapshot.counters, &outcome);
+            outcome.count(&metrics, &snapshot.counters);
             if outcome.replied
                 && limiter
                     .is_none_or(|(l, now)| l.admit(peer.ip(), &outcome, out, now, &metrics.rrl))

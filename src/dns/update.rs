@@ -35,7 +35,7 @@ use crate::metrics::Metrics;
 use crate::metrics::updates::UpdateResult;
 use crate::table::SnapshotCell;
 use crate::table::builder::{BuilderHandle, UpdateError};
-use crate::table::dynamic_zone::{Update, UpdateRr};
+use crate::table::dynamic_zone::{Refusal, Update, UpdateRr};
 use crate::table::keyring::TsigKey;
 
 /// Opcode UPDATE.
@@ -328,7 +328,7 @@ pub async fn handle(
                         .map_or("unknown".to_owned(), |k| k.name().to_string());
                     let (rcode, result, error) = match rejection {
                         Rejection::FormErr => (FORMERR, UpdateResult::FormErr, 0),
-                        Rejection::Tsig(error) => (NOTAUTH, UpdateResult::of_tsig(error), error),
+                        Rejection::Tsig(error) => (NOTAUTH, result_of_tsig(error), error),
                     };
                     metrics.updates.count(&label, result);
                     warn!(%client, key = %label, result = result.label(), "update signature rejected");
@@ -360,9 +360,7 @@ pub async fn handle(
         Err(UpdateError::NotAuth) => (NOTAUTH, UpdateResult::NotAuth),
         Err(UpdateError::Unsigned) => (REFUSED, UpdateResult::Unsigned),
         Err(UpdateError::Refused(_)) => (REFUSED, UpdateResult::Refused),
-        Err(UpdateError::Rejected(refusal)) => {
-            (refusal.rcode(), UpdateResult::of_refusal(*refusal))
-        }
+        Err(UpdateError::Rejected(refusal)) => (refusal.rcode(), result_of_refusal(*refusal)),
         Err(UpdateError::Stopped) => (SERVFAIL, UpdateResult::Dropped),
     };
     metrics.updates.count(&key_label, result);
@@ -403,6 +401,28 @@ fn message_name(wire: &[u8]) -> String {
         text.push('.');
     }
     text
+}
+
+/// The metric result of a TSIG error.
+fn result_of_tsig(error: u16) -> UpdateResult {
+    match error {
+        tsig::BADSIG => UpdateResult::BadSig,
+        tsig::BADTIME => UpdateResult::BadTime,
+        tsig::BADTRUNC => UpdateResult::BadTrunc,
+        _ => UpdateResult::BadKey,
+    }
+}
+
+/// The metric result of an update the writer turned down.
+fn result_of_refusal(refusal: Refusal) -> UpdateResult {
+    match refusal {
+        Refusal::FormErr(_) => UpdateResult::FormErr,
+        Refusal::Refused(_) => UpdateResult::Refused,
+        Refusal::NotZone => UpdateResult::NotZone,
+        Refusal::NxDomain | Refusal::YxDomain | Refusal::YxRrset | Refusal::NxRrset => {
+            UpdateResult::Prereq
+        }
+    }
 }
 
 #[cfg(test)]

@@ -301,7 +301,7 @@ async fn run_probe<D: Dial>(
         };
         let flip = hysteresis.record(finding.passed);
         let first_result = record(&status, &finding, hysteresis.state());
-        metrics.observe(&finding, hysteresis.state());
+        metrics.observe(finding.passed, finding.latency, hysteresis.state());
         if let Some(up) = flip {
             report_flip(&probe, up, first_result, &finding);
             shared.builder.health(probe.clone(), up).await;

@@ -10,8 +10,6 @@ use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 
 use super::family;
-use crate::dns::tsig;
-use crate::table::dynamic_zone::Refusal;
 
 /// How an update ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -58,28 +56,6 @@ impl UpdateResult {
             Self::NotZone => "notzone",
             Self::Prereq => "prereq",
             Self::Dropped => "dropped",
-        }
-    }
-
-    /// The result of a TSIG error.
-    pub fn of_tsig(error: u16) -> Self {
-        match error {
-            tsig::BADSIG => Self::BadSig,
-            tsig::BADTIME => Self::BadTime,
-            tsig::BADTRUNC => Self::BadTrunc,
-            _ => Self::BadKey,
-        }
-    }
-
-    /// The result of an update the writer turned down.
-    pub fn of_refusal(refusal: Refusal) -> Self {
-        match refusal {
-            Refusal::FormErr(_) => Self::FormErr,
-            Refusal::Refused(_) => Self::Refused,
-            Refusal::NotZone => Self::NotZone,
-            Refusal::NxDomain | Refusal::YxDomain | Refusal::YxRrset | Refusal::NxRrset => {
-                Self::Prereq
-            }
         }
     }
 }

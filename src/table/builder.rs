@@ -297,7 +297,7 @@ impl Builder {
         metrics: Arc<Metrics>,
     ) -> (Self, BuilderHandle, SnapshotCell) {
         let table = Arc::new(compile(&loaded.config));
-        let counters = Arc::new(metrics.counters_for(&table));
+        let counters = Arc::new(table.counters(&metrics));
         let (tx, rx) = mpsc::channel(1024);
         let (table_tx, _) = watch::channel(table.clone());
         let clock = Arc::new(CoarseClock::new());
@@ -515,7 +515,7 @@ impl Builder {
         self.tried = loaded.inputs.clone();
         self.update_rate_limiter(loaded.config.server.rate_limit);
         let table = Arc::new(table);
-        self.counters = Arc::new(self.metrics.counters_for(&table));
+        self.counters = Arc::new(table.counters(&self.metrics));
         self.probe_index = probe_index(&table);
         let known = self.book.take_hosts();
         self.book = AliasBook::new(&table, self.clock.clone(), known);

@@ -1,6 +1,6 @@
 //! Target health as the DNS path sees it. [`Health`] holds one bit per
 //! probe (up or down) and an operator override per set, inside each
-//! snapshot; the prober that produces the bits is [`crate::health`].
+//! snapshot; the prober that produces the bits is the `health` module.
 //!
 //! The bits live in fixed-size chunks behind `Arc`s, so publishing a flip
 //! copies one 512-byte chunk and the chunk pointers, whatever the table size.

@@ -31,7 +31,7 @@ use arc_swap::ArcSwap;
 
 use crate::dns::rrl::RateLimiter;
 use crate::geo::{Coordinates, GeoDb};
-use crate::metrics::TableCounters;
+use crate::metrics::{Metrics, TableCounters};
 use crate::model::{Fallback, GeoScope, HealthCheck};
 use crate::name::Name;
 use health::Health;
@@ -278,6 +278,16 @@ impl Table {
             }
         }
         Lookup::Refused
+    }
+
+    /// The hot-path counters of this table's zones and sets, reusing those
+    /// of names an earlier table had.
+    pub fn counters(&self, metrics: &Metrics) -> TableCounters {
+        metrics.counters_for(
+            self.zones.iter().map(|z| z.origin.to_string()),
+            self.sets()
+                .map(|(r, s)| (r.name.to_string(), s.id.to_string())),
+        )
     }
 
     /// Iterates every (record, set) with their indexes.

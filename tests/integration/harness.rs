@@ -171,10 +171,11 @@ impl Gslb {
     /// by design (`admin::rendered`), and tests compare counts taken moments
     /// apart.
     pub(crate) async fn metric(&self, series: &str) -> Option<f64> {
-        let text = self
-            .server
-            .metrics
-            .render(self.server.cell.load_full(), self.server.board.ready());
+        let text = gslb::admin::prometheus::render(
+            &self.server.metrics,
+            self.server.cell.load_full(),
+            self.server.board.ready(),
+        );
         text.lines().find_map(|line| {
             line.strip_prefix(series)?
                 .strip_prefix(' ')?

@@ -9,6 +9,7 @@
 //! the selection scratch have grown; no I/O; no logging.
 
 use std::net::IpAddr;
+use std::sync::atomic::Ordering;
 
 use rand::{SeedableRng, rngs::SmallRng};
 
@@ -20,6 +21,7 @@ pub use apex::nameservers_response_len;
 
 use super::wire::{self, ClientSubnet, Edns, HEADER_LEN, Malformed, Query};
 use crate::geo::{self, LocateCache};
+use crate::metrics::{self, Metrics, TableCounters};
 use crate::rdata::MAX_CNAME_CHAIN;
 use crate::select::{self, Scratch};
 use crate::table::dynamic::Dynamic;
@@ -126,12 +128,40 @@ impl ResponseKind {
 
     /// Its metric label.
     pub fn label(self) -> &'static str {
-        match self {
-            Self::Answer => "answer",
-            Self::Ns => "ns",
-            Self::NoData => "nodata",
-            Self::NxDomain => "nxdomain",
-            Self::Error => "error",
+        metrics::RESPONSE_KINDS[self as usize]
+    }
+}
+
+// The metric labels are in the kinds' index order.
+const _: () = assert!(ResponseKind::ALL.len() == metrics::RESPONSE_KINDS.len());
+
+impl Outcome {
+    /// Counts the query in its zone's and its set's counters: a few
+    /// relaxed atomic adds.
+    #[inline]
+    pub fn count(&self, metrics: &Metrics, counters: &TableCounters) {
+        if !self.replied {
+            return;
+        }
+        let zone = self
+            .zone
+            .and_then(|z| counters.zones.get(usize::from(z)))
+            .unwrap_or(&metrics.outside);
+        zone.count(self.qtype, self.rcode);
+        if self.truncated {
+            zone.truncated.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.drained {
+            zone.drained.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(set) = self
+            .answered
+            .and_then(|(_, s)| counters.sets.get(s as usize))
+        {
+            set.answers.fetch_add(1, Ordering::Relaxed);
+            if self.failed_open {
+                set.failed_open.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 }

@@ -145,7 +145,7 @@ async fn hung_targets_do_not_delay_another_targets_failover() {
         hung >= 2 * u64::from(HUNG),
         "the hung targets kept being probed, within their half: {hung} probes"
     );
-    let text = metrics.render(Arc::new(empty_snapshot()), true);
+    let text = crate::admin::prometheus::render(&metrics, Arc::new(empty_snapshot()), true);
     assert!(
         text.contains("gslb_probe_slot_waits_total{class=\"down\"}"),
         "waits are counted:\n{text}"
