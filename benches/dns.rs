@@ -20,7 +20,7 @@ use rand::{SeedableRng, rngs::SmallRng};
 
 use gslb::config::{Loaded, raw, validate};
 use gslb::dns::answer::{Outcome, Responder, ResponseKind, Transport};
-use gslb::dns::rrl::RateLimiter;
+use gslb::dns::rrl::{self, RateLimiter};
 use gslb::geo::{Continent, Coordinates, GeoDb, Location};
 use gslb::metrics::Metrics;
 use gslb::select::{Scratch, select};
@@ -281,13 +281,13 @@ fn bench_rrl(c: &mut Criterion) {
     let mut group = c.benchmark_group("rrl");
     group.throughput(Throughput::Elements(1));
     group.bench_function("one_stream", |b| {
-        b.iter(|| black_box(limiter.check(black_box(clients[0]), &outcome, 0)))
+        b.iter(|| black_box(rrl::check(&limiter, black_box(clients[0]), &outcome, 0)))
     });
     let mut i = 0;
     group.bench_function("10k_streams", |b| {
         b.iter(|| {
             i = (i + 1) % clients.len();
-            black_box(limiter.check(clients[i], &outcome, 0))
+            black_box(rrl::check(&limiter, clients[i], &outcome, 0))
         })
     });
     group.finish();

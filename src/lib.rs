@@ -63,6 +63,7 @@ pub mod metrics;
 pub mod model;
 pub mod name;
 pub mod rdata;
+pub mod rrl;
 pub mod select;
 pub mod table;
 pub mod tls;

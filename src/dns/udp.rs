@@ -32,6 +32,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tracing::{debug, warn};
 
 use super::answer::{Responder, Transport};
+use super::rrl;
 use super::signed;
 use super::update::{self, ReplyTo, UpdateQueue};
 use crate::metrics::Metrics;
@@ -227,8 +228,9 @@ fn serve(
             );
             outcome.count(&metrics, &snapshot.counters);
             if outcome.replied
-                && limiter
-                    .is_none_or(|(l, now)| l.admit(peer.ip(), &outcome, out, now, &metrics.rrl))
+                && limiter.is_none_or(|(l, now)| {
+                    rrl::admit(l, peer.ip(), &outcome, out, now, &metrics.rrl)
+                })
             {
                 batch.peers[replies] = Some(SockaddrStorage::from(peer));
                 replies += 1;

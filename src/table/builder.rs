@@ -22,10 +22,10 @@ use super::resolved::{AliasBook, HostAddrs};
 use super::state_file::{self, SavedWatch, Saver};
 use super::{Probe, Snapshot, SnapshotCell, Table, compile};
 use crate::config::{self, Loaded, watch::FileWatch};
-use crate::dns::rrl::RateLimiter;
 use crate::metrics::{Metrics, TableCounters};
 use crate::model::RateLimit;
 use crate::name::Name;
+use crate::rrl::RateLimiter;
 
 mod updates;
 

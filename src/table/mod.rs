@@ -29,11 +29,11 @@ use std::{
 
 use arc_swap::ArcSwap;
 
-use crate::dns::rrl::RateLimiter;
 use crate::geo::{Coordinates, GeoDb};
 use crate::metrics::{Metrics, TableCounters};
 use crate::model::{Fallback, GeoScope, HealthCheck};
 use crate::name::Name;
+use crate::rrl::RateLimiter;
 use health::Health;
 
 pub use compile::compile;

@@ -260,7 +260,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             let outcome = RESPONDER.with_borrow_mut(|r| {
                 signed::answer(r, snapshot, packet, *client, Transport::Tcp, response)
             });
-            outcome.count(&metrics, &snapshot.counters);
+            outcome.count(metrics, &snapshot.counters);
             // A TCP answer is at most 65,535 bytes: the answer engine cuts it there.
             if let (true, Ok(n)) = (outcome.replied, u16::try_from(response.len())) {
                 outbox.extend_from_slice(&n.to_be_bytes());
