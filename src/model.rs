@@ -68,7 +68,33 @@ pub struct Server {
     /// Resolvers asked for hostname targets; empty: `/etc/resolv.conf`.
     pub resolvers: Vec<SocketAddr>,
     /// Refresh and staleness bounds of hostname targets.
-    pub alias: crate::alias::Policy,
+    pub alias: AliasPolicy,
+}
+
+/// `server.alias`: the refresh and staleness bounds of hostname targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AliasPolicy {
+    /// Shortest time between two resolutions of one name.
+    pub min_refresh: Duration,
+    /// Longest time between two resolutions of one name.
+    pub max_refresh: Duration,
+    /// How long past their upstream TTL the last addresses are served
+    /// while resolution fails.
+    pub max_stale: Duration,
+    /// Most addresses kept per name; the lowest are kept, so the choice
+    /// does not change with the upstream's order.
+    pub max_addresses: usize,
+}
+
+impl Default for AliasPolicy {
+    fn default() -> Self {
+        Self {
+            min_refresh: Duration::from_secs(5),
+            max_refresh: Duration::from_secs(300),
+            max_stale: Duration::from_secs(3600),
+            max_addresses: 32,
+        }
+    }
 }
 
 /// `server.rate_limit`: how UDP responses to one client prefix are limited
@@ -216,7 +242,7 @@ pub struct TargetSet {
     /// Addresses answered.
     pub targets: Vec<IpAddr>,
     /// Host names whose addresses are answered too (alias flattening),
-    /// resolved in the background (`crate::alias`).
+    /// resolved in the background (by the `alias` module).
     pub hostnames: Vec<Name>,
     /// Relative share.
     pub weight: u32,

@@ -19,7 +19,7 @@ pub mod task;
 pub(crate) mod responder;
 
 pub use lookup::{Resolvers, Upstream};
-pub use schedule::{Answer, Freshness, HostStatus, Policy, View};
+pub use schedule::{Answer, Freshness, HostAddrs, HostStatus};
 pub use task::{AliasBoard, Refresher, Sink};
 
 use std::sync::Arc;

@@ -15,37 +15,15 @@
 //!   `max_stale` after that (the serve-stale bound of RFC 8767 §4) they are
 //!   expired: the writer then treats them as down, so failover takes over.
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{net::IpAddr, time::Duration};
 
 use tokio::time::Instant;
 
-/// The refresh and staleness bounds (`server.alias`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Policy {
-    /// Shortest time between two resolutions of one name.
-    pub min_refresh: Duration,
-    /// Longest time between two resolutions of one name.
-    pub max_refresh: Duration,
-    /// How long past their upstream TTL the last addresses are served
-    /// while resolution fails.
-    pub max_stale: Duration,
-    /// Most addresses kept per name; the lowest are kept, so the choice
-    /// does not change with the upstream's order.
-    pub max_addresses: usize,
-}
+use crate::model::AliasPolicy;
+pub use crate::table::resolved::HostAddrs;
 
-impl Default for Policy {
-    fn default() -> Self {
-        Self {
-            min_refresh: Duration::from_secs(5),
-            max_refresh: Duration::from_secs(300),
-            max_stale: Duration::from_secs(3600),
-            max_addresses: 32,
-        }
-    }
-}
-
-impl Policy {
+/// The scheduling rules of `server.alias`.
+impl AliasPolicy {
     /// Time until the next resolution after an answer with `ttl`.
     pub fn refresh_after(&self, ttl: Duration) -> Duration {
         ttl.clamp(self.min_refresh, self.max_refresh.max(self.min_refresh))
@@ -84,19 +62,6 @@ pub enum Freshness {
     Expired,
 }
 
-/// What the table writer needs to know about a name: its addresses, until
-/// when their upstream TTL runs, and whether they may still be answered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct View {
-    /// Current addresses, sorted and without duplicates.
-    pub addrs: Arc<[IpAddr]>,
-    /// When the upstream TTL of `addrs` runs out; `None` before the first
-    /// answer.
-    pub expires: Option<Instant>,
-    /// False once the addresses are expired: the writer treats them as down.
-    pub usable: bool,
-}
-
 /// One name's state.
 #[derive(Debug, Clone)]
 pub struct HostState {
@@ -115,14 +80,14 @@ pub struct HostState {
     /// Whether the last answer had more addresses than `max_addresses`.
     capped: bool,
     /// What the writer was last told.
-    reported: Option<View>,
+    reported: Option<HostAddrs>,
 }
 
 /// What an answer did to a name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
     /// What to tell the writer, when it changed.
-    pub report: Option<View>,
+    pub report: Option<HostAddrs>,
     /// Addresses that appeared.
     pub added: Vec<IpAddr>,
     /// Addresses that went away.
@@ -158,25 +123,25 @@ impl HostState {
 
     /// The next time something changes without an answer: the next
     /// attempt, or the moment the addresses expire if that comes first.
-    pub fn next_event(&self, policy: &Policy) -> Instant {
+    pub fn next_event(&self, policy: &AliasPolicy) -> Instant {
         self.expiry_event(policy)
             .map_or(self.next, |expiry| expiry.min(self.next))
     }
 
     /// When the addresses the writer holds as usable will expire; `None`
     /// when it holds none, or holds them as expired already.
-    pub fn expiry_event(&self, policy: &Policy) -> Option<Instant> {
+    pub fn expiry_event(&self, policy: &AliasPolicy) -> Option<Instant> {
         let usable = self.reported.as_ref().is_some_and(|v| v.usable);
         self.stale_until(policy).filter(|_| usable)
     }
 
     /// When the addresses stop being usable.
-    fn stale_until(&self, policy: &Policy) -> Option<Instant> {
+    fn stale_until(&self, policy: &AliasPolicy) -> Option<Instant> {
         self.expires.map(|e| e + policy.max_stale)
     }
 
     /// How much the addresses are worth at `now`.
-    pub fn freshness(&self, now: Instant, policy: &Policy) -> Freshness {
+    pub fn freshness(&self, now: Instant, policy: &AliasPolicy) -> Freshness {
         match (self.expires, self.stale_until(policy)) {
             (None, _) | (_, None) => Freshness::Unresolved,
             (Some(expires), _) if now < expires => Freshness::Fresh,
@@ -186,8 +151,8 @@ impl HostState {
     }
 
     /// The writer's view at `now`.
-    pub fn view(&self, now: Instant, policy: &Policy) -> View {
-        View {
+    pub fn view(&self, now: Instant, policy: &AliasPolicy) -> HostAddrs {
+        HostAddrs {
             addrs: self.addrs.iter().map(|(a, _)| *a).collect(),
             expires: self.expires,
             usable: !matches!(self.freshness(now, policy), Freshness::Expired),
@@ -195,7 +160,7 @@ impl HostState {
     }
 
     /// Records an answer received at `now`.
-    pub fn answered(&mut self, now: Instant, answer: Answer, policy: &Policy) -> Applied {
+    pub fn answered(&mut self, now: Instant, answer: Answer, policy: &AliasPolicy) -> Applied {
         let mut addrs = answer.addrs;
         addrs.sort_unstable();
         addrs.dedup();
@@ -234,7 +199,12 @@ impl HostState {
     }
 
     /// Records a failed attempt at `now`; the last addresses stay.
-    pub fn failed(&mut self, now: Instant, error: String, policy: &Policy) -> Option<View> {
+    pub fn failed(
+        &mut self,
+        now: Instant,
+        error: String,
+        policy: &AliasPolicy,
+    ) -> Option<HostAddrs> {
         self.failures = self.failures.saturating_add(1);
         self.last_error = Some(error);
         self.next = now + policy.retry_after(self.failures);
@@ -243,7 +213,7 @@ impl HostState {
 
     /// Notices time passing: the view to report when the addresses expired
     /// since the last report.
-    pub fn tick(&mut self, now: Instant, policy: &Policy) -> Option<View> {
+    pub fn tick(&mut self, now: Instant, policy: &AliasPolicy) -> Option<HostAddrs> {
         self.reported.as_ref()?; // nothing to say before the first attempt
         self.report(now, policy)
     }
@@ -251,7 +221,7 @@ impl HostState {
     /// The view at `now` if the writer has not seen it yet. The first
     /// report of a name is sent even when it has no addresses, so the
     /// writer (and readiness) knows the first attempt is done.
-    fn report(&mut self, now: Instant, policy: &Policy) -> Option<View> {
+    fn report(&mut self, now: Instant, policy: &AliasPolicy) -> Option<HostAddrs> {
         let view = self.view(now, policy);
         if self.reported.as_ref() == Some(&view) {
             return None;
@@ -266,7 +236,7 @@ impl HostState {
     }
 
     /// The details `/status` shows.
-    pub fn status(&self, now: Instant, policy: &Policy) -> HostStatus {
+    pub fn status(&self, now: Instant, policy: &AliasPolicy) -> HostStatus {
         HostStatus {
             freshness: self.freshness(now, policy),
             addresses: self

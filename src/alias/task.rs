@@ -16,8 +16,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::lookup::Upstream;
-use super::schedule::{Answer, HostState, HostStatus, Policy, View};
+use super::schedule::{Answer, HostAddrs, HostState, HostStatus};
+use crate::model::AliasPolicy;
 use crate::name::Name;
+use crate::table::builder::BuilderHandle;
 
 /// Resolutions running at once: enough for thousands of names refreshed
 /// every few seconds, few enough not to flood a resolver.
@@ -27,21 +29,28 @@ pub const MAX_IN_FLIGHT: usize = 64;
 /// new view. Returns once a snapshot with the change is published.
 pub trait Sink: Send + Sync + 'static {
     /// Applies `changes` and publishes them.
-    fn resolved(&self, changes: Vec<(Name, View)>) -> impl Future<Output = ()> + Send;
+    fn resolved(&self, changes: Vec<(Name, HostAddrs)>) -> impl Future<Output = ()> + Send;
+}
+
+/// The table writer applies the refresher's reports.
+impl Sink for BuilderHandle {
+    async fn resolved(&self, changes: Vec<(Name, HostAddrs)>) {
+        Self::resolved(self, changes).await;
+    }
 }
 
 /// The refresher's public record: every name's state, for `/status`, and
 /// readiness. Written by the refresher only.
 #[derive(Debug)]
 pub struct AliasBoard {
-    policy: Policy,
+    policy: AliasPolicy,
     hosts: Mutex<HashMap<Name, HostState>>,
     ready: std::sync::atomic::AtomicBool,
 }
 
 impl AliasBoard {
     /// An empty board for names refreshed under `policy`.
-    pub fn new(policy: Policy) -> Self {
+    pub fn new(policy: AliasPolicy) -> Self {
         Self {
             policy,
             hosts: Mutex::default(),
@@ -104,7 +113,7 @@ struct Tracked {
 pub struct Refresher<U, S> {
     upstream: Arc<U>,
     sink: S,
-    policy: Policy,
+    policy: AliasPolicy,
     board: Arc<AliasBoard>,
     hosts: HashMap<Name, Tracked>,
     running: JoinSet<(Name, Result<Answer, String>)>,
@@ -121,7 +130,7 @@ impl<U, S> std::fmt::Debug for Refresher<U, S> {
 
 impl<U: Upstream, S: Sink> Refresher<U, S> {
     /// A refresher asking `upstream` and reporting to `sink`.
-    pub fn new(upstream: U, sink: S, policy: Policy) -> Self {
+    pub fn new(upstream: U, sink: S, policy: AliasPolicy) -> Self {
         Self {
             upstream: Arc::new(upstream),
             sink,
@@ -227,7 +236,7 @@ impl<U: Upstream, S: Sink> Refresher<U, S> {
     }
 
     /// Names whose addresses expired since they were last reported.
-    fn expiries(&mut self, now: Instant) -> Vec<(Name, View)> {
+    fn expiries(&mut self, now: Instant) -> Vec<(Name, HostAddrs)> {
         let mut changes = Vec::new();
         for (name, tracked) in &mut self.hosts {
             if let Some(view) = tracked.state.tick(now, &self.policy) {
@@ -248,7 +257,7 @@ impl<U: Upstream, S: Sink> Refresher<U, S> {
     fn finished(
         &mut self,
         done: Result<(Name, Result<Answer, String>), tokio::task::JoinError>,
-        changes: &mut Vec<(Name, View)>,
+        changes: &mut Vec<(Name, HostAddrs)>,
     ) {
         let Ok((name, result)) = done else {
             return; // aborted at shutdown; a panic is a bug the log shows

@@ -52,7 +52,7 @@ pub enum Command {
     /// New addresses (or staleness) of hostname targets.
     Resolved {
         /// Each changed hostname with what is now known of it.
-        changes: Vec<(Name, crate::alias::View)>,
+        changes: Vec<(Name, HostAddrs)>,
         /// Told once a snapshot with the change is published.
         done: oneshot::Sender<()>,
     },
@@ -148,7 +148,7 @@ impl BuilderHandle {
 
     /// Reports new addresses of hostname targets and waits until DNS
     /// answers reflect them.
-    pub async fn resolved(&self, changes: Vec<(Name, crate::alias::View)>) {
+    pub async fn resolved(&self, changes: Vec<(Name, HostAddrs)>) {
         let (done, published) = oneshot::channel();
         if self
             .tx
@@ -218,12 +218,6 @@ impl BuilderHandle {
             .await
             .map_err(|_| UpdateError::Stopped)?;
         rx.await.map_err(|_| UpdateError::Stopped)?
-    }
-}
-
-impl crate::alias::Sink for BuilderHandle {
-    async fn resolved(&self, changes: Vec<(Name, crate::alias::View)>) {
-        Self::resolved(self, changes).await;
     }
 }
 
@@ -593,12 +587,8 @@ impl Builder {
 
     /// Applies news about hostname targets: rebuilds the alias slots that
     /// use them, follows their probes, and publishes.
-    pub fn resolved(&mut self, changes: Vec<(Name, crate::alias::View)>) {
-        let news = changes
-            .into_iter()
-            .map(|(name, view)| (name, HostAddrs::from(view)))
-            .collect();
-        let probes = self.book.apply(&self.table, news);
+    pub fn resolved(&mut self, changes: Vec<(Name, HostAddrs)>) {
+        let probes = self.book.apply(&self.table, changes);
         if probes.any() {
             // A probe that went away forgets its state; one that comes back
             // starts up, like any new probe.

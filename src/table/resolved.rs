@@ -43,7 +43,9 @@ pub struct AliasSlot {
     pub check: Option<Arc<HealthCheck>>,
 }
 
-/// What the writer last heard about a hostname.
+/// What the writer last heard about a hostname: its addresses, until when
+/// their upstream TTL runs, and whether they may still be answered (the
+/// alias refresher's report).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostAddrs {
     /// Current addresses, sorted.
@@ -52,16 +54,6 @@ pub struct HostAddrs {
     pub expires: Option<Instant>,
     /// False once resolution failed for longer than `max_stale`.
     pub usable: bool,
-}
-
-impl From<crate::alias::View> for HostAddrs {
-    fn from(view: crate::alias::View) -> Self {
-        Self {
-            addrs: view.addrs,
-            expires: view.expires,
-            usable: view.usable,
-        }
-    }
 }
 
 /// One alias set's targets now.

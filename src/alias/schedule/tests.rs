@@ -15,8 +15,8 @@ fn answer(addrs: &[&str], ttl: u64) -> Answer {
     }
 }
 
-fn policy() -> Policy {
-    Policy::default()
+fn policy() -> AliasPolicy {
+    AliasPolicy::default()
 }
 
 #[test]
@@ -26,7 +26,7 @@ fn refresh_follows_the_ttl_within_the_bounds() {
     assert_eq!(p.refresh_after(secs(0)), secs(5), "min_refresh");
     assert_eq!(p.refresh_after(secs(1)), secs(5), "min_refresh");
     assert_eq!(p.refresh_after(secs(86_400)), secs(300), "max_refresh");
-    let odd = Policy {
+    let odd = AliasPolicy {
         min_refresh: secs(30),
         max_refresh: secs(10),
         ..p
@@ -111,7 +111,7 @@ fn a_failure_keeps_the_addresses_and_backs_off() {
 
 #[test]
 fn stale_addresses_expire_after_max_stale_and_are_reported_once() {
-    let p = Policy {
+    let p = AliasPolicy {
         max_stale: secs(100),
         ..policy()
     };
@@ -146,7 +146,7 @@ fn stale_addresses_expire_after_max_stale_and_are_reported_once() {
 
 #[test]
 fn the_next_event_is_the_expiry_when_it_comes_before_the_next_attempt() {
-    let p = Policy {
+    let p = AliasPolicy {
         max_stale: secs(3),
         max_refresh: secs(300),
         ..policy()
@@ -193,7 +193,7 @@ fn address_ages_survive_refreshes_and_changes_are_listed() {
 
 #[test]
 fn addresses_beyond_max_addresses_are_dropped_lowest_kept() {
-    let p = Policy {
+    let p = AliasPolicy {
         max_addresses: 2,
         ..policy()
     };

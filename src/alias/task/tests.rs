@@ -65,17 +65,17 @@ impl Upstream for Arc<Script> {
 }
 
 /// Batches the refresher reports, as the writer would receive them.
-struct Recorded(mpsc::UnboundedSender<Vec<(Name, View)>>);
+struct Recorded(mpsc::UnboundedSender<Vec<(Name, HostAddrs)>>);
 
 impl Sink for Recorded {
-    async fn resolved(&self, changes: Vec<(Name, View)>) {
+    async fn resolved(&self, changes: Vec<(Name, HostAddrs)>) {
         let _ = self.0.send(changes);
     }
 }
 
 struct Running {
     script: Arc<Script>,
-    reports: mpsc::UnboundedReceiver<Vec<(Name, View)>>,
+    reports: mpsc::UnboundedReceiver<Vec<(Name, HostAddrs)>>,
     names: watch::Sender<Arc<[Name]>>,
     board: Arc<AliasBoard>,
     cancel: CancellationToken,
@@ -83,7 +83,7 @@ struct Running {
 }
 
 impl Running {
-    fn start(script: Script, policy: Policy, hosts: &[&str]) -> Self {
+    fn start(script: Script, policy: AliasPolicy, hosts: &[&str]) -> Self {
         let script = Arc::new(script);
         let (tx, reports) = mpsc::unbounded_channel();
         let refresher = Refresher::new(script.clone(), Recorded(tx), policy);
@@ -102,7 +102,7 @@ impl Running {
     }
 
     /// The next report about `host`, skipping others.
-    async fn next_view(&mut self, host: &str) -> View {
+    async fn next_view(&mut self, host: &str) -> HostAddrs {
         let host = name(host);
         loop {
             let batch = self.reports.recv().await.expect("the refresher runs");
@@ -130,7 +130,7 @@ async fn names_are_resolved_at_once_then_on_their_ttl() {
     let script = Script::default();
     script.set("lb.example.test.", answer(&["192.0.2.1"], 60));
     let t0 = Instant::now();
-    let mut run = Running::start(script, Policy::default(), &["lb.example.test."]);
+    let mut run = Running::start(script, AliasPolicy::default(), &["lb.example.test."]);
     let view = run.next_view("lb.example.test.").await;
     assert_eq!(&*view.addrs, &[ip("192.0.2.1")]);
     assert!(view.usable);
@@ -161,7 +161,7 @@ async fn refreshes_are_clamped_to_min_and_max_refresh() {
     script.set("long.example.test.", answer(&["192.0.2.2"], 86_400));
     let run = Running::start(
         script,
-        Policy::default(),
+        AliasPolicy::default(),
         &["short.example.test.", "long.example.test."],
     );
     tokio::time::sleep(secs(601)).await;
@@ -180,9 +180,9 @@ async fn refreshes_are_clamped_to_min_and_max_refresh() {
 async fn a_failing_name_keeps_its_addresses_until_max_stale() {
     let script = Script::default();
     script.set("lb.example.test.", answer(&["192.0.2.1"], 10));
-    let policy = Policy {
+    let policy = AliasPolicy {
         max_stale: secs(120),
-        ..Policy::default()
+        ..AliasPolicy::default()
     };
     let t0 = Instant::now();
     let mut run = Running::start(script, policy, &["lb.example.test."]);
@@ -213,7 +213,7 @@ async fn names_follow_the_table() {
     let script = Script::default();
     script.set("a.example.test.", answer(&["192.0.2.1"], 30));
     script.set("b.example.test.", answer(&["192.0.2.2"], 30));
-    let mut run = Running::start(script, Policy::default(), &["a.example.test."]);
+    let mut run = Running::start(script, AliasPolicy::default(), &["a.example.test."]);
     run.next_view("a.example.test.").await;
     run.names
         .send(Arc::from(vec![name("b.example.test.")]))
@@ -242,7 +242,7 @@ async fn resolutions_in_flight_are_bounded() {
         script.set(host, answer(&["192.0.2.1"], 600));
     }
     let refs: Vec<&str> = hosts.iter().map(String::as_str).collect();
-    let run = Running::start(script, Policy::default(), &refs);
+    let run = Running::start(script, AliasPolicy::default(), &refs);
     tokio::time::sleep(secs(10)).await;
     assert_eq!(
         run.script.most_running.load(Ordering::SeqCst),
@@ -258,7 +258,7 @@ async fn resolutions_in_flight_are_bounded() {
 
 #[tokio::test(start_paused = true)]
 async fn a_table_without_names_is_ready_at_once() {
-    let run = Running::start(Script::default(), Policy::default(), &[]);
+    let run = Running::start(Script::default(), AliasPolicy::default(), &[]);
     tokio::task::yield_now().await;
     assert!(run.board.ready());
     run.stop().await;
@@ -268,9 +268,9 @@ async fn a_table_without_names_is_ready_at_once() {
 async fn changes_at_a_real_dns_server_arrive_within_the_refresh() {
     let dns = Responder::start().await;
     dns.set("lb.example.test.", Entry::Addrs(vec![ip("192.0.2.1")], 1));
-    let policy = Policy {
+    let policy = AliasPolicy {
         min_refresh: Duration::from_millis(200),
-        ..Policy::default()
+        ..AliasPolicy::default()
     };
     let (tx, mut reports) = mpsc::unbounded_channel();
     let refresher = Refresher::new(

@@ -4,8 +4,8 @@
 use std::{net::IpAddr, time::Duration};
 
 use super::Checker;
-use crate::alias::Policy;
 use crate::config::raw::RawAlias;
+use crate::model::AliasPolicy as Policy;
 use crate::name::Name;
 
 /// Shortest `min_refresh`: below a second a short upstream TTL would turn
