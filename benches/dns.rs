@@ -26,7 +26,7 @@ use gslb::metrics::Metrics;
 use gslb::select::{Scratch, select};
 use gslb::table::health::Health;
 use gslb::table::health::Override;
-use gslb::table::{Family, Probe, Snapshot, builder::Builder, compile};
+use gslb::table::{Family, Probe, Snapshot, compile, writer::Writer};
 
 const CONTINENTS: [&str; 6] = ["NA", "EU", "AS", "SA", "OC", "AF"];
 
@@ -207,13 +207,13 @@ fn bench_flip(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let _guard = runtime.enter();
-    let (mut builder, _handle, cell) = Builder::new("bench.yaml".into(), loaded, metrics);
+    let (mut writer, _handle, cell) = Writer::new("bench.yaml".into(), loaded, metrics);
     let probe: Probe = cell.load().table.probes[12_345].clone();
     let mut up = false;
     let mut group = c.benchmark_group("health_flip");
     group.bench_function("100k", |b| {
         b.iter(|| {
-            builder.flip(probe.clone(), up);
+            writer.flip(probe.clone(), up);
             up = !up;
             black_box(cell.load().generation)
         })
@@ -222,7 +222,7 @@ fn bench_flip(c: &mut Criterion) {
 }
 
 /// One operator override on a table of 300,000 sets: what a PUT costs the
-/// builder (it used to rebuild an array over every set, 47 ms).
+/// writer (it used to rebuild an array over every set, 47 ms).
 fn bench_override(c: &mut Criterion) {
     let loaded = Loaded {
         config: Arc::new(validated(100_000, 3)),
@@ -236,7 +236,7 @@ fn bench_override(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let _guard = runtime.enter();
-    let (mut builder, _handle, cell) = Builder::new("bench.yaml".into(), loaded, metrics);
+    let (mut writer, _handle, cell) = Writer::new("bench.yaml".into(), loaded, metrics);
     let record = gslb::name::Name::parse("app54321.global.example.test.").expect("name");
     let mut down = true;
     let mut group = c.benchmark_group("override_put");
@@ -244,7 +244,7 @@ fn bench_override(c: &mut Criterion) {
         b.iter(|| {
             let state = if down { Override::Down } else { Override::Auto };
             down = !down;
-            let applied = builder.set_override(
+            let applied = writer.set_override(
                 record.clone(),
                 "cluster-1".to_owned(),
                 state,

@@ -1,4 +1,4 @@
-//! Wiring for `gslb serve`: binds the listeners, starts the table builder,
+//! Wiring for `gslb serve`: binds the listeners, starts the table writer,
 //! and shuts everything down in order.
 //!
 //! [`Server::start`] returns once every socket is bound, with the real
@@ -25,7 +25,7 @@ use crate::health::prober::{Prober, StatusBoard};
 use crate::metrics::Metrics;
 use crate::table::{
     SnapshotCell,
-    builder::{Builder, BuilderHandle},
+    writer::{Writer, WriterHandle},
 };
 
 /// Nice value for the async runtime's threads (health probes, admin API,
@@ -56,8 +56,8 @@ pub struct Server {
     pub dns_addrs: Vec<SocketAddr>,
     /// Where snapshots are published.
     pub cell: SnapshotCell,
-    /// Sends the builder reloads, flips and overrides.
-    pub builder: BuilderHandle,
+    /// Sends the writer reloads, flips and overrides.
+    pub writer: WriterHandle,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
     /// Bound admin API address, if configured.
@@ -71,7 +71,7 @@ pub struct Server {
     pub shutdown_grace: Duration,
     /// Cancelled when the drain starts: `/readyz` answers 503.
     draining: CancellationToken,
-    /// Stops the background tasks (prober, builder, admin API).
+    /// Stops the background tasks (prober, writer, admin API).
     cancel: CancellationToken,
     tasks: JoinSet<()>,
     udp: Vec<UdpListener>,
@@ -91,13 +91,13 @@ impl Server {
     pub async fn start(config_path: PathBuf, loaded: Loaded) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::default());
         let server_cfg = loaded.config.server.clone();
-        let (mut builder, handle, cell) = Builder::new(config_path, loaded, metrics.clone());
+        let (mut writer, handle, cell) = Writer::new(config_path, loaded, metrics.clone());
         // Before any listener: a set drained before a restart stays drained.
         let saved = server_cfg
             .state_file
             .clone()
-            .map(|path| builder.restore_state(path));
-        let override_list = builder.subscribe_overrides();
+            .map(|path| writer.restore_state(path));
+        let override_list = writer.subscribe_overrides();
         // RFC 2136 updates from every listener go to one task.
         let updates = crate::dns::update::spawn(cell.clone(), handle.clone(), metrics.clone());
         let cancel = CancellationToken::new();
@@ -132,15 +132,15 @@ impl Server {
         let mut tasks = JoinSet::new();
         let prober = Prober::new(handle.clone(), metrics.clone())?;
         let board = prober.board();
-        tasks.spawn(prober.run(builder.subscribe_probes(), cancel.clone()));
+        tasks.spawn(prober.run(writer.subscribe_probes(), cancel.clone()));
         let aliases = crate::alias::start(
             &server_cfg,
             handle.clone(),
-            builder.subscribe_hostnames(),
+            writer.subscribe_hostnames(),
             &mut tasks,
             &cancel,
         )?;
-        tasks.spawn(builder.run(cancel.clone()));
+        tasks.spawn(writer.run(cancel.clone()));
         let admin_addr = match server_cfg.admin_listen {
             None => None,
             Some(addr) => {
@@ -154,7 +154,7 @@ impl Server {
                 let state = AdminState {
                     cell: cell.clone(),
                     metrics: metrics.clone(),
-                    builder: handle.clone(),
+                    writer: handle.clone(),
                     board: board.clone(),
                     aliases: aliases.clone(),
                     shutdown: draining.clone(),
@@ -175,7 +175,7 @@ impl Server {
         Ok(Self {
             dns_addrs,
             cell,
-            builder: handle,
+            writer: handle,
             metrics,
             admin_addr,
             board,

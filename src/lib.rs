@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! config/gslb.yaml ─┐                                  geoip/*.mmdb ─▶ geo
-//! record files ─────┼─ config (load, validate) ──▶ table::builder ◀── health::prober (flips)
+//! record files ─────┼─ config (load, validate) ──▶ table::writer ◀── health::prober (flips)
 //! crd_sync ─────────┘   ▲ SIGHUP, file change      (the one writer)  ◀── admin (overrides)
 //!  (writes a record file)                               │ ArcSwap<table::Snapshot>
 //!                                                       ▼
@@ -22,7 +22,7 @@
 //! * [`config`]: the YAML schema ([`config::raw`]), validation into [`model`]
 //!   with every error's file and field, size and record caps
 //!   ([`config::limits`]), and file watching.
-//! * [`table`]: the compiled, immutable [`table::Snapshot`] and the builder
+//! * [`table`]: the compiled, immutable [`table::Snapshot`] and the writer
 //!   task that alone publishes new ones.
 //! * [`rdata`]: record data of static records, presentation format to wire.
 //! * [`select`]: the selection rules as a pure function.
@@ -34,7 +34,7 @@
 //! * [`geo`]: client location from GeoIP2/GeoLite2 databases.
 //! * [`health`]: probe state in snapshots, rise/fall, and the prober.
 //! * [`alias`]: hostname targets: the background refresher that resolves
-//!   host names in `targets` and reports their addresses to the builder.
+//!   host names in `targets` and reports their addresses to the writer.
 //! * [`admin`]: the admin HTTP API (bearer token, Host check, connection
 //!   limits, shared `/status` and `/metrics` bodies), its client for
 //!   `gslb status` and `gslb override`, the status report and the status

@@ -1,5 +1,5 @@
 //! The validated config: what `config::validate` produces and the table
-//! builder compiles. Every value here is in range and every reference
+//! writer compiles. Every value here is in range and every reference
 //! resolves; nothing here is read on the DNS hot path.
 
 use std::{

@@ -146,7 +146,7 @@ impl Stream {
 }
 
 /// The shared response rate limiter of one configuration. Lives in the
-/// snapshot; the table builder keeps the same one across reloads that do
+/// snapshot; the table writer keeps the same one across reloads that do
 /// not change `server.rate_limit`, so reloads do not forgive floods.
 pub struct RateLimiter {
     buckets: Box<[Bucket]>,

@@ -2,7 +2,7 @@
 //! and Prometheus), and the operator routes `/status`, `/explain`, `GET /overrides`,
 //! `PUT` and `DELETE /overrides/{record}/{set}` behind [`access`]. It only
 //! reads snapshots and the prober's status board, and sends overrides to
-//! the table builder.
+//! the table writer.
 //!
 //! Connections are served by [`listener`] with a connection cap and
 //! timeouts; `/status` and `/metrics` bodies are shared between readers
@@ -40,7 +40,7 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 use crate::health::prober::StatusBoard;
 use crate::metrics::Metrics;
 use crate::table::{
-    SnapshotCell, builder::BuilderHandle, overrides::OverrideEntry, state_file::SavedWatch,
+    SnapshotCell, overrides::OverrideEntry, state_file::SavedWatch, writer::WriterHandle,
 };
 use access::Access;
 use listener::Limits;
@@ -56,7 +56,7 @@ pub struct AdminState {
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// For overrides.
-    pub builder: BuilderHandle,
+    pub writer: WriterHandle,
     /// Probe details and readiness.
     pub board: Arc<StatusBoard>,
     /// Hostname targets: their addresses and first-resolution readiness.
@@ -66,7 +66,7 @@ pub struct AdminState {
     pub shutdown: CancellationToken,
     /// Who may use the operator routes.
     pub access: Access,
-    /// The overrides in force, as the builder publishes them.
+    /// The overrides in force, as the writer publishes them.
     pub overrides: watch::Receiver<Arc<[OverrideEntry]>>,
     /// State file writes, when `server.state_file` is set: a change is
     /// answered once it is saved.

@@ -1,6 +1,6 @@
 //! `GET /overrides`, `PUT /overrides/{record}/{set}` and `DELETE
 //! /overrides/{record}/{set}`: operators drain (`down`), force (`up`) or
-//! release (`auto`) a set. Changes go to the table builder, which applies
+//! release (`auto`) a set. Changes go to the table writer, which applies
 //! them, publishes a snapshot and queues the state file write; a reply
 //! comes once the change is served and, with a state file, saved.
 
@@ -19,8 +19,8 @@ use super::{AdminState, error};
 use crate::name::Name;
 use crate::table::health::Override;
 use crate::table::{
-    builder::{OverrideApplied, OverrideError},
     overrides::{OverrideEntry, OverrideMeta},
+    writer::{OverrideApplied, OverrideError},
 };
 
 /// Header that carries an operator's reason for a change.
@@ -175,7 +175,7 @@ async fn change(
         }
     };
     let applied = state
-        .builder
+        .writer
         .change_override(name.clone(), set.clone(), to, meta)
         .await;
     let OverrideApplied {

@@ -19,7 +19,7 @@ use super::lookup::Upstream;
 use super::schedule::{Answer, HostAddrs, HostState, HostStatus};
 use crate::model::AliasPolicy;
 use crate::name::Name;
-use crate::table::builder::BuilderHandle;
+use crate::table::writer::WriterHandle;
 
 /// Resolutions running at once: enough for thousands of names refreshed
 /// every few seconds, few enough not to flood a resolver.
@@ -33,7 +33,7 @@ pub trait Sink: Send + Sync + 'static {
 }
 
 /// The table writer applies the refresher's reports.
-impl Sink for BuilderHandle {
+impl Sink for WriterHandle {
     async fn resolved(&self, changes: Vec<(Name, HostAddrs)>) {
         Self::resolved(self, changes).await;
     }

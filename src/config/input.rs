@@ -1,7 +1,7 @@
 //! The files a load reads, read once each within a size cap, and a record of
 //! what was read.
 //!
-//! The table builder decides whether a file event calls for a reload by
+//! The table writer decides whether a file event calls for a reload by
 //! comparing the files now with [`Inputs`], the digests of the very bytes
 //! the last load parsed. Re-reading the files after a load instead would
 //! take an edit that lands in between for one already loaded, and the edit

@@ -5,7 +5,7 @@
 //! Loading is all or nothing: the caller gets a complete [`Loaded`] or every
 //! error found, and keeps serving what it had. Every file is read once,
 //! within the caps of [`limits`], and what was read is kept ([`input`]) so
-//! the table builder can tell whether a file changed since.
+//! the table writer can tell whether a file changed since.
 
 pub mod input;
 pub mod limits;

@@ -34,9 +34,9 @@ use super::tsig::{self, Rejection, Signature};
 use crate::metrics::Metrics;
 use crate::metrics::updates::UpdateResult;
 use crate::table::SnapshotCell;
-use crate::table::builder::{BuilderHandle, UpdateError};
 use crate::table::dynamic_zone::{Refusal, Update, UpdateRr};
 use crate::table::keyring::TsigKey;
+use crate::table::writer::{UpdateError, WriterHandle};
 
 /// Opcode UPDATE.
 pub const OPCODE_UPDATE: u8 = 5;
@@ -253,7 +253,7 @@ impl UpdateQueue {
 
 /// Starts the update task; returns the queue the listeners submit to.
 /// The task ends when every queue clone is dropped.
-pub fn spawn(cell: SnapshotCell, writer: BuilderHandle, metrics: Arc<Metrics>) -> UpdateQueue {
+pub fn spawn(cell: SnapshotCell, writer: WriterHandle, metrics: Arc<Metrics>) -> UpdateQueue {
     let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
     let task_metrics = metrics.clone();
     tokio::spawn(async move {
@@ -301,7 +301,7 @@ pub async fn handle(
     packet: &[u8],
     client: IpAddr,
     cell: &SnapshotCell,
-    writer: &BuilderHandle,
+    writer: &WriterHandle,
     metrics: &Metrics,
 ) -> Option<Vec<u8>> {
     let request = match parse(packet) {

@@ -1,7 +1,7 @@
 //! What-if assumptions for `/explain`: `assume=eu-west:down,...` changes
 //! overrides and probe states in a private copy of the snapshot's health,
 //! which the trace is computed against and then dropped. Nothing is sent
-//! to the table builder, so DNS answers never see an assumption.
+//! to the table writer, so DNS answers never see an assumption.
 //!
 //! # Syntax
 //!

@@ -1,6 +1,6 @@
 //! The prober: one task per probe (distinct check and address), started and
 //! stopped as reloads change the table, reporting only state flips to the
-//! table builder.
+//! table writer.
 //!
 //! Start times are spread over the first interval and every interval is
 //! jittered by ±10%, so thousands of targets do not probe in lockstep.
@@ -32,7 +32,7 @@ use super::probe::{self, Clients, Finding};
 use super::slots::{ProbeSlots, SlotClass};
 use crate::metrics::Metrics;
 use crate::model::HealthCheck;
-use crate::table::{Probe, builder::BuilderHandle};
+use crate::table::{Probe, writer::WriterHandle};
 
 /// Probes in flight at once, across all targets: the file descriptors
 /// probing may hold (each probe one socket), which the process keeps in
@@ -109,7 +109,7 @@ struct Running {
 /// What every probe task shares.
 struct Shared<D> {
     dial: Arc<D>,
-    builder: BuilderHandle,
+    writer: WriterHandle,
     metrics: Arc<Metrics>,
     board: Arc<StatusBoard>,
     slots: Arc<ProbeSlots>,
@@ -119,7 +119,7 @@ impl<D> Clone for Shared<D> {
     fn clone(&self) -> Self {
         Self {
             dial: self.dial.clone(),
-            builder: self.builder.clone(),
+            writer: self.writer.clone(),
             metrics: self.metrics.clone(),
             board: self.board.clone(),
             slots: self.slots.clone(),
@@ -142,10 +142,10 @@ impl<D> std::fmt::Debug for Prober<D> {
 }
 
 impl Prober {
-    /// A prober reporting flips to `builder`.
-    pub fn new(builder: BuilderHandle, metrics: Arc<Metrics>) -> Result<Self, probe::ClientError> {
+    /// A prober reporting flips to `writer`.
+    pub fn new(writer: WriterHandle, metrics: Arc<Metrics>) -> Result<Self, probe::ClientError> {
         Ok(Self::with_dial(
-            builder,
+            writer,
             metrics,
             Clients::new()?,
             MAX_CONCURRENT_PROBES,
@@ -156,11 +156,11 @@ impl Prober {
 impl<D: Dial> Prober<D> {
     /// A prober that probes through `dial`, with `slots` probes in flight
     /// at most.
-    pub fn with_dial(builder: BuilderHandle, metrics: Arc<Metrics>, dial: D, slots: usize) -> Self {
+    pub fn with_dial(writer: WriterHandle, metrics: Arc<Metrics>, dial: D, slots: usize) -> Self {
         Self {
             shared: Shared {
                 dial: Arc::new(dial),
-                builder,
+                writer,
                 metrics,
                 board: Arc::new(StatusBoard::default()),
                 slots: Arc::new(ProbeSlots::new(slots)),
@@ -304,7 +304,7 @@ async fn run_probe<D: Dial>(
         metrics.observe(finding.passed, finding.latency, hysteresis.state());
         if let Some(up) = flip {
             report_flip(&probe, up, first_result, &finding);
-            shared.builder.health(probe.clone(), up).await;
+            shared.writer.health(probe.clone(), up).await;
         }
         if first_result {
             shared.board.first_result();

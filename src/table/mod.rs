@@ -2,13 +2,11 @@
 //! config into flat, immutable, lower-cased structures, and the [`Snapshot`]
 //! that pairs it with the current health.
 //!
-//! The table builder task ([`builder`]) is the only writer: it publishes a
+//! The table writer task ([`writer`]) is the only writer: it publishes a
 //! whole new `Snapshot` with one `ArcSwap::store`. A health flip or an
 //! override shares the compiled [`Table`] (`Arc`) and replaces only the
 //! health part, so it costs the same for 10 records or 100,000.
 
-/// The snapshot writer task.
-pub mod builder;
 pub mod clock;
 pub(crate) mod compile;
 pub mod dynamic;
@@ -20,6 +18,8 @@ pub mod resolved;
 pub mod rrset;
 pub mod state_file;
 mod statics;
+/// The snapshot writer task.
+pub mod writer;
 
 use std::{
     collections::HashMap,

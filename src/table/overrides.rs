@@ -1,7 +1,7 @@
-//! The operators' overrides as the table builder keeps them: by (record,
+//! The operators' overrides as the table writer keeps them: by (record,
 //! set) with who set them, when and why, so `GET /overrides` and the state
 //! file can say so. The DNS path never reads this; it reads the two-bit
-//! [`SetOverrides`] the builder derives from it.
+//! [`SetOverrides`] the writer derives from it.
 //!
 //! An override lives only as long as its record and set: a reload that
 //! removes either drops the override (logged), so it cannot silently come
@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::health::{Override, SetOverrides};
-use super::{Table, builder::OverrideError};
+use super::{Table, writer::OverrideError};
 use crate::name::Name;
 
 /// One override, as listed by `GET /overrides` and kept in the state file.

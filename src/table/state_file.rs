@@ -11,7 +11,7 @@
 //! Top-level keys this version does not know are kept and written back, so
 //! a newer gslb's additions survive a rollback. Writes are atomic (temporary
 //! file, fsync, rename, fsync of the directory) and happen in a task of
-//! their own, so the table builder never waits on a disk; a burst of
+//! their own, so the table writer never waits on a disk; a burst of
 //! changes makes one write of the latest state.
 //!
 //! A file that cannot be read or understood never stops the server: it is
@@ -162,7 +162,7 @@ pub fn write(path: &Path, state: &State) -> Result<(), String> {
 /// The outcome of the latest write: (version written, error if it failed).
 type Saved = (u64, Option<Arc<str>>);
 
-/// Hands states to the writer task; owned by the table builder.
+/// Hands states to the writer task; owned by the table writer.
 #[derive(Debug)]
 pub struct Saver {
     version: u64,

@@ -135,7 +135,7 @@ async fn failover_and_residency_follow_overrides() {
         ips(&["192.0.2.1"])
     );
     gslb.server
-        .builder
+        .writer
         .set_override(record(failover), "primary".into(), Override::Down)
         .await
         .unwrap();
@@ -147,7 +147,7 @@ async fn failover_and_residency_follow_overrides() {
 
     let resident = "resident.global.example.test.";
     gslb.server
-        .builder
+        .writer
         .set_override(record(resident), "eu".into(), Override::Down)
         .await
         .unwrap();
@@ -160,7 +160,7 @@ async fn failover_and_residency_follow_overrides() {
     }
     let err = gslb
         .server
-        .builder
+        .writer
         .set_override(record(resident), "nope".into(), Override::Down)
         .await;
     assert!(err.is_err());

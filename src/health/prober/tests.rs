@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 
 use super::*;
 use crate::model::ProbeKind;
-use crate::table::builder::Command;
+use crate::table::writer::Command;
 
 /// Every target but `healthy` hangs until the check's timeout; `healthy`
 /// answers at once, and refuses at once after `stopped`.
@@ -68,10 +68,10 @@ fn check() -> Arc<HealthCheck> {
     })
 }
 
-/// Plays the builder: acknowledges every flip, and passes on those of
+/// Plays the writer: acknowledges every flip, and passes on those of
 /// `watched` with the (paused) time they arrived.
-fn builder_for(watched: IpAddr) -> (BuilderHandle, mpsc::UnboundedReceiver<(bool, Instant)>) {
-    let (handle, mut commands) = BuilderHandle::channel(64);
+fn builder_for(watched: IpAddr) -> (WriterHandle, mpsc::UnboundedReceiver<(bool, Instant)>) {
+    let (handle, mut commands) = WriterHandle::channel(64);
     let (flips_tx, flips) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Some(command) = commands.recv().await {
@@ -101,9 +101,9 @@ async fn hung_targets_do_not_delay_another_targets_failover() {
         healthy: Some(healthy),
         ..Network::default()
     });
-    let (builder, mut flips) = builder_for(healthy);
+    let (writer, mut flips) = builder_for(healthy);
     let metrics = Arc::new(Metrics::default());
-    let mut prober = Prober::with_dial(builder, metrics.clone(), network.clone(), SLOTS);
+    let mut prober = Prober::with_dial(writer, metrics.clone(), network.clone(), SLOTS);
     let probes: Vec<Probe> = (0..HUNG)
         .map(|i| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)))
         .chain([healthy])

@@ -1,8 +1,8 @@
-//! The table builder: the one task that writes snapshots.
+//! The table writer: the one task that writes snapshots.
 //!
 //! It owns the loaded config, the compiled table, the latest probe result of
 //! every (check, address) and the operator overrides. Everything else sends
-//! it [`builder::Command`]s; readers only ever `load()` the [`SnapshotCell`]. A
+//! it [`writer::Command`]s; readers only ever `load()` the [`SnapshotCell`]. A
 //! reload recompiles the table; a probe flip or an override reuses it and
 //! rebuilds only the health part.
 
@@ -35,7 +35,7 @@ pub use updates::UpdateError;
 /// (temp file, write, rename) makes one reload.
 const DEBOUNCE: Duration = Duration::from_millis(200);
 
-/// Requests to the builder.
+/// Requests to the writer.
 #[derive(Debug)]
 pub enum Command {
     /// Reload config and record files now (SIGHUP, admin).
@@ -107,20 +107,20 @@ pub enum OverrideError {
         /// Set id asked for.
         set: String,
     },
-    /// The builder has stopped.
+    /// The writer has stopped.
     #[error("the server is shutting down")]
     Stopped,
 }
 
-/// A cheap, cloneable way to send the builder commands.
+/// A cheap, cloneable way to send the writer commands.
 #[derive(Debug, Clone)]
-pub struct BuilderHandle {
+pub struct WriterHandle {
     tx: mpsc::Sender<Command>,
 }
 
-impl BuilderHandle {
+impl WriterHandle {
     /// A handle whose commands arrive on the returned receiver, for tests
-    /// of the builder's clients (the prober) without a builder.
+    /// of the writer's clients (the prober) without a writer.
     #[cfg(test)]
     pub(crate) fn channel(capacity: usize) -> (Self, mpsc::Receiver<Command>) {
         let (tx, rx) = mpsc::channel(capacity);
@@ -221,8 +221,8 @@ impl BuilderHandle {
     }
 }
 
-/// The builder task's state.
-pub struct Builder {
+/// The writer task's state.
+pub struct Writer {
     /// The config file, re-read on every reload.
     path: PathBuf,
     /// Where snapshots are published.
@@ -274,22 +274,22 @@ pub struct Builder {
     ping_tx: mpsc::Sender<()>,
 }
 
-impl std::fmt::Debug for Builder {
+impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Builder")
+        f.debug_struct("Writer")
             .field("path", &self.path)
             .field("generation", &self.generation)
             .finish()
     }
 }
 
-impl Builder {
+impl Writer {
     /// Compiles `loaded` and publishes the first snapshot.
     pub fn new(
         path: PathBuf,
         loaded: Loaded,
         metrics: Arc<Metrics>,
-    ) -> (Self, BuilderHandle, SnapshotCell) {
+    ) -> (Self, WriterHandle, SnapshotCell) {
         let table = Arc::new(compile(&loaded.config));
         let counters = Arc::new(table.counters(&metrics));
         let (tx, rx) = mpsc::channel(1024);
@@ -323,7 +323,7 @@ impl Builder {
         let (ping_tx, pings) = mpsc::channel(1);
         let tried = loaded.inputs.clone();
         let file_watch = FileWatch::new(&watched_files(&path, &loaded, &tried), ping_tx.clone());
-        let builder = Self {
+        let writer = Self {
             path,
             cell: cell.clone(),
             metrics,
@@ -351,7 +351,7 @@ impl Builder {
             pings,
             ping_tx,
         };
-        (builder, BuilderHandle { tx }, cell)
+        (writer, WriterHandle { tx }, cell)
     }
 
     /// Restores the overrides saved in the state file at `path` and keeps
@@ -453,7 +453,7 @@ impl Builder {
                 let _ = self.ping_tx.try_send(());
             }
         }
-        debug!("table builder stopped");
+        debug!("table writer stopped");
     }
 
     /// Reloads when a file differs from what the last attempt read. A write
