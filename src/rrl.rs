@@ -299,7 +299,7 @@ impl RateLimiter {
             return Some(u64::MAX - 1);
         }
         let credited = i64::from(stream.balance) + i64::from(self.rate) * i64::from(age);
-        (credited > 0).then_some(u64::from(age))
+        (credited >= 0).then_some(u64::from(age))
     }
 
     /// Charges one response to `stream` at second `now`.
