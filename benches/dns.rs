@@ -207,7 +207,7 @@ fn bench_flip(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let _guard = runtime.enter();
-    let (mut writer, _handle, cell) = Writer::new("bench.yaml".into(), loaded, metrics);
+    let (mut writer, _handle, cell) = Writer::new(loaded, metrics);
     let probe: Probe = cell.load().table.probes[12_345].clone();
     let mut up = false;
     let mut group = c.benchmark_group("health_flip");
@@ -236,7 +236,7 @@ fn bench_override(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let _guard = runtime.enter();
-    let (mut writer, _handle, cell) = Writer::new("bench.yaml".into(), loaded, metrics);
+    let (mut writer, _handle, cell) = Writer::new(loaded, metrics);
     let record = gslb::name::Name::parse("app54321.global.example.test.").expect("name");
     let mut down = true;
     let mut group = c.benchmark_group("override_put");

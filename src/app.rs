@@ -18,7 +18,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::admin::{self, AdminState};
-use crate::config::Loaded;
+use crate::config::{
+    Loaded,
+    reload::{ReloadHandle, Reloader},
+};
 use crate::dns::{tcp, udp::UdpListener};
 use crate::fd_limit;
 use crate::health::prober::{Prober, StatusBoard};
@@ -56,8 +59,10 @@ pub struct Server {
     pub dns_addrs: Vec<SocketAddr>,
     /// Where snapshots are published.
     pub cell: SnapshotCell,
-    /// Sends the writer reloads, flips and overrides.
+    /// Sends the writer flips and overrides.
     pub writer: WriterHandle,
+    /// Asks the reload task to reload the config (SIGHUP).
+    pub reloader: ReloadHandle,
     /// Process metrics.
     pub metrics: Arc<Metrics>,
     /// Bound admin API address, if configured.
@@ -91,7 +96,10 @@ impl Server {
     pub async fn start(config_path: PathBuf, loaded: Loaded) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::default());
         let server_cfg = loaded.config.server.clone();
-        let (mut writer, handle, cell) = Writer::new(config_path, loaded, metrics.clone());
+        let (config_tx, configs) = tokio::sync::mpsc::channel(1);
+        let (reloader, reload_handle) =
+            Reloader::new(config_path, &loaded, config_tx, metrics.clone());
+        let (mut writer, handle, cell) = Writer::new(loaded, metrics.clone());
         // Before any listener: a set drained before a restart stays drained.
         let saved = server_cfg
             .state_file
@@ -140,7 +148,8 @@ impl Server {
             &mut tasks,
             &cancel,
         )?;
-        tasks.spawn(writer.run(cancel.clone()));
+        tasks.spawn(writer.run(configs, cancel.clone()));
+        tasks.spawn(reloader.run(cancel.clone()));
         let admin_addr = match server_cfg.admin_listen {
             None => None,
             Some(addr) => {
@@ -176,6 +185,7 @@ impl Server {
             dns_addrs,
             cell,
             writer: handle,
+            reloader: reload_handle,
             metrics,
             admin_addr,
             board,

@@ -354,7 +354,7 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
         tokio::select! {
             _ = hup.recv() => {
                 info!("SIGHUP: reloading");
-                server.writer.reload().await;
+                server.reloader.reload();
             }
             _ = term.recv() => break,
             _ = int.recv() => break,

@@ -10,6 +10,7 @@
 pub mod input;
 pub mod limits;
 pub mod raw;
+pub mod reload;
 pub mod validate;
 /// Watching config files for changes.
 pub mod watch;
@@ -46,6 +47,22 @@ pub struct Loaded {
     pub warnings: Vec<String>,
     /// The files read and what they held, to tell later whether they changed.
     pub inputs: Inputs,
+}
+
+impl Loaded {
+    /// The loaded config minus its records: once compiled into the table
+    /// they are not needed again, and at 100,000 records they are a third
+    /// of the server's memory.
+    pub fn without_records(self) -> Self {
+        let config = Config {
+            records: Vec::new(),
+            ..(*self.config).clone()
+        };
+        Self {
+            config: Arc::new(config),
+            ..self
+        }
+    }
 }
 
 /// What a reload continues from.

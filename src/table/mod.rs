@@ -343,5 +343,28 @@ impl std::fmt::Debug for Snapshot {
     }
 }
 
-/// The shared, lock-free handle readers load snapshots from.
-pub type SnapshotCell = Arc<ArcSwap<Snapshot>>;
+/// The shared, lock-free handle readers load snapshots from. It can only
+/// load: the table writer keeps the one handle that stores, so no reader
+/// can publish a snapshot by mistake.
+#[derive(Debug, Clone)]
+pub struct SnapshotCell(Arc<ArcSwap<Snapshot>>);
+
+impl SnapshotCell {
+    /// A cell that holds `snapshot` for good, for tests, benches and the
+    /// fuzzer: nothing can store into it.
+    pub fn fixed(snapshot: Snapshot) -> Self {
+        Self(Arc::new(ArcSwap::from_pointee(snapshot)))
+    }
+
+    /// The snapshot being served: one atomic load, no reference count
+    /// change (the hot path's way).
+    #[inline]
+    pub fn load(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.0.load()
+    }
+
+    /// The snapshot being served, to keep past the current task step.
+    pub fn load_full(&self) -> Arc<Snapshot> {
+        self.0.load_full()
+    }
+}

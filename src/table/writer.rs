@@ -2,11 +2,12 @@
 //!
 //! It owns the loaded config, the compiled table, the latest probe result of
 //! every (check, address) and the operator overrides. Everything else sends
-//! it [`writer::Command`]s; readers only ever `load()` the [`SnapshotCell`]. A
-//! reload recompiles the table; a probe flip or an override reuses it and
+//! it [`Command`]s, and the reload task ([`crate::config::reload`]) sends it
+//! each new config; readers only ever `load()` the [`SnapshotCell`]. A new
+//! config recompiles the table; a probe flip or an override reuses it and
 //! rebuilds only the health part.
 
-use std::{collections::HashMap, path::PathBuf, sync::Arc, sync::atomic::Ordering, time::Duration};
+use std::{collections::HashMap, path::PathBuf, sync::Arc, sync::atomic::Ordering};
 
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -21,7 +22,7 @@ use super::overrides::{OverrideBook, OverrideEntry, OverrideMeta};
 use super::resolved::{AliasBook, HostAddrs};
 use super::state_file::{self, SavedWatch, Saver};
 use super::{Probe, Snapshot, SnapshotCell, Table, compile};
-use crate::config::{self, Loaded, watch::FileWatch};
+use crate::config::{Loaded, reload::Reloaded};
 use crate::metrics::{Metrics, TableCounters};
 use crate::model::RateLimit;
 use crate::name::Name;
@@ -31,15 +32,9 @@ mod updates;
 
 pub use updates::UpdateError;
 
-/// How long file events settle before a reload, so a burst of writes
-/// (temp file, write, rename) makes one reload.
-const DEBOUNCE: Duration = Duration::from_millis(200);
-
 /// Requests to the writer.
 #[derive(Debug)]
 pub enum Command {
-    /// Reload config and record files now (SIGHUP, admin).
-    Reload,
     /// A probe's state flipped.
     Health {
         /// Which (check, address).
@@ -125,11 +120,6 @@ impl WriterHandle {
     pub(crate) fn channel(capacity: usize) -> (Self, mpsc::Receiver<Command>) {
         let (tx, rx) = mpsc::channel(capacity);
         (Self { tx }, rx)
-    }
-
-    /// Asks for a reload.
-    pub async fn reload(&self) {
-        let _ = self.tx.send(Command::Reload).await;
     }
 
     /// Reports a probe flip and waits until DNS answers reflect it, so
@@ -223,10 +213,8 @@ impl WriterHandle {
 
 /// The writer task's state.
 pub struct Writer {
-    /// The config file, re-read on every reload.
-    path: PathBuf,
     /// Where snapshots are published.
-    cell: SnapshotCell,
+    cell: Arc<ArcSwap<Snapshot>>,
     metrics: Arc<Metrics>,
     loaded: Loaded,
     table: Arc<Table>,
@@ -264,20 +252,11 @@ pub struct Writer {
     hostnames_tx: watch::Sender<Arc<[Name]>>,
     /// The clock answer TTLs of hostname targets count down with.
     clock: Arc<CoarseClock>,
-    /// The files the last load attempt read, as it read them: a file event
-    /// reloads only when they differ now.
-    tried: config::Inputs,
-    /// Watches the config and record files; made before `run` so no edit
-    /// after start-up can slip past.
-    file_watch: FileWatch,
-    pings: mpsc::Receiver<()>,
-    ping_tx: mpsc::Sender<()>,
 }
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Writer")
-            .field("path", &self.path)
             .field("generation", &self.generation)
             .finish()
     }
@@ -285,11 +264,7 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     /// Compiles `loaded` and publishes the first snapshot.
-    pub fn new(
-        path: PathBuf,
-        loaded: Loaded,
-        metrics: Arc<Metrics>,
-    ) -> (Self, WriterHandle, SnapshotCell) {
+    pub fn new(loaded: Loaded, metrics: Arc<Metrics>) -> (Self, WriterHandle, SnapshotCell) {
         let table = Arc::new(compile(&loaded.config));
         let counters = Arc::new(table.counters(&metrics));
         let (tx, rx) = mpsc::channel(1024);
@@ -317,18 +292,14 @@ impl Writer {
             rate_limiter: rate_limiter.clone(),
             dynamic: Arc::default(),
         };
-        let cell: SnapshotCell = Arc::new(ArcSwap::from_pointee(snapshot));
+        let cell = Arc::new(ArcSwap::from_pointee(snapshot));
         metrics.generation.store(1, Ordering::Relaxed);
         metrics.reloads.fetch_add(1, Ordering::Relaxed);
-        let (ping_tx, pings) = mpsc::channel(1);
-        let tried = loaded.inputs.clone();
-        let file_watch = FileWatch::new(&watched_files(&path, &loaded, &tried), ping_tx.clone());
         let writer = Self {
-            path,
             cell: cell.clone(),
             metrics,
             probe_index: probe_index(&table),
-            loaded: without_records(loaded),
+            loaded: loaded.without_records(),
             table,
             counters,
             probe_up: HashMap::new(),
@@ -346,12 +317,8 @@ impl Writer {
             book,
             hostnames_tx,
             clock,
-            tried,
-            file_watch,
-            pings,
-            ping_tx,
         };
-        (writer, WriterHandle { tx }, cell)
+        (writer, WriterHandle { tx }, SnapshotCell(cell))
     }
 
     /// Restores the overrides saved in the state file at `path` and keeps
@@ -413,22 +380,16 @@ impl Writer {
         self.hostnames_tx.subscribe()
     }
 
-    /// Runs until `cancel` fires, also reloading on file changes.
-    pub async fn run(mut self, cancel: CancellationToken) {
+    /// Runs until `cancel` fires, applying commands and the configs the
+    /// reload task sends on `configs`.
+    pub async fn run(mut self, mut configs: mpsc::Receiver<Reloaded>, cancel: CancellationToken) {
         tokio::spawn(self.clock.clone().run(cancel.clone()));
-        // Files edited between the initial load and the watch starting.
-        self.reload_if_changed().await;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                Some(()) = self.pings.recv() => {
-                    tokio::time::sleep(DEBOUNCE).await;
-                    while self.pings.try_recv().is_ok() {}
-                    self.reload_if_changed().await;
-                }
+                Some(reloaded) = configs.recv() => self.apply_config(reloaded).await,
                 command = self.rx.recv() => match command {
                     None => break,
-                    Some(Command::Reload) => self.reload("signal").await,
                     Some(Command::Health { probe, up, done }) => {
                         self.flip(probe, up);
                         let _ = done.send(());
@@ -445,68 +406,34 @@ impl Writer {
                     }
                 },
             }
-            let files = watched_files(&self.path, &self.loaded, &self.tried);
-            if !self.file_watch.covers(&files) {
-                self.file_watch = FileWatch::new(&files, self.ping_tx.clone());
-                // A file in a newly watched directory may have changed after
-                // the load read it and before the watch began: compare now.
-                let _ = self.ping_tx.try_send(());
-            }
         }
         debug!("table writer stopped");
     }
 
-    /// Reloads when a file differs from what the last attempt read. A write
-    /// that lands during a load differs from what that load read, so it is
-    /// reloaded on its event, which waits in the ping channel meanwhile.
-    async fn reload_if_changed(&mut self) {
-        let tried = self.tried.clone();
-        let changed = tokio::task::spawn_blocking(move || tried.changed())
-            .await
-            .unwrap_or(true);
-        if changed {
-            self.reload("file change").await;
+    /// Compiles a new config on a blocking thread (a big table takes a
+    /// while) and applies it.
+    async fn apply_config(&mut self, reloaded: Reloaded) {
+        let Reloaded { loaded, trigger } = reloaded;
+        let started = tokio::time::Instant::now();
+        let config = loaded.config.clone();
+        match tokio::task::spawn_blocking(move || compile(&config)).await {
+            Ok(table) => self.reload(loaded, table, trigger, started),
+            Err(join_error) => {
+                error!(error = %join_error, "compiling the config failed; still serving the previous one");
+                self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
-    async fn reload(&mut self, trigger: &'static str) {
-        let path = self.path.clone();
-        let baseline = config::Baseline::of(&self.loaded);
-        let started = tokio::time::Instant::now();
-        let result = tokio::task::spawn_blocking(move || {
-            let attempt = config::reload(&path, &baseline);
-            let result = attempt.result.map(|loaded| {
-                let table = compile(&loaded.config);
-                (loaded, table)
-            });
-            (result, attempt.inputs)
-        })
-        .await;
-        let (loaded, table) = match result {
-            Ok((Ok(done), _)) => done,
-            Ok((Err(errors), tried)) => {
-                self.tried = tried;
-                for e in &errors.0 {
-                    error!(file = %e.file, field = %e.path, error = %e.message, "config rejected");
-                }
-                warn!(
-                    trigger,
-                    errors = errors.0.len(),
-                    generation = self.generation,
-                    "reload failed; still serving the previous config"
-                );
-                return self.reload_failed();
-            }
-            Err(join_error) => {
-                error!(error = %join_error, "reload task failed; still serving the previous config");
-                return self.reload_failed();
-            }
-        };
-        for warning in &loaded.warnings {
-            warn!(%warning, "config");
-        }
-        warn_on_restart_only_changes(&self.loaded.config.server, &loaded.config.server);
-        self.tried = loaded.inputs.clone();
+    /// Applies a new config and its compiled table: probes, overrides and
+    /// dynamic records carry over where their names still exist.
+    pub fn reload(
+        &mut self,
+        loaded: Loaded,
+        table: Table,
+        trigger: &'static str,
+        started: tokio::time::Instant,
+    ) {
         self.update_rate_limiter(loaded.config.server.rate_limit);
         let table = Arc::new(table);
         self.counters = Arc::new(table.counters(&self.metrics));
@@ -517,7 +444,7 @@ impl Writer {
             self.probe_index.contains_key(probe) || self.book.probe_index(probe).is_some()
         });
         self.table = table;
-        self.loaded = without_records(loaded);
+        self.loaded = loaded.without_records();
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
         let dropped = self.overrides.retain_existing(&self.table);
         for entry in &dropped {
@@ -563,12 +490,6 @@ impl Writer {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "config reloaded"
         );
-    }
-
-    /// Counts a rejected reload. `tried` holds what it read, so a broken
-    /// file is not retried until it changes again (or SIGHUP asks).
-    fn reload_failed(&mut self) {
-        self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Applies a probe result: publishes a snapshot only when the state flips.
@@ -741,48 +662,5 @@ fn probe_index(table: &Table) -> HashMap<Probe, usize> {
         .collect()
 }
 
-/// The loaded config minus its records: once compiled into the table they
-/// are not needed again, and at 100,000 records they are a third of the
-/// server's memory.
-fn without_records(loaded: Loaded) -> Loaded {
-    let config = crate::model::Config {
-        records: Vec::new(),
-        ..(*loaded.config).clone()
-    };
-    Loaded {
-        config: Arc::new(config),
-        ..loaded
-    }
-}
-
-/// The config file, the record files being served and those the last
-/// attempt read (a rejected config may name new ones to be fixed).
-fn watched_files(path: &std::path::Path, loaded: &Loaded, tried: &config::Inputs) -> Vec<PathBuf> {
-    std::iter::once(path.to_path_buf())
-        .chain(loaded.config.server.record_files.iter().cloned())
-        .chain(tried.paths().map(std::path::Path::to_path_buf))
-        .collect()
-}
-
-fn warn_on_restart_only_changes(old: &crate::model::Server, new: &crate::model::Server) {
-    if old.resolvers != new.resolvers || old.alias != new.alias {
-        warn!("server.resolvers and server.alias changes take effect after a restart");
-    }
-    if old.dns_listen != new.dns_listen
-        || old.admin_listen != new.admin_listen
-        || old.udp_workers != new.udp_workers
-    {
-        warn!(
-            "server.dns_listen, server.admin_listen and server.udp_workers changes take effect after a restart"
-        );
-    }
-    if old.tcp_idle_timeout != new.tcp_idle_timeout
-        || old.tcp_max_connections != new.tcp_max_connections
-        || old.tcp_max_connections_per_ip != new.tcp_max_connections_per_ip
-        || old.shutdown_grace != new.shutdown_grace
-    {
-        warn!(
-            "server.tcp_idle_timeout, server.tcp_max_connections, server.tcp_max_connections_per_ip and server.shutdown_grace changes take effect after a restart"
-        );
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -492,7 +492,7 @@ async fn issue9_3_overrides_of_removed_records_are_dropped_and_do_not_return() {
     );
     assert_ne!(without_api, yaml);
     gslb.write_config(&without_api);
-    gslb.server.writer.reload().await;
+    gslb.server.reloader.reload();
     let gone = eventually(Duration::from_secs(5), async || {
         gslb.udp(&query("api.global.example.test.", RecordType::A))
             .await
@@ -503,7 +503,7 @@ async fn issue9_3_overrides_of_removed_records_are_dropped_and_do_not_return() {
     .await;
     assert!(gone.is_some(), "the record is gone");
     gslb.write_config(&yaml);
-    gslb.server.writer.reload().await;
+    gslb.server.reloader.reload();
     let back = eventually(Duration::from_secs(5), async || {
         !gslb.a("api.global.example.test.").await.is_empty()
     })

@@ -270,7 +270,7 @@ async fn overrides_drain_and_restore_and_survive_reloads() {
     assert!(status.contains(r#""override":"down""#), "{status}");
 
     gslb.write_config(&format!("{yaml}  - name: extra.global.example.test.\n    sets: [{{ id: x, targets: [192.0.2.1] }}]\n"));
-    gslb.server.writer.reload().await;
+    gslb.server.reloader.reload();
     assert!(
         eventually(Duration::from_secs(5), async || gslb
             .a("extra.global.example.test.")
@@ -354,7 +354,7 @@ async fn readiness_waits_for_the_first_round_and_reload_keeps_state() {
     gslb.write_config(&format!(
         "{yaml}  - name: more.global.example.test.\n    sets: [{{ id: x, targets: [192.0.2.1] }}]\n"
     ));
-    gslb.server.writer.reload().await;
+    gslb.server.reloader.reload();
     assert!(
         eventually(Duration::from_secs(5), async || gslb
             .server

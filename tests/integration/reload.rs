@@ -76,7 +76,7 @@ async fn no_query_is_dropped_or_wrong_during_many_reloads() {
             metrics.reload_failures.load(Ordering::Relaxed),
         );
         gslb.write_config(&yaml);
-        gslb.server.writer.reload().await;
+        gslb.server.reloader.reload();
         let done = within(Duration::from_secs(5), async || {
             // `reload()` only queues the request, and the file watcher's
             // reload of the previous round's edit may be what bumps the
@@ -230,7 +230,7 @@ async fn an_edit_landing_during_a_reload_is_applied() {
     // How long one reload takes here.
     let before = reloads();
     let started = tokio::time::Instant::now();
-    gslb.server.writer.reload().await;
+    gslb.server.reloader.reload();
     assert!(
         within(Duration::from_secs(30), async || reloads() > before).await,
         "a reload finishes"
@@ -242,7 +242,7 @@ async fn an_edit_landing_during_a_reload_is_applied() {
     for round in 1..=6u8 {
         // Start a reload, and write the next version while it is loading
         // the current one: alternately the config and the record file.
-        gslb.server.writer.reload().await;
+        gslb.server.reloader.reload();
         tokio::time::sleep(into_reload).await;
         let (name, target) = if round % 2 == 1 {
             let target = format!("192.0.2.{round}");
@@ -374,7 +374,7 @@ async fn dropping_a_record_file_from_the_config_drops_its_records() {
     let failures = gslb.server.metrics.reload_failures.load(Ordering::Relaxed);
     let reloads = gslb.server.metrics.reloads.load(Ordering::Relaxed);
     std::fs::remove_file(gslb.dir.path().join("extra.yaml")).expect("rm");
-    gslb.server.writer.reload().await;
+    gslb.server.reloader.reload();
     assert!(
         within(Duration::from_secs(10), async || {
             gslb.server.metrics.reloads.load(Ordering::Relaxed) > reloads

@@ -122,7 +122,7 @@ records:
     sets: [{ id: one, targets: [192.0.2.10] }]
 "#,
     );
-    Arc::new(arc_swap::ArcSwap::from_pointee(crate::table::Snapshot {
+    SnapshotCell::fixed(crate::table::Snapshot {
         generation: 1,
         table,
         counters: Default::default(),
@@ -131,5 +131,5 @@ records:
         max_udp_payload: 1232,
         rate_limiter: None,
         dynamic: Default::default(),
-    }))
+    })
 }

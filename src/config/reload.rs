@@ -1,0 +1,235 @@
+//! The reload task: where new configs come from.
+//!
+//! It watches the config and record files ([`super::watch`]), takes
+//! reload requests (SIGHUP), and loads on a blocking thread, at most one
+//! load at a time. A config that passes validation goes to the table
+//! writer as [`Reloaded`]; a rejected one is logged and counted and the
+//! writer never hears of it, so the served snapshot stays as it was.
+//!
+//! Two guarantees hold across a load: a file event that arrives while a
+//! load runs waits in the ping channel and is compared afterwards, so an
+//! edit landing mid-load is never lost; and a file event only reloads when
+//! a file differs from what the last attempt read ([`super::Inputs`]), so
+//! a broken file is not retried until it changes again (or SIGHUP asks).
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, warn};
+
+use super::{Baseline, Inputs, Loaded, watch::FileWatch};
+use crate::metrics::Metrics;
+use crate::model::Server;
+
+/// How long file events settle before a reload, so a burst of writes
+/// (temp file, write, rename) makes one reload.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// A config that passed validation, for the table writer to apply.
+pub struct Reloaded {
+    /// The config and what it was read from.
+    pub loaded: Loaded,
+    /// What asked for it (`signal`, `file change`), for the log.
+    pub trigger: &'static str,
+}
+
+/// Asks the reload task for a reload (SIGHUP, tests).
+#[derive(Debug, Clone)]
+pub struct ReloadHandle {
+    tx: mpsc::Sender<()>,
+}
+
+impl ReloadHandle {
+    /// Queues a reload. Requests coalesce: one already waiting reads the
+    /// files after this call, which is all a caller can ask for.
+    pub fn reload(&self) {
+        let _ = self.tx.try_send(());
+    }
+}
+
+/// The reload task's state.
+pub struct Reloader {
+    /// The config file, re-read on every reload.
+    path: PathBuf,
+    /// The config being served, without its records: what restart-only
+    /// settings are compared with and where record files are listed.
+    serving: Loaded,
+    /// The files the last load attempt read, as it read them.
+    tried: Inputs,
+    /// Watches the config and record files; made in [`Reloader::new`] so
+    /// no edit after start-up can slip past.
+    file_watch: FileWatch,
+    pings: mpsc::Receiver<()>,
+    ping_tx: mpsc::Sender<()>,
+    requests: mpsc::Receiver<()>,
+    writer: mpsc::Sender<Reloaded>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Reloaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloaded")
+            .field("trigger", &self.trigger)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reloader {
+    /// A reload task for the config at `path`, now serving `loaded`; loaded
+    /// configs go to `writer`. Must run inside a Tokio runtime (the file
+    /// watch starts here).
+    pub fn new(
+        path: PathBuf,
+        loaded: &Loaded,
+        writer: mpsc::Sender<Reloaded>,
+        metrics: Arc<Metrics>,
+    ) -> (Self, ReloadHandle) {
+        let (ping_tx, pings) = mpsc::channel(1);
+        let (tx, requests) = mpsc::channel(1);
+        let serving = loaded.clone().without_records();
+        let tried = loaded.inputs.clone();
+        let file_watch = FileWatch::new(&watched_files(&path, &serving, &tried), ping_tx.clone());
+        let reloader = Self {
+            path,
+            serving,
+            tried,
+            file_watch,
+            pings,
+            ping_tx,
+            requests,
+            writer,
+            metrics,
+        };
+        (reloader, ReloadHandle { tx })
+    }
+
+    /// Runs until `cancel` fires or the writer is gone.
+    pub async fn run(mut self, cancel: CancellationToken) {
+        // Files edited between the initial load and the watch starting.
+        self.reload_if_changed().await;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                Some(()) = self.pings.recv() => {
+                    tokio::time::sleep(DEBOUNCE).await;
+                    while self.pings.try_recv().is_ok() {}
+                    self.reload_if_changed().await;
+                }
+                Some(()) = self.requests.recv() => self.reload("signal").await,
+            }
+            if self.writer.is_closed() {
+                break;
+            }
+            let files = watched_files(&self.path, &self.serving, &self.tried);
+            if !self.file_watch.covers(&files) {
+                self.file_watch = FileWatch::new(&files, self.ping_tx.clone());
+                // A file in a newly watched directory may have changed after
+                // the load read it and before the watch began: compare now.
+                let _ = self.ping_tx.try_send(());
+            }
+        }
+        debug!("reload task stopped");
+    }
+
+    /// Reloads when a file differs from what the last attempt read. A write
+    /// that lands during a load differs from what that load read, so it is
+    /// reloaded on its event, which waits in the ping channel meanwhile.
+    async fn reload_if_changed(&mut self) {
+        let tried = self.tried.clone();
+        let changed = tokio::task::spawn_blocking(move || tried.changed())
+            .await
+            .unwrap_or(true);
+        if changed {
+            self.reload("file change").await;
+        }
+    }
+
+    /// Loads the files; hands a valid config to the writer, or logs and
+    /// counts why not.
+    async fn reload(&mut self, trigger: &'static str) {
+        let path = self.path.clone();
+        let baseline = Baseline::of(&self.serving);
+        let attempt = tokio::task::spawn_blocking(move || super::reload(&path, &baseline)).await;
+        let attempt = match attempt {
+            Ok(attempt) => attempt,
+            Err(join_error) => {
+                error!(error = %join_error, "reload task failed; still serving the previous config");
+                self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        self.tried = attempt.inputs;
+        let loaded = match attempt.result {
+            Ok(loaded) => loaded,
+            Err(errors) => {
+                for e in &errors.0 {
+                    error!(file = %e.file, field = %e.path, error = %e.message, "config rejected");
+                }
+                warn!(
+                    trigger,
+                    errors = errors.0.len(),
+                    "reload failed; still serving the previous config"
+                );
+                self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        for warning in &loaded.warnings {
+            warn!(%warning, "config");
+        }
+        warn_on_restart_only_changes(&self.serving.config.server, &loaded.config.server);
+        self.serving = loaded.clone().without_records();
+        // The writer gone means the server is stopping; `run` ends.
+        let _ = self.writer.send(Reloaded { loaded, trigger }).await;
+    }
+}
+
+/// The config file, the record files being served and those the last
+/// attempt read (a rejected config may name new ones to be fixed).
+fn watched_files(path: &Path, serving: &Loaded, tried: &Inputs) -> Vec<PathBuf> {
+    std::iter::once(path.to_path_buf())
+        .chain(serving.config.server.record_files.iter().cloned())
+        .chain(tried.paths().map(Path::to_path_buf))
+        .collect()
+}
+
+/// Settings a reload cannot change in a running server: the operator is
+/// told they wait for a restart.
+fn warn_on_restart_only_changes(old: &Server, new: &Server) {
+    if old.resolvers != new.resolvers || old.alias != new.alias {
+        warn!("server.resolvers and server.alias changes take effect after a restart");
+    }
+    if old.dns_listen != new.dns_listen
+        || old.admin_listen != new.admin_listen
+        || old.udp_workers != new.udp_workers
+    {
+        warn!(
+            "server.dns_listen, server.admin_listen and server.udp_workers changes take effect after a restart"
+        );
+    }
+    if old.tcp_idle_timeout != new.tcp_idle_timeout
+        || old.tcp_max_connections != new.tcp_max_connections
+        || old.tcp_max_connections_per_ip != new.tcp_max_connections_per_ip
+        || old.shutdown_grace != new.shutdown_grace
+    {
+        warn!(
+            "server.tcp_idle_timeout, server.tcp_max_connections, server.tcp_max_connections_per_ip and server.shutdown_grace changes take effect after a restart"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;
