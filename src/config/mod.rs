@@ -7,9 +7,11 @@
 //! within the caps of [`limits`], and what was read is kept ([`input`]) so
 //! the table builder can tell whether a file changed since.
 
+mod error;
 pub mod input;
 pub mod limits;
 pub mod raw;
+mod scope;
 pub mod validate;
 /// Watching config files for changes.
 pub mod watch;
@@ -24,13 +26,14 @@ use serde::de::DeserializeOwned;
 
 use crate::geo::GeoDb;
 use crate::model::Config;
+pub use error::{ConfigError, ConfigErrors};
 use input::{Contents, is_blank};
 pub use input::{FileState, Input, Inputs};
 pub use limits::Limits;
 use limits::RecordCount;
 use raw::{RawConfig, RawRecordFile, RawServer};
+pub use scope::RecordScope;
 use validate::RecordSource;
-pub use validate::{ConfigError, ConfigErrors, RecordScope};
 
 /// Prefix of the environment variables that override `server:` settings.
 const ENV_PREFIX: &str = "GSLB_SERVER__";
