@@ -8,10 +8,8 @@ use std::{
 
 use super::ConfigErrors;
 use super::raw::{RawConfig, RawRecord};
-use super::validate::{
-    Checker, DEFAULT_TTL, RecordChecker, health_checks, zone_fallback_name, zones,
-};
-use crate::model::{HealthCheck, Record, Soa, Zone};
+use super::validate::{Checker, DEFAULT_TTL, RecordChecker, health_checks, zones};
+use crate::model::{HealthCheck, Record, Zone};
 use crate::name::Name;
 
 /// What one record is checked against outside a full load: the zones and
@@ -22,8 +20,8 @@ use crate::name::Name;
 /// record file for one bad record, which would block every later update.
 #[derive(Debug, Clone)]
 pub struct RecordScope {
-    zones: Vec<Zone>,
-    health_checks: BTreeMap<String, Arc<HealthCheck>>,
+    pub(super) zones: Vec<ServedZone>,
+    pub(super) health_checks: BTreeMap<String, Arc<HealthCheck>>,
     /// False when the scope was built from zone origins alone: then no
     /// health check name can be verified.
     health_checks_known: bool,
@@ -32,7 +30,41 @@ pub struct RecordScope {
     reserved: HashMap<Name, String>,
 }
 
+/// What a record is checked against in one served zone.
+#[derive(Debug, Clone)]
+pub(super) struct ServedZone {
+    /// The apex.
+    pub(super) origin: Name,
+    /// TTL of the zone's records that set none.
+    pub(super) ttl: u32,
+    /// The zone's name servers: their addresses are the zone's glue, so no
+    /// record may take their names.
+    pub(super) nameservers: Vec<Name>,
+}
+
+impl ServedZone {
+    fn of(zone: &Zone) -> Self {
+        Self {
+            origin: zone.origin.clone(),
+            ttl: zone.ttl,
+            nameservers: zone.nameservers.iter().map(|(ns, _)| ns.clone()).collect(),
+        }
+    }
+}
+
 impl RecordScope {
+    /// The scope of a config being loaded: its validated `zones` and
+    /// `health_checks`. Its own records are checked with the scope, so none
+    /// is reserved.
+    pub(super) fn of(zones: &[Zone], health_checks: BTreeMap<String, Arc<HealthCheck>>) -> Self {
+        Self {
+            zones: zones.iter().map(ServedZone::of).collect(),
+            health_checks,
+            health_checks_known: true,
+            reserved: HashMap::new(),
+        }
+    }
+
     /// The zones, health checks and record names of a config file. Only
     /// `zones` and `health_checks` must be valid: `server` (including
     /// `record_files`, which need not exist) is not looked at.
@@ -54,10 +86,8 @@ impl RecordScope {
             return Err(ConfigErrors(errors));
         }
         Ok(Self {
-            zones,
-            health_checks,
-            health_checks_known: true,
             reserved,
+            ..Self::of(&zones, health_checks)
         })
     }
 
@@ -72,27 +102,16 @@ impl RecordScope {
         if origins.is_empty() {
             check.error("", "at least one zone origin is required");
         }
-        let mut zones: Vec<Zone> = Vec::new();
+        let mut zones: Vec<ServedZone> = Vec::new();
         for (i, text) in origins.iter().enumerate() {
             let Some(origin) = check.name(format!("[{i}]"), text) else {
                 continue;
             };
             if zones.iter().all(|z| z.origin != origin) {
-                zones.push(Zone {
+                zones.push(ServedZone {
                     origin,
                     ttl: DEFAULT_TTL as u32,
-                    soa: Soa {
-                        mname: zone_fallback_name(),
-                        rname: zone_fallback_name(),
-                        serial: 0,
-                        refresh: 0,
-                        retry: 0,
-                        expire: 0,
-                        minimum: 0,
-                    },
                     nameservers: Vec::new(),
-                    statics: Vec::new(),
-                    updates: None,
                 });
             }
         }
@@ -127,13 +146,7 @@ impl RecordScope {
             file: file.into(),
             errors: &mut errors,
         };
-        let records = RecordChecker {
-            zones: &self.zones,
-            health_checks: &self.health_checks,
-            seen: HashMap::new(),
-            records: Vec::new(),
-        };
-        let record = records.record(&mut check, "", raw);
+        let record = RecordChecker::new(self).record(&mut check, "", raw);
         if let Some(first) = record.as_ref().and_then(|r| self.reserved.get(&r.name)) {
             check.error(
                 "name",

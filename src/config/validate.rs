@@ -7,10 +7,10 @@
 //! [`alias`], [`rate_limit`], [`statics`] and [`updates`]. Each reports to a
 //! [`Checker`].
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
-use super::ConfigErrors;
 use super::raw::{RawConfig, RawRecordFile};
+use super::{ConfigErrors, RecordScope};
 use crate::model::Config;
 
 /// Largest TTL gslb accepts: a day. A longer TTL defeats failover.
@@ -32,7 +32,7 @@ pub(super) use checker::Checker;
 pub(super) use health_checks::health_checks;
 pub(super) use records::RecordChecker;
 use server::server;
-pub(super) use zones::{zone_fallback_name, zones};
+pub(super) use zones::zones;
 
 /// A record file read from disk, to be merged into the config.
 pub struct RecordSource {
@@ -59,12 +59,8 @@ pub fn validate(
     let server = server(&mut check, &raw.server);
     let zones = zones(&mut check, &raw.zones, default_serial);
     let health_checks = health_checks(&mut check, &raw.health_checks);
-    let mut records = RecordChecker {
-        zones: &zones,
-        health_checks: &health_checks,
-        seen: HashMap::new(),
-        records: Vec::new(),
-    };
+    let scope = RecordScope::of(&zones, health_checks);
+    let mut records = RecordChecker::new(&scope);
     records.add_all(&mut check, &raw.records);
     for source in &record_files {
         let mut check = Checker {
@@ -74,6 +70,7 @@ pub fn validate(
         records.add_all(&mut check, &source.raw.records);
     }
     let records = records.records;
+    let health_checks = scope.health_checks;
     let mut zones = zones;
     let mut check = Checker {
         file: file.clone(),

@@ -1,16 +1,13 @@
 //! `records` of the config and of record files: names inside a served
 //! zone and defined once, sets, targets, weights and geo scopes.
 
-use std::{
-    collections::{BTreeMap, HashMap},
-    net::IpAddr,
-    sync::Arc,
-};
+use std::{collections::HashMap, net::IpAddr};
 
 use super::{Checker, DEFAULT_TTL, MAX_TTL, alias};
+use crate::config::RecordScope;
 use crate::config::raw::{RawGeo, RawRecord, RawSet};
 use crate::geo::{Continent, Coordinates, Country, Subdivision};
-use crate::model::{Fallback, GeoScope, HealthCheck, Record, TargetSet, Zone};
+use crate::model::{Fallback, GeoScope, Record, TargetSet};
 use crate::name::Name;
 
 /// Largest `answers` value.
@@ -21,14 +18,23 @@ const MAX_WEIGHT: i64 = 1_000_000;
 /// Validates records from every source against the zones and templates,
 /// and rejects a name defined twice across sources.
 pub(in crate::config) struct RecordChecker<'a> {
-    pub(in crate::config) zones: &'a [Zone],
-    pub(in crate::config) health_checks: &'a BTreeMap<String, Arc<HealthCheck>>,
+    scope: &'a RecordScope,
     /// Where each record name was first defined, for duplicate messages.
-    pub(in crate::config) seen: HashMap<Name, String>,
-    pub(in crate::config) records: Vec<Record>,
+    seen: HashMap<Name, String>,
+    /// The records that passed.
+    pub(super) records: Vec<Record>,
 }
 
-impl RecordChecker<'_> {
+impl<'a> RecordChecker<'a> {
+    /// Checks records against `scope`.
+    pub(in crate::config) fn new(scope: &'a RecordScope) -> Self {
+        Self {
+            scope,
+            seen: HashMap::new(),
+            records: Vec::new(),
+        }
+    }
+
     pub(super) fn add_all(&mut self, check: &mut Checker<'_>, raw: &[RawRecord]) {
         for (i, raw) in raw.iter().enumerate() {
             let path = format!("records[{i}]");
@@ -59,21 +65,23 @@ impl RecordChecker<'_> {
         let name = check.name(format!("{path}.name"), &raw.name);
         let zone = name.as_ref().and_then(|name| {
             let zone = self
+                .scope
                 .zones
                 .iter()
                 .filter(|z| name.is_within(&z.origin))
                 .max_by_key(|z| z.origin.wire().len());
-            if zone.is_none() && !self.zones.is_empty() {
-                let served: Vec<String> = self.zones.iter().map(|z| z.origin.to_string()).collect();
+            if zone.is_none() && !self.scope.zones.is_empty() {
+                let served = self.scope.origins();
                 check.error(
                     format!("{path}.name"),
                     format!("{name} is not inside a served zone ({})", served.join(", ")),
                 );
             }
             if let Some(ns_zone) = self
+                .scope
                 .zones
                 .iter()
-                .find(|z| z.nameservers.iter().any(|(ns, _)| ns == name))
+                .find(|z| z.nameservers.contains(name))
             {
                 check.error(
                     format!("{path}.name"),
@@ -195,10 +203,15 @@ impl RecordChecker<'_> {
         let location_ok = raw.location.is_none() || location.is_some();
         let health_check = match &raw.health_check {
             None => Some(None),
-            Some(name) => match self.health_checks.get(name) {
+            Some(name) => match self.scope.health_checks.get(name) {
                 Some(hc) => Some(Some(hc.clone())),
                 None => {
-                    let known: Vec<&str> = self.health_checks.keys().map(String::as_str).collect();
+                    let known: Vec<&str> = self
+                        .scope
+                        .health_checks
+                        .keys()
+                        .map(String::as_str)
+                        .collect();
                     check.error(
                         format!("{path}.health_check"),
                         format!(

@@ -128,6 +128,6 @@ fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32)
 }
 
 /// Stands in for a name that failed to parse in a zone kept for checking.
-pub(in crate::config) fn zone_fallback_name() -> Name {
+fn zone_fallback_name() -> Name {
     Name::parse("invalid").unwrap_or_else(|_| unreachable!("a constant valid name"))
 }
