@@ -18,13 +18,8 @@ pub fn compile(config: &Config) -> Table {
         foldhash::fast::FixedState::default(),
     );
     let zone_of = |name: &Name| -> Option<u16> {
-        config
-            .zones
-            .iter()
-            .enumerate()
-            .filter(|(_, z)| name.is_within(&z.origin))
-            .max_by_key(|(_, z)| z.origin.wire().len())
-            .and_then(|(i, _)| u16::try_from(i).ok())
+        model::zone_of(name, config.zones.iter().map(|z| &z.origin))
+            .and_then(|i| u16::try_from(i).ok())
     };
     let mut glue: Vec<Glue> = Vec::new();
     let mut glue_index: HashMap<Name, u32> = HashMap::new();

@@ -7,7 +7,7 @@ use super::{Checker, DEFAULT_TTL, MAX_TTL, alias};
 use crate::config::RecordScope;
 use crate::config::raw::{RawGeo, RawRecord, RawSet};
 use crate::geo::{Continent, Coordinates, Country, Subdivision};
-use crate::model::{Fallback, GeoScope, Record, TargetSet};
+use crate::model::{Fallback, GeoScope, Record, TargetSet, zone_of};
 use crate::name::Name;
 
 /// Largest `answers` value.
@@ -64,12 +64,8 @@ impl<'a> RecordChecker<'a> {
     ) -> Option<Record> {
         let name = check.name(format!("{path}.name"), &raw.name);
         let zone = name.as_ref().and_then(|name| {
-            let zone = self
-                .scope
-                .zones
-                .iter()
-                .filter(|z| name.is_within(&z.origin))
-                .max_by_key(|z| z.origin.wire().len());
+            let zone = zone_of(name, self.scope.zones.iter().map(|z| &z.origin))
+                .and_then(|i| self.scope.zones.get(i));
             if zone.is_none() && !self.scope.zones.is_empty() {
                 let served = self.scope.origins();
                 check.error(
