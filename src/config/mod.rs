@@ -12,6 +12,7 @@ pub mod input;
 pub mod limits;
 pub mod raw;
 mod scope;
+pub mod secret;
 pub mod validate;
 /// Watching config files for changes.
 pub mod watch;
@@ -250,7 +251,7 @@ fn load_into(
     if let Some(token_file) = config
         .as_ref()
         .and_then(|c| c.server.admin_token_file.as_ref())
-        && let Err(message) = crate::admin::token::AdminToken::from_file(token_file)
+        && let Err(message) = secret::admin_token_file(token_file)
     {
         errors.push(ConfigError {
             file: file.clone(),
