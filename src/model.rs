@@ -10,6 +10,7 @@ use crate::geo::{Continent, Coordinates, Country, Subdivision};
 use crate::name::Name;
 use crate::rdata::{Rdata, RecordType};
 
+pub mod ns_answer;
 pub mod update;
 
 /// A whole validated configuration, record files merged in.

@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 
 use crate::geo::GeoDb;
 use crate::model::Config;
+use crate::model::ns_answer::nameservers_response_len;
 pub use error::{ConfigError, ConfigErrors};
 use input::{Contents, is_blank};
 pub use input::{FileState, Input, Inputs};
@@ -279,7 +280,7 @@ fn large_nameserver_answers(config: &Config, file: &str) -> Vec<String> {
         .iter()
         .enumerate()
         .filter_map(|(i, zone)| {
-            let len = crate::dns::answer::nameservers_response_len(&zone.origin, &zone.nameservers);
+            let len = nameservers_response_len(&zone.origin, &zone.nameservers);
             (len > udp).then(|| {
                 format!(
                     "{file}: zones[{i}].nameservers: the NS answer with all glue takes up to {len} bytes, more than max_udp_payload {udp}: resolvers get it truncated over UDP and retry over TCP"

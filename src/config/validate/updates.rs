@@ -1,8 +1,9 @@
 //! `zones[].updates`: the keys, rules and caps of RFC 2136 dynamic updates.
 //!
-//! Secrets are read here ([`secret::read`]), at load time, so a missing, unreadable, short or
-//! non-base64 secret file fails `check-config` and a reload with the file
-//! and field named, instead of failing every update later.
+//! Secrets are read here (through [`secret::read`]), at load time, so a
+//! missing, unreadable, short or non-base64 secret file fails `check-config`
+//! and a reload with the file and field named, instead of failing every
+//! update later.
 
 use std::{collections::BTreeMap, path::Path};
 

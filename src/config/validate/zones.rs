@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use super::{Checker, DEFAULT_TTL, MAX_TTL, updates};
 use crate::config::raw::RawZone;
+use crate::model::ns_answer::nameservers_response_len;
 use crate::model::{Soa, Zone};
 use crate::name::Name;
 
@@ -52,7 +53,7 @@ pub(in crate::config) fn zones(
                 );
             }
         }
-        let ns_len = crate::dns::answer::nameservers_response_len(&zone.origin, &zone.nameservers);
+        let ns_len = nameservers_response_len(&zone.origin, &zone.nameservers);
         if ns_len > usize::from(u16::MAX) {
             check.error(
                 format!("zones[{i}].nameservers"),

@@ -9,6 +9,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 
 use super::*;
 use crate::health::Health;
+use crate::model::ns_answer::nameservers_response_len;
 use crate::table::compile::table_from_yaml;
 
 const YAML: &str = r#"
