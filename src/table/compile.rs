@@ -237,12 +237,8 @@ fn soa_rdata(soa: &model::Soa) -> Box<[u8]> {
 /// Shared by tests across the crate: a table from YAML text.
 #[cfg(test)]
 pub(crate) fn table_from_yaml(yaml: &str) -> std::sync::Arc<Table> {
-    let raw: crate::config::raw::RawConfig = config::Config::builder()
-        .add_source(config::File::from_str(yaml, config::FileFormat::Yaml))
-        .build()
-        .and_then(|c| c.try_deserialize())
-        .expect("test YAML parses");
-    let config = crate::config::validate::validate(raw, "test.yaml", Vec::new(), 1)
+    // Production's reader, so tests see the YAML exactly as gslb does.
+    let config = crate::config::load_from_text("test.yaml", yaml, &[])
         .unwrap_or_else(|e| panic!("test config is valid:\n{e}"));
     std::sync::Arc::new(compile(&config))
 }
