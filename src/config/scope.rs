@@ -69,22 +69,16 @@ impl RecordScope {
     /// `zones` and `health_checks` must be valid: `server` (including
     /// `record_files`, which need not exist) is not looked at.
     pub fn from_config(raw: &RawConfig, file: &str) -> Result<Self, ConfigErrors> {
-        let mut errors = Vec::new();
-        let mut check = Checker {
-            file: file.into(),
-            errors: &mut errors,
-        };
-        let zones = zones(&mut check, &raw.zones, 0);
-        let health_checks = health_checks(&mut check, &raw.health_checks);
+        let (zones, health_checks) = Checker::collect(file, |check| {
+            let zones = zones(check, &raw.zones, 0);
+            (zones, health_checks(check, &raw.health_checks))
+        })?;
         let reserved = raw
             .records
             .iter()
             .enumerate()
             .filter_map(|(i, r)| Some((Name::parse(&r.name).ok()?, format!("{file} records[{i}]"))))
             .collect();
-        if !errors.is_empty() {
-            return Err(ConfigErrors(errors));
-        }
         Ok(Self {
             reserved,
             ..Self::of(&zones, health_checks)
@@ -94,30 +88,25 @@ impl RecordScope {
     /// Zones given by origin only (`global.example.test.`); health check
     /// names cannot be verified against such a scope.
     pub fn from_origins(origins: &[&str], source: &str) -> Result<Self, ConfigErrors> {
-        let mut errors = Vec::new();
-        let mut check = Checker {
-            file: source.into(),
-            errors: &mut errors,
-        };
-        if origins.is_empty() {
-            check.error("", "at least one zone origin is required");
-        }
-        let mut zones: Vec<ServedZone> = Vec::new();
-        for (i, text) in origins.iter().enumerate() {
-            let Some(origin) = check.name(format!("[{i}]"), text) else {
-                continue;
-            };
-            if zones.iter().all(|z| z.origin != origin) {
-                zones.push(ServedZone {
-                    origin,
-                    ttl: DEFAULT_TTL as u32,
-                    nameservers: Vec::new(),
-                });
+        let zones = Checker::collect(source, |check| {
+            if origins.is_empty() {
+                check.error("", "at least one zone origin is required");
             }
-        }
-        if !errors.is_empty() {
-            return Err(ConfigErrors(errors));
-        }
+            let mut zones: Vec<ServedZone> = Vec::new();
+            for (i, text) in origins.iter().enumerate() {
+                let Some(origin) = check.name(format!("[{i}]"), text) else {
+                    continue;
+                };
+                if zones.iter().all(|z| z.origin != origin) {
+                    zones.push(ServedZone {
+                        origin,
+                        ttl: DEFAULT_TTL as u32,
+                        nameservers: Vec::new(),
+                    });
+                }
+            }
+            zones
+        })?;
         Ok(Self {
             zones,
             health_checks: BTreeMap::new(),
@@ -141,21 +130,20 @@ impl RecordScope {
     /// would, plus the clash with a name the config itself defines. Error
     /// paths are relative to the record (`name`, `sets[0].geo.countries[0]`).
     pub fn check(&self, file: &str, raw: &RawRecord) -> Result<Record, ConfigErrors> {
-        let mut errors = Vec::new();
-        let mut check = Checker {
-            file: file.into(),
-            errors: &mut errors,
-        };
-        let record = RecordChecker::new(self).record(&mut check, "", raw);
-        if let Some(first) = record.as_ref().and_then(|r| self.reserved.get(&r.name)) {
-            check.error(
-                "name",
-                format!("{} is already defined in {first}", raw.name),
-            );
-        }
+        let record = Checker::collect(file, |check| {
+            let record = RecordChecker::new(self).record(check, "", raw);
+            if let Some(first) = record.as_ref().and_then(|r| self.reserved.get(&r.name)) {
+                check.error(
+                    "name",
+                    format!("{} is already defined in {first}", raw.name),
+                );
+            }
+            record
+        });
         match record {
-            Some(record) if errors.is_empty() => Ok(record),
-            _ => Err(ConfigErrors(
+            Ok(Some(record)) => Ok(record),
+            Ok(None) => Err(ConfigErrors(Vec::new())),
+            Err(ConfigErrors(errors)) => Err(ConfigErrors(
                 errors
                     .into_iter()
                     .map(|mut e| {

@@ -52,10 +52,7 @@ pub fn validate(
 ) -> Result<Config, ConfigErrors> {
     let mut errors = Vec::new();
     let file: Arc<str> = file.into();
-    let mut check = Checker {
-        file: file.clone(),
-        errors: &mut errors,
-    };
+    let mut check = Checker::new(file.clone(), &mut errors);
     let server = server(&mut check, &raw.server);
     let zones = zones(&mut check, &raw.zones, default_serial);
     let health_checks = health_checks(&mut check, &raw.health_checks);
@@ -63,19 +60,13 @@ pub fn validate(
     let mut records = RecordChecker::new(&scope);
     records.add_all(&mut check, &raw.records);
     for source in &record_files {
-        let mut check = Checker {
-            file: source.file.clone(),
-            errors: &mut errors,
-        };
+        let mut check = Checker::new(source.file.clone(), &mut errors);
         records.add_all(&mut check, &source.raw.records);
     }
     let records = records.records;
     let health_checks = scope.health_checks;
     let mut zones = zones;
-    let mut check = Checker {
-        file: file.clone(),
-        errors: &mut errors,
-    };
+    let mut check = Checker::new(file.clone(), &mut errors);
     let max_records = server.as_ref().map(|s| s.max_records);
     statics::check(&mut check, &raw.zones, &mut zones, &records, max_records);
     match server {

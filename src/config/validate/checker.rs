@@ -3,16 +3,52 @@
 
 use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
 
-use crate::config::ConfigError;
+use crate::config::{ConfigError, ConfigErrors};
 use crate::name::Name;
 
 /// Collects errors for one file.
 pub(in crate::config) struct Checker<'e> {
-    pub(in crate::config) file: Arc<str>,
-    pub(in crate::config) errors: &'e mut Vec<ConfigError>,
+    /// The file checked, named in every error.
+    pub(super) file: Arc<str>,
+    errors: &'e mut Vec<ConfigError>,
+}
+
+impl<'e> Checker<'e> {
+    /// A checker for `file` that adds to `errors`, which may hold other
+    /// files' errors: a load reports every file's problems together.
+    pub(in crate::config) fn new(
+        file: impl Into<Arc<str>>,
+        errors: &'e mut Vec<ConfigError>,
+    ) -> Self {
+        Self {
+            file: file.into(),
+            errors,
+        }
+    }
 }
 
 impl Checker<'_> {
+    /// How many problems have been reported so far, to tell whether a
+    /// section added any.
+    pub(super) fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// Runs `check` on one file: what it returns when it reported no
+    /// problem, else every problem it reported.
+    pub(in crate::config) fn collect<T>(
+        file: &str,
+        check: impl FnOnce(&mut Checker<'_>) -> T,
+    ) -> Result<T, ConfigErrors> {
+        let mut errors = Vec::new();
+        let value = check(&mut Checker::new(file, &mut errors));
+        if errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(ConfigErrors(errors))
+        }
+    }
+
     pub(in crate::config) fn error(&mut self, path: impl fmt::Display, message: impl fmt::Display) {
         self.errors.push(ConfigError {
             file: self.file.clone(),

@@ -34,7 +34,7 @@ pub(super) fn updates(
     raw: &RawUpdates,
     origin: Option<&Name>,
 ) -> Option<UpdatePolicy> {
-    let errors_before = check.errors.len();
+    let errors_before = check.error_count();
     let max_ttl = check.int(
         format!("{path}.max_ttl"),
         raw.max_ttl,
@@ -160,7 +160,7 @@ pub(super) fn updates(
             "at least one rule is required: without one no key may write anything",
         );
     }
-    if check.errors.len() > errors_before {
+    if check.error_count() > errors_before {
         return None;
     }
     Some(UpdatePolicy {
