@@ -94,6 +94,12 @@ mod tests {
             short.starts_with(&format!("{}: the admin token is shorter", path.display())),
             "{short}"
         );
+        // A token path pointed at a huge file is refused before it fills
+        // memory, even when the token in it would be valid.
+        let padded = format!("{}0123456789abcdef0123\n", " ".repeat(70_000));
+        std::fs::write(&path, padded).unwrap();
+        let large = admin_token_file(&path).unwrap_err();
+        assert!(large.ends_with("larger than 65536 bytes"), "{large}");
         let missing = admin_token_file(Path::new("/nonexistent/token")).unwrap_err();
         assert!(
             missing.starts_with("cannot read /nonexistent/token: "),
