@@ -2,10 +2,9 @@
 //! and the path of the field (`records[3].sets[1].targets[0]: "10.0.0.300" is
 //! not an IP address`) before failing, so an operator fixes a file in one go.
 //!
-//! One file per section: [`server`], [`zones`], [`health_checks`],
-//! [`records`] (the config's and the record files'), and within them
-//! [`alias`], [`rate_limit`], [`statics`] and [`updates`]. Each reports to a
-//! [`Checker`].
+//! One file per section: `server`, `zones`, `health_checks`, `records` (the
+//! config's and the record files'), and within them `alias`, `rate_limit`,
+//! `statics` and `updates`. Each reports to a `Checker`.
 
 use std::sync::Arc;
 
