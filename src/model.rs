@@ -10,6 +10,7 @@ use crate::geo::{Continent, Coordinates, Country, Subdivision};
 use crate::name::Name;
 use crate::rdata::{Rdata, RecordType};
 
+pub mod ns_answer;
 pub mod update;
 
 /// A whole validated configuration, record files merged in.
@@ -271,5 +272,39 @@ impl GeoScope {
     /// True when the set has no `geo`.
     pub fn is_empty(&self) -> bool {
         self.continents.is_empty() && self.countries.is_empty() && self.subdivisions.is_empty()
+    }
+}
+
+/// The zone that serves `name`: of the zones whose origin `name` is at or
+/// below, the one with the longest origin (the nearest enclosing zone, RFC
+/// 1034 §4.3.2), as an index into `origins`. Zones may nest: a child zone
+/// served by the same server wins over its parent. Validation and the
+/// table both place names with it, so they cannot disagree.
+pub fn zone_of<'a>(name: &Name, origins: impl IntoIterator<Item = &'a Name>) -> Option<usize> {
+    origins
+        .into_iter()
+        .enumerate()
+        .filter(|(_, origin)| name.is_within(origin))
+        .max_by_key(|(_, origin)| origin.wire().len())
+        .map(|(i, _)| i)
+}
+
+#[cfg(test)]
+mod zone_of_tests {
+    use super::*;
+
+    #[test]
+    fn a_name_belongs_to_the_nearest_enclosing_zone() {
+        let origins: Vec<Name> = ["example.test", "sub.example.test", "other.test"]
+            .iter()
+            .map(|o| Name::parse(o).unwrap())
+            .collect();
+        let of = |name: &str| zone_of(&Name::parse(name).unwrap(), &origins);
+        assert_eq!(of("www.example.test"), Some(0));
+        assert_eq!(of("example.test"), Some(0));
+        assert_eq!(of("a.sub.example.test"), Some(1), "the nested zone wins");
+        assert_eq!(of("sub.example.test"), Some(1));
+        assert_eq!(of("xsub.example.test"), Some(0), "whole labels only");
+        assert_eq!(of("example.org"), None);
     }
 }

@@ -6,14 +6,11 @@ use std::path::Path;
 
 use subtle::ConstantTimeEq as _;
 
+use crate::config::secret;
+
 /// Environment variable holding the token itself (the server's fallback
 /// when no file is configured, and the CLI's).
 pub const ENV: &str = "GSLB_ADMIN_TOKEN";
-
-/// Shortest token accepted: 16 characters is 96 bits as base64, 64 as hex.
-const MIN_LEN: usize = 16;
-/// Longest token accepted: it travels in one HTTP header.
-const MAX_LEN: usize = 4096;
 
 /// A bearer token. Its `Debug` never shows it.
 #[derive(Clone)]
@@ -36,36 +33,20 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
 }
 
 impl AdminToken {
-    /// Reads a token file; the message says what is wrong.
+    /// Reads a token file ([`secret::admin_token_file`], which config
+    /// loading also uses to check it); the message says what is wrong.
     pub fn from_file(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+        let token = secret::admin_token_file(path)?;
+        Ok(Self {
+            digest: sha256(token.as_bytes()),
+        })
     }
 
-    /// Checks a token's shape: surrounding whitespace (the newline of
-    /// `echo` or `openssl rand`) is dropped; what is left must be 16 to 4096
-    /// printable ASCII characters without spaces.
+    /// Checks a token's shape ([`secret::admin_token`]): surrounding
+    /// whitespace is dropped; what is left must be 16 to 4096 printable
+    /// ASCII characters without spaces.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let token = text.trim();
-        if token.is_empty() {
-            return Err("the admin token is empty".into());
-        }
-        if token.len() < MIN_LEN {
-            return Err(format!(
-                "the admin token is shorter than {MIN_LEN} characters; make one with `openssl rand -hex 32`"
-            ));
-        }
-        if token.len() > MAX_LEN {
-            return Err(format!(
-                "the admin token is longer than {MAX_LEN} characters"
-            ));
-        }
-        if !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(
-                "the admin token has characters other than printable ASCII (no spaces)".into(),
-            );
-        }
+        let token = secret::admin_token(text)?;
         Ok(Self {
             digest: sha256(token.as_bytes()),
         })

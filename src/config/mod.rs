@@ -7,10 +7,13 @@
 //! within the caps of [`limits`], and what was read is kept ([`input`]) so
 //! the table writer can tell whether a file changed since.
 
+mod error;
 pub mod input;
 pub mod limits;
 pub mod raw;
 pub mod reload;
+mod scope;
+pub mod secret;
 pub mod validate;
 /// Watching config files for changes.
 pub mod watch;
@@ -25,13 +28,15 @@ use serde::de::DeserializeOwned;
 
 use crate::geo::GeoDb;
 use crate::model::Config;
+use crate::model::ns_answer::nameservers_response_len;
+pub use error::{ConfigError, ConfigErrors};
 use input::{Contents, is_blank};
 pub use input::{FileState, Input, Inputs};
 pub use limits::Limits;
 use limits::RecordCount;
 use raw::{RawConfig, RawRecordFile, RawServer};
+pub use scope::RecordScope;
 use validate::RecordSource;
-pub use validate::{ConfigError, ConfigErrors, RecordScope};
 
 /// Prefix of the environment variables that override `server:` settings.
 const ENV_PREFIX: &str = "GSLB_SERVER__";
@@ -264,7 +269,7 @@ fn load_into(
     if let Some(token_file) = config
         .as_ref()
         .and_then(|c| c.server.admin_token_file.as_ref())
-        && let Err(message) = crate::admin::token::AdminToken::from_file(token_file)
+        && let Err(message) = secret::admin_token_file(token_file)
     {
         errors.push(ConfigError {
             file: file.clone(),
@@ -292,7 +297,7 @@ fn large_nameserver_answers(config: &Config, file: &str) -> Vec<String> {
         .iter()
         .enumerate()
         .filter_map(|(i, zone)| {
-            let len = crate::dns::answer::nameservers_response_len(&zone.origin, &zone.nameservers);
+            let len = nameservers_response_len(&zone.origin, &zone.nameservers);
             (len > udp).then(|| {
                 format!(
                     "{file}: zones[{i}].nameservers: the NS answer with all glue takes up to {len} bytes, more than max_udp_payload {udp}: resolvers get it truncated over UDP and retry over TCP"

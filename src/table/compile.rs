@@ -18,13 +18,8 @@ pub fn compile(config: &Config) -> Table {
         foldhash::fast::FixedState::default(),
     );
     let zone_of = |name: &Name| -> Option<u16> {
-        config
-            .zones
-            .iter()
-            .enumerate()
-            .filter(|(_, z)| name.is_within(&z.origin))
-            .max_by_key(|(_, z)| z.origin.wire().len())
-            .and_then(|(i, _)| u16::try_from(i).ok())
+        model::zone_of(name, config.zones.iter().map(|z| &z.origin))
+            .and_then(|i| u16::try_from(i).ok())
     };
     let mut glue: Vec<Glue> = Vec::new();
     let mut glue_index: HashMap<Name, u32> = HashMap::new();
@@ -242,12 +237,8 @@ fn soa_rdata(soa: &model::Soa) -> Box<[u8]> {
 /// Shared by tests across the crate: a table from YAML text.
 #[cfg(test)]
 pub(crate) fn table_from_yaml(yaml: &str) -> std::sync::Arc<Table> {
-    let raw: crate::config::raw::RawConfig = config::Config::builder()
-        .add_source(config::File::from_str(yaml, config::FileFormat::Yaml))
-        .build()
-        .and_then(|c| c.try_deserialize())
-        .expect("test YAML parses");
-    let config = crate::config::validate::validate(raw, "test.yaml", Vec::new(), 1)
+    // Production's reader, so tests see the YAML exactly as gslb does.
+    let config = crate::config::load_from_text("test.yaml", yaml, &[])
         .unwrap_or_else(|e| panic!("test config is valid:\n{e}"));
     std::sync::Arc::new(compile(&config))
 }

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Checker;
 use crate::config::raw::RawZone;
-use crate::model::{Record, StaticRecord, Zone};
+use crate::model::{Record, StaticRecord, Zone, zone_of};
 use crate::name::Name;
 use crate::rdata::{self, MAX_CNAME_CHAIN, RecordType};
 
@@ -169,11 +169,9 @@ fn check_zone_of(
         );
         return None;
     }
-    let nested = zones
-        .iter()
-        .filter(|z| name.is_within(&z.origin) && z.origin.wire().len() > origin.wire().len())
-        .max_by_key(|z| z.origin.wire().len());
-    if let Some(nested) = nested {
+    // `name` is inside `zone`, so a zone serving it instead is nested there.
+    let serving = zone_of(&name, zones.iter().map(|z| &z.origin));
+    if let Some(nested) = serving.filter(|&i| i != zone).and_then(|i| zones.get(i)) {
         check.error(
             format!("{path}.name"),
             format!(
@@ -382,13 +380,7 @@ impl<'a> Rules<'a> {
             }
         }
         for record in self.records.values() {
-            let zone = self
-                .zones
-                .iter()
-                .enumerate()
-                .filter(|(_, z)| record.name.is_within(&z.origin))
-                .max_by_key(|(_, z)| z.origin.wire().len())
-                .map(|(i, _)| i);
+            let zone = zone_of(&record.name, self.zones.iter().map(|z| &z.origin));
             let cut = self.cuts.get(&record.name).map(|&at| (&record.name, at));
             let cut = cut.or_else(|| zone.and_then(|z| self.cut_above(z, &record.name)));
             if let Some((cut, at)) = cut {

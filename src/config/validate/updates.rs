@@ -1,15 +1,17 @@
 //! `zones[].updates`: the keys, rules and caps of RFC 2136 dynamic updates.
 //!
-//! Secrets are read here, at load time, so a missing, unreadable, short or
-//! non-base64 secret file fails `check-config` and a reload with the file
-//! and field named, instead of failing every update later.
+//! Secrets are read here (through [`secret::read`]), at load time, so a
+//! missing, unreadable, short or non-base64 secret file fails `check-config`
+//! and a reload with the file and field named, instead of failing every
+//! update later.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, path::Path};
 
 use base64::Engine as _;
 
 use super::Checker;
 use crate::config::raw::RawUpdates;
+use crate::config::secret;
 use crate::model::update::{
     AllowRule, DEFAULT_MAX_RECORDS_PER_KEY, DEFAULT_MAX_TTL, NamePattern, Secret, TsigAlgorithm,
     TsigKey, UPDATABLE_TYPES, UpdatePolicy,
@@ -32,7 +34,7 @@ pub(super) fn updates(
     raw: &RawUpdates,
     origin: Option<&Name>,
 ) -> Option<UpdatePolicy> {
-    let errors_before = check.errors.len();
+    let errors_before = check.error_count();
     let max_ttl = check.int(
         format!("{path}.max_ttl"),
         raw.max_ttl,
@@ -158,7 +160,7 @@ pub(super) fn updates(
             "at least one rule is required: without one no key may write anything",
         );
     }
-    if check.errors.len() > errors_before {
+    if check.error_count() > errors_before {
         return None;
     }
     Some(UpdatePolicy {
@@ -179,7 +181,7 @@ fn secret(
     algorithm: TsigAlgorithm,
 ) -> Option<Secret> {
     let path = format!("{key_path}.secret_file");
-    let text = match read_small(file) {
+    let text = match secret::read(Path::new(file), MAX_SECRET_FILE) {
         Ok(text) => text,
         Err(why) => {
             check.error(path, format!("cannot read {file:?}: {why}"));
@@ -212,20 +214,6 @@ fn secret(
         return None;
     }
     Some(Secret::new(bytes))
-}
-
-fn read_small(file: &str) -> Result<String, String> {
-    use std::io::Read as _;
-    let handle = std::fs::File::open(file).map_err(|e| e.to_string())?;
-    let mut text = String::new();
-    handle
-        .take(MAX_SECRET_FILE + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| e.to_string())?;
-    if text.len() as u64 > MAX_SECRET_FILE {
-        return Err(format!("larger than {MAX_SECRET_FILE} bytes"));
-    }
-    Ok(text)
 }
 
 /// A key name must mean one key server-wide (a signed query names no

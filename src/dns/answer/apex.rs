@@ -7,7 +7,8 @@
 //! in-domain name servers, since resolvers would otherwise only ever try
 //! the few servers whose addresses fitted. Config validation rejects a
 //! zone whose NS answer could not fit even a TCP message
-//! ([`nameservers_response_len`]).
+//! ([`nameservers_response_len`](crate::model::ns_answer::nameservers_response_len),
+//! which counts the layout written here).
 //!
 //! Glue owner names are compression pointers to the name in the NS record
 //! data. A pointer has 14 bits: past offset 0x3FFF (very many or very long
@@ -15,18 +16,10 @@
 
 use std::net::IpAddr;
 
-use super::{HEADER_LEN, Message, Section, TYPE_NS};
-use crate::name::{Name, suffix_at};
+use super::{Message, Section, TYPE_NS};
+use crate::model::ns_answer::ns_rdata_len;
+pub(super) use crate::model::ns_answer::{MAX_POINTER, RR_HEAD_LEN};
 use crate::table::{NameServer, Table, Zone};
-
-/// Bytes of a record in front of its RDATA when the owner is a pointer:
-/// owner 2, type 2, class 2, TTL 4, RDLENGTH 2.
-pub(super) const RR_HEAD_LEN: usize = 12;
-/// Largest offset a compression pointer reaches (RFC 1035 §4.1.4).
-pub(super) const MAX_POINTER: usize = 0x3FFF;
-/// The largest OPT gslb writes: fixed part, and a client subnet option
-/// with a full IPv6 address.
-const MAX_OPT_LEN: usize = 11 + 4 + 4 + 16;
 
 impl Message<'_, '_> {
     /// Apex NS answer, with all glue for the name servers gslb serves;
@@ -45,7 +38,7 @@ impl Message<'_, '_> {
         }
         for ns in zone.nameservers.iter() {
             let name_at = rdata_at;
-            rdata_at += RR_HEAD_LEN + rdata_len(ns.name.wire(), ns.labels_before_apex);
+            rdata_at += RR_HEAD_LEN + ns_rdata_len(ns.name.wire(), ns.labels_before_apex);
             let Some(glue) = ns.glue.and_then(|g| table.glue.get(g as usize)) else {
                 continue;
             };
@@ -76,34 +69,4 @@ impl Message<'_, '_> {
             None => self.out.extend_from_slice(ns.name.wire()),
         }
     }
-}
-
-/// Length of an NS record's data as [`Message::ns_name`] writes it.
-fn rdata_len(wire: &[u8], labels_before_apex: Option<usize>) -> usize {
-    labels_before_apex.map_or(wire.len(), |prefix| prefix + 2)
-}
-
-/// Size of the largest response to an NS query at the apex of `origin`:
-/// header, question, every NS record, all glue, and an OPT with an IPv6
-/// client subnet, as [`Message::nameservers`] writes them. Config
-/// validation uses it to reject a zone whose NS answer would not fit a DNS
-/// message (65,535 bytes), which not even TCP could carry.
-pub fn nameservers_response_len(origin: &Name, nameservers: &[(Name, Vec<IpAddr>)]) -> usize {
-    let rdata = |ns: &Name| rdata_len(ns.wire(), suffix_at(ns.wire(), origin.wire()));
-    let question = HEADER_LEN + origin.wire().len() + 4;
-    let ns_records: usize = nameservers
-        .iter()
-        .map(|(ns, _)| RR_HEAD_LEN + rdata(ns))
-        .sum();
-    let mut len = question + ns_records;
-    let mut name_at = question + RR_HEAD_LEN;
-    for (ns, addrs) in nameservers {
-        let owner = if name_at <= MAX_POINTER { 2 } else { rdata(ns) };
-        for addr in addrs {
-            let addr_len = if addr.is_ipv4() { 4 } else { 16 };
-            len += owner + RR_HEAD_LEN - 2 + addr_len;
-        }
-        name_at += RR_HEAD_LEN + rdata(ns);
-    }
-    len + MAX_OPT_LEN
 }

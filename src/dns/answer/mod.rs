@@ -17,8 +17,6 @@ mod apex;
 mod data;
 mod referral;
 
-pub use apex::nameservers_response_len;
-
 use super::wire::{self, ClientSubnet, Edns, HEADER_LEN, Malformed, Query};
 use crate::geo::{self, LocateCache};
 use crate::metrics::{self, Metrics, TableCounters};

@@ -612,6 +612,7 @@ fn glue_owner_names_stay_right_past_the_compression_pointer_range() {
 
 #[test]
 fn the_ns_answer_size_check_counts_what_the_writer_writes() {
+    use crate::model::ns_answer::nameservers_response_len;
     for (count, off_zone) in [(20, 0), (4, 100), (1, 0)] {
         let yaml = many_nameservers_yaml(count, off_zone);
         let raw = serde_saphyr::from_str(&yaml).unwrap();

@@ -1,0 +1,109 @@
+//! Secrets the config names by file: the admin API's bearer token and the
+//! TSIG keys of dynamic updates.
+//!
+//! They are read and checked when the config loads, so a missing,
+//! unreadable, oversized or malformed secret fails `check-config` and a
+//! reload with the file named, instead of failing later. Reads are capped:
+//! a secret file pointed at a large file (or a device) must not fill memory.
+
+use std::{io::Read as _, path::Path};
+
+/// Shortest admin token accepted: 16 characters is 96 bits as base64, 64
+/// as hex.
+pub const ADMIN_TOKEN_MIN_LEN: usize = 16;
+/// Longest admin token accepted: it travels in one HTTP header.
+pub const ADMIN_TOKEN_MAX_LEN: usize = 4096;
+/// Largest admin token file read: the longest token with room to spare for
+/// the white space around it.
+const ADMIN_TOKEN_FILE_MAX_BYTES: u64 = 64 * 1024;
+
+/// Reads a secret file of at most `max_bytes` bytes as text; the error says
+/// why it could not be read, without the path (callers name the file and
+/// the field).
+pub fn read(path: &Path, max_bytes: u64) -> Result<String, String> {
+    let handle = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    handle
+        .take(max_bytes + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| e.to_string())?;
+    if text.len() as u64 > max_bytes {
+        return Err(format!("larger than {max_bytes} bytes"));
+    }
+    Ok(text)
+}
+
+/// Checks an admin token's shape: surrounding white space (the newline of
+/// `echo` or `openssl rand`) is dropped; what is left must be 16 to 4096
+/// printable ASCII characters without spaces. Returns the token.
+pub fn admin_token(text: &str) -> Result<&str, String> {
+    let token = text.trim();
+    if token.is_empty() {
+        return Err("the admin token is empty".into());
+    }
+    if token.len() < ADMIN_TOKEN_MIN_LEN {
+        return Err(format!(
+            "the admin token is shorter than {ADMIN_TOKEN_MIN_LEN} characters; make one with `openssl rand -hex 32`"
+        ));
+    }
+    if token.len() > ADMIN_TOKEN_MAX_LEN {
+        return Err(format!(
+            "the admin token is longer than {ADMIN_TOKEN_MAX_LEN} characters"
+        ));
+    }
+    if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("the admin token has characters other than printable ASCII (no spaces)".into());
+    }
+    Ok(token)
+}
+
+/// Reads and checks an admin token file (`server.admin_token_file`);
+/// returns the token. The message names the file.
+pub fn admin_token_file(path: &Path) -> Result<String, String> {
+    let text = read(path, ADMIN_TOKEN_FILE_MAX_BYTES)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    admin_token(&text)
+        .map(str::to_owned)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "0123456789").unwrap();
+        assert_eq!(read(&path, 10).unwrap(), "0123456789");
+        assert_eq!(read(&path, 9).unwrap_err(), "larger than 9 bytes");
+        let missing = read(&dir.path().join("missing"), 10).unwrap_err();
+        assert!(missing.contains("No such file"), "{missing}");
+    }
+
+    #[test]
+    fn admin_token_files_are_trimmed_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "0123456789abcdef0123\n").unwrap();
+        assert_eq!(admin_token_file(&path).unwrap(), "0123456789abcdef0123");
+        std::fs::write(&path, "short\n").unwrap();
+        let short = admin_token_file(&path).unwrap_err();
+        assert!(
+            short.starts_with(&format!("{}: the admin token is shorter", path.display())),
+            "{short}"
+        );
+        // A token path pointed at a huge file is refused before it fills
+        // memory, even when the token in it would be valid.
+        let padded = format!("{}0123456789abcdef0123\n", " ".repeat(70_000));
+        std::fs::write(&path, padded).unwrap();
+        let large = admin_token_file(&path).unwrap_err();
+        assert!(large.ends_with("larger than 65536 bytes"), "{large}");
+        let missing = admin_token_file(Path::new("/nonexistent/token")).unwrap_err();
+        assert!(
+            missing.starts_with("cannot read /nonexistent/token: "),
+            "{missing}"
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! `health_checks`: the probe templates sets refer to by name.
+
+use std::{collections::BTreeMap, net::IpAddr, sync::Arc, time::Duration};
+
+use super::Checker;
+use crate::config::raw::{RawHealthCheck, RawStatus, RawStatusItem};
+use crate::model::{HealthCheck, ProbeKind};
+use crate::name::Name;
+
+pub(in crate::config) fn health_checks(
+    check: &mut Checker<'_>,
+    raw: &BTreeMap<String, RawHealthCheck>,
+) -> BTreeMap<String, Arc<HealthCheck>> {
+    raw.iter()
+        .filter_map(|(name, raw)| {
+            health_check(check, &format!("health_checks.{name}"), name, raw)
+                .map(|hc| (name.clone(), Arc::new(hc)))
+        })
+        .collect()
+}
+
+fn health_check(
+    check: &mut Checker<'_>,
+    path: &str,
+    name: &str,
+    raw: &RawHealthCheck,
+) -> Option<HealthCheck> {
+    let kind = match raw.kind.as_str() {
+        "http" => Some(ProbeKind::Http),
+        "https" => Some(ProbeKind::Https),
+        "tcp" => Some(ProbeKind::Tcp),
+        other => {
+            check.error(
+                format!("{path}.kind"),
+                format!("{other:?} is not one of http, https, tcp"),
+            );
+            None
+        }
+    };
+    let default_port = match kind {
+        Some(ProbeKind::Http) => Some(80),
+        Some(ProbeKind::Https) => Some(443),
+        _ => None,
+    };
+    let port = match (raw.port, default_port) {
+        (None, None) if kind.is_some() => {
+            check.error(format!("{path}.port"), "is required for tcp checks");
+            None
+        }
+        (port, default) => check.int(format!("{path}.port"), port, default.unwrap_or(0), 1, 65535),
+    };
+    if kind == Some(ProbeKind::Tcp) {
+        for (field, set) in [
+            ("path", raw.path.is_some()),
+            ("host", raw.host.is_some()),
+            ("expect_status", raw.expect_status.is_some()),
+            ("body_contains", raw.body_contains.is_some()),
+            ("insecure_skip_verify", raw.insecure_skip_verify.is_some()),
+        ] {
+            if set {
+                check.error(
+                    format!("{path}.{field}"),
+                    "only applies to http and https checks",
+                );
+            }
+        }
+    }
+    let http_path = raw.path.clone().unwrap_or_else(|| "/".into());
+    if !http_path.starts_with('/')
+        || http_path
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        check.error(
+            format!("{path}.path"),
+            format!("{http_path:?} must start with '/' and have no spaces"),
+        );
+    }
+    if let Some(host) = &raw.host
+        && Name::parse(host).is_err()
+        && host.parse::<IpAddr>().is_err()
+    {
+        check.error(
+            format!("{path}.host"),
+            format!("{host:?} is not a host name"),
+        );
+    }
+    let expect_status = expect_status(
+        check,
+        &format!("{path}.expect_status"),
+        raw.expect_status.as_ref(),
+    );
+    let interval = check.duration(
+        format!("{path}.interval"),
+        raw.interval.as_deref(),
+        Duration::from_secs(5),
+        Duration::from_millis(100),
+        Duration::from_secs(3600),
+    );
+    let timeout = check.duration(
+        format!("{path}.timeout"),
+        raw.timeout.as_deref(),
+        Duration::from_secs(2),
+        Duration::from_millis(10),
+        Duration::from_secs(60),
+    );
+    if let (Some(i), Some(t)) = (interval, timeout)
+        && t > i
+    {
+        check.error(
+            format!("{path}.timeout"),
+            "must not be longer than interval",
+        );
+    }
+    let rise = check.int(format!("{path}.rise"), raw.rise, 2, 1, 100);
+    let fall = check.int(format!("{path}.fall"), raw.fall, 2, 1, 100);
+    Some(HealthCheck {
+        name: name.to_owned(),
+        kind: kind?,
+        port: port?,
+        path: http_path,
+        host: raw.host.clone(),
+        expect_status: expect_status?,
+        body_contains: raw.body_contains.clone(),
+        insecure_skip_verify: raw.insecure_skip_verify.unwrap_or(false),
+        interval: interval?,
+        timeout: timeout?,
+        rise: rise?,
+        fall: fall?,
+    })
+}
+
+fn expect_status(
+    check: &mut Checker<'_>,
+    path: &str,
+    raw: Option<&RawStatus>,
+) -> Option<Vec<(u16, u16)>> {
+    let items: Vec<String> = match raw {
+        None => return Some(vec![(200, 399)]),
+        Some(RawStatus::Code(code)) => vec![code.to_string()],
+        Some(RawStatus::Text(text)) => text.split(',').map(|s| s.trim().to_owned()).collect(),
+        Some(RawStatus::List(list)) => list
+            .iter()
+            .map(|item| match item {
+                RawStatusItem::Code(code) => code.to_string(),
+                RawStatusItem::Text(text) => text.trim().to_owned(),
+            })
+            .collect(),
+    };
+    let parse = |s: &str| {
+        s.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|c| (100..=599).contains(c))
+    };
+    let mut ranges = Vec::new();
+    for item in &items {
+        let range = match item.split_once('-') {
+            Some((lo, hi)) => parse(lo).zip(parse(hi)).filter(|(lo, hi)| lo <= hi),
+            None => parse(item).map(|c| (c, c)),
+        };
+        match range {
+            Some(range) => ranges.push(range),
+            None => check.error(
+                path,
+                format!("{item:?} is not a status code (100-599) or a range such as 200-399"),
+            ),
+        }
+    }
+    (ranges.len() == items.len() && !ranges.is_empty()).then_some(ranges)
+}

@@ -1,0 +1,299 @@
+//! `records` of the config and of record files: names inside a served
+//! zone and defined once, sets, targets, weights and geo scopes.
+
+use std::{collections::HashMap, net::IpAddr};
+
+use super::{Checker, DEFAULT_TTL, MAX_TTL, alias};
+use crate::config::RecordScope;
+use crate::config::raw::{RawGeo, RawRecord, RawSet};
+use crate::geo::{Continent, Coordinates, Country, Subdivision};
+use crate::model::{Fallback, GeoScope, Record, TargetSet, zone_of};
+use crate::name::Name;
+
+/// Largest `answers` value.
+const MAX_ANSWERS: i64 = 64;
+/// Largest set weight.
+const MAX_WEIGHT: i64 = 1_000_000;
+
+/// Validates records from every source against the zones and templates,
+/// and rejects a name defined twice across sources.
+pub(in crate::config) struct RecordChecker<'a> {
+    scope: &'a RecordScope,
+    /// Where each record name was first defined, for duplicate messages.
+    seen: HashMap<Name, String>,
+    /// The records that passed.
+    pub(super) records: Vec<Record>,
+}
+
+impl<'a> RecordChecker<'a> {
+    /// Checks records against `scope`.
+    pub(in crate::config) fn new(scope: &'a RecordScope) -> Self {
+        Self {
+            scope,
+            seen: HashMap::new(),
+            records: Vec::new(),
+        }
+    }
+
+    pub(super) fn add_all(&mut self, check: &mut Checker<'_>, raw: &[RawRecord]) {
+        for (i, raw) in raw.iter().enumerate() {
+            let path = format!("records[{i}]");
+            // Duplicates are checked on the name alone, so a second
+            // definition is reported even when the first has other errors.
+            if let Ok(name) = Name::parse(&raw.name) {
+                if let Some(first) = self.seen.get(&name) {
+                    check.error(
+                        format!("{path}.name"),
+                        format!("{name} is already defined in {first}"),
+                    );
+                    continue;
+                }
+                self.seen.insert(name, format!("{} {path}", check.file));
+            }
+            if let Some(record) = self.record(check, &path, raw) {
+                self.records.push(record);
+            }
+        }
+    }
+
+    pub(in crate::config) fn record(
+        &self,
+        check: &mut Checker<'_>,
+        path: &str,
+        raw: &RawRecord,
+    ) -> Option<Record> {
+        let name = check.name(format!("{path}.name"), &raw.name);
+        let zone = name.as_ref().and_then(|name| {
+            let zone = zone_of(name, self.scope.zones.iter().map(|z| &z.origin))
+                .and_then(|i| self.scope.zones.get(i));
+            if zone.is_none() && !self.scope.zones.is_empty() {
+                let served = self.scope.origins();
+                check.error(
+                    format!("{path}.name"),
+                    format!("{name} is not inside a served zone ({})", served.join(", ")),
+                );
+            }
+            if let Some(ns_zone) = self
+                .scope
+                .zones
+                .iter()
+                .find(|z| z.nameservers.contains(name))
+            {
+                check.error(
+                    format!("{path}.name"),
+                    format!(
+                        "{name} is a name server of zone {}; gslb serves its glue",
+                        ns_zone.origin
+                    ),
+                );
+            }
+            zone
+        });
+        let ttl = check.int(
+            format!("{path}.ttl"),
+            raw.ttl,
+            zone.map_or(DEFAULT_TTL, |z| i64::from(z.ttl)),
+            0,
+            MAX_TTL,
+        );
+        let answers = match raw.answers {
+            None => Some(None),
+            Some(n) => check
+                .int(format!("{path}.answers"), Some(n), 0, 1, MAX_ANSWERS)
+                .map(Some),
+        };
+        let fallback = match raw.fallback.as_deref() {
+            None | Some("any") => Some(Fallback::Any),
+            Some("none") => Some(Fallback::None),
+            Some(other) => {
+                check.error(
+                    format!("{path}.fallback"),
+                    format!("{other:?} is not one of any, none"),
+                );
+                None
+            }
+        };
+        if raw.sets.is_empty() {
+            check.error(format!("{path}.sets"), "at least one set is required");
+        }
+        let mut sets: Vec<TargetSet> = Vec::new();
+        for (j, raw_set) in raw.sets.iter().enumerate() {
+            let set_path = format!("{path}.sets[{j}]");
+            if let Some(k) = raw.sets[..j].iter().position(|s| s.id == raw_set.id) {
+                check.error(
+                    format!("{set_path}.id"),
+                    format!("{:?} is already the id of sets[{k}]", raw_set.id),
+                );
+            }
+            if let Some(set) = self.set(check, &set_path, raw_set) {
+                sets.push(set);
+            }
+        }
+        let (name, ttl, answers, fallback) = (name?, ttl?, answers?, fallback?);
+        (sets.len() == raw.sets.len()).then(|| Record {
+            name,
+            ttl,
+            answers,
+            fallback,
+            sets,
+            source: check.file.clone(),
+        })
+    }
+
+    fn set(&self, check: &mut Checker<'_>, path: &str, raw: &RawSet) -> Option<TargetSet> {
+        let id_ok = !raw.id.is_empty()
+            && raw.id.len() <= 253
+            && raw
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c));
+        if !id_ok {
+            check.error(
+                format!("{path}.id"),
+                format!("{:?} must be 1-253 letters, digits or - _ . / :", raw.id),
+            );
+        }
+        if raw.targets.is_empty() {
+            check.error(
+                format!("{path}.targets"),
+                "at least one address is required",
+            );
+        }
+        let mut targets: Vec<IpAddr> = Vec::new();
+        let mut hostnames: Vec<Name> = Vec::new();
+        for (k, text) in raw.targets.iter().enumerate() {
+            let target_path = format!("{path}.targets[{k}]");
+            let Some(target) = alias::target(check, &target_path, text) else {
+                continue;
+            };
+            match target {
+                alias::Target::Ip(ip) if targets.contains(&ip) => {
+                    check.error(target_path, format!("{ip} is listed twice"));
+                }
+                alias::Target::Ip(ip) => targets.push(ip),
+                alias::Target::Host(name) if hostnames.contains(&name) => {
+                    check.error(target_path, format!("{name} is listed twice"));
+                }
+                alias::Target::Host(name) => hostnames.push(name),
+            }
+        }
+        let weight = check.int(format!("{path}.weight"), raw.weight, 1, 0, MAX_WEIGHT);
+        let priority = check.int(format!("{path}.priority"), raw.priority, 0, 0, 65535);
+        let geo = geo_scope(check, &format!("{path}.geo"), raw.geo.as_ref());
+        let location = raw.location.and_then(|l| {
+            let ok = (-90.0..=90.0).contains(&l.lat) && (-180.0..=180.0).contains(&l.lon);
+            if !ok {
+                check.error(
+                    format!("{path}.location"),
+                    format!(
+                        "lat {} lon {} is not on Earth (lat -90..90, lon -180..180)",
+                        l.lat, l.lon
+                    ),
+                );
+            }
+            ok.then_some(Coordinates {
+                lat: l.lat,
+                lon: l.lon,
+            })
+        });
+        let location_ok = raw.location.is_none() || location.is_some();
+        let health_check = match &raw.health_check {
+            None => Some(None),
+            Some(name) => match self.scope.health_checks.get(name) {
+                Some(hc) => Some(Some(hc.clone())),
+                None => {
+                    let known: Vec<&str> = self
+                        .scope
+                        .health_checks
+                        .keys()
+                        .map(String::as_str)
+                        .collect();
+                    check.error(
+                        format!("{path}.health_check"),
+                        format!(
+                            "{name:?} is not defined in health_checks (defined: {})",
+                            known.join(", ")
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let all_ok = id_ok
+            && targets.len() + hostnames.len() == raw.targets.len()
+            && !raw.targets.is_empty()
+            && location_ok;
+        Some(TargetSet {
+            id: raw.id.clone(),
+            targets,
+            hostnames,
+            weight: weight?,
+            priority: priority?,
+            geo: geo?,
+            location,
+            health_check: health_check?,
+        })
+        .filter(|_| all_ok)
+    }
+}
+
+fn geo_scope(check: &mut Checker<'_>, path: &str, raw: Option<&RawGeo>) -> Option<GeoScope> {
+    let Some(raw) = raw else {
+        return Some(GeoScope::default());
+    };
+    let mut ok = true;
+    let mut codes = |field: &str, list: &[String], what: &str, parse: &dyn Fn(&str) -> bool| {
+        for (k, code) in list.iter().enumerate() {
+            if !parse(code) {
+                check.error(
+                    format!("{path}.{field}[{k}]"),
+                    format!("{code:?} is not {what}"),
+                );
+                ok = false;
+            }
+        }
+    };
+    codes(
+        "continents",
+        &raw.continents,
+        "a continent code (AF AN AS EU NA OC SA)",
+        &|c| Continent::parse(c).is_some(),
+    );
+    codes(
+        "countries",
+        &raw.countries,
+        "an ISO 3166-1 alpha-2 country code",
+        &|c| Country::parse(c).is_some(),
+    );
+    codes(
+        "subdivisions",
+        &raw.subdivisions,
+        "an ISO 3166-2 subdivision code such as US-CA",
+        &|c| Subdivision::parse(c).is_some(),
+    );
+    let scope = GeoScope {
+        continents: raw
+            .continents
+            .iter()
+            .filter_map(|c| Continent::parse(c))
+            .collect(),
+        countries: raw
+            .countries
+            .iter()
+            .filter_map(|c| Country::parse(c))
+            .collect(),
+        subdivisions: raw
+            .subdivisions
+            .iter()
+            .filter_map(|c| Subdivision::parse(c))
+            .collect(),
+    };
+    if ok && scope.is_empty() {
+        check.error(
+            path,
+            "lists no continents, countries or subdivisions; leave geo out instead",
+        );
+        return None;
+    }
+    ok.then_some(scope)
+}

@@ -1,0 +1,139 @@
+//! `server`: listeners, workers, timeouts and caps.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+
+use super::{Checker, alias, rate_limit};
+use crate::config::limits;
+use crate::config::raw::RawServer;
+use crate::model::Server;
+
+pub(super) fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
+    if raw.dns_listen.is_empty() {
+        check.error(
+            "server.dns_listen",
+            "at least one address is required, e.g. \"0.0.0.0:53\"",
+        );
+    }
+    let dns_listen: Vec<SocketAddr> = raw
+        .dns_listen
+        .iter()
+        .enumerate()
+        .filter_map(|(i, text)| socket_addr(check, format!("server.dns_listen[{i}]"), text))
+        .collect();
+    let admin_listen = raw
+        .admin_listen
+        .as_deref()
+        .and_then(|text| socket_addr(check, "server.admin_listen", text));
+    let default_workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+    let udp_workers = check.int(
+        "server.udp_workers",
+        raw.udp_workers,
+        default_workers,
+        1,
+        256,
+    );
+    let max_udp_payload = check.int(
+        "server.max_udp_payload",
+        raw.max_udp_payload,
+        1232,
+        512,
+        4096,
+    );
+    let tcp_idle_timeout = check.duration(
+        "server.tcp_idle_timeout",
+        raw.tcp_idle_timeout.as_deref(),
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        Duration::from_secs(3600),
+    );
+    let tcp_max_connections = check.int(
+        "server.tcp_max_connections",
+        raw.tcp_max_connections,
+        1_000,
+        1,
+        1_000_000,
+    );
+    let tcp_max_connections_per_ip = check.int(
+        "server.tcp_max_connections_per_ip",
+        raw.tcp_max_connections_per_ip,
+        20,
+        1,
+        1_000_000,
+    );
+    let shutdown_grace = check.duration(
+        "server.shutdown_grace",
+        raw.shutdown_grace.as_deref(),
+        Duration::from_secs(5),
+        Duration::ZERO,
+        Duration::from_secs(300),
+    );
+    let max_config_bytes = check.int(
+        "server.max_config_bytes",
+        raw.max_config_bytes,
+        limits::DEFAULT_MAX_CONFIG_BYTES as i64,
+        limits::MIN_MAX_CONFIG_BYTES as i64,
+        limits::MAX_MAX_CONFIG_BYTES as i64,
+    );
+    let max_records = check.int(
+        "server.max_records",
+        raw.max_records,
+        limits::DEFAULT_MAX_RECORDS as i64,
+        1,
+        limits::MAX_MAX_RECORDS as i64,
+    );
+    let admin_max_connections = check.int(
+        "server.admin_max_connections",
+        raw.admin_max_connections,
+        64,
+        1,
+        10_000,
+    );
+    let admin_timeout = check.duration(
+        "server.admin_timeout",
+        raw.admin_timeout.as_deref(),
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        Duration::from_secs(300),
+    );
+    let rate_limit = rate_limit::rate_limit(check, raw.rate_limit.as_ref());
+    let resolvers: Vec<SocketAddr> = raw
+        .resolvers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, text)| socket_addr(check, format!("server.resolvers[{i}]"), text))
+        .collect();
+    let resolvers_ok = resolvers.len() == raw.resolvers.len();
+    let alias = alias::alias(check, raw.alias.as_ref());
+    Some(Server {
+        admin_token_file: raw.admin_token_file.as_ref().map(PathBuf::from),
+        admin_max_connections: admin_max_connections?,
+        admin_timeout: admin_timeout?,
+        state_file: raw.state_file.as_ref().map(PathBuf::from),
+        dns_listen,
+        admin_listen,
+        geoip_database: raw.geoip_database.as_ref().map(PathBuf::from),
+        record_files: raw.record_files.iter().map(PathBuf::from).collect(),
+        udp_workers: udp_workers?,
+        max_udp_payload: max_udp_payload?,
+        tcp_idle_timeout: tcp_idle_timeout?,
+        tcp_max_connections: tcp_max_connections?,
+        tcp_max_connections_per_ip: tcp_max_connections_per_ip?,
+        shutdown_grace: shutdown_grace?,
+        max_config_bytes: max_config_bytes?,
+        max_records: max_records?,
+        rate_limit: rate_limit?,
+        resolvers: Some(resolvers).filter(|_| resolvers_ok)?,
+        alias: alias?,
+    })
+}
+
+fn socket_addr(check: &mut Checker<'_>, path: impl fmt::Display, text: &str) -> Option<SocketAddr> {
+    text.parse()
+        .map_err(|_| {
+            check.error(
+                path,
+                format!("{text:?} is not an address with a port, such as \"127.0.0.1:53\" or \"[::1]:53\""),
+            )
+        })
+        .ok()
+}
