@@ -11,7 +11,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-/// A filesystem step of [`write`] failed; the old file is intact.
+/// A filesystem step of [`write()`] failed; the old file is intact.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write {path}: {step}: {source}")]
 pub struct WriteError {

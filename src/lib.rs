@@ -5,46 +5,71 @@
 //! # Layout
 //!
 //! ```text
-//! config/gslb.yaml ─┐                                  geoip/*.mmdb ─▶ geo
-//! record files ─────┼─ config (load, validate) ──▶ table::writer ◀── health::prober (flips)
-//! crd_sync ─────────┘   ▲ SIGHUP, file change      (the one writer)  ◀── admin (overrides)
-//!  (writes a record file)                               │ ArcSwap<table::Snapshot>
-//!                                                       ▼
+//! config/gslb.yaml ─┐
+//! record files ─────┼─ config::reload (watch, SIGHUP, load, validate) ──Reloaded──▶ table::writer
+//! crd_sync ─────────┘                                      (the one writer) ◀── health::prober (flips)
+//!  (writes a record file)                                                   ◀── alias (addresses)
+//!                                                                           ◀── admin (overrides)
+//!                                                        │ table::SnapshotCell (load only)
+//!  geoip/*.mmdb ─▶ geo                                   ▼
 //!  dns::udp (own threads) ─┐
 //!  dns::tcp (own tasks) ───┴─▶ dns::answer: dns::wire parse → table lookup → geo → select → encode
 //!                              UDP answers then pass dns::rrl (response rate limiting) ─┘
 //! ```
 //!
+//! # Layers
+//!
+//! Each module uses only those below it (`tests/layers.rs` checks it):
+//!
+//! ```text
+//! leaves         name  geo  metrics  atomic_file  tls  fd_limit
+//! domain         rdata → name;  model → name, geo, rdata;  rrl → model
+//! loading        config → model (and the leaves)
+//! serving        table → config, model, rrl;  select → table;  dns → select, table, rrl
+//! feeding        health → table;  alias → table        (they send the writer flips, addresses)
+//! operating      explain → select, health;  admin → table, health, alias, explain, config
+//! sidecar        crd_sync → config, model             (the config schema, nothing of the server)
+//! wiring         app, main → anything
+//! ```
+//!
 //! * [`name`]: domain names in wire form, shared by the model, the table and
 //!   the DNS path (the model knows no transport).
+//! * [`geo`]: client location from GeoIP2/GeoLite2 databases.
+//! * [`metrics`]: every counter and its name; callers hand it plain values.
 //! * [`atomic_file`]: replace-by-rename for the files gslb and the sidecar
 //!   write.
+//! * [`rdata`]: record data of static records, presentation format to wire.
+//! * [`model`]: the validated config, the zones' longest-match rule and the
+//!   size of the NS answer a zone must fit.
+//! * [`rrl`]: response rate limiting's accounting (the stream table).
 //! * [`config`]: the YAML schema ([`config::raw`]), validation into [`model`]
 //!   with every error's file and field, size and record caps
-//!   ([`config::limits`]), and file watching.
-//! * [`table`]: the compiled, immutable [`table::Snapshot`] and the writer
-//!   task that alone publishes new ones.
-//! * [`rdata`]: record data of static records, presentation format to wire.
+//!   ([`config::limits`]), secret files ([`config::secret`]), and the
+//!   reload task ([`config::reload`](mod@config::reload)) that watches the files and hands each
+//!   valid config to the table writer.
+//! * [`table`]: the compiled, immutable [`table::Snapshot`] with its health
+//!   bits and overrides ([`table::health`]), and the writer task
+//!   ([`table::writer`]) that alone publishes new ones; readers hold a
+//!   load-only [`table::SnapshotCell`].
 //! * [`select`]: the selection rules as a pure function.
-//! * [`dns`]: the wire reader, the answer engine, response rate limiting
-//!   (UDP only) and the UDP/TCP listeners.
+//! * [`dns`]: the wire reader, the answer engine, which responses rate
+//!   limiting counts together (UDP only) and the UDP/TCP listeners.
+//! * [`health`]: rise/fall, the probes and the prober, which sends flips to
+//!   the writer.
+//! * [`alias`]: hostname targets: the background refresher that resolves
+//!   host names in `targets` and reports their addresses to the writer.
 //! * [`explain`]: why a client gets its answer: the DNS path's selection
 //!   traced rule by rule, with what-if assumptions (`/explain`,
 //!   `gslb explain`).
-//! * [`geo`]: client location from GeoIP2/GeoLite2 databases.
-//! * [`health`]: probe state in snapshots, rise/fall, and the prober.
-//! * [`alias`]: hostname targets: the background refresher that resolves
-//!   host names in `targets` and reports their addresses to the writer.
 //! * [`admin`]: the admin HTTP API (bearer token, Host check, connection
-//!   limits, shared `/status` and `/metrics` bodies), its client for
-//!   `gslb status` and `gslb override`, the status report and the status
-//!   page (`GET /`).
-//! * [`metrics`]: every counter, rendered for Prometheus.
+//!   limits, shared `/status` and `/metrics` bodies, the Prometheus
+//!   exposition), its client for `gslb status` and `gslb override`, the
+//!   status report and the status page (`GET /`).
 //! * [`fd_limit`]: the open-file limit, raised at start, and the reserve
 //!   that caps DNS-over-TCP connections.
+//! * [`tls`]: the process-wide rustls crypto provider.
 //! * `crd_sync`: the DNSEndpoint sidecar (cargo feature `kubernetes`, on by
 //!   default).
-//! * [`tls`]: the process-wide rustls crypto provider.
 //! * [`app`]: wiring for `gslb serve`.
 
 pub mod admin;

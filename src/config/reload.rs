@@ -9,7 +9,7 @@
 //! Two guarantees hold across a load: a file event that arrives while a
 //! load runs waits in the ping channel and is compared afterwards, so an
 //! edit landing mid-load is never lost; and a file event only reloads when
-//! a file differs from what the last attempt read ([`super::Inputs`]), so
+//! a file differs from what the last attempt read ([`crate::config::input::Inputs`]), so
 //! a broken file is not retried until it changes again (or SIGHUP asks).
 
 use std::{

@@ -7,7 +7,7 @@
 //! write or read: another program writing in the same directory (a log, a
 //! tool's output) must cost the server nothing. Events for other names are
 //! dropped; the rest are hints, and the table writer compares the files
-//! with what the last load read ([`super::Inputs`]) before it reloads.
+//! with what the last load read ([`crate::config::input::Inputs`]) before it reloads.
 
 use crate::atomic_file::parent_dir;
 use std::{

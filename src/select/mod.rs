@@ -270,7 +270,7 @@ fn narrow_by_location(sets: &[Set], cands: &mut Vec<u32>, client: &Location) -> 
 
 /// Probability that rule 5 picks each of `cands` (indexes into `sets`), in
 /// the order given: weight over the total, or equal shares when every
-/// weight is 0, exactly as [`pick_weighted`] draws.
+/// weight is 0, exactly as `pick_weighted` draws.
 pub fn weight_shares<'a>(sets: &'a [Set], cands: &'a [u32]) -> impl Iterator<Item = f64> + 'a {
     let total: u64 = cands
         .iter()
