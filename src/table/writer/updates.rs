@@ -380,12 +380,7 @@ records:
 "#,
             secret.display()
         );
-        let raw: crate::config::raw::RawConfig = config::Config::builder()
-            .add_source(config::File::from_str(&yaml, config::FileFormat::Yaml))
-            .build()
-            .and_then(|c| c.try_deserialize())
-            .unwrap();
-        let config = crate::config::validate::validate(raw, "test.yaml", Vec::new(), 1).unwrap();
+        let config = crate::config::load_from_text("test.yaml", &yaml, &[]).unwrap();
         let table = compile::compile(&config);
         (config, table)
     }
