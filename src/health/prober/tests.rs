@@ -167,3 +167,68 @@ fn empty_snapshot() -> crate::table::Snapshot {
         dynamic: Default::default(),
     }
 }
+
+fn probe_of(check: &Arc<HealthCheck>, addr: IpAddr) -> Probe {
+    Probe {
+        check: check.clone(),
+        addr,
+    }
+}
+
+/// The board shows each probe's last result, and readiness waits for the
+/// first result of every probe, the slow ones included.
+#[tokio::test(start_paused = true)]
+async fn the_board_shows_results_and_ready_waits_for_every_first_result() {
+    let check = check();
+    let healthy = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let hung = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+    let network = Arc::new(Network {
+        healthy: Some(healthy),
+        ..Network::default()
+    });
+    let (writer, _flips) = builder_for(healthy);
+    let mut prober = Prober::with_dial(writer, Arc::new(Metrics::default()), network, 16);
+    let board = prober.board();
+    prober.sync(&[probe_of(&check, healthy), probe_of(&check, hung)]);
+    assert!(!board.ready(), "nothing probed yet");
+    let fresh = board.get(&probe_of(&check, hung)).expect("listed at once");
+    assert_eq!((fresh.up, fresh.last_probe), (None, None));
+
+    // First probes are spread over one interval; the hung one then takes
+    // its timeout.
+    tokio::time::sleep(check.interval + check.timeout + Duration::from_millis(10)).await;
+    assert!(board.ready(), "every probe has a first result");
+    let good = board.get(&probe_of(&check, healthy)).expect("listed");
+    assert!(good.last_probe.is_some() && good.last_error.is_none());
+    let bad = board.get(&probe_of(&check, hung)).expect("listed");
+    assert_eq!(bad.last_error.as_deref(), Some("timed out"));
+    assert_eq!(bad.latency, Some(check.timeout));
+}
+
+/// A probe a reload removed is stopped, leaves the board, and is not
+/// waited for by readiness.
+#[tokio::test(start_paused = true)]
+async fn a_removed_probe_stops_and_leaves_the_board() {
+    let check = check();
+    let healthy = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let hung = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+    let network = Arc::new(Network {
+        healthy: Some(healthy),
+        ..Network::default()
+    });
+    let (writer, _flips) = builder_for(healthy);
+    let metrics = Arc::new(Metrics::default());
+    let mut prober = Prober::with_dial(writer, metrics, network.clone(), 16);
+    let board = prober.board();
+    prober.sync(&[probe_of(&check, healthy), probe_of(&check, hung)]);
+    // Removed before its first result: readiness must not wait for it.
+    prober.sync(&[probe_of(&check, healthy)]);
+    assert!(board.get(&probe_of(&check, hung)).is_none());
+    tokio::time::sleep(check.interval * 5).await;
+    assert!(board.ready(), "the remaining probe's result is enough");
+    assert_eq!(
+        network.hung_probes.load(Ordering::SeqCst),
+        0,
+        "the removed probe never ran"
+    );
+}
