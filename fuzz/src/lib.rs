@@ -12,7 +12,7 @@ use std::sync::Arc;
 use gslb::dns::answer::{Outcome, Responder, Transport};
 use gslb::dns::signed;
 use gslb::geo::GeoDb;
-use gslb::health::{Health, Override, ProbeBits, SetOverrides};
+use gslb::table::health::{Health, Override, ProbeBits, SetOverrides};
 use gslb::metrics::Metrics;
 use gslb::model::Config;
 use gslb::table::{Snapshot, compile};
@@ -79,7 +79,7 @@ pub fn snapshot(
     };
     Snapshot {
         generation: 1,
-        counters: Arc::new(Metrics::default().counters_for(&table)),
+        counters: Arc::new(table.counters(&Metrics::default())),
         table,
         health,
         geo,
