@@ -175,17 +175,26 @@ fn probe_of(check: &Arc<HealthCheck>, addr: IpAddr) -> Probe {
     }
 }
 
-/// The board shows each probe's last result, and readiness waits for the
-/// first result of every probe, the slow ones included.
-#[tokio::test(start_paused = true)]
-async fn the_board_shows_results_and_ready_waits_for_every_first_result() {
-    let check = check();
+/// A check, a healthy target, a hung one, and the network they are on.
+fn one_healthy_one_hung() -> (Arc<HealthCheck>, IpAddr, IpAddr, Arc<Network>) {
     let healthy = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
-    let hung = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
     let network = Arc::new(Network {
         healthy: Some(healthy),
         ..Network::default()
     });
+    (
+        check(),
+        healthy,
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)),
+        network,
+    )
+}
+
+/// The board shows each probe's last result, and readiness waits for the
+/// first result of every probe, the slow ones included.
+#[tokio::test(start_paused = true)]
+async fn the_board_shows_results_and_ready_waits_for_every_first_result() {
+    let (check, healthy, hung, network) = one_healthy_one_hung();
     let (writer, _flips) = builder_for(healthy);
     let mut prober = Prober::with_dial(writer, Arc::new(Metrics::default()), network, 16);
     let board = prober.board();
@@ -209,13 +218,7 @@ async fn the_board_shows_results_and_ready_waits_for_every_first_result() {
 /// waited for by readiness.
 #[tokio::test(start_paused = true)]
 async fn a_removed_probe_stops_and_leaves_the_board() {
-    let check = check();
-    let healthy = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
-    let hung = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
-    let network = Arc::new(Network {
-        healthy: Some(healthy),
-        ..Network::default()
-    });
+    let (check, healthy, hung, network) = one_healthy_one_hung();
     let (writer, _flips) = builder_for(healthy);
     let metrics = Arc::new(Metrics::default());
     let mut prober = Prober::with_dial(writer, metrics, network.clone(), 16);
