@@ -9,6 +9,10 @@
 //! * `rrl/one_stream`, `rrl/10k_streams`: the response rate limiter's cost
 //!   per response, for one client asking one name (a hot word) and for
 //!   10,000 client prefixes in the default table (mostly cache misses).
+//! * `geo_locate/{struct,decode_path,lookup_network,full_city}`: one GeoIP
+//!   lookup on the test City database by `GeoDb::locate` (one borrowed
+//!   struct), against the ways it was chosen over: a `decode_path` call per
+//!   field, the tree walk alone, and the whole `geoip2::City`.
 //!
 //! Run `cargo bench --bench dns`; `-- --save-baseline NAME` and
 //! `-- --baseline NAME` compare runs.
@@ -16,12 +20,13 @@
 use std::{hint::black_box, net::IpAddr, path::Path, sync::Arc};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use maxminddb::{MaxMindDbError, Reader, geoip2, path};
 use rand::{SeedableRng, rngs::SmallRng};
 
 use gslb::config::{Loaded, raw, validate};
 use gslb::dns::answer::{Outcome, Responder, ResponseKind, Transport};
 use gslb::dns::rrl::RateLimiter;
-use gslb::geo::{Continent, Coordinates, GeoDb, Location};
+use gslb::geo::{Continent, Coordinates, Country, GeoDb, Located, Location, Subdivision};
 use gslb::health::Health;
 use gslb::health::Override;
 use gslb::metrics::Metrics;
@@ -293,6 +298,103 @@ fn bench_rrl(c: &mut Criterion) {
     group.finish();
 }
 
+/// Addresses with data in the test City database (one per network of
+/// geoip/README.md): with a real database nearly every client has some.
+const LOCATED: [&str; 12] = [
+    "198.51.100.1",
+    "198.51.100.70",
+    "198.51.100.191",
+    "198.51.100.255",
+    "203.0.113.5",
+    "203.0.113.200",
+    "100.64.1.9",
+    "100.64.2.9",
+    "127.0.4.254",
+    "2001:db8:1::1",
+    "2001:db8:2::1",
+    "2001:db8:4::",
+];
+
+/// The fields `GeoDb::locate` reads, with one `decode_path` call each: the
+/// alternative to its borrowed struct.
+fn locate_by_path(reader: &Reader<Vec<u8>>, ip: IpAddr) -> Result<Located, MaxMindDbError> {
+    let result = reader.lookup(ip)?;
+    let prefix_len = result.network()?.prefix();
+    let continent = result
+        .decode_path::<&str>(&path!["continent", "code"])?
+        .and_then(Continent::parse);
+    let country = result
+        .decode_path::<&str>(&path!["country", "iso_code"])?
+        .and_then(Country::parse);
+    let subdivision = result
+        .decode_path::<&str>(&path!["subdivisions", 0, "iso_code"])?
+        .zip(country)
+        .and_then(|(code, country)| Subdivision::new(country, code));
+    let lat = result.decode_path::<f64>(&path!["location", "latitude"])?;
+    let lon = result.decode_path::<f64>(&path!["location", "longitude"])?;
+    let coordinates = lat
+        .zip(lon)
+        .and_then(|(lat, lon)| Coordinates::new(lat, lon));
+    Ok(Located {
+        location: Location {
+            continent,
+            country,
+            subdivision,
+            coordinates,
+        },
+        prefix_len,
+    })
+}
+
+/// One GeoIP lookup, four ways; each iteration looks up every address of
+/// [`LOCATED`] (throughput counts lookups).
+fn bench_geo(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("geoip/test-city.mmdb");
+    let db = GeoDb::open(&path).expect("test GeoIP database");
+    let reader = Reader::open_readfile(&path).expect("test GeoIP database");
+    let addrs: Vec<IpAddr> = LOCATED
+        .iter()
+        .map(|a| a.parse().expect("bench address"))
+        .collect();
+    for &addr in &addrs {
+        let by_path = locate_by_path(&reader, addr).expect("lookup");
+        assert_eq!(by_path, db.locate(addr), "both ways locate {addr} alike");
+        assert!(by_path.location.country.is_some(), "{addr} has data");
+    }
+    let mut group = c.benchmark_group("geo_locate");
+    group.throughput(Throughput::Elements(addrs.len() as u64));
+    group.bench_function("struct", |b| {
+        b.iter(|| {
+            for &addr in &addrs {
+                black_box(db.locate(black_box(addr)));
+            }
+        })
+    });
+    group.bench_function("decode_path", |b| {
+        b.iter(|| {
+            for &addr in &addrs {
+                let _ = black_box(locate_by_path(&reader, black_box(addr)));
+            }
+        })
+    });
+    group.bench_function("lookup_network", |b| {
+        b.iter(|| {
+            for &addr in &addrs {
+                let _ = black_box(reader.lookup(black_box(addr)).map(|r| r.network()));
+            }
+        })
+    });
+    group.bench_function("full_city", |b| {
+        b.iter(|| {
+            for &addr in &addrs {
+                let result = reader.lookup(black_box(addr));
+                let _ = black_box(result.map(|r| r.decode::<geoip2::City<'_>>()));
+            }
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench_select,
@@ -300,6 +402,7 @@ criterion_group!(
     bench_build,
     bench_flip,
     bench_override,
-    bench_rrl
+    bench_rrl,
+    bench_geo
 );
 criterion_main!(benches);
