@@ -23,7 +23,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use maxminddb::{MaxMindDbError, Reader, geoip2, path};
 use rand::{SeedableRng, rngs::SmallRng};
 
-use gslb::config::{Loaded, raw, validate};
+use gslb::config::{Loaded, load_from_text, raw};
 use gslb::dns::answer::{Outcome, Responder, ResponseKind, Transport};
 use gslb::dns::rrl::RateLimiter;
 use gslb::geo::{Continent, Coordinates, Country, GeoDb, Located, Location, Subdivision};
@@ -35,10 +35,8 @@ use gslb::table::{Family, Probe, Snapshot, builder::Builder, compile};
 
 const CONTINENTS: [&str; 6] = ["NA", "EU", "AS", "SA", "OC", "AF"];
 
-/// A config of `records` records, each with `sets` sets spread over
-/// continents, weights and health checks.
-fn config(records: usize, sets: usize) -> raw::RawConfig {
-    let yaml = r#"
+/// The zone and health check every bench config has.
+const BENCH_YAML: &str = r#"
 server: { dns_listen: ["127.0.0.1:0"] }
 zones:
   - origin: global.example.test.
@@ -47,45 +45,66 @@ zones:
 health_checks:
   web: { kind: tcp, port: 80 }
 "#;
-    let mut raw: raw::RawConfig = config::Config::builder()
-        .add_source(config::File::from_str(yaml, config::FileFormat::Yaml))
-        .build()
-        .and_then(|c| c.try_deserialize())
-        .expect("bench YAML");
-    raw.records = (0..records)
-        .map(|r| raw::RawRecord {
-            name: format!("app{r}.global.example.test."),
-            ttl: Some(30),
-            answers: Some(2),
-            fallback: None,
-            sets: (0..sets)
-                .map(|s| raw::RawSet {
-                    id: format!("cluster-{s}"),
-                    targets: vec![
-                        format!("10.{}.{}.{}", (r >> 8) & 0xff, r & 0xff, s % 250 + 1),
-                        format!("10.{}.{}.{}", (r >> 8) & 0xff, r & 0xff, s % 250 + 2),
-                    ],
-                    weight: Some((s % 5 + 1) as i64),
-                    priority: None,
-                    geo: Some(raw::RawGeo {
-                        continents: vec![CONTINENTS[s % CONTINENTS.len()].to_owned()],
-                        ..raw::RawGeo::default()
-                    }),
-                    location: Some(raw::RawLocation {
-                        lat: (s as f64 * 7.0) % 170.0 - 85.0,
-                        lon: (s as f64 * 13.0) % 350.0 - 175.0,
-                    }),
-                    health_check: (r % 2 == 0).then(|| "web".to_owned()),
-                })
-                .collect(),
-        })
-        .collect();
-    raw
+
+/// Records per generated record file, well inside the default
+/// `server.max_config_bytes`.
+const RECORDS_PER_FILE: usize = 10_000;
+
+/// Record `r` of a bench config, with `sets` sets spread over continents,
+/// weights and health checks.
+fn record(r: usize, sets: usize) -> raw::RawRecord {
+    raw::RawRecord {
+        name: format!("app{r}.global.example.test."),
+        ttl: Some(30),
+        answers: Some(2),
+        fallback: None,
+        sets: (0..sets)
+            .map(|s| raw::RawSet {
+                id: format!("cluster-{s}"),
+                targets: vec![
+                    format!("10.{}.{}.{}", (r >> 8) & 0xff, r & 0xff, s % 250 + 1),
+                    format!("10.{}.{}.{}", (r >> 8) & 0xff, r & 0xff, s % 250 + 2),
+                ],
+                weight: Some((s % 5 + 1) as i64),
+                priority: None,
+                geo: Some(raw::RawGeo {
+                    continents: vec![CONTINENTS[s % CONTINENTS.len()].to_owned()],
+                    ..raw::RawGeo::default()
+                }),
+                location: Some(raw::RawLocation {
+                    lat: (s as f64 * 7.0) % 170.0 - 85.0,
+                    lon: (s as f64 * 13.0) % 350.0 - 175.0,
+                }),
+                health_check: r.is_multiple_of(2).then(|| "web".to_owned()),
+            })
+            .collect(),
+    }
 }
 
+/// A validated config of `records` records of `sets` sets each, read the
+/// way the server reads one: by `config::load_from_text`, with the records
+/// in JSON record files (what `gslb crd-sync` writes for large tables).
 fn validated(records: usize, sets: usize) -> gslb::model::Config {
-    validate::validate(config(records, sets), "bench.yaml", Vec::new(), 1)
-        .expect("bench config is valid")
+    let files: Vec<(String, String)> = (0..records)
+        .step_by(RECORDS_PER_FILE)
+        .map(|first| {
+            let file = raw::RawRecordFile {
+                records: (first..records.min(first + RECORDS_PER_FILE))
+                    .map(|r| record(r, sets))
+                    .collect(),
+            };
+            let text = serde_json::to_string(&file).expect("bench records encode");
+            (format!("records-{first}.json"), text)
+        })
+        .collect();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(name, text)| (name.as_str(), text.as_str()))
+        .collect();
+    let config = load_from_text("bench.yaml", BENCH_YAML, &files)
+        .unwrap_or_else(|errors| panic!("bench config is valid: {errors}"));
+    assert_eq!(config.records.len(), records, "every bench record loads");
+    config
 }
 
 fn geo() -> Arc<GeoDb> {
