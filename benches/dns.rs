@@ -9,6 +9,10 @@
 //! * `rrl/one_stream`, `rrl/10k_streams`: the response rate limiter's cost
 //!   per response, for one client asking one name (a hot word) and for
 //!   10,000 client prefixes in the default table (mostly cache misses).
+//! * `geo_locate/{struct,decode_path,lookup_network,full_city}`: one GeoIP
+//!   lookup on the test City database by `GeoDb::locate` (one borrowed
+//!   struct), against the ways it was chosen over: a `decode_path` call per
+//!   field, the tree walk alone, and the whole `geoip2::City`.
 //!
 //! Run `cargo bench --bench dns`; `-- --save-baseline NAME` and
 //! `-- --baseline NAME` compare runs.
@@ -16,12 +20,13 @@
 use std::{hint::black_box, net::IpAddr, path::Path, sync::Arc};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use maxminddb::{MaxMindDbError, Reader, geoip2, path};
 use rand::{SeedableRng, rngs::SmallRng};
 
-use gslb::config::{Loaded, raw, validate};
+use gslb::config::{Loaded, load_from_text, raw};
 use gslb::dns::answer::{Outcome, Responder, ResponseKind, Transport};
 use gslb::dns::rrl::{self, RateLimiter};
-use gslb::geo::{Continent, Coordinates, GeoDb, Location};
+use gslb::geo::{Continent, Coordinates, Country, GeoDb, Located, Location, Subdivision};
 use gslb::metrics::Metrics;
 use gslb::select::{Scratch, select};
 use gslb::table::health::Health;
@@ -30,10 +35,8 @@ use gslb::table::{Family, Probe, Snapshot, compile, writer::Writer};
 
 const CONTINENTS: [&str; 6] = ["NA", "EU", "AS", "SA", "OC", "AF"];
 
-/// A config of `records` records, each with `sets` sets spread over
-/// continents, weights and health checks.
-fn config(records: usize, sets: usize) -> raw::RawConfig {
-    let yaml = r#"
+/// The zone and health check every bench config has.
+const BENCH_YAML: &str = r#"
 server: { dns_listen: ["127.0.0.1:0"] }
 zones:
   - origin: global.example.test.
@@ -42,45 +45,66 @@ zones:
 health_checks:
   web: { kind: tcp, port: 80 }
 "#;
-    let mut raw: raw::RawConfig = config::Config::builder()
-        .add_source(config::File::from_str(yaml, config::FileFormat::Yaml))
-        .build()
-        .and_then(|c| c.try_deserialize())
-        .expect("bench YAML");
-    raw.records = (0..records)
-        .map(|r| raw::RawRecord {
-            name: format!("app{r}.global.example.test."),
-            ttl: Some(30),
-            answers: Some(2),
-            fallback: None,
-            sets: (0..sets)
-                .map(|s| raw::RawSet {
-                    id: format!("cluster-{s}"),
-                    targets: vec![
-                        format!("10.{}.{}.{}", (r >> 8) & 0xff, r & 0xff, s % 250 + 1),
-                        format!("10.{}.{}.{}", (r >> 8) & 0xff, r & 0xff, s % 250 + 2),
-                    ],
-                    weight: Some((s % 5 + 1) as i64),
-                    priority: None,
-                    geo: Some(raw::RawGeo {
-                        continents: vec![CONTINENTS[s % CONTINENTS.len()].to_owned()],
-                        ..raw::RawGeo::default()
-                    }),
-                    location: Some(raw::RawLocation {
-                        lat: (s as f64 * 7.0) % 170.0 - 85.0,
-                        lon: (s as f64 * 13.0) % 350.0 - 175.0,
-                    }),
-                    health_check: (r % 2 == 0).then(|| "web".to_owned()),
-                })
-                .collect(),
-        })
-        .collect();
-    raw
+
+/// Records per generated record file, well inside the default
+/// `server.max_config_bytes`.
+const RECORDS_PER_FILE: usize = 10_000;
+
+/// Record `r` of a bench config, with `sets` sets spread over continents,
+/// weights and health checks.
+fn record(r: usize, sets: usize) -> raw::RawRecord {
+    raw::RawRecord {
+        name: format!("app{r}.global.example.test."),
+        ttl: Some(30),
+        answers: Some(2),
+        fallback: None,
+        sets: (0..sets)
+            .map(|s| raw::RawSet {
+                id: format!("cluster-{s}"),
+                targets: vec![
+                    format!("10.{}.{}.{}", (r >> 8) & 0xff, r & 0xff, s % 250 + 1),
+                    format!("10.{}.{}.{}", (r >> 8) & 0xff, r & 0xff, s % 250 + 2),
+                ],
+                weight: Some((s % 5 + 1) as i64),
+                priority: None,
+                geo: Some(raw::RawGeo {
+                    continents: vec![CONTINENTS[s % CONTINENTS.len()].to_owned()],
+                    ..raw::RawGeo::default()
+                }),
+                location: Some(raw::RawLocation {
+                    lat: (s as f64 * 7.0) % 170.0 - 85.0,
+                    lon: (s as f64 * 13.0) % 350.0 - 175.0,
+                }),
+                health_check: r.is_multiple_of(2).then(|| "web".to_owned()),
+            })
+            .collect(),
+    }
 }
 
+/// A validated config of `records` records of `sets` sets each, read the
+/// way the server reads one: by `config::load_from_text`, with the records
+/// in JSON record files (what `gslb crd-sync` writes for large tables).
 fn validated(records: usize, sets: usize) -> gslb::model::Config {
-    validate::validate(config(records, sets), "bench.yaml", Vec::new(), 1)
-        .expect("bench config is valid")
+    let files: Vec<(String, String)> = (0..records)
+        .step_by(RECORDS_PER_FILE)
+        .map(|first| {
+            let file = raw::RawRecordFile {
+                records: (first..records.min(first + RECORDS_PER_FILE))
+                    .map(|r| record(r, sets))
+                    .collect(),
+            };
+            let text = serde_json::to_string(&file).expect("bench records encode");
+            (format!("records-{first}.json"), text)
+        })
+        .collect();
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(name, text)| (name.as_str(), text.as_str()))
+        .collect();
+    let config = load_from_text("bench.yaml", BENCH_YAML, &files)
+        .unwrap_or_else(|errors| panic!("bench config is valid: {errors}"));
+    assert_eq!(config.records.len(), records, "every bench record loads");
+    config
 }
 
 fn geo() -> Arc<GeoDb> {
@@ -293,6 +317,103 @@ fn bench_rrl(c: &mut Criterion) {
     group.finish();
 }
 
+/// Addresses with data in the test City database (one per network of
+/// geoip/README.md): with a real database nearly every client has some.
+const LOCATED: [&str; 12] = [
+    "198.51.100.1",
+    "198.51.100.70",
+    "198.51.100.191",
+    "198.51.100.255",
+    "203.0.113.5",
+    "203.0.113.200",
+    "100.64.1.9",
+    "100.64.2.9",
+    "127.0.4.254",
+    "2001:db8:1::1",
+    "2001:db8:2::1",
+    "2001:db8:4::",
+];
+
+/// The fields `GeoDb::locate` reads, with one `decode_path` call each: the
+/// alternative to its borrowed struct.
+fn locate_by_path(reader: &Reader<Vec<u8>>, ip: IpAddr) -> Result<Located, MaxMindDbError> {
+    let result = reader.lookup(ip)?;
+    let prefix_len = result.network()?.prefix();
+    let continent = result
+        .decode_path::<&str>(&path!["continent", "code"])?
+        .and_then(Continent::parse);
+    let country = result
+        .decode_path::<&str>(&path!["country", "iso_code"])?
+        .and_then(Country::parse);
+    let subdivision = result
+        .decode_path::<&str>(&path!["subdivisions", 0, "iso_code"])?
+        .zip(country)
+        .and_then(|(code, country)| Subdivision::new(country, code));
+    let lat = result.decode_path::<f64>(&path!["location", "latitude"])?;
+    let lon = result.decode_path::<f64>(&path!["location", "longitude"])?;
+    let coordinates = lat
+        .zip(lon)
+        .and_then(|(lat, lon)| Coordinates::new(lat, lon));
+    Ok(Located {
+        location: Location {
+            continent,
+            country,
+            subdivision,
+            coordinates,
+        },
+        prefix_len,
+    })
+}
+
+/// One GeoIP lookup, four ways; each iteration looks up every address of
+/// [`LOCATED`] (throughput counts lookups).
+fn bench_geo(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("geoip/test-city.mmdb");
+    let db = GeoDb::open(&path).expect("test GeoIP database");
+    let reader = Reader::open_readfile(&path).expect("test GeoIP database");
+    let addrs: Vec<IpAddr> = LOCATED
+        .iter()
+        .map(|a| a.parse().expect("bench address"))
+        .collect();
+    for &addr in &addrs {
+        let by_path = locate_by_path(&reader, addr).expect("lookup");
+        assert_eq!(by_path, db.locate(addr), "both ways locate {addr} alike");
+        assert!(by_path.location.country.is_some(), "{addr} has data");
+    }
+    let mut group = c.benchmark_group("geo_locate");
+    group.throughput(Throughput::Elements(addrs.len() as u64));
+    group.bench_function("struct", |b| {
+        b.iter(|| {
+            for &addr in &addrs {
+                black_box(db.locate(black_box(addr)));
+            }
+        })
+    });
+    group.bench_function("decode_path", |b| {
+        b.iter(|| {
+            for &addr in &addrs {
+                let _ = black_box(locate_by_path(&reader, black_box(addr)));
+            }
+        })
+    });
+    group.bench_function("lookup_network", |b| {
+        b.iter(|| {
+            for &addr in &addrs {
+                let _ = black_box(reader.lookup(black_box(addr)).map(|r| r.network()));
+            }
+        })
+    });
+    group.bench_function("full_city", |b| {
+        b.iter(|| {
+            for &addr in &addrs {
+                let result = reader.lookup(black_box(addr));
+                let _ = black_box(result.map(|r| r.decode::<geoip2::City<'_>>()));
+            }
+        })
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     bench_select,
@@ -300,6 +421,7 @@ criterion_group!(
     bench_build,
     bench_flip,
     bench_override,
-    bench_rrl
+    bench_rrl,
+    bench_geo
 );
 criterion_main!(benches);

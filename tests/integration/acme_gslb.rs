@@ -12,8 +12,7 @@ use std::time::Duration;
 use hickory_proto::rr::RecordType;
 
 use crate::acme::{
-    Block, Daemon, Pebble, TsigAlgorithm, TsigKey, UpdateServer, certbot, challenge_name,
-    installed, path_str, skip,
+    Block, Daemon, Pebble, TsigAlgorithm, TsigKey, UpdateServer, certbot, challenge_name, path_str,
 };
 use crate::acme_e2e::{IssuerDraft, check_issued, policy_run};
 use crate::dns_update::{PolicyCase, Update, dig, nsupdate, soa_serial};
@@ -189,24 +188,17 @@ impl GslbDaemon {
     }
 }
 
-/// A block for a test on gslb, or `None` (with a notice) when a tool is
-/// missing.
-fn gslb_block() -> Option<Block> {
-    if !installed("nsupdate") {
-        return skip("nsupdate is not installed (apt-get install bind9-dnsutils)");
-    }
-    Block::reserve()
-}
-
 /// certbot obtains one certificate for `webapp.global.example.test` and
 /// `*.global.example.test` from pebble, which checks both challenges
 /// through gslb; afterwards no challenge record is left, and the zone's
 /// serial has moved.
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(all(has_pebble, has_certbot, has_nsupdate, has_dig)),
+    ignore = "needs pebble, certbot, nsupdate and dig (apt-get install pebble certbot python3-certbot-dns-rfc2136 bind9-dnsutils)"
+)]
 async fn certbot_gets_a_name_and_its_wildcard_through_gslb() {
-    let Some(block) = gslb_block() else {
-        return;
-    };
+    let block = Block::reserve();
     let draft = IssuerDraft::load();
     let server = draft.server(block.server_addr());
     let (gslb, pebble) = tokio::join!(
@@ -232,10 +224,12 @@ async fn certbot_gets_a_name_and_its_wildcard_through_gslb() {
 /// UDP and over TCP; an hmac-sha512 key works like the hmac-sha256 one;
 /// the forbidden updates left nothing behind; every outcome is counted.
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(all(has_pebble, has_certbot, has_nsupdate, has_dig)),
+    ignore = "needs pebble, certbot, nsupdate and dig (apt-get install pebble certbot python3-certbot-dns-rfc2136 bind9-dnsutils)"
+)]
 async fn nsupdate_gets_gslbs_answer_to_each_policy_case() {
-    let Some(block) = gslb_block() else {
-        return;
-    };
+    let block = Block::reserve();
     let draft = IssuerDraft::load();
     let server = draft.server(block.server_addr());
     let sha512 = TsigKey::generate(
@@ -277,10 +271,12 @@ async fn nsupdate_gets_gslbs_answer_to_each_policy_case() {
 /// dig with the key: gslb answers a TSIG-signed SOA query (what certbot
 /// sends to find the zone) with a response dig verifies.
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(all(has_pebble, has_certbot, has_nsupdate, has_dig)),
+    ignore = "needs pebble, certbot, nsupdate and dig (apt-get install pebble certbot python3-certbot-dns-rfc2136 bind9-dnsutils)"
+)]
 async fn signed_soa_queries_get_signed_answers() {
-    let Some(block) = gslb_block() else {
-        return;
-    };
+    let block = Block::reserve();
     let draft = IssuerDraft::load();
     let server = draft.server(block.server_addr());
     let gslb = GslbDaemon::start(&server, &[]).await;
@@ -334,10 +330,12 @@ async fn signed_soa_queries_get_signed_answers() {
 /// file), and the serial never goes back; a reload whose policy no longer
 /// allows the record drops it.
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(all(has_pebble, has_certbot, has_nsupdate, has_dig)),
+    ignore = "needs pebble, certbot, nsupdate and dig (apt-get install pebble certbot python3-certbot-dns-rfc2136 bind9-dnsutils)"
+)]
 async fn dynamic_records_survive_reload_and_restart() {
-    let Some(block) = gslb_block() else {
-        return;
-    };
+    let block = Block::reserve();
     let draft = IssuerDraft::load();
     let server = draft.server(block.server_addr());
     let mut gslb = GslbDaemon::start(&server, &[]).await;

@@ -25,12 +25,6 @@ use hickory_proto::rr::RecordType;
 
 use crate::harness::{eventually, query, raw_udp_from, repo};
 
-/// The daemons a tree runs, with the Debian package of each.
-const TOOLS: [(&str, &str); 3] = [
-    ("knotd", "apt-get install knot"),
-    ("unbound", "apt-get install unbound"),
-    ("unbound-control", "apt-get install unbound"),
-];
 /// Trees use 127.0.FIRST_BLOCK.0/24 to 127.0.(FIRST_BLOCK + BLOCKS - 1).0/24,
 /// clear of the 127.0.0-99.x the other tests use.
 const FIRST_BLOCK: u8 = 150;
@@ -51,15 +45,10 @@ const START_LIMIT: Duration = Duration::from_secs(15);
 pub(crate) struct Block(u8);
 
 impl Block {
-    /// A block nobody listens on, or `None` (with a notice) when the tools
-    /// or the right to bind port 53 are missing and `GSLB_REQUIRE_TOOLS`
-    /// is not `1`.
-    pub(crate) fn reserve() -> Option<Self> {
-        for (tool, hint) in TOOLS {
-            if !installed(tool) {
-                return skip(&format!("{tool} is not installed ({hint})"));
-            }
-        }
+    /// A block nobody listens on. The tests that call it are ignored when
+    /// `build.rs` found no knotd, unbound or unbound-control, or no right
+    /// to bind port 53; binding is checked again here, for a clear failure.
+    pub(crate) fn reserve() -> Self {
         // Distinct blocks within this process; a random start keeps other
         // processes (another `cargo test`) elsewhere, and the bind check
         // steps over anything still in use.
@@ -70,14 +59,12 @@ impl Block {
             let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed) % BLOCKS) % BLOCKS;
             let block = Self(FIRST_BLOCK + offset);
             match block.check_free() {
-                Ok(true) => return Some(block),
+                Ok(true) => return block,
                 Ok(false) => continue,
-                Err(error) => {
-                    return skip(&format!(
-                        "cannot bind {}:53 ({error}); run as root or with CAP_NET_BIND_SERVICE",
-                        block.ip(1)
-                    ));
-                }
+                Err(error) => panic!(
+                    "cannot bind {}:53 ({error}); run as root or with CAP_NET_BIND_SERVICE",
+                    block.ip(1)
+                ),
             }
         }
         panic!("no free 127.0.X.0/24 for a DNS tree");
@@ -155,31 +142,6 @@ pub(crate) fn glue(records: &str) -> Vec<(String, Vec<IpAddr>)> {
         }
     }
     glue
-}
-
-/// Whether `tool` is an executable in `PATH` or the sbin directories
-/// (looked up, never run: `knotd -v` or `unbound -v` would start a server).
-fn installed(tool: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/local/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(tool))
-        .any(|file| {
-            file.metadata()
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
-/// Skips the test with a notice, or fails it under `GSLB_REQUIRE_TOOLS=1`
-/// (set by `.ci/run`, which installs the tools and runs as root).
-fn skip<T>(why: &str) -> Option<T> {
-    assert!(
-        std::env::var("GSLB_REQUIRE_TOOLS").as_deref() != Ok("1"),
-        "the delegation tests need this (GSLB_REQUIRE_TOOLS=1): {why}"
-    );
-    eprintln!("SKIPPED: {why}; .ci/run installs the tools and runs as root");
-    None
 }
 
 /// A daemon in the foreground, killed on drop.

@@ -446,14 +446,40 @@ async fn metrics_count_queries_answers_and_reloads() {
     gslb.server.shutdown(WAIT).await;
 }
 
+/// The probe counter of `target` with `result` ("ok" or "fail").
+async fn probes(gslb: &Gslb, target: &str, result: &str) -> f64 {
+    gslb.metric(&format!(
+        "gslb_probes_total{{check=\"fast\",target=\"{target}\",result=\"{result}\"}}"
+    ))
+    .await
+    .unwrap_or(0.0)
+}
+
+/// Failover at a production-like pace (interval 1 s): a stopped and a
+/// hanging backend leave DNS, a restarted one returns. The measured times
+/// are printed (the README quotes them). The asserts are what holds on a
+/// loaded machine, where probes and these polls run late: each change
+/// happens after `fall` failed (or `rise` passed) probes, by the probe
+/// counters; for the backend's reason, refused or the configured 500 ms
+/// timeout, by its error text; and within three times what the config
+/// promises (interval × fall + 10% jitter + timeout, 2.7 s), which only
+/// catches a failover grossly slower than configured. The prober's exact
+/// timing is for tests on a paused clock, which this in-process server on
+/// real sockets cannot use.
 #[tokio::test(flavor = "multi_thread")]
 async fn failover_time_with_one_second_interval() {
+    const INTERVAL: Duration = Duration::from_secs(1);
+    const TIMEOUT: Duration = Duration::from_millis(500);
+    const FALL: u32 = 2;
+    const RISE: u32 = 2;
     let port = free_port("127.0.26.1").await;
     let mut victim = Backend::http("127.0.26.1", port).await;
     let hung = Backend::http("127.0.26.3", port).await;
     let _backup = Backend::http("127.0.26.2", port).await;
     let check = format!(
-        "health_checks:\n  fast: {{ kind: http, port: {port}, interval: 1s, timeout: 500ms, rise: 2, fall: 2 }}\n"
+        "health_checks:\n  fast: {{ kind: http, port: {port}, interval: {}ms, timeout: {}ms, rise: {RISE}, fall: {FALL} }}\n",
+        INTERVAL.as_millis(),
+        TIMEOUT.as_millis(),
     );
     let records = [
         failover("stopped", "fast", "127.0.26.1", "127.0.26.2"),
@@ -466,30 +492,60 @@ async fn failover_time_with_one_second_interval() {
         gslb.a("stopped.global.example.test.").await,
         ip("127.0.26.1")
     );
+    assert_eq!(gslb.a("hung.global.example.test.").await, ip("127.0.26.3"));
+
+    // The promise of the config, and the generous bound asserted.
+    let leave = INTERVAL.mul_f64(1.1) * FALL + TIMEOUT;
+    let back = INTERVAL.mul_f64(1.1) * RISE + TIMEOUT;
+    let slack = 3;
 
     victim.stop();
     hung.set(Mode::Hang);
-    let limit = Duration::from_secs(5);
     let (stopped, hanging) = tokio::join!(
-        answers_within(&gslb, "stopped", "127.0.26.2", limit),
-        answers_within(&gslb, "hung", "127.0.26.2", limit),
+        answers_within(&gslb, "stopped", "127.0.26.2", leave * slack),
+        answers_within(&gslb, "hung", "127.0.26.2", leave * slack),
     );
-    let stopped = stopped.expect("stopped target leaves DNS");
-    let hanging = hanging.expect("hanging target leaves DNS");
+    let stopped = stopped
+        .unwrap_or_else(|| panic!("a stopped backend leaves DNS within {slack} x {leave:?}"));
+    let hanging = hanging
+        .unwrap_or_else(|| panic!("a hanging backend leaves DNS within {slack} x {leave:?}"));
+    for (addr, error) in [
+        ("127.0.26.1", "Connection refused"),
+        ("127.0.26.3", "timed out after 500ms"),
+    ] {
+        let fails = probes(&gslb, addr, "fail").await;
+        assert!(
+            fails >= f64::from(FALL),
+            "{addr} left DNS after {fails} failed probes; fall is {FALL}"
+        );
+        let name = if addr == "127.0.26.1" {
+            "stopped"
+        } else {
+            "hung"
+        };
+        let target = target_status(&gslb, name, addr).await;
+        assert_eq!(target["state"], "down", "{target}");
+        let last_error = target["last_error"].as_str().unwrap_or_default();
+        assert!(last_error.contains(error), "{addr}: {last_error:?}");
+    }
+
+    let passes = probes(&gslb, "127.0.26.1", "ok").await;
     victim.restart().await;
     hung.set(Mode::Ok);
-    let back = answers_within(&gslb, "stopped", "127.0.26.1", limit)
+    let returned = answers_within(&gslb, "stopped", "127.0.26.1", back * slack)
         .await
-        .expect("restarted target returns");
+        .unwrap_or_else(|| panic!("a restarted backend returns within {slack} x {back:?}"));
+    let passed = probes(&gslb, "127.0.26.1", "ok").await - passes;
+    assert!(
+        passed >= f64::from(RISE),
+        "the restarted backend returned after {passed} passed probes; rise is {RISE}"
+    );
     eprintln!(
         "failover (interval 1s, timeout 500ms, fall 2, rise 2): a stopped backend left DNS after {} ms, a hanging one after {} ms; the restarted one came back after {} ms",
         stopped.as_millis(),
         hanging.as_millis(),
-        back.as_millis()
+        returned.as_millis()
     );
-    // interval x fall + timeout = 2.5 s, plus the ±10% interval jitter.
-    assert!(stopped <= Duration::from_millis(2_900), "{stopped:?}");
-    assert!(hanging <= Duration::from_millis(3_000), "{hanging:?}");
     gslb.server.shutdown(WAIT).await;
 }
 

@@ -30,3 +30,24 @@ mod rrl;
 mod statics;
 mod status_page;
 mod tcp_limits;
+
+/// Under `GSLB_REQUIRE_TOOLS=1` (`.ci/run`) every integration test runs: a
+/// tool `build.rs` did not find fails here instead of leaving its tests
+/// ignored.
+#[test]
+fn required_tools_are_installed() {
+    harness::check_required_tools(&[
+        "dig",
+        "nsupdate",
+        "curl",
+        "prlimit",
+        "knotd",
+        "knotc",
+        "unbound",
+        "unbound-control",
+        "chromium",
+        "pebble",
+        "certbot",
+        "port-53",
+    ]);
+}

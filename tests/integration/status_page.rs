@@ -118,10 +118,12 @@ async fn card_text(browser: &mut Browser) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "needs chromium (apt-get install chromium)"
+)]
 async fn status_page_shows_clusters_and_turns_a_stopped_one_down() {
-    let Some(mut browser) = Browser::launch("status_page").await else {
-        return;
-    };
+    let mut browser = Browser::launch("status_page").await;
     let port = free_port("127.0.61.1").await;
     let _us = Backend::http("127.0.61.1", port).await;
     let mut eu = Backend::http("127.0.61.2", port).await;
@@ -537,10 +539,12 @@ async fn use_token(browser: &mut Browser, token: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "needs chromium (apt-get install chromium)"
+)]
 async fn status_page_asks_for_a_token_and_explains() {
-    let Some(mut browser) = Browser::launch("status_page_token").await else {
-        return;
-    };
+    let mut browser = Browser::launch("status_page_token").await;
     let base = start_fake_admin().await;
     browser.open(&format!("{base}/"), 1280, 900).await;
     let limit = Duration::from_secs(10);

@@ -17,47 +17,6 @@ use crate::harness::repo;
 /// Upper bound of every wait for the sidecar and server to follow a change.
 pub(crate) const FOLLOW: Duration = Duration::from_secs(20);
 
-/// Whether the cluster tier can run: cluster.sh finds a kube-apiserver,
-/// etcd and kubectl are installed. Without them the test skips with a
-/// notice, unless `GSLB_REQUIRE_TOOLS=1` makes that a failure.
-pub(crate) fn cluster_tools_available() -> bool {
-    let script = repo("tests/k8s/cluster.sh");
-    let apiserver = Command::new(&script)
-        .arg("path")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    let mut missing = Vec::new();
-    if !apiserver {
-        missing.push("kube-apiserver (tests/k8s/cluster.sh build)");
-    }
-    for tool in ["etcd", "kubectl"] {
-        let found = Command::new(tool)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-        if !found {
-            missing.push(tool);
-        }
-    }
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        std::env::var("GSLB_REQUIRE_TOOLS").as_deref() != Ok("1"),
-        "the Kubernetes tier needs {} (GSLB_REQUIRE_TOOLS=1); run tests/k8s/cluster.sh install-deps and build",
-        missing.join(", ")
-    );
-    eprintln!(
-        "SKIPPED: Kubernetes tier: missing {}; .ci/run installs and builds them",
-        missing.join(", ")
-    );
-    false
-}
-
 /// A running etcd + kube-apiserver, stopped on drop.
 pub(crate) struct Cluster {
     /// State, logs and kubeconfigs (kept when a test fails).

@@ -2,8 +2,10 @@
 //! kube-apiserver with etcd on loopback (`tests/k8s/cluster.sh`), feeding a
 //! `gslb serve` in this process that is queried over UDP and with `dig`.
 //!
-//! Skips with a notice when the API server binary, etcd or kubectl is
-//! missing, unless `GSLB_REQUIRE_TOOLS=1` (set by `.ci/run`).
+//! A test whose tools (the API server binary, etcd, kubectl, dig, apt) are
+//! missing is ignored with the reason (`build.rs` looks for them);
+//! `required_tools_are_installed` fails then under `GSLB_REQUIRE_TOOLS=1`
+//! (set by `.ci/run`).
 
 mod apt_sources;
 mod cluster;
@@ -17,8 +19,22 @@ use std::{collections::BTreeSet, net::IpAddr, path::Path, time::Duration};
 
 use hickory_proto::{op::ResponseCode, rr::RecordType};
 
-use cluster::{Cluster, FOLLOW, Sidecar, cluster_tools_available, eventually, http_get};
-use harness::{Gslb, addrs, ips, query, tool_available, udp};
+use cluster::{Cluster, FOLLOW, Sidecar, eventually, http_get};
+use harness::{Gslb, addrs, check_required_tools, ips, query, udp};
+
+/// Under `GSLB_REQUIRE_TOOLS=1` (`.ci/run`) every test of this tier runs:
+/// a missing tool fails here instead of leaving its tests ignored.
+#[test]
+fn required_tools_are_installed() {
+    check_required_tools(&[
+        "kube-apiserver",
+        "etcd",
+        "kubectl",
+        "dig",
+        "apt-get",
+        "apt-config",
+    ]);
+}
 
 /// The server config: one zone, the sidecar's file in `record_files`.
 fn server_config(records: &Path) -> String {
@@ -202,10 +218,11 @@ fn file_text(path: &Path) -> String {
 /// an API server restart survived, another namespace refused a name it does
 /// not own, and deletion.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(all(has_kube_apiserver, has_etcd, has_kubectl, has_dig)),
+    ignore = "needs kube-apiserver, etcd, kubectl and dig (tests/k8s/cluster.sh install-deps and build)"
+)]
 async fn dnsendpoints_applied_with_kubectl_are_answered_by_gslb() {
-    if !cluster_tools_available() {
-        return;
-    }
     let started = std::time::Instant::now();
     let cluster = Cluster::start().await;
     eprintln!("cluster ready after {:?}", started.elapsed());
@@ -282,29 +299,27 @@ async fn dnsendpoints_applied_with_kubectl_are_answered_by_gslb() {
         text.contains("\"ttl\": 60") && text.contains("\"id\": \"global\""),
         "{text}"
     );
-    if tool_available("dig", "apt-get install bind9-dnsutils") {
-        let out = std::process::Command::new("dig")
-            .args([
-                "@127.0.0.1",
-                "-p",
-                &gslb.addr.port().to_string(),
-                "+short",
-                "+tries=1",
-                "+time=2",
-            ])
-            .arg("webapp.global.example.test")
-            .output()
-            .expect("dig runs");
-        let got: BTreeSet<IpAddr> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect();
-        assert_eq!(
-            got,
-            set_of(&["203.0.113.1", "203.0.113.2", "203.0.113.3"]),
-            "dig"
-        );
-    }
+    let out = std::process::Command::new("dig")
+        .args([
+            "@127.0.0.1",
+            "-p",
+            &gslb.addr.port().to_string(),
+            "+short",
+            "+tries=1",
+            "+time=2",
+        ])
+        .arg("webapp.global.example.test")
+        .output()
+        .expect("dig runs");
+    let got: BTreeSet<IpAddr> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert_eq!(
+        got,
+        set_of(&["203.0.113.1", "203.0.113.2", "203.0.113.3"]),
+        "dig"
+    );
 
     // 3. An update: the answer follows; the generation is observed again.
     apply(

@@ -1,0 +1,163 @@
+//! Finds the external tools the integration tests drive (dig, Knot,
+//! Unbound, Chromium, pebble, certbot, a kube-apiserver...) and tells the
+//! compiler which are present, as `has_<tool>` cfgs. A test that needs a
+//! missing tool is then compiled with `#[ignore = "needs <tool> ..."]`, so
+//! `cargo test` reports it as ignored with the reason instead of passing it.
+//!
+//! The tools are looked up, never run: this script stays a few dozen
+//! `stat` calls, and cargo reruns it (and so rebuilds the crate) only when
+//! `PATH` or the kube-apiserver location changes, a found tool's file
+//! changes, or, while a tool is missing, a directory of `PATH` changes (as
+//! when a package installs the tool).
+//!
+//! Under `GSLB_REQUIRE_TOOLS=1` (set by `.ci/run`) a missing tool fails the
+//! tests, not the build: every test binary has a `required_tools_are_installed`
+//! test that reads the list this script leaves in `GSLB_MISSING_TOOLS`. A
+//! production build never depends on test tools.
+
+use std::{
+    env,
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
+};
+
+/// Every tool a test may need: (cfg suffix, executable). The cfg is
+/// `has_<suffix>`.
+const TOOLS: &[(&str, &str)] = &[
+    ("dig", "dig"),
+    ("nsupdate", "nsupdate"),
+    ("curl", "curl"),
+    ("prlimit", "prlimit"),
+    ("knotd", "knotd"),
+    ("knotc", "knotc"),
+    ("unbound", "unbound"),
+    ("unbound_control", "unbound-control"),
+    ("chromium", "chromium"),
+    ("pebble", "pebble"),
+    ("certbot", "certbot"),
+    ("etcd", "etcd"),
+    ("kubectl", "kubectl"),
+    ("apt_get", "apt-get"),
+    ("apt_config", "apt-config"),
+];
+
+/// Directories searched after `PATH`: daemons live in sbin, which a
+/// non-root `PATH` often lacks (the tests look there too).
+const SBIN: [&str; 3] = ["/usr/sbin", "/sbin", "/usr/local/sbin"];
+
+/// `CAP_NET_BIND_SERVICE`: binding port 53, which the DNS tree tests do.
+const CAP_NET_BIND_SERVICE: u32 = 10;
+
+fn main() {
+    println!("cargo::rerun-if-changed=build.rs");
+    println!("cargo::rerun-if-env-changed=PATH");
+    let path = env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<PathBuf> = env::split_paths(&path)
+        .chain(SBIN.map(PathBuf::from))
+        .collect();
+
+    let mut missing = Vec::new();
+    for &(cfg, tool) in TOOLS {
+        println!("cargo::rustc-check-cfg=cfg(has_{cfg})");
+        match find(tool, &dirs) {
+            Some(file) => {
+                println!("cargo::rustc-cfg=has_{cfg}");
+                println!("cargo::rerun-if-changed={}", file.display());
+            }
+            None => missing.push(tool.to_owned()),
+        }
+    }
+
+    println!("cargo::rustc-check-cfg=cfg(has_kube_apiserver)");
+    match kube_apiserver() {
+        Some(file) => {
+            println!("cargo::rustc-cfg=has_kube_apiserver");
+            println!("cargo::rerun-if-changed={}", file.display());
+        }
+        None => missing.push("kube-apiserver".to_owned()),
+    }
+
+    println!("cargo::rustc-check-cfg=cfg(can_bind_port_53)");
+    if can_bind_port_53() {
+        println!("cargo::rustc-cfg=can_bind_port_53");
+    } else {
+        missing.push("port-53".to_owned());
+    }
+
+    if !missing.is_empty() {
+        // A tool installed later lands in one of these directories and
+        // changes its modification time. Watched only while something is
+        // missing, so a complete machine never rebuilds for a package
+        // upgrade.
+        let mut watched: Vec<PathBuf> = dirs.iter().filter_map(|d| d.canonicalize().ok()).collect();
+        watched.sort();
+        watched.dedup();
+        for dir in watched.iter().filter(|d| d.is_dir()) {
+            println!("cargo::rerun-if-changed={}", dir.display());
+        }
+    }
+    println!("cargo::rustc-env=GSLB_MISSING_TOOLS={}", missing.join(" "));
+}
+
+/// The executable `tool` in one of `dirs`.
+fn find(tool: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
+    dirs.iter()
+        .map(|dir| dir.join(tool))
+        .find(|file| executable(file))
+}
+
+fn executable(file: &Path) -> bool {
+    file.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The kube-apiserver `tests/k8s/cluster.sh` would use: `GSLB_KUBE_APISERVER`,
+/// or one it built into its cache (`GSLB_K8S_CACHE`, by default
+/// `~/.cache/gslb-k8s/kube-apiserver-VERSION`). The script also checks
+/// that the binary runs; that is left to the tests.
+fn kube_apiserver() -> Option<PathBuf> {
+    for var in ["GSLB_KUBE_APISERVER", "GSLB_K8S_CACHE", "HOME"] {
+        println!("cargo::rerun-if-env-changed={var}");
+    }
+    if let Some(file) = env::var_os("GSLB_KUBE_APISERVER").filter(|v| !v.is_empty()) {
+        let file = PathBuf::from(file);
+        return executable(&file).then_some(file);
+    }
+    let cache = match env::var_os("GSLB_K8S_CACHE").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let home = env::var_os("HOME").filter(|v| !v.is_empty());
+            PathBuf::from(home.unwrap_or_else(|| "/root".into())).join(".cache/gslb-k8s")
+        }
+    };
+    let entries = std::fs::read_dir(cache).ok()?;
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|file| {
+            file.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("kube-apiserver-") && !n.ends_with(".tmp"))
+        })
+        .filter(|file| executable(file))
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+/// Whether this user may bind port 53: root (or `CAP_NET_BIND_SERVICE`),
+/// or a kernel that lets anyone bind it. Read from /proc, without binding.
+fn can_bind_port_53() -> bool {
+    let unprivileged_start =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok());
+    if unprivileged_start.is_some_and(|start| start <= 53) {
+        return true;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("CapEff:"))
+        .and_then(|caps| u64::from_str_radix(caps.trim(), 16).ok())
+        .is_some_and(|caps| caps & (1 << CAP_NET_BIND_SERVICE) != 0)
+}
