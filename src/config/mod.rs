@@ -57,11 +57,18 @@ pub struct Loaded {
 impl Loaded {
     /// The loaded config minus its records: once compiled into the table
     /// they are not needed again, and at 100,000 records they are a third
-    /// of the server's memory.
+    /// of the server's memory. When nothing else holds the config, the
+    /// records are dropped in place instead of the rest being copied.
     pub fn without_records(self) -> Self {
-        let config = Config {
-            records: Vec::new(),
-            ..(*self.config).clone()
+        let config = match Arc::try_unwrap(self.config) {
+            Ok(mut config) => {
+                config.records = Vec::new();
+                config
+            }
+            Err(shared) => Config {
+                records: Vec::new(),
+                ..(*shared).clone()
+            },
         };
         Self {
             config: Arc::new(config),

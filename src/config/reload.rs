@@ -56,9 +56,11 @@ impl ReloadHandle {
 pub struct Reloader {
     /// The config file, re-read on every reload.
     path: PathBuf,
-    /// The config being served, without its records: what restart-only
-    /// settings are compared with and where record files are listed.
-    serving: Loaded,
+    /// The server settings being served: what restart-only settings are
+    /// compared with, and where record files are listed.
+    server: Server,
+    /// What the next load continues from (caps, record files served).
+    baseline: Baseline,
     /// The files the last load attempt read, as it read them.
     tried: Inputs,
     /// Watches the config and record files; made in [`Reloader::new`] so
@@ -99,12 +101,13 @@ impl Reloader {
     ) -> (Self, ReloadHandle) {
         let (ping_tx, pings) = mpsc::channel(1);
         let (tx, requests) = mpsc::channel(1);
-        let serving = loaded.clone().without_records();
+        let server = loaded.config.server.clone();
         let tried = loaded.inputs.clone();
-        let file_watch = FileWatch::new(&watched_files(&path, &serving, &tried), ping_tx.clone());
+        let file_watch = FileWatch::new(&watched_files(&path, &server, &tried), ping_tx.clone());
         let reloader = Self {
             path,
-            serving,
+            server,
+            baseline: Baseline::of(loaded),
             tried,
             file_watch,
             pings,
@@ -133,7 +136,7 @@ impl Reloader {
             if self.writer.is_closed() {
                 break;
             }
-            let files = watched_files(&self.path, &self.serving, &self.tried);
+            let files = watched_files(&self.path, &self.server, &self.tried);
             if !self.file_watch.covers(&files) {
                 self.file_watch = FileWatch::new(&files, self.ping_tx.clone());
                 // A file in a newly watched directory may have changed after
@@ -161,7 +164,7 @@ impl Reloader {
     /// counts why not.
     async fn reload(&mut self, trigger: &'static str) {
         let path = self.path.clone();
-        let baseline = Baseline::of(&self.serving);
+        let baseline = self.baseline.clone();
         let attempt = tokio::task::spawn_blocking(move || super::reload(&path, &baseline)).await;
         let attempt = match attempt {
             Ok(attempt) => attempt,
@@ -190,8 +193,9 @@ impl Reloader {
         for warning in &loaded.warnings {
             warn!(%warning, "config");
         }
-        warn_on_restart_only_changes(&self.serving.config.server, &loaded.config.server);
-        self.serving = loaded.clone().without_records();
+        warn_on_restart_only_changes(&self.server, &loaded.config.server);
+        self.server = loaded.config.server.clone();
+        self.baseline = Baseline::of(&loaded);
         // The writer gone means the server is stopping; `run` ends.
         let _ = self.writer.send(Reloaded { loaded, trigger }).await;
     }
@@ -199,9 +203,9 @@ impl Reloader {
 
 /// The config file, the record files being served and those the last
 /// attempt read (a rejected config may name new ones to be fixed).
-fn watched_files(path: &Path, serving: &Loaded, tried: &Inputs) -> Vec<PathBuf> {
+fn watched_files(path: &Path, server: &Server, tried: &Inputs) -> Vec<PathBuf> {
     std::iter::once(path.to_path_buf())
-        .chain(serving.config.server.record_files.iter().cloned())
+        .chain(server.record_files.iter().cloned())
         .chain(tried.paths().map(Path::to_path_buf))
         .collect()
 }

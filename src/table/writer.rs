@@ -2,10 +2,13 @@
 //!
 //! It owns the loaded config, the compiled table, the latest probe result of
 //! every (check, address) and the operator overrides. Everything else sends
-//! it [`Command`](crate::table::writer::Command)s, and the reload task ([`crate::config::reload`](mod@crate::config::reload)) sends it
-//! each new config; readers only ever `load()` the [`SnapshotCell`]. A new
-//! config recompiles the table; a probe flip or an override reuses it and
-//! rebuilds only the health part.
+//! it [commands][Command], and the [reload task][reload] sends it each new
+//! config; readers only ever `load()` the [`SnapshotCell`]. A new config
+//! recompiles the table; a probe flip or an override reuses it and rebuilds
+//! only the health part.
+//!
+//! [Command]: crate::table::writer::Command
+//! [reload]: mod@crate::config::reload
 
 use std::{collections::HashMap, path::PathBuf, sync::Arc, sync::atomic::Ordering};
 
