@@ -106,6 +106,7 @@ impl Server {
             .clone()
             .map(|path| writer.restore_state(path));
         let override_list = writer.subscribe_overrides();
+        let document = writer.subscribe_document();
         // RFC 2136 updates from every listener go to one task.
         let updates = crate::dns::update::spawn(cell.clone(), handle.clone(), metrics.clone());
         let cancel = CancellationToken::new();
@@ -138,7 +139,7 @@ impl Server {
             dns_addrs.push(bound);
         }
         let mut tasks = JoinSet::new();
-        let prober = Prober::new(handle.clone(), metrics.clone())?;
+        let prober = Prober::new(handle.clone(), metrics.clone(), writer.subscribe_peering())?;
         let board = prober.board();
         tasks.spawn(prober.run(writer.subscribe_probes(), cancel.clone()));
         let aliases = crate::alias::start(
@@ -148,6 +149,13 @@ impl Server {
             &mut tasks,
             &cancel,
         )?;
+        tasks.spawn(crate::peer::run(
+            writer.subscribe_peering(),
+            server_cfg.admin_token_file.clone(),
+            handle.clone(),
+            metrics.clone(),
+            cancel.clone(),
+        ));
         tasks.spawn(writer.run(configs, cancel.clone()));
         tasks.spawn(reloader.run(cancel.clone()));
         let admin_addr = match server_cfg.admin_listen {
@@ -159,7 +167,14 @@ impl Server {
                 let token =
                     admin::token::AdminToken::for_server(server_cfg.admin_token_file.as_deref())
                         .map_err(|e| anyhow::anyhow!("admin token: {e}"))?;
-                let access = admin::access::Access::new(token, bound);
+                let peer_token = match &server_cfg.peering.token_file {
+                    Some(file) => Some(
+                        admin::token::AdminToken::from_file(file)
+                            .map_err(|e| anyhow::anyhow!("server.peer_token_file: {e}"))?,
+                    ),
+                    None => None,
+                };
+                let access = admin::access::Access::new(token, bound).with_peer_token(peer_token);
                 let state = AdminState {
                     cell: cell.clone(),
                     metrics: metrics.clone(),
@@ -174,6 +189,7 @@ impl Server {
                         timeout: server_cfg.admin_timeout,
                     },
                     documents: Default::default(),
+                    document: document.clone(),
                     access: access.clone(),
                 };
                 tasks.spawn(admin::serve(listener, state, cancel.clone()));

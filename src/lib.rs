@@ -87,6 +87,7 @@ pub mod health;
 pub mod metrics;
 pub mod model;
 pub mod name;
+pub mod peer;
 pub mod rdata;
 pub mod rrl;
 pub mod select;

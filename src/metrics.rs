@@ -10,6 +10,7 @@
 //! are prometheus-client families. [`Metrics::registry`] holds them all for
 //! the admin API, which adds what it reads from the snapshot.
 
+pub mod peers;
 pub mod tcp;
 pub mod updates;
 
@@ -202,6 +203,8 @@ pub struct Metrics {
     pub rrl: RrlCounters,
     /// RFC 2136 dynamic updates by key and result.
     pub updates: updates::UpdateCounters,
+    /// The peer group: peers' reachability and lag, the vote's views.
+    pub peers: peers::PeerMetrics,
     zones: Mutex<HashMap<String, Arc<ZoneCounters>>>,
     sets: Mutex<HashMap<(String, String), Arc<SetCounters>>>,
     probes: ProbeMetrics,
@@ -500,6 +503,7 @@ impl Collector for CounterCollector {
         )?;
         m.tcp.encode(&mut encoder)?;
         m.updates.encode(&mut encoder)?;
+        m.peers.encode(&mut encoder)?;
         Ok(())
     }
 }

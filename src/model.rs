@@ -70,6 +70,71 @@ pub struct Server {
     pub resolvers: Vec<SocketAddr>,
     /// Refresh and staleness bounds of hostname targets.
     pub alias: AliasPolicy,
+    /// The peer group: this instance's name, its peers and how health is
+    /// decided among them.
+    pub peering: Peering,
+    /// HTTPS for the admin API (restart to change).
+    pub admin_tls: Option<AdminTls>,
+}
+
+/// `server.instance`, `server.peers` and the keys that go with them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Peering {
+    /// This instance's name (default: the host name): named in the
+    /// versions of its changes, in its probes' User-Agent and in logs.
+    pub instance: String,
+    /// The other instances serving the same zones.
+    pub peers: Vec<Peer>,
+    /// Bearer token sent to peers; `None`: the admin token.
+    pub token_file: Option<PathBuf>,
+    /// CA certificates trusted for `https://` peers, beside the system's.
+    pub ca_file: Option<PathBuf>,
+    /// How health is decided.
+    pub health_quorum: HealthQuorum,
+    /// A peer's view counts while younger than this.
+    pub view_max_age: Duration,
+}
+
+impl Peering {
+    /// What this instance's HTTP requests (probes, peer exchanges) send as
+    /// `User-Agent`, so a backend's or a peer's logs show who asked.
+    pub fn user_agent(&self) -> String {
+        format!(
+            "gslb/{} (instance {})",
+            env!("CARGO_PKG_VERSION"),
+            self.instance
+        )
+    }
+}
+
+/// One peer: a name and its admin API's base URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// Its `server.instance`.
+    pub name: String,
+    /// Base URL of its admin API (`http://` or `https://`), no trailing `/`.
+    pub url: String,
+}
+
+/// How an instance with peers decides whether a target is up
+/// (`server.health_quorum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HealthQuorum {
+    /// Down only when more than half of the fresh views say down; a tie
+    /// keeps it up.
+    #[default]
+    Majority,
+    /// This instance's own probes decide; peer views are shown only.
+    Own,
+}
+
+/// `server.admin_tls`: the admin API's certificate and key (PEM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminTls {
+    /// Certificate chain.
+    pub cert_file: PathBuf,
+    /// Private key.
+    pub key_file: PathBuf,
 }
 
 /// `server.alias`: the refresh and staleness bounds of hostname targets.

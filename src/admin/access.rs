@@ -28,13 +28,36 @@ use super::token::AdminToken;
 #[derive(Debug, Clone)]
 pub struct Access {
     token: Option<AdminToken>,
+    /// `server.peer_token_file`'s token: it opens the peer document, and
+    /// nothing else.
+    peer_token: Option<AdminToken>,
     listen: SocketAddr,
 }
 
 impl Access {
     /// The rule for an API on `listen` with `token`.
     pub fn new(token: Option<AdminToken>, listen: SocketAddr) -> Self {
-        Self { token, listen }
+        Self {
+            token,
+            peer_token: None,
+            listen,
+        }
+    }
+
+    /// The same rule, with a peer token that also opens the peer document.
+    pub fn with_peer_token(mut self, peer_token: Option<AdminToken>) -> Self {
+        self.peer_token = peer_token;
+        self
+    }
+
+    /// Whether a request may read the peer document: what opens the
+    /// operator routes, or the peer token.
+    pub fn check_peer(&self, headers: &HeaderMap) -> Result<(), Refusal> {
+        let operator = self.check(headers);
+        match (&self.peer_token, operator) {
+            (Some(peer), Err(refusal)) => check_bearer(peer, headers).map_err(|_| refusal),
+            (_, operator) => operator,
+        }
     }
 
     /// What operators should know about this rule at start-up.
@@ -93,6 +116,14 @@ pub async fn require_operator(
     next: Next,
 ) -> Response {
     match access.check(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => refusal.into_response(),
+    }
+}
+
+/// Middleware for the peer document.
+pub async fn require_peer(State(access): State<Access>, request: Request, next: Next) -> Response {
+    match access.check_peer(request.headers()) {
         Ok(()) => next.run(request).await,
         Err(refusal) => refusal.into_response(),
     }

@@ -14,6 +14,7 @@ mod explain;
 pub mod listener;
 pub mod overrides;
 pub mod page;
+mod peer;
 pub mod prometheus;
 pub mod rendered;
 pub mod report;
@@ -75,6 +76,8 @@ pub struct AdminState {
     pub limits: Limits,
     /// `/status` and `/metrics` bodies shared between readers.
     pub documents: Arc<Documents>,
+    /// This instance's document for its peers.
+    pub document: watch::Receiver<Arc<crate::table::shared::document::Published>>,
 }
 
 /// The shared rendered bodies.
@@ -98,11 +101,18 @@ pub fn router(state: AdminState) -> Router {
             state.access.clone(),
             access::require_operator,
         ));
+    let peers = Router::new()
+        .route(crate::table::shared::document::PATH, get(peer::document))
+        .route_layer(middleware::from_fn_with_state(
+            state.access.clone(),
+            access::require_peer,
+        ));
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .merge(operator)
+        .merge(peers)
         .merge(page::routes())
         .layer(DefaultBodyLimit::max(overrides::MAX_BODY))
         .layer(RequestBodyTimeoutLayer::new(state.limits.timeout))

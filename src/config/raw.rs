@@ -85,6 +85,41 @@ pub struct RawServer {
     pub resolvers: Vec<String>,
     /// How hostname targets are refreshed.
     pub alias: Option<RawAlias>,
+    /// This instance's name in its peer group; default: the host name.
+    pub instance: Option<String>,
+    /// The other instances that serve the same zones.
+    #[serde(default)]
+    pub peers: Vec<RawPeer>,
+    /// Bearer token sent to peers; default: the admin token.
+    pub peer_token_file: Option<String>,
+    /// CA certificates (PEM) trusted for `https://` peers.
+    pub peer_ca_file: Option<String>,
+    /// `majority` or `own`.
+    pub health_quorum: Option<String>,
+    /// How long a peer's health view counts without news, e.g. `15s`.
+    pub peer_view_max_age: Option<String>,
+    /// HTTPS for the admin API.
+    pub admin_tls: Option<RawAdminTls>,
+}
+
+/// One entry of `server.peers`.
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawPeer {
+    /// The peer's `server.instance`.
+    pub name: String,
+    /// Base URL of its admin API.
+    pub url: String,
+}
+
+/// `server.admin_tls`.
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawAdminTls {
+    /// Certificate chain (PEM).
+    pub cert_file: String,
+    /// Private key (PEM).
+    pub key_file: String,
 }
 
 /// `server.alias`: refresh and staleness bounds of hostname targets.

@@ -20,6 +20,7 @@ pub(super) const DEFAULT_TTL: i64 = 30;
 mod alias;
 mod checker;
 mod health_checks;
+mod peering;
 mod rate_limit;
 mod records;
 mod server;

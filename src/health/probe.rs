@@ -14,9 +14,9 @@ use std::{
 };
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use tokio::{net::TcpStream, time::Instant};
+use tokio::{net::TcpStream, sync::watch, time::Instant};
 
-use crate::model::{HealthCheck, ProbeKind};
+use crate::model::{HealthCheck, Peering, ProbeKind};
 
 /// Most body bytes read when looking for `body_contains`.
 const BODY_CAP: usize = 64 * 1024;
@@ -54,11 +54,15 @@ pub struct ClientError(#[from] reqwest::Error);
 pub struct Clients {
     verified: reqwest::Client,
     insecure: reqwest::Client,
+    /// This instance's name (`server.instance`, reloadable): every HTTP
+    /// probe sends `User-Agent: gslb/VERSION (instance NAME)`, so a
+    /// backend's logs show which instance of a peer group probed.
+    instance: watch::Receiver<Arc<Peering>>,
 }
 
 impl Clients {
-    /// Builds both clients.
-    pub fn new() -> Result<Self, ClientError> {
+    /// Builds both clients; `instance` names this instance.
+    pub fn new(instance: watch::Receiver<Arc<Peering>>) -> Result<Self, ClientError> {
         crate::tls::install_crypto_provider();
         let build = |insecure: bool| {
             reqwest::Client::builder()
@@ -66,13 +70,13 @@ impl Clients {
                 .redirect(reqwest::redirect::Policy::none())
                 .pool_max_idle_per_host(0)
                 .no_proxy()
-                .user_agent(concat!("gslb-health/", env!("CARGO_PKG_VERSION")))
                 .tls_danger_accept_invalid_certs(insecure)
                 .build()
         };
         Ok(Self {
             verified: build(false)?,
             insecure: build(true)?,
+            instance,
         })
     }
 }
@@ -139,9 +143,11 @@ async fn http(clients: &Clients, check: &HealthCheck, addr: IpAddr) -> Result<()
     } else {
         &clients.verified
     };
+    let agent = clients.instance.borrow().user_agent();
     // No reqwest timeout: `probe` bounds the whole exchange, body included.
     let mut response = client
         .get(&url)
+        .header(reqwest::header::USER_AGENT, agent)
         .send()
         .await
         .map_err(|e| crate::error_chain(&e))?;

@@ -142,12 +142,17 @@ impl<D> std::fmt::Debug for Prober<D> {
 }
 
 impl Prober {
-    /// A prober reporting flips to `writer`.
-    pub fn new(writer: WriterHandle, metrics: Arc<Metrics>) -> Result<Self, probe::ClientError> {
+    /// A prober reporting flips to `writer`; its HTTP probes name the
+    /// instance `peering` names.
+    pub fn new(
+        writer: WriterHandle,
+        metrics: Arc<Metrics>,
+        peering: watch::Receiver<Arc<crate::model::Peering>>,
+    ) -> Result<Self, probe::ClientError> {
         Ok(Self::with_dial(
             writer,
             metrics,
-            Clients::new()?,
+            Clients::new(peering)?,
             MAX_CONCURRENT_PROBES,
         ))
     }

@@ -37,7 +37,7 @@ pub enum Override {
 }
 
 /// Copy-on-write bitset of probe states, bit set = up.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProbeBits {
     chunks: Arc<[Arc<Chunk>]>,
     len: usize,
@@ -92,6 +92,20 @@ impl ProbeBits {
             chunks: chunks.into(),
             len: self.len,
         }
+    }
+
+    /// Whether bit `i` is set; out-of-range bits are not.
+    #[inline]
+    pub fn is_set(&self, i: usize) -> bool {
+        i < self.len && self.is_up(i)
+    }
+
+    /// Number of bits set.
+    pub fn count(&self) -> usize {
+        self.chunks
+            .iter()
+            .map(|c| c.iter().map(|w| w.count_ones() as usize).sum::<usize>())
+            .sum()
     }
 
     /// Number of probes.
@@ -179,8 +193,13 @@ impl SetOverrides {
 /// Health as of one snapshot.
 #[derive(Debug, Clone, Default)]
 pub struct Health {
-    /// Probe states, indexed by `Target::probe`.
+    /// Probe states, indexed by `Target::probe`: this instance's own,
+    /// or the peer group's vote (`server.health_quorum`).
     pub probes: ProbeBits,
+    /// Probes whose fresh views (this instance's and its peers') disagree;
+    /// empty without peers. Answers that involve one get the zone's
+    /// degraded TTL.
+    pub contested: ProbeBits,
     /// Overrides indexed by `Set::index`.
     pub overrides: SetOverrides,
     /// The current targets of sets with hostname targets (their IP

@@ -16,6 +16,7 @@ pub mod keyring;
 pub mod overrides;
 pub mod resolved;
 pub mod rrset;
+pub mod shared;
 pub mod state_file;
 mod statics;
 /// The snapshot writer task.

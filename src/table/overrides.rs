@@ -1,21 +1,34 @@
 //! The operators' overrides as the table writer keeps them: by (record,
-//! set) with who set them, when and why, so `GET /overrides` and the state
-//! file can say so. The DNS path never reads this; it reads the two-bit
-//! [`SetOverrides`] the writer derives from it.
+//! set) with who set them, when, why and on which instance, so `GET
+//! /overrides`, the state file and the peers can say so. The DNS path never
+//! reads this; it reads the two-bit [`SetOverrides`] the writer derives
+//! from it.
 //!
-//! An override lives only as long as its record and set: a reload that
-//! removes either drops the override (logged), so it cannot silently come
-//! back when the name returns.
+//! The book is a last-writer-wins map shared by a peer group: each entry
+//! carries the [`Version`] of its last change, a cleared override stays as
+//! a tombstone (state `auto`) for [`TOMBSTONE_TTL`], and merging a peer's
+//! entries keeps the newer of each, so instances that saw the same changes
+//! hold the same book.
+//!
+//! An override lasts until an operator clears it. While the config has no
+//! such set (a reload removed it, or a peer's config has it and this one
+//! does not yet) it is kept but inactive, and applies again when the set
+//! is back: a config change never lifts a drain behind an operator's back,
+//! on this instance or, through the peers, on any other.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::health::{Override, SetOverrides};
-use super::{Table, writer::OverrideError};
+use super::shared::version::{Clock, Version};
+use super::shared::{MAX_CLOCK_AHEAD, TOMBSTONE_TTL};
+use super::{Lookup, Table, writer::OverrideError};
 use crate::name::Name;
 
-/// One override, as listed by `GET /overrides` and kept in the state file.
+/// One override, as listed by `GET /overrides`, kept in the state file
+/// and shared with peers. State `auto` is a cleared override (a
+/// tombstone), never listed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OverrideEntry {
@@ -23,7 +36,7 @@ pub struct OverrideEntry {
     pub record: String,
     /// Set id.
     pub set: String,
-    /// `up` or `down` (`auto` is the absence of an entry).
+    /// `up`, `down`, or `auto` for a cleared one.
     pub state: Override,
     /// Why, as the operator said (`X-Gslb-Reason` or the body's `reason`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -33,6 +46,10 @@ pub struct OverrideEntry {
     pub client: Option<String>,
     /// When it was set (RFC 3339).
     pub at: String,
+    /// The change's version; `by` is the instance that took it. Entries
+    /// saved by an older gslb have none and lose to any change.
+    #[serde(default = "Version::ancient")]
+    pub version: Version,
 }
 
 /// Who asks for an override change, and why.
@@ -44,26 +61,39 @@ pub struct OverrideMeta {
     pub client: Option<String>,
 }
 
-/// The overrides in force, by (record, set id).
+/// What a merge of a peer's overrides did.
+#[derive(Debug, Default)]
+pub struct Merged {
+    /// Entries taken in (newer than what this instance had).
+    pub taken: Vec<OverrideEntry>,
+    /// Entries refused: (entry, why).
+    pub refused: Vec<(OverrideEntry, String)>,
+}
+
+/// The overrides, by (record, set id), tombstones included.
 #[derive(Debug, Default)]
 pub struct OverrideBook {
     entries: BTreeMap<(Name, String), OverrideEntry>,
 }
 
 impl OverrideBook {
-    /// Number of overrides.
+    /// Number of overrides in force (tombstones not counted).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.active().count()
     }
 
-    /// Whether there are none.
+    /// Whether no override is in force.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.active().next().is_none()
+    }
+
+    fn active(&self) -> impl Iterator<Item = &OverrideEntry> {
+        self.entries.values().filter(|e| e.state != Override::Auto)
     }
 
     /// Sets (`Up`, `Down`) or clears (`Auto`) the override of a set of
-    /// `table`; returns the set's index and whether an override was there
-    /// before.
+    /// `table`, stamped by `clock`; returns the set's index and whether an
+    /// override was in force before.
     pub fn change(
         &mut self,
         table: &Table,
@@ -71,68 +101,115 @@ impl OverrideBook {
         set: &str,
         state: Override,
         meta: OverrideMeta,
+        clock: &mut Clock,
+        now_ms: u64,
     ) -> Result<(usize, bool), OverrideError> {
         let index = set_index(table, record, set)?;
         let key = (record.clone(), set.to_owned());
-        let existed = match state {
-            Override::Auto => self.entries.remove(&key).is_some(),
-            _ => {
-                let entry = OverrideEntry {
-                    record: record.to_string(),
-                    set: set.to_owned(),
-                    state,
-                    reason: meta.reason,
-                    client: meta.client,
-                    at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-                };
-                self.entries.insert(key, entry).is_some()
-            }
+        let existed = self
+            .entries
+            .get(&key)
+            .is_some_and(|e| e.state != Override::Auto);
+        if state == Override::Auto && !self.entries.contains_key(&key) {
+            return Ok((index, false)); // nothing to clear, nothing to tell
+        }
+        let entry = OverrideEntry {
+            record: record.to_string(),
+            set: set.to_owned(),
+            state,
+            reason: meta.reason,
+            client: meta.client,
+            at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            version: clock.tick(now_ms),
         };
+        self.entries.insert(key, entry);
         Ok((index, existed))
     }
 
-    /// Takes in entries read from the state file; returns those whose
-    /// record or set `table` does not have, which are not kept.
-    pub fn restore(
-        &mut self,
-        table: &Table,
-        entries: Vec<OverrideEntry>,
-    ) -> Vec<(OverrideEntry, String)> {
+    /// Takes in entries read from the state file, tombstones included;
+    /// returns those that cannot be kept (a record that is not a name).
+    pub fn restore(&mut self, entries: Vec<OverrideEntry>) -> Vec<(OverrideEntry, String)> {
         let mut rejected = Vec::new();
         for entry in entries {
-            let name = match Name::parse(&entry.record) {
-                Ok(name) => name,
+            match Name::parse(&entry.record) {
+                Ok(name) => {
+                    self.entries.insert((name, entry.set.clone()), entry);
+                }
                 Err(e) => {
                     let why = format!("{:?} is not a domain name: it {e}", entry.record);
                     rejected.push((entry, why));
-                    continue;
                 }
-            };
-            if entry.state == Override::Auto {
-                continue;
-            }
-            match set_index(table, &name, &entry.set) {
-                Ok(_) => {
-                    self.entries.insert((name, entry.set.clone()), entry);
-                }
-                Err(e) => rejected.push((entry, e.to_string())),
             }
         }
         rejected
     }
 
-    /// Drops the overrides whose record or set `table` no longer has and
-    /// returns them.
-    pub fn retain_existing(&mut self, table: &Table) -> Vec<OverrideEntry> {
-        let mut dropped = Vec::new();
-        self.entries.retain(|(record, set), entry| {
-            let keep = set_index(table, record, set).is_ok();
-            if !keep {
-                dropped.push(entry.clone());
+    /// Merges a peer's entries: each that is newer than this instance's
+    /// takes its place. Refused: names outside every zone of `table` (a
+    /// peer cannot override what this instance does not serve) and
+    /// versions more than [`MAX_CLOCK_AHEAD`] ahead of `now_ms`.
+    pub fn merge(&mut self, table: &Table, items: &[OverrideEntry], now_ms: u64) -> Merged {
+        let mut merged = Merged::default();
+        let horizon = now_ms.saturating_add(MAX_CLOCK_AHEAD.as_millis() as u64);
+        for item in items {
+            let name = match Name::parse(&item.record) {
+                Ok(name) => name,
+                Err(e) => {
+                    let why = format!("{:?} is not a domain name: it {e}", item.record);
+                    merged.refused.push((item.clone(), why));
+                    continue;
+                }
+            };
+            if matches!(table.lookup(name.wire()), Lookup::Refused) {
+                let why = "the record is in no zone this instance serves".to_owned();
+                merged.refused.push((item.clone(), why));
+                continue;
             }
-            keep
-        });
-        dropped
+            if item.version.ms > horizon {
+                let why = "its version is ahead of this instance's clock".to_owned();
+                merged.refused.push((item.clone(), why));
+                continue;
+            }
+            let key = (name, item.set.clone());
+            if self
+                .entries
+                .get(&key)
+                .is_none_or(|e| e.version < item.version)
+            {
+                self.entries.insert(key, item.clone());
+                merged.taken.push(item.clone());
+            }
+        }
+        merged
+    }
+
+    /// Forgets tombstones older than [`TOMBSTONE_TTL`]; returns whether
+    /// any went.
+    pub fn expire_tombstones(&mut self, now_ms: u64) -> bool {
+        let before = self.entries.len();
+        let oldest = now_ms.saturating_sub(TOMBSTONE_TTL.as_millis() as u64);
+        self.entries
+            .retain(|_, e| e.state != Override::Auto || e.version.ms >= oldest);
+        self.entries.len() != before
+    }
+
+    /// The overrides in force whose record or set `table` does not have
+    /// (inactive until the set is back).
+    pub fn inactive(&self, table: &Table) -> Vec<&OverrideEntry> {
+        self.entries
+            .iter()
+            .filter(|((record, set), e)| {
+                e.state != Override::Auto && set_index(table, record, set).is_err()
+            })
+            .map(|(_, e)| e)
+            .collect()
+    }
+
+    /// The state of set `record`/`set` in the book.
+    pub fn get(&self, record: &Name, set: &str) -> Override {
+        self.entries
+            .get(&(record.clone(), set.to_owned()))
+            .map_or(Override::Auto, |e| e.state)
     }
 
     /// The per-set overrides of `table` for the DNS path; costs the number
@@ -147,8 +224,14 @@ impl OverrideBook {
         overrides
     }
 
-    /// Every override, ordered by record and set.
+    /// Every override in force, ordered by record and set.
     pub fn list(&self) -> Vec<OverrideEntry> {
+        self.active().cloned().collect()
+    }
+
+    /// Every entry, tombstones included: what the state file and the
+    /// peers keep.
+    pub fn all(&self) -> Vec<OverrideEntry> {
         self.entries.values().cloned().collect()
     }
 }
@@ -194,86 +277,157 @@ records:
         Name::parse(text).unwrap()
     }
 
+    fn change(
+        book: &mut OverrideBook,
+        table: &Table,
+        clock: &mut Clock,
+        record: &str,
+        set: &str,
+        state: Override,
+    ) -> Result<(usize, bool), OverrideError> {
+        book.change(
+            table,
+            &name(record),
+            set,
+            state,
+            OverrideMeta::default(),
+            clock,
+            1_000,
+        )
+    }
+
     #[test]
-    fn overrides_of_removed_records_and_sets_are_dropped() {
+    fn a_cleared_override_is_a_tombstone_until_it_expires() {
         let table = table_from_yaml(YAML);
-        let mut book = OverrideBook::default();
-        let meta = OverrideMeta {
-            reason: Some("maintenance".into()),
-            client: Some("127.0.0.1:4000".into()),
-        };
-        for (record, set) in [
-            ("api.global.example.test.", "eu-west"),
-            ("web.global.example.test.", "us-east"),
-        ] {
-            book.change(&table, &name(record), set, Override::Down, meta.clone())
-                .unwrap();
-        }
+        let (mut book, mut clock) = (OverrideBook::default(), Clock::new("a"));
+        change(
+            &mut book,
+            &table,
+            &mut clock,
+            "api.global.example.test.",
+            "eu-west",
+            Override::Down,
+        )
+        .unwrap();
+        change(
+            &mut book,
+            &table,
+            &mut clock,
+            "api.global.example.test.",
+            "eu-west",
+            Override::Auto,
+        )
+        .unwrap();
+        assert!(book.is_empty() && book.list().is_empty());
+        let all = book.all();
+        assert_eq!(all.len(), 1, "the deletion is remembered for the peers");
+        assert_eq!(all[0].state, Override::Auto);
+        assert!(!book.expire_tombstones(2_000));
+        let later = 1_000 + TOMBSTONE_TTL.as_millis() as u64 + 1;
+        assert!(book.expire_tombstones(later));
+        assert!(book.all().is_empty());
+    }
+
+    #[test]
+    fn overrides_of_sets_the_config_lacks_are_kept_inactive() {
+        let table = table_from_yaml(YAML);
+        let (mut book, mut clock) = (OverrideBook::default(), Clock::new("a"));
+        change(
+            &mut book,
+            &table,
+            &mut clock,
+            "web.global.example.test.",
+            "us-east",
+            Override::Down,
+        )
+        .unwrap();
         let without_web = table_from_yaml(&YAML.replace(
             "  - name: web.global.example.test.\n    sets:\n      - { id: us-east, targets: [192.0.2.3] }\n",
             "",
         ));
-        let dropped = book.retain_existing(&without_web);
-        assert_eq!(dropped.len(), 1);
-        assert_eq!(
-            (dropped[0].record.as_str(), dropped[0].reason.as_deref()),
-            ("web.global.example.test.", Some("maintenance"))
-        );
-        // The name comes back: its override does not.
-        let overrides = book.for_table(&table);
+        assert_eq!(book.inactive(&without_web).len(), 1);
+        assert_eq!(book.len(), 1);
+        assert!(book.inactive(&table).is_empty());
         let web = &table
             .record(&name("web.global.example.test."))
             .unwrap()
             .sets[0];
-        assert_eq!(overrides.get(web.index as usize), Override::Auto);
-        let eu = &table
-            .record(&name("api.global.example.test."))
-            .unwrap()
-            .sets[1];
-        assert_eq!(overrides.get(eu.index as usize), Override::Down);
+        assert_eq!(
+            book.for_table(&table).get(web.index as usize),
+            Override::Down
+        );
     }
 
     #[test]
     fn change_reports_unknown_names_and_whether_one_existed() {
         let table = table_from_yaml(YAML);
-        let mut book = OverrideBook::default();
-        let api = name("api.global.example.test.");
+        let (mut book, mut clock) = (OverrideBook::default(), Clock::new("a"));
+        let api = "api.global.example.test.";
         assert!(matches!(
-            book.change(
-                &table,
-                &api,
-                "nope",
-                Override::Down,
-                OverrideMeta::default()
-            ),
+            change(&mut book, &table, &mut clock, api, "nope", Override::Down),
             Err(OverrideError::NoSet { .. })
         ));
         assert!(matches!(
-            book.change(
+            change(
+                &mut book,
                 &table,
-                &name("nope.global.example.test."),
+                &mut clock,
+                "nope.global.example.test.",
                 "x",
-                Override::Down,
-                OverrideMeta::default()
+                Override::Down
             ),
             Err(OverrideError::NoRecord(_))
         ));
-        let first = book.change(
-            &table,
-            &api,
-            "us-east",
-            Override::Up,
-            OverrideMeta::default(),
+        assert_eq!(
+            change(
+                &mut book,
+                &table,
+                &mut clock,
+                api,
+                "us-east",
+                Override::Auto
+            ),
+            Ok((0, false))
         );
-        assert_eq!(first, Ok((0, false)));
-        let cleared = book.change(
-            &table,
-            &api,
-            "us-east",
-            Override::Auto,
-            OverrideMeta::default(),
+        assert!(
+            book.all().is_empty(),
+            "clearing nothing leaves no tombstone"
         );
-        assert_eq!(cleared, Ok((0, true)));
+        assert_eq!(
+            change(&mut book, &table, &mut clock, api, "us-east", Override::Up),
+            Ok((0, false))
+        );
+        assert_eq!(
+            change(
+                &mut book,
+                &table,
+                &mut clock,
+                api,
+                "us-east",
+                Override::Auto
+            ),
+            Ok((0, true))
+        );
         assert!(book.is_empty());
+    }
+
+    #[test]
+    fn a_merge_keeps_the_newer_entry_of_each_set() {
+        let table = table_from_yaml(YAML);
+        let (mut a, mut a_clock) = (OverrideBook::default(), Clock::new("a"));
+        let (mut b, mut b_clock) = (OverrideBook::default(), Clock::new("b"));
+        let api = "api.global.example.test.";
+        change(&mut a, &table, &mut a_clock, api, "us-east", Override::Down).unwrap();
+        change(&mut b, &table, &mut b_clock, api, "us-east", Override::Up).unwrap();
+        // Same millisecond: the instance name breaks the tie, the same way
+        // on both sides.
+        let from_a = a.all();
+        let from_b = b.all();
+        assert_eq!(b.merge(&table, &from_a, 1_000).taken.len(), 0);
+        assert_eq!(a.merge(&table, &from_b, 1_000).taken.len(), 1);
+        assert_eq!(a.all(), b.all());
+        assert_eq!(a.get(&name(api), "us-east"), Override::Up);
+        // Merging again changes nothing.
+        assert!(a.merge(&table, &from_b, 1_000).taken.is_empty());
     }
 }

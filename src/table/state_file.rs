@@ -275,6 +275,7 @@ mod tests {
             reason: Some("maintenance".into()),
             client: None,
             at: "2026-11-29T15:00:00Z".into(),
+            version: crate::table::shared::version::Version::ancient(),
         }
     }
 

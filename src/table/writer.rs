@@ -10,7 +10,12 @@
 //! [Command]: crate::table::writer::Command
 //! [reload]: mod@crate::config::reload
 
-use std::{collections::HashMap, path::PathBuf, sync::Arc, sync::atomic::Ordering};
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::PathBuf,
+    sync::Arc,
+    sync::atomic::Ordering,
+};
 
 use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -23,11 +28,14 @@ use super::dynamic_zone::Update;
 use super::health::{Health, Override, ProbeBits, SetOverrides};
 use super::overrides::{OverrideBook, OverrideEntry, OverrideMeta};
 use super::resolved::{AliasBook, HostAddrs};
+use super::shared::document::{Document, HealthItem, Published, Section};
+use super::shared::quorum::{self, HealthView, Verdict};
+use super::shared::version::{Clock, now_ms};
 use super::state_file::{self, SavedWatch, Saver};
 use super::{Probe, Snapshot, SnapshotCell, Table, compile};
 use crate::config::{Loaded, reload::Reloaded};
 use crate::metrics::{Metrics, TableCounters};
-use crate::model::RateLimit;
+use crate::model::{HealthQuorum, Peering, RateLimit};
 use crate::name::Name;
 use crate::rrl::RateLimiter;
 
@@ -66,6 +74,20 @@ pub enum Command {
         meta: OverrideMeta,
         /// Where the result goes.
         reply: oneshot::Sender<Result<OverrideApplied, OverrideError>>,
+    },
+    /// A peer's document (or the part of it that changed).
+    Peer {
+        /// The peer's configured name.
+        peer: String,
+        /// What it sent.
+        document: Box<Document>,
+        /// Told once a snapshot with what changed is published.
+        done: oneshot::Sender<()>,
+    },
+    /// A peer's view is no longer fresh: it stops counting.
+    PeerLost {
+        /// The peer's configured name.
+        peer: String,
     },
     /// Apply an RFC 2136 update whose signature (if any) was verified.
     Update {
@@ -190,6 +212,25 @@ impl WriterHandle {
         rx.await.map_err(|_| OverrideError::Stopped)?
     }
 
+    /// Hands over a peer's document and waits until DNS answers reflect
+    /// it.
+    pub async fn peer_document(&self, peer: String, document: Document) {
+        let (done, published) = oneshot::channel();
+        let command = Command::Peer {
+            peer,
+            document: Box::new(document),
+            done,
+        };
+        if self.tx.send(command).await.is_ok() {
+            let _ = published.await;
+        }
+    }
+
+    /// Tells the writer that a peer's view went stale.
+    pub async fn peer_lost(&self, peer: String) {
+        let _ = self.tx.send(Command::PeerLost { peer }).await;
+    }
+
     /// Applies an update (its signature already verified; `key` is the
     /// key that signed it) and waits until a snapshot with it is
     /// published. Returns whether the zone changed.
@@ -224,8 +265,23 @@ pub struct Writer {
     counters: Arc<TableCounters>,
     /// `table.probes` position of each probe, to apply flips.
     probe_index: HashMap<Probe, usize>,
-    /// Latest known state per probe; absent means not probed yet (up).
-    probe_up: HashMap<Probe, bool>,
+    /// This instance's latest state per probe; absent means not probed
+    /// yet (up until the peers or a probe say otherwise).
+    probe_up: HashMap<Probe, OwnState>,
+    /// The fresh health views of peers, by peer name.
+    peer_views: BTreeMap<String, HealthView>,
+    /// How health is decided with the peers.
+    quorum: HealthQuorum,
+    /// Whether peers are configured, and whether one's view was fresh at
+    /// the last vote: "deciding alone" is logged when that changes.
+    peering: (bool, bool),
+    /// Versions of this instance's changes to shared state.
+    hlc: Clock,
+    /// The document peers follow, and where it is published.
+    document: Published,
+    document_tx: watch::Sender<Arc<Published>>,
+    /// The peer group's settings (the followers' input).
+    peering_tx: watch::Sender<Arc<Peering>>,
     /// The response rate limiter every snapshot carries; replaced only when
     /// `server.rate_limit` changes, so its state outlives other reloads.
     rate_limiter: Option<Arc<RateLimiter>>,
@@ -275,11 +331,23 @@ impl Writer {
         let clock = Arc::new(CoarseClock::new());
         let book = AliasBook::new(&table, clock.clone(), HashMap::new());
         let (hostnames_tx, _) = watch::channel(book.hostnames());
+        let peering = &loaded.config.server.peering;
+        let quorum = peering.health_quorum;
+        let (probes, contested) = probe_bits(&table, &book, |_| Verdict {
+            up: true,
+            contested: false,
+        });
         let health = Health {
-            probes: probe_bits(&table, &book, &HashMap::new()),
+            probes,
+            contested,
             overrides: SetOverrides::none(table.set_count as usize),
             resolved: book.resolved(),
         };
+        let document = Published::new(&peering.instance, rand::random());
+        let (document_tx, _) = watch::channel(Arc::new(document.clone()));
+        let hlc = Clock::new(&peering.instance);
+        let has_peers = !peering.peers.is_empty();
+        let (peering_tx, _) = watch::channel(Arc::new(peering.clone()));
         let (probes_tx, _) = watch::channel(all_probes(&table, &book));
         let rate_limiter = loaded.config.server.rate_limit.map(|limit| {
             info!(rate_limit = ?limit, "response rate limiting on");
@@ -306,6 +374,13 @@ impl Writer {
             table,
             counters,
             probe_up: HashMap::new(),
+            peer_views: BTreeMap::new(),
+            quorum,
+            peering: (has_peers, false),
+            hlc,
+            document,
+            document_tx,
+            peering_tx,
             rate_limiter,
             overrides: OverrideBook::default(),
             listed: watch::channel(Arc::from(Vec::new())).0,
@@ -330,7 +405,7 @@ impl Writer {
     /// set stays drained across the restart. Needs a Tokio runtime.
     pub fn restore_state(&mut self, path: PathBuf) -> SavedWatch {
         let state = state_file::load(&path);
-        let rejected = self.overrides.restore(&self.table, state.overrides.clone());
+        let rejected = self.overrides.restore(state.overrides.clone());
         for (entry, why) in &rejected {
             warn!(
                 record = %entry.record,
@@ -339,6 +414,14 @@ impl Writer {
                 reason = entry.reason.as_deref().unwrap_or(""),
                 why = %why,
                 "saved override dropped"
+            );
+        }
+        for entry in self.overrides.inactive(&self.table) {
+            warn!(
+                record = %entry.record,
+                set = %entry.set,
+                state = ?entry.state,
+                "saved override inactive: the config has no such set; it applies again when the set is back"
             );
         }
         let dynamic_dropped =
@@ -359,6 +442,17 @@ impl Writer {
         }
         self.overrides_changed(!rejected.is_empty());
         watch
+    }
+
+    /// A receiver of this instance's document, for the peers (through the
+    /// admin API).
+    pub fn subscribe_document(&self) -> watch::Receiver<Arc<Published>> {
+        self.document_tx.subscribe()
+    }
+
+    /// A receiver of the peer group's settings, for the followers.
+    pub fn subscribe_peering(&self) -> watch::Receiver<Arc<Peering>> {
+        self.peering_tx.subscribe()
     }
 
     /// A receiver of the current override list, for the admin API.
@@ -404,6 +498,11 @@ impl Writer {
                     Some(Command::Override { record, set, state, meta, reply }) => {
                         let _ = reply.send(self.set_override(record, set, state, meta));
                     }
+                    Some(Command::Peer { peer, document, done }) => {
+                        self.peer_document(peer, *document);
+                        let _ = done.send(());
+                    }
+                    Some(Command::PeerLost { peer }) => self.peer_lost(&peer),
                     Some(Command::Update { zone, key, update, reply }) => {
                         let _ = reply.send(self.apply_update(&zone, key.as_ref(), &update));
                     }
@@ -446,24 +545,35 @@ impl Writer {
         self.probe_up.retain(|probe, _| {
             self.probe_index.contains_key(probe) || self.book.probe_index(probe).is_some()
         });
+        let inactive_before: Vec<(String, String)> = self
+            .overrides
+            .inactive(&self.table)
+            .into_iter()
+            .map(|e| (e.record.clone(), e.set.clone()))
+            .collect();
         self.table = table;
+        self.apply_peering(&loaded.config.server.peering);
         self.loaded = loaded.without_records();
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
-        let dropped = self.overrides.retain_existing(&self.table);
-        for entry in &dropped {
-            warn!(
-                record = %entry.record,
-                set = %entry.set,
-                state = ?entry.state,
-                reason = entry.reason.as_deref().unwrap_or(""),
-                "override dropped: the reload removed its record or set"
-            );
+        for entry in self.overrides.inactive(&self.table) {
+            if !inactive_before.contains(&(entry.record.clone(), entry.set.clone())) {
+                warn!(
+                    record = %entry.record,
+                    set = %entry.set,
+                    state = ?entry.state,
+                    reason = entry.reason.as_deref().unwrap_or(""),
+                    "override inactive: the reload removed its record or set; it applies again when the set is back"
+                );
+            }
         }
+        let (probes, contested) = self.vote();
         self.health = Health {
-            probes: probe_bits(&self.table, &self.book, &self.probe_up),
+            probes,
+            contested,
             overrides: self.overrides.for_table(&self.table),
             resolved: self.book.resolved(),
         };
+        self.count_disagreements();
         if self
             .updates
             .retain_allowed(&self.table, &self.loaded.config)
@@ -472,7 +582,8 @@ impl Writer {
         }
         self.rebuild_dynamic();
         self.publish();
-        self.overrides_changed(!dropped.is_empty());
+        self.overrides_changed(false);
+        self.health_view_changed();
         let _ = self.table_tx.send(self.table.clone());
         self.probes_tx
             .send_replace(all_probes(&self.table, &self.book));
@@ -495,18 +606,174 @@ impl Writer {
         );
     }
 
-    /// Applies a probe result: publishes a snapshot only when the state flips.
+    /// Applies a probe result of this instance: the document changes, and
+    /// a snapshot is published only when the vote's outcome changes.
     pub fn flip(&mut self, probe: Probe, up: bool) {
         let index = self.probe_index.get(&probe).copied();
         let Some(index) = index.or_else(|| self.book.probe_index(&probe)) else {
             return; // a result for a probe removed by a reload
         };
-        self.probe_up.insert(probe, up);
-        if self.health.probes.is_up(index) == up {
+        let since_ms = now_ms();
+        let verdict = self.verdict(&probe, Some(up));
+        self.probe_up.insert(probe, OwnState { up, since_ms });
+        self.health_view_changed();
+        let health = &self.health;
+        if health.probes.is_up(index) == verdict.up
+            && health.contested.is_set(index) == verdict.contested
+        {
             return;
         }
-        self.health.probes = self.health.probes.with(index, up);
+        let probes = health.probes.with(index, verdict.up);
+        let contested = health.contested.with(index, verdict.contested);
+        self.health.probes = probes;
+        self.health.contested = contested;
+        self.count_disagreements();
         self.publish();
+    }
+
+    fn count_disagreements(&self) {
+        let count = self.health.contested.count() as u64;
+        let peers = &self.metrics.peers;
+        peers.disagreements.store(count, Ordering::Relaxed);
+    }
+
+    /// The vote on `probe` when this instance's own state is `own`.
+    fn verdict(&self, probe: &Probe, own: Option<bool>) -> Verdict {
+        let check = probe.check.name.as_str();
+        let peers = self
+            .peer_views
+            .values()
+            .map(|view| view.get(check, probe.addr).map(|(up, _)| up));
+        quorum::decide(self.quorum, own, peers)
+    }
+
+    /// Every probe's vote: (up bits, contested bits).
+    fn vote(&self) -> (ProbeBits, ProbeBits) {
+        probe_bits(&self.table, &self.book, |probe| {
+            self.verdict(probe, self.probe_up.get(probe).map(|own| own.up))
+        })
+    }
+
+    /// Recounts every vote (peer views changed) and publishes when an
+    /// outcome changed.
+    fn revote(&mut self) {
+        let (probes, contested) = self.vote();
+        let fresh = !self.peer_views.is_empty();
+        if self.peering.0 && fresh != self.peering.1 {
+            if fresh {
+                info!(
+                    peers = self.peer_views.len(),
+                    "peer views fresh again: health is decided with them"
+                );
+            } else {
+                warn!("no fresh peer view: this instance decides health alone");
+            }
+        }
+        self.peering.1 = fresh;
+        let fresh_views = self.peer_views.len() as u64;
+        self.metrics
+            .peers
+            .views_fresh
+            .store(fresh_views, Ordering::Relaxed);
+        if probes != self.health.probes || contested != self.health.contested {
+            self.health.probes = probes;
+            self.health.contested = contested;
+            self.count_disagreements();
+            self.publish();
+        }
+    }
+
+    /// Takes in a peer's document: its health view counts in the vote
+    /// from now on, and its overrides merge into this instance's.
+    fn peer_document(&mut self, peer: String, document: Document) {
+        let now = now_ms();
+        if let Some(health) = &document.health {
+            self.peer_views
+                .insert(peer.clone(), HealthView::from_items(&health.items));
+        }
+        if let Some(overrides) = &document.overrides {
+            let merged = self.overrides.merge(&self.table, &overrides.items, now);
+            for (entry, why) in &merged.refused {
+                warn!(peer = %peer, record = %entry.record, set = %entry.set, why = %why, "override from a peer ignored");
+            }
+            for entry in &merged.taken {
+                self.hlc.observe(&entry.version);
+                info!(
+                    peer = %peer,
+                    record = %entry.record,
+                    set = %entry.set,
+                    state = ?entry.state,
+                    instance = %entry.version.by,
+                    reason = entry.reason.as_deref().unwrap_or(""),
+                    "override from the peer group"
+                );
+            }
+            if !merged.taken.is_empty() {
+                self.health.overrides = self.overrides.for_table(&self.table);
+                self.publish();
+                self.overrides_changed(true);
+            }
+        }
+        self.revote();
+    }
+
+    /// Drops a peer's view from the vote.
+    fn peer_lost(&mut self, peer: &str) {
+        if self.peer_views.remove(peer).is_some() {
+            self.revote();
+        }
+    }
+
+    /// Follows `server.instance`, `server.peers` and
+    /// `server.health_quorum` after a reload: views of peers no longer
+    /// listed stop counting.
+    fn apply_peering(&mut self, peering: &Peering) {
+        self.peering_tx.send_if_modified(|current| {
+            let changed = **current != *peering;
+            if changed {
+                *current = Arc::new(peering.clone());
+            }
+            changed
+        });
+        self.quorum = peering.health_quorum;
+        self.peering.0 = !peering.peers.is_empty();
+        self.peer_views
+            .retain(|name, _| peering.peers.iter().any(|p| p.name == *name));
+        if self.hlc.instance() != peering.instance {
+            self.hlc.rename(&peering.instance);
+            peering.instance.clone_into(&mut self.document.instance);
+            self.publish_document();
+        }
+    }
+
+    /// Rebuilds the health section of the document.
+    fn health_view_changed(&mut self) {
+        let mut items: Vec<HealthItem> = self
+            .probe_up
+            .iter()
+            .map(|(probe, own)| HealthItem {
+                check: probe.check.name.clone(),
+                addr: probe.addr,
+                up: own.up,
+                since_ms: own.since_ms,
+            })
+            .collect();
+        items.sort_by(|a, b| (&a.check, a.addr).cmp(&(&b.check, b.addr)));
+        if items == self.document.health.items {
+            return;
+        }
+        self.document.version += 1;
+        self.document.changed_ms = now_ms();
+        self.document.health = Arc::new(Section {
+            version: self.document.version,
+            items,
+        });
+        self.publish_document();
+    }
+
+    fn publish_document(&mut self) {
+        self.document_tx
+            .send_replace(Arc::new(self.document.clone()));
     }
 
     /// Applies news about hostname targets: rebuilds the alias slots that
@@ -521,7 +788,9 @@ impl Writer {
                     self.probe_up.remove(gone);
                 }
             }
-            self.health.probes = probe_bits(&self.table, &self.book, &self.probe_up);
+            let (probes, contested) = self.vote();
+            self.health.probes = probes;
+            self.health.contested = contested;
             self.probes_tx
                 .send_replace(all_probes(&self.table, &self.book));
         }
@@ -541,9 +810,15 @@ impl Writer {
     ) -> Result<OverrideApplied, OverrideError> {
         let reason = meta.reason.clone();
         let client = meta.client.clone();
-        let (index, existed) = self
-            .overrides
-            .change(&self.table, &record, &set, state, meta)?;
+        let (index, existed) = self.overrides.change(
+            &self.table,
+            &record,
+            &set,
+            state,
+            meta,
+            &mut self.hlc,
+            now_ms(),
+        )?;
         info!(
             record = %record,
             set = %set,
@@ -594,13 +869,24 @@ impl Writer {
         self.dynamic = Arc::new(self.updates.layer(&self.table, &self.loaded.config));
     }
 
-    /// Shows the current overrides to the admin API and, when `save` and
-    /// there is a state file, queues a write; returns its version.
+    /// Shows the current overrides to the admin API and the peers and,
+    /// when `save` and there is a state file, queues a write; returns its
+    /// version.
     fn overrides_changed(&mut self, save: bool) -> Option<u64> {
-        let list = self.overrides.list();
+        self.overrides.expire_tombstones(now_ms());
+        let all = self.overrides.all();
+        if all != self.document.overrides.items {
+            self.document.version += 1;
+            self.document.changed_ms = now_ms();
+            self.document.overrides = Arc::new(Section {
+                version: self.document.version,
+                items: all.clone(),
+            });
+            self.publish_document();
+        }
         let saver = self.saver.as_mut().filter(|_| save);
-        let version = saver.map(|saver| saver.save(list.clone()));
-        self.listed.send_replace(list.into());
+        let version = saver.map(|saver| saver.save(all));
+        self.listed.send_replace(self.overrides.list().into());
         version
     }
 
@@ -634,21 +920,47 @@ impl Writer {
     }
 }
 
-/// Probe bits for `table` and the resolved-address probes of `book`,
-/// from the last known states (a probe not yet probed counts as up); the
-/// bit of expired addresses is down.
-fn probe_bits(table: &Table, book: &AliasBook, up: &HashMap<Probe, bool>) -> ProbeBits {
-    let mut dynamic: HashMap<usize, bool> = HashMap::new();
+/// What this instance knows of one probe from its own results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OwnState {
+    up: bool,
+    /// Since when, ms since the Unix epoch.
+    since_ms: u64,
+}
+
+/// Probe bits for `table` and the resolved-address probes of `book`, from
+/// each probe's verdict: (up, contested). The bit of expired addresses is
+/// down.
+fn probe_bits(
+    table: &Table,
+    book: &AliasBook,
+    verdict: impl Fn(&Probe) -> Verdict,
+) -> (ProbeBits, ProbeBits) {
+    let mut dynamic: HashMap<usize, Verdict> = HashMap::new();
     for probe in book.probes() {
         if let Some(index) = book.probe_index(probe) {
-            dynamic.insert(index, up.get(probe).copied().unwrap_or(true));
+            dynamic.insert(index, verdict(probe));
         }
     }
-    ProbeBits::from_fn(book.probe_bits(), |i| match table.probes.get(i) {
-        Some(probe) => up.get(probe).copied().unwrap_or(true),
-        None if i == book.expired_probe() => false,
-        None => dynamic.get(&i).copied().unwrap_or(true),
-    })
+    let all_up = Verdict {
+        up: true,
+        contested: false,
+    };
+    let verdicts: Vec<Verdict> = (0..book.probe_bits())
+        .map(|i| match table.probes.get(i) {
+            Some(probe) => verdict(probe),
+            None if i == book.expired_probe() => Verdict {
+                up: false,
+                contested: false,
+            },
+            None => dynamic.get(&i).copied().unwrap_or(all_up),
+        })
+        .collect();
+    let len = verdicts.len();
+    (
+        ProbeBits::from_fn(len, |i| verdicts[i].up),
+        ProbeBits::from_fn(len, |i| verdicts[i].contested),
+    )
 }
 
 /// Every probe the prober runs: the table's, then the resolved addresses'.

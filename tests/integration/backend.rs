@@ -29,6 +29,9 @@ pub(crate) enum Mode {
     Body(String),
     /// 302 to this location.
     Redirect(String),
+    /// 503 to requests whose User-Agent contains this text, 200 "ok" to
+    /// the others: a network path that fails for one prober only.
+    FailAgent(String),
 }
 
 /// What the backend saw, for tests of Host and SNI.
@@ -36,6 +39,7 @@ pub(crate) enum Mode {
 pub(crate) struct Seen {
     pub(crate) host_headers: Vec<String>,
     pub(crate) sni: Vec<String>,
+    pub(crate) user_agents: Vec<String>,
 }
 
 /// A running backend.
@@ -196,6 +200,13 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             .host_headers
             .push(host.trim().to_owned());
     }
+    let agent = header(&text, "user-agent").unwrap_or_default();
+    if !agent.is_empty() {
+        let mut seen = seen.lock().unwrap();
+        if !seen.user_agents.contains(&agent) {
+            seen.user_agents.push(agent.clone());
+        }
+    }
     if let Mode::Redirect(location) = &mode {
         let response = format!(
             "HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -208,6 +219,8 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         Mode::Ok => (200, "ok".to_owned()),
         Mode::Status(code) => (code, "no".to_owned()),
         Mode::Body(body) => (200, body),
+        Mode::FailAgent(text) if agent.contains(&text) => (503, "no".to_owned()),
+        Mode::FailAgent(_) => (200, "ok".to_owned()),
         Mode::Hang => {
             tokio::time::sleep(Duration::from_secs(60)).await;
             return;
@@ -220,4 +233,14 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     );
     let _ = stream.write_all(response.as_bytes()).await;
     let _ = stream.shutdown().await;
+}
+
+/// The value of header `name` (lower case) in a request head.
+fn header(request: &str, name: &str) -> Option<String> {
+    request.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| value.trim().to_owned())
+    })
 }

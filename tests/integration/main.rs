@@ -23,6 +23,7 @@ mod glue;
 mod harness;
 mod health;
 mod malformed;
+mod peers;
 mod process;
 mod readme;
 mod reload;

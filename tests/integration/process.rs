@@ -33,6 +33,26 @@ pub(crate) fn free_dns_port() -> u16 {
     }
 }
 
+/// An admin address free on 127.0.0.1 right now.
+pub(crate) fn free_admin_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free admin port")
+}
+
+/// A process test's config: `server:` with the listeners and `server_extra`
+/// (lines indented two spaces), the test zone, then `rest`.
+pub(crate) fn config_text(
+    dns: SocketAddr,
+    admin: SocketAddr,
+    server_extra: &str,
+    rest: &str,
+) -> String {
+    format!(
+        "server:\n  dns_listen: [\"{dns}\"]\n  admin_listen: \"{admin}\"\n  udp_workers: 2\n{server_extra}{ZONES}{rest}"
+    )
+}
+
 /// A running `gslb serve`, killed if the test ends first.
 pub(crate) struct Process {
     child: Child,
@@ -58,14 +78,22 @@ impl Process {
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let dns: SocketAddr = ([127, 0, 0, 1], free_dns_port()).into();
-        let admin = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free admin port");
+        let admin = free_admin_addr();
         let config = dir.path().join("gslb.yaml");
-        let yaml = format!(
-            "server:\n  dns_listen: [\"{dns}\"]\n  admin_listen: \"{admin}\"\n  udp_workers: 2\n{server_extra}{ZONES}{rest}"
-        );
-        std::fs::write(&config, yaml).expect("write config");
+        std::fs::write(&config, config_text(dns, admin, server_extra, rest)).expect("write config");
+        Self::start(dir, &config, dns, admin, env, nofile)
+    }
+
+    /// Starts `gslb serve --config config` that listens on `dns` and
+    /// `admin`; its log and what it keeps live in `dir`.
+    pub(crate) fn start(
+        dir: tempfile::TempDir,
+        config: &std::path::Path,
+        dns: SocketAddr,
+        admin: SocketAddr,
+        env: &[(&str, &str)],
+        nofile: Option<u32>,
+    ) -> Self {
         let log = dir.path().join("gslb.log");
         let binary = env!("CARGO_BIN_EXE_gslb");
         let mut command = match nofile {
@@ -81,7 +109,7 @@ impl Process {
         command
             .arg("serve")
             .arg("--config")
-            .arg(&config)
+            .arg(config)
             .env_remove("RUST_LOG")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
@@ -101,6 +129,15 @@ impl Process {
             client,
             _dir: dir,
         }
+    }
+
+    /// Its working directory (config, log, state), kept when it stops:
+    /// a test can start another process on it.
+    pub(crate) fn into_dir(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let placeholder = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self._dir, placeholder)
     }
 
     /// Its log so far, for failure messages.

@@ -2,7 +2,7 @@
 
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
-use super::{Checker, alias, rate_limit};
+use super::{Checker, alias, peering, rate_limit};
 use crate::config::limits;
 use crate::config::raw::RawServer;
 use crate::model::Server;
@@ -104,6 +104,11 @@ pub(super) fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server>
         .collect();
     let resolvers_ok = resolvers.len() == raw.resolvers.len();
     let alias = alias::alias(check, raw.alias.as_ref());
+    let peering = peering::peering(check, raw);
+    let admin_tls = raw.admin_tls.as_ref().map(|tls| crate::model::AdminTls {
+        cert_file: PathBuf::from(&tls.cert_file),
+        key_file: PathBuf::from(&tls.key_file),
+    });
     Some(Server {
         admin_token_file: raw.admin_token_file.as_ref().map(PathBuf::from),
         admin_max_connections: admin_max_connections?,
@@ -124,6 +129,8 @@ pub(super) fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server>
         rate_limit: rate_limit?,
         resolvers: Some(resolvers).filter(|_| resolvers_ok)?,
         alias: alias?,
+        peering: peering?,
+        admin_tls,
     })
 }
 

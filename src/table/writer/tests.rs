@@ -149,7 +149,7 @@ fn an_override_reuses_the_table_and_copies_no_set_array() {
 }
 
 #[test]
-fn overrides_go_when_a_reload_removes_their_set_and_stay_otherwise() {
+fn an_override_outlives_a_reload_that_removes_its_set_and_applies_when_it_is_back() {
     let (mut writer, cell, _) = writer(CONFIG);
     let listed = writer.subscribe_overrides();
     set_override(&mut writer, "us", Override::Up).expect("set exists");
@@ -161,8 +161,7 @@ fn overrides_go_when_a_reload_removes_their_set_and_stay_otherwise() {
     );
     reload(&mut writer, &without_eu);
     let list = listed.borrow().clone();
-    assert_eq!(list.len(), 1, "eu's override is dropped: {list:?}");
-    assert_eq!(list[0].set, "us");
+    assert_eq!(list.len(), 2, "eu's drain is kept, inactive: {list:?}");
     let snapshot = cell.load();
     let us = snapshot
         .table
@@ -181,9 +180,229 @@ fn overrides_go_when_a_reload_removes_their_set_and_stay_otherwise() {
         .index;
     assert_eq!(
         snapshot.health.overrides.get(eu as usize),
-        Override::Auto,
-        "a set that comes back does not get its old override back"
+        Override::Down,
+        "a config change never lifts a drain: only an operator does"
     );
+}
+
+/// CONFIG with two peers, b and c.
+fn with_peers(instance: &str, peers: &[&str]) -> String {
+    let peers: Vec<String> = peers
+        .iter()
+        .map(|p| format!("{{ name: {p}, url: \"http://127.0.0.1:1\" }}"))
+        .collect();
+    CONFIG.replace(
+        "server: { dns_listen: [\"127.0.0.1:0\"] }",
+        &format!(
+            "server: {{ dns_listen: [\"127.0.0.1:0\"], instance: {instance}, peers: [{}] }}",
+            peers.join(", ")
+        ),
+    )
+}
+
+fn web_probe(writer: &Writer, addr: &str) -> Probe {
+    let addr: std::net::IpAddr = addr.parse().expect("address");
+    writer
+        .table
+        .probes
+        .iter()
+        .find(|p| p.addr == addr)
+        .cloned()
+        .expect("probe of the address")
+}
+
+/// A peer document whose health view has `web` at 192.0.2.1 `up`.
+fn peer_view(instance: &str, up: bool) -> Document {
+    Document {
+        format: crate::table::shared::document::FORMAT,
+        instance: instance.into(),
+        epoch: 1,
+        version: 1,
+        changed_ms: 0,
+        health: Some(Section {
+            version: 1,
+            items: vec![HealthItem {
+                check: "web".into(),
+                addr: "192.0.2.1".parse().expect("address"),
+                up,
+                since_ms: 1,
+            }],
+        }),
+        overrides: None,
+    }
+}
+
+fn us_state(cell: &SnapshotCell) -> (bool, bool) {
+    let snapshot = cell.load();
+    let record = snapshot
+        .table
+        .record(&name("app.global.example.test."))
+        .expect("record");
+    let target = record.sets[0].targets[0][0];
+    let probe = target.probe as usize;
+    (
+        snapshot.health.probes.is_up(probe),
+        snapshot.health.contested.is_set(probe),
+    )
+}
+
+#[test]
+fn one_instance_that_sees_a_target_down_is_outvoted_and_a_tie_keeps_it_up() {
+    let (mut writer, cell, metrics) = writer(&with_peers("a", &["b", "c"]));
+    let probe = web_probe(&writer, "192.0.2.1");
+    writer.flip(probe.clone(), false);
+    assert_eq!(
+        us_state(&cell),
+        (false, false),
+        "no peer view: it decides alone"
+    );
+    writer.peer_document("b".into(), peer_view("b", true));
+    assert_eq!(
+        us_state(&cell),
+        (true, true),
+        "1 down, 1 up: a tie keeps it up"
+    );
+    writer.peer_document("c".into(), peer_view("c", true));
+    assert_eq!(us_state(&cell), (true, true), "1 down, 2 up");
+    assert_eq!(metrics.peers.disagreements.load(Ordering::Relaxed), 1);
+    writer.peer_document("c".into(), peer_view("c", false));
+    assert_eq!(us_state(&cell), (false, true), "2 down, 1 up: down");
+    writer.peer_lost("c");
+    assert_eq!(
+        us_state(&cell),
+        (true, true),
+        "c's view went stale: a tie again"
+    );
+    writer.flip(probe, true);
+    assert_eq!(us_state(&cell), (true, false), "all agree");
+    assert_eq!(metrics.peers.disagreements.load(Ordering::Relaxed), 0);
+    assert_eq!(metrics.peers.views_fresh.load(Ordering::Relaxed), 1);
+}
+
+#[test]
+fn under_own_quorum_peers_are_shown_but_do_not_vote() {
+    let text =
+        with_peers("a", &["b", "c"]).replace("instance: a,", "instance: a, health_quorum: own,");
+    let (mut writer, cell, _) = writer(&text);
+    writer.peer_document("b".into(), peer_view("b", false));
+    writer.peer_document("c".into(), peer_view("c", false));
+    assert_eq!(us_state(&cell), (true, false), "not probed here: up");
+    let probe = web_probe(&writer, "192.0.2.1");
+    writer.flip(probe, true);
+    assert_eq!(us_state(&cell), (true, true));
+}
+
+#[test]
+fn the_health_section_holds_this_instances_own_results() {
+    let (mut writer, _, _) = writer(&with_peers("a", &["b"]));
+    let document = writer.subscribe_document();
+    let probe = web_probe(&writer, "192.0.2.2");
+    writer.peer_document("b".into(), peer_view("b", false));
+    assert!(
+        document.borrow().health.items.is_empty(),
+        "peer views are not relayed"
+    );
+    writer.flip(probe, false);
+    let current = document.borrow().clone();
+    assert_eq!(current.instance, "a");
+    let items = &current.health.items;
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        (
+            items[0].check.as_str(),
+            items[0].addr.to_string(),
+            items[0].up
+        ),
+        ("web", "192.0.2.2".to_owned(), false)
+    );
+    assert_eq!(current.health.version, current.version);
+}
+
+/// `from`'s document as a peer would receive it from scratch.
+fn document_of(from: &Writer) -> Document {
+    let published = from.subscribe_document().borrow().clone();
+    let text = serde_json::to_string(&published.since(0, 0)).expect("encodes");
+    serde_json::from_str(&text).expect("decodes")
+}
+
+fn override_of(cell: &SnapshotCell, set: usize) -> Override {
+    let snapshot = cell.load();
+    let record = snapshot
+        .table
+        .record(&name("app.global.example.test."))
+        .expect("record");
+    snapshot
+        .health
+        .overrides
+        .get(record.sets[set].index as usize)
+}
+
+#[test]
+fn overrides_reach_peers_and_the_latest_change_wins_everywhere() {
+    let (mut a, a_cell, _) = writer(&with_peers("a", &["b"]));
+    let (mut b, b_cell, _) = writer(&with_peers("b", &["a"]));
+    set_override(&mut a, "eu", Override::Down).expect("set exists");
+    b.peer_document("a".into(), document_of(&a));
+    assert_eq!(
+        override_of(&b_cell, 1),
+        Override::Down,
+        "a's drain is in force on b"
+    );
+    let listed = b.subscribe_overrides().borrow().clone();
+    assert_eq!(listed[0].version.by, "a", "b shows who took it: {listed:?}");
+    // b clears it: the tombstone reaches a.
+    set_override(&mut b, "eu", Override::Auto).expect("set exists");
+    a.peer_document("b".into(), document_of(&b));
+    assert_eq!(override_of(&a_cell, 1), Override::Auto);
+    assert!(a.subscribe_overrides().borrow().is_empty());
+    // Both change one set before hearing from each other: whichever change
+    // is later wins on both, whatever the order the documents arrive in.
+    set_override(&mut a, "us", Override::Down).expect("set exists");
+    set_override(&mut b, "us", Override::Up).expect("set exists");
+    let (from_a, from_b) = (document_of(&a), document_of(&b));
+    a.peer_document("b".into(), from_b);
+    b.peer_document("a".into(), from_a);
+    assert_eq!(override_of(&a_cell, 0), override_of(&b_cell, 0));
+    assert_eq!(
+        override_of(&a_cell, 0),
+        Override::Up,
+        "b's change came later"
+    );
+}
+
+#[test]
+fn a_peer_cannot_override_what_this_instance_does_not_serve() {
+    let (mut b, _, _) = writer(&with_peers("b", &["a"]));
+    let foreign = OverrideEntry {
+        record: "app.other.example.".into(),
+        set: "us".into(),
+        state: Override::Down,
+        reason: None,
+        client: None,
+        at: "2026-12-07T00:00:00Z".into(),
+        version: crate::table::shared::version::Version {
+            ms: now_ms(),
+            n: 0,
+            by: "a".into(),
+        },
+    };
+    let future = OverrideEntry {
+        record: "app.global.example.test.".into(),
+        version: crate::table::shared::version::Version {
+            ms: now_ms() + 3_600_000,
+            n: 0,
+            by: "a".into(),
+        },
+        ..foreign.clone()
+    };
+    let mut document = peer_view("a", true);
+    document.overrides = Some(Section {
+        version: 1,
+        items: vec![foreign, future],
+    });
+    b.peer_document("a".into(), document);
+    assert!(b.subscribe_overrides().borrow().is_empty());
+    assert!(b.subscribe_document().borrow().overrides.items.is_empty());
 }
 
 #[test]
