@@ -189,6 +189,10 @@ pub struct Zone {
     pub origin: Name,
     /// TTL of SOA and NS, and default TTL of records.
     pub ttl: u32,
+    /// Most TTL of answers that involve trouble: a chosen set with a
+    /// target down or contested, or a record failing open. Resolvers then
+    /// come back soon after things settle.
+    pub degraded_ttl: u32,
     /// Start of authority.
     pub soa: Soa,
     /// Apex NS names with their glue (empty for names outside every zone).

@@ -145,6 +145,9 @@ pub struct RawZone {
     pub origin: String,
     /// Default TTL of the zone's records, and the TTL of SOA and NS.
     pub ttl: Option<i64>,
+    /// Most TTL of answers given while a chosen set has a target down, the
+    /// peer group's views disagree about one, or the record fails open.
+    pub degraded_ttl: Option<i64>,
     /// Start of authority.
     pub soa: RawSoa,
     /// NS names at the apex with their glue addresses.

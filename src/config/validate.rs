@@ -16,6 +16,10 @@ use crate::model::Config;
 pub const MAX_TTL: i64 = 86_400;
 /// Default zone TTL.
 pub(super) const DEFAULT_TTL: i64 = 30;
+/// Default `degraded_ttl`: short enough that resolvers come back within
+/// seconds of a failover settling (gdnsd halves TTLs of down resources;
+/// this caps them where it matters).
+pub(super) const DEFAULT_DEGRADED_TTL: i64 = 10;
 
 mod alias;
 mod checker;

@@ -45,6 +45,7 @@ pub fn compile(config: &Config) -> Table {
         zones.push(Zone {
             origin: zone.origin.clone(),
             ttl: zone.ttl,
+            degraded_ttl: zone.degraded_ttl,
             soa_rdata: soa_rdata(&zone.soa),
             negative_ttl: zone.ttl.min(zone.soa.minimum),
             nameservers,

@@ -263,6 +263,17 @@ impl Health {
         }
     }
 
+    /// Whether an answer from `set` involves trouble: one of its targets of
+    /// `family` is down, or the peer group's views disagree about one.
+    /// Such answers get the zone's degraded TTL.
+    #[inline]
+    pub fn troubled(&self, set: &Set, family: Family) -> bool {
+        self.targets(set, family).iter().any(|t| {
+            t.probe != NO_PROBE
+                && (!self.target_up(set, t) || self.contested.is_set(t.probe as usize))
+        })
+    }
+
     /// Whether a set has a healthy target among `targets`.
     #[inline]
     pub fn any_up(&self, set: &Set, targets: &[Target]) -> bool {

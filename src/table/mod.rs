@@ -155,6 +155,8 @@ pub struct Zone {
     pub origin: Name,
     /// TTL of SOA and NS.
     pub ttl: u32,
+    /// Most TTL of answers that involve trouble (`zones[].degraded_ttl`).
+    pub degraded_ttl: u32,
     /// SOA RDATA, names uncompressed.
     pub soa_rdata: Box<[u8]>,
     /// TTL of the SOA in negative answers: min(SOA TTL, minimum) (RFC 2308 §5).

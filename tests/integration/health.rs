@@ -641,3 +641,43 @@ async fn redirects_are_not_followed_and_long_bodies_are_cut() {
     );
     gslb.server.shutdown(WAIT).await;
 }
+
+/// The TTLs of the A answer for `name`.
+async fn ttls(gslb: &Gslb, name: &str) -> Vec<u32> {
+    let response = gslb.udp(&query(name, RecordType::A)).await;
+    response.answers.iter().map(|r| r.ttl).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_set_with_a_down_target_answers_with_the_degraded_ttl() {
+    let port = free_port("127.0.30.1").await;
+    let _healthy = Backend::http("127.0.30.1", port).await;
+    let flaky = Backend::http("127.0.30.2", port).await;
+    let name = "ttl.global.example.test.";
+    let gslb = Gslb::start(&format!(
+        "{ZONE}{}records:\n  - name: {name}\n    ttl: 60\n    sets:\n      - {{ id: one, targets: [127.0.30.1, 127.0.30.2], health_check: fast }}\n",
+        checks(port)
+    ))
+    .await;
+    gslb.wait_ready().await;
+    assert_eq!(
+        ttls(&gslb, name).await,
+        vec![60; 2],
+        "healthy: the record's TTL"
+    );
+    flaky.set(Mode::Status(503));
+    let degraded = eventually(Duration::from_secs(5), async || {
+        ttls(&gslb, name).await == vec![10]
+    })
+    .await;
+    assert!(
+        degraded.is_some(),
+        "a down target: the zone's degraded TTL (default 10 s)"
+    );
+    flaky.set(Mode::Ok);
+    let healed = eventually(Duration::from_secs(5), async || {
+        ttls(&gslb, name).await == vec![60; 2]
+    })
+    .await;
+    assert!(healed.is_some(), "healthy again: the record's TTL");
+}

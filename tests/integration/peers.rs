@@ -12,8 +12,8 @@ use crate::harness::{addrs, eventually, ips, query, udp};
 use crate::process::{Process, config_text, free_admin_addr, free_dns_port};
 
 const NAME: &str = "app.global.example.test.";
-const US: &str = "127.0.0.21";
-const EU: &str = "127.0.0.22";
+const US: &str = "127.0.40.1";
+const EU: &str = "127.0.40.2";
 
 /// One instance of a group: its addresses, its directory and, while it
 /// runs, its process.
@@ -283,8 +283,8 @@ async fn two_instances_that_disagree_keep_the_target_up() {
 const NO_CHECKS: &str = "records:
   - name: app.global.example.test.
     sets:
-      - { id: us, targets: [127.0.0.21], priority: 0 }
-      - { id: eu, targets: [127.0.0.22], priority: 1 }
+      - { id: us, targets: [127.0.40.1], priority: 0 }
+      - { id: eu, targets: [127.0.40.2], priority: 1 }
 ";
 
 const US_SET: &str = "/overrides/app.global.example.test./us";
@@ -405,10 +405,10 @@ fn fake_document(body: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_peer_that_misbehaves_is_dropped_and_can_change_nothing_beyond_its_vote() {
     let (_us, _eu, port) = backends(Mode::Ok).await;
-    let fake_port = free_port("127.0.0.23").await;
-    let fake = Backend::http("127.0.0.23", fake_port).await;
+    let fake_port = free_port("127.0.40.3").await;
+    let fake = Backend::http("127.0.40.3", fake_port).await;
     fake.set(Mode::Body("this is not a document".into()));
-    let fake_url = format!("http://127.0.0.23:{fake_port}");
+    let fake_url = format!("http://127.0.40.3:{fake_port}");
     let mut group = Group::new(
         &["a", "b"],
         "  peer_view_max_age: 3s\n",

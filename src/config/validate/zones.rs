@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{Checker, DEFAULT_TTL, MAX_TTL, updates};
+use super::{Checker, DEFAULT_DEGRADED_TTL, DEFAULT_TTL, MAX_TTL, updates};
 use crate::config::raw::RawZone;
 use crate::model::ns_answer::nameservers_response_len;
 use crate::model::{Soa, Zone};
@@ -67,6 +67,13 @@ pub(in crate::config) fn zones(
 fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32) -> Option<Zone> {
     let origin = check.name(format!("{path}.origin"), &raw.origin);
     let ttl = check.int(format!("{path}.ttl"), raw.ttl, DEFAULT_TTL, 0, MAX_TTL);
+    let degraded_ttl = check.int(
+        format!("{path}.degraded_ttl"),
+        raw.degraded_ttl,
+        DEFAULT_DEGRADED_TTL,
+        0,
+        MAX_TTL,
+    );
     let s = &raw.soa;
     let mname = check.name(format!("{path}.soa.mname"), &s.mname);
     let rname = check.name(format!("{path}.soa.rname"), &s.rname);
@@ -113,6 +120,7 @@ fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32)
     Some(Zone {
         origin: origin?,
         ttl: ttl.unwrap_or_default(),
+        degraded_ttl: degraded_ttl.unwrap_or_default(),
         soa: Soa {
             mname: mname.unwrap_or_else(zone_fallback_name),
             rname: rname.unwrap_or_else(zone_fallback_name),

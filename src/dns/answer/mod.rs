@@ -456,7 +456,10 @@ impl Responder {
                     return scope;
                 }
             };
-            let ttl = snap.health.answer_ttl(choice.set, record.ttl);
+            let mut ttl = snap.health.answer_ttl(choice.set, record.ttl);
+            if choice.failed_open || snap.health.troubled(choice.set, family) {
+                ttl = ttl.min(table.zones[usize::from(record.zone)].degraded_ttl);
+            }
             for target in choice.targets(family, &snap.health, record.answers) {
                 if msg.is_full() {
                     break; // TC=1 anyway: writing more only costs time

@@ -637,3 +637,74 @@ fn the_ns_answer_size_check_counts_what_the_writer_writes() {
         assert_eq!(out.len(), bound, "{count} + {off_zone} name servers");
     }
 }
+
+const CHECKED: &str = r#"
+server: { dns_listen: ["127.0.0.1:0"] }
+zones:
+  - origin: global.example.test.
+    degraded_ttl: 7
+    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test. }
+    nameservers: { ns1.global.example.test.: [192.0.2.53] }
+health_checks:
+  web: { kind: tcp, port: 80 }
+records:
+  - name: app.global.example.test.
+    ttl: 60
+    sets:
+      - { id: us, targets: [192.0.2.1, 192.0.2.2], health_check: web }
+"#;
+
+/// The TTL of `app`'s A answer with probe states `up` and contested bits
+/// `contested` (by probe index).
+fn app_ttl(up: [bool; 2], contested: [bool; 2]) -> u32 {
+    use crate::table::health::ProbeBits;
+    let table = table_from_yaml(CHECKED);
+    let snap = Snapshot {
+        health: Health {
+            probes: ProbeBits::from_fn(2, |i| up[i]),
+            contested: ProbeBits::from_fn(2, |i| contested[i]),
+            overrides: crate::table::health::SetOverrides::none(1),
+            ..Health::default()
+        },
+        table,
+        ..snapshot()
+    };
+    let mut out = Vec::new();
+    let packet = query("app.global.example.test.", RecordType::A)
+        .to_vec()
+        .unwrap();
+    Responder::with_seed(1).respond(
+        &snap,
+        &packet,
+        "127.0.0.1".parse().unwrap(),
+        Transport::Udp,
+        &mut out,
+    );
+    let response = Message::from_vec(&out).expect("response decodes");
+    let ttls: Vec<u32> = response.answers.iter().map(|r| r.ttl).collect();
+    assert!(
+        !ttls.is_empty() && ttls.iter().all(|t| *t == ttls[0]),
+        "{ttls:?}"
+    );
+    ttls[0]
+}
+
+#[test]
+fn answers_that_involve_a_down_or_contested_target_get_the_degraded_ttl() {
+    assert_eq!(
+        app_ttl([true, true], [false, false]),
+        60,
+        "all healthy: the record's TTL"
+    );
+    assert_eq!(
+        app_ttl([true, false], [false, false]),
+        7,
+        "a target of the set is down"
+    );
+    assert_eq!(
+        app_ttl([true, true], [false, true]),
+        7,
+        "the views disagree about one"
+    );
+    assert_eq!(app_ttl([false, false], [false, false]), 7, "failing open");
+}
