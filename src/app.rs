@@ -107,6 +107,7 @@ impl Server {
             .map(|path| writer.restore_state(path));
         let override_list = writer.subscribe_overrides();
         let document = writer.subscribe_document();
+        let peer_views = writer.subscribe_views();
         // RFC 2136 updates from every listener go to one task.
         let updates = crate::dns::update::spawn(cell.clone(), handle.clone(), metrics.clone());
         let cancel = CancellationToken::new();
@@ -190,6 +191,7 @@ impl Server {
                     },
                     documents: Default::default(),
                     document: document.clone(),
+                    peer_views: peer_views.clone(),
                     access: access.clone(),
                 };
                 tasks.spawn(admin::serve(listener, state, cancel.clone()));

@@ -47,6 +47,7 @@ use access::Access;
 use listener::Limits;
 pub use overrides::{OverrideList, OverrideReply, OverrideRequest};
 use rendered::Rendered;
+use crate::table::shared::quorum::HealthView;
 use report::StatusReport;
 
 /// What the handlers read.
@@ -78,6 +79,8 @@ pub struct AdminState {
     pub documents: Arc<Documents>,
     /// This instance's document for its peers.
     pub document: watch::Receiver<Arc<crate::table::shared::document::Published>>,
+    /// The peers' fresh health views.
+    pub peer_views: watch::Receiver<Arc<std::collections::BTreeMap<String, HealthView>>>,
 }
 
 /// The shared rendered bodies.
@@ -175,11 +178,20 @@ async fn status(State(state): State<AdminState>) -> Response {
     let generation = snapshot.generation;
     let board = state.board.clone();
     let aliases = state.aliases.clone();
+    let published = state.document.borrow().clone();
+    let views = state.peer_views.borrow().clone();
+    let peers = state.metrics.peers.readings();
     let body = state
         .documents
         .status
         .get(generation, move || {
-            serde_json::to_vec(&StatusReport::build(&snapshot, &board, &aliases))
+            let group = report::GroupInputs {
+                instance: published.instance.clone(),
+                own: HealthView::from_items(&published.health.items),
+                views,
+                peers,
+            };
+            serde_json::to_vec(&StatusReport::build(&snapshot, &board, &aliases, &group))
                 .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}").into_bytes())
         })
         .await;

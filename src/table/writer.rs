@@ -282,6 +282,8 @@ pub struct Writer {
     document_tx: watch::Sender<Arc<Published>>,
     /// The peer group's settings (the followers' input).
     peering_tx: watch::Sender<Arc<Peering>>,
+    /// The fresh peer views, for `/status`.
+    views_tx: watch::Sender<Arc<BTreeMap<String, HealthView>>>,
     /// The response rate limiter every snapshot carries; replaced only when
     /// `server.rate_limit` changes, so its state outlives other reloads.
     rate_limiter: Option<Arc<RateLimiter>>,
@@ -348,6 +350,7 @@ impl Writer {
         let hlc = Clock::new(&peering.instance);
         let has_peers = !peering.peers.is_empty();
         let (peering_tx, _) = watch::channel(Arc::new(peering.clone()));
+        let (views_tx, _) = watch::channel(Arc::default());
         let (probes_tx, _) = watch::channel(all_probes(&table, &book));
         let rate_limiter = loaded.config.server.rate_limit.map(|limit| {
             info!(rate_limit = ?limit, "response rate limiting on");
@@ -381,6 +384,7 @@ impl Writer {
             document,
             document_tx,
             peering_tx,
+            views_tx,
             rate_limiter,
             overrides: OverrideBook::default(),
             listed: watch::channel(Arc::from(Vec::new())).0,
@@ -448,6 +452,12 @@ impl Writer {
     /// admin API).
     pub fn subscribe_document(&self) -> watch::Receiver<Arc<Published>> {
         self.document_tx.subscribe()
+    }
+
+    /// A receiver of the fresh peer views (peer name → view), for
+    /// `/status`.
+    pub fn subscribe_views(&self) -> watch::Receiver<Arc<BTreeMap<String, HealthView>>> {
+        self.views_tx.subscribe()
     }
 
     /// A receiver of the peer group's settings, for the followers.
@@ -670,6 +680,7 @@ impl Writer {
             }
         }
         self.peering.1 = fresh;
+        self.views_tx.send_replace(Arc::new(self.peer_views.clone()));
         let fresh_views = self.peer_views.len() as u64;
         self.metrics
             .peers
