@@ -107,7 +107,13 @@ impl Server {
             .map(|path| writer.restore_state(path));
         let override_list = writer.subscribe_overrides();
         // RFC 2136 updates from every listener go to one task.
-        let updates = crate::dns::update::spawn(cell.clone(), handle.clone(), metrics.clone());
+        let updates = crate::dns::update::spawn(
+            cell.clone(),
+            handle.clone(),
+            metrics.clone(),
+            writer.replay_guard(),
+            saved.clone(),
+        );
         let cancel = CancellationToken::new();
         let draining = CancellationToken::new();
         let tcp_max_connections = tcp_cap(&server_cfg);
