@@ -42,7 +42,49 @@ pub(crate) struct Process {
     pub(crate) admin: SocketAddr,
     log: PathBuf,
     client: reqwest::Client,
+    /// How it was started, for [`Process::kill_and_restart`].
+    launch: Launch,
     _dir: tempfile::TempDir,
+}
+
+/// What starts a `gslb serve`: its config file, extra environment and
+/// open-file limit.
+struct Launch {
+    config: PathBuf,
+    env: Vec<(String, String)>,
+    nofile: Option<u32>,
+}
+
+impl Launch {
+    /// Starts gslb with its output appended to `log`.
+    fn start(&self, log: &std::path::Path) -> Child {
+        let binary = env!("CARGO_BIN_EXE_gslb");
+        let mut command = match self.nofile {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(binary);
+                c
+            }
+            None => Command::new(binary),
+        };
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config)
+            .env_remove("RUST_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        command.spawn().expect("spawn gslb")
+    }
 }
 
 impl Process {
@@ -67,27 +109,15 @@ impl Process {
         );
         std::fs::write(&config, yaml).expect("write config");
         let log = dir.path().join("gslb.log");
-        let binary = env!("CARGO_BIN_EXE_gslb");
-        let mut command = match nofile {
-            Some(n) => {
-                let mut c = Command::new("sh");
-                c.arg("-c")
-                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
-                    .arg(binary);
-                c
-            }
-            None => Command::new(binary),
+        let launch = Launch {
+            config,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            nofile,
         };
-        command
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .env_remove("RUST_LOG")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"));
-        let child = command.spawn().expect("spawn gslb");
+        let child = launch.start(&log);
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(1))
@@ -99,8 +129,18 @@ impl Process {
             admin,
             log,
             client,
+            launch,
             _dir: dir,
         }
+    }
+
+    /// Kills gslb with SIGKILL (no goodbye: nothing is flushed or saved on
+    /// the way out) and starts it again with the same config, addresses
+    /// and environment; its log goes on in the same file.
+    pub(crate) fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = self.launch.start(&self.log);
     }
 
     /// Its log so far, for failure messages.
