@@ -7,8 +7,8 @@
 //! one to [`UpdateQueue::submit`], which runs the cheap checks on the
 //! listener's own thread: reading the message, one HMAC for the signature,
 //! the replay check. Whatever fails them is answered right there, counted,
-//! summed up in the log and, over UDP, rate limited ([`refusal`]); it is
-//! never queued. Only requests whose signature verified enter the update
+//! summed up in the log and, over UDP, rate limited (`update/refusal.rs`);
+//! it is never queued. Only requests whose signature verified enter the update
 //! task's queue, so a flood of unsigned or forged updates cannot fill it
 //! nor delay a real client's. The task hands each verified update to the
 //! table writer in order and answers it once the state file holds what
@@ -25,9 +25,11 @@
 //! 2. TSIG (RFC 8945 §5.2): unknown key BADKEY, bad MAC BADSIG (unsigned),
 //!    a time signed further from gslb's clock than the request's fudge
 //!    capped at the key's `max_fudge` BADTIME, truncated MAC BADTRUNC
-//!    (signed), all NOTAUTH. A MAC accepted before is a replay: NOTAUTH
-//!    with BADTIME (§5.2.3), signed. Every response to a request whose
-//!    signature verified is signed, whatever the outcome.
+//!    (signed), all NOTAUTH. A MAC accepted before, under another message
+//!    id, is a replay: NOTAUTH with BADTIME (§5.2.3), signed; under its
+//!    own id it is a retransmission and gets the first answer again. Every
+//!    response to a request whose signature verified is signed, whatever
+//!    the outcome.
 //! 3. Prerequisites or changes that cannot be read (a TSIG or OPT record
 //!    among them, RDATA that does not fit its type): FORMERR.
 //! 4. Unsigned: NOTAUTH for a zone gslb does not serve (RFC 2136
