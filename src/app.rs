@@ -109,7 +109,13 @@ impl Server {
         let document = writer.subscribe_document();
         let peer_views = writer.subscribe_views();
         // RFC 2136 updates from every listener go to one task.
-        let updates = crate::dns::update::spawn(cell.clone(), handle.clone(), metrics.clone());
+        let updates = crate::dns::update::spawn(
+            cell.clone(),
+            handle.clone(),
+            metrics.clone(),
+            writer.replay_guard(),
+            saved.clone(),
+        );
         let cancel = CancellationToken::new();
         let draining = CancellationToken::new();
         let tcp_max_connections = tcp_cap(&server_cfg);

@@ -45,10 +45,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         }
     };
     let dir = parent_dir(path);
-    let file_name = path
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let tmp = dir.join(format!("{}{}", temporary_prefix(path), std::process::id()));
     let result = (|| {
         let mut file = File::create(&tmp).map_err(io("create temporary file"))?;
         file.write_all(bytes).map_err(io("write"))?;
@@ -63,6 +60,36 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// What the temporary files of `path` start with; the writer's process id
+/// follows.
+fn temporary_prefix(path: &Path) -> String {
+    let file_name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    format!(".{file_name}.tmp-")
+}
+
+/// Removes the temporary files a crashed [`write()`] of `path` left beside
+/// it (a process id after the prefix); returns those removed. For start-up,
+/// when no write of `path` can be under way: one process writes a file.
+pub fn remove_temporaries(path: &Path) -> Vec<PathBuf> {
+    let prefix = temporary_prefix(path);
+    let Ok(entries) = fs::read_dir(parent_dir(path)) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            entry.file_name().to_str().is_some_and(|name| {
+                name.strip_prefix(&prefix)
+                    .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+            })
+        })
+        .map(|entry| entry.path())
+        .filter(|tmp| fs::remove_file(tmp).is_ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -92,6 +119,32 @@ mod tests {
         write(&path, b"new").unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "new");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn temporaries_of_crashed_writes_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        for name in [
+            "state.json",
+            ".state.json.tmp-123",
+            ".state.json.tmp-4194300",
+            ".state.json.tmp-",
+            ".state.json.tmp-12x",
+            ".other.json.tmp-123",
+        ] {
+            fs::write(dir.path().join(name), "x").unwrap();
+        }
+        let mut removed = remove_temporaries(&path);
+        removed.sort();
+        assert_eq!(
+            removed,
+            [
+                dir.path().join(".state.json.tmp-123"),
+                dir.path().join(".state.json.tmp-4194300")
+            ]
+        );
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 4);
     }
 
     #[test]

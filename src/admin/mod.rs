@@ -40,6 +40,7 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::health::prober::StatusBoard;
 use crate::metrics::Metrics;
+use crate::table::shared::quorum::HealthView;
 use crate::table::{
     SnapshotCell, overrides::OverrideEntry, state_file::SavedWatch, writer::WriterHandle,
 };
@@ -47,7 +48,6 @@ use access::Access;
 use listener::Limits;
 pub use overrides::{OverrideList, OverrideReply, OverrideRequest};
 use rendered::Rendered;
-use crate::table::shared::quorum::HealthView;
 use report::StatusReport;
 
 /// What the handlers read.

@@ -548,7 +548,13 @@ fn votes(probe: &Probe, group: &GroupInputs) -> Vec<Vote> {
 /// while its record fails open: when no set the same clients could get
 /// (not drained, with targets of the family, and under `fallback: none`
 /// of the same geo) has a healthy target.
-fn dns_state(health: &Health, record: &Record, set: &Set, target: &Target, family: Family) -> DnsState {
+fn dns_state(
+    health: &Health,
+    record: &Record,
+    set: &Set,
+    target: &Target,
+    family: Family,
+) -> DnsState {
     if health.drained(set) {
         return DnsState::Drained;
     }

@@ -174,6 +174,10 @@ pub struct RawUpdates {
     pub max_ttl: Option<i64>,
     /// Most dynamic records one key may have in the zone.
     pub max_records_per_key: Option<i64>,
+    /// Largest TSIG fudge accepted, seconds.
+    pub max_fudge: Option<i64>,
+    /// Most bytes of dynamic records at one name.
+    pub max_rrset_bytes: Option<i64>,
 }
 
 /// One entry of `updates.keys`.

@@ -118,7 +118,9 @@ pub fn read_question(packet: &[u8], at: usize) -> Option<(WireName, u16, u16, us
 /// types whose RDATA may hold compressed names (RFC 3597 §4: those of RFC
 /// 1035) and for SRV; other types' RDATA is taken as is. Comparing two
 /// RRs then compares these bytes (RFC 2136 §1.1: RRs are compared by
-/// their data, names without regard to case).
+/// their data, names without regard to case). Empty RDATA, which the
+/// existence prerequisites and RRset deletes of every type carry (RFC 2136
+/// §2.4.1, §2.4.3, §2.5.2), is returned empty.
 pub fn canonical_rdata(
     packet: &[u8],
     rtype: u16,
@@ -137,6 +139,9 @@ pub fn canonical_rdata(
         SOA => (0, 2, 20),
         _ => return packet.get(rdata).map(<[u8]>::to_vec),
     };
+    if rdata.is_empty() {
+        return Some(Vec::new());
+    }
     let mut out = Vec::with_capacity(rdata.len());
     let mut at = rdata.start;
     out.extend_from_slice(packet.get(at..at + fixed_before)?);
@@ -243,6 +248,8 @@ mod tests {
         assert_eq!(mx, b"\x00\x0a\x04mail\x04test\x00");
         // TXT is taken as is, case included.
         assert_eq!(canonical_rdata(&p, 16, 12..17).unwrap(), b"\x04Mail");
+        // Empty RDATA, as prerequisites and RRset deletes carry it.
+        assert_eq!(canonical_rdata(&p, 5, 12..12).unwrap(), b"");
         // A name that runs past the RDATA, or bytes left over.
         assert_eq!(canonical_rdata(&p, 5, rdata_at..rdata_at + 3), None);
         assert_eq!(canonical_rdata(&p, 5, 12..rdata_at + 1), None);

@@ -1,32 +1,55 @@
 //! RFC 2136 UPDATE messages on the wire: reading them, checking their TSIG
-//! signature (RFC 8945), handing the change to the table writer and
-//! writing the (signed) response.
+//! signature (RFC 8945) and that they are no replay, handing verified
+//! changes to the table writer, and writing the (signed) response once the
+//! change is on disk.
 //!
-//! Updates are rare and never on the query hot path. A UDP worker does not
-//! wait for one: it queues the packet ([`UpdateQueue`]) and goes on; the
-//! update task answers from a clone of the worker's socket. A TCP
-//! connection awaits the answer, so its messages stay in order.
+//! Updates are rare and never on the query hot path. A listener hands each
+//! one to [`UpdateQueue::submit`], which runs the cheap checks on the
+//! listener's own thread: reading the message, one HMAC for the signature,
+//! the replay check. Whatever fails them is answered right there, counted,
+//! summed up in the log and, over UDP, rate limited (`update/refusal.rs`);
+//! it is never queued. Only requests whose signature verified enter the update
+//! task's queue, so a flood of unsigned or forged updates cannot fill it
+//! nor delay a real client's. The task hands each verified update to the
+//! table writer in order and answers it once the state file holds what
+//! the update left (`server.state_file`; the state file writer shares one
+//! write between the updates that arrive meanwhile). A UDP worker never
+//! waits: the answer goes out from a clone of its socket. A TCP connection
+//! awaits the answer, so its messages stay in order.
 //!
 //! The order of checks, and what each failure answers:
 //!
-//! 1. Header or sections unreadable, ZOCOUNT not 1, zone type not SOA:
-//!    FORMERR (RFC 2136 §3.1.1), unsigned.
-//! 2. TSIG (RFC 8945 §5.2): unknown key BADKEY, bad MAC BADSIG, clock
-//!    BADTIME, all NOTAUTH. Signed requests that verify get signed
-//!    responses, whatever the outcome.
-//! 3. A zone gslb does not serve: NOTAUTH (RFC 2136 §3.1.1).
-//! 4. A zone without `updates`, an unsigned request, or a key that is not
-//!    one of the zone's: REFUSED.
-//! 5. The writer applies prerequisites, permission, prescan and changes
+//! 1. Header or records unreadable, ZOCOUNT not 1, zone type not SOA, a
+//!    TSIG record that is not the last: FORMERR (RFC 2136 §3.1.1),
+//!    unsigned.
+//! 2. TSIG (RFC 8945 §5.2): unknown key BADKEY, bad MAC BADSIG (unsigned),
+//!    a time signed further from gslb's clock than the request's fudge
+//!    capped at the key's `max_fudge` BADTIME, truncated MAC BADTRUNC
+//!    (signed), all NOTAUTH. A MAC accepted before, under another message
+//!    id, is a replay: NOTAUTH with BADTIME (§5.2.3), signed; under its
+//!    own id it is a retransmission and gets the first answer again. Every
+//!    response to a request whose signature verified is signed, whatever
+//!    the outcome.
+//! 3. Prerequisites or changes that cannot be read (a TSIG or OPT record
+//!    among them, RDATA that does not fit its type): FORMERR.
+//! 4. Unsigned: NOTAUTH for a zone gslb does not serve (RFC 2136
+//!    §3.1.1), else REFUSED.
+//! 5. The writer: NOTAUTH for a zone gslb does not serve; REFUSED for a
+//!    zone without `updates` or a key that is not one of the zone's; then
+//!    prerequisites, permission, prescan and changes
 //!    ([`crate::table::dynamic_zone`]).
+//! 6. The answer waits until the state file holds the result; SERVFAIL if
+//!    it could not be written (the change is served, but would not
+//!    survive a restart; the client retries).
+
+mod refusal;
 
 use std::{
     net::{IpAddr, SocketAddr, UdpSocket},
     sync::Arc,
-    time::{SystemTime, UNIX_EPOCH},
 };
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
 use super::message::{self, RawRecord, TYPE_TSIG, WireName};
@@ -36,7 +59,10 @@ use crate::metrics::updates::UpdateResult;
 use crate::table::SnapshotCell;
 use crate::table::dynamic_zone::{Refusal, Update, UpdateRr};
 use crate::table::keyring::TsigKey;
-use crate::table::writer::{UpdateError, WriterHandle};
+use crate::table::replay::{self, Admission, ReplayGuard};
+use crate::table::state_file::SavedWatch;
+use crate::table::writer::{UpdateError, UpdateOutcome, WriterHandle};
+use refusal::{Refusals, SUMMARY_INTERVAL};
 
 /// Opcode UPDATE.
 pub const OPCODE_UPDATE: u8 = 5;
@@ -52,9 +78,13 @@ const NOTAUTH: u16 = 9;
 const TYPE_SOA: u16 = 6;
 /// RR type OPT.
 const TYPE_OPT: u16 = 41;
-/// Updates waiting for the update task; more are dropped (and counted),
-/// so a flood of updates costs a bounded amount of memory.
+/// Verified updates waiting for the update task; more are dropped (and
+/// counted), so even a flood by a key holder costs bounded memory. Only
+/// verified updates come here.
 const QUEUE: usize = 64;
+/// Verified updates handed to the writer and waiting for their write to
+/// the state file; the task takes no more from the queue meanwhile.
+const IN_FLIGHT: usize = 256;
 
 /// Whether `packet` is an UPDATE request (the transports route it here).
 #[inline]
@@ -71,8 +101,9 @@ pub struct Request {
     pub zone: WireName,
     /// Where the zone section ends, so responses can echo it.
     pub zone_end: usize,
-    /// Prerequisites and changes.
-    pub update: Update,
+    /// Prerequisites and changes, or why they cannot be read (FORMERR,
+    /// signed when the signature verifies).
+    pub update: Result<Update, &'static str>,
     /// The TSIG record, when signed.
     pub signature: Option<Signature>,
 }
@@ -89,7 +120,11 @@ pub enum Unreadable {
     },
 }
 
-/// Reads an UPDATE request (RFC 2136 §2).
+/// Reads an UPDATE request (RFC 2136 §2). The frame (header, zone, every
+/// record's extent, the TSIG record) must read, or the request is
+/// [`Unreadable`]; what the prerequisites and changes say is read after,
+/// into [`Request::update`], so that a malformed but signed request still
+/// gets a signed FORMERR.
 pub fn parse(packet: &[u8]) -> Result<Request, Unreadable> {
     let header = packet.get(..12).ok_or(Unreadable::Drop)?;
     if header[2] & 0x80 != 0 {
@@ -109,20 +144,9 @@ pub fn parse(packet: &[u8]) -> Result<Request, Unreadable> {
         zone_end: Some(zone_end),
     };
     let mut at = zone_end;
-    let mut section = |n: u16| -> Result<Vec<UpdateRr>, Unreadable> {
-        let mut rrs = Vec::with_capacity(usize::from(n).min(64));
-        for _ in 0..n {
-            let rr = message::read_record(packet, at).ok_or(form_err)?;
-            at = rr.end();
-            if rr.rtype == TYPE_TSIG || rr.rtype == TYPE_OPT {
-                return Err(form_err);
-            }
-            rrs.push(update_rr(packet, &rr).ok_or(form_err)?);
-        }
-        Ok(rrs)
-    };
-    let prerequisites = section(prcount)?;
-    let changes = section(upcount)?;
+    let mut malformed = None;
+    let prerequisites = section(packet, &mut at, prcount, &mut malformed).ok_or(form_err)?;
+    let changes = section(packet, &mut at, upcount, &mut malformed).ok_or(form_err)?;
     let mut signature = None;
     for i in 0..adcount {
         let rr = message::read_record(packet, at).ok_or(form_err)?;
@@ -141,12 +165,42 @@ pub fn parse(packet: &[u8]) -> Result<Request, Unreadable> {
     Ok(Request {
         zone,
         zone_end,
-        update: Update {
-            prerequisites,
-            changes,
+        update: match malformed {
+            Some(why) => Err(why),
+            None => Ok(Update {
+                prerequisites,
+                changes,
+            }),
         },
         signature,
     })
+}
+
+/// Reads `n` records at `at` (moved past them); `None` when one does not
+/// fit the message. A record that reads but cannot be taken leaves the
+/// reason in `malformed`.
+fn section(
+    packet: &[u8],
+    at: &mut usize,
+    n: u16,
+    malformed: &mut Option<&'static str>,
+) -> Option<Vec<UpdateRr>> {
+    let mut rrs = Vec::with_capacity(usize::from(n).min(64));
+    for _ in 0..n {
+        let rr = message::read_record(packet, *at)?;
+        *at = rr.end();
+        if rr.rtype == TYPE_TSIG || rr.rtype == TYPE_OPT {
+            malformed.get_or_insert("a TSIG or OPT record outside the additional section");
+            continue;
+        }
+        match update_rr(packet, &rr) {
+            Some(rr) => rrs.push(rr),
+            None => {
+                malformed.get_or_insert("RDATA that does not fit its type");
+            }
+        }
+    }
+    Some(rrs)
 }
 
 fn update_rr(packet: &[u8], rr: &RawRecord) -> Option<UpdateRr> {
@@ -178,7 +232,7 @@ fn response(packet: &[u8], zone_end: Option<usize>, rcode: u16) -> Vec<u8> {
     out
 }
 
-/// Where the answer to a queued update goes.
+/// Where the answer to an update goes.
 #[derive(Debug)]
 pub enum ReplyTo {
     /// Sent from a clone of the UDP worker's socket.
@@ -192,89 +246,404 @@ pub enum ReplyTo {
     Tcp(oneshot::Sender<Option<Vec<u8>>>),
 }
 
-/// One update waiting for the update task.
+impl ReplyTo {
+    /// Sends `answer`; `None` tells a TCP connection there is none.
+    fn send(self, answer: Option<Vec<u8>>) {
+        match self {
+            Self::Udp { socket, peer } => {
+                if let Some(answer) = answer {
+                    send_udp(&socket, peer, &answer);
+                }
+            }
+            Self::Tcp(done) => {
+                let _ = done.send(answer);
+            }
+        }
+    }
+
+    fn is_udp(&self) -> bool {
+        matches!(self, Self::Udp { .. })
+    }
+}
+
+/// An update whose signature verified and whose MAC is fresh.
+#[derive(Debug)]
+struct Verified {
+    /// The request's header and zone section, which the response echoes.
+    head: Vec<u8>,
+    zone: WireName,
+    update: Update,
+    signature: Signature,
+    key: Arc<TsigKey>,
+    client: IpAddr,
+}
+
+/// A verified update waiting for the update task, and where its answer
+/// goes.
 #[derive(Debug)]
 struct Job {
-    packet: Vec<u8>,
-    client: IpAddr,
+    request: Verified,
     reply: ReplyTo,
+}
+
+/// What the listeners and the update task share.
+#[derive(Debug)]
+struct Shared {
+    metrics: Arc<Metrics>,
+    refusals: Refusals,
+    /// The writer's record of accepted MACs.
+    replay: ReplayGuard,
+}
+
+/// The listeners' side: the checks before the queue, and the queue.
+#[derive(Debug)]
+struct Front {
+    cell: SnapshotCell,
+    shared: Arc<Shared>,
+    tx: mpsc::Sender<Job>,
+}
+
+/// What the checks before the queue decided.
+enum Checked {
+    /// Nothing to send.
+    Silent,
+    /// Send this at once (a refusal, or a retransmission's answer).
+    Answer(Vec<u8>),
+    /// Verified, and no replay: for the writer.
+    Verified(Verified),
 }
 
 /// The way from the DNS listeners to the update task. Cloned into every
 /// listener; without a task behind it, updates are answered REFUSED.
 #[derive(Debug, Clone, Default)]
 pub struct UpdateQueue {
-    tx: Option<mpsc::Sender<Job>>,
-    metrics: Option<Arc<Metrics>>,
+    front: Option<Arc<Front>>,
 }
 
 impl UpdateQueue {
-    /// Queues `packet` without waiting; a full queue drops it (counted):
-    /// the client retries, as it would after a lost datagram.
+    /// Checks `packet` on the caller's thread and answers it, or queues
+    /// it for the writer when its signature verified. Never waits: a full
+    /// queue drops the update (counted; a TCP client gets a signed
+    /// SERVFAIL, a UDP client retries as after a lost datagram).
     pub fn submit(&self, packet: &[u8], client: IpAddr, reply: ReplyTo) {
-        let Some(tx) = &self.tx else {
-            if let ReplyTo::Udp { socket, peer } = reply {
-                if let Ok(Request { zone_end, .. }) = parse(packet) {
-                    send_udp(&socket, peer, &response(packet, Some(zone_end), REFUSED));
-                }
-            } else if let ReplyTo::Tcp(done) = reply {
-                let answer = match parse(packet) {
-                    Ok(request) => Some(response(packet, Some(request.zone_end), REFUSED)),
-                    Err(Unreadable::Drop) => None,
-                    Err(Unreadable::FormErr { zone_end }) => {
-                        Some(response(packet, zone_end, FORMERR))
-                    }
-                };
-                let _ = done.send(answer);
-            }
+        let Some(front) = &self.front else {
+            let answer = match parse(packet) {
+                Ok(request) => Some(response(packet, Some(request.zone_end), REFUSED)),
+                Err(Unreadable::Drop) => None,
+                Err(Unreadable::FormErr { zone_end }) => Some(response(packet, zone_end, FORMERR)),
+            };
+            reply.send(answer);
             return;
         };
-        let job = Job {
-            packet: packet.to_vec(),
-            client,
-            reply,
-        };
-        if let Err(mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) =
-            tx.try_send(job)
-        {
-            if let Some(metrics) = &self.metrics {
-                metrics.updates.count("", UpdateResult::Dropped);
+        match front.check(packet, client, reply.is_udp()) {
+            Checked::Silent => reply.send(None),
+            Checked::Answer(answer) => reply.send(Some(answer)),
+            Checked::Verified(request) => front.queue(Job { request, reply }),
+        }
+    }
+}
+
+impl Front {
+    /// Steps 1 to 4 of the module docs, and the replay check. Over UDP
+    /// (`udp`), refusals past the rate limit are counted and not sent.
+    fn check(&self, packet: &[u8], client: IpAddr, udp: bool) -> Checked {
+        // An unsigned request (no additional record can be the TSIG) over
+        // the rate is dropped before it costs a parse.
+        let arcount = packet.get(10..12).map(|c| u16::from_be_bytes([c[0], c[1]]));
+        if udp && arcount == Some(0) && !self.shared.refusals.may_answer_udp(client) {
+            self.shared
+                .metrics
+                .updates
+                .count("", UpdateResult::Unsigned);
+            self.shared
+                .refusals
+                .note(client, "", UpdateResult::Unsigned);
+            return Checked::Silent;
+        }
+        let request = match parse(packet) {
+            Ok(request) => request,
+            Err(Unreadable::Drop) => return Checked::Silent,
+            Err(Unreadable::FormErr { zone_end }) => {
+                return self.refuse(client, udp, "", UpdateResult::FormErr, || {
+                    response(packet, zone_end, FORMERR)
+                });
             }
-            if let ReplyTo::Tcp(done) = job.reply {
-                // A TCP client waits for an answer; tell it to retry.
-                let answer = parse(&job.packet)
-                    .ok()
-                    .map(|r| response(&job.packet, Some(r.zone_end), SERVFAIL));
-                let _ = done.send(answer);
+        };
+        let zone_end = Some(request.zone_end);
+        let snapshot = self.cell.load();
+        let Some(signature) = request.signature else {
+            let served = snapshot
+                .table
+                .zones
+                .iter()
+                .any(|z| z.origin.wire() == &*request.zone);
+            let (rcode, result) = if served {
+                (REFUSED, UpdateResult::Unsigned)
+            } else {
+                (NOTAUTH, UpdateResult::NotAuth)
+            };
+            // Counted against the limit before parsing already.
+            let udp = udp && arcount != Some(0);
+            return self.refuse(client, udp, "", result, || {
+                response(packet, zone_end, rcode)
+            });
+        };
+        let key = snapshot.table.keyring.get(&signature.key_name).cloned();
+        drop(snapshot);
+        let now = replay::unix_now();
+        // RFC 8945 §5.2: the signature is checked before anything else.
+        let verified = tsig::verify(packet, &signature, key.as_deref(), now);
+        let key = match (verified, key) {
+            (Ok(()), Some(key)) => key,
+            (verified, key) => {
+                let rejection = verified.err().unwrap_or(Rejection::Tsig(tsig::BADKEY));
+                let label = key
+                    .as_ref()
+                    .map_or("unknown".to_owned(), |k| k.name().to_string());
+                let (rcode, result, error) = match rejection {
+                    Rejection::FormErr => (FORMERR, UpdateResult::FormErr, 0),
+                    Rejection::Tsig(error) => (NOTAUTH, result_of_tsig(error), error),
+                };
+                return self.refuse(client, udp, &label, result, || {
+                    let mut out = response(packet, zone_end, rcode);
+                    if rejection != Rejection::FormErr {
+                        tsig::Reply {
+                            request: &signature,
+                            key: key.as_deref().filter(|_| rejection.signed()),
+                            error,
+                            now,
+                        }
+                        .append_to(&mut out);
+                    }
+                    out
+                });
+            }
+        };
+        // Verified: every answer from here on is signed.
+        let signed = |rcode: u16, error: u16| {
+            let mut out = response(packet, zone_end, rcode);
+            tsig::Reply {
+                request: &signature,
+                key: Some(&key),
+                error,
+                now,
+            }
+            .append_to(&mut out);
+            out
+        };
+        let label = key.name().to_string();
+        let update = match request.update {
+            Ok(update) => update,
+            Err(why) => {
+                debug!(%client, key = %label, why, "malformed signed update");
+                return self.refuse(client, udp, &label, UpdateResult::FormErr, || {
+                    signed(FORMERR, 0)
+                });
+            }
+        };
+        let id = u16::from_be_bytes([packet[0], packet[1]]);
+        let expires = replay::expiry(signature.time_signed, signature.fudge);
+        match self
+            .shared
+            .replay
+            .admit(key.name(), &signature.mac, id, expires, now)
+        {
+            Admission::Fresh => {}
+            Admission::Retransmission(answer) => {
+                debug!(%client, key = %label, "update sent again; answered as the first time");
+                let send = !udp || self.shared.refusals.may_answer_udp(client);
+                return match answer.filter(|_| send) {
+                    Some(answer) => Checked::Answer(answer.to_vec()),
+                    None => Checked::Silent,
+                };
+            }
+            Admission::Replay => {
+                return self.refuse(client, udp, &label, UpdateResult::Replay, || {
+                    signed(NOTAUTH, tsig::BADTIME)
+                });
+            }
+            Admission::Full => {
+                return self.refuse(client, udp, &label, UpdateResult::Refused, || {
+                    signed(REFUSED, 0)
+                });
             }
         }
+        Checked::Verified(Verified {
+            head: packet[..request.zone_end].to_vec(),
+            zone: request.zone,
+            update,
+            signature,
+            key,
+            client,
+        })
+    }
+
+    /// Queues a verified update; a full queue drops it and forgets its
+    /// MAC, so the client's retry is no replay.
+    fn queue(&self, job: Job) {
+        if let Err(mpsc::error::TrySendError::Full(job) | mpsc::error::TrySendError::Closed(job)) =
+            self.tx.try_send(job)
+        {
+            let request = &job.request;
+            let (key, mac) = (request.key.name(), &request.signature.mac);
+            self.shared.replay.forget(key, mac);
+            let label = key.to_string();
+            self.shared
+                .metrics
+                .updates
+                .count(&label, UpdateResult::Dropped);
+            self.shared
+                .refusals
+                .note(request.client, &label, UpdateResult::Dropped);
+            if !job.reply.is_udp() {
+                // A TCP client waits for an answer; tell it to retry.
+                let answer = request.signed_response(SERVFAIL);
+                job.reply.send(Some(answer));
+            }
+        }
+    }
+
+    /// Counts one refusal and logs it in the interval's summary; its
+    /// answer, unless it goes over UDP past the rate limit.
+    fn refuse(
+        &self,
+        client: IpAddr,
+        udp: bool,
+        key: &str,
+        result: UpdateResult,
+        answer: impl FnOnce() -> Vec<u8>,
+    ) -> Checked {
+        self.shared.metrics.updates.count(key, result);
+        self.shared.refusals.note(client, key, result);
+        if udp && !self.shared.refusals.may_answer_udp(client) {
+            return Checked::Silent;
+        }
+        Checked::Answer(answer())
+    }
+}
+
+impl Verified {
+    /// The response with `rcode`, signed with the key.
+    fn signed_response(&self, rcode: u16) -> Vec<u8> {
+        let mut out = response(&self.head, Some(self.head.len()), rcode);
+        tsig::Reply {
+            request: &self.signature,
+            key: Some(&self.key),
+            error: 0,
+            now: replay::unix_now(),
+        }
+        .append_to(&mut out);
+        out
     }
 }
 
 /// Starts the update task; returns the queue the listeners submit to.
+/// `replay` is the writer's record of accepted MACs, `saved` the state
+/// file's progress (`None` without a state file: answers do not wait).
 /// The task ends when every queue clone is dropped.
-pub fn spawn(cell: SnapshotCell, writer: WriterHandle, metrics: Arc<Metrics>) -> UpdateQueue {
-    let (tx, mut rx) = mpsc::channel::<Job>(QUEUE);
-    let task_metrics = metrics.clone();
-    tokio::spawn(async move {
-        while let Some(job) = rx.recv().await {
-            let answer = handle(&job.packet, job.client, &cell, &writer, &task_metrics).await;
-            match job.reply {
-                ReplyTo::Udp { socket, peer } => {
-                    if let Some(answer) = answer {
-                        send_udp(&socket, peer, &answer);
-                    }
-                }
-                ReplyTo::Tcp(done) => {
-                    let _ = done.send(answer);
-                }
-            }
-        }
+pub fn spawn(
+    cell: SnapshotCell,
+    writer: WriterHandle,
+    metrics: Arc<Metrics>,
+    replay: ReplayGuard,
+    saved: Option<SavedWatch>,
+) -> UpdateQueue {
+    let (tx, rx) = mpsc::channel::<Job>(QUEUE);
+    let shared = Arc::new(Shared {
+        metrics,
+        refusals: Refusals::default(),
+        replay,
     });
+    tokio::spawn(run(rx, writer, saved, shared.clone()));
     UpdateQueue {
-        tx: Some(tx),
-        metrics: Some(metrics),
+        front: Some(Arc::new(Front { cell, shared, tx })),
     }
+}
+
+/// The update task: hands verified updates to the writer in order, then
+/// waits for each one's write in a task of its own (at most
+/// [`IN_FLIGHT`]), so the updates that arrive during one write share the
+/// next; sums up refusals every [`SUMMARY_INTERVAL`].
+async fn run(
+    mut rx: mpsc::Receiver<Job>,
+    writer: WriterHandle,
+    saved: Option<SavedWatch>,
+    shared: Arc<Shared>,
+) {
+    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut summary = tokio::time::interval(SUMMARY_INTERVAL);
+    summary.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            job = rx.recv() => {
+                let Some(mut job) = job else { break };
+                let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
+                let request = &mut job.request;
+                let update = std::mem::take(&mut request.update);
+                let pending = writer
+                    .queue_update(request.zone.clone(), Some(request.key.name().clone()), update)
+                    .await;
+                let (saved, shared) = (saved.clone(), shared.clone());
+                tokio::spawn(async move {
+                    finish(job, pending, saved.as_ref(), &shared).await;
+                    drop(permit);
+                });
+            }
+            _ = summary.tick() => shared.refusals.summarize(),
+        }
+    }
+    shared.refusals.summarize();
+}
+
+/// Waits for the writer's outcome and for the state file to hold it, then
+/// answers (signed).
+async fn finish(
+    job: Job,
+    pending: Result<oneshot::Receiver<UpdateOutcome>, UpdateError>,
+    saved: Option<&SavedWatch>,
+    shared: &Shared,
+) {
+    let stopped = || UpdateOutcome {
+        result: Err(UpdateError::Stopped),
+        saved: None,
+    };
+    let outcome = match pending {
+        Ok(rx) => rx.await.unwrap_or_else(|_| stopped()),
+        Err(_) => stopped(),
+    };
+    let durable = match (outcome.saved, saved) {
+        (Some(version), Some(watch)) => watch.wait(version).await,
+        _ => Ok(()),
+    };
+    let (mut rcode, mut result) = match &outcome.result {
+        Ok(_) => (0, UpdateResult::Ok),
+        Err(UpdateError::NotAuth) => (NOTAUTH, UpdateResult::NotAuth),
+        Err(UpdateError::Unsigned) => (REFUSED, UpdateResult::Unsigned),
+        Err(UpdateError::Refused(_)) => (REFUSED, UpdateResult::Refused),
+        Err(UpdateError::Rejected(refusal)) => (refusal.rcode(), result_of_refusal(*refusal)),
+        Err(UpdateError::Stopped) => (SERVFAIL, UpdateResult::Dropped),
+    };
+    let request = &job.request;
+    let key = request.key.name().to_string();
+    let zone = message_name(&request.zone);
+    let client = request.client;
+    match (&outcome.result, &durable) {
+        (_, Err(error)) => {
+            (rcode, result) = (SERVFAIL, UpdateResult::Unsaved);
+            warn!(%client, zone, key, %error, "update not saved to the state file: answered SERVFAIL");
+        }
+        (Ok(changed), Ok(())) => info!(%client, zone, key, changed, "update applied"),
+        (Err(error), Ok(())) => info!(%client, zone, key, %error, "update not applied"),
+    }
+    shared.metrics.updates.count(&key, result);
+    let answer = request.signed_response(rcode);
+    // A retransmission of the request gets this answer again.
+    shared.replay.answered(
+        request.key.name(),
+        &request.signature.mac,
+        Arc::from(&answer[..]),
+    );
+    job.reply.send(Some(answer));
 }
 
 /// Sends without blocking: the socket is shared with a worker thread that
@@ -287,99 +656,6 @@ fn send_udp(socket: &UdpSocket, peer: SocketAddr, answer: &[u8]) {
     {
         debug!(%error, %peer, "cannot send an update response");
     }
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// Processes one UPDATE: returns the response, or `None` when there is
-/// nothing to answer.
-pub async fn handle(
-    packet: &[u8],
-    client: IpAddr,
-    cell: &SnapshotCell,
-    writer: &WriterHandle,
-    metrics: &Metrics,
-) -> Option<Vec<u8>> {
-    let request = match parse(packet) {
-        Ok(request) => request,
-        Err(Unreadable::Drop) => return None,
-        Err(Unreadable::FormErr { zone_end }) => {
-            metrics.updates.count("", UpdateResult::FormErr);
-            debug!(%client, "malformed update");
-            return Some(response(packet, zone_end, FORMERR));
-        }
-    };
-    let keyring = cell.load().table.keyring.clone();
-    let zone_end = Some(request.zone_end);
-    // RFC 8945 §5.2: the signature is checked before anything else.
-    let key: Option<Arc<TsigKey>> = match &request.signature {
-        None => None,
-        Some(signature) => {
-            let key = keyring.get(&signature.key_name).cloned();
-            match tsig::verify(packet, signature, key.as_deref(), now()) {
-                Ok(()) => key,
-                Err(rejection) => {
-                    let label = key
-                        .as_ref()
-                        .map_or("unknown".to_owned(), |k| k.name().to_string());
-                    let (rcode, result, error) = match rejection {
-                        Rejection::FormErr => (FORMERR, UpdateResult::FormErr, 0),
-                        Rejection::Tsig(error) => (NOTAUTH, result_of_tsig(error), error),
-                    };
-                    metrics.updates.count(&label, result);
-                    warn!(%client, key = %label, result = result.label(), "update signature rejected");
-                    let mut out = response(packet, zone_end, rcode);
-                    if rejection != Rejection::FormErr {
-                        tsig::Reply {
-                            request: signature,
-                            key: key.as_deref().filter(|_| rejection.signed()),
-                            error,
-                            now: now(),
-                        }
-                        .append_to(&mut out);
-                    }
-                    return Some(out);
-                }
-            }
-        }
-    };
-    let key_label = key.as_ref().map_or(String::new(), |k| k.name().to_string());
-    let outcome = writer
-        .update(
-            request.zone.clone(),
-            key.as_ref().map(|k| k.name().clone()),
-            request.update,
-        )
-        .await;
-    let (rcode, result) = match &outcome {
-        Ok(_) => (0, UpdateResult::Ok),
-        Err(UpdateError::NotAuth) => (NOTAUTH, UpdateResult::NotAuth),
-        Err(UpdateError::Unsigned) => (REFUSED, UpdateResult::Unsigned),
-        Err(UpdateError::Refused(_)) => (REFUSED, UpdateResult::Refused),
-        Err(UpdateError::Rejected(refusal)) => (refusal.rcode(), result_of_refusal(*refusal)),
-        Err(UpdateError::Stopped) => (SERVFAIL, UpdateResult::Dropped),
-    };
-    metrics.updates.count(&key_label, result);
-    let zone = message_name(&request.zone);
-    match &outcome {
-        Ok(changed) => info!(%client, zone, key = %key_label, changed, "update applied"),
-        Err(error) => info!(%client, zone, key = %key_label, %error, "update not applied"),
-    }
-    let mut out = response(packet, zone_end, rcode);
-    if let (Some(signature), Some(key)) = (&request.signature, &key) {
-        tsig::Reply {
-            request: signature,
-            key: Some(key),
-            error: 0,
-            now: now(),
-        }
-        .append_to(&mut out);
-    }
-    Some(out)
 }
 
 /// A wire name as text for logs (labels joined by dots, bytes escaped).

@@ -1,7 +1,8 @@
-//! RFC 2136 dynamic update counters, by key and result. Off the hot path:
-//! a mutex-held map. The key label is a configured key's name, `""` for
-//! unsigned updates and `unknown` for names no zone configures, so a
-//! client cannot grow the label set.
+//! RFC 2136 dynamic update counters, by key and result. Off the query hot
+//! path: a mutex-held map, which a flood of refused updates takes without
+//! allocating once its key label exists. The key label is a configured
+//! key's name, `""` for unsigned updates and `unknown` for names no zone
+//! configures, so a client cannot grow the label set.
 
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
@@ -26,6 +27,8 @@ pub enum UpdateResult {
     BadSig,
     /// TSIG time outside the fudge.
     BadTime,
+    /// A signed request whose MAC was accepted before (NOTAUTH/BADTIME).
+    Replay,
     /// Unknown TSIG key or algorithm.
     BadKey,
     /// Truncated TSIG MAC.
@@ -38,6 +41,8 @@ pub enum UpdateResult {
     Prereq,
     /// Not processed: the update queue was full or the server stopping.
     Dropped,
+    /// Applied, but the state file could not be written (SERVFAIL).
+    Unsaved,
 }
 
 impl UpdateResult {
@@ -50,35 +55,65 @@ impl UpdateResult {
             Self::NotAuth => "notauth",
             Self::BadSig => "badsig",
             Self::BadTime => "badtime",
+            Self::Replay => "replay",
             Self::BadKey => "badkey",
             Self::BadTrunc => "badtrunc",
             Self::FormErr => "formerr",
             Self::NotZone => "notzone",
             Self::Prereq => "prereq",
             Self::Dropped => "dropped",
+            Self::Unsaved => "unsaved",
         }
+    }
+
+    /// Every result, in label order of the exposition.
+    const ALL: [Self; 14] = [
+        Self::Ok,
+        Self::Refused,
+        Self::Unsigned,
+        Self::NotAuth,
+        Self::BadSig,
+        Self::BadTime,
+        Self::Replay,
+        Self::BadKey,
+        Self::BadTrunc,
+        Self::FormErr,
+        Self::NotZone,
+        Self::Prereq,
+        Self::Dropped,
+        Self::Unsaved,
+    ];
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|r| *r == self).unwrap_or(0)
     }
 }
 
 /// Update counters.
 #[derive(Debug, Default)]
 pub struct UpdateCounters {
-    by: Mutex<BTreeMap<(String, UpdateResult), u64>>,
+    /// Per key label, a count per result ([`UpdateResult::ALL`] order).
+    by: Mutex<BTreeMap<String, [u64; UpdateResult::ALL.len()]>>,
 }
 
 impl UpdateCounters {
     /// Counts one update signed by `key` (`""`: unsigned).
     pub fn count(&self, key: &str, result: UpdateResult) {
-        *self.by.lock().entry((key.to_owned(), result)).or_default() += 1;
+        let mut by = self.by.lock();
+        if !by.contains_key(key) {
+            by.insert(key.to_owned(), Default::default());
+        }
+        if let Some(counts) = by.get_mut(key) {
+            counts[result.index()] += 1;
+        }
     }
 
     /// Updates counted so far for (`key`, `result`).
     pub fn get(&self, key: &str, result: UpdateResult) -> u64 {
         self.by
             .lock()
-            .get(&(key.to_owned(), result))
-            .copied()
-            .unwrap_or(0)
+            .get(key)
+            .map_or(0, |counts| counts[result.index()])
     }
 
     /// Writes `gslb_dns_updates_total`.
@@ -87,11 +122,17 @@ impl UpdateCounters {
             .by
             .lock()
             .iter()
-            .map(|((key, result), &n)| {
-                (
-                    [("key", key.clone()), ("result", result.label().to_owned())],
-                    n,
-                )
+            .flat_map(|(key, counts)| {
+                UpdateResult::ALL
+                    .iter()
+                    .zip(counts)
+                    .filter(|&(_, &n)| n > 0)
+                    .map(|(result, &n)| {
+                        (
+                            [("key", key.clone()), ("result", result.label().to_owned())],
+                            n,
+                        )
+                    })
             })
             .collect();
         family(

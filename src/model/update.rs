@@ -33,6 +33,23 @@ pub const DEFAULT_MAX_TTL: u32 = 300;
 /// issued at once (one TXT record per name), small enough that a leaked
 /// key costs at most a few MiB.
 pub const DEFAULT_MAX_RECORDS_PER_KEY: u32 = 256;
+/// Default of `max_fudge`, seconds: the fudge RFC 8945 §10 recommends and
+/// nsupdate, certbot and cert-manager send.
+pub const DEFAULT_MAX_FUDGE: u16 = 300;
+/// Largest `max_fudge`, seconds. Replay protection remembers a MAC until
+/// its request's time signed is this far behind, whatever the fudge
+/// configured now, so a reload that raises the cap reopens no window.
+pub const MAX_MAX_FUDGE: u16 = 3600;
+/// Default of `max_rrset_bytes`: 16 KiB of records at one name, a few
+/// hundred challenge records, and with the header, question, EDNS and a
+/// TSIG record far below the 65,535 bytes a TCP answer holds.
+pub const DEFAULT_MAX_RRSET_BYTES: u32 = 16 * 1024;
+/// Largest `max_rrset_bytes`: half a TCP message, so the answer still fits
+/// with the longest question, EDNS options and a TSIG record.
+pub const MAX_MAX_RRSET_BYTES: u32 = 32 * 1024;
+/// Bytes a record takes in an answer besides its RDATA: a compressed owner
+/// (2), type, class, TTL and RDLENGTH (10).
+pub const RR_OVERHEAD: usize = 12;
 
 /// A TSIG MAC algorithm gslb takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -131,6 +148,14 @@ pub struct UpdatePolicy {
     pub max_ttl: u32,
     /// Most dynamic records one key may have in the zone.
     pub max_records_per_key: u32,
+    /// Largest TSIG fudge accepted, seconds: a request whose time signed
+    /// is further from gslb's clock than the smaller of this and its own
+    /// fudge is BADTIME.
+    pub max_fudge: u16,
+    /// Most bytes the dynamic records at one name may take in an answer
+    /// ([`RR_OVERHEAD`] plus RDATA per record), so every name that updates
+    /// build can be answered whole over TCP.
+    pub max_rrset_bytes: u32,
 }
 
 /// One entry of `allow`: a key may write these types at these names.
@@ -424,6 +449,8 @@ mod tests {
             }],
             max_ttl: DEFAULT_MAX_TTL,
             max_records_per_key: DEFAULT_MAX_RECORDS_PER_KEY,
+            max_fudge: DEFAULT_MAX_FUDGE,
+            max_rrset_bytes: DEFAULT_MAX_RRSET_BYTES,
         };
         let name = Name::parse("_acme-challenge.www.global.example.test").unwrap();
         let www = Name::parse("www.global.example.test").unwrap();

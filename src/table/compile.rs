@@ -123,10 +123,7 @@ pub fn compile(config: &Config) -> Table {
         aliases: aliases.into(),
         names,
         keyring: Arc::new(super::keyring::Keyring::new(
-            config
-                .zones
-                .iter()
-                .flat_map(|z| z.updates.iter().flat_map(|u| &u.keys)),
+            config.zones.iter().filter_map(|z| z.updates.as_ref()),
         )),
     }
 }

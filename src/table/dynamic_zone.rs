@@ -31,17 +31,25 @@
 //!   RRset's TTL; the whole RRset takes the TTL of the latest add, RFC 2181
 //!   §5.2), RRset deletes (class ANY) and single-RR deletes (class NONE).
 //!   An add at a name that has a CNAME is ignored (§3.4.2.2); an add to an
-//!   RRset of the config, or below a delegation, is REFUSED.
+//!   RRset of the config, or below a delegation, is REFUSED, and so is a
+//!   delete of one: the config's records are read-only.
+//! * Names: every owner name, and every name in RDATA, must be one gslb
+//!   can hold (letters, digits, `-` and `_` in each label; no `.` inside a
+//!   label), else REFUSED. Records are served and saved in text form, so
+//!   a name whose text reads back as another name would pass these checks
+//!   as one name and be served as another.
 //! * Caps: TTLs above `max_ttl` are lowered to it; an update that would
 //!   leave its key with more than `max_records_per_key` records is
-//!   REFUSED; so is RDATA over [`MAX_RDATA`] bytes.
+//!   REFUSED; so is one that would put more than `max_rrset_bytes` of
+//!   records at one name (so every name stays answerable over TCP), and
+//!   RDATA over [`MAX_RDATA`] bytes.
 
 pub mod saved;
 pub mod txt;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::update::{TYPE_TXT, UpdatePolicy};
+use crate::model::update::{RR_OVERHEAD, TYPE_TXT, UpdatePolicy};
 use crate::name::Name;
 
 /// Class IN.
@@ -216,6 +224,7 @@ impl DynamicZone {
         ctx: &Context<'_, S>,
         update: &Update,
     ) -> Result<bool, Refusal> {
+        check_names(update)?;
         self.check_prerequisites(ctx, &update.prerequisites)?;
         check_permission(ctx, &update.changes)?;
         prescan(ctx, &update.changes)?;
@@ -229,9 +238,29 @@ impl DynamicZone {
                 "the key would have more records than max_records_per_key",
             ));
         }
+        let cap = ctx.policy.max_rrset_bytes as usize;
+        for rr in update.changes.iter().filter(|rr| rr.class == CLASS_IN) {
+            let bytes = next.bytes_at(&rr.name);
+            if bytes > cap && bytes > self.bytes_at(&rr.name) {
+                return Err(Refusal::Refused(
+                    "the records at the name would be over max_rrset_bytes",
+                ));
+            }
+        }
         let changed = next != *self;
         *self = next;
         Ok(changed)
+    }
+
+    /// What the dynamic records at `name` take in an answer: RDATA and
+    /// [`RR_OVERHEAD`] per record.
+    pub fn bytes_at(&self, name: &[u8]) -> usize {
+        self.names.get(name).map_or(0, |sets| {
+            sets.values()
+                .flat_map(|set| &set.records)
+                .map(|r| RR_OVERHEAD + r.rdata.len())
+                .sum()
+        })
     }
 
     /// RFC 2136 §3.2, against the zone as it is.
@@ -318,11 +347,22 @@ impl DynamicZone {
         ctx: &Context<'_, S>,
         rr: &UpdateRr,
     ) -> Result<(), Refusal> {
+        const READ_ONLY: Refusal = Refusal::Refused("the config's records are read-only");
         match rr.class {
             ANY if rr.rtype == ANY => {
-                for rtype in ctx.policy.types_allowed(ctx.key, ctx.origin, &rr.name) {
+                let types = ctx.policy.types_allowed(ctx.key, ctx.origin, &rr.name);
+                if types
+                    .iter()
+                    .any(|&t| ctx.statics.rrset(&rr.name, t).is_some())
+                {
+                    return Err(READ_ONLY);
+                }
+                for rtype in types {
                     self.remove_rrset(&rr.name, rtype);
                 }
+            }
+            ANY | CLASS_NONE if ctx.statics.rrset(&rr.name, rr.rtype).is_some() => {
+                return Err(READ_ONLY);
             }
             ANY => self.remove_rrset(&rr.name, rr.rtype),
             CLASS_NONE => self.remove_record(&rr.name, rr.rtype, &rr.rdata),
@@ -488,6 +528,54 @@ impl DynamicZone {
         self.names.retain(|_, sets| !sets.is_empty());
         dropped
     }
+}
+
+/// Every name of the update, owners and names in RDATA, must be one gslb
+/// can hold: its text form (how records are served and saved) must read
+/// back as the same labels.
+fn check_names(update: &Update) -> Result<(), Refusal> {
+    let holdable = |wire: &[u8]| name_from_wire(wire).is_some_and(|n| n.wire() == wire);
+    for rr in update.prerequisites.iter().chain(&update.changes) {
+        let names_ok = holdable(&rr.name)
+            && rdata_names(rr.rtype, &rr.rdata)
+                .is_some_and(|names| names.into_iter().all(holdable));
+        if !names_ok {
+            return Err(Refusal::Refused(
+                "a name has a label gslb cannot hold: only letters, digits, '-' and '_' (no '.' inside a label)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The names in uncompressed RDATA of the RFC 1035 types that hold names,
+/// and SRV; none for other types and for empty RDATA. `None` when the
+/// RDATA does not have the type's layout.
+fn rdata_names(rtype: u16, rdata: &[u8]) -> Option<Vec<&[u8]>> {
+    let (before, count) = match rtype {
+        2 | 5 | 12 => (0, 1), // NS, CNAME, PTR
+        15 => (2, 1),         // MX
+        33 => (6, 1),         // SRV
+        6 => (0, 2),          // SOA
+        _ => return Some(Vec::new()),
+    };
+    if rdata.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut names = Vec::with_capacity(count);
+    let mut at = before;
+    for _ in 0..count {
+        let start = at;
+        loop {
+            let len = usize::from(*rdata.get(at)?);
+            at += 1 + len;
+            if len == 0 {
+                break;
+            }
+        }
+        names.push(rdata.get(start..at)?);
+    }
+    Some(names)
 }
 
 /// RFC 2136 §3.3: every change must be allowed to the key.

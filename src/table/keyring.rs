@@ -4,14 +4,15 @@
 //!
 //! A key name means one key server-wide: config validation refuses the
 //! same name with another algorithm or secret in two zones, so a signed
-//! query (which names no zone) finds the one key of its name.
+//! query (which names no zone) finds the one key of its name. A key in
+//! several zones takes the smallest of their `max_fudge`.
 
 use std::{collections::HashMap, sync::Arc};
 
 use ring::hmac;
 
 pub use crate::model::update::TsigAlgorithm;
-use crate::model::update::TsigKey as KeySpec;
+use crate::model::update::{DEFAULT_MAX_FUDGE, UpdatePolicy};
 use crate::name::Name;
 
 /// A TSIG key with its secret loaded into the HMAC implementation.
@@ -19,6 +20,8 @@ pub struct TsigKey {
     name: Name,
     algorithm: TsigAlgorithm,
     secret: hmac::Key,
+    /// The largest fudge accepted from it, seconds.
+    max_fudge: u16,
 }
 
 impl std::fmt::Debug for TsigKey {
@@ -26,12 +29,14 @@ impl std::fmt::Debug for TsigKey {
         f.debug_struct("TsigKey")
             .field("name", &self.name)
             .field("algorithm", &self.algorithm)
+            .field("max_fudge", &self.max_fudge)
             .finish_non_exhaustive()
     }
 }
 
 impl TsigKey {
-    /// A key named `name` with the raw (base64-decoded) `secret`.
+    /// A key named `name` with the raw (base64-decoded) `secret`, taking
+    /// the default `max_fudge`.
     pub fn new(name: Name, algorithm: TsigAlgorithm, secret: &[u8]) -> Self {
         let hmac_algorithm = match algorithm {
             TsigAlgorithm::HmacSha256 => hmac::HMAC_SHA256,
@@ -41,7 +46,19 @@ impl TsigKey {
             name,
             algorithm,
             secret: hmac::Key::new(hmac_algorithm, secret),
+            max_fudge: DEFAULT_MAX_FUDGE,
         }
+    }
+
+    /// The same key accepting a fudge of at most `max_fudge` seconds.
+    pub fn with_max_fudge(mut self, max_fudge: u16) -> Self {
+        self.max_fudge = max_fudge;
+        self
+    }
+
+    /// The largest fudge accepted from this key, seconds.
+    pub fn max_fudge(&self) -> u16 {
+        self.max_fudge
     }
 
     /// The key's name.
@@ -67,20 +84,23 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    /// The keyring of `keys`; the first of a name wins (validation makes
-    /// duplicates identical).
-    pub fn new<'k>(keys: impl IntoIterator<Item = &'k KeySpec>) -> Self {
-        let mut ring = HashMap::new();
-        for spec in keys {
-            ring.entry(spec.name.wire().into()).or_insert_with(|| {
-                Arc::new(TsigKey::new(
-                    spec.name.clone(),
-                    spec.algorithm,
-                    spec.secret.as_bytes(),
-                ))
-            });
+    /// The keyring of the zones' update policies; of a key listed in
+    /// several zones the first wins (validation makes them identical), with
+    /// the smallest `max_fudge` among those zones.
+    pub fn new<'p>(policies: impl IntoIterator<Item = &'p UpdatePolicy>) -> Self {
+        let mut ring: HashMap<Box<[u8]>, TsigKey> = HashMap::new();
+        for policy in policies {
+            for spec in &policy.keys {
+                let key = ring.entry(spec.name.wire().into()).or_insert_with(|| {
+                    TsigKey::new(spec.name.clone(), spec.algorithm, spec.secret.as_bytes())
+                        .with_max_fudge(policy.max_fudge)
+                });
+                key.max_fudge = key.max_fudge.min(policy.max_fudge);
+            }
         }
-        Self { keys: ring }
+        Self {
+            keys: ring.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+        }
     }
 
     /// The key named `name` (lower-cased wire form).

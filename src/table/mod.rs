@@ -14,6 +14,7 @@ pub mod dynamic_zone;
 pub mod health;
 pub mod keyring;
 pub mod overrides;
+pub mod replay;
 pub mod resolved;
 pub mod rrset;
 pub mod shared;

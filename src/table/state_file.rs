@@ -1,18 +1,26 @@
-//! The state file (`server.state_file`): what operators changed at run time,
-//! kept across restarts. Today that is the overrides; the format is a
-//! versioned JSON object so that more keys can join them:
+//! The state file (`server.state_file`): what changed at run time, kept
+//! across restarts: operator overrides, the records of RFC 2136 updates
+//! ([`SavedZone`]) and the MACs of the signed updates accepted recently
+//! ([`SeenMac`], so a restart does not reopen the replay window). The
+//! format is a versioned JSON object so that more keys can join them:
 //!
 //! ```json
 //! {"version": 1, "overrides": [{"record": "api.global.example.test.", "set": "us-east",
 //!   "state": "down", "reason": "maintenance", "client": "127.0.0.1:50312",
-//!   "at": "2026-11-29T15:00:00Z"}]}
+//!   "at": "2026-11-29T15:00:00Z"}],
+//!  "seen_macs": [{"key": "acme-update.global.example.test.", "mac": "base64", "expires": 1700000300}]}
 //! ```
 //!
 //! Top-level keys this version does not know are kept and written back, so
 //! a newer gslb's additions survive a rollback. Writes are atomic (temporary
 //! file, fsync, rename, fsync of the directory) and happen in a task of
-//! their own, so the table writer never waits on a disk; a burst of
-//! changes makes one write of the latest state.
+//! their own, so the table writer never waits on a disk. Each change gets a
+//! version, and [`SavedWatch::wait`] tells when a version is on disk: an
+//! override or an update is acknowledged only then. Changes that arrive
+//! while a write is under way are written together by the next one (group
+//! commit), so a burst of them costs one or two fsyncs, not one each.
+//! Temporary files that a crash left behind are removed when the file is
+//! loaded at start.
 //!
 //! A file that cannot be read or understood never stops the server: it is
 //! logged, moved aside to `<file>.bad-<unix time>` (so the next write does
@@ -31,6 +39,7 @@ use tracing::{error, info, warn};
 
 use super::dynamic_zone::saved::SavedZone;
 use super::overrides::OverrideEntry;
+use super::replay::{ReplayGuard, SeenMac, unix_now};
 
 /// The format version this gslb writes and reads.
 pub const VERSION: u32 = 1;
@@ -46,6 +55,9 @@ pub struct State {
     /// Records added by RFC 2136 updates, and each zone's SOA serial.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dynamic: Vec<SavedZone>,
+    /// MACs of signed updates that a replay must not get past.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seen_macs: Vec<SeenMac>,
     /// Keys of newer versions, written back unchanged.
     #[serde(flatten)]
     pub other: serde_json::Map<String, serde_json::Value>,
@@ -110,6 +122,9 @@ pub fn read(path: &Path) -> Result<State, LoadError> {
 /// used is logged, moved aside when it is unreadable as JSON, and an empty
 /// state is returned.
 pub fn load(path: &Path) -> State {
+    for removed in crate::atomic_file::remove_temporaries(path) {
+        info!(file = %removed.display(), "temporary file of an unfinished state file write removed");
+    }
     let empty = State {
         version: VERSION,
         ..State::default()
@@ -120,6 +135,7 @@ pub fn load(path: &Path) -> State {
                 file = %path.display(),
                 overrides = state.overrides.len(),
                 dynamic_zones = state.dynamic.len(),
+                seen_macs = state.seen_macs.len(),
                 "state file loaded"
             );
             state
@@ -159,14 +175,22 @@ pub fn write(path: &Path, state: &State) -> Result<(), String> {
     crate::atomic_file::write(path, &body).map_err(|e| crate::error_chain(&e))
 }
 
-/// The outcome of the latest write: (version written, error if it failed).
-type Saved = (u64, Option<Arc<str>>);
+/// Where writing stands.
+#[derive(Debug, Clone, Default)]
+struct Saved {
+    /// The latest version a write was tried for.
+    attempted: u64,
+    /// The latest version on disk: every earlier one is covered by it.
+    written: u64,
+    /// Why the latest write failed, if it did.
+    error: Option<Arc<str>>,
+}
 
 /// Hands states to the writer task; owned by the table writer.
 #[derive(Debug)]
 pub struct Saver {
     version: u64,
-    /// The latest of each part: a change to one writes both.
+    /// The latest of each part: a change to one writes them all.
     overrides: Vec<OverrideEntry>,
     dynamic: Vec<SavedZone>,
     other: serde_json::Map<String, serde_json::Value>,
@@ -181,16 +205,18 @@ pub struct SavedWatch {
 }
 
 impl SavedWatch {
-    /// Waits until version `version` (or a later one) is on disk; the
-    /// error of that write if it failed.
+    /// Waits until a write of version `version` or a later one was tried;
+    /// `Ok` when one of them is on disk, else the error of the latest.
     pub async fn wait(&self, version: u64) -> Result<(), String> {
         let mut saved = self.saved.clone();
-        let done = saved.wait_for(|(written, _)| *written >= version).await;
+        let done = saved.wait_for(|s| s.attempted >= version).await;
         match done {
-            Ok(done) => match &done.1 {
-                None => Ok(()),
-                Some(error) => Err(error.to_string()),
-            },
+            Ok(done) if done.written >= version => Ok(()),
+            Ok(done) => Err(done
+                .error
+                .as_deref()
+                .unwrap_or("the state file was not written")
+                .to_owned()),
             Err(_) => Err("the state file writer has stopped".into()),
         }
     }
@@ -198,24 +224,41 @@ impl SavedWatch {
 
 impl Saver {
     /// Starts the writer task for `path`; `loaded` is what was read at
-    /// start-up, whose unknown keys are written back.
-    pub fn spawn(path: PathBuf, loaded: &State) -> (Self, SavedWatch) {
+    /// start-up, whose unknown keys are written back. Each write takes the
+    /// MACs `seen` holds at that moment: they only grow between writes
+    /// (but for expiry), so a write covers every MAC recorded before the
+    /// version it was queued for, and no update pays for copying them.
+    pub fn spawn(path: PathBuf, loaded: &State, seen: ReplayGuard) -> (Self, SavedWatch) {
         let (tx, mut rx) = watch::channel((0u64, Arc::new(loaded.clone())));
-        let (saved_tx, saved) = watch::channel::<Saved>((0, None));
+        let (saved_tx, saved) = watch::channel(Saved::default());
         tokio::spawn(async move {
+            // The latest state waiting is written: versions queued during
+            // a write are covered by the next one.
             while rx.changed().await.is_ok() {
                 let (version, state) = rx.borrow_and_update().clone();
                 let target = path.clone();
-                let result = tokio::task::spawn_blocking(move || write(&target, &state)).await;
+                let seen = seen.clone();
+                let result = tokio::task::spawn_blocking(move || {
+                    let mut state = State::clone(&state);
+                    state.seen_macs = seen.save(unix_now());
+                    write(&target, &state)
+                })
+                .await;
                 let error = match result {
                     Ok(Ok(())) => None,
                     Ok(Err(e)) => Some(e),
                     Err(e) => Some(format!("writing {}: {e}", path.display())),
                 };
                 if let Some(error) = &error {
-                    warn!(%error, "state file not saved: overrides will not survive a restart");
+                    warn!(%error, "state file not saved: overrides and dynamic records will not survive a restart");
                 }
-                let _ = saved_tx.send((version, error.map(Arc::from)));
+                saved_tx.send_modify(|saved| {
+                    saved.attempted = version;
+                    if error.is_none() {
+                        saved.written = version;
+                    }
+                    saved.error = error.map(Arc::from);
+                });
             }
         });
         let saver = Self {
@@ -235,9 +278,9 @@ impl Saver {
         self.queue()
     }
 
-    /// Queues the dynamic records for writing; returns the version to
-    /// wait for.
-    pub fn save_dynamic(&mut self, dynamic: Vec<SavedZone>) -> u64 {
+    /// Queues the dynamic records (and the seen MACs) for writing;
+    /// returns the version to wait for.
+    pub fn save_updates(&mut self, dynamic: Vec<SavedZone>) -> u64 {
         self.dynamic = dynamic;
         self.queue()
     }
@@ -248,6 +291,7 @@ impl Saver {
             version: VERSION,
             overrides: self.overrides.clone(),
             dynamic: self.dynamic.clone(),
+            seen_macs: Vec::new(),
             other: self.other.clone(),
         };
         let _ = self.tx.send((self.version, Arc::new(state)));
@@ -294,6 +338,46 @@ mod tests {
         let again = read(&path).unwrap();
         assert_eq!(again, state);
         assert!(again.other.contains_key("newer_key"));
+    }
+
+    #[test]
+    fn loading_removes_the_temporaries_of_a_crashed_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let tmp = dir.path().join(".state.json.tmp-999999");
+        std::fs::write(&tmp, "{\"version\": 1, \"overr").unwrap();
+        assert_eq!(load(&path).version, VERSION);
+        assert!(!tmp.exists());
+    }
+
+    #[tokio::test]
+    async fn a_version_is_reported_on_disk_only_once_written_with_the_macs_of_its_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        let seen = ReplayGuard::default();
+        let (mut saver, watch) = Saver::spawn(path.clone(), &State::default(), seen.clone());
+        let key = crate::name::Name::parse("acme.").unwrap();
+        let far = unix_now() + 300;
+        seen.admit(&key, b"mac-1", 1, far, unix_now());
+        let first = saver.save_updates(Vec::new());
+        seen.admit(&key, b"mac-2", 2, far, unix_now());
+        let second = saver.save_updates(Vec::new());
+        assert_eq!(watch.wait(second).await, Ok(()));
+        assert_eq!(
+            watch.wait(first).await,
+            Ok(()),
+            "an earlier version is covered"
+        );
+        assert_eq!(read(&path).unwrap().seen_macs.len(), 2);
+        // A write that fails is reported to whoever waits for it.
+        let (mut saver, watch) = Saver::spawn(
+            dir.path().join("missing/state.json"),
+            &State::default(),
+            seen,
+        );
+        let version = saver.save(vec![entry()]);
+        let error = watch.wait(version).await.unwrap_err();
+        assert!(error.contains("missing"), "{error}");
     }
 
     #[test]

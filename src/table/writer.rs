@@ -27,6 +27,7 @@ use super::dynamic::Dynamic;
 use super::dynamic_zone::Update;
 use super::health::{Health, Override, ProbeBits, SetOverrides};
 use super::overrides::{OverrideBook, OverrideEntry, OverrideMeta};
+use super::replay::{self, ReplayGuard};
 use super::resolved::{AliasBook, HostAddrs};
 use super::shared::document::{Document, HealthItem, Published, Section};
 use super::shared::quorum::{self, HealthView, Verdict};
@@ -97,9 +98,20 @@ pub enum Command {
         key: Option<Name>,
         /// Prerequisites and changes.
         update: Update,
-        /// Whether the zone changed, or why nothing was applied.
-        reply: oneshot::Sender<Result<bool, UpdateError>>,
+        /// What was done, and the state file version that holds it.
+        reply: oneshot::Sender<UpdateOutcome>,
     },
+}
+
+/// What the writer did with an update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateOutcome {
+    /// Whether the zone changed, or why nothing was applied.
+    pub result: Result<bool, UpdateError>,
+    /// The state file version that holds the zone as this update left it,
+    /// and the MAC that signed it; the update is answered once that
+    /// version is on disk. `None` without a state file.
+    pub saved: Option<u64>,
 }
 
 /// What an override change did.
@@ -231,15 +243,16 @@ impl WriterHandle {
         let _ = self.tx.send(Command::PeerLost { peer }).await;
     }
 
-    /// Applies an update (its signature already verified; `key` is the
-    /// key that signed it) and waits until a snapshot with it is
-    /// published. Returns whether the zone changed.
-    pub async fn update(
+    /// Hands the writer an update (its signature already verified; `key`
+    /// is the key that signed it). The receiver gets the outcome once a
+    /// snapshot with it is published; the writer takes the next update
+    /// meanwhile, so the fsyncs of updates in flight are shared.
+    pub async fn queue_update(
         &self,
         zone: Box<[u8]>,
         key: Option<Name>,
         update: Update,
-    ) -> Result<bool, UpdateError> {
+    ) -> Result<oneshot::Receiver<UpdateOutcome>, UpdateError> {
         let (reply, rx) = oneshot::channel();
         let command = Command::Update {
             zone,
@@ -251,7 +264,7 @@ impl WriterHandle {
             .send(command)
             .await
             .map_err(|_| UpdateError::Stopped)?;
-        rx.await.map_err(|_| UpdateError::Stopped)?
+        Ok(rx)
     }
 }
 
@@ -296,6 +309,9 @@ pub struct Writer {
     saver: Option<Saver>,
     /// Records added by RFC 2136 updates, and the zones' serials.
     updates: updates::DynamicState,
+    /// MACs of accepted signed updates; the update path records them, the
+    /// writer saves them with the records.
+    replay: ReplayGuard,
     /// What queries see of them, built for `table`; shared by snapshots.
     dynamic: Arc<Dynamic>,
     health: Health,
@@ -390,6 +406,7 @@ impl Writer {
             listed: watch::channel(Arc::from(Vec::new())).0,
             saver: None,
             updates: updates::DynamicState::default(),
+            replay: ReplayGuard::default(),
             dynamic: Arc::default(),
             health,
             generation: 1,
@@ -431,10 +448,17 @@ impl Writer {
         let dynamic_dropped =
             self.updates
                 .restore(&self.table, &self.loaded.config, &state.dynamic);
-        let (saver, watch) = Saver::spawn(path, &state);
+        let unreadable = self.replay.merge(&state.seen_macs, replay::unix_now());
+        if unreadable > 0 {
+            warn!(
+                unreadable,
+                "saved MACs of signed updates dropped: they cannot be read"
+            );
+        }
+        let (saver, watch) = Saver::spawn(path, &state, self.replay.clone());
         self.saver = Some(saver);
         if dynamic_dropped {
-            self.dynamic_changed();
+            self.save_updates();
         }
         if !state.dynamic.is_empty() {
             self.rebuild_dynamic();
@@ -463,6 +487,12 @@ impl Writer {
     /// A receiver of the peer group's settings, for the followers.
     pub fn subscribe_peering(&self) -> watch::Receiver<Arc<Peering>> {
         self.peering_tx.subscribe()
+    }
+
+    /// The MACs of accepted signed updates, shared with the update path
+    /// (which records them) and restored from the state file.
+    pub fn replay_guard(&self) -> ReplayGuard {
+        self.replay.clone()
     }
 
     /// A receiver of the current override list, for the admin API.
@@ -514,7 +544,11 @@ impl Writer {
                     }
                     Some(Command::PeerLost { peer }) => self.peer_lost(&peer),
                     Some(Command::Update { zone, key, update, reply }) => {
-                        let _ = reply.send(self.apply_update(&zone, key.as_ref(), &update));
+                        let result = self.apply_update(&zone, key.as_ref(), &update);
+                        // Saved whatever the result: the update's MAC is
+                        // spent either way.
+                        let saved = self.save_updates();
+                        let _ = reply.send(UpdateOutcome { result, saved });
                     }
                 },
             }
@@ -588,7 +622,7 @@ impl Writer {
             .updates
             .retain_allowed(&self.table, &self.loaded.config)
         {
-            self.dynamic_changed();
+            self.save_updates();
         }
         self.rebuild_dynamic();
         self.publish();
@@ -680,7 +714,8 @@ impl Writer {
             }
         }
         self.peering.1 = fresh;
-        self.views_tx.send_replace(Arc::new(self.peer_views.clone()));
+        self.views_tx
+            .send_replace(Arc::new(self.peer_views.clone()));
         let fresh_views = self.peer_views.len() as u64;
         self.metrics
             .peers
@@ -848,8 +883,9 @@ impl Writer {
         })
     }
 
-    /// Applies an RFC 2136 update; publishes and saves when it changed
-    /// something.
+    /// Applies an RFC 2136 update; publishes when it changed something.
+    /// Queries see the change at once; the update path answers once it is
+    /// saved.
     fn apply_update(
         &mut self,
         zone: &[u8],
@@ -862,17 +898,15 @@ impl Writer {
         if changed {
             self.rebuild_dynamic();
             self.publish();
-            self.dynamic_changed();
         }
         Ok(changed)
     }
 
-    /// Queues a state file write of the dynamic records, when there is a
-    /// state file.
-    fn dynamic_changed(&mut self) {
-        if let Some(saver) = self.saver.as_mut() {
-            saver.save_dynamic(self.updates.save());
-        }
+    /// Queues a state file write of the dynamic records and the seen
+    /// MACs, when there is a state file; returns its version.
+    fn save_updates(&mut self) -> Option<u64> {
+        let saver = self.saver.as_mut()?;
+        Some(saver.save_updates(self.updates.save()))
     }
 
     /// Builds the dynamic read layer for the current table.

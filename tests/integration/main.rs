@@ -31,6 +31,8 @@ mod rrl;
 mod statics;
 mod status_page;
 mod tcp_limits;
+mod update_attack;
+mod update_client;
 
 /// Under `GSLB_REQUIRE_TOOLS=1` (`.ci/run`) every integration test runs: a
 /// tool `build.rs` did not find fails here instead of leaving its tests

@@ -15,8 +15,8 @@ const NAME: &str = "app.global.example.test.";
 const US: &str = "127.0.40.1";
 const EU: &str = "127.0.40.2";
 
-/// One instance of a group: its addresses, its directory and, while it
-/// runs, its process.
+/// One instance of a group: its addresses, its directory and, once
+/// started, its process.
 struct Member {
     name: String,
     dns: SocketAddr,
@@ -24,6 +24,7 @@ struct Member {
     dir: Option<tempfile::TempDir>,
     config: PathBuf,
     process: Option<Process>,
+    running: bool,
 }
 
 /// Instances that list each other as peers.
@@ -48,6 +49,7 @@ impl Group {
                     dir: Some(dir),
                     config,
                     process: None,
+                    running: false,
                 }
             })
             .collect();
@@ -81,8 +83,15 @@ impl Group {
 
     fn start(&mut self, i: usize) {
         let m = &mut self.members[i];
-        let dir = m.dir.take().expect("member not running");
-        m.process = Some(Process::start(dir, &m.config, m.dns, m.admin, &[], None));
+        match (&mut m.process, m.dir.take()) {
+            (Some(process), _) => process.relaunch(),
+            (None, Some(dir)) => {
+                let process = Process::start(dir, m.config.clone(), m.dns, m.admin, &[], None);
+                m.process = Some(process);
+            }
+            (None, None) => unreachable!("a member has its directory until it starts"),
+        }
+        m.running = true;
     }
 
     async fn start_all(&mut self) {
@@ -97,8 +106,8 @@ impl Group {
     /// SIGKILL; its directory (state file included) stays for a restart.
     fn kill(&mut self, i: usize) {
         let m = &mut self.members[i];
-        let process = m.process.take().expect("member running");
-        m.dir = Some(process.into_dir());
+        m.process.as_mut().expect("member started").kill();
+        m.running = false;
     }
 
     fn logs(&self) -> String {
@@ -111,7 +120,7 @@ impl Group {
 
     /// Waits until every running member counts `views` fresh peer views.
     async fn wait_views(&self, views: u32) {
-        for m in self.members.iter().filter(|m| m.process.is_some()) {
+        for m in self.members.iter().filter(|m| m.running) {
             let fresh = eventually(Duration::from_secs(15), async || {
                 m.process().metric("gslb_peer_views_fresh").await == Some(f64::from(views))
             })

@@ -62,7 +62,49 @@ pub(crate) struct Process {
     pub(crate) admin: SocketAddr,
     log: PathBuf,
     client: reqwest::Client,
+    /// How it was started, for [`Process::relaunch`].
+    launch: Launch,
     _dir: tempfile::TempDir,
+}
+
+/// What starts a `gslb serve`: its config file, extra environment and
+/// open-file limit.
+struct Launch {
+    config: PathBuf,
+    env: Vec<(String, String)>,
+    nofile: Option<u32>,
+}
+
+impl Launch {
+    /// Starts gslb with its output appended to `log`.
+    fn start(&self, log: &std::path::Path) -> Child {
+        let binary = env!("CARGO_BIN_EXE_gslb");
+        let mut command = match self.nofile {
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(binary);
+                c
+            }
+            None => Command::new(binary),
+        };
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(&self.config)
+            .env_remove("RUST_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        command.spawn().expect("spawn gslb")
+    }
 }
 
 impl Process {
@@ -81,41 +123,29 @@ impl Process {
         let admin = free_admin_addr();
         let config = dir.path().join("gslb.yaml");
         std::fs::write(&config, config_text(dns, admin, server_extra, rest)).expect("write config");
-        Self::start(dir, &config, dns, admin, env, nofile)
+        Self::start(dir, config, dns, admin, env, nofile)
     }
 
-    /// Starts `gslb serve --config config` that listens on `dns` and
-    /// `admin`; its log and what it keeps live in `dir`.
+    /// Starts `gslb serve --config config`, which listens on `dns` and
+    /// `admin`; its log goes into `dir`, which lives as long as it.
     pub(crate) fn start(
         dir: tempfile::TempDir,
-        config: &std::path::Path,
+        config: PathBuf,
         dns: SocketAddr,
         admin: SocketAddr,
         env: &[(&str, &str)],
         nofile: Option<u32>,
     ) -> Self {
         let log = dir.path().join("gslb.log");
-        let binary = env!("CARGO_BIN_EXE_gslb");
-        let mut command = match nofile {
-            Some(n) => {
-                let mut c = Command::new("sh");
-                c.arg("-c")
-                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
-                    .arg(binary);
-                c
-            }
-            None => Command::new(binary),
+        let launch = Launch {
+            config,
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            nofile,
         };
-        command
-            .arg("serve")
-            .arg("--config")
-            .arg(config)
-            .env_remove("RUST_LOG")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"));
-        let child = command.spawn().expect("spawn gslb");
+        let child = launch.start(&log);
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(1))
@@ -127,17 +157,23 @@ impl Process {
             admin,
             log,
             client,
+            launch,
             _dir: dir,
         }
     }
 
-    /// Its working directory (config, log, state), kept when it stops:
-    /// a test can start another process on it.
-    pub(crate) fn into_dir(mut self) -> tempfile::TempDir {
+    /// Kills gslb with SIGKILL (no goodbye: nothing is flushed or saved on
+    /// the way out); [`Process::relaunch`] starts it again.
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let placeholder = tempfile::tempdir().expect("temp dir");
-        std::mem::replace(&mut self._dir, placeholder)
+    }
+
+    /// Starts gslb again (after [`Process::kill`]) with the same config,
+    /// addresses and environment; its log goes on in the same file.
+    pub(crate) fn relaunch(&mut self) {
+        self.kill();
+        self.child = self.launch.start(&self.log);
     }
 
     /// Its log so far, for failure messages.

@@ -140,6 +140,12 @@ fn base_url(check: &mut Checker<'_>, path: String, text: &str) -> Option<String>
 mod tests {
     use crate::config::load_from_text;
 
+    const ZONE: &str = "zones:
+  - origin: global.example.test.
+    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test. }
+    nameservers: { ns1.global.example.test.: [192.0.2.53] }
+";
+
     fn errors(server: &str) -> String {
         let text = format!("server: {{ dns_listen: [\"127.0.0.1:0\"], {server} }}\nzones: []\n");
         match load_from_text("gslb.yaml", &text, &[]) {

@@ -13,7 +13,8 @@ use super::Checker;
 use crate::config::raw::RawUpdates;
 use crate::config::secret;
 use crate::model::update::{
-    AllowRule, DEFAULT_MAX_RECORDS_PER_KEY, DEFAULT_MAX_TTL, NamePattern, Secret, TsigAlgorithm,
+    AllowRule, DEFAULT_MAX_FUDGE, DEFAULT_MAX_RECORDS_PER_KEY, DEFAULT_MAX_RRSET_BYTES,
+    DEFAULT_MAX_TTL, MAX_MAX_FUDGE, MAX_MAX_RRSET_BYTES, NamePattern, Secret, TsigAlgorithm,
     TsigKey, UPDATABLE_TYPES, UpdatePolicy,
 };
 use crate::name::Name;
@@ -26,6 +27,8 @@ const MAX_RECORDS_PER_KEY: i64 = 100_000;
 /// Largest secret file read, bytes: a 512-bit secret is 88 base64
 /// characters.
 const MAX_SECRET_FILE: u64 = 4096;
+/// Smallest `max_rrset_bytes`: room for a few challenge records.
+const MIN_MAX_RRSET_BYTES: i64 = 512;
 
 /// Checks one zone's `updates`; `None` after reporting errors.
 pub(super) fn updates(
@@ -48,6 +51,20 @@ pub(super) fn updates(
         i64::from(DEFAULT_MAX_RECORDS_PER_KEY),
         1,
         MAX_RECORDS_PER_KEY,
+    );
+    let max_fudge = check.int(
+        format!("{path}.max_fudge"),
+        raw.max_fudge,
+        i64::from(DEFAULT_MAX_FUDGE),
+        1,
+        i64::from(MAX_MAX_FUDGE),
+    );
+    let max_rrset_bytes = check.int(
+        format!("{path}.max_rrset_bytes"),
+        raw.max_rrset_bytes,
+        i64::from(DEFAULT_MAX_RRSET_BYTES),
+        MIN_MAX_RRSET_BYTES,
+        i64::from(MAX_MAX_RRSET_BYTES),
     );
     if raw.keys.is_empty() {
         check.error(
@@ -168,6 +185,8 @@ pub(super) fn updates(
         allow,
         max_ttl: max_ttl?,
         max_records_per_key: max_records_per_key?,
+        max_fudge: max_fudge?,
+        max_rrset_bytes: max_rrset_bytes?,
     })
 }
 

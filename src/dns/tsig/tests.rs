@@ -165,6 +165,21 @@ fn outside_the_fudge_is_badtime_after_the_mac() {
     assert!(Rejection::Tsig(BADTIME).signed());
 }
 
+#[test]
+fn the_keys_max_fudge_caps_the_requests_fudge() {
+    let (algorithm, update, _) = &vectors()[0];
+    let sig = signature(update);
+    let strict = key(*algorithm).with_max_fudge(60);
+    assert_eq!(verify(update, &sig, Some(&strict), TIME + 60), Ok(()));
+    for now in [TIME + 61, TIME - 61] {
+        assert_eq!(
+            verify(update, &sig, Some(&strict), now),
+            Err(Rejection::Tsig(BADTIME)),
+            "the request's fudge is 300, the key takes 60"
+        );
+    }
+}
+
 /// The update of `vectors.py` with its MAC cut to `len` bytes.
 fn truncated(update: &[u8], len: usize) -> Vec<u8> {
     let rr = last_record(update);

@@ -36,9 +36,10 @@ fn reads_zone_prerequisites_and_changes() {
     assert!(is_update(&p));
     let r = parse(&p).unwrap();
     assert_eq!(&*r.zone, &wire_name("global.example.test")[..]);
-    assert_eq!(r.update.prerequisites.len(), 1);
-    assert_eq!(r.update.prerequisites[0].class, 254);
-    let change = &r.update.changes[0];
+    let update = r.update.unwrap();
+    assert_eq!(update.prerequisites.len(), 1);
+    assert_eq!(update.prerequisites[0].class, 254);
+    let change = &update.changes[0];
     assert_eq!(
         &*change.name,
         &wire_name("_acme-challenge.global.example.test")[..]
@@ -85,10 +86,11 @@ fn a_tsig_record_must_be_the_last_and_only_in_additional() {
         parse(&message("a.test", [0, 0, 2], &twice)),
         Err(Unreadable::FormErr { zone_end })
     );
-    // TSIG in the update section.
+    // TSIG in the update section: the frame reads, its content does not
+    // (FORMERR, signed when a signature verifies).
     assert_eq!(
-        parse(&message("a.test", [0, 1, 0], tsig)),
-        Err(Unreadable::FormErr { zone_end })
+        parse(&message("a.test", [0, 1, 0], tsig)).map(|r| r.update),
+        Ok(Err("a TSIG or OPT record outside the additional section"))
     );
 }
 
@@ -125,6 +127,34 @@ fn never_panics_on_mutated_updates() {
         }) = parse(&p)
         {
             let _ = response(&p, Some(end), FORMERR);
+        }
+    }
+}
+
+#[test]
+fn empty_rdata_of_types_with_names_reads_in_prerequisites_and_deletes() {
+    // NS, CNAME, SOA, PTR, MX, SRV: "RRset exists" (class ANY), "RRset
+    // does not exist" (class NONE) and an RRset delete (class ANY) carry
+    // no RDATA (RFC 2136 §2.4.1, §2.4.3, §2.5.2).
+    for rtype in [2u16, 5, 6, 12, 15, 33] {
+        let mut body = Vec::new();
+        for class in [255u16, 254] {
+            body.extend_from_slice(b"\x01x\xC0\x0C");
+            body.extend_from_slice(&rtype.to_be_bytes());
+            body.extend_from_slice(&class.to_be_bytes());
+            body.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        }
+        body.extend_from_slice(b"\x01x\xC0\x0C");
+        body.extend_from_slice(&rtype.to_be_bytes());
+        body.extend_from_slice(&[0, 255, 0, 0, 0, 0, 0, 0]);
+        let p = message("global.example.test", [2, 1, 0], &body);
+        let request = parse(&p).unwrap_or_else(|e| panic!("type {rtype}: {e:?}"));
+        let update = request
+            .update
+            .unwrap_or_else(|e| panic!("type {rtype}: {e}"));
+        let rrs = update.prerequisites.iter().chain(&update.changes);
+        for rr in rrs {
+            assert_eq!((rr.rtype, &*rr.rdata), (rtype, &b""[..]));
         }
     }
 }

@@ -117,6 +117,8 @@ fn policy() -> UpdatePolicy {
         ],
         max_ttl: 300,
         max_records_per_key: 3,
+        max_fudge: 300,
+        max_rrset_bytes: 1024,
     }
 }
 
@@ -572,14 +574,95 @@ fn deletes_one_record_an_rrset_or_a_name() {
 }
 
 #[test]
-fn deletes_never_touch_config_records() {
+fn deletes_of_config_records_are_refused() {
     let wide = name("wide.");
-    let mut zone = DynamicZone::default();
-    let update = changes(vec![
+    let mut zone = with_challenge();
+    let before = zone.clone();
+    for delete in [
         rr("verify.global.example.test", TXT, ANY, 0, b""),
         rr("verify.global.example.test", TXT, CLASS_NONE, 0, b"\x03yes"),
+        rr("verify.global.example.test", ANY, ANY, 0, b""),
+    ] {
+        let update = changes(vec![rr(CHALLENGE, TXT, ANY, 0, b""), delete]);
+        assert_eq!(
+            apply_as(&mut zone, &wide, &update),
+            Err(Refusal::Refused("the config's records are read-only"))
+        );
+    }
+    assert_eq!(zone, before, "nothing applied, not even the other delete");
+}
+
+#[test]
+fn the_records_at_one_name_are_capped_in_bytes() {
+    // 1024 bytes: three records of 250 bytes of RDATA (262 with the
+    // overhead) fit, a fourth does not.
+    let mut zone = DynamicZone::default();
+    let wide = name("wide.");
+    let roomy = UpdatePolicy {
+        max_records_per_key: 100,
+        ..policy()
+    };
+    let data = |c: u8| {
+        let mut d = vec![249u8];
+        d.extend(std::iter::repeat_n(c, 249));
+        d
+    };
+    let at = "big.global.example.test";
+    for c in b'a'..b'd' {
+        let update = changes(vec![rr(at, TXT, CLASS_IN, 60, &data(c))]);
+        assert_eq!(apply_with(&mut zone, &wide, &roomy, &update), Ok(true));
+    }
+    assert_eq!(zone.bytes_at(&wire(at)), 3 * 262);
+    let update = changes(vec![rr(at, TXT, CLASS_IN, 60, &data(b'd'))]);
+    assert_eq!(
+        apply_with(&mut zone, &wide, &roomy, &update),
+        Err(Refusal::Refused(
+            "the records at the name would be over max_rrset_bytes"
+        ))
+    );
+    // Another name has its own budget; replacing within the cap is fine.
+    let other = changes(vec![rr(
+        "other.global.example.test",
+        TXT,
+        CLASS_IN,
+        60,
+        &data(b'd'),
+    )]);
+    assert_eq!(apply_with(&mut zone, &wide, &roomy, &other), Ok(true));
+    let swap = changes(vec![
+        rr(at, TXT, CLASS_NONE, 0, &data(b'a')),
+        rr(at, TXT, CLASS_IN, 60, &data(b'd')),
     ]);
-    assert_eq!(apply_as(&mut zone, &wide, &update), Ok(false));
+    assert_eq!(apply_with(&mut zone, &wide, &roomy, &swap), Ok(true));
+}
+
+#[test]
+fn names_whose_text_reads_back_as_other_labels_are_refused() {
+    let mut zone = DynamicZone::default();
+    let wide = name("wide.");
+    let refused = Err(Refusal::Refused(
+        "a name has a label gslb cannot hold: only letters, digits, '-' and '_' (no '.' inside a label)",
+    ));
+    let mut dotted = b"\x03a.b".to_vec();
+    dotted.extend_from_slice(origin().wire());
+    let mut spaced = b"\x03a b".to_vec();
+    spaced.extend_from_slice(origin().wire());
+    for owner in [dotted.clone(), spaced] {
+        let mut change = add("x.global.example.test", b"t");
+        change.name = owner.into();
+        assert_eq!(apply_as(&mut zone, &wide, &changes(vec![change])), refused);
+    }
+    // In a prerequisite's RDATA too: a CNAME target with a dotted label.
+    let prerequisite = rr(
+        "alias.global.example.test",
+        TYPE_CNAME,
+        CLASS_IN,
+        0,
+        &dotted,
+    );
+    let update = requiring(vec![prerequisite], add("x.global.example.test", b"t"));
+    assert_eq!(apply_as(&mut zone, &wide, &update), refused);
+    assert!(zone.is_empty());
 }
 
 #[test]

@@ -368,6 +368,7 @@ zones:
     nameservers: {{ ns1.global.example.test.: [192.0.2.53] }}
     static:
       - {{ name: alias, type: CNAME, data: webapp }}
+      - {{ name: _acme-challenge.x.cn, type: CNAME, data: webapp }}
       - {{ name: txt, type: TXT, data: '"config"' }}
       - {{ name: sub, type: NS, data: ns.sub }}
       - {{ name: ns.sub, type: A, data: 192.0.2.1 }}
@@ -610,6 +611,156 @@ records:
                 .get(name(owner).wire())
                 .is_none()
         );
+    }
+
+    /// A wire name of `labels` followed by the zone's: a label may hold a
+    /// dot, which the text form would read as two labels.
+    fn dotted(labels: &[&str]) -> Box<[u8]> {
+        let mut wire = Vec::new();
+        for label in labels {
+            wire.push(label.len() as u8);
+            wire.extend_from_slice(label.as_bytes());
+        }
+        wire.extend_from_slice(name(ZONE).wire());
+        wire.into()
+    }
+
+    fn add_at(owner: Box<[u8]>, data: &[u8]) -> Update {
+        Update {
+            prerequisites: Vec::new(),
+            changes: vec![UpdateRr {
+                name: owner,
+                rtype: 16,
+                class: CLASS_IN,
+                ttl: 60,
+                rdata: data.into(),
+            }],
+        }
+    }
+
+    const NO_DOTS: Result<bool, UpdateError> = Err(UpdateError::Rejected(Refusal::Refused(
+        "a name has a label gslb cannot hold: only letters, digits, '-' and '_' (no '.' inside a label)",
+    )));
+
+    #[test]
+    fn a_dotted_label_cannot_slip_a_txt_beside_a_static_cname() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, table) = setup(dir.path(), true);
+        let mut state = DynamicState::default();
+        // Served and saved as _acme-challenge.x.cn, where the config has a CNAME.
+        let owner = dotted(&["_acme-challenge", "x.cn"]);
+        assert_eq!(
+            state.apply(
+                &table,
+                &config,
+                name(ZONE).wire(),
+                Some(&name("acme.")),
+                &add_at(owner, b"\x01t")
+            ),
+            NO_DOTS
+        );
+    }
+
+    #[test]
+    fn a_dotted_label_cannot_reach_below_a_delegation() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, table) = setup(dir.path(), true);
+        let mut state = DynamicState::default();
+        // Served and saved as _acme-challenge.x.sub, below the delegation sub.
+        let owner = dotted(&["_acme-challenge", "x.sub"]);
+        assert_eq!(
+            state.apply(
+                &table,
+                &config,
+                name(ZONE).wire(),
+                Some(&name("acme.")),
+                &add_at(owner, b"\x01t")
+            ),
+            NO_DOTS
+        );
+    }
+
+    #[test]
+    fn a_dotted_label_cannot_make_two_rrsets_at_one_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, table) = setup(dir.path(), true);
+        let mut state = DynamicState::default();
+        let zone = name(ZONE);
+        let acme = name("acme.");
+        let plain = dotted(&["_acme-challenge", "a", "b"]);
+        let mut apply =
+            |update: &Update| state.apply(&table, &config, zone.wire(), Some(&acme), update);
+        assert_eq!(apply(&add_at(plain, b"\x03one")), Ok(true));
+        let dotted_add = apply(&add_at(dotted(&["_acme-challenge", "a.b"]), b"\x03two"));
+        let layer = state.layer(&table, &config);
+        let at = layer
+            .get(name("_acme-challenge.a.b.global.example.test").wire())
+            .expect("served");
+        let txt: Vec<_> = at.rrsets.iter().filter(|s| s.rtype == 16).collect();
+        assert_eq!(txt.len(), 1, "one TXT RRset at the name: {txt:?}");
+        assert_eq!(dotted_add, NO_DOTS);
+    }
+
+    #[test]
+    fn a_dotted_label_cannot_merge_records_after_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, table) = setup(dir.path(), true);
+        let mut state = DynamicState::default();
+        let zone = name(ZONE);
+        let acme = name("acme.");
+        for owner in [
+            dotted(&["_acme-challenge", "a", "b"]),
+            dotted(&["_acme-challenge", "a.b"]),
+        ] {
+            let _ = state.apply(
+                &table,
+                &config,
+                zone.wire(),
+                Some(&acme),
+                &add_at(owner, b"\x01t"),
+            );
+        }
+        let served = |state: &DynamicState| {
+            let layer = state.layer(&table, &config);
+            layer
+                .get(name("_acme-challenge.a.b.global.example.test").wire())
+                .map_or(0, |at| {
+                    at.rrsets.iter().map(|s| s.rdata.len()).sum::<usize>()
+                })
+        };
+        let before = served(&state);
+        let mut restored = DynamicState::default();
+        assert!(!restored.restore(&table, &config, &state.save()));
+        assert_eq!(
+            served(&restored),
+            before,
+            "a restart serves the records served before it"
+        );
+    }
+
+    #[test]
+    fn deleting_a_static_txt_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, table) = setup(dir.path(), true);
+        let mut state = DynamicState::default();
+        let zone = name(ZONE);
+        let acme = name("acme.");
+        let read_only = Err(UpdateError::Rejected(Refusal::Refused(
+            "the config's records are read-only",
+        )));
+        let mut rrset = add("txt.global.example.test", b"");
+        rrset.changes[0].class = ANY;
+        rrset.changes[0].ttl = 0;
+        let mut one = add("txt.global.example.test", b"\x06config");
+        one.changes[0].class = CLASS_NONE;
+        one.changes[0].ttl = 0;
+        for delete in [rrset, one] {
+            assert_eq!(
+                state.apply(&table, &config, zone.wire(), Some(&acme), &delete),
+                read_only,
+                "{delete:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! `zones[].updates`: each rule reports its field.
 
 use crate::config::{ConfigErrors, load_with_env};
-use crate::model::update::{DEFAULT_MAX_RECORDS_PER_KEY, DEFAULT_MAX_TTL, TYPE_TXT, TsigAlgorithm};
+use crate::model::update::{
+    DEFAULT_MAX_FUDGE, DEFAULT_MAX_RECORDS_PER_KEY, DEFAULT_MAX_RRSET_BYTES, DEFAULT_MAX_TTL,
+    TYPE_TXT, TsigAlgorithm,
+};
 
 /// A config with one zone whose `updates:` is `updates` (YAML flow, with
 /// `{dir}` standing for the directory of the secret files).
@@ -65,6 +68,33 @@ fn a_full_policy_loads_with_defaults() {
         (policy.max_ttl, policy.max_records_per_key),
         (DEFAULT_MAX_TTL, DEFAULT_MAX_RECORDS_PER_KEY)
     );
+    assert_eq!(
+        (policy.max_fudge, policy.max_rrset_bytes),
+        (DEFAULT_MAX_FUDGE, DEFAULT_MAX_RRSET_BYTES)
+    );
+}
+
+#[test]
+fn fudge_and_rrset_byte_caps_are_checked_against_their_ranges() {
+    let dir = secrets();
+    let policy = |caps: &str| {
+        format!(
+            r#"{{ keys: [{{ name: acme., secret_file: "{{dir}}/good" }}],
+                 allow: [{{ key: acme., names: ["*"], types: [TXT] }}], {caps} }}"#
+        )
+    };
+    let loaded = load(dir.path(), &policy("max_fudge: 60, max_rrset_bytes: 32768")).unwrap();
+    let set = loaded.config.zones[0].updates.as_ref().unwrap();
+    assert_eq!((set.max_fudge, set.max_rrset_bytes), (60, 32768));
+    let errs = errors(dir.path(), &policy("max_fudge: 0, max_rrset_bytes: 32769"));
+    for want in [
+        "zones[0].updates.max_fudge: 0 is out of range (1 to 3600)",
+        "zones[0].updates.max_rrset_bytes: 32769 is out of range (512 to 32768)",
+    ] {
+        assert!(errs.iter().any(|e| e == want), "{want:?} not in {errs:#?}");
+    }
+    let errs = errors(dir.path(), &policy("max_fudge: 3601, max_rrset_bytes: 511"));
+    assert_eq!(errs.len(), 2, "{errs:#?}");
 }
 
 #[test]
