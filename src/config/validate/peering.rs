@@ -147,7 +147,7 @@ mod tests {
 ";
 
     fn errors(server: &str) -> String {
-        let text = format!("server: {{ dns_listen: [\"127.0.0.1:0\"], {server} }}\nzones: []\n");
+        let text = format!("server: {{ dns_listen: [\"127.0.0.1:0\"], {server} }}\n{ZONE}");
         match load_from_text("gslb.yaml", &text, &[]) {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),
