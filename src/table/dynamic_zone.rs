@@ -422,6 +422,16 @@ impl DynamicZone {
         }
     }
 
+    /// Deletes one record (a peer's deletion); returns whether it was
+    /// there.
+    pub fn delete(&mut self, name: &[u8], rtype: u16, rdata: &[u8]) -> bool {
+        let had = self
+            .rrset(name, rtype)
+            .is_some_and(|set| set.records.iter().any(|r| *r.rdata == *rdata));
+        self.remove_record(name, rtype, rdata);
+        had
+    }
+
     fn remove_record(&mut self, name: &[u8], rtype: u16, rdata: &[u8]) {
         let Some(sets) = self.names.get_mut(name) else {
             return;

@@ -469,6 +469,7 @@ impl Writer {
             self.publish();
         }
         self.overrides_changed(!rejected.is_empty());
+        self.updates_shown();
         watch
     }
 
@@ -627,6 +628,7 @@ impl Writer {
         self.rebuild_dynamic();
         self.publish();
         self.overrides_changed(false);
+        self.updates_shown();
         self.health_view_changed();
         let _ = self.table_tx.send(self.table.clone());
         self.probes_tx
@@ -737,6 +739,7 @@ impl Writer {
             self.peer_views
                 .insert(peer.clone(), HealthView::from_items(&health.items));
         }
+        self.merge_records(&peer, &document);
         if let Some(overrides) = &document.overrides {
             let merged = self.overrides.merge(&self.table, &overrides.items, now);
             for (entry, why) in &merged.refused {
@@ -761,6 +764,51 @@ impl Writer {
             }
         }
         self.revote();
+    }
+
+    /// Takes in a peer's dynamic records and seen MACs.
+    fn merge_records(&mut self, peer: &str, document: &Document) {
+        let now = now_ms();
+        if let Some(macs) = &document.seen_macs {
+            // Only MACs of this instance's keys: a peer cannot fill the
+            // memory of keys it does not share.
+            let known: Vec<_> = macs
+                .items
+                .iter()
+                .filter(|m| {
+                    Name::parse(&m.key).is_ok_and(|k| self.table.keyring.get(k.wire()).is_some())
+                })
+                .cloned()
+                .collect();
+            self.replay.merge(&known, now / 1000);
+        }
+        let Some(records) = &document.dynamic else {
+            return;
+        };
+        let merged = self
+            .updates
+            .merge(&self.table, &self.loaded.config, &records.items, now);
+        for (item, why) in &merged.refused {
+            warn!(peer, zone = %item.zone, name = %item.record.name, why = %why, "dynamic record from a peer ignored");
+        }
+        for item in &merged.taken {
+            self.hlc.observe(&item.record.version);
+            info!(
+                peer,
+                zone = %item.zone,
+                name = %item.record.name,
+                rtype = %item.record.rtype,
+                present = item.record.present,
+                instance = %item.record.version.by,
+                "dynamic record from the peer group"
+            );
+        }
+        if !merged.taken.is_empty() {
+            self.rebuild_dynamic();
+            self.publish();
+            self.save_updates();
+        }
+        self.updates_shown();
     }
 
     /// Drops a peer's view from the vote.
@@ -805,15 +853,31 @@ impl Writer {
             })
             .collect();
         items.sort_by(|a, b| (&a.check, a.addr).cmp(&(&b.check, b.addr)));
-        if items == self.document.health.items {
-            return;
+        let next = self.document.version + 1;
+        if Section::replace(&mut self.document.health, items, next) {
+            self.document_changed();
         }
+    }
+
+    /// Rebuilds the dynamic records and seen MACs sections of the
+    /// document, forgetting expired tombstones first.
+    fn updates_shown(&mut self) {
+        let now = now_ms();
+        self.updates.expire_tombstones(now);
+        let next = self.document.version + 1;
+        let records = self.updates.shared();
+        let macs = self.replay.save(now / 1000);
+        let records_changed = Section::replace(&mut self.document.dynamic, records, next);
+        let macs_changed = Section::replace(&mut self.document.seen_macs, macs, next);
+        if records_changed || macs_changed {
+            self.document_changed();
+        }
+    }
+
+    /// A section changed: the document gets a new version.
+    fn document_changed(&mut self) {
         self.document.version += 1;
         self.document.changed_ms = now_ms();
-        self.document.health = Arc::new(Section {
-            version: self.document.version,
-            items,
-        });
         self.publish_document();
     }
 
@@ -892,14 +956,23 @@ impl Writer {
         key: Option<&Name>,
         update: &Update,
     ) -> Result<bool, UpdateError> {
-        let changed = self
-            .updates
-            .apply(&self.table, &self.loaded.config, zone, key, update)?;
-        if changed {
+        let now = now_ms();
+        let applied = self.updates.apply(
+            &self.table,
+            &self.loaded.config,
+            zone,
+            key,
+            update,
+            &mut self.hlc,
+            now,
+        );
+        if applied == Ok(true) {
             self.rebuild_dynamic();
             self.publish();
         }
-        Ok(changed)
+        // The update's MAC is spent whatever the outcome: peers learn it.
+        self.updates_shown();
+        applied
     }
 
     /// Queues a state file write of the dynamic records and the seen
@@ -920,14 +993,9 @@ impl Writer {
     fn overrides_changed(&mut self, save: bool) -> Option<u64> {
         self.overrides.expire_tombstones(now_ms());
         let all = self.overrides.all();
-        if all != self.document.overrides.items {
-            self.document.version += 1;
-            self.document.changed_ms = now_ms();
-            self.document.overrides = Arc::new(Section {
-                version: self.document.version,
-                items: all.clone(),
-            });
-            self.publish_document();
+        let next = self.document.version + 1;
+        if Section::replace(&mut self.document.overrides, all.clone(), next) {
+            self.document_changed();
         }
         let saver = self.saver.as_mut().filter(|_| save);
         let version = saver.map(|saver| saver.save(all));

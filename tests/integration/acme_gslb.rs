@@ -17,6 +17,7 @@ use crate::acme::{
 use crate::acme_e2e::{IssuerDraft, check_issued, policy_run};
 use crate::dns_update::{PolicyCase, Update, dig, nsupdate, soa_serial};
 use crate::harness::{eventually, query, raw_udp_from};
+use crate::process::free_admin_addr;
 
 /// What gslb answers each case of [`crate::dns_update::POLICY_CASES`], over
 /// UDP and TCP alike: the RFC 2136 §3.3 REFUSED for policy breaches and
@@ -50,20 +51,31 @@ struct GslbDaemon {
     server: UpdateServer,
     dir: tempfile::TempDir,
     more_keys: Vec<TsigKey>,
+    /// Extra `server:` lines (a peer group's), indented two spaces.
+    server_extra: String,
 }
 
 impl GslbDaemon {
     async fn start(server: &UpdateServer, more_keys: &[TsigKey]) -> Self {
+        Self::start_with(server, more_keys, free_admin_addr(), "").await
+    }
+
+    /// [`GslbDaemon::start`] with its admin API on `admin` and
+    /// `server_extra` in its `server:` section.
+    async fn start_with(
+        server: &UpdateServer,
+        more_keys: &[TsigKey],
+        admin: std::net::SocketAddr,
+        server_extra: &str,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let admin = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free admin port");
         let mut gslb = Self {
             daemon: None,
             admin,
             server: server.clone(),
             dir,
             more_keys: more_keys.to_vec(),
+            server_extra: server_extra.to_owned(),
         };
         gslb.write_config("");
         gslb.spawn().await;
@@ -104,7 +116,7 @@ impl GslbDaemon {
             ));
         }
         let yaml = format!(
-            "server:\n  dns_listen: [\"{addr}\"]\n  admin_listen: \"{admin}\"\n  udp_workers: 1\n  state_file: \"{state}\"\n\
+            "server:\n  dns_listen: [\"{addr}\"]\n  admin_listen: \"{admin}\"\n  udp_workers: 1\n  state_file: \"{state}\"\n{extra}\
              zones:\n  - origin: {zone}\n\
              \x20   soa: {{ mname: ns1.{zone}, rname: hostmaster.example.test. }}\n\
              \x20   nameservers: {{ ns1.{zone}: [{ip}] }}\n\
@@ -116,6 +128,7 @@ impl GslbDaemon {
             addr = server.addr,
             admin = self.admin,
             state = self.state_path().display(),
+            extra = self.server_extra,
             ip = server.addr.ip(),
         );
         let tmp = d.join("gslb.yaml.tmp");
@@ -400,4 +413,80 @@ async fn dynamic_records_survive_reload_and_restart() {
         "{}",
         gslb.log()
     );
+}
+
+/// Two gslb instances in a peer group: nsupdate adds a TXT record through
+/// a and b answers it within a second (its SOA serial moving on); a delete
+/// through b removes it from a; certbot gets a certificate updating a
+/// while pebble's DNS-01 lookups go to b, the instance that did not take
+/// the updates.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(all(has_pebble, has_certbot, has_nsupdate, has_dig)),
+    ignore = "needs pebble, certbot, nsupdate and dig (apt-get install pebble certbot python3-certbot-dns-rfc2136 bind9-dnsutils)"
+)]
+async fn an_update_taken_by_one_instance_is_answered_by_its_peer() {
+    let block = Block::reserve();
+    let draft = IssuerDraft::load();
+    let a_server = draft.server(block.server_addr());
+    let b_server = UpdateServer {
+        addr: std::net::SocketAddr::new(block.ip(3), block.server_addr().port()),
+        ..a_server.clone()
+    };
+    let (a_admin, b_admin) = (free_admin_addr(), free_admin_addr());
+    let peering = |me: &str, peer: &str, url: std::net::SocketAddr| {
+        format!("  instance: {me}\n  peers: [{{ name: {peer}, url: \"http://{url}\" }}]\n")
+    };
+    let (a_peering, b_peering) = (peering("a", "b", b_admin), peering("b", "a", a_admin));
+    let (a, b, pebble) = tokio::join!(
+        GslbDaemon::start_with(&a_server, &[], a_admin, &a_peering),
+        GslbDaemon::start_with(&b_server, &[], b_admin, &b_peering),
+        Pebble::start(block, b_server.addr),
+    );
+    let logs = || format!("--- a:\n{}\n--- b:\n{}", a.log(), b.log());
+    let serial = soa_serial(b_server.addr, &b_server.zone).await;
+
+    let owner = challenge_name(&format!("shared.{}", a_server.zone));
+    let add = Update::add(
+        &a_server.zone,
+        Some(&a_server.key),
+        &owner,
+        "TXT",
+        "\"shared\"",
+    );
+    assert_eq!(nsupdate(a_server.addr, &add).await.to_string(), "NOERROR");
+    let added = std::time::Instant::now();
+    let on_b = eventually(Duration::from_secs(3), async || {
+        dig(b_server.addr, &owner, "TXT").await.answers == ["\"shared\""]
+    })
+    .await;
+    assert!(on_b.is_some(), "b answers a's record; {}", logs());
+    let took = added.elapsed();
+    eprintln!("b answered a's update {took:?} after a acknowledged it");
+    assert!(took <= Duration::from_secs(1), "took {took:?}");
+    let moved = soa_serial(b_server.addr, &b_server.zone).await;
+    assert!(moved > serial, "b's serial moves on: {serial} -> {moved}");
+
+    let delete = Update::delete(
+        &b_server.zone,
+        Some(&b_server.key),
+        &owner,
+        "TXT",
+        "\"shared\"",
+    );
+    assert_eq!(
+        nsupdate(b_server.addr, &delete).await.to_string(),
+        "NOERROR"
+    );
+    let gone = eventually(Duration::from_secs(3), async || {
+        dig(a_server.addr, &owner, "TXT").await.answers.is_empty()
+    })
+    .await;
+    assert!(gone.is_some(), "b's delete reaches a; {}", logs());
+
+    let serial = soa_serial(b_server.addr, &b_server.zone).await;
+    let issued = certbot(&pebble, &a_server, &draft.dns_names)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}\n--- pebble:\n{}", logs(), pebble.log()));
+    check_issued(&issued, &draft, &pebble, &b_server, serial).await;
 }

@@ -758,6 +758,8 @@ fn saved_records_come_back_through_the_policy() {
             ttl: 60,
             data: "\"t1\"".into(),
             key: "acme.".into(),
+            present: true,
+            version: crate::table::shared::version::Version::ancient(),
         }
     );
     let (o, statics, p) = (origin(), FakeZone::new(), policy());

@@ -19,7 +19,9 @@ use std::{net::IpAddr, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 
+use crate::table::dynamic_zone::saved::SharedRecord;
 use crate::table::overrides::OverrideEntry;
+use crate::table::replay::SeenMac;
 
 /// The format this gslb writes and reads.
 pub const FORMAT: u32 = 1;
@@ -47,6 +49,18 @@ pub struct Section<T> {
     pub version: u64,
     /// Its entries.
     pub items: Vec<T>,
+}
+
+impl<T: PartialEq> Section<T> {
+    /// Replaces `section` with `items` at document version `version`
+    /// when they differ from its own; returns whether they did.
+    pub fn replace(section: &mut Arc<Self>, items: Vec<T>, version: u64) -> bool {
+        if section.items == items {
+            return false;
+        }
+        *section = Arc::new(Self { version, items });
+        true
+    }
 }
 
 impl<T> Default for Section<T> {
@@ -80,6 +94,13 @@ pub struct Document {
     /// Every override this instance knows, tombstones included.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overrides: Option<Section<OverrideEntry>>,
+    /// Every dynamic record this instance knows, tombstones included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic: Option<Section<SharedRecord>>,
+    /// The MACs of signed updates accepted lately, so a request replayed
+    /// to another instance is refused there too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seen_macs: Option<Section<SeenMac>>,
 }
 
 /// The document as its instance holds it: every section, shared with the
@@ -98,6 +119,10 @@ pub struct Published {
     pub health: Arc<Section<HealthItem>>,
     /// The override map.
     pub overrides: Arc<Section<OverrideEntry>>,
+    /// The dynamic records.
+    pub dynamic: Arc<Section<SharedRecord>>,
+    /// The MACs of signed updates accepted lately.
+    pub seen_macs: Arc<Section<SeenMac>>,
 }
 
 impl Published {
@@ -110,6 +135,8 @@ impl Published {
             changed_ms: 0,
             health: Arc::default(),
             overrides: Arc::default(),
+            dynamic: Arc::default(),
+            seen_macs: Arc::default(),
         }
     }
 
@@ -131,6 +158,8 @@ impl Published {
             changed_ms: self.changed_ms,
             health: Some(&*self.health).filter(|s| wanted(s.version)),
             overrides: Some(&*self.overrides).filter(|s| wanted(s.version)),
+            dynamic: Some(&*self.dynamic).filter(|s| wanted(s.version)),
+            seen_macs: Some(&*self.seen_macs).filter(|s| wanted(s.version)),
         }
     }
 }
@@ -147,6 +176,10 @@ pub struct DocumentView<'a> {
     health: Option<&'a Section<HealthItem>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     overrides: Option<&'a Section<OverrideEntry>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dynamic: Option<&'a Section<SharedRecord>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seen_macs: Option<&'a Section<SeenMac>>,
 }
 
 #[cfg(test)]

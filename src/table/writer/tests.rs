@@ -229,6 +229,8 @@ fn peer_view(instance: &str, up: bool) -> Document {
             }],
         }),
         overrides: None,
+        dynamic: None,
+        seen_macs: None,
     }
 }
 

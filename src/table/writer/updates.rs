@@ -2,19 +2,28 @@
 //! zone, kept by origin so they outlive reloads (zone indexes do not),
 //! each zone's SOA serial, and the view of the compiled table that
 //! prerequisites and conflicts are checked against.
+//!
+//! Each record also carries the version of its last change (a deletion
+//! leaves a tombstone): the peer group shares dynamic records as a map
+//! merged last-writer-wins per record, so an update accepted by one
+//! instance is answered by all. A peer's record is added as an update by
+//! its key would be, through this instance's own policy and caps.
 
 use std::collections::BTreeMap;
 
 use tracing::{info, warn};
 
 use super::super::dynamic::Dynamic;
-use super::super::dynamic_zone::saved::SavedZone;
+use super::super::dynamic_zone::saved::{SavedRecord, SavedZone, SharedRecord};
 use super::super::dynamic_zone::{
-    Conflict, Context, DynamicZone, Refusal, StaticZone, TYPE_CNAME, Update, name_from_wire,
+    Conflict, Context, DynamicZone, Refusal, StaticZone, TYPE_CNAME, Update, name_from_wire, txt,
 };
 use super::super::rrset::{RrSet, RrSets};
+use super::super::shared::version::{Clock, Version};
+use super::super::shared::{MAX_CLOCK_AHEAD, TOMBSTONE_TTL};
 use super::super::{Family, Lookup, Table};
 use crate::model::Config;
+use crate::model::update::UPDATABLE_TYPES;
 use crate::name::Name;
 
 /// RR types the table itself answers.
@@ -51,6 +60,96 @@ pub(super) struct ZoneState {
     /// The SOA serial answered instead of the config's, once an update
     /// changed the zone; kept so it never goes back.
     pub(super) serial: Option<u32>,
+    /// The last change of each record that changed since versions exist,
+    /// deletions included.
+    stamps: BTreeMap<RecordKey, Stamp>,
+}
+
+/// A record in the shared map: owner (wire), type, RDATA.
+type RecordKey = (Box<[u8]>, u16, Box<[u8]>);
+
+/// A record's last change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    version: Version,
+    present: bool,
+}
+
+/// What a merge of a peer's records did.
+#[derive(Debug, Default)]
+pub(super) struct RecordsMerged {
+    /// Records taken in (newer than this instance's).
+    pub(super) taken: Vec<SharedRecord>,
+    /// Records refused, with why.
+    pub(super) refused: Vec<(SharedRecord, String)>,
+}
+
+/// Every record of a zone with its TTL and key.
+fn contents(zone: &DynamicZone) -> BTreeMap<RecordKey, (u32, Name)> {
+    zone.records()
+        .map(|(name, rtype, ttl, record)| {
+            (
+                (name.into(), rtype, record.rdata.clone()),
+                (ttl, record.key.clone()),
+            )
+        })
+        .collect()
+}
+
+impl ZoneState {
+    /// Stamps every record that differs between `before` and now with a
+    /// new version from `clock`.
+    fn stamp_changes(
+        &mut self,
+        before: &BTreeMap<RecordKey, (u32, Name)>,
+        clock: &mut Clock,
+        now_ms: u64,
+    ) {
+        let after = contents(&self.records);
+        let keys: std::collections::BTreeSet<&RecordKey> =
+            before.keys().chain(after.keys()).collect();
+        for key in keys {
+            if before.get(key) != after.get(key) {
+                let stamp = Stamp {
+                    version: clock.tick(now_ms),
+                    present: after.contains_key(key),
+                };
+                self.stamps.insert(key.clone(), stamp);
+            }
+        }
+    }
+
+    /// The zone's records in the state file's and the peers' form:
+    /// present ones with their versions, and tombstones.
+    fn saved_records(&self) -> Vec<SavedRecord> {
+        let mut records = self.records.save();
+        for record in &mut records {
+            if let Ok(parsed) = record.parse() {
+                let key = (parsed.name.wire().into(), parsed.rtype, parsed.rdata.into());
+                if let Some(stamp) = self.stamps.get(&key) {
+                    record.version = stamp.version.clone();
+                }
+            }
+        }
+        for ((name, rtype, rdata), stamp) in &self.stamps {
+            let (Some(owner), false) = (name_from_wire(name), stamp.present) else {
+                continue;
+            };
+            let Some((_, type_name)) = UPDATABLE_TYPES.iter().find(|(t, _)| t == rtype) else {
+                continue;
+            };
+            records.push(SavedRecord {
+                name: owner.to_string(),
+                rtype: (*type_name).to_owned(),
+                ttl: 0,
+                data: txt::to_text(rdata),
+                key: String::new(),
+                present: false,
+                version: stamp.version.clone(),
+            });
+        }
+        records
+    }
 }
 
 /// Every zone's dynamic state, by origin.
@@ -88,6 +187,8 @@ impl DynamicState {
         origin_wire: &[u8],
         key: Option<&Name>,
         update: &Update,
+        clock: &mut Clock,
+        now_ms: u64,
     ) -> Result<bool, UpdateError> {
         let index = table
             .zones
@@ -112,6 +213,7 @@ impl DynamicState {
             key,
         };
         let state = self.zones.entry(origin.clone()).or_default();
+        let before = contents(&state.records);
         let changed = state
             .records
             .apply(&ctx, update)
@@ -119,6 +221,7 @@ impl DynamicState {
         if changed {
             let compiled = config.zones[index].soa.serial;
             state.serial = Some(next_serial(compiled, state.serial));
+            state.stamp_changes(&before, clock, now_ms);
         }
         Ok(changed)
     }
@@ -183,9 +286,24 @@ impl DynamicState {
                 key: &origin,
             };
             let state = self.zones.entry(origin.clone()).or_default();
-            for (record, why) in state.records.restore(&ctx, &zone.records) {
+            let rejected = state.records.restore(&ctx, &zone.records);
+            for (record, why) in &rejected {
                 warn!(zone = %origin, name = %record.name, rtype = %record.rtype, key = %record.key, why = %why, "saved dynamic record dropped");
                 dropped_any = true;
+            }
+            for record in zone
+                .records
+                .iter()
+                .filter(|r| !rejected.iter().any(|(x, _)| x == *r))
+            {
+                if let Ok(parsed) = record.parse() {
+                    let key = (parsed.name.wire().into(), parsed.rtype, parsed.rdata.into());
+                    let stamp = Stamp {
+                        version: record.version.clone(),
+                        present: record.present,
+                    };
+                    state.stamps.insert(key, stamp);
+                }
             }
             let compiled = config.zones[index].soa.serial;
             state.serial = Some(serial_max(compiled, zone.serial));
@@ -233,10 +351,118 @@ impl DynamicState {
                 Some(SavedZone {
                     origin: origin.to_string(),
                     serial: state.serial?,
-                    records: state.records.save(),
+                    records: state.saved_records(),
                 })
             })
             .collect()
+    }
+
+    /// What the peers are shown: every zone's records and tombstones.
+    pub(super) fn shared(&self) -> Vec<SharedRecord> {
+        self.zones
+            .iter()
+            .flat_map(|(origin, state)| {
+                state
+                    .saved_records()
+                    .into_iter()
+                    .map(|record| SharedRecord {
+                        zone: origin.to_string(),
+                        record,
+                    })
+            })
+            .collect()
+    }
+
+    /// Forgets tombstones older than [`TOMBSTONE_TTL`].
+    pub(super) fn expire_tombstones(&mut self, now_ms: u64) {
+        let oldest = now_ms.saturating_sub(TOMBSTONE_TTL.as_millis() as u64);
+        for state in self.zones.values_mut() {
+            state
+                .stamps
+                .retain(|_, s| s.present || s.version.ms >= oldest);
+        }
+    }
+
+    /// Merges a peer's records: each that is newer than this instance's
+    /// is added (through this instance's policy and caps, as an update by
+    /// its key) or deleted. Refused: zones this instance does not serve or
+    /// that take no updates, records its policy does not allow, and
+    /// versions more than [`MAX_CLOCK_AHEAD`] ahead of `now_ms`.
+    pub(super) fn merge(
+        &mut self,
+        table: &Table,
+        config: &Config,
+        items: &[SharedRecord],
+        now_ms: u64,
+    ) -> RecordsMerged {
+        let mut merged = RecordsMerged::default();
+        let horizon = now_ms.saturating_add(MAX_CLOCK_AHEAD.as_millis() as u64);
+        for item in items {
+            match self.merge_one(table, config, item, horizon) {
+                Ok(true) => merged.taken.push(item.clone()),
+                Ok(false) => {}
+                Err(why) => merged.refused.push((item.clone(), why)),
+            }
+        }
+        merged
+    }
+
+    /// Merges one record; whether it was newer than this instance's.
+    fn merge_one(
+        &mut self,
+        table: &Table,
+        config: &Config,
+        item: &SharedRecord,
+        horizon: u64,
+    ) -> Result<bool, String> {
+        let index = Name::parse(&item.zone)
+            .ok()
+            .and_then(|o| table.zones.iter().position(|z| z.origin == o))
+            .ok_or("the zone is not one this instance serves")?;
+        let policy = config.zones[index]
+            .updates
+            .as_ref()
+            .ok_or("the zone takes no updates here")?;
+        if item.record.version.ms > horizon {
+            return Err("its version is ahead of this instance's clock".into());
+        }
+        let parsed = item.record.parse()?;
+        let origin = table.zones[index].origin.clone();
+        let key: RecordKey = (
+            parsed.name.wire().into(),
+            parsed.rtype,
+            parsed.rdata.clone().into(),
+        );
+        let state = self.zones.entry(origin.clone()).or_default();
+        if state
+            .stamps
+            .get(&key)
+            .is_some_and(|s| s.version >= item.record.version)
+        {
+            return Ok(false);
+        }
+        let changed = if item.record.present {
+            let statics = TableZone::new(table, index);
+            let ctx = Context {
+                origin: &origin,
+                policy,
+                statics: &statics,
+                key: &origin,
+            };
+            state.records.add_as_key(&ctx, &parsed, item.record.ttl)?
+        } else {
+            state.records.delete(&key.0, key.1, &key.2)
+        };
+        let stamp = Stamp {
+            version: item.record.version.clone(),
+            present: item.record.present,
+        };
+        state.stamps.insert(key, stamp);
+        if changed {
+            let compiled = config.zones[index].soa.serial;
+            state.serial = Some(next_serial(compiled, state.serial));
+        }
+        Ok(true)
     }
 }
 
@@ -349,6 +575,22 @@ fn ip_rdata(addr: std::net::IpAddr) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl DynamicState {
+        /// `apply` with a clock of its own, for tests of one instance.
+        fn apply_now(
+            &mut self,
+            table: &Table,
+            config: &Config,
+            origin_wire: &[u8],
+            key: Option<&Name>,
+            update: &Update,
+        ) -> Result<bool, UpdateError> {
+            let mut clock = Clock::new("test");
+            let now = crate::table::shared::version::now_ms();
+            self.apply(table, config, origin_wire, key, update, &mut clock, now)
+        }
+    }
     use crate::table::compile;
     use crate::table::dynamic_zone::{ANY, CLASS_IN, CLASS_NONE, UpdateRr};
 
@@ -413,7 +655,7 @@ records:
         let zone = name(ZONE);
         let acme = name("acme.");
         let mut apply = |owner: &str| {
-            state.apply(
+            state.apply_now(
                 &table,
                 &config,
                 zone.wire(),
@@ -440,7 +682,7 @@ records:
             Ok(true)
         );
         assert_eq!(
-            state.apply(
+            state.apply_now(
                 &table,
                 &config,
                 name("example.test").wire(),
@@ -450,7 +692,7 @@ records:
             Err(UpdateError::NotAuth)
         );
         assert_eq!(
-            state.apply(
+            state.apply_now(
                 &table,
                 &config,
                 zone.wire(),
@@ -460,7 +702,7 @@ records:
             Err(UpdateError::Unsigned)
         );
         assert_eq!(
-            state.apply(
+            state.apply_now(
                 &table,
                 &config,
                 zone.wire(),
@@ -490,7 +732,7 @@ records:
             update
         };
         let mut run =
-            |update: &Update| state.apply(&table, &config, zone.wire(), Some(&acme), update);
+            |update: &Update| state.apply_now(&table, &config, zone.wire(), Some(&acme), update);
         // "RRset exists": webapp's A (a GSLB record), txt's static TXT.
         assert_eq!(run(&prereq("webapp.global.example.test", 1, ANY)), Ok(true));
         assert_eq!(run(&prereq("txt.global.example.test", 16, ANY)), Ok(false));
@@ -520,7 +762,7 @@ records:
         let acme = name("acme.");
         let owner = "_acme-challenge.a.b.global.example.test";
         assert_eq!(
-            state.apply(
+            state.apply_now(
                 &table,
                 &config,
                 zone.wire(),
@@ -539,7 +781,7 @@ records:
         assert_eq!(layer.serial(0), Some(101));
         // A no-op does not bump it; a delete does.
         assert_eq!(
-            state.apply(
+            state.apply_now(
                 &table,
                 &config,
                 zone.wire(),
@@ -552,14 +794,20 @@ records:
         delete.changes[0].class = CLASS_NONE;
         delete.changes[0].ttl = 0;
         assert_eq!(
-            state.apply(&table, &config, zone.wire(), Some(&acme), &delete),
+            state.apply_now(&table, &config, zone.wire(), Some(&acme), &delete),
             Ok(true)
         );
         let layer = state.layer(&table, &config);
         assert!(layer.get(name(owner).wire()).is_none());
         assert_eq!(layer.serial(0), Some(102));
         let saved = state.save();
-        assert_eq!((saved[0].serial, saved[0].records.len()), (102, 0));
+        let present = saved[0].records.iter().filter(|r| r.present).count();
+        assert_eq!((saved[0].serial, present), (102, 0));
+        assert_eq!(
+            saved[0].records.len(),
+            1,
+            "the deletion is kept for the peers"
+        );
     }
 
     #[test]
@@ -570,7 +818,7 @@ records:
         let owner = "_acme-challenge.global.example.test";
         let zone = name(ZONE);
         assert_eq!(
-            state.apply(
+            state.apply_now(
                 &table,
                 &config,
                 zone.wire(),
@@ -650,7 +898,7 @@ records:
         // Served and saved as _acme-challenge.x.cn, where the config has a CNAME.
         let owner = dotted(&["_acme-challenge", "x.cn"]);
         assert_eq!(
-            state.apply(
+            state.apply_now(
                 &table,
                 &config,
                 name(ZONE).wire(),
@@ -669,7 +917,7 @@ records:
         // Served and saved as _acme-challenge.x.sub, below the delegation sub.
         let owner = dotted(&["_acme-challenge", "x.sub"]);
         assert_eq!(
-            state.apply(
+            state.apply_now(
                 &table,
                 &config,
                 name(ZONE).wire(),
@@ -689,7 +937,7 @@ records:
         let acme = name("acme.");
         let plain = dotted(&["_acme-challenge", "a", "b"]);
         let mut apply =
-            |update: &Update| state.apply(&table, &config, zone.wire(), Some(&acme), update);
+            |update: &Update| state.apply_now(&table, &config, zone.wire(), Some(&acme), update);
         assert_eq!(apply(&add_at(plain, b"\x03one")), Ok(true));
         let dotted_add = apply(&add_at(dotted(&["_acme-challenge", "a.b"]), b"\x03two"));
         let layer = state.layer(&table, &config);
@@ -712,7 +960,7 @@ records:
             dotted(&["_acme-challenge", "a", "b"]),
             dotted(&["_acme-challenge", "a.b"]),
         ] {
-            let _ = state.apply(
+            let _ = state.apply_now(
                 &table,
                 &config,
                 zone.wire(),
@@ -756,7 +1004,7 @@ records:
         one.changes[0].ttl = 0;
         for delete in [rrset, one] {
             assert_eq!(
-                state.apply(&table, &config, zone.wire(), Some(&acme), &delete),
+                state.apply_now(&table, &config, zone.wire(), Some(&acme), &delete),
                 read_only,
                 "{delete:?}"
             );
