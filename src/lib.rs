@@ -10,6 +10,7 @@
 //! crd_sync ─────────┘                                      (the one writer) ◀── health::prober (flips)
 //!  (writes a record file)                                                   ◀── alias (addresses)
 //!                                                                           ◀── admin (overrides)
+//!                                                                           ◀── peer (documents)
 //!                                                        │ table::SnapshotCell (load only)
 //!  geoip/*.mmdb ─▶ geo                                   ▼
 //!  dns::udp (own threads) ─┐
@@ -26,7 +27,8 @@
 //! domain         rdata → name;  model → name, geo, rdata;  rrl → model
 //! loading        config → model (and the leaves)
 //! serving        table → config, model, rrl;  select → table;  dns → select, table, rrl
-//! feeding        health → table;  alias → table        (they send the writer flips, addresses)
+//! feeding        health → table;  alias → table;  peer → table
+//!                (they send the writer flips, addresses, the peers' documents)
 //! operating      explain → select, health;  admin → table, health, alias, explain, config
 //! sidecar        crd_sync → config, model             (the config schema, nothing of the server)
 //! wiring         app, main → anything
@@ -58,6 +60,10 @@
 //!   the writer.
 //! * [`alias`]: hostname targets: the background refresher that resolves
 //!   host names in `targets` and reports their addresses to the writer.
+//! * [`peer`]: the peer group's exchange: follows each peer's document
+//!   (health view, overrides, dynamic records) and hands it to the
+//!   writer, which votes on health and merges the rest
+//!   ([`table::shared`]).
 //! * [`explain`]: why a client gets its answer: the DNS path's selection
 //!   traced rule by rule, with what-if assumptions (`/explain`,
 //!   `gslb explain`).

@@ -49,6 +49,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // Background tasks that feed the table writer.
     ("health", &["table", "model", "name", "metrics", "tls"]),
     ("alias", &["table", "model", "name", "metrics"]),
+    // Moves the peer group's documents between instances.
+    ("peer", &["table", "model", "config", "metrics", "tls"]),
     // Readers for operators.
     (
         "explain",
