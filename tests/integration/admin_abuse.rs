@@ -21,8 +21,11 @@ use crate::harness::*;
 
 /// Opens `connections` connections from each of `sources` to `target`,
 /// each sending part of a request line and waiting to be cut off, then
-/// reconnecting at once, until `until`. Each task returns the connections
-/// it opened.
+/// reconnecting 10 ms later, until `until`. Each task returns the
+/// connections it opened. (The pause keeps the flood, which shares this
+/// process and the machine's cores with the server, from starving the
+/// server of CPU: what is tested is who holds the slots, not the connect
+/// rate.)
 fn partial_request_flood(
     flood: &mut JoinSet<u64>,
     target: SocketAddr,
@@ -35,39 +38,41 @@ fn partial_request_flood(
             flood.spawn(async move {
                 let mut opened = 0;
                 while Instant::now() < until {
-                    let Ok(socket) = TcpSocket::new_v4() else {
-                        break;
-                    };
-                    if socket.bind(SocketAddr::new(source, 0)).is_err() {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                        continue;
-                    }
-                    let connect = tokio::time::timeout_at(until, socket.connect(target)).await;
-                    let Ok(Ok(mut stream)) = connect else {
-                        continue;
-                    };
-                    opened += 1;
-                    if stream
-                        .write_all(b"GET /readyz HTTP/1.1\r\nHo")
-                        .await
-                        .is_err()
-                    {
-                        continue;
-                    }
-                    // Held until the server cuts it (EOF or reset).
-                    let mut buf = [0u8; 256];
-                    while let Ok(Ok(n)) =
-                        tokio::time::timeout_at(until, stream.read(&mut buf)).await
-                    {
-                        if n == 0 {
-                            break;
-                        }
-                    }
+                    opened += u64::from(hold_one(source, target, until).await);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 opened
             });
         }
     }
+}
+
+/// One connection from `source` that sends part of a request line and
+/// waits to be cut off (or for `until`); whether it connected.
+async fn hold_one(source: IpAddr, target: SocketAddr, until: Instant) -> bool {
+    let Ok(socket) = TcpSocket::new_v4() else {
+        return false;
+    };
+    if socket.bind(SocketAddr::new(source, 0)).is_err() {
+        return false;
+    }
+    let Ok(Ok(mut stream)) = tokio::time::timeout_at(until, socket.connect(target)).await else {
+        return false;
+    };
+    if stream
+        .write_all(b"GET /readyz HTTP/1.1\r\nHo")
+        .await
+        .is_ok()
+    {
+        // Held until the server cuts it (EOF or reset).
+        let mut buf = [0u8; 256];
+        while let Ok(Ok(n)) = tokio::time::timeout_at(until, stream.read(&mut buf)).await {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    true
 }
 
 /// GET `url` without a token: (status, body).
