@@ -67,6 +67,8 @@ pub struct Server {
     pub metrics: Arc<Metrics>,
     /// Bound admin API address, if configured.
     pub admin_addr: Option<SocketAddr>,
+    /// Bound probe listener address, if configured.
+    pub probe_addr: Option<SocketAddr>,
     /// Probe details and readiness.
     pub board: Arc<StatusBoard>,
     /// The effective TCP connection cap (configured, or lowered to fit
@@ -165,46 +167,67 @@ impl Server {
         ));
         tasks.spawn(writer.run(configs, cancel.clone()));
         tasks.spawn(reloader.run(cancel.clone()));
-        let admin_addr = match server_cfg.admin_listen {
+        // Bound first: the admin API's access rule names its address.
+        let admin_listener = match server_cfg.admin_listen {
+            None => None,
+            Some(addr) => Some(
+                admin::bind(addr)
+                    .await
+                    .with_context(|| format!("binding admin API {addr}"))?,
+            ),
+        };
+        let token = admin::token::AdminToken::for_server(server_cfg.admin_token_file.as_deref())
+            .map_err(|e| anyhow::anyhow!("admin token: {e}"))?;
+        let unbound = SocketAddr::from(([127, 0, 0, 1], 0));
+        let peer_token = match &server_cfg.peering.token_file {
+            Some(file) => Some(
+                admin::token::AdminToken::from_file(file)
+                    .map_err(|e| anyhow::anyhow!("server.peer_token_file: {e}"))?,
+            ),
+            None => None,
+        };
+        let access = admin::access::Access::new(
+            token,
+            admin_listener.as_ref().map_or(unbound, |(_, bound)| *bound),
+        )
+        .with_peer_token(peer_token);
+        let state = AdminState {
+            cell: cell.clone(),
+            metrics: metrics.clone(),
+            writer: handle.clone(),
+            board: board.clone(),
+            aliases: aliases.clone(),
+            shutdown: draining.clone(),
+            overrides: override_list.clone(),
+            saved: saved.clone(),
+            limits: admin_limits(&server_cfg),
+            documents: Default::default(),
+            document,
+            peer_views,
+            access: access.clone(),
+            explains: admin::explain_slots(),
+        };
+        let probe_addr = match server_cfg.probe_listen {
             None => None,
             Some(addr) => {
                 let (listener, bound) = admin::bind(addr)
                     .await
-                    .with_context(|| format!("binding admin API {addr}"))?;
-                let token =
-                    admin::token::AdminToken::for_server(server_cfg.admin_token_file.as_deref())
-                        .map_err(|e| anyhow::anyhow!("admin token: {e}"))?;
-                let peer_token = match &server_cfg.peering.token_file {
-                    Some(file) => Some(
-                        admin::token::AdminToken::from_file(file)
-                            .map_err(|e| anyhow::anyhow!("server.peer_token_file: {e}"))?,
-                    ),
-                    None => None,
-                };
-                let access = admin::access::Access::new(token, bound).with_peer_token(peer_token);
-                let state = AdminState {
-                    cell: cell.clone(),
-                    metrics: metrics.clone(),
-                    writer: handle.clone(),
-                    board: board.clone(),
-                    aliases: aliases.clone(),
-                    shutdown: draining.clone(),
-                    overrides: override_list.clone(),
-                    saved: saved.clone(),
-                    limits: admin::listener::Limits {
-                        max_connections: server_cfg.admin_max_connections,
-                        timeout: server_cfg.admin_timeout,
-                    },
-                    documents: Default::default(),
-                    document: document.clone(),
-                    peer_views: peer_views.clone(),
-                    access: access.clone(),
-                };
-                tasks.spawn(admin::serve(listener, state, cancel.clone()));
-                info!(admin = %bound, access = access.describe(), "admin API listening");
+                    .with_context(|| format!("binding probe listener {addr}"))?;
+                tasks.spawn(admin::serve_probes(
+                    listener,
+                    state.clone(),
+                    PROBE_LIMITS,
+                    cancel.clone(),
+                ));
+                info!(probe = %bound, "probe listener (/healthz, /readyz) listening");
                 Some(bound)
             }
         };
+        let admin_addr = admin_listener.map(|(listener, bound)| {
+            tasks.spawn(admin::serve(listener, state, cancel.clone()));
+            info!(admin = %bound, access = access.describe(), "admin API listening");
+            bound
+        });
         Ok(Self {
             dns_addrs,
             cell,
@@ -212,6 +235,7 @@ impl Server {
             reloader: reload_handle,
             metrics,
             admin_addr,
+            probe_addr,
             board,
             tcp_max_connections,
             shutdown_grace: server_cfg.shutdown_grace,
@@ -271,6 +295,34 @@ impl Server {
             self.tasks.abort_all();
         }
         info!("stopped");
+    }
+}
+
+/// The probe listener's limits: only the kubelet (or a load balancer)
+/// should call it, with one short request at a time, so the caps are small;
+/// a prober holding fewer connections than the heaviest client always gets
+/// in (eviction), and a client that does not send its request at once is
+/// cut after a second.
+pub const PROBE_LIMITS: admin::listener::Limits = admin::listener::Limits {
+    listener: crate::metrics::admin::Listener::Probe,
+    caps: admin::slots::Caps {
+        max_total: 32,
+        max_per_client: 4,
+    },
+    header_timeout: Duration::from_secs(1),
+    timeout: Duration::from_secs(2),
+};
+
+/// The admin listener's limits from `server`.
+fn admin_limits(server: &crate::model::Server) -> admin::listener::Limits {
+    admin::listener::Limits {
+        listener: crate::metrics::admin::Listener::Admin,
+        caps: admin::slots::Caps {
+            max_total: server.admin_max_connections,
+            max_per_client: server.admin_max_connections_per_client,
+        },
+        header_timeout: server.admin_header_timeout,
+        timeout: server.admin_timeout,
     }
 }
 

@@ -10,6 +10,7 @@
 //! are prometheus-client families. [`Metrics::registry`] holds them all for
 //! the admin API, which adds what it reads from the snapshot.
 
+pub mod admin;
 pub mod peers;
 pub mod tcp;
 pub mod updates;
@@ -124,6 +125,20 @@ pub struct RrlCounters {
     pub untracked: AtomicU64,
 }
 
+/// How much of the metrics one scrape sees. Series that name records, sets
+/// or target addresses are shown only [`PerRecord`](Self::PerRecord); an
+/// [`Aggregate`](Self::Aggregate) scrape gets the same counters summed
+/// under the same names without those labels, so a public scrape reveals
+/// the totals but not what the operator routes are locked for. The admin
+/// API decides which a request gets, in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Totals only: no record, set or target address in any label.
+    Aggregate,
+    /// Every series, labelled by record, set and target.
+    PerRecord,
+}
+
 /// Labels of a probe series.
 type ProbeLabels = [(&'static str, String); 3];
 /// Labels of a per-target series.
@@ -140,6 +155,8 @@ fn probe_histogram() -> Histogram {
 struct ProbeMetrics {
     /// Probes by check, target and result.
     results: Family<ProbeLabels, Counter>,
+    /// Probes by result only, for aggregate scrapes.
+    totals: Family<[(&'static str, String); 1], Counter>,
     /// Probe latency by check.
     seconds: Family<[(&'static str, String); 1], Histogram, HistogramFn>,
     /// Probe state by check and target (1 up, 0 down).
@@ -152,6 +169,7 @@ impl Default for ProbeMetrics {
     fn default() -> Self {
         Self {
             results: Family::default(),
+            totals: Family::default(),
             seconds: Family::new_with_constructor(probe_histogram),
             up: Family::default(),
             slot_waits: Family::default(),
@@ -164,6 +182,8 @@ impl Default for ProbeMetrics {
 pub struct ProbeHandles {
     ok: Counter,
     fail: Counter,
+    ok_total: Counter,
+    fail_total: Counter,
     seconds: Histogram,
     up: Gauge,
 }
@@ -171,7 +191,13 @@ pub struct ProbeHandles {
 impl ProbeHandles {
     /// Counts one probe, how long it took, and the state after it.
     pub fn observe(&self, passed: bool, latency: Duration, up: Option<bool>) {
-        if passed { &self.ok } else { &self.fail }.inc();
+        if passed {
+            self.ok.inc();
+            self.ok_total.inc();
+        } else {
+            self.fail.inc();
+            self.fail_total.inc();
+        }
         self.seconds.observe(latency.as_secs_f64());
         if let Some(up) = up {
             self.up.set(i64::from(up));
@@ -192,9 +218,8 @@ pub struct Metrics {
     pub generation: AtomicU64,
     /// DNS-over-TCP connections, rejections and timeouts.
     pub tcp: tcp::TcpCounters,
-    /// Admin API connections closed at once because
-    /// `admin_max_connections` were open.
-    pub admin_connections_refused: AtomicU64,
+    /// Admin and probe listener caps, cross-site and busy refusals.
+    pub admin: admin::AdminCounters,
     /// `/status` bodies rendered (readers share one per generation).
     pub admin_status_renders: AtomicU64,
     /// `/metrics` bodies rendered.
@@ -278,6 +303,14 @@ impl Metrics {
         };
         let ok = self.probes.results.get_or_create(&labels("ok")).clone();
         let fail = self.probes.results.get_or_create(&labels("fail")).clone();
+        let total = |result: &str| {
+            self.probes
+                .totals
+                .get_or_create(&[("result", result.to_owned())])
+                .clone()
+        };
+        let ok_total = total("ok");
+        let fail_total = total("fail");
         let seconds = self
             .probes
             .seconds
@@ -291,6 +324,8 @@ impl Metrics {
         ProbeHandles {
             ok,
             fail,
+            ok_total,
+            fail_total,
             seconds,
             up,
         }
@@ -319,24 +354,33 @@ impl Metrics {
             .inc();
     }
 
-    /// A registry of every metric this module keeps, for the admin API to
-    /// add its snapshot readings to and encode.
-    pub fn registry(self: &Arc<Self>) -> Registry {
+    /// A registry of every metric this module keeps at `detail`, for the
+    /// admin API to add its snapshot readings to and encode.
+    pub fn registry(self: &Arc<Self>, detail: Detail) -> Registry {
         let mut registry = Registry::default();
-        registry.register(
-            "gslb_probes",
-            "Health probes by check, target and result",
-            self.probes.results.clone(),
-        );
+        match detail {
+            Detail::PerRecord => {
+                registry.register(
+                    "gslb_probes",
+                    "Health probes by check, target and result",
+                    self.probes.results.clone(),
+                );
+                registry.register(
+                    "gslb_probe_up",
+                    "Health state by check and target after rise/fall (1 up, 0 down)",
+                    self.probes.up.clone(),
+                );
+            }
+            Detail::Aggregate => registry.register(
+                "gslb_probes",
+                "Health probes by result (per check and target with the admin token)",
+                self.probes.totals.clone(),
+            ),
+        }
         registry.register(
             "gslb_probe_duration_seconds",
             "Health probe latency by check",
             self.probes.seconds.clone(),
-        );
-        registry.register(
-            "gslb_probe_up",
-            "Health state by check and target after rise/fall (1 up, 0 down)",
-            self.probes.up.clone(),
         );
         registry.register(
             "gslb_probe_slot_waits",
@@ -345,6 +389,7 @@ impl Metrics {
         );
         registry.register_collector(Box::new(CounterCollector {
             metrics: self.clone(),
+            detail,
         }));
         registry
     }
@@ -354,6 +399,7 @@ impl Metrics {
 #[derive(Debug)]
 struct CounterCollector {
     metrics: Arc<Metrics>,
+    detail: Detail,
 }
 
 /// One counter or gauge family: its series as (labels, value).
@@ -440,33 +486,7 @@ impl Collector for CounterCollector {
             MetricType::Counter,
             drained,
         )?;
-        let sets = m.set_counters();
-        let answers = sets.iter().map(|((r, s), c)| {
-            (
-                [("record", r.clone()), ("set", s.clone())],
-                c.answers.load(Ordering::Relaxed),
-            )
-        });
-        family(
-            &mut encoder,
-            "gslb_answers",
-            "Answers served, by record and set",
-            MetricType::Counter,
-            answers,
-        )?;
-        let open = sets.iter().map(|((r, s), c)| {
-            (
-                [("record", r.clone()), ("set", s.clone())],
-                c.failed_open.load(Ordering::Relaxed),
-            )
-        });
-        family(
-            &mut encoder,
-            "gslb_fail_open_answers",
-            "Answers given while no set was healthy (health ignored)",
-            MetricType::Counter,
-            open,
-        )?;
+        self.encode_answers(&mut encoder)?;
         self.encode_rrl(&mut encoder)?;
         single(
             &mut encoder,
@@ -482,13 +502,7 @@ impl Collector for CounterCollector {
             MetricType::Counter,
             m.reload_failures.load(Ordering::Relaxed),
         )?;
-        single(
-            &mut encoder,
-            "gslb_admin_connections_refused",
-            "Admin API connections closed at once because admin_max_connections were open",
-            MetricType::Counter,
-            m.admin_connections_refused.load(Ordering::Relaxed),
-        )?;
+        m.admin.encode(&mut encoder)?;
         let renders = [
             ("status", m.admin_status_renders.load(Ordering::Relaxed)),
             ("metrics", m.admin_metrics_renders.load(Ordering::Relaxed)),
@@ -509,6 +523,38 @@ impl Collector for CounterCollector {
 }
 
 impl CounterCollector {
+    /// `gslb_answers`, `gslb_fail_open_answers`: by record and set, or
+    /// summed over them.
+    fn encode_answers(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        const ANSWERS: (&str, &str) = ("gslb_answers", "Answers served, by record and set");
+        const OPEN: (&str, &str) = (
+            "gslb_fail_open_answers",
+            "Answers given while no set was healthy (health ignored), by record and set",
+        );
+        let sets = self.metrics.set_counters();
+        let read = |c: &SetCounters, open: bool| {
+            if open { &c.failed_open } else { &c.answers }.load(Ordering::Relaxed)
+        };
+        for ((name, help), open) in [(ANSWERS, false), (OPEN, true)] {
+            match self.detail {
+                Detail::PerRecord => {
+                    let series = sets.iter().map(|((r, s), c)| {
+                        ([("record", r.clone()), ("set", s.clone())], read(c, open))
+                    });
+                    family(encoder, name, help, MetricType::Counter, series)?;
+                }
+                Detail::Aggregate => {
+                    // Sets a reload removes leave the sum, which Prometheus
+                    // reads as a counter reset.
+                    let total = sets.iter().map(|(_, c)| read(c, open)).sum();
+                    let help = help.replace(", by record and set", " (all records and sets)");
+                    single(encoder, name, &help, MetricType::Counter, total)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `gslb_rrl_*`: what response rate limiting held back.
     fn encode_rrl(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let rrl = &self.metrics.rrl;

@@ -60,8 +60,16 @@ pub struct Server {
     pub admin_token_file: Option<PathBuf>,
     /// Most admin API connections open at once.
     pub admin_max_connections: usize,
-    /// Admin API header-read, keep-alive idle, handler and write-stall bound.
+    /// Admin API body-read and write-stall bound.
     pub admin_timeout: Duration,
+    /// Most admin API connections open at once from one client prefix
+    /// (IPv4 address, IPv6 /64).
+    pub admin_max_connections_per_client: usize,
+    /// Admin API bound on receiving a request's head and on an idle
+    /// keep-alive connection: a slow client holds its slot this long.
+    pub admin_header_timeout: Duration,
+    /// Probe-only listener (`/healthz`, `/readyz`, no token), if any.
+    pub probe_listen: Option<SocketAddr>,
     /// Overrides are saved here and restored at start, when set.
     pub state_file: Option<PathBuf>,
     /// Response rate limiting for UDP, when configured.

@@ -1,6 +1,6 @@
 //! Who may use the admin API's operator routes (`/status`, `/explain`, `/overrides`,
-//! every write). `/healthz`, `/readyz` and `/metrics` are always open, for
-//! probes and Prometheus.
+//! every write), and how much of `/metrics` a scrape sees. `/healthz`,
+//! `/readyz` and `/metrics` are always open, for probes and Prometheus.
 //!
 //! * With a token (`server.admin_token_file` or `GSLB_ADMIN_TOKEN`): a
 //!   request needs `Authorization: Bearer TOKEN`; none is 401 with
@@ -11,8 +11,21 @@
 //!   requests carry the attacker's host name).
 //! * Without a token on any other address: refused (403), `/status`
 //!   included, since it lists every record, target and probe error.
+//!
+//! `/metrics` shows series that name records, sets and target addresses
+//! only to a request that may read `/status` ([`Access::metrics_detail`]);
+//! others get the totals.
+//!
+//! Every route that costs work or changes state (the operator routes and
+//! `/metrics`) also refuses cross-site browser requests
+//! ([`refuse_cross_site`]): without a token, a loopback admin API is
+//! otherwise reachable from any page the operator's browser opens, which
+//! can send a `no-cors` request it cannot read but that still runs.
 
-use std::net::{IpAddr, SocketAddr};
+use std::{
+    net::{IpAddr, SocketAddr},
+    sync::{Arc, atomic::Ordering},
+};
 
 use axum::{
     Json,
@@ -23,6 +36,7 @@ use axum::{
 };
 
 use super::token::AdminToken;
+use crate::metrics::{Detail, Metrics};
 
 /// The access rule in force.
 #[derive(Debug, Clone)]
@@ -90,6 +104,17 @@ impl Access {
         }
     }
 
+    /// How much of `/metrics` a request with `headers` sees: every series
+    /// when it may read `/status` (the token when one is configured; else
+    /// a loopback Host on a loopback listener), the totals otherwise. The
+    /// one place that decides it.
+    pub fn metrics_detail(&self, headers: &HeaderMap) -> Detail {
+        match self.check(headers) {
+            Ok(()) => Detail::PerRecord,
+            Err(_) => Detail::Aggregate,
+        }
+    }
+
     fn check_host(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         let host = headers
             .get(header::HOST)
@@ -127,6 +152,77 @@ pub async fn require_peer(State(access): State<Access>, request: Request, next: 
         Ok(()) => next.run(request).await,
         Err(refusal) => refusal.into_response(),
     }
+}
+
+/// Middleware for every route that costs work or changes state: a
+/// browser's cross-site or same-site request (another port of localhost is
+/// same-site) is refused with 403. Clients that are not browsers send
+/// neither `Origin` nor `Sec-Fetch-Site` and pass, as do the status page's
+/// own requests (same origin).
+pub async fn refuse_cross_site(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match check_same_origin(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refusal) => {
+            metrics.admin.cross_site.fetch_add(1, Ordering::Relaxed);
+            refusal.into_response()
+        }
+    }
+}
+
+/// `Sec-Fetch-Site` must be `same-origin` or `none` (the user typed the
+/// URL) when present, and `Origin`, when present, must name the `Host` the
+/// request was sent to.
+fn check_same_origin(headers: &HeaderMap) -> Result<(), Refusal> {
+    let header = |name| headers.get(name).map(|v: &HeaderValue| v.as_bytes());
+    if let Some(site) = header("sec-fetch-site")
+        && site != b"same-origin"
+        && site != b"none"
+    {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "cross-site request refused (Sec-Fetch-Site: {}): the admin API serves only its own pages and clients that are not browsers",
+                String::from_utf8_lossy(site)
+            ),
+        ));
+    }
+    if let Some(origin) = header(header::ORIGIN.as_str()) {
+        let host = header(header::HOST.as_str()).unwrap_or(b"");
+        if !origin_is_host(origin, host) {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "cross-origin request refused: Origin {:?} is not this admin API ({:?})",
+                    String::from_utf8_lossy(origin),
+                    String::from_utf8_lossy(host)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `origin` (`scheme://host[:port]`, or `null`) names `host` (a
+/// Host header): the same authority, ignoring case and the scheme's
+/// default port.
+fn origin_is_host(origin: &[u8], host: &[u8]) -> bool {
+    let (Ok(origin), Ok(host)) = (std::str::from_utf8(origin), std::str::from_utf8(host)) else {
+        return false;
+    };
+    let (authority, default_port) = if let Some(rest) = origin.strip_prefix("http://") {
+        (rest, ":80")
+    } else if let Some(rest) = origin.strip_prefix("https://") {
+        (rest, ":443")
+    } else {
+        return false; // `null` (sandboxed or opaque) and other schemes
+    };
+    let authority = authority.strip_suffix(default_port).unwrap_or(authority);
+    let host = host.strip_suffix(default_port).unwrap_or(host);
+    !host.is_empty() && authority.eq_ignore_ascii_case(host)
 }
 
 fn check_bearer(token: &AdminToken, headers: &HeaderMap) -> Result<(), Refusal> {
@@ -227,6 +323,70 @@ mod tests {
             "[2001:db8::1]:9153",
         ] {
             assert!(!host_is_local(host, listen), "{host}");
+        }
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    axum::http::HeaderName::from_static(k),
+                    HeaderValue::from_static(v),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn browsers_from_other_sites_are_refused_and_other_clients_pass() {
+        for ok in [
+            headers(&[]),
+            headers(&[("host", "127.0.0.1:9153")]),
+            headers(&[("sec-fetch-site", "same-origin")]),
+            headers(&[("sec-fetch-site", "none")]),
+            headers(&[
+                ("origin", "http://127.0.0.1:9153"),
+                ("host", "127.0.0.1:9153"),
+            ]),
+            headers(&[
+                ("origin", "http://LOCALHOST:9153"),
+                ("host", "localhost:9153"),
+            ]),
+            headers(&[
+                ("origin", "http://gslb.example"),
+                ("host", "gslb.example:80"),
+            ]),
+            headers(&[("origin", "https://gslb.example"), ("host", "gslb.example")]),
+        ] {
+            assert_eq!(check_same_origin(&ok), Ok(()), "{ok:?}");
+        }
+        for refused in [
+            headers(&[("sec-fetch-site", "cross-site")]),
+            headers(&[("sec-fetch-site", "same-site")]),
+            headers(&[("sec-fetch-site", "something-new")]),
+            headers(&[
+                ("origin", "http://attacker.example"),
+                ("host", "127.0.0.1:9153"),
+            ]),
+            headers(&[
+                ("origin", "http://127.0.0.1:8080"),
+                ("host", "127.0.0.1:9153"),
+            ]),
+            headers(&[("origin", "null"), ("host", "127.0.0.1:9153")]),
+            headers(&[("origin", "http://127.0.0.1:9153")]),
+            headers(&[
+                ("origin", "ftp://127.0.0.1:9153"),
+                ("host", "127.0.0.1:9153"),
+            ]),
+            headers(&[
+                ("origin", "http://127.0.0.1:9153"),
+                ("host", "127.0.0.1:9153"),
+                ("sec-fetch-site", "cross-site"),
+            ]),
+        ] {
+            let refusal = check_same_origin(&refused).unwrap_err();
+            assert_eq!(refusal.status, StatusCode::FORBIDDEN, "{refused:?}");
         }
     }
 }

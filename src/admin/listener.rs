@@ -1,15 +1,14 @@
-//! The admin API's accept loop, with the limits `axum::serve` does not
-//! offer: a cap on open connections, a header-read timeout that also closes
+//! The accept loop of the admin and probe listeners, with the limits
+//! `axum::serve` does not offer: caps on open connections, overall and per
+//! client prefix, with eviction of the heaviest client when full
+//! ([`Slots`]); a short deadline for a request's head that also closes
 //! idle keep-alive connections (hyper restarts it whenever a connection
-//! waits for its next request), and a write-stall timeout so a client that
-//! stops reading a large body cannot hold its connection forever. Request
-//! bodies are bounded in time by the router's `RequestBodyTimeoutLayer`.
+//! waits for its next request), so a client trickling a request line holds
+//! its slot only briefly; and a write-stall timeout so a client that stops
+//! reading a large body cannot hold its connection forever. Request bodies
+//! are bounded in time by the router's `RequestBodyTimeoutLayer`.
 
-use std::{
-    net::SocketAddr,
-    sync::{Arc, atomic::Ordering},
-    time::Duration,
-};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, extract::ConnectInfo};
 use hyper::body::Incoming;
@@ -17,20 +16,27 @@ use hyper_util::{
     rt::{TokioIo, TokioTimer},
     server::graceful::GracefulShutdown,
 };
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::net::TcpListener;
 use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 use tracing::{debug, warn};
 
+use super::slots::{Caps, Slots};
 use crate::metrics::Metrics;
+use crate::metrics::admin::Listener;
 
-/// Connection limits.
+/// Connection limits of one listener.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Most connections open at once; more are closed at once.
-    pub max_connections: usize,
-    /// Header-read, keep-alive idle and write-stall bound.
+    /// Which listener, for the counters.
+    pub listener: Listener,
+    /// Connections open at once, overall and per client prefix.
+    pub caps: Caps,
+    /// Bound on receiving a request's head, and on an idle keep-alive
+    /// connection.
+    pub header_timeout: Duration,
+    /// Body-read and write-stall bound.
     pub timeout: Duration,
 }
 
@@ -45,7 +51,7 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let slots = Slots::new(limits.caps);
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -60,14 +66,18 @@ pub async fn serve(
                 }
             },
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            metrics
-                .admin_connections_refused
-                .fetch_add(1, Ordering::Relaxed);
-            debug!(%peer, "admin API connection refused: at admin_max_connections");
-            drop(stream);
-            continue;
+        let slot = match slots.acquire(peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                metrics.admin.refused(limits.listener, why);
+                debug!(%peer, listener = limits.listener.label(), reason = why.label(), "connection refused");
+                drop(stream);
+                continue;
+            }
         };
+        if slot.evicted_other {
+            metrics.admin.evicted(limits.listener);
+        }
         let mut io = TimeoutStream::new(stream);
         io.set_write_timeout(Some(limits.timeout));
         let io = TokioIo::new(Box::pin(io));
@@ -78,12 +88,15 @@ pub async fn serve(
         });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.timeout)
+            .header_read_timeout(limits.header_timeout)
             .serve_connection(io, service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                debug!(%peer, %error, "admin API connection closed");
+            tokio::select! {
+                done = connection => if let Err(error) = done {
+                    debug!(%peer, %error, "admin API connection closed");
+                },
+                () = slot.evicted() => debug!(%peer, "admin API connection evicted for a lighter client"),
             }
             drop(slot);
         });

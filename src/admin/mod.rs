@@ -1,12 +1,15 @@
 //! The admin HTTP API: `/healthz`, `/readyz`, `/metrics` (open, for probes
-//! and Prometheus), and the operator routes `/status`, `/explain`, `GET /overrides`,
-//! `PUT` and `DELETE /overrides/{record}/{set}` behind [`access`]. It only
-//! reads snapshots and the prober's status board, and sends overrides to
-//! the table writer.
+//! and Prometheus; per-record series only for operators), and the operator
+//! routes `/status`, `/explain`, `GET /overrides`, `PUT` and
+//! `DELETE /overrides/{record}/{set}` behind [`access`]. It only reads
+//! snapshots and the prober's status board, and sends overrides to the
+//! table writer. The probe listener ([`probe_router`]) serves `/healthz`
+//! and `/readyz` alone, on a port of its own.
 //!
-//! Connections are served by [`listener`] with a connection cap and
-//! timeouts; `/status` and `/metrics` bodies are shared between readers
-//! ([`rendered`]).
+//! Connections are served by [`listener`] with connection caps ([`slots`])
+//! and timeouts; `/status` and `/metrics` bodies are shared between
+//! readers ([`rendered`]); explains are bounded in number and size
+//! ([`explain`]).
 
 pub mod access;
 pub mod client;
@@ -18,6 +21,7 @@ mod peer;
 pub mod prometheus;
 pub mod rendered;
 pub mod report;
+pub mod slots;
 pub mod token;
 
 use std::{
@@ -34,12 +38,15 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, put},
 };
-use tokio::{net::TcpListener, sync::watch};
+use tokio::{
+    net::TcpListener,
+    sync::{Semaphore, watch},
+};
 use tokio_util::sync::CancellationToken;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::health::prober::StatusBoard;
-use crate::metrics::Metrics;
+use crate::metrics::{Detail, Metrics};
 use crate::table::shared::quorum::HealthView;
 use crate::table::{
     SnapshotCell, overrides::OverrideEntry, state_file::SavedWatch, writer::WriterHandle,
@@ -81,13 +88,24 @@ pub struct AdminState {
     pub document: watch::Receiver<Arc<crate::table::shared::document::Published>>,
     /// The peers' fresh health views.
     pub peer_views: watch::Receiver<Arc<std::collections::BTreeMap<String, HealthView>>>,
+    /// Explains allowed to run at once ([`explain::MAX_RUNNING`]); more
+    /// are answered 503.
+    pub explains: Arc<Semaphore>,
 }
 
 /// The shared rendered bodies.
 #[derive(Debug, Default)]
 pub struct Documents {
     status: Rendered,
+    /// Every series, for operators.
     metrics: Rendered,
+    /// The totals, for everyone else.
+    metrics_public: Rendered,
+}
+
+/// The explains allowed to run at once, for [`AdminState::explains`].
+pub fn explain_slots() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(explain::MAX_RUNNING))
 }
 
 /// The API's routes.
@@ -110,14 +128,33 @@ pub fn router(state: AdminState) -> Router {
             state.access.clone(),
             access::require_peer,
         ));
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
+    // Everything that costs work or changes state; the cross-site check
+    // runs first.
+    let costly = Router::new()
         .route("/metrics", get(metrics))
         .merge(operator)
+        .route_layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            access::refuse_cross_site,
+        ));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(costly)
         .merge(peers)
         .merge(page::routes())
         .layer(DefaultBodyLimit::max(overrides::MAX_BODY))
+        .layer(RequestBodyTimeoutLayer::new(state.limits.timeout))
+        .with_state(state)
+}
+
+/// The probe listener's routes: `/healthz` and `/readyz`, open, and 404
+/// for everything else. They read only the readiness flags.
+pub fn probe_router(state: AdminState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .layer(DefaultBodyLimit::max(0))
         .layer(RequestBodyTimeoutLayer::new(state.limits.timeout))
         .with_state(state)
 }
@@ -135,6 +172,22 @@ pub async fn serve(listener: TcpListener, state: AdminState, stop: CancellationT
     let limits = state.limits;
     let metrics = state.metrics.clone();
     listener::serve(listener, router(state), limits, metrics, stop).await;
+}
+
+/// Serves the probe routes on `listener` under `limits` until `stop`
+/// fires.
+pub async fn serve_probes(
+    listener: TcpListener,
+    state: AdminState,
+    limits: Limits,
+    stop: CancellationToken,
+) {
+    let metrics = state.metrics.clone();
+    listener::serve(listener, probe_router(state), limits, metrics, stop).await;
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
 }
 
 async fn readyz(State(state): State<AdminState>) -> Response {
@@ -157,16 +210,19 @@ async fn readyz(State(state): State<AdminState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AdminState>) -> Response {
+async fn metrics(State(state): State<AdminState>, headers: header::HeaderMap) -> Response {
+    let detail = state.access.metrics_detail(&headers);
     let snapshot = state.cell.load_full();
     let generation = snapshot.generation;
     let ready = state.board.ready() && state.aliases.ready();
     let metrics = state.metrics.clone();
-    let body = state
-        .documents
-        .metrics
+    let shared = match detail {
+        Detail::PerRecord => &state.documents.metrics,
+        Detail::Aggregate => &state.documents.metrics_public,
+    };
+    let body = shared
         .get(generation, move || {
-            prometheus::render(&metrics, snapshot, ready).into_bytes()
+            prometheus::render_at(&metrics, snapshot, ready, detail).into_bytes()
         })
         .await;
     let counter = &state.metrics.admin_metrics_renders;

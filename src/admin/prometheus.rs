@@ -1,6 +1,7 @@
 //! `/metrics`: the counters of [`Metrics`] plus what the served snapshot
 //! says at scrape time (target states, generation, the rate limiting
-//! table), in the Prometheus text format.
+//! table), in the Prometheus text format, at the [`Detail`] the admin API
+//! chose for the request.
 
 use std::sync::Arc;
 
@@ -8,13 +9,29 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 
-use crate::metrics::{Metrics, family, single};
+use crate::metrics::{Detail, Metrics, family, single};
 use crate::table::Snapshot;
 
-/// Every metric, with the snapshot's readings, as Prometheus text.
+/// Every metric, with the snapshot's readings, as Prometheus text: every
+/// series, per record, set and target.
 pub fn render(metrics: &Arc<Metrics>, snapshot: Arc<Snapshot>, ready: bool) -> String {
-    let mut registry = metrics.registry();
-    registry.register_collector(Box::new(SnapshotCollector { snapshot, ready }));
+    render_at(metrics, snapshot, ready, Detail::PerRecord)
+}
+
+/// The metrics at `detail`: [`Detail::Aggregate`] names no record, set or
+/// target address.
+pub fn render_at(
+    metrics: &Arc<Metrics>,
+    snapshot: Arc<Snapshot>,
+    ready: bool,
+    detail: Detail,
+) -> String {
+    let mut registry = metrics.registry(detail);
+    registry.register_collector(Box::new(SnapshotCollector {
+        snapshot,
+        ready,
+        detail,
+    }));
     let mut text = String::new();
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
@@ -26,27 +43,51 @@ pub fn render(metrics: &Arc<Metrics>, snapshot: Arc<Snapshot>, ready: bool) -> S
 struct SnapshotCollector {
     snapshot: Arc<Snapshot>,
     ready: bool,
+    detail: Detail,
 }
 
 impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let snap = &self.snapshot;
-        let targets = snap.table.sets().flat_map(|(record, set)| {
-            set.targets.iter().flatten().map(move |t| {
-                let labels = [
-                    ("record", record.name.to_string()),
-                    ("set", set.id.to_string()),
-                    ("target", t.addr.to_string()),
-                ];
-                (labels, u64::from(snap.health.target_up(set, t)))
-            })
-        });
-        family(
+        if self.detail == Detail::PerRecord {
+            let targets = snap.table.sets().flat_map(|(record, set)| {
+                set.targets.iter().flatten().map(move |t| {
+                    let labels = [
+                        ("record", record.name.to_string()),
+                        ("set", set.id.to_string()),
+                        ("target", t.addr.to_string()),
+                    ];
+                    (labels, u64::from(snap.health.target_up(set, t)))
+                })
+            });
+            family(
+                &mut encoder,
+                "gslb_target_up",
+                "Whether DNS answers may include the target (health and overrides applied)",
+                MetricType::Gauge,
+                targets,
+            )?;
+        }
+        let (mut all, mut up) = (0u64, 0u64);
+        for (_, set) in snap.table.sets() {
+            for t in set.targets.iter().flatten() {
+                all += 1;
+                up += u64::from(snap.health.target_up(set, t));
+            }
+        }
+        single(
             &mut encoder,
-            "gslb_target_up",
-            "Whether DNS answers may include the target (health and overrides applied)",
+            "gslb_targets",
+            "Targets of every record's sets (a target in several sets counts in each)",
             MetricType::Gauge,
-            targets,
+            all,
+        )?;
+        single(
+            &mut encoder,
+            "gslb_targets_up",
+            "Targets DNS answers may include (health and overrides applied)",
+            MetricType::Gauge,
+            up,
         )?;
 
         single(

@@ -72,9 +72,17 @@ pub struct RawServer {
     pub admin_token_file: Option<String>,
     /// Most admin API connections open at once.
     pub admin_max_connections: Option<i64>,
-    /// Bound on reading a request's headers, an idle keep-alive connection,
-    /// a handler and a stalled response write on the admin API.
+    /// Bound on reading a request's body and on a stalled response write
+    /// on the admin API.
     pub admin_timeout: Option<String>,
+    /// Most admin API connections open at once from one client prefix.
+    pub admin_max_connections_per_client: Option<i64>,
+    /// Bound on receiving a request's head (and on an idle keep-alive
+    /// connection) on the admin API.
+    pub admin_header_timeout: Option<String>,
+    /// Listen address of the probe-only HTTP listener (`/healthz`,
+    /// `/readyz`).
+    pub probe_listen: Option<String>,
     /// Where overrides are kept across restarts.
     pub state_file: Option<String>,
     /// Response rate limiting for UDP; off when absent.

@@ -218,10 +218,11 @@ fn warn_on_restart_only_changes(old: &Server, new: &Server) {
     }
     if old.dns_listen != new.dns_listen
         || old.admin_listen != new.admin_listen
+        || old.probe_listen != new.probe_listen
         || old.udp_workers != new.udp_workers
     {
         warn!(
-            "server.dns_listen, server.admin_listen and server.udp_workers changes take effect after a restart"
+            "server.dns_listen, server.admin_listen, server.probe_listen and server.udp_workers changes take effect after a restart"
         );
     }
     if old.tcp_idle_timeout != new.tcp_idle_timeout

@@ -267,6 +267,45 @@ fn server_settings_come_from_gslb_server_variables_only() {
 }
 
 #[test]
+fn admin_caps_and_the_probe_listener_are_checked() {
+    let yaml = with_records(
+        "  - name: a.global.example.test.\n    sets: [{ id: x, targets: [192.0.2.1] }]\n",
+    );
+    let server = |keys: &str| {
+        yaml.replace(
+            "server: { dns_listen: [\"127.0.0.1:5353\"] }",
+            &format!("server: {{ dns_listen: [\"127.0.0.1:5353\"], {keys} }}"),
+        )
+    };
+    let errs = errors(&server(
+        r#"admin_listen: "127.0.0.1:9153", probe_listen: "127.0.0.1:9153", admin_max_connections_per_client: 0, admin_header_timeout: 50ms"#,
+    ));
+    for expected in [
+        "server.probe_listen: 127.0.0.1:9153 is also server.admin_listen; give the probe listener its own port",
+        "server.admin_max_connections_per_client: 0 is out of range (1 to 10000)",
+    ] {
+        assert!(
+            errs.iter().any(|e| e == expected),
+            "missing {expected:?} in {errs:#?}"
+        );
+    }
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with("server.admin_header_timeout: ")),
+        "{errs:#?}"
+    );
+    let loaded = load_text(&server(r#"probe_listen: "0.0.0.0:9155""#), &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let server = &loaded.config.server;
+    assert_eq!(server.probe_listen, Some("0.0.0.0:9155".parse().unwrap()));
+    assert_eq!(server.admin_max_connections_per_client, 8);
+    assert_eq!(
+        server.admin_header_timeout,
+        std::time::Duration::from_secs(3)
+    );
+}
+
+#[test]
 fn record_files_merge_and_duplicates_name_both_files() {
     let dir = tempfile::tempdir().unwrap();
     let extra = dir.path().join("extra.yaml");

@@ -24,6 +24,17 @@
 //! An address is read first; then `RECORD/SET` when the text before the
 //! first `/` names a record (set ids may hold `/`, as crd-sync's
 //! `namespace/name` do); else the whole subject is a set id.
+//!
+//! # Cost
+//!
+//! A set id may name a set in every record, so one item can touch every
+//! set of the table. The work stays proportional to the table once per
+//! item: items for the same subject collapse to the last one (the user's
+//! final word), at most [`MAX_ASSUMPTIONS`] are taken, each item's changes
+//! are applied to the copy-on-write health in one pass
+//! ([`SetOverrides::with_many`](crate::table::health::SetOverrides::with_many)),
+//! and the trace lists the first [`MAX_LISTED_SETS`] sets an item changed
+//! with their count, not all of them.
 
 use std::net::IpAddr;
 
@@ -35,6 +46,9 @@ use crate::table::health::{Health, Override};
 
 /// Most items in one `assume` list.
 pub const MAX_ASSUMPTIONS: usize = 32;
+
+/// Most sets an [`AssumedChange`] names; `set_count` has them all.
+pub const MAX_LISTED_SETS: usize = 10;
 
 /// One `SUBJECT:STATE` item, checked for syntax.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,9 +64,13 @@ pub struct Assumption {
 pub struct AssumedChange {
     /// The item as written.
     pub assumption: String,
-    /// Sets whose override changed, as `RECORD/SET`.
+    /// The first [`MAX_LISTED_SETS`] sets whose override it set, as
+    /// `RECORD/SET`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sets: Vec<String>,
+    /// How many sets it set the override of (`sets` lists the first).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub set_count: usize,
     /// Probes whose state changed (target assumptions).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub probes: usize,
@@ -67,7 +85,9 @@ fn is_zero(n: &usize) -> bool {
 #[error("assume: {0}")]
 pub struct AssumeError(String);
 
-/// Parses `a:down,b/c:up`; an empty list is no assumption.
+/// Parses `a:down,b/c:up`; an empty list is no assumption. Of several
+/// items for one subject only the last is kept, where it stands: applying
+/// the earlier ones would only be undone by it.
 pub fn parse(text: &str) -> Result<Vec<Assumption>, AssumeError> {
     let items: Vec<&str> = text
         .split(',')
@@ -80,7 +100,28 @@ pub fn parse(text: &str) -> Result<Vec<Assumption>, AssumeError> {
             items.len()
         )));
     }
-    items.into_iter().map(parse_item).collect()
+    let parsed = items
+        .into_iter()
+        .map(parse_item)
+        .collect::<Result<Vec<_>, _>>()?;
+    let last_of = |key: &str| parsed.iter().rposition(|a| a.key() == key);
+    Ok(parsed
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| last_of(&a.key()) == Some(*i))
+        .map(|(_, a)| a.clone())
+        .collect())
+}
+
+impl Assumption {
+    /// What the item is about: an address in canonical form, else the
+    /// subject as written.
+    fn key(&self) -> String {
+        match self.subject.parse::<IpAddr>() {
+            Ok(addr) => addr.to_canonical().to_string(),
+            Err(_) => self.subject.clone(),
+        }
+    }
 }
 
 fn parse_item(item: &str) -> Result<Assumption, AssumeError> {
@@ -144,9 +185,6 @@ fn assume_target(
             )));
         }
     };
-    let in_a_set = table
-        .sets()
-        .any(|(_, s)| s.targets.iter().flatten().any(|t| t.addr == addr));
     let probes: Vec<usize> = table
         .probes
         .iter()
@@ -155,6 +193,9 @@ fn assume_target(
         .map(|(i, _)| i)
         .collect();
     if probes.is_empty() {
+        let in_a_set = table
+            .sets()
+            .any(|(_, s)| s.targets.iter().flatten().any(|t| t.addr == addr));
         let why = if in_a_set {
             "has no health check, so probes never take it down; assume its set down instead (SET:down)"
         } else {
@@ -168,6 +209,7 @@ fn assume_target(
     Ok(AssumedChange {
         assumption: a.text.clone(),
         sets: Vec::new(),
+        set_count: 0,
         probes: probes.len(),
     })
 }
@@ -182,6 +224,7 @@ fn assume_sets(
         Some((table.record(&name)?, set))
     });
     let mut sets = Vec::new();
+    let mut set_count = 0;
     match one_record {
         Some((record, id)) => {
             let Some(set) = record.sets.iter().find(|s| &*s.id == id) else {
@@ -195,13 +238,19 @@ fn assume_sets(
             };
             health.overrides = health.overrides.with(set.index as usize, a.state);
             sets.push(format!("{}/{}", record.name, set.id));
+            set_count = 1;
         }
         None => {
-            for (record, set) in table.sets().filter(|(_, s)| *s.id == *a.subject) {
-                health.overrides = health.overrides.with(set.index as usize, a.state);
-                sets.push(format!("{}/{}", record.name, set.id));
-            }
-            if sets.is_empty() {
+            let matched = table.sets().filter(|(_, s)| *s.id == *a.subject);
+            let changes = matched.map(|(record, set)| {
+                if sets.len() < MAX_LISTED_SETS {
+                    sets.push(format!("{}/{}", record.name, set.id));
+                }
+                set_count += 1;
+                (set.index as usize, a.state)
+            });
+            health.overrides = health.overrides.with_many(changes);
+            if set_count == 0 {
                 return Err(AssumeError(format!(
                     "{:?}: no record has a set {:?}, and it is not a RECORD/SET of a record or an address",
                     a.text, a.subject
@@ -212,6 +261,7 @@ fn assume_sets(
     Ok(AssumedChange {
         assumption: a.text.clone(),
         sets,
+        set_count,
         probes: 0,
     })
 }

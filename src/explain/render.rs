@@ -33,6 +33,13 @@ pub fn render(trace: &Trace, colour: bool) -> String {
     for a in &trace.assumed {
         let what = if a.sets.is_empty() {
             format!("{} probe(s)", a.probes)
+        } else if a.set_count > a.sets.len() {
+            format!(
+                "{} and {} more ({} sets)",
+                a.sets.join(", "),
+                a.set_count - a.sets.len(),
+                a.set_count
+            )
         } else {
             a.sets.join(", ")
         };

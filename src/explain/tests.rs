@@ -324,6 +324,50 @@ fn what_if_drain_moves_frankfurt_and_leaves_the_snapshot_alone() {
 }
 
 #[test]
+fn repeated_assumptions_collapse_to_the_last_per_subject() {
+    let list =
+        assume::parse("eu:down, us:up, 192.0.2.1:down, eu:auto, ::ffff:192.0.2.1:up").unwrap();
+    let texts: Vec<&str> = list.iter().map(|a| a.text.as_str()).collect();
+    assert_eq!(texts, ["us:up", "eu:auto", "::ffff:192.0.2.1:up"]);
+    // The attack's shape: four items repeated to the cap are three.
+    let four = "us:down,eu:up,ap:down,us:auto";
+    let list = assume::parse(&[four; 8].join(",")).unwrap();
+    let texts: Vec<&str> = list.iter().map(|a| a.text.as_str()).collect();
+    assert_eq!(texts, ["eu:up", "ap:down", "us:auto"]);
+    // And mean what the full list meant: us back to auto, ap drained.
+    let snap = snapshot();
+    let t = trace(&snap, "geo.global.example.test", None, &[four; 8].join(","));
+    let ap = t.sets.iter().find(|s| s.id == "ap").unwrap();
+    let us = t.sets.iter().find(|s| s.id == "us").unwrap();
+    assert!(ap.drained && !us.drained);
+}
+
+#[test]
+fn an_assumption_over_many_sets_lists_the_first_and_counts_them_all() {
+    let many: String = (0..25)
+        .map(|i| {
+            format!(
+                "  - name: r{i}.global.example.test.\n    sets: [{{ id: shared, targets: [192.0.2.{}] }}, {{ id: other, targets: [192.0.2.200] }}]\n",
+                i + 1
+            )
+        })
+        .collect();
+    let yaml = YAML.replace("records:\n", &format!("records:\n{many}"));
+    let mut snap = snapshot();
+    snap.table = table_from_yaml(&yaml);
+    snap.health.overrides = SetOverrides::none(snap.table.set_count as usize);
+    snap.health.probes = ProbeBits::all_up(snap.table.probes.len());
+    let t = trace(&snap, "r3.global.example.test", None, "shared:down");
+    let change = &t.assumed[0];
+    assert_eq!(change.set_count, 25);
+    assert_eq!(change.sets.len(), assume::MAX_LISTED_SETS);
+    assert_eq!(change.sets[0], "r0.global.example.test./shared");
+    assert_eq!(candidates(&t), [("other", 1.0)], "applied to every one");
+    let text = render::render(&t, false);
+    assert!(text.contains("and 15 more (25 sets)"), "{text}");
+}
+
+#[test]
 fn bad_assumptions_say_what_is_wrong() {
     let snap = snapshot();
     for (text, needle) in [

@@ -5,6 +5,7 @@ mod acme;
 mod acme_e2e;
 mod acme_gslb;
 mod admin;
+mod admin_abuse;
 mod alias;
 mod backend;
 mod bounded_input;

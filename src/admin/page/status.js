@@ -474,7 +474,7 @@ function renderExplain(trace) {
     Array.isArray(items) ? el("ol", {}, items.map((item) => el("li", attrs(item), line(item)))) : tree(items);
   if (Array.isArray(trace.assumed) && trace.assumed.length) {
     section("What if (in memory only, nothing published)", "assumed", (assumed) =>
-      list(assumed, (a) => [el("b", {}, String(a.assumption)), ` → ${(a.sets || []).join(", ") || `${a.probes || 0} probe(s)`}`]),
+      list(assumed, (a) => [el("b", {}, String(a.assumption)), ` → ${assumedSets(a) || `${a.probes || 0} probe(s)`}`]),
     );
   }
   section("Client located", "located", tree);
@@ -493,6 +493,13 @@ function renderExplain(trace) {
     if (!known.has(key)) sections.push(el("div", { data: { section: key } }, el("h4", {}, title), tree(value)));
   }
   return el("div", { class: "trace" }, sections);
+}
+
+/** The sets an assumption changed: the first few, and how many more. */
+function assumedSets(a) {
+  const sets = Array.isArray(a.sets) ? a.sets : [];
+  const more = typeof a.set_count === "number" ? a.set_count - sets.length : 0;
+  return sets.join(", ") + (more > 0 ? ` and ${more} more (${a.set_count} sets)` : "");
 }
 
 /** A set's verdict in one word: drained, healthy, down or no targets. */

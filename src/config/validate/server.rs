@@ -88,6 +88,33 @@ pub(super) fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server>
         1,
         10_000,
     );
+    let admin_max_connections_per_client = check.int(
+        "server.admin_max_connections_per_client",
+        raw.admin_max_connections_per_client,
+        8,
+        1,
+        10_000,
+    );
+    let admin_header_timeout = check.duration(
+        "server.admin_header_timeout",
+        raw.admin_header_timeout.as_deref(),
+        Duration::from_secs(3),
+        Duration::from_millis(100),
+        Duration::from_secs(60),
+    );
+    let probe_listen = raw
+        .probe_listen
+        .as_deref()
+        .and_then(|text| socket_addr(check, "server.probe_listen", text));
+    if let (Some(admin), Some(probe)) = (admin_listen, probe_listen)
+        && admin == probe
+        && admin.port() != 0
+    {
+        check.error(
+            "server.probe_listen",
+            format!("{probe} is also server.admin_listen; give the probe listener its own port"),
+        );
+    }
     let admin_timeout = check.duration(
         "server.admin_timeout",
         raw.admin_timeout.as_deref(),
@@ -113,6 +140,9 @@ pub(super) fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server>
         admin_token_file: raw.admin_token_file.as_ref().map(PathBuf::from),
         admin_max_connections: admin_max_connections?,
         admin_timeout: admin_timeout?,
+        admin_max_connections_per_client: admin_max_connections_per_client?,
+        admin_header_timeout: admin_header_timeout?,
+        probe_listen,
         state_file: raw.state_file.as_ref().map(PathBuf::from),
         dns_listen,
         admin_listen,
