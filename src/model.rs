@@ -11,6 +11,7 @@ use crate::name::Name;
 use crate::rdata::{Rdata, RecordType};
 
 pub mod ns_answer;
+pub mod target;
 pub mod update;
 
 /// A whole validated configuration, record files merged in.

@@ -163,6 +163,38 @@ mod tests {
     }
 
     #[test]
+    fn addresses_no_client_can_connect_to_are_refused_as_targets() {
+        for (target, says) in [
+            (
+                "0.0.0.0",
+                "records[0].sets[0].targets[0]: 0.0.0.0 is the unspecified address: no client can connect to it",
+            ),
+            (
+                "\"::\"",
+                "records[0].sets[0].targets[0]: :: is the unspecified address",
+            ),
+            (
+                "192.0.2.1, 255.255.255.255",
+                "records[0].sets[0].targets[1]: 255.255.255.255 is the broadcast address",
+            ),
+            ("224.0.0.251", "224.0.0.251 is a multicast address"),
+            ("\"ff02::fb\"", "ff02::fb is a multicast address"),
+            ("169.254.169.254", "169.254.169.254 is link-local"),
+            ("\"fe80::1\"", "fe80::1 is link-local"),
+            ("0.0.0.7", "0.0.0.7 is in 0.0.0.0/8"),
+        ] {
+            let errors = load("", target).unwrap_err();
+            assert!(
+                errors.iter().any(|e| e.contains(says)),
+                "{target}: {errors:?}"
+            );
+        }
+        // Loopback stays allowed: single-host setups and tests use it.
+        let config = load("", "127.0.0.1, \"::1\", 10.0.0.1").unwrap();
+        assert_eq!(config.records[0].sets[0].targets.len(), 3);
+    }
+
+    #[test]
     fn resolvers_and_refresh_bounds_are_checked() {
         let config = load(
             ", resolvers: [\"127.0.0.1:5353\", \"[::1]:53\"], alias: { min_refresh: 2s, max_refresh: 1m, max_stale: 0s, max_addresses: 4 }",

@@ -333,6 +333,12 @@ fn every_rejection_names_the_endpoint_and_keeps_the_rest() {
             "does not fit recordType A",
         ),
         (
+            "an address no client can connect to",
+            a(W, "x", "0.0.0.0", &[]),
+            Reason::Target,
+            "targets: 0.0.0.0 is the unspecified address",
+        ),
+        (
             "no targets",
             a(W, "x", "", &[]),
             Reason::Target,
