@@ -3,7 +3,7 @@
 //! new rejection's Event, a repeated one's count, and a new Event for a
 //! repeat whose Event is gone (deleted, or lost with the storage).
 
-use std::{path::Path, time::Duration};
+use std::path::Path;
 
 use crate::cluster::{Cluster, FOLLOW, Sidecar, eventually};
 
