@@ -124,6 +124,7 @@ impl Server {
         let slots = tcp::Slots::new(
             tcp_max_connections,
             server_cfg.tcp_max_connections_per_ip,
+            crate::rrl::PrefixLengths::new(server_cfg.tcp_ipv4_prefix, server_cfg.tcp_ipv6_prefix),
             metrics.clone(),
         );
         let mut udp = Vec::new();

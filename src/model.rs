@@ -11,6 +11,7 @@ use crate::name::Name;
 use crate::rdata::{Rdata, RecordType};
 
 pub mod ns_answer;
+pub mod target;
 pub mod update;
 
 /// A whole validated configuration, record files merged in.
@@ -46,8 +47,12 @@ pub struct Server {
     /// Most TCP connections open at once (the file descriptor limit may
     /// lower it at start).
     pub tcp_max_connections: usize,
-    /// Most TCP connections open at once from one client address.
+    /// Most TCP connections open at once from one client prefix.
     pub tcp_max_connections_per_ip: usize,
+    /// Prefix length that groups IPv4 clients for the TCP caps.
+    pub tcp_ipv4_prefix: u8,
+    /// Prefix length that groups IPv6 clients for the TCP caps.
+    pub tcp_ipv6_prefix: u8,
     /// After SIGTERM, how long DNS keeps answering with `/readyz` at 503, so
     /// load balancers stop sending before the listeners close.
     pub shutdown_grace: Duration,

@@ -37,7 +37,9 @@
 //! fails closed without amplification, and real clients still get their
 //! answer over TCP. `gslb_rrl_untracked_total` counts it.
 //!
-//! TCP is never limited: only the UDP path consults it.
+//! TCP is never limited: only the UDP path consults it. The grouping of
+//! clients into prefixes ([`PrefixLengths`]) is shared with the TCP
+//! connection caps.
 
 use std::{
     hash::BuildHasher,
@@ -73,6 +75,66 @@ pub struct ResponseKey {
     pub qtype: u16,
     /// The owner name's identity in the snapshot's table, or 0.
     pub name: u32,
+}
+
+/// How clients are grouped: one IPv4 /`ipv4` or IPv6 /`ipv6` network is
+/// one client, since an attacker holds a whole network as easily as one
+/// address (an IPv6 /64 is one host's). Response rate limiting and the TCP
+/// connection caps both count per group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrefixLengths {
+    v4_mask: u32,
+    v6_mask: u128,
+}
+
+/// The network a client address belongs to, under some [`PrefixLengths`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientPrefix {
+    /// The address with its host bits cleared (IPv4 in the low 32 bits).
+    bits: u128,
+    v6: bool,
+}
+
+impl PrefixLengths {
+    /// Groups IPv4 clients by their first `ipv4` bits and IPv6 clients by
+    /// their first `ipv6` (lengths past 32 or 128 count as whole addresses).
+    pub fn new(ipv4: u8, ipv6: u8) -> Self {
+        Self {
+            v4_mask: u32::MAX
+                .checked_shl(32 - u32::from(ipv4.min(32)))
+                .unwrap_or(0),
+            v6_mask: u128::MAX
+                .checked_shl(128 - u32::from(ipv6.min(128)))
+                .unwrap_or(0),
+        }
+    }
+
+    /// The network of `client`; an IPv4-mapped IPv6 address (a dual-stack
+    /// socket's view of an IPv4 client) is that IPv4 client.
+    #[inline]
+    pub fn of(&self, client: IpAddr) -> ClientPrefix {
+        match client.to_canonical() {
+            IpAddr::V4(a) => ClientPrefix {
+                bits: u128::from(u32::from(a) & self.v4_mask),
+                v6: false,
+            },
+            IpAddr::V6(a) => ClientPrefix {
+                bits: u128::from(a) & self.v6_mask,
+                v6: true,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for ClientPrefix {
+    /// The network as an address, e.g. `192.0.2.0` or `2001:db8::`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.v6 {
+            std::net::Ipv6Addr::from(self.bits).fmt(f)
+        } else {
+            std::net::Ipv4Addr::from(self.bits as u32).fmt(f)
+        }
+    }
 }
 
 /// What to do with one response.
@@ -158,8 +220,7 @@ pub struct RateLimiter {
     floor: i32,
     window: u32,
     slip: u8,
-    v4_mask: u32,
-    v6_mask: u128,
+    prefixes: PrefixLengths,
     /// Second 0 of the limiter's clock.
     started: Instant,
     config: RateLimit,
@@ -187,12 +248,7 @@ impl RateLimiter {
             floor: floor as i32,
             window: config.window_secs,
             slip: config.slip,
-            v4_mask: u32::MAX
-                .checked_shl(32 - u32::from(config.ipv4_prefix.min(32)))
-                .unwrap_or(0),
-            v6_mask: u128::MAX
-                .checked_shl(128 - u32::from(config.ipv6_prefix.min(128)))
-                .unwrap_or(0),
+            prefixes: PrefixLengths::new(config.ipv4_prefix, config.ipv6_prefix),
             started: Instant::now(),
             config: *config,
         }
@@ -248,11 +304,8 @@ impl RateLimiter {
 
     /// The stream's hash: the client prefix and the response's key.
     fn hash(&self, client: IpAddr, key: ResponseKey) -> u64 {
-        let (prefix, v6) = match client.to_canonical() {
-            IpAddr::V4(a) => (u128::from(u32::from(a) & self.v4_mask), 0u64),
-            IpAddr::V6(a) => (u128::from(a) & self.v6_mask, 1),
-        };
-        let meta = (v6 << 63)
+        let ClientPrefix { bits: prefix, v6 } = self.prefixes.of(client);
+        let meta = (u64::from(v6) << 63)
             | (u64::from(key.kind) << 48)
             | (u64::from(key.qtype) << 32)
             | u64::from(key.name);
@@ -341,6 +394,26 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clients_group_by_prefix_and_a_mapped_address_is_its_ipv4_client() {
+        let lengths = PrefixLengths::new(24, 56);
+        let of = |s: &str| lengths.of(s.parse().unwrap());
+        assert_eq!(of("192.0.2.1"), of("192.0.2.254"));
+        assert_eq!(of("192.0.2.1"), of("::ffff:192.0.2.9"));
+        assert_ne!(of("192.0.2.1"), of("192.0.3.1"));
+        assert_eq!(of("2001:db8:0:ff::1"), of("2001:db8:0:0::2"));
+        assert_ne!(of("2001:db8:0:100::1"), of("2001:db8::1"));
+        // The same bits in the two families are two clients.
+        assert_ne!(of("0.0.0.1"), of("::1"));
+        assert_eq!(of("192.0.2.77").to_string(), "192.0.2.0");
+        assert_eq!(of("2001:db8:0:ff::1").to_string(), "2001:db8::");
+        let whole = PrefixLengths::new(32, 128);
+        assert_ne!(
+            whole.of("::1".parse().unwrap()),
+            whole.of("::2".parse().unwrap())
+        );
+    }
 
     #[test]
     fn a_stream_word_holds_every_field_at_its_limits() {

@@ -14,12 +14,16 @@
 //! * Addresses are fresh until the upstream TTL runs out, then stale, and
 //!   `max_stale` after that (the serve-stale bound of RFC 8767 §4) they are
 //!   expired: the writer then treats them as down, so failover takes over.
+//! * Addresses no client can connect to ([`Unusable`]: unspecified,
+//!   broadcast, multicast, link-local) are taken out of each answer; an
+//!   answer with nothing else counts as a failure.
 
 use std::{net::IpAddr, time::Duration};
 
 use tokio::time::Instant;
 
 use crate::model::AliasPolicy;
+use crate::model::target::Unusable;
 pub use crate::table::resolved::HostAddrs;
 
 /// The scheduling rules of `server.alias`.
@@ -81,6 +85,8 @@ pub struct HostState {
     capped: bool,
     /// What the writer was last told.
     reported: Option<HostAddrs>,
+    /// The unusable addresses the last answer held, sorted.
+    unusable: Vec<IpAddr>,
 }
 
 /// What an answer did to a name.
@@ -108,7 +114,35 @@ impl HostState {
             last_error: None,
             capped: false,
             reported: None,
+            unusable: Vec::new(),
         }
+    }
+
+    /// Takes the addresses no client can use ([`Unusable`]) out of
+    /// `answer`; returns them (sorted) when they differ from the last
+    /// answer's, so a change is logged once, not on every refresh.
+    pub fn screen(&mut self, answer: &mut Answer) -> Option<Vec<IpAddr>> {
+        let mut unusable: Vec<IpAddr> = answer
+            .addrs
+            .iter()
+            .copied()
+            .filter(|a| Unusable::of(*a).is_some())
+            .collect();
+        if unusable.is_empty() && self.unusable.is_empty() {
+            return None;
+        }
+        answer.addrs.retain(|a| Unusable::of(*a).is_none());
+        unusable.sort_unstable();
+        unusable.dedup();
+        (unusable != self.unusable).then(|| {
+            self.unusable.clone_from(&unusable);
+            unusable
+        })
+    }
+
+    /// The unusable addresses of the last answer, sorted.
+    pub fn unusable(&self) -> &[IpAddr] {
+        &self.unusable
     }
 
     /// When the next resolution is due.

@@ -267,6 +267,7 @@ impl<U: Upstream, S: Sink> Refresher<U, S> {
         };
         tracked.in_flight = false;
         let now = Instant::now();
+        let result = result.and_then(|answer| screen(&name, &mut tracked.state, answer));
         let view = match result {
             Ok(answer) => {
                 let ttl = answer.ttl;
@@ -339,6 +340,31 @@ impl<U: Upstream, S: Sink> Refresher<U, S> {
             })
             .min()
     }
+}
+
+/// Takes the addresses no client can use out of `answer`, logging when
+/// they change; an answer left with none is a failure (the last usable
+/// addresses stay until `max_stale`).
+fn screen(name: &Name, state: &mut HostState, mut answer: Answer) -> Result<Answer, String> {
+    match state.screen(&mut answer) {
+        Some(dropped) if dropped.is_empty() => {
+            info!(hostname = %name, "hostname target no longer resolves to unusable addresses");
+        }
+        Some(dropped) => warn!(
+            hostname = %name,
+            ?dropped,
+            "hostname target resolved to addresses no client can connect to (unspecified, broadcast, multicast or link-local); they are not answered"
+        ),
+        None => {}
+    }
+    if answer.addrs.is_empty() {
+        let list: Vec<String> = state.unusable().iter().map(ToString::to_string).collect();
+        return Err(format!(
+            "resolved only to addresses no client can connect to: {}",
+            list.join(", ")
+        ));
+    }
+    Ok(answer)
 }
 
 async fn sleep_until(wake: Option<Instant>) {

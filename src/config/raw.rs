@@ -60,8 +60,12 @@ pub struct RawServer {
     pub tcp_idle_timeout: Option<String>,
     /// Most TCP connections open at once, over all listen addresses.
     pub tcp_max_connections: Option<i64>,
-    /// Most TCP connections open at once from one client address.
+    /// Most TCP connections open at once from one client prefix.
     pub tcp_max_connections_per_ip: Option<i64>,
+    /// Prefix length that groups IPv4 clients for the TCP caps.
+    pub tcp_ipv4_prefix: Option<i64>,
+    /// Prefix length that groups IPv6 clients for the TCP caps.
+    pub tcp_ipv6_prefix: Option<i64>,
     /// How long DNS keeps answering after SIGTERM while readiness is off.
     pub shutdown_grace: Option<String>,
     /// Largest config or record file, in bytes.

@@ -228,10 +228,12 @@ fn warn_on_restart_only_changes(old: &Server, new: &Server) {
     if old.tcp_idle_timeout != new.tcp_idle_timeout
         || old.tcp_max_connections != new.tcp_max_connections
         || old.tcp_max_connections_per_ip != new.tcp_max_connections_per_ip
+        || old.tcp_ipv4_prefix != new.tcp_ipv4_prefix
+        || old.tcp_ipv6_prefix != new.tcp_ipv6_prefix
         || old.shutdown_grace != new.shutdown_grace
     {
         warn!(
-            "server.tcp_idle_timeout, server.tcp_max_connections, server.tcp_max_connections_per_ip and server.shutdown_grace changes take effect after a restart"
+            "server.tcp_idle_timeout, server.tcp_max_connections, server.tcp_max_connections_per_ip, server.tcp_ipv4_prefix, server.tcp_ipv6_prefix and server.shutdown_grace changes take effect after a restart"
         );
     }
 }

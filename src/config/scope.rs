@@ -1,5 +1,6 @@
 //! The scope `gslb crd-sync` checks records in: the served zones, health
-//! check templates and reserved names, without a full load.
+//! check templates, reserved names and their hostname targets, without a
+//! full load.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -8,7 +9,9 @@ use std::{
 
 use super::ConfigErrors;
 use super::raw::{RawConfig, RawRecord};
-use super::validate::{Checker, DEFAULT_TTL, RecordChecker, health_checks, zones};
+use super::validate::{
+    Checker, DEFAULT_TTL, RecordChecker, TargetLoop, health_checks, target_loops, zones,
+};
 use crate::model::{HealthCheck, Record, Zone};
 use crate::name::Name;
 
@@ -28,6 +31,9 @@ pub struct RecordScope {
     /// Names the config's own `records` define, with where; a record file
     /// defining one of them again is rejected by the server.
     reserved: HashMap<Name, String>,
+    /// The hostname targets of the config's own records, so a record file
+    /// cannot close a loop through them.
+    hostnames: Vec<(Name, Vec<Name>)>,
 }
 
 /// What a record is checked against in one served zone.
@@ -62,6 +68,7 @@ impl RecordScope {
             health_checks,
             health_checks_known: true,
             reserved: HashMap::new(),
+            hostnames: Vec::new(),
         }
     }
 
@@ -79,8 +86,23 @@ impl RecordScope {
             .enumerate()
             .filter_map(|(i, r)| Some((Name::parse(&r.name).ok()?, format!("{file} records[{i}]"))))
             .collect();
+        let hostnames = raw
+            .records
+            .iter()
+            .filter_map(|r| {
+                let targets = r
+                    .sets
+                    .iter()
+                    .flat_map(|s| &s.targets)
+                    .filter(|t| t.parse::<std::net::IpAddr>().is_err())
+                    .filter_map(|t| Name::parse(t).ok())
+                    .collect::<Vec<_>>();
+                Some((Name::parse(&r.name).ok()?, targets)).filter(|(_, t)| !t.is_empty())
+            })
+            .collect();
         Ok(Self {
             reserved,
+            hostnames,
             ..Self::of(&zones, health_checks)
         })
     }
@@ -112,6 +134,7 @@ impl RecordScope {
             health_checks: BTreeMap::new(),
             health_checks_known: false,
             reserved: HashMap::new(),
+            hostnames: Vec::new(),
         })
     }
 
@@ -124,6 +147,19 @@ impl RecordScope {
     /// The served zone origins, for messages.
     pub fn origins(&self) -> Vec<String> {
         self.zones.iter().map(|z| z.origin.to_string()).collect()
+    }
+
+    /// The loops of hostname targets that `records` (name and hostname
+    /// targets) would make among themselves and with the config's own
+    /// records, which the server would reject the whole record file for.
+    /// Each loop's `names` say which records are in it.
+    pub fn target_loops(&self, records: &[(Name, Vec<Name>)]) -> Vec<TargetLoop> {
+        let graph: Vec<(&Name, Vec<(usize, &Name)>)> = records
+            .iter()
+            .chain(&self.hostnames)
+            .map(|(name, targets)| (name, targets.iter().map(|t| (0, t)).collect()))
+            .collect();
+        target_loops(&graph)
     }
 
     /// Checks one record exactly as a load of a record file named `file`

@@ -422,15 +422,18 @@ fn tcp_limits_and_shutdown_grace_have_defaults_ranges_and_env_overrides() {
         (
             server.tcp_max_connections,
             server.tcp_max_connections_per_ip,
+            (server.tcp_ipv4_prefix, server.tcp_ipv6_prefix),
             server.shutdown_grace
         ),
-        (1_000, 20, std::time::Duration::from_secs(5))
+        (1_000, 20, (24, 56), std::time::Duration::from_secs(5))
     );
     let loaded = load_text(
         &with_records(record),
         &[
             ("GSLB_SERVER__TCP_MAX_CONNECTIONS", "50"),
             ("GSLB_SERVER__TCP_MAX_CONNECTIONS_PER_IP", "2"),
+            ("GSLB_SERVER__TCP_IPV4_PREFIX", "32"),
+            ("GSLB_SERVER__TCP_IPV6_PREFIX", "64"),
             ("GSLB_SERVER__SHUTDOWN_GRACE", "0s"),
         ],
     )
@@ -440,19 +443,22 @@ fn tcp_limits_and_shutdown_grace_have_defaults_ranges_and_env_overrides() {
         (
             server.tcp_max_connections,
             server.tcp_max_connections_per_ip,
+            (server.tcp_ipv4_prefix, server.tcp_ipv6_prefix),
             server.shutdown_grace
         ),
-        (50, 2, std::time::Duration::ZERO)
+        (50, 2, (32, 64), std::time::Duration::ZERO)
     );
     let bad = ZONE.replace(
         "server: { dns_listen: [\"127.0.0.1:5353\"] }",
-        "server: { dns_listen: [\"127.0.0.1:5353\"], tcp_max_connections: 0, tcp_max_connections_per_ip: -1, shutdown_grace: 1h }",
+        "server: { dns_listen: [\"127.0.0.1:5353\"], tcp_max_connections: 0, tcp_max_connections_per_ip: -1, tcp_ipv4_prefix: 0, tcp_ipv6_prefix: 129, shutdown_grace: 1h }",
     );
     assert_eq!(
         errors(&bad),
         [
             "server.tcp_max_connections: 0 is out of range (1 to 1000000)",
             "server.tcp_max_connections_per_ip: -1 is out of range (1 to 1000000)",
+            "server.tcp_ipv4_prefix: 0 is out of range (1 to 32)",
+            "server.tcp_ipv6_prefix: 129 is out of range (1 to 128)",
             "server.shutdown_grace: 1h is out of range (0s to 5m)",
         ]
     );

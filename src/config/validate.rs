@@ -32,6 +32,7 @@ mod statics;
 mod updates;
 mod zones;
 
+pub use alias::{TargetLoop, target_loops};
 pub(super) use checker::Checker;
 pub(super) use health_checks::health_checks;
 pub(super) use records::RecordChecker;
@@ -73,6 +74,9 @@ pub fn validate(
     let mut check = Checker::new(file.clone(), &mut errors);
     let max_records = server.as_ref().map(|s| s.max_records);
     statics::check(&mut check, &raw.zones, &mut zones, &records, max_records);
+    if errors.is_empty() {
+        alias::report_loops(&mut errors, &records);
+    }
     match server {
         Some(server) if errors.is_empty() => Ok(Config {
             server,

@@ -221,8 +221,12 @@ pub fn convert<'a>(
     let owners = ownership::owners(objects.iter().copied());
     let candidates = admit(candidates, &owners, &mut out);
     let records = group(candidates, &mut out);
+    let looping = looping(&records, scope);
     for (name, sets) in records {
-        build_record(name, sets, scope, &mut out);
+        match looping.get(&name) {
+            Some(detail) => reject_all(sets, Reason::Target, detail, &mut out),
+            None => build_record(name, sets, scope, &mut out),
+        }
     }
     out.rejections
         .sort_by(|a, b| (&a.object, a.endpoint).cmp(&(&b.object, b.endpoint)));
@@ -328,6 +332,60 @@ fn group<'a>(
 fn same_routing(a: &RawSet, b: &RawSet) -> bool {
     (a.weight, a.priority, &a.geo, a.location, &a.health_check)
         == (b.weight, b.priority, &b.geo, b.location, &b.health_check)
+}
+
+/// The names that would be in a loop of hostname targets, among
+/// themselves or through the config's records, with the loop in words:
+/// the server rejects a record file with a loop, so each name in one is
+/// left out whole.
+fn looping(
+    records: &BTreeMap<String, NameSets<'_>>,
+    scope: &RecordScope,
+) -> BTreeMap<String, String> {
+    use crate::name::Name;
+    let mut keys: std::collections::HashMap<Name, &String> = std::collections::HashMap::new();
+    let mut graph: Vec<(Name, Vec<Name>)> = Vec::new();
+    for (key, sets) in records {
+        let hostnames: Vec<Name> = sets
+            .values()
+            .flatten()
+            .flat_map(|c| &c.set.targets)
+            .filter(|t| t.parse::<IpAddr>().is_err())
+            .filter_map(|t| Name::parse(t).ok())
+            .collect();
+        if let (false, Ok(name)) = (hostnames.is_empty(), Name::parse(key)) {
+            keys.insert(name.clone(), key);
+            graph.push((name, hostnames));
+        }
+    }
+    let mut looping = BTreeMap::new();
+    if graph.is_empty() {
+        return looping;
+    }
+    for found in scope.target_loops(&graph) {
+        let detail = format!(
+            "hostname targets loop through records gslb serves: {found}; each name would resolve only through the others"
+        );
+        for key in found.names.iter().filter_map(|n| keys.get(n)) {
+            looping
+                .entry((*key).clone())
+                .or_insert_with(|| detail.clone());
+        }
+    }
+    looping
+}
+
+/// Rejects every endpoint of one name for `reason`.
+fn reject_all(sets: NameSets<'_>, reason: Reason, detail: &str, out: &mut Conversion) {
+    for c in sets.into_values().flatten() {
+        out.rejections.push(Rejection {
+            object: c.object.key.clone(),
+            endpoint: c.endpoint,
+            dns_name: c.dns_name,
+            reason,
+            detail: detail.to_owned(),
+        });
+    }
 }
 
 /// Builds and checks the record of one name (step 4).

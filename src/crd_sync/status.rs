@@ -17,6 +17,10 @@
 //! another. The Recorder tells Events apart by their object reference and
 //! reason, not by their note, so a different problem with the same
 //! endpoint gets its own Recorder and its own Event, never a stale note.
+//! When the Event a repeat would be counted in is gone (404 on the patch:
+//! deleted, or lost with the API server's storage), the Recorder is
+//! replaced and a new Event created; a 404 on a create means the namespace
+//! is gone, and there is nothing left to tell.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -184,7 +188,17 @@ impl StatusReporter {
                 );
             }
             if reported.published != Some(object.generation) {
-                let sent = publish(&reported.recorder, &self.resource, object, rejection).await;
+                let mut sent = publish(&reported.recorder, &self.resource, object, rejection).await;
+                if sent == Sent::NotFound && reported.published.is_some() {
+                    // The Recorder counts a repeat by patching the Event it
+                    // created; that Event is gone (deleted, or lost with
+                    // the API server's storage). A fresh Recorder creates
+                    // a new one instead of counting into nothing.
+                    debug!(object = %object.key, endpoint = rejection.endpoint, "the Event to count into is gone; creating a new one");
+                    reported.recorder = Recorder::new(self.client.clone(), self.reporter.clone());
+                    sent = publish(&reported.recorder, &self.resource, object, rejection).await;
+                }
+                let sent = sent != Sent::Failed;
                 SyncMetrics::count(&self.metrics.events, sent);
                 if sent {
                     reported.published = Some(object.generation);
@@ -244,14 +258,26 @@ impl StatusReporter {
     }
 }
 
+/// What came of publishing one Event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    /// Created, or counted in the series of the Event created before.
+    Published,
+    /// 404: the namespace is gone, or the Event a repeat was to be
+    /// counted in.
+    NotFound,
+    /// Anything else; retried later.
+    Failed,
+}
+
 /// Publishes a Warning Event about `rejection` on its object (the field
-/// path names the endpoint); true on success or when the namespace is gone.
+/// path names the endpoint).
 async fn publish(
     recorder: &Recorder,
     resource: &ApiResource,
     object: &ObjectState,
     rejection: &Rejection,
-) -> bool {
+) -> Sent {
     let event = Event {
         type_: EventType::Warning,
         reason: EVENT_REASON.into(),
@@ -277,12 +303,12 @@ async fn publish(
     match recorder.publish(&event, &regarding).await {
         Ok(()) => {
             info!(object = %object.key, endpoint = rejection.endpoint, "Event published for rejected endpoint");
-            true
+            Sent::Published
         }
-        Err(kube::Error::Api(status)) if status.code == 404 => true,
+        Err(kube::Error::Api(status)) if status.code == 404 => Sent::NotFound,
         Err(error) => {
             warn!(object = %object.key, %error, "cannot publish an Event; will retry");
-            false
+            Sent::Failed
         }
     }
 }

@@ -1,5 +1,5 @@
 //! DNS-over-TCP counters: open connections, the cap in force, connections
-//! turned away, accept errors and timeouts. Plain atomics that the TCP
+//! turned away, idle ones shed, accept errors and timeouts. Plain atomics that the TCP
 //! listener bumps and the admin API renders; they know no socket type.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +14,8 @@ use super::{family, single};
 pub enum Rejection {
     /// `server.tcp_max_connections` (or the fd budget's lower cap) was reached.
     MaxConnections,
-    /// `server.tcp_max_connections_per_ip` was reached for the client's address.
+    /// `server.tcp_max_connections_per_ip` was reached for the client's
+    /// prefix (`server.tcp_ipv4_prefix` / `tcp_ipv6_prefix`).
     MaxConnectionsPerIp,
 }
 
@@ -59,6 +60,8 @@ pub struct TcpCounters {
     /// The connection cap in force (configured, or lowered by the fd budget).
     pub limit: AtomicU64,
     rejected: [AtomicU64; 2],
+    /// Idle connections closed to make room for a new one at the cap.
+    pub shed: AtomicU64,
     /// Failed `accept` calls (EMFILE, ENFILE, ENOBUFS...).
     pub accept_errors: AtomicU64,
     timeouts: [AtomicU64; 3],
@@ -109,6 +112,13 @@ impl TcpCounters {
             "DNS-over-TCP connections closed at once because a cap was reached",
             MetricType::Counter,
             rejected,
+        )?;
+        single(
+            encoder,
+            "gslb_tcp_shed",
+            "Idle DNS-over-TCP connections closed to admit a new one when every slot was taken",
+            MetricType::Counter,
+            self.shed.load(Ordering::Relaxed),
         )?;
         single(
             encoder,

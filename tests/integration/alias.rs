@@ -323,3 +323,51 @@ async fn a_resolved_address_that_fails_its_probe_leaves_the_answer() {
     );
     gslb.server.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(all(has_knotd, has_knotc)),
+    ignore = "needs knotd and knotc (apt-get install knot)"
+)]
+async fn upstream_addresses_no_client_can_connect_to_are_never_answered() {
+    let mut knot = Knot::start(
+        "lb-eu 10 A 0.0.0.0\nlb-eu 10 A 255.255.255.255\nlb-eu 10 A 224.0.0.1\nlb-eu 10 A 169.254.169.254\nlb-eu 10 A 127.0.43.21\nlb-eu 10 AAAA ::\nlb-eu 10 AAAA ff02::1\nlb-eu 10 AAAA fe80::1\n",
+    )
+    .await;
+    let name = "app.global.example.test.";
+    let records = "  - name: app.global.example.test.\n    sets:\n      - { id: eu, targets: [lb-eu.elb.test.] }\n";
+    let gslb = Gslb::start(&config(&knot, "", records)).await;
+    gslb.wait_ready().await;
+    assert_eq!(
+        answer(&gslb, name).await.0,
+        ips(&["127.0.43.21"]),
+        "only the usable address; {}",
+        knot.log()
+    );
+    let aaaa = gslb.udp(&query(name, RecordType::AAAA)).await;
+    assert!(aaaa.answers.is_empty(), "{aaaa:?}");
+    let status = hostname_status(&gslb, "lb-eu.elb.test.").await;
+    assert_eq!(
+        status["addresses"].as_array().map(Vec::len),
+        Some(1),
+        "{status}"
+    );
+
+    // Nothing usable left upstream: a failed resolution, and the last
+    // usable address keeps serving until max_stale.
+    knot.change("lb-eu 10 A 0.0.0.0\n");
+    let failing = eventually(Duration::from_secs(10), async || {
+        let status = hostname_status(&gslb, "lb-eu.elb.test.").await;
+        status["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no client can connect to: 0.0.0.0"))
+    })
+    .await;
+    assert!(
+        failing.is_some(),
+        "{}",
+        hostname_status(&gslb, "lb-eu.elb.test.").await
+    );
+    assert_eq!(answer(&gslb, name).await.0, ips(&["127.0.43.21"]));
+    gslb.server.shutdown(Duration::from_secs(1)).await;
+}

@@ -102,6 +102,67 @@ records:
 }
 
 #[test]
+fn check_config_reports_hostname_targets_that_loop_through_its_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("loops.yaml");
+    let more = dir.path().join("more.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+server: {{ dns_listen: ["127.0.0.1:53"], record_files: ["{more}"] }}
+zones:
+  - origin: global.example.test.
+    soa: {{ mname: ns1.global.example.test., rname: hostmaster.example.test. }}
+    nameservers: {{ ns1.global.example.test.: [192.0.2.53] }}
+records:
+  - name: app.global.example.test.
+    sets: [{{ id: a, targets: [lb.global.example.test.] }}]
+  - name: lb.global.example.test.
+    sets:
+      - {{ id: b, targets: [192.0.2.1] }}
+      - {{ id: c, targets: [App.Global.Example.Test] }}
+  - name: self.global.example.test.
+    sets: [{{ id: s, targets: [self.global.example.test.] }}]
+  - name: into.global.example.test.
+    sets: [{{ id: i, targets: [lb.global.example.test., lb.elb.example.test.] }}]
+  - name: far.global.example.test.
+    sets: [{{ id: f, targets: [near.global.example.test.] }}]
+"#,
+            more = more.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &more,
+        "records:\n  - name: near.global.example.test.\n    sets: [{ id: n, targets: [far.global.example.test.] }]\n",
+    )
+    .unwrap();
+    let (code, stderr) = check_config(&path);
+    assert_eq!(code, Some(1), "{stderr}");
+    let (file, more) = (path.display(), more.display());
+    let says = "hostname targets loop through records gslb serves:";
+    for expected in [
+        format!(
+            "{file}: records[1].sets[1].targets: {says} app.global.example.test. → lb.global.example.test. → app.global.example.test."
+        ),
+        format!(
+            "{file}: records[2].sets[0].targets: {says} self.global.example.test. → self.global.example.test."
+        ),
+        format!(
+            "{more}: records[0].sets[0].targets: {says} far.global.example.test. → near.global.example.test. → far.global.example.test."
+        ),
+        "3 errors; config rejected".to_owned(),
+    ] {
+        assert!(
+            stderr.contains(&expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("into.global"), "{stderr}");
+}
+
+#[test]
 fn check_config_names_the_field_of_a_type_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.yaml");

@@ -192,3 +192,48 @@ async fn large_answers_truncate_over_udp_and_complete_over_tcp() {
     assert_eq!(r.edns.as_ref().map(|e| e.max_payload()), Some(1232));
     gslb.server.shutdown(WAIT).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn meta_query_types_get_formerr_or_notimp_not_nodata() {
+    // TSIG, TKEY and NXNAME are Meta-TYPEs (RFC 6895 §3.1, RFC 9824 §3.5):
+    // FORMERR. MAILA and MAILB are obsolete QTYPEs: NOTIMP, as BIND. None
+    // is an authoritative NODATA.
+    let gslb = Gslb::start(&config()).await;
+    let cases = [
+        (250, ResponseCode::FormErr, "TSIG"),
+        (249, ResponseCode::FormErr, "TKEY"),
+        (128, ResponseCode::FormErr, "NXNAME"),
+        (200, ResponseCode::FormErr, "an unassigned Meta-TYPE"),
+        (254, ResponseCode::NotImp, "MAILA"),
+        (253, ResponseCode::NotImp, "MAILB"),
+    ];
+    for (qtype, rcode, what) in cases {
+        for name in [
+            "webapp.global.example.test.",
+            "nothing.global.example.test.",
+        ] {
+            let q = query(name, RecordType::from(qtype));
+            for (r, transport) in [(gslb.udp(&q).await, "UDP"), (gslb.tcp(&q).await, "TCP")] {
+                assert_eq!(
+                    r.metadata.response_code, rcode,
+                    "{what} for {name} over {transport}"
+                );
+                assert!(!r.metadata.authoritative, "{what} {transport}");
+                assert!(
+                    r.answers.is_empty() && r.authorities.is_empty(),
+                    "{what} {transport}"
+                );
+                assert_eq!(r.queries[0].query_type(), RecordType::from(qtype));
+            }
+        }
+    }
+    // Data types next to them are still looked up.
+    let r = gslb
+        .udp(&query("webapp.global.example.test.", RecordType::from(127)))
+        .await;
+    assert_eq!(
+        (r.metadata.response_code, r.metadata.authoritative),
+        (ResponseCode::NoError, true)
+    );
+    gslb.server.shutdown(WAIT).await;
+}

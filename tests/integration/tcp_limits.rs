@@ -1,11 +1,13 @@
-//! DNS over TCP under pressure (issue 8, finding 1): connection caps,
-//! slow clients and a low file descriptor limit.
+//! DNS over TCP under pressure: connection caps per client prefix and in
+//! all, idle connections shed for new ones, slow clients and a low file
+//! descriptor limit.
 
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
     time::Duration,
 };
 
+use futures_util::FutureExt as _;
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -69,17 +71,35 @@ fn v4(a: u8, b: u8, c: u8) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(127, a, b, c))
 }
 
+/// Whether the server has closed `stream` (EOF or reset within 1 s).
+async fn is_closed(stream: &mut TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), stream.read(&mut byte)).await,
+        Ok(Ok(0) | Err(_))
+    )
+}
+
+/// Lets the server's connection tasks mark themselves idle or busy after
+/// the client's last step.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn over_the_caps_a_connection_is_closed_at_once_and_served_once_a_slot_frees() {
+async fn over_the_caps_a_connection_sheds_an_idle_one_or_is_closed_at_once() {
     let gslb = Gslb::start(&format!(
         "{}records:\n  - name: {NAME}\n    sets: [{{ id: a, targets: [192.0.2.1] }}]\n",
-        zone_with("  tcp_max_connections: 5\n  tcp_max_connections_per_ip: 3\n")
+        zone_with(
+            "  tcp_max_connections: 5\n  tcp_max_connections_per_ip: 3\n  tcp_idle_timeout: 60s\n"
+        )
     ))
     .await;
+    // Two addresses of one /24 are one client under the per-client cap.
     let (one, two, three) = (v4(0, 83, 1), v4(0, 83, 2), v4(0, 83, 3));
     let mut held = Vec::new();
-    for _ in 0..3 {
-        let mut stream = connect_from(one, gslb.addr).await.unwrap();
+    for from in [one, one, two] {
+        let mut stream = connect_from(from, gslb.addr).await.unwrap();
         let reply = ask(&mut stream, NAME, WAIT).await;
         assert!(
             matches!(&reply, Reply::Answered(m) if addrs(m) == ips(&["192.0.2.1"])),
@@ -87,27 +107,54 @@ async fn over_the_caps_a_connection_is_closed_at_once_and_served_once_a_slot_fre
         );
         held.push(stream);
     }
-    let fourth = connect_and_ask(one, gslb.addr, WAIT).await;
+    let fourth = connect_and_ask(three, gslb.addr, WAIT).await;
     assert!(
         matches!(fourth, Reply::Closed),
-        "per-address cap: {fourth:?}"
+        "per-prefix cap: {fourth:?}"
     );
     for _ in 0..2 {
-        let mut stream = connect_from(two, gslb.addr).await.unwrap();
+        let mut stream = connect_from(v4(0, 84, 1), gslb.addr).await.unwrap();
         assert!(matches!(
             ask(&mut stream, NAME, WAIT).await,
             Reply::Answered(_)
         ));
         held.push(stream);
     }
-    let sixth = connect_and_ask(three, gslb.addr, WAIT).await;
-    assert!(matches!(sixth, Reply::Closed), "global cap: {sixth:?}");
+    assert_eq!(gslb.metric("gslb_tcp_connections").await, Some(5.0));
+    settle().await;
+
+    // Every slot is taken by an idle connection: a newcomer sheds the
+    // oldest idle one of the heaviest prefix (127.0.83/24, three) and is
+    // answered.
+    let newcomer = connect_and_ask(v4(0, 85, 1), gslb.addr, WAIT).await;
+    assert!(matches!(newcomer, Reply::Answered(_)), "{newcomer:?}");
+    assert!(
+        is_closed(&mut held[0]).await,
+        "the oldest idle one was shed"
+    );
+    held.remove(0);
+    assert_eq!(gslb.metric("gslb_tcp_shed_total").await, Some(1.0));
+
+    // With a message under way on each, no connection is idle: a newcomer
+    // is closed at once, never queued.
+    let four = eventually(WAIT, async || {
+        gslb.metric("gslb_tcp_connections").await == Some(4.0)
+    })
+    .await;
+    assert!(four.is_some(), "the answered newcomer has closed");
+    held.push(connect_from(v4(0, 85, 1), gslb.addr).await.unwrap());
+    for stream in &mut held {
+        stream.write_all(&[0]).await.unwrap();
+    }
+    settle().await;
+    let refused = connect_and_ask(v4(0, 86, 1), gslb.addr, WAIT).await;
+    assert!(matches!(refused, Reply::Closed), "global cap: {refused:?}");
     assert_eq!(gslb.metric("gslb_tcp_connections").await, Some(5.0));
 
-    drop(held.remove(0));
+    drop(held);
     let served = eventually(Duration::from_secs(5), async || {
         matches!(
-            connect_and_ask(three, gslb.addr, WAIT).await,
+            connect_and_ask(v4(0, 86, 1), gslb.addr, WAIT).await,
             Reply::Answered(_)
         )
     })
@@ -124,7 +171,72 @@ async fn over_the_caps_a_connection_is_closed_at_once_and_served_once_a_slot_fre
             .await
             >= Some(1.0)
     );
-    drop(held);
+    gslb.server.shutdown(WAIT).await;
+}
+
+/// `dig +tcp` from `from`: whether it got an answer with the address.
+fn dig_tcp_from(from: IpAddr, to: SocketAddr) -> bool {
+    let out = std::process::Command::new("dig")
+        .args(["-b", &from.to_string(), &format!("@{}", to.ip())])
+        .args(["-p", &to.port().to_string()])
+        .args(["+tcp", "+time=2", "+tries=1", "+short", NAME])
+        .output()
+        .expect("dig runs");
+    String::from_utf8_lossy(&out.stdout).trim() == "192.0.2.1"
+}
+
+/// Opens the closed ones among `held` again from their addresses, as a
+/// hog that reconnects would.
+async fn refill(held: &mut [(IpAddr, TcpStream)], to: SocketAddr) {
+    for (from, stream) in held.iter_mut() {
+        let mut byte = [0u8; 1];
+        let closed = matches!(stream.read(&mut byte).now_or_never(), Some(Ok(0) | Err(_)));
+        if closed
+            && let Ok(Ok(new)) =
+                tokio::time::timeout(Duration::from_secs(1), connect_from(*from, to)).await
+        {
+            *stream = new;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(not(has_dig), ignore = "needs dig (apt-get install bind9-dnsutils)")]
+async fn idle_connections_from_many_addresses_do_not_lock_dig_out_of_tcp() {
+    // 50 addresses in 10 /24s hold 2 idle connections each: 100, the
+    // global cap, with 20 per prefix (the per-client cap). Counting exact
+    // addresses let them fill the cap and refuse everyone else.
+    const TRIES: usize = 20;
+    let gslb = Gslb::start(&format!(
+        "{}records:\n  - name: {NAME}\n    sets: [{{ id: a, targets: [192.0.2.1] }}]\n",
+        zone_with("  tcp_max_connections: 100\n  tcp_idle_timeout: 60s\n")
+    ))
+    .await;
+    let mut held = Vec::new();
+    for net in 1..=10 {
+        for host in 1..=5 {
+            for _ in 0..2 {
+                let from = v4(2, net, host);
+                held.push((from, connect_from(from, gslb.addr).await.unwrap()));
+            }
+        }
+    }
+    settle().await;
+    assert_eq!(gslb.metric("gslb_tcp_connections").await, Some(100.0));
+
+    let mut answered = 0;
+    for i in 0..TRIES {
+        let from = v4(3, 0, i as u8 + 1);
+        if tokio::task::block_in_place(|| dig_tcp_from(from, gslb.addr)) {
+            answered += 1;
+        }
+        refill(&mut held, gslb.addr).await;
+        settle().await;
+    }
+    eprintln!("dig +tcp answered {answered} of {TRIES} during the idle hog");
+    assert_eq!(answered, TRIES, "dig +tcp during the hog");
+    assert_eq!(gslb.metric("gslb_tcp_connections").await, Some(100.0));
+    assert!(gslb.metric("gslb_tcp_shed_total").await >= Some(TRIES as f64));
     gslb.server.shutdown(WAIT).await;
 }
 
@@ -269,7 +381,7 @@ async fn a_connection_flood_under_a_low_fd_limit_leaves_dns_probes_and_cpu_alone
     );
 
     let mut held = hold([v4(0, 81, 1)], 40, gslb.dns).await;
-    held.extend(hold((1..=120).map(|i| v4(1, 0, i)), 1, gslb.dns).await);
+    held.extend(hold((1..=120).map(|i| v4(1, i, 0)), 1, gslb.dns).await);
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let cpu_before = gslb.cpu();
@@ -307,12 +419,15 @@ async fn a_connection_flood_under_a_low_fd_limit_leaves_dns_probes_and_cpu_alone
         gslb.log()
     );
 
-    // Full: a new client is closed at once, not left waiting.
-    let newcomer = connect_and_ask(v4(0, 82, 1), gslb.dns, Duration::from_secs(3)).await;
-    assert!(matches!(newcomer, Reply::Closed), "{newcomer:?}");
+    // Full of idle connections: a new client sheds one and is answered,
+    // and the count stays within the cap.
     let cap = gslb.metric("gslb_tcp_max_connections").await.unwrap();
     assert!(cap < 100.0, "the cap fits the fd limit: {cap}");
     assert_eq!(gslb.metric("gslb_tcp_connections").await, Some(cap));
+    let newcomer = connect_and_ask(v4(0, 82, 1), gslb.dns, Duration::from_secs(3)).await;
+    assert!(matches!(newcomer, Reply::Answered(_)), "{newcomer:?}");
+    assert!(gslb.metric("gslb_tcp_connections").await <= Some(cap));
+    assert!(gslb.metric("gslb_tcp_shed_total").await >= Some(1.0));
     assert!(
         gslb.metric("gslb_tcp_rejected_total{reason=\"max_connections_per_ip\"}")
             .await
@@ -345,7 +460,7 @@ async fn stalled_partial_frames_are_dropped_with_their_memory() {
         None,
     );
     gslb.wait_ready().await;
-    let mut held = hold((1..=200).map(|i| v4(1, 1, i)), 1, gslb.dns).await;
+    let mut held = hold((1..=200).map(|i| v4(1, i, 1)), 1, gslb.dns).await;
     assert_eq!(held.len(), 200);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = gslb.rss_kib();

@@ -9,6 +9,7 @@
 
 mod apt_sources;
 mod cluster;
+mod events;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../integration/harness.rs"]
 mod harness;
@@ -202,6 +203,32 @@ async fn rejection_events(cluster: &Cluster, namespace: &str) -> String {
             None,
         )
         .await
+}
+
+/// Returns once the clock is past the second `NAMESPACE/NAME` was created
+/// in, so an object created now is strictly younger (`creationTimestamp`
+/// has one-second resolution).
+async fn after_the_second_of(cluster: &Cluster, namespace: &str, name: &str) {
+    let created = cluster
+        .kubectl(
+            &[
+                "get",
+                "dnsendpoint",
+                "-n",
+                namespace,
+                name,
+                "-o",
+                "jsonpath={.metadata.creationTimestamp}",
+            ],
+            None,
+        )
+        .await;
+    let created = humantime::parse_rfc3339(created.trim())
+        .unwrap_or_else(|e| panic!("creationTimestamp {created:?}: {e}"));
+    let younger = created + Duration::from_secs(1);
+    if let Ok(wait) = younger.duration_since(std::time::SystemTime::now()) {
+        tokio::time::sleep(wait + Duration::from_millis(50)).await;
+    }
 }
 
 async fn apply(cluster: &Cluster, manifest: &str) {
@@ -470,6 +497,10 @@ async fn dnsendpoints_applied_with_kubectl_are_answered_by_gslb() {
     }
     apply(&cluster, TEAM_A_SHOP).await;
     until_observed_in(&cluster, "team-a", "webapp").await;
+    // The older object owns the name, by creationTimestamp, which counts
+    // whole seconds: created in the same second, the two would tie, and
+    // the tie goes to namespace order ("attacker" < "team-a").
+    after_the_second_of(&cluster, "team-a", "webapp").await;
     apply(&cluster, ATTACKER_SHOP).await;
     let event = eventually("an Event about the attacker's endpoint", FOLLOW, || async {
         let out = rejection_events(&cluster, "attacker").await;

@@ -298,3 +298,74 @@ async fn changes_at_a_real_dns_server_arrive_within_the_refresh() {
     cancel.cancel();
     task.await.expect("stops");
 }
+
+/// Collects formatted log lines, for tests that count them.
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Lines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lines {
+    fn containing(&self, text: &str) -> usize {
+        String::from_utf8_lossy(&self.0.lock())
+            .lines()
+            .filter(|l| l.contains(text))
+            .count()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn unusable_upstream_addresses_are_dropped_and_logged_once_per_change() {
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let _log = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish(),
+    );
+    const DROPPED: &str = "no client can connect to (unspecified";
+    let script = Script::default();
+    let host = "lb.example.test.";
+    script.set(host, answer(&["0.0.0.0", "192.0.2.1", "ff02::1"], 5));
+    let mut run = Running::start(script, AliasPolicy::default(), &[host]);
+    let view = run.next_view(host).await;
+    assert_eq!(&*view.addrs, &[ip("192.0.2.1")]);
+    tokio::time::sleep(secs(30)).await;
+    assert!(run.script.asked(host).len() >= 6, "refreshed meanwhile");
+    assert_eq!(lines.containing(DROPPED), 1, "once, not per refresh");
+
+    run.script.set(host, answer(&["0.0.0.0", "192.0.2.1"], 5));
+    tokio::time::sleep(secs(30)).await;
+    assert_eq!(lines.containing(DROPPED), 2, "a change is logged");
+
+    // Nothing usable left: a failure, the last usable addresses stay.
+    run.script.set(host, answer(&["0.0.0.0"], 5));
+    tokio::time::sleep(secs(30)).await;
+    let status = run.board.status(&name(host)).expect("on the board");
+    assert_eq!(
+        status.last_error.as_deref(),
+        Some("resolved only to addresses no client can connect to: 0.0.0.0")
+    );
+    assert_eq!(status.addresses.len(), 1);
+    assert_eq!(status.addresses[0].0, ip("192.0.2.1"));
+    assert_eq!(lines.containing(DROPPED), 2);
+
+    run.script.set(host, answer(&["192.0.2.2"], 5));
+    // Earlier reports (each answer moves the expiry) are still queued.
+    while *run.next_view(host).await.addrs != [ip("192.0.2.2")] {}
+    assert_eq!(
+        lines.containing("no longer resolves to unusable addresses"),
+        1
+    );
+    run.stop().await;
+}

@@ -7,6 +7,7 @@ use super::{Checker, DEFAULT_TTL, MAX_TTL, alias};
 use crate::config::RecordScope;
 use crate::config::raw::{RawGeo, RawRecord, RawSet};
 use crate::geo::{Continent, Coordinates, Country, Subdivision};
+use crate::model::target::Unusable;
 use crate::model::{Fallback, GeoScope, Record, TargetSet, zone_of};
 use crate::name::Name;
 
@@ -170,7 +171,10 @@ impl<'a> RecordChecker<'a> {
                 alias::Target::Ip(ip) if targets.contains(&ip) => {
                     check.error(target_path, format!("{ip} is listed twice"));
                 }
-                alias::Target::Ip(ip) => targets.push(ip),
+                alias::Target::Ip(ip) => match Unusable::of(ip) {
+                    Some(why) => check.error(target_path, format!("{ip} {}", why.reason())),
+                    None => targets.push(ip),
+                },
                 alias::Target::Host(name) if hostnames.contains(&name) => {
                     check.error(target_path, format!("{name} is listed twice"));
                 }

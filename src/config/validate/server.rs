@@ -60,6 +60,8 @@ pub(super) fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server>
         1,
         1_000_000,
     );
+    let tcp_ipv4_prefix = check.int("server.tcp_ipv4_prefix", raw.tcp_ipv4_prefix, 24, 1, 32);
+    let tcp_ipv6_prefix = check.int("server.tcp_ipv6_prefix", raw.tcp_ipv6_prefix, 56, 1, 128);
     let shutdown_grace = check.duration(
         "server.shutdown_grace",
         raw.shutdown_grace.as_deref(),
@@ -153,6 +155,8 @@ pub(super) fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server>
         tcp_idle_timeout: tcp_idle_timeout?,
         tcp_max_connections: tcp_max_connections?,
         tcp_max_connections_per_ip: tcp_max_connections_per_ip?,
+        tcp_ipv4_prefix: tcp_ipv4_prefix?,
+        tcp_ipv6_prefix: tcp_ipv6_prefix?,
         shutdown_grace: shutdown_grace?,
         max_config_bytes: max_config_bytes?,
         max_records: max_records?,

@@ -333,6 +333,12 @@ fn every_rejection_names_the_endpoint_and_keeps_the_rest() {
             "does not fit recordType A",
         ),
         (
+            "an address no client can connect to",
+            a(W, "x", "0.0.0.0", &[]),
+            Reason::Target,
+            "targets: 0.0.0.0 is the unspecified address",
+        ),
+        (
             "no targets",
             a(W, "x", "", &[]),
             Reason::Target,
@@ -1443,4 +1449,78 @@ fn a_file_with_hostname_targets_loads_in_the_server() {
         "lb.elb.example.test."
     );
     assert!(record.sets[0].targets.is_empty());
+}
+
+#[test]
+fn endpoints_whose_hostname_targets_loop_are_left_out_whole() {
+    // app → lb → app among the endpoints; a file with them would be
+    // rejected by the server, stopping every later update.
+    let manifest = object(
+        "team-a",
+        "loop",
+        &[
+            a(
+                "app.global.example.test",
+                "one",
+                "lb.global.example.test",
+                &[],
+            ),
+            a(
+                "lb.global.example.test",
+                "two",
+                "app.global.example.test",
+                &[],
+            ),
+            a(
+                "ok.global.example.test",
+                "three",
+                "lb.elb.example.test",
+                &[],
+            ),
+        ]
+        .concat(),
+    );
+    let c = run(&manifest);
+    assert_eq!(c.file.records.len(), 1, "{:#?}", c.rejections);
+    assert_eq!(c.file.records[0].name, "ok.global.example.test.");
+    let rejected: Vec<(usize, Reason)> = c
+        .rejections
+        .iter()
+        .map(|r| (r.endpoint, r.reason))
+        .collect();
+    assert_eq!(rejected, [(0, Reason::Target), (1, Reason::Target)]);
+    assert!(
+        c.rejections[0].detail.contains(
+            "loop through records gslb serves: app.global.example.test. → lb.global.example.test. → app.global.example.test."
+        ),
+        "{}",
+        c.rejections[0].detail
+    );
+
+    // Through a record of the config itself.
+    let raw: RawConfig = serde_saphyr::from_str(&CONFIG.replace(
+        "targets: [192.0.2.99]",
+        "targets: [edge.global.example.test.]",
+    ))
+    .expect("test config parses");
+    let scope = RecordScope::from_config(&raw, "gslb.yaml").expect("valid");
+    let manifest = object(
+        "team-a",
+        "edge",
+        &a(
+            "edge.global.example.test",
+            "x",
+            "static.global.example.test",
+            &[],
+        ),
+    );
+    let c = convert(&objects(&manifest), &scope);
+    assert!(c.file.records.is_empty(), "{:#?}", c.file);
+    assert!(
+        c.rejections[0].detail.contains(
+            "edge.global.example.test. → static.global.example.test. → edge.global.example.test."
+        ),
+        "{:?}",
+        c.rejections
+    );
 }

@@ -19,11 +19,13 @@ struct Call {
     body: Value,
 }
 
-/// A fake API server: records calls; answers 500 while `failing`.
+/// A fake API server: records calls; answers 500 while `failing`, and
+/// 404 to patches of Events while `events_lost` (they were deleted).
 #[derive(Clone, Default)]
 struct FakeApi {
     calls: Arc<Mutex<Vec<Call>>>,
     failing: Arc<Mutex<bool>>,
+    events_lost: Arc<Mutex<bool>>,
 }
 
 impl FakeApi {
@@ -41,7 +43,16 @@ impl FakeApi {
                     body: body.clone(),
                 });
                 let failing = *api.failing.lock().expect("failing");
-                let (status, reply) = if failing {
+                let lost = *api.events_lost.lock().expect("events_lost")
+                    && parts.method == http::Method::PATCH
+                    && parts.uri.path().contains("/events/");
+                let (status, reply) = if lost {
+                    (
+                        404,
+                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                               "message": "events not found", "reason": "NotFound", "code": 404}),
+                    )
+                } else if failing {
                     (
                         500,
                         json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
@@ -227,6 +238,45 @@ async fn a_rejection_repeated_in_a_new_generation_counts_in_the_series() {
             .await
     );
     assert_eq!(api.take()[0].body["series"]["count"], 3);
+}
+
+#[tokio::test]
+async fn a_repeat_whose_event_is_gone_creates_a_new_event() {
+    let api = FakeApi::default();
+    let (mut reporter, _) = reporter(&api);
+    assert!(
+        reporter
+            .apply(&rejections(1, &[(1, "recordType CNAME")]))
+            .await
+    );
+    api.take();
+    // The Event was deleted (or lost with the API server's storage): the
+    // patch that would count the repeat finds nothing.
+    *api.events_lost.lock().expect("events_lost") = true;
+    assert!(
+        reporter
+            .apply(&rejections(2, &[(1, "recordType CNAME")]))
+            .await
+    );
+    let calls = api.take();
+    let methods: Vec<&str> = calls.iter().map(|c| c.method.as_str()).collect();
+    assert_eq!(methods, ["PATCH", "POST"], "{calls:#?}");
+    assert!(calls[1].body.get("series").is_none(), "a new Event");
+    let created = calls[1].body["metadata"]["name"]
+        .as_str()
+        .expect("event name")
+        .to_owned();
+    // The next repeat counts into the new Event.
+    *api.events_lost.lock().expect("events_lost") = false;
+    assert!(
+        reporter
+            .apply(&rejections(3, &[(1, "recordType CNAME")]))
+            .await
+    );
+    let calls = api.take();
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(calls[0].path, format!("{EVENTS}/{created}"));
+    assert_eq!(calls[0].body["series"]["count"], 2);
 }
 
 #[tokio::test]

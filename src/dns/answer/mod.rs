@@ -44,8 +44,14 @@ const TYPE_CNAME: u16 = 5;
 const TYPE_SOA: u16 = 6;
 const TYPE_DS: u16 = 43;
 const TYPE_AAAA: u16 = 28;
+/// NXNAME (RFC 9824), the first of the Q and Meta-TYPEs (128-255).
+const TYPE_NXNAME: u16 = 128;
+/// TSIG (RFC 8945), the last Meta-TYPE before the transfer and mail QTYPEs.
+const TYPE_TSIG: u16 = 250;
 const TYPE_IXFR: u16 = 251;
 const TYPE_AXFR: u16 = 252;
+const TYPE_MAILB: u16 = 253;
+const TYPE_MAILA: u16 = 254;
 const TYPE_ANY: u16 = 255;
 const CLASS_IN: u16 = 1;
 /// Plain DNS over UDP (RFC 1035 §4.2.1).
@@ -200,6 +206,24 @@ impl Default for Responder {
     }
 }
 
+/// The error for a question gslb does not look up: another class or a
+/// zone transfer (REFUSED); the obsolete mail QTYPEs MAILA and MAILB
+/// (NOTIMP); a Meta-TYPE, which names data of one message and is never
+/// stored, so asking for it is malformed (FORMERR: OPT, NXNAME as RFC 9824
+/// §3.5 requires, TKEY, TSIG and the unassigned rest of 128-250, RFC 6895
+/// §3.1). BIND answers the same (`ns_query_start`). `None` for a query to
+/// look up, ANY included.
+#[inline]
+fn not_a_data_query(qclass: u16, qtype: u16) -> Option<u16> {
+    match qtype {
+        _ if qclass != CLASS_IN => Some(REFUSED),
+        TYPE_AXFR | TYPE_IXFR => Some(REFUSED),
+        TYPE_MAILA | TYPE_MAILB => Some(NOTIMP),
+        wire::TYPE_OPT | TYPE_NXNAME..=TYPE_TSIG => Some(FORMERR),
+        _ => None,
+    }
+}
+
 impl Responder {
     /// A responder with a fixed RNG seed, for reproducible tests.
     pub fn with_seed(seed: u64) -> Self {
@@ -249,11 +273,8 @@ impl Responder {
         if query.edns.is_some_and(|e| e.version > 0) {
             return msg.finish(BADVERS, false, 0);
         }
-        if q.qclass != CLASS_IN || q.qtype == TYPE_AXFR || q.qtype == TYPE_IXFR {
-            return msg.finish(REFUSED, false, 0);
-        }
-        if q.qtype == wire::TYPE_OPT {
-            return msg.finish(FORMERR, false, 0);
+        if let Some(rcode) = not_a_data_query(q.qclass, q.qtype) {
+            return msg.finish(rcode, false, 0);
         }
         let qname = q.name.as_bytes();
         let question = Owner {

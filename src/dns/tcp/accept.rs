@@ -1,5 +1,6 @@
-//! The accept loop: admits a connection if a slot is free, else closes it
-//! at once (never queued), and backs off when `accept` itself fails.
+//! The accept loop: admits a connection if a slot is free or an idle
+//! connection can be shed for it, else closes it at once (never queued),
+//! and backs off when `accept` itself fails.
 //!
 //! `accept` fails with EMFILE/ENFILE when descriptors run out, and keeps
 //! failing while the pending connection waits in the backlog: retrying at
@@ -143,12 +144,9 @@ pub(crate) async fn run<A: Accept>(mut acceptor: A, admission: Admission, stop: 
                     admission.cell.clone(),
                     admission.metrics.clone(),
                 )
-                .with_updates(admission.updates.clone());
-                let stop = stop.clone();
-                connections.spawn(async move {
-                    connection.serve(stop).await;
-                    drop(slot);
-                });
+                .with_updates(admission.updates.clone())
+                .with_slot(slot);
+                connections.spawn(connection.serve(stop.clone()));
             }
             // Dropping the stream closes it: over a cap, never queued.
             Err(why) => debug!(client = %peer, reason = why.label(), "TCP connection refused"),
@@ -163,6 +161,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use super::*;
+    use crate::rrl::PrefixLengths;
 
     #[test]
     fn backoff_doubles_to_a_second_and_resets_on_success() {
@@ -203,7 +202,7 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         let calls = Arc::new(AtomicUsize::new(0));
         let admission = Admission {
-            slots: Slots::new(10, 10, metrics.clone()),
+            slots: Slots::new(10, 10, PrefixLengths::new(24, 56), metrics.clone()),
             settings: ConnectionSettings::new(Duration::from_secs(10)),
             cell: super::super::test_cell(),
             metrics: metrics.clone(),

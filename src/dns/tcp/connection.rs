@@ -11,6 +11,9 @@
 //! client merely announced) and shrink back when the connection goes idle,
 //! so idle and stalled connections cost little memory.
 //!
+//! An idle connection tells its [`Slot`] so, and closes when the slot
+//! sheds it to admit another client at the connection cap.
+//!
 //! On stop, an idle connection answers what has already arrived in its
 //! socket and closes; a message under way is finished and answered first.
 
@@ -21,6 +24,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 use tokio_util::sync::CancellationToken;
 
+use super::slots::Slot;
 use crate::dns::answer::{Responder, Transport};
 use crate::dns::signed;
 use crate::dns::update::{self, ReplyTo, UpdateQueue};
@@ -120,6 +124,10 @@ pub(crate) struct Connection<S> {
     buffers: Buffers,
     /// Where UPDATE messages go; answered REFUSED without a queue.
     updates: UpdateQueue,
+    /// The connection's place under the caps, told when it is idle.
+    slot: Option<Slot>,
+    /// Cancelled when the slot is shed (never without a slot).
+    shed: CancellationToken,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -139,7 +147,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             metrics,
             buffers: Buffers::default(),
             updates: UpdateQueue::default(),
+            slot: None,
+            shed: CancellationToken::new(),
         }
+    }
+
+    /// Holds `slot` while it serves, marking it idle between messages so
+    /// it can be shed, and closes when it is.
+    pub(crate) fn with_slot(mut self, slot: Slot) -> Self {
+        self.shed = slot.shed_signal();
+        self.slot = Some(slot);
+        self
     }
 
     /// Sends UPDATE messages to `updates`.
@@ -170,13 +188,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 }
             }
             let deadline = match started {
-                None => Instant::now() + self.settings.idle_timeout,
+                None => {
+                    if let Some(slot) = &self.slot {
+                        slot.idle();
+                    }
+                    Instant::now() + self.settings.idle_timeout
+                }
                 Some(at) => at + self.settings.message_timeout,
             };
             let want = self.buffers.wanted();
             self.buffers.inbox.reserve_exact(want);
             let read = tokio::select! {
                 biased;
+                () = self.shed.cancelled(), if started.is_none() => return,
                 () = stop.cancelled(), if !stopping && started.is_none() => {
                     stopping = true;
                     continue;
@@ -186,7 +210,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             match read {
                 Ok(Ok(0) | Err(_)) => return,
                 Ok(Ok(_)) => {
-                    started.get_or_insert_with(Instant::now);
+                    if started.is_none() {
+                        if let Some(slot) = &self.slot {
+                            slot.busy();
+                        }
+                        started = Some(Instant::now());
+                    }
                 }
                 Err(_elapsed) => {
                     let kind = if started.is_some() {

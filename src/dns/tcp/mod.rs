@@ -2,8 +2,11 @@
 //!
 //! * `slots`: the caps on open connections, globally
 //!   (`server.tcp_max_connections`, lowered to fit the fd budget) and per
-//!   client address (`server.tcp_max_connections_per_ip`). A connection
-//!   over either cap is closed as soon as it is accepted.
+//!   client prefix (`server.tcp_max_connections_per_ip`, clients grouped
+//!   by `server.tcp_ipv4_prefix` / `tcp_ipv6_prefix`). At the global cap
+//!   the oldest idle connection of the heaviest prefix is shed for a new
+//!   one; a connection over the prefix's cap, or arriving when no
+//!   connection is idle, is closed as soon as it is accepted.
 //! * `accept`: the loop, which backs off when `accept` fails (EMFILE)
 //!   instead of spinning, and owns its connections' tasks.
 //! * `connection`: RFC 7766 framing, timeouts, in-order answers from the

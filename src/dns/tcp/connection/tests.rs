@@ -209,3 +209,48 @@ fn idle_buffers_give_back_what_a_large_message_took() {
         assert!(buffer.capacity() <= KEEP, "{}", buffer.capacity());
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_connection_closes_when_its_slot_is_shed_and_a_busy_one_first_answers() {
+    use crate::dns::tcp::Slots;
+    use crate::rrl::PrefixLengths;
+
+    let metrics = Arc::new(Metrics::default());
+    let slots = Slots::new(2, 2, PrefixLengths::new(24, 56), metrics.clone());
+    let serve = |ip: &str| {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        let slot = slots.acquire(ip.parse().unwrap()).unwrap();
+        let connection = Connection::new(
+            server,
+            ip.parse().unwrap(),
+            ConnectionSettings::new(Duration::from_secs(60)),
+            test_cell(),
+            metrics.clone(),
+        )
+        .with_slot(slot);
+        (
+            client,
+            tokio::spawn(connection.serve(CancellationToken::new())),
+        )
+    };
+    let (mut idle, idle_task) = serve("192.0.2.1");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (mut busy, _busy_task) = serve("198.51.100.1");
+    // Half a message: this one is not idle.
+    let whole = query(7, "webapp.global.example.test.");
+    busy.write_all(&whole[..5]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(10)).await;
+
+    let _newcomer = slots.acquire("203.0.113.1".parse().unwrap()).unwrap();
+    assert!(closed(&mut idle).await, "the idle connection is shed");
+    idle_task.await.unwrap();
+    busy.write_all(&whole[5..]).await.unwrap();
+    let answer = read_message(&mut busy)
+        .await
+        .expect("the busy one is answered");
+    assert_eq!(answer.metadata.id, 7);
+    assert_eq!(
+        metrics.tcp.shed.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
