@@ -92,6 +92,7 @@ fn validated(records: usize, sets: usize) -> gslb::model::Config {
                 records: (first..records.min(first + RECORDS_PER_FILE))
                     .map(|r| record(r, sets))
                     .collect(),
+                overrides: Vec::new(),
             };
             let text = serde_json::to_string(&file).expect("bench records encode");
             (format!("records-{first}.json"), text)

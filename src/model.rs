@@ -10,9 +10,12 @@ use crate::geo::{Continent, Coordinates, Country, Subdivision};
 use crate::name::Name;
 use crate::rdata::{Rdata, RecordType};
 
+pub mod file_override;
 pub mod ns_answer;
 pub mod target;
 pub mod update;
+
+pub use file_override::{FileOverride, OverrideState};
 
 /// A whole validated configuration, record files merged in.
 #[derive(Debug, Clone)]
@@ -25,6 +28,9 @@ pub struct Config {
     pub health_checks: BTreeMap<String, Arc<HealthCheck>>,
     /// Every record of the config and of its record files.
     pub records: Vec<Record>,
+    /// The overrides the record files declare, at most one per (record,
+    /// set); they take precedence over the admin API's.
+    pub overrides: Vec<FileOverride>,
 }
 
 /// `server:` settings.

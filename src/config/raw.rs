@@ -36,6 +36,32 @@ pub struct RawRecordFile {
     /// Records, in the same shape as the config's `records`.
     #[serde(default, deserialize_with = "super::limits::counted_records")]
     pub records: Vec<RawRecord>,
+    /// Overrides declared outside gslb (crd-sync writes one per
+    /// GslbOverride object in force); they take precedence over the admin
+    /// API's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<RawFileOverride>,
+}
+
+/// One entry of a record file's `overrides:`.
+#[derive(Debug, Default, Deserialize, Serialize, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RawFileOverride {
+    /// Record name.
+    pub record: String,
+    /// Set id.
+    pub set: String,
+    /// `down` or `up`.
+    pub state: String,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The GslbOverride it comes from: `CLUSTER/NAMESPACE/NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+    /// When it was declared (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
 }
 
 /// `server:`.

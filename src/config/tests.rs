@@ -358,6 +358,82 @@ fn record_files_merge_and_duplicates_name_both_files() {
 }
 
 #[test]
+fn record_file_overrides_are_read_and_each_bad_one_named_with_file_and_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let crd = dir.path().join("crd-records.yaml");
+    let hand = dir.path().join("hand.yaml");
+    std::fs::write(&crd, "# Written by gslb crd-sync\n{\"records\": [], \"overrides\": [{\"record\": \"a.global.example.test.\", \"set\": \"x\", \"state\": \"down\", \"reason\": \"maintenance\", \"object\": \"us/gslb/drain-x\", \"at\": \"2025-01-31T12:00:00Z\"}]}\n").unwrap();
+    std::fs::write(
+        &hand,
+        "records: []\noverrides:\n  - { record: a.global.example.test., set: y, state: up }\n",
+    )
+    .unwrap();
+    let yaml = with_records(
+        "  - name: a.global.example.test.\n    sets: [{ id: x, targets: [192.0.2.1] }, { id: y, targets: [192.0.2.2] }]\n",
+    )
+    .replace(
+        "server: { dns_listen: [\"127.0.0.1:5353\"] }",
+        &format!(
+            "server: {{ dns_listen: [\"127.0.0.1:5353\"], record_files: [\"{}\", \"{}\"] }}",
+            crd.display(),
+            hand.display()
+        ),
+    );
+    let loaded = load_text(&yaml, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let overrides = &loaded.config.overrides;
+    assert_eq!(overrides.len(), 2, "{overrides:?}");
+    assert_eq!(
+        (
+            overrides[0].set.as_str(),
+            overrides[0].state,
+            overrides[0].object.as_deref()
+        ),
+        (
+            "x",
+            crate::model::OverrideState::Down,
+            Some("us/gslb/drain-x")
+        )
+    );
+    assert_eq!(overrides[1].object, None, "written by hand");
+    assert_eq!(&*overrides[1].file, hand.display().to_string().as_str());
+    let kept = loaded.without_records();
+    assert_eq!(
+        kept.config.overrides.len(),
+        2,
+        "kept with the server settings"
+    );
+
+    std::fs::write(&hand, "records: []\noverrides:\n  - { record: a.global.example.test., set: x, state: auto }\n  - { record: a.global.example.test., set: x, state: up, colour: red }\n").unwrap();
+    let err = load_text(&yaml, &[]).err().unwrap();
+    let lines: Vec<String> = err.0.iter().map(ToString::to_string).collect();
+    let file = hand.display().to_string();
+    assert_eq!(lines.len(), 1, "a type error stops the file: {lines:#?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{file}: overrides[1].colour: unknown field `colour`"
+        )),
+        "{lines:#?}"
+    );
+    std::fs::write(&hand, "records: []\noverrides:\n  - { record: a.global.example.test., set: x, state: auto }\n  - { record: a.global.example.test., set: x, state: up }\n").unwrap();
+    let err = load_text(&yaml, &[]).err().unwrap();
+    let lines: Vec<String> = err.0.iter().map(ToString::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "{file}: overrides[0].state: \"auto\" is not an override state"
+        )),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        lines[1],
+        format!(
+            "{file}: overrides[1]: set \"x\" of a.global.example.test. is already overridden in {} overrides[0]",
+            crd.display()
+        )
+    );
+}
+
+#[test]
 fn a_missing_geoip_database_is_a_config_error_with_the_reason() {
     let yaml = with_records(
         "  - name: a.global.example.test.\n    sets: [{ id: x, targets: [192.0.2.1] }]\n",

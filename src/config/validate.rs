@@ -3,8 +3,9 @@
 //! not an IP address`) before failing, so an operator fixes a file in one go.
 //!
 //! One file per section: `server`, `zones`, `health_checks`, `records` (the
-//! config's and the record files'), and within them `alias`, `rate_limit`,
-//! `statics` and `updates`. Each reports to a `Checker`.
+//! config's and the record files'), the record files' `overrides`, and
+//! within them `alias`, `rate_limit`, `statics` and `updates`. Each reports
+//! to a `Checker`.
 
 use std::sync::Arc;
 
@@ -24,6 +25,7 @@ pub(super) const DEFAULT_DEGRADED_TTL: i64 = 10;
 mod alias;
 mod checker;
 mod health_checks;
+mod overrides;
 mod peering;
 mod rate_limit;
 mod records;
@@ -35,6 +37,8 @@ mod zones;
 pub use alias::{TargetLoop, target_loops};
 pub(super) use checker::Checker;
 pub(super) use health_checks::health_checks;
+use overrides::OverrideChecker;
+pub use overrides::check_override;
 pub(super) use records::RecordChecker;
 use server::server;
 pub(super) use zones::zones;
@@ -64,9 +68,11 @@ pub fn validate(
     let scope = RecordScope::of(&zones, health_checks);
     let mut records = RecordChecker::new(&scope);
     records.add_all(&mut check, &raw.records);
+    let mut overrides = OverrideChecker::default();
     for source in &record_files {
         let mut check = Checker::new(source.file.clone(), &mut errors);
         records.add_all(&mut check, &source.raw.records);
+        overrides.add_all(&mut check, &source.raw.overrides);
     }
     let records = records.records;
     let health_checks = scope.health_checks;
@@ -83,6 +89,7 @@ pub fn validate(
             zones,
             health_checks,
             records,
+            overrides: overrides.overrides,
         }),
         _ => Err(ConfigErrors(errors)),
     }

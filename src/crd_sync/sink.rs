@@ -133,6 +133,7 @@ mod tests {
                     health_check: None,
                 }],
             }],
+            overrides: Vec::new(),
         }
     }
 

@@ -142,12 +142,7 @@ impl<'a> RecordChecker<'a> {
     }
 
     fn set(&self, check: &mut Checker<'_>, path: &str, raw: &RawSet) -> Option<TargetSet> {
-        let id_ok = !raw.id.is_empty()
-            && raw.id.len() <= 253
-            && raw
-                .id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c));
+        let id_ok = set_id_ok(&raw.id);
         if !id_ok {
             check.error(
                 format!("{path}.id"),
@@ -239,6 +234,15 @@ impl<'a> RecordChecker<'a> {
         })
         .filter(|_| all_ok)
     }
+}
+
+/// Whether `id` may be a set id: 1-253 letters, digits or `- _ . / :`.
+pub(super) fn set_id_ok(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 253
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c))
 }
 
 fn geo_scope(check: &mut Checker<'_>, path: &str, raw: Option<&RawGeo>) -> Option<GeoScope> {
