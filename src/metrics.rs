@@ -11,6 +11,7 @@
 //! the admin API, which adds what it reads from the snapshot.
 
 pub mod admin;
+pub mod overrides;
 pub mod peers;
 pub mod tcp;
 pub mod updates;
@@ -230,6 +231,8 @@ pub struct Metrics {
     pub updates: updates::UpdateCounters,
     /// The peer group: peers' reachability and lag, the vote's views.
     pub peers: peers::PeerMetrics,
+    /// Overrides in force by state and source.
+    pub overrides: overrides::OverrideCounts,
     zones: Mutex<HashMap<String, Arc<ZoneCounters>>>,
     sets: Mutex<HashMap<(String, String), Arc<SetCounters>>>,
     probes: ProbeMetrics,
@@ -518,6 +521,7 @@ impl Collector for CounterCollector {
         m.tcp.encode(&mut encoder)?;
         m.updates.encode(&mut encoder)?;
         m.peers.encode(&mut encoder)?;
+        m.overrides.encode(&mut encoder)?;
         Ok(())
     }
 }

@@ -49,7 +49,7 @@ use crate::health::prober::StatusBoard;
 use crate::metrics::{Detail, Metrics};
 use crate::table::shared::quorum::HealthView;
 use crate::table::{
-    SnapshotCell, overrides::OverrideEntry, state_file::SavedWatch, writer::WriterHandle,
+    SnapshotCell, overrides::ListedOverride, state_file::SavedWatch, writer::WriterHandle,
 };
 use access::Access;
 use listener::Limits;
@@ -76,7 +76,7 @@ pub struct AdminState {
     /// Who may use the operator routes.
     pub access: Access,
     /// The overrides in force, as the writer publishes them.
-    pub overrides: watch::Receiver<Arc<[OverrideEntry]>>,
+    pub overrides: watch::Receiver<Arc<[ListedOverride]>>,
     /// State file writes, when `server.state_file` is set: a change is
     /// answered once it is saved.
     pub saved: Option<SavedWatch>,

@@ -3,6 +3,11 @@
 //! release (`auto`) a set. Changes go to the table writer, which applies
 //! them, publishes a snapshot and queues the state file write; a reply
 //! comes once the change is served and, with a state file, saved.
+//!
+//! A set whose override a record file declares (a GslbOverride object,
+//! through crd-sync) cannot be changed here: `PUT` and `DELETE` answer
+//! `409 Conflict` naming the object. `GET` lists both kinds, each with its
+//! `source`.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -16,17 +21,16 @@ use axum::{
 use serde::{Deserialize, Serialize};
 
 use super::{AdminState, error};
+use crate::model::file_override::MAX_REASON;
 use crate::name::Name;
 use crate::table::health::Override;
 use crate::table::{
-    overrides::{OverrideEntry, OverrideMeta},
+    overrides::{ListedOverride, OverrideMeta},
     writer::{OverrideApplied, OverrideError},
 };
 
 /// Header that carries an operator's reason for a change.
 pub const REASON_HEADER: &str = "x-gslb-reason";
-/// Longest reason kept.
-const MAX_REASON: usize = 256;
 /// Largest request body: an override is a few dozen bytes.
 pub const MAX_BODY: usize = 16 * 1024;
 
@@ -57,8 +61,9 @@ pub struct OverrideReply {
 /// Reply of `GET /overrides`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OverrideList {
-    /// Every override in force, by record and set.
-    pub overrides: Vec<OverrideEntry>,
+    /// Every override in force, by record and set: the admin API's (and
+    /// the peer group's) and the record files'.
+    pub overrides: Vec<ListedOverride>,
 }
 
 /// `GET /overrides`.
@@ -187,6 +192,7 @@ async fn change(
         Err(e @ (OverrideError::NoRecord(_) | OverrideError::NoSet { .. })) => {
             return error(StatusCode::NOT_FOUND, e);
         }
+        Err(e @ OverrideError::Declared { .. }) => return error(StatusCode::CONFLICT, e),
         Err(e @ OverrideError::Stopped) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
     if must_exist && !existed {

@@ -9,6 +9,7 @@
 
 pub mod clock;
 pub(crate) mod compile;
+pub mod declared;
 pub mod dynamic;
 pub mod dynamic_zone;
 pub mod health;

@@ -52,6 +52,61 @@ pub struct OverrideEntry {
     pub version: Version,
 }
 
+/// Where an override in force comes from, as `GET /overrides` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OverrideSource {
+    /// The admin API of this instance or of a peer.
+    Admin,
+    /// A record file: crd-sync writes one entry per GslbOverride object.
+    Kubernetes,
+}
+
+/// One override in force as `GET /overrides` lists it: the book's and the
+/// record files' together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedOverride {
+    /// Record name, fully qualified.
+    pub record: String,
+    /// Set id.
+    pub set: String,
+    /// `up` or `down`.
+    pub state: Override,
+    /// Where it comes from.
+    pub source: OverrideSource,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Admin: the client that set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// When it was set (RFC 3339); a GslbOverride's creation time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// Admin: the change's version, naming the instance that took it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<Version>,
+    /// Kubernetes: the object, `CLUSTER/NAMESPACE/NAME`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
+}
+
+impl From<&OverrideEntry> for ListedOverride {
+    fn from(entry: &OverrideEntry) -> Self {
+        Self {
+            record: entry.record.clone(),
+            set: entry.set.clone(),
+            state: entry.state,
+            source: OverrideSource::Admin,
+            reason: entry.reason.clone(),
+            client: entry.client.clone(),
+            at: Some(entry.at.clone()),
+            version: Some(entry.version.clone()),
+            object: None,
+        }
+    }
+}
+
 /// Who asks for an override change, and why.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OverrideMeta {
@@ -237,7 +292,7 @@ impl OverrideBook {
 }
 
 /// The table-wide index of `record`'s set `set`.
-fn set_index(table: &Table, record: &Name, set: &str) -> Result<usize, OverrideError> {
+pub(super) fn set_index(table: &Table, record: &Name, set: &str) -> Result<usize, OverrideError> {
     let compiled = table
         .record(record)
         .ok_or_else(|| OverrideError::NoRecord(record.to_string()))?;

@@ -23,10 +23,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use super::clock::CoarseClock;
+use super::declared::Declared;
 use super::dynamic::Dynamic;
 use super::dynamic_zone::Update;
 use super::health::{Health, Override, ProbeBits, SetOverrides};
-use super::overrides::{OverrideBook, OverrideEntry, OverrideMeta};
+use super::overrides::{ListedOverride, OverrideBook, OverrideMeta};
 use super::replay::{self, ReplayGuard};
 use super::resolved::{AliasBook, HostAddrs};
 use super::shared::document::{Document, HealthItem, Published, Section};
@@ -138,6 +139,21 @@ pub enum OverrideError {
         record: String,
         /// Set id asked for.
         set: String,
+    },
+    /// A record file declares the set's override (a GslbOverride object,
+    /// through crd-sync): only changing the object changes it.
+    #[error("{record} set {set:?} is {} by {origin}; {how}", .state.effect())]
+    Declared {
+        /// Record name.
+        record: String,
+        /// Set id.
+        set: String,
+        /// What it forces.
+        state: crate::model::OverrideState,
+        /// `GslbOverride CLUSTER/NAMESPACE/NAME`, or the record file.
+        origin: String,
+        /// How to clear it.
+        how: &'static str,
     },
     /// The writer has stopped.
     #[error("the server is shutting down")]
@@ -303,8 +319,10 @@ pub struct Writer {
     /// Operator overrides by (record, set id); kept across reloads while
     /// their record and set exist.
     overrides: OverrideBook,
+    /// The overrides the record files declare; in force over the book's.
+    declared: Declared,
     /// The override list the admin API shows.
-    listed: watch::Sender<Arc<[OverrideEntry]>>,
+    listed: watch::Sender<Arc<[ListedOverride]>>,
     /// Writes the state file, when there is one.
     saver: Option<Saver>,
     /// Records added by RFC 2136 updates, and the zones' serials.
@@ -355,10 +373,11 @@ impl Writer {
             up: true,
             contested: false,
         });
+        let declared = Declared::new(&loaded.config.overrides);
         let health = Health {
             probes,
             contested,
-            overrides: SetOverrides::none(table.set_count as usize),
+            overrides: declared.apply(&table, SetOverrides::none(table.set_count as usize)),
             resolved: book.resolved(),
         };
         let document = Published::new(&peering.instance, rand::random());
@@ -385,7 +404,7 @@ impl Writer {
         let cell = Arc::new(ArcSwap::from_pointee(snapshot));
         metrics.generation.store(1, Ordering::Relaxed);
         metrics.reloads.fetch_add(1, Ordering::Relaxed);
-        let writer = Self {
+        let mut writer = Self {
             cell: cell.clone(),
             metrics,
             probe_index: probe_index(&table),
@@ -403,6 +422,7 @@ impl Writer {
             views_tx,
             rate_limiter,
             overrides: OverrideBook::default(),
+            declared: Declared::default(),
             listed: watch::channel(Arc::from(Vec::new())).0,
             saver: None,
             updates: updates::DynamicState::default(),
@@ -417,6 +437,8 @@ impl Writer {
             hostnames_tx,
             clock,
         };
+        writer.take_declared(declared, &[]);
+        writer.show_overrides();
         (writer, WriterHandle { tx }, SnapshotCell(cell))
     }
 
@@ -465,7 +487,7 @@ impl Writer {
             self.publish();
         }
         if !self.overrides.is_empty() {
-            self.health.overrides = self.overrides.for_table(&self.table);
+            self.health.overrides = self.effective_overrides();
             self.publish();
         }
         self.overrides_changed(!rejected.is_empty());
@@ -497,7 +519,7 @@ impl Writer {
     }
 
     /// A receiver of the current override list, for the admin API.
-    pub fn subscribe_overrides(&self) -> watch::Receiver<Arc<[OverrideEntry]>> {
+    pub fn subscribe_overrides(&self) -> watch::Receiver<Arc<[ListedOverride]>> {
         self.listed.subscribe()
     }
 
@@ -596,6 +618,13 @@ impl Writer {
             .into_iter()
             .map(|e| (e.record.clone(), e.set.clone()))
             .collect();
+        let declared_inactive_before: Vec<FileOverrideKey> = self
+            .declared
+            .inactive(&self.table)
+            .into_iter()
+            .map(|o| (o.record.clone(), o.set.clone()))
+            .collect();
+        let declared = Declared::new(&loaded.config.overrides);
         self.table = table;
         self.apply_peering(&loaded.config.server.peering);
         self.loaded = loaded.without_records();
@@ -611,11 +640,12 @@ impl Writer {
                 );
             }
         }
+        self.take_declared(declared, &declared_inactive_before);
         let (probes, contested) = self.vote();
         self.health = Health {
             probes,
             contested,
-            overrides: self.overrides.for_table(&self.table),
+            overrides: self.effective_overrides(),
             resolved: self.book.resolved(),
         };
         self.count_disagreements();
@@ -758,7 +788,7 @@ impl Writer {
                 );
             }
             if !merged.taken.is_empty() {
-                self.health.overrides = self.overrides.for_table(&self.table);
+                self.health.overrides = self.effective_overrides();
                 self.publish();
                 self.overrides_changed(true);
             }
@@ -918,6 +948,17 @@ impl Writer {
         state: Override,
         meta: OverrideMeta,
     ) -> Result<OverrideApplied, OverrideError> {
+        if let Some(declared) = self.declared.get(&record, &set)
+            && super::overrides::set_index(&self.table, &record, &set).is_ok()
+        {
+            return Err(OverrideError::Declared {
+                record: record.to_string(),
+                set,
+                state: declared.state,
+                origin: declared.origin(),
+                how: declared.how_to_clear(),
+            });
+        }
         let reason = meta.reason.clone();
         let client = meta.client.clone();
         let (index, existed) = self.overrides.change(
@@ -989,7 +1030,7 @@ impl Writer {
 
     /// Shows the current overrides to the admin API and the peers and,
     /// when `save` and there is a state file, queues a write; returns its
-    /// version.
+    /// version. Declared overrides are shown, never shared nor saved.
     fn overrides_changed(&mut self, save: bool) -> Option<u64> {
         self.overrides.expire_tombstones(now_ms());
         let all = self.overrides.all();
@@ -999,8 +1040,79 @@ impl Writer {
         }
         let saver = self.saver.as_mut().filter(|_| save);
         let version = saver.map(|saver| saver.save(all));
-        self.listed.send_replace(self.overrides.list().into());
+        self.show_overrides();
         version
+    }
+
+    /// Publishes the override list (the book's, then the declared ones,
+    /// by record and set) and the `gslb_overrides` counts.
+    fn show_overrides(&mut self) {
+        let book = self.overrides.list();
+        let mut listed: Vec<ListedOverride> = book.iter().map(ListedOverride::from).collect();
+        listed.extend(self.declared.listed());
+        listed.sort_by(|a, b| (&a.record, &a.set).cmp(&(&b.record, &b.set)));
+        let down = book.iter().filter(|e| e.state == Override::Down).count() as u64;
+        let admin = crate::metrics::overrides::Forced {
+            down,
+            up: book.len() as u64 - down,
+        };
+        self.metrics.overrides.set(admin, self.declared.counts());
+        self.listed.send_replace(listed.into());
+    }
+
+    /// The overrides DNS applies: the book's, and the declared ones over
+    /// them.
+    fn effective_overrides(&self) -> SetOverrides {
+        self.declared
+            .apply(&self.table, self.overrides.for_table(&self.table))
+    }
+
+    /// Takes the declared overrides of a new config (the table already
+    /// compiled from it) and logs what changed: each override set or
+    /// cleared, an admin override it supersedes, and those that became
+    /// inactive (`inactive_before`: those that were already).
+    fn take_declared(&mut self, next: Declared, inactive_before: &[FileOverrideKey]) {
+        let changes = self.declared.changes(&next);
+        for o in &changes.set {
+            info!(
+                record = %o.record,
+                set = %o.set,
+                state = o.state.as_str(),
+                object = o.object.as_deref().unwrap_or(""),
+                reason = o.reason.as_deref().unwrap_or(""),
+                file = %o.file,
+                "declared override in force"
+            );
+            if self.overrides.get(&o.record, &o.set) != Override::Auto {
+                info!(
+                    record = %o.record,
+                    set = %o.set,
+                    object = o.object.as_deref().unwrap_or(""),
+                    "the admin override of this set is superseded by the declared one; it applies again when that is gone"
+                );
+            }
+        }
+        for o in &changes.cleared {
+            info!(
+                record = %o.record,
+                set = %o.set,
+                state = o.state.as_str(),
+                object = o.object.as_deref().unwrap_or(""),
+                "declared override cleared"
+            );
+        }
+        for o in next.inactive(&self.table) {
+            if !inactive_before.contains(&(o.record.clone(), o.set.clone())) {
+                warn!(
+                    record = %o.record,
+                    set = %o.set,
+                    state = o.state.as_str(),
+                    object = o.object.as_deref().unwrap_or(""),
+                    "declared override inactive: the config has no such record or set; it applies when the set is there"
+                );
+            }
+        }
+        self.declared = next;
     }
 
     /// Publishes the current table and health as a new snapshot.
@@ -1032,6 +1144,9 @@ impl Writer {
         self.rate_limiter = limit.map(|limit| Arc::new(RateLimiter::new(&limit)));
     }
 }
+
+/// A declared override's (record, set).
+type FileOverrideKey = (Name, String);
 
 /// What this instance knows of one probe from its own results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::config::{Inputs, load_from_text};
+use crate::table::overrides::{OverrideEntry, OverrideSource};
 
 const CONFIG: &str = r#"
 server: { dns_listen: ["127.0.0.1:0"] }
@@ -351,7 +352,8 @@ fn overrides_reach_peers_and_the_latest_change_wins_everywhere() {
         "a's drain is in force on b"
     );
     let listed = b.subscribe_overrides().borrow().clone();
-    assert_eq!(listed[0].version.by, "a", "b shows who took it: {listed:?}");
+    let version = listed[0].version.as_ref().expect("an admin override");
+    assert_eq!(version.by, "a", "b shows who took it: {listed:?}");
     // b clears it: the tombstone reaches a.
     set_override(&mut b, "eu", Override::Auto).expect("set exists");
     a.peer_document("b".into(), document_of(&b));
@@ -433,4 +435,141 @@ fn a_changed_rate_limit_replaces_the_limiter_and_others_keep_it() {
     assert!(!Arc::ptr_eq(&first, &replaced));
     reload(&mut writer, CONFIG);
     assert!(cell.load().rate_limiter.is_none());
+}
+
+/// The record file crd-sync would write for GslbOverride `us/gslb/NAME`
+/// declaring `state` for set `set` of app.
+fn declaring(set: &str, state: &str, name: &str) -> String {
+    format!(
+        r#"{{"records": [], "overrides": [{{"record": "app.global.example.test.", "set": "{set}",
+          "state": "{state}", "reason": "maintenance", "object": "us/gslb/{name}",
+          "at": "2025-01-31T12:00:00Z"}}]}}"#
+    )
+}
+
+/// `config` with the record file `crd.yaml` holding `file`, as a reload
+/// would load it.
+fn loaded_with(config: &str, file: &str) -> Loaded {
+    let config = load_from_text("test.yaml", config, &[("crd.yaml", file)])
+        .unwrap_or_else(|e| panic!("test config is valid:\n{e}"));
+    Loaded {
+        config: Arc::new(config),
+        geo: None,
+        warnings: Vec::new(),
+        inputs: Inputs::default(),
+    }
+}
+
+fn reload_with(writer: &mut Writer, config: &str, file: &str) {
+    let loaded = loaded_with(config, file);
+    let table = compile(&loaded.config);
+    writer.reload(loaded, table, "test", tokio::time::Instant::now());
+}
+
+#[test]
+fn a_declared_override_is_in_force_over_the_admin_api_and_answers_conflict() {
+    let metrics = Arc::new(Metrics::default());
+    let (mut writer, _handle, cell) = Writer::new(
+        loaded_with(CONFIG, &declaring("us", "down", "drain-us")),
+        metrics.clone(),
+    );
+    assert_eq!(
+        override_of(&cell, 0),
+        Override::Down,
+        "in force from the start"
+    );
+    for state in [Override::Up, Override::Down, Override::Auto] {
+        let refused = set_override(&mut writer, "us", state).expect_err("declared");
+        assert_eq!(
+            refused.to_string(),
+            "app.global.example.test. set \"us\" is drained by GslbOverride us/gslb/drain-us; delete the object to clear it"
+        );
+    }
+    assert_eq!(override_of(&cell, 0), Override::Down);
+    set_override(&mut writer, "eu", Override::Up).expect("eu is not declared");
+    let listed = writer.subscribe_overrides().borrow().clone();
+    let sources: Vec<_> = listed
+        .iter()
+        .map(|o| (o.set.as_str(), o.source, o.object.as_deref()))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            ("eu", OverrideSource::Admin, None),
+            ("us", OverrideSource::Kubernetes, Some("us/gslb/drain-us"))
+        ]
+    );
+    assert_eq!(listed[1].at.as_deref(), Some("2025-01-31T12:00:00Z"));
+    assert_eq!(listed[1].reason.as_deref(), Some("maintenance"));
+    let count = |source, state| metrics.overrides.get(source, state);
+    assert_eq!(
+        [
+            count("kubernetes", "down"),
+            count("kubernetes", "up"),
+            count("admin", "up"),
+            count("admin", "down")
+        ],
+        [Some(1), Some(0), Some(1), Some(0)]
+    );
+    // The object is deleted: the next file has no override.
+    reload_with(&mut writer, CONFIG, r#"{"records": []}"#);
+    assert_eq!(override_of(&cell, 0), Override::Auto, "cleared");
+    assert_eq!(count("kubernetes", "down"), Some(0));
+    set_override(&mut writer, "us", Override::Down).expect("the admin API may again");
+}
+
+#[test]
+fn a_declared_override_wins_over_the_peer_group_whose_override_returns_after_it() {
+    let (mut a, _, _) = writer(&with_peers("a", &["b"]));
+    let metrics = Arc::new(Metrics::default());
+    let (mut b, _handle, b_cell) = Writer::new(
+        loaded_with(&with_peers("b", &["a"]), &declaring("us", "up", "force-us")),
+        metrics,
+    );
+    assert!(
+        document_of(&b).overrides.is_none_or(|o| o.items.is_empty()),
+        "a declared override never enters the peer document"
+    );
+    set_override(&mut a, "us", Override::Down).expect("not declared on a");
+    b.peer_document("a".into(), document_of(&a));
+    assert_eq!(
+        override_of(&b_cell, 0),
+        Override::Up,
+        "the declared one wins"
+    );
+    let shared = document_of(&b).overrides.expect("a's override is shared");
+    assert_eq!(shared.items.len(), 1);
+    assert_eq!(
+        shared.items[0].state,
+        Override::Down,
+        "a's, not the declared one"
+    );
+    reload_with(&mut b, &with_peers("b", &["a"]), r#"{"records": []}"#);
+    assert_eq!(
+        override_of(&b_cell, 0),
+        Override::Down,
+        "a's drain applies once the declared override is gone"
+    );
+}
+
+#[test]
+fn a_declared_override_of_a_missing_set_is_inactive_until_the_set_is_there() {
+    let without_eu = CONFIG.replace(
+        "      - { id: eu, targets: [192.0.2.2], health_check: web }\n",
+        "",
+    );
+    let file = declaring("eu", "down", "drain-eu");
+    let metrics = Arc::new(Metrics::default());
+    let (mut writer, _handle, cell) = Writer::new(loaded_with(&without_eu, &file), metrics);
+    assert!(matches!(
+        set_override(&mut writer, "eu", Override::Up),
+        Err(OverrideError::NoSet { .. })
+    ));
+    assert_eq!(writer.subscribe_overrides().borrow().len(), 1, "listed");
+    reload_with(&mut writer, CONFIG, &file);
+    assert_eq!(
+        override_of(&cell, 1),
+        Override::Down,
+        "in force with the set"
+    );
 }
