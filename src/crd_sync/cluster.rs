@@ -1,12 +1,17 @@
 //! The clusters the sidecar watches: which ones (`--context`, `--cluster`),
 //! how to reach each, and the watch that keeps each one's objects.
 //!
-//! Every cluster has its own watch task with its own reflector store, its
-//! own backoff and its own `gslb_crd_sync_cluster_*` metrics, so a cluster
-//! whose API server is down delays nothing but itself. A watch error drops
-//! the stream and, after the backoff, lists again (as client-go's reflector
+//! Every cluster has its own watch tasks (one per [`Feed`]: DNSEndpoints,
+//! GslbOverrides) with their own reflector stores, their own backoff and
+//! the cluster's own `gslb_crd_sync_cluster_*` metrics, so a cluster whose
+//! API server is down delays nothing but itself. A watch error drops the
+//! stream and, after the backoff, lists again (as client-go's reflector
 //! does): the store keeps the last complete list until the new one is
 //! complete, and `gslb_crd_sync_cluster_up` goes back to 1 only then.
+//!
+//! The GslbOverride CRD is optional: a cluster without it (404 on the
+//! list) has no overrides, logged once, and is listed again with the
+//! backoff so a CRD installed later is picked up.
 
 use std::{collections::BTreeSet, fmt, path::PathBuf, pin::pin, str::FromStr};
 
@@ -251,6 +256,25 @@ impl ClusterSpec {
     }
 }
 
+/// Which objects a watch follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feed {
+    /// DNSEndpoints, in every namespace or `--namespace`.
+    Endpoints,
+    /// GslbOverrides, in the override namespace.
+    Overrides,
+}
+
+impl Feed {
+    /// The kind, for logs.
+    fn kind(self) -> &'static str {
+        match self {
+            Self::Endpoints => "DNSEndpoint",
+            Self::Overrides => "GslbOverride",
+        }
+    }
+}
+
 /// What a cluster's watch tells the reconcile loop.
 #[derive(Debug)]
 pub enum News {
@@ -262,10 +286,13 @@ pub enum News {
     Failed(usize, watcher::Error),
 }
 
-/// One cluster's watch: a kube-rs watcher feeding a reflector store.
+/// One cluster's watch of one feed: a kube-rs watcher feeding a reflector
+/// store.
 pub struct ClusterWatch {
     /// Index in the cluster list, sent with every [`News`].
     pub index: usize,
+    /// What it follows, sent with every [`News`].
+    pub feed: Feed,
     /// The cluster name, for logs and metrics.
     pub name: String,
     /// Where the objects are listed.
@@ -284,12 +311,16 @@ impl ClusterWatch {
     pub async fn run(
         self,
         mut writer: Writer<DynamicObject>,
-        news: mpsc::Sender<News>,
+        news: mpsc::Sender<(Feed, News)>,
         cancel: CancellationToken,
     ) {
         let mut backoff = watch_backoff();
         let mut lists = 0u64;
         let cluster = self.name.as_str();
+        let (feed, kind) = (self.feed, self.feed.kind());
+        let endpoints = feed == Feed::Endpoints;
+        // The GslbOverride CRD was missing at the last list.
+        let mut missing = false;
         loop {
             let stream = watcher::watcher(self.api.clone(), self.config.clone())
                 .modify(|o| o.managed_fields_mut().clear());
@@ -309,57 +340,90 @@ impl ClusterWatch {
                 let message = match &event {
                     watcher::Event::Init => {
                         lists += 1;
-                        if lists > 1 {
+                        if lists > 1 && !missing {
                             self.metrics.watch_restarts.inc();
                             info!(
                                 cluster,
-                                "re-listing DNSEndpoints; the cluster's last known objects stay until the list is complete"
+                                kind,
+                                "re-listing; the cluster's last known objects stay until the list is complete"
                             );
                         }
                         None
                     }
                     watcher::Event::InitApply(_) => None,
                     watcher::Event::InitDone => {
-                        self.metrics.cluster_listed(cluster);
-                        debug!(cluster, "DNSEndpoint list complete");
+                        if endpoints {
+                            self.metrics.cluster_listed(cluster);
+                        }
+                        if std::mem::take(&mut missing) {
+                            info!(
+                                cluster,
+                                "GslbOverride CRD found: the cluster's overrides are followed"
+                            );
+                        }
+                        debug!(cluster, kind, "list complete");
                         Some(News::Listed(self.index))
                     }
                     watcher::Event::Apply(object) => {
                         debug!(
                             cluster,
+                            kind,
                             object = %ObjectKey::of("", object),
                             generation = object.metadata.generation,
-                            "DNSEndpoint applied"
+                            "applied"
                         );
                         Some(News::Changed(self.index))
                     }
                     watcher::Event::Delete(object) => {
-                        debug!(cluster, object = %ObjectKey::of("", object), "DNSEndpoint deleted");
+                        debug!(cluster, kind, object = %ObjectKey::of("", object), "deleted");
                         Some(News::Changed(self.index))
                     }
                 };
                 if let Some(message) = message
-                    && news.send(message).await.is_err()
+                    && news.send((feed, message)).await.is_err()
                 {
                     return;
                 }
             };
             let wait = backoff.next().unwrap_or(std::time::Duration::from_secs(8));
             match failure {
+                Some(error) if !endpoints && crd_missing(&error) => {
+                    if !missing {
+                        missing = true;
+                        info!(
+                            cluster,
+                            "no GslbOverride CRD in this cluster (404): it has no overrides; checking again with the backoff"
+                        );
+                        // No CRD, no objects: the overrides of a CRD
+                        // deleted meanwhile go too.
+                        writer.apply_watcher_event(&watcher::Event::Init);
+                        writer.apply_watcher_event(&watcher::Event::InitDone);
+                        if news.send((feed, News::Listed(self.index))).await.is_err() {
+                            return;
+                        }
+                    }
+                }
                 Some(error) => {
                     self.metrics.watch_errors.inc();
-                    self.metrics.cluster_down(cluster);
+                    if endpoints {
+                        self.metrics.cluster_down(cluster);
+                    }
                     warn!(
                         cluster,
+                        kind,
                         error = %crate::error_chain(&error),
                         retry_in = ?wait,
-                        "DNSEndpoint watch failed; retrying with a new list, the cluster's last known objects stay in the record file"
+                        "watch failed; retrying with a new list, the cluster's last known objects stay in the record file"
                     );
-                    if news.send(News::Failed(self.index, error)).await.is_err() {
+                    if news
+                        .send((feed, News::Failed(self.index, error)))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
-                None => debug!(cluster, "DNSEndpoint watch ended; listing again"),
+                None => debug!(cluster, kind, "watch ended; listing again"),
             }
             tokio::select! {
                 () = cancel.cancelled() => return,
@@ -367,6 +431,12 @@ impl ClusterWatch {
             }
         }
     }
+}
+
+/// Whether `error` is a list answered 404: the resource's CRD is not
+/// installed.
+fn crd_missing(error: &watcher::Error) -> bool {
+    matches!(error, watcher::Error::InitialListFailed(kube::Error::Api(status)) if status.code == 404)
 }
 
 impl fmt::Display for ClusterSpec {
@@ -475,5 +545,86 @@ mod tests {
         assert!(twice.contains("named twice"), "{twice}");
         let bad = specs(&["arn:aws:eks:x:1:cluster/prod".into()], &[], None).unwrap_err();
         assert!(bad.contains("--cluster NAME=KUBECONFIG#CONTEXT"), "{bad}");
+    }
+}
+
+/// A cluster without the GslbOverride CRD, through a fake API server.
+#[cfg(test)]
+mod missing_crd_tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use kube::client::Body;
+
+    use super::*;
+    use crate::crd_sync::gslb_override::gslb_override_resource;
+
+    /// A client whose every request is answered 404, as kube-apiserver
+    /// answers a list of a resource whose CRD is not installed; counts the
+    /// requests.
+    fn no_crd(requests: Arc<AtomicUsize>) -> Client {
+        let service = tower::service_fn(move |_request: http::Request<Body>| {
+            requests.fetch_add(1, Ordering::Relaxed);
+            async move {
+                let status = serde_json::json!({
+                    "kind": "Status", "apiVersion": "v1", "status": "Failure",
+                    "message": "the server could not find the requested resource",
+                    "reason": "NotFound", "code": 404
+                });
+                let response = http::Response::builder()
+                    .status(404)
+                    .header("content-type", "application/json")
+                    .body(Body::from(serde_json::to_vec(&status).unwrap_or_default()))
+                    .expect("response");
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        });
+        Client::new(service, "gslb")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cluster_without_the_crd_has_no_overrides_and_is_listed_once() {
+        let requests = Arc::new(AtomicUsize::new(0));
+        let resource = gslb_override_resource();
+        let api = Api::namespaced_with(no_crd(requests.clone()), "gslb", &resource);
+        let metrics = SyncMetrics::default();
+        let watch = ClusterWatch {
+            index: 3,
+            feed: Feed::Overrides,
+            name: "us".into(),
+            api,
+            config: watcher::Config::default(),
+            metrics: metrics.clone(),
+        };
+        let mut writer = Writer::new(resource);
+        // What an earlier list found, before the CRD was deleted.
+        let stale: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "gslb.io/v1alpha1", "kind": "GslbOverride",
+            "metadata": {"name": "drain", "namespace": "gslb"},
+            "spec": {"record": "a.example.test", "set": "x", "state": "down"}
+        }))
+        .expect("fixture");
+        writer.apply_watcher_event(&watcher::Event::Init);
+        writer.apply_watcher_event(&watcher::Event::InitApply(stale));
+        writer.apply_watcher_event(&watcher::Event::InitDone);
+        let store = writer.as_reader();
+        assert_eq!(store.state().len(), 1);
+        let (news_tx, mut news) = mpsc::channel(16);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(watch.run(writer, news_tx, cancel.clone()));
+        let (feed, first) = news.recv().await.expect("news");
+        assert_eq!(feed, Feed::Overrides);
+        assert!(matches!(first, News::Listed(3)), "{first:?}");
+        assert!(store.state().is_empty(), "no CRD, no overrides");
+        // A minute of retries: lists again, tells nothing more, counts
+        // no error (the CRD is optional).
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        assert!(requests.load(Ordering::Relaxed) > 2, "checked again");
+        assert!(news.try_recv().is_err(), "told once");
+        assert_eq!(metrics.watch_errors.get(), 0);
+        cancel.cancel();
+        task.await.expect("stops");
     }
 }

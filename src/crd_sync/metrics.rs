@@ -10,6 +10,7 @@ use prometheus_client::{
 use std::sync::atomic::AtomicU64;
 
 use super::convert::{Conversion, Reason};
+use super::gslb_override::OverrideMerge;
 
 /// Label of the rejection gauge.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -61,8 +62,16 @@ pub struct SyncMetrics {
     pub watch_restarts: Counter,
     /// `status.observedGeneration` patches.
     pub status_updates: Family<ResultLabel, Counter>,
-    /// Kubernetes Events about rejected endpoints.
+    /// Kubernetes Events about rejected endpoints and GslbOverrides not
+    /// in force.
     pub events: Family<ResultLabel, Counter>,
+    /// Overrides written to the file by the last merge.
+    pub overrides: Gauge,
+    /// GslbOverride objects out of force because a newer one for their
+    /// set disagrees.
+    pub override_conflicts: Gauge,
+    /// GslbOverride objects left out because their spec is wrong.
+    pub overrides_rejected: Gauge,
     /// 1 while a cluster's objects are current (its last list completed
     /// and its watch has not failed since), 0 otherwise.
     pub cluster_up: Family<ClusterLabel, Gauge>,
@@ -130,8 +139,23 @@ impl SyncMetrics {
         );
         r.register(
             "events",
-            "Kubernetes Events about rejected endpoints",
+            "Kubernetes Events about rejected endpoints and GslbOverrides not in force",
             self.events.clone(),
+        );
+        r.register(
+            "overrides",
+            "Overrides in the record file (one per record and set, from GslbOverride objects)",
+            self.overrides.clone(),
+        );
+        r.register(
+            "override_conflicts",
+            "GslbOverride objects not in force because a newer one for their set disagrees",
+            self.override_conflicts.clone(),
+        );
+        r.register(
+            "overrides_rejected",
+            "GslbOverride objects left out because the server would not accept their spec",
+            self.overrides_rejected.clone(),
         );
         r.register(
             "cluster_up",
@@ -206,6 +230,13 @@ impl SyncMetrics {
                 .get_or_create(&reason_label(reason))
                 .set(gauge(n));
         }
+    }
+
+    /// Records the outcome of an override merge.
+    pub fn observe_overrides(&self, merged: &OverrideMerge) {
+        self.overrides.set(gauge(merged.entries.len()));
+        self.override_conflicts.set(gauge(merged.conflicts.len()));
+        self.overrides_rejected.set(gauge(merged.rejections.len()));
     }
 
     /// Counts one outcome in a result family.

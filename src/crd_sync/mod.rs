@@ -78,7 +78,9 @@ pub mod admin;
 pub mod cluster;
 pub mod convert;
 pub mod endpoint;
+pub mod gslb_override;
 pub mod metrics;
+pub mod override_events;
 pub mod ownership;
 pub mod sink;
 pub mod state;
@@ -103,8 +105,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{ConfigErrors, RecordScope};
-use cluster::{ClientError, ClusterArg, ClusterWatch};
+use cluster::{ClientError, ClusterArg, ClusterWatch, Feed};
+use gslb_override::gslb_override_resource;
 use metrics::SyncMetrics;
+use override_events::{OverrideEvents, OverrideWork};
 use sink::RecordFileSink;
 use state::{StateDir, StateError};
 use status::{StatusReporter, StatusWork};
@@ -141,6 +145,11 @@ pub struct Args {
     /// Watch only objects matching this label selector, e.g. `gslb=enabled`.
     #[arg(long, env = "GSLB_CRD_SYNC_LABEL_SELECTOR")]
     pub label_selector: Option<String>,
+    /// Where GslbOverride objects are read, in every cluster (default: the
+    /// pod's namespace, `POD_NAMESPACE` or the service account's, else
+    /// `gslb`).
+    #[arg(long, env = "GSLB_CRD_SYNC_OVERRIDE_NAMESPACE")]
+    pub override_namespace: Option<String>,
     /// kubeconfig file (default: the in-cluster service account, or
     /// KUBECONFIG / ~/.kube/config outside a cluster).
     #[arg(long, env = "GSLB_CRD_SYNC_KUBECONFIG")]
@@ -256,6 +265,27 @@ impl ZoneSource {
     }
 }
 
+/// Where the service account's namespace is mounted in a pod.
+const POD_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+/// The override namespace outside a pod.
+pub const DEFAULT_OVERRIDE_NAMESPACE: &str = "gslb";
+
+/// The namespace GslbOverrides are read from: `arg`, else `POD_NAMESPACE`,
+/// else the pod's service account namespace, else
+/// [`DEFAULT_OVERRIDE_NAMESPACE`].
+fn override_namespace(arg: Option<&str>) -> String {
+    let pod = || {
+        std::env::var("POD_NAMESPACE")
+            .ok()
+            .or_else(|| std::fs::read_to_string(POD_NAMESPACE_FILE).ok())
+    };
+    arg.map(str::to_owned)
+        .or_else(pod)
+        .map(|ns| ns.trim().to_owned())
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or_else(|| DEFAULT_OVERRIDE_NAMESPACE.to_owned())
+}
+
 /// Runs the sidecar until SIGTERM/SIGINT (or, with `--once`, one sync).
 pub async fn run(args: Args) -> Result<(), CrdSyncError> {
     crate::tls::install_crypto_provider();
@@ -296,10 +326,13 @@ pub async fn run(args: Args) -> Result<(), CrdSyncError> {
     let instance = std::env::var("POD_NAME")
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_else(|_| "gslb-crd-sync".into());
+    let override_namespace = override_namespace(args.override_namespace.as_deref());
+    let override_resource = gslb_override_resource();
     let (news_tx, news_rx) = mpsc::channel(64);
     let mut views = Vec::new();
     let mut watches = Vec::new();
     let mut reporters = Vec::new();
+    let mut override_reporters = Vec::new();
     for (index, spec) in specs.iter().enumerate() {
         let client = spec.client().await?;
         let api: Api<DynamicObject> = match &args.namespace {
@@ -324,25 +357,51 @@ pub async fn run(args: Args) -> Result<(), CrdSyncError> {
             }
         });
         let writer = Writer::new(resource.clone());
+        let overrides = Writer::new(override_resource.clone());
         let (status_tx, status_rx) = tokio::sync::watch::channel(Arc::new(StatusWork::default()));
-        views.push(ClusterView::new(
-            spec.name.clone(),
-            several,
-            writer.as_reader(),
-            restored,
-            status_tx,
-        ));
+        let (events_tx, events_rx) = tokio::sync::watch::channel(Arc::new(OverrideWork::default()));
+        views.push(
+            ClusterView::new(
+                spec.name.clone(),
+                several,
+                writer.as_reader(),
+                restored,
+                status_tx,
+            )
+            .with_overrides(overrides.as_reader(), events_tx),
+        );
         let watch = ClusterWatch {
             index,
+            feed: Feed::Endpoints,
             name: spec.name.clone(),
             api,
             config: watch_config.clone(),
             metrics: metrics.clone(),
         };
         watches.push((watch, writer));
-        let reporter =
-            StatusReporter::new(client, resource.clone(), instance.clone(), metrics.clone());
+        let override_watch = ClusterWatch {
+            index,
+            feed: Feed::Overrides,
+            name: spec.name.clone(),
+            api: Api::namespaced_with(client.clone(), &override_namespace, &override_resource),
+            config: watcher::Config::default(),
+            metrics: metrics.clone(),
+        };
+        watches.push((override_watch, overrides));
+        let reporter = StatusReporter::new(
+            client.clone(),
+            resource.clone(),
+            instance.clone(),
+            metrics.clone(),
+        );
         reporters.push((reporter, status_rx));
+        let events = OverrideEvents::new(
+            client,
+            override_resource.clone(),
+            instance.clone(),
+            metrics.clone(),
+        );
+        override_reporters.push((events, events_rx));
     }
     let sink = RecordFileSink::new(args.output.clone());
     let syncer = Syncer::new(zones, scope, sink, metrics.clone(), views, state);
@@ -357,6 +416,7 @@ pub async fn run(args: Args) -> Result<(), CrdSyncError> {
         clusters = %clusters.join(", "),
         namespace = args.namespace.as_deref().unwrap_or("(all)"),
         label_selector = args.label_selector.as_deref().unwrap_or(""),
+        override_namespace = %override_namespace,
         "crd-sync starting"
     );
     let mut tasks = JoinSet::new();
@@ -373,6 +433,10 @@ pub async fn run(args: Args) -> Result<(), CrdSyncError> {
             let work = work.borrow().clone();
             reporter.apply(&work).await;
         }
+        for (mut events, work) in override_reporters {
+            let work = work.borrow().clone();
+            events.apply(&work).await;
+        }
         return Ok(());
     }
     let mut registry = Registry::default();
@@ -381,6 +445,9 @@ pub async fn run(args: Args) -> Result<(), CrdSyncError> {
     info!(admin = %admin_addr, "crd-sync admin listening (/metrics, /healthz)");
     for (reporter, work) in reporters {
         tasks.spawn(reporter.run(work, cancel.clone()));
+    }
+    for (events, work) in override_reporters {
+        tasks.spawn(events.run(work, cancel.clone()));
     }
     spawn_signal_handler(cancel.clone())?;
     let result = syncer.run(news_rx, timing, cancel.clone(), false).await;

@@ -1,7 +1,7 @@
-//! Each cluster's last known objects on disk, so that a sidecar restarted
-//! while a cluster's API server is down still writes that cluster's records
-//! (with several clusters the record file mixes them and cannot tell whose
-//! they are).
+//! Each cluster's last known objects on disk (DNSEndpoints and
+//! GslbOverrides), so that a sidecar restarted while a cluster's API server
+//! is down still writes that cluster's records and overrides (with several
+//! clusters the record file mixes them and cannot tell whose they are).
 //!
 //! One JSON file per cluster in the state directory, written atomically
 //! after the record file whenever the cluster's objects changed, and read
@@ -34,8 +34,12 @@ pub struct ClusterState {
     /// Unix time of the list these objects come from (then kept current by
     /// the watch until the file was written).
     pub listed_at: f64,
-    /// The objects, without `managedFields`.
+    /// The DNSEndpoint objects, without `managedFields`.
     pub objects: Vec<DynamicObject>,
+    /// The GslbOverride objects of the override namespace. Absent in
+    /// files of older versions, which had none.
+    #[serde(default)]
+    pub overrides: Vec<DynamicObject>,
 }
 
 /// Why a state file could not be used.
@@ -209,6 +213,7 @@ mod tests {
             cluster: "us".into(),
             listed_at: 1_700_000_000.5,
             objects: vec![object("web")],
+            overrides: vec![object("drain")],
         };
         state.save(&saved).expect("saves");
         state
@@ -216,14 +221,29 @@ mod tests {
                 cluster: "gone".into(),
                 listed_at: 1.0,
                 objects: Vec::new(),
+                overrides: Vec::new(),
             })
             .expect("saves");
         let loaded = state.load("us").expect("loads").expect("is there");
         assert_eq!(loaded.listed_at, saved.listed_at);
         assert_eq!(loaded.objects, saved.objects);
+        assert_eq!(loaded.overrides, saved.overrides);
         assert_eq!(state.remove_others(&["us"]).expect("lists"), ["gone"]);
         assert!(state.load("gone").expect("no file").is_none());
         assert!(state.load("us").expect("kept").is_some());
+    }
+
+    #[test]
+    fn a_file_of_an_older_version_has_no_overrides() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let state = StateDir::open(dir.path().to_owned()).expect("opens");
+        fs::write(
+            state.path("us"),
+            r#"{"cluster": "us", "listed_at": 1, "objects": []}"#,
+        )
+        .expect("write");
+        let loaded = state.load("us").expect("loads").expect("is there");
+        assert!(loaded.overrides.is_empty());
     }
 
     #[test]

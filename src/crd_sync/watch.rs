@@ -1,10 +1,12 @@
-//! The reconcile loop over every watched cluster: each cluster's watch
-//! ([`super::cluster::ClusterWatch`]) keeps a reflector [`Store`] and sends
-//! [`News`] here. Changes are batched (the first change opens a window of
-//! `debounce`, everything in it is written together) and each batch runs
-//! [`convert`] on the objects of all clusters together, writes the file if
-//! its content changed, saves the changed clusters' state, and hands each
-//! cluster's share of the outcome to its status task.
+//! The reconcile loop over every watched cluster: each cluster's watches
+//! ([`super::cluster::ClusterWatch`], one per [`Feed`]) keep reflector
+//! [`Store`]s and send [`News`] here. Changes are batched (the first change
+//! opens a window of `debounce`, everything in it is written together) and
+//! each batch runs [`convert`] on the DNSEndpoints and
+//! [`gslb_override::merge`] on the GslbOverrides of all clusters together,
+//! writes the file if its content changed, saves the changed clusters'
+//! state, and hands each cluster's share of the outcome to its status and
+//! override Event tasks.
 //!
 //! Resilience comes from these rules:
 //! * each cluster's watch retries every error (API server down, 410 Gone, a
@@ -15,11 +17,12 @@
 //! * a cluster whose API server is unreachable keeps its last known
 //!   objects: from this run's last list, or, after a restart of the
 //!   sidecar with several clusters, from its state file ([`super::state`]);
-//! * nothing is written before every cluster is known (listed, or restored
-//!   from its state file), or, when one stays unknown, before
-//!   `initial_list_timeout` has passed and one cluster is known; nothing is
-//!   ever deleted: while the API servers are away the last file keeps
-//!   serving;
+//! * nothing is written before every cluster is known (both feeds listed,
+//!   or restored from its state file), or, when one stays unknown, before
+//!   `initial_list_timeout` has passed and one cluster's DNSEndpoints are
+//!   known; nothing is ever deleted: while the API servers are away the
+//!   last file keeps serving, and a restart never writes a file without
+//!   the overrides before their list is in;
 //! * a failed write is retried after [`WRITE_RETRY`], and a periodic resync
 //!   re-reads the zones (a ConfigMap update) and compares the file on disk
 //!   with what it should hold, rewriting it when someone else changed it.
@@ -52,10 +55,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::ZoneSource;
-use super::cluster::News;
+use super::cluster::{Feed, News};
 use super::convert::{Conversion, Notice, convert};
 use super::endpoint::{DnsEndpoint, ObjectKey};
+use super::gslb_override::{self, OverrideMerge, OverrideObject};
 use super::metrics::SyncMetrics;
+use super::override_events::OverrideWork;
 use super::sink::{RecordFileSink, SinkError, WriteOutcome, render};
 use super::state::{ClusterState, StateDir};
 use super::status::{ObjectState, StatusWork};
@@ -68,10 +73,12 @@ pub enum SyncError {
     #[error(transparent)]
     Sink(#[from] SinkError),
     /// A list failed (API server unreachable, RBAC, ...).
-    #[error("cluster {cluster}: cannot list DNSEndpoints: {source}")]
+    #[error("cluster {cluster}: cannot list {kind}s: {source}")]
     Watch {
         /// The cluster.
         cluster: String,
+        /// `DNSEndpoint` or `GslbOverride`.
+        kind: &'static str,
         /// Why.
         source: watcher::Error,
     },
@@ -111,6 +118,18 @@ pub struct ClusterView {
     dirty: bool,
     /// Its share of the status work.
     status: watch::Sender<Arc<StatusWork>>,
+    /// Its GslbOverrides, when followed (`gslb crd-sync` always does).
+    overrides: Option<OverrideFeed>,
+}
+
+/// One cluster's GslbOverrides.
+struct OverrideFeed {
+    /// What its watch has listed.
+    store: Store<DynamicObject>,
+    /// A list completed in this run (a missing CRD counts: no objects).
+    listed: bool,
+    /// Its share of the override Events.
+    events: watch::Sender<Arc<OverrideWork>>,
 }
 
 impl ClusterView {
@@ -131,12 +150,69 @@ impl ClusterView {
             restored,
             dirty: false,
             status,
+            overrides: None,
         }
     }
 
-    /// Listed, or restored from its state file.
+    /// Also follows the cluster's GslbOverrides through `store`; their
+    /// Events go to `events`.
+    pub fn with_overrides(
+        mut self,
+        store: Store<DynamicObject>,
+        events: watch::Sender<Arc<OverrideWork>>,
+    ) -> Self {
+        self.overrides = Some(OverrideFeed {
+            store,
+            listed: false,
+            events,
+        });
+        self
+    }
+
+    /// DNSEndpoints listed, or restored from the state file.
     fn known(&self) -> bool {
         self.listed || self.restored.is_some()
+    }
+
+    /// GslbOverrides listed (or not followed), or restored.
+    fn overrides_known(&self) -> bool {
+        self.overrides_listed() || self.restored.is_some()
+    }
+
+    fn overrides_listed(&self) -> bool {
+        self.overrides.as_ref().is_none_or(|f| f.listed)
+    }
+
+    /// Both feeds known: the cluster's share of the file is complete.
+    fn ready(&self) -> bool {
+        self.known() && self.overrides_known()
+    }
+
+    /// The cluster's GslbOverrides as they go into the merge.
+    fn override_objects(&self) -> Vec<OverrideObject> {
+        let from = |o: &DynamicObject| OverrideObject::from_cluster(&self.key, o);
+        match &self.overrides {
+            None => Vec::new(),
+            Some(feed) if feed.listed => feed.store.state().iter().map(|o| from(o)).collect(),
+            Some(_) => self
+                .restored
+                .iter()
+                .flat_map(|r| &r.overrides)
+                .map(from)
+                .collect(),
+        }
+    }
+
+    /// The GslbOverrides to save: listed, else restored.
+    fn overrides_to_save(&self) -> Vec<DynamicObject> {
+        match &self.overrides {
+            Some(feed) if feed.listed => feed.store.state().iter().map(|o| (**o).clone()).collect(),
+            _ => self
+                .restored
+                .as_ref()
+                .map(|r| r.overrides.clone())
+                .unwrap_or_default(),
+        }
     }
 
     /// The cluster's objects as they go into the conversion.
@@ -195,7 +271,7 @@ impl Syncer {
     /// logged and retried.
     pub async fn run(
         mut self,
-        mut news: mpsc::Receiver<News>,
+        mut news: mpsc::Receiver<(Feed, News)>,
         timing: Timing,
         cancel: CancellationToken,
         once: bool,
@@ -206,7 +282,7 @@ impl Syncer {
         let mut due: Option<Instant> = None;
         let mut resync = tokio::time::interval_at(Instant::now() + timing.resync, timing.resync);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        if !once && self.clusters.iter().all(ClusterView::known) {
+        if !once && self.clusters.iter().all(ClusterView::ready) {
             // Every cluster restored: write at once (zones may have changed).
             due = Some(Instant::now());
         }
@@ -234,7 +310,7 @@ impl Syncer {
                     let unknown: Vec<&str> = self
                         .clusters
                         .iter()
-                        .filter(|c| !c.known())
+                        .filter(|c| !c.ready())
                         .map(|c| c.name.as_str())
                         .collect();
                     if self.clusters.iter().any(ClusterView::known) {
@@ -247,27 +323,11 @@ impl Syncer {
                     }
                 }
                 message = news.recv() => {
-                    let Some(message) = message else { return Ok(()) };
-                    let changed = match message {
-                        News::Listed(i) => {
-                            let cluster = &mut self.clusters[i];
-                            cluster.listed = true;
-                            cluster.listed_at = unix_now();
-                            cluster.restored = None;
-                            cluster.dirty = true;
-                            true
-                        }
-                        News::Changed(i) => {
-                            self.clusters[i].dirty = true;
-                            true
-                        }
-                        News::Failed(i, source) => {
-                            let cluster = &self.clusters[i];
-                            if once && !cluster.listed {
-                                return Err(SyncError::Watch { cluster: cluster.name.clone(), source });
-                            }
-                            false
-                        }
+                    let Some((feed, message)) = message else { return Ok(()) };
+                    let changed = match self.hear(feed, message) {
+                        Ok(changed) => changed,
+                        Err(error) if once => return Err(error),
+                        Err(_) => false,
                     };
                     if changed && self.may_write(once, written || timed_out) {
                         due.get_or_insert_with(|| Instant::now() + timing.debounce);
@@ -277,15 +337,65 @@ impl Syncer {
         }
     }
 
+    /// Takes one watch's news; whether the cluster's objects changed. A
+    /// failed list of a cluster never listed is an error (it stops a
+    /// `--once` run).
+    fn hear(&mut self, feed: Feed, news: News) -> Result<bool, SyncError> {
+        let (index, listed) = match news {
+            News::Listed(i) => (i, true),
+            News::Changed(i) => (i, false),
+            News::Failed(i, source) => {
+                let cluster = &self.clusters[i];
+                let listed = match feed {
+                    Feed::Endpoints => cluster.listed,
+                    Feed::Overrides => cluster.overrides_listed(),
+                };
+                if listed {
+                    return Ok(false);
+                }
+                let kind = match feed {
+                    Feed::Endpoints => "DNSEndpoint",
+                    Feed::Overrides => "GslbOverride",
+                };
+                return Err(SyncError::Watch {
+                    cluster: cluster.name.clone(),
+                    kind,
+                    source,
+                });
+            }
+        };
+        let cluster = &mut self.clusters[index];
+        cluster.dirty = true;
+        if listed {
+            match feed {
+                Feed::Endpoints => {
+                    cluster.listed = true;
+                    cluster.listed_at = unix_now();
+                }
+                Feed::Overrides => {
+                    if let Some(overrides) = &mut cluster.overrides {
+                        overrides.listed = true;
+                    }
+                }
+            }
+            if cluster.listed && cluster.overrides_listed() {
+                cluster.restored = None;
+            }
+        }
+        Ok(true)
+    }
+
     /// Whether a change may be written now: once every cluster is listed
-    /// (with `once`), known, or (`waited`) one of them is.
+    /// (with `once`), ready, or (`waited`) one of them is known.
     fn may_write(&self, once: bool, waited: bool) -> bool {
         if once {
-            self.clusters.iter().all(|c| c.listed)
+            self.clusters
+                .iter()
+                .all(|c| c.listed && c.overrides_listed())
         } else if waited {
             self.clusters.iter().any(ClusterView::known)
         } else {
-            self.clusters.iter().all(ClusterView::known)
+            self.clusters.iter().all(ClusterView::ready)
         }
     }
 
@@ -294,13 +404,27 @@ impl Syncer {
         merge(self.clusters.iter().map(ClusterView::objects))
     }
 
+    /// Every known GslbOverride of every cluster, by cluster, namespace
+    /// and name.
+    pub fn override_objects(&self) -> BTreeMap<ObjectKey, OverrideObject> {
+        self.clusters
+            .iter()
+            .flat_map(ClusterView::override_objects)
+            .map(|o| (o.key.clone(), o))
+            .collect()
+    }
+
     /// Converts the objects, writes the file if it changed, saves the
     /// changed clusters' state, and publishes the status work.
     async fn reconcile(&mut self) -> Result<(), SinkError> {
         self.refresh_scope();
         let table = self.objects();
-        let conversion = convert(table.values(), &self.scope);
+        let mut conversion = convert(table.values(), &self.scope);
+        let overrides = self.override_objects();
+        let merged = gslb_override::merge(overrides.values());
+        conversion.file.overrides.clone_from(&merged.entries);
         self.metrics.observe(table.len(), &conversion);
+        self.metrics.observe_overrides(&merged);
         for cluster in &self.clusters {
             let count = table.keys().filter(|k| k.cluster == cluster.key).count();
             self.metrics.set_cluster_objects(&cluster.name, count);
@@ -334,6 +458,7 @@ impl Syncer {
                 sets,
                 endpoints = conversion.accepted_endpoints,
                 rejected = conversion.rejections.len(),
+                overrides = conversion.file.overrides.len(),
                 "record file written"
             );
             log_notices(&conversion.notices);
@@ -344,10 +469,21 @@ impl Syncer {
         self.metrics.synced.set(1);
         self.save_state().await;
         let mut work = status_work(&table, &conversion);
+        let mut override_work = override_work(merged);
         for cluster in &self.clusters {
             cluster
                 .status
                 .send_replace(Arc::new(work.remove(&cluster.key).unwrap_or_default()));
+            if let Some(feed) = &cluster.overrides {
+                let work = override_work.remove(&cluster.key).unwrap_or_default();
+                feed.events.send_if_modified(|current| {
+                    let changed = **current != work;
+                    if changed {
+                        *current = Arc::new(work);
+                    }
+                    changed
+                });
+            }
         }
         Ok(())
     }
@@ -366,6 +502,7 @@ impl Syncer {
                 cluster: c.name.clone(),
                 listed_at: c.listed_at,
                 objects: c.store.state().iter().map(|o| (**o).clone()).collect(),
+                overrides: c.overrides_to_save(),
             })
             .collect();
         if changed.is_empty() {
@@ -505,6 +642,25 @@ fn status_work(
                 .rejections
                 .push((object, rejection.clone()));
         }
+    }
+    work
+}
+
+/// Each cluster's share of the override Events, by the cluster part of
+/// the object keys.
+fn override_work(merged: OverrideMerge) -> BTreeMap<String, OverrideWork> {
+    let mut work: BTreeMap<String, OverrideWork> = BTreeMap::new();
+    for conflict in merged.conflicts {
+        work.entry(conflict.object.cluster.clone())
+            .or_default()
+            .conflicts
+            .push(conflict);
+    }
+    for rejection in merged.rejections {
+        work.entry(rejection.object.cluster.clone())
+            .or_default()
+            .rejections
+            .push(rejection);
     }
     work
 }

@@ -87,7 +87,7 @@ fn entry(check: &mut Checker<'_>, path: &str, raw: &RawFileOverride) -> Option<F
         other => {
             check.error(
                 field("state"),
-                format!("{other:?} is not an override state: use \"down\" or \"up\" (delete the entry to clear it)"),
+                format!("{other:?} is not an override state: use \"down\" or \"up\" (remove the override to clear it)"),
             );
             None
         }
@@ -227,7 +227,7 @@ mod tests {
             .expect_err("bad state");
         assert_eq!(
             error.to_string(),
-            "us/gslb/drain: state: \"off\" is not an override state: use \"down\" or \"up\" (delete the entry to clear it)"
+            "us/gslb/drain: state: \"off\" is not an override state: use \"down\" or \"up\" (remove the override to clear it)"
         );
     }
 }

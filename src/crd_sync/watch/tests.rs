@@ -9,6 +9,7 @@ use kube::runtime::reflector::store::Writer;
 
 use super::*;
 use crate::crd_sync::dns_endpoint_resource;
+use crate::crd_sync::gslb_override::gslb_override_resource;
 
 const ZONE: &str = "global.example.test.";
 
@@ -24,21 +25,50 @@ fn object(namespace: &str, name: &str, set_id: &str, target: &str, created: &str
     .expect("fixture")
 }
 
-/// A cluster's store and the writer the test feeds.
+/// GslbOverride `gslb/NAME` for set `set` of webapp.
+fn gslb_override(name: &str, set: &str, state: &str, created: &str) -> DynamicObject {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "gslb.io/v1alpha1", "kind": "GslbOverride",
+        "metadata": {"name": name, "namespace": "gslb", "uid": format!("uid-{name}"),
+                     "creationTimestamp": created},
+        "spec": {"record": "webapp.global.example.test", "set": set, "state": state}
+    }))
+    .expect("fixture")
+}
+
+/// A cluster's stores and the writers the test feeds.
 struct FakeCluster {
     writer: Writer<DynamicObject>,
     status: watch::Receiver<Arc<StatusWork>>,
+    /// The GslbOverride store's writer and the Events' channel.
+    overrides: Option<(Writer<DynamicObject>, watch::Receiver<Arc<OverrideWork>>)>,
+}
+
+/// A complete list of `objects` into `writer`, as a watcher yields it.
+fn list_into(writer: &mut Writer<DynamicObject>, objects: &[DynamicObject]) {
+    writer.apply_watcher_event(&watcher::Event::Init);
+    for o in objects {
+        writer.apply_watcher_event(&watcher::Event::InitApply(o.clone()));
+    }
+    writer.apply_watcher_event(&watcher::Event::InitDone);
 }
 
 impl FakeCluster {
     /// A complete list of `objects`, as a watcher yields it.
     fn list(&mut self, objects: &[DynamicObject]) {
-        self.writer.apply_watcher_event(&watcher::Event::Init);
-        for o in objects {
-            self.writer
-                .apply_watcher_event(&watcher::Event::InitApply(o.clone()));
-        }
-        self.writer.apply_watcher_event(&watcher::Event::InitDone);
+        list_into(&mut self.writer, objects);
+    }
+
+    /// A complete list of GslbOverride `objects`.
+    fn list_overrides(&mut self, objects: &[DynamicObject]) {
+        let (writer, _) = self.overrides.as_mut().expect("overrides followed");
+        list_into(writer, objects);
+    }
+
+    /// The Events the cluster's override task is to publish.
+    fn override_work(&self) -> Arc<OverrideWork> {
+        let (_, events) = self.overrides.as_ref().expect("overrides followed");
+        events.borrow().clone()
     }
 
     fn apply(&mut self, object: &DynamicObject) {
@@ -51,7 +81,7 @@ struct Fixture {
     output: PathBuf,
     state: PathBuf,
     clusters: Vec<FakeCluster>,
-    news: mpsc::Sender<News>,
+    news: mpsc::Sender<(Feed, News)>,
     metrics: SyncMetrics,
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), SyncError>>,
@@ -64,8 +94,13 @@ const TIMING: Timing = Timing {
 };
 
 /// A syncer over clusters `names` writing into `dir`, with the state of
-/// the clusters found there.
+/// the clusters found there; DNSEndpoints only.
 fn start(dir: &Path, names: &[&str]) -> Fixture {
+    start_with(dir, names, false)
+}
+
+/// The same, also following GslbOverrides when `overrides`.
+fn start_with(dir: &Path, names: &[&str], overrides: bool) -> Fixture {
     let output = dir.join("records.yaml");
     let state_path = dir.join("state");
     let state = StateDir::open(state_path.clone()).expect("state dir");
@@ -76,14 +111,27 @@ fn start(dir: &Path, names: &[&str]) -> Fixture {
         let writer = Writer::new(dns_endpoint_resource());
         let (status_tx, status) = watch::channel(Arc::new(StatusWork::default()));
         let restored = state.load(name).expect("state loads");
-        views.push(ClusterView::new(
+        let view = ClusterView::new(
             (*name).to_owned(),
             names.len() > 1,
             writer.as_reader(),
             restored,
             status_tx,
-        ));
-        clusters.push(FakeCluster { writer, status });
+        );
+        let (view, overrides) = if overrides {
+            let writer = Writer::new(gslb_override_resource());
+            let (events_tx, events) = watch::channel(Arc::new(OverrideWork::default()));
+            let view = view.with_overrides(writer.as_reader(), events_tx);
+            (view, Some((writer, events)))
+        } else {
+            (view, None)
+        };
+        views.push(view);
+        clusters.push(FakeCluster {
+            writer,
+            status,
+            overrides,
+        });
     }
     let scope = RecordScope::from_origins(&[ZONE], "--zones").expect("zone");
     let syncer = Syncer::new(
@@ -109,8 +157,18 @@ fn start(dir: &Path, names: &[&str]) -> Fixture {
 }
 
 impl Fixture {
+    /// News of a cluster's DNSEndpoint watch.
     async fn send(&self, news: News) {
-        self.news.send(news).await.expect("syncer runs");
+        self.hear(Feed::Endpoints, news).await;
+    }
+
+    /// News of a cluster's GslbOverride watch.
+    async fn send_overrides(&self, news: News) {
+        self.hear(Feed::Overrides, news).await;
+    }
+
+    async fn hear(&self, feed: Feed, news: News) {
+        self.news.send((feed, news)).await.expect("syncer runs");
         // Past the debounce, in paused time.
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -303,4 +361,110 @@ async fn two_sidecars_write_the_same_bytes_whatever_the_order() {
         ]),
         "default set ids name the cluster; team-b does not own webapp"
     );
+}
+
+/// The overrides in the file: (set, state, object).
+fn overrides(file: &str) -> Vec<(String, String, String)> {
+    let raw: crate::config::raw::RawRecordFile =
+        serde_saphyr::from_str(file).expect("the file parses");
+    raw.overrides
+        .iter()
+        .map(|o| {
+            (
+                o.set.clone(),
+                o.state.clone(),
+                o.object.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_clusters_overrides_are_merged_and_the_older_of_a_conflict_gets_an_event() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut f = start_with(dir.path(), &["us", "eu"], true);
+    f.clusters[0].list(&[object("production", "web", "us-east", "192.0.2.10", T0)]);
+    f.clusters[1].list(&[object("production", "web", "eu-west", "192.0.2.20", T1)]);
+    f.clusters[0].list_overrides(&[gslb_override("drain", "us-east", "down", T0)]);
+    f.clusters[1].list_overrides(&[]);
+    for i in [0, 1] {
+        f.send(News::Listed(i)).await;
+        f.send_overrides(News::Listed(i)).await;
+    }
+    assert_eq!(
+        overrides(&f.file()),
+        [("us-east".into(), "down".into(), "us/gslb/drain".into())]
+    );
+    // eu forces the same set up, later: it wins; us's object is told.
+    f.clusters[1].list_overrides(&[gslb_override("force", "us-east", "up", T1)]);
+    f.send_overrides(News::Changed(1)).await;
+    assert_eq!(
+        overrides(&f.file()),
+        [("us-east".into(), "up".into(), "eu/gslb/force".into())]
+    );
+    let us = f.clusters[0].override_work();
+    assert_eq!(us.conflicts.len(), 1, "{us:?}");
+    assert_eq!(us.conflicts[0].winner.to_string(), "eu/gslb/force");
+    assert!(
+        f.clusters[1].override_work().conflicts.is_empty(),
+        "the winner gets no Event"
+    );
+    // eu's object is deleted: us's drain is in force again.
+    f.clusters[1].list_overrides(&[]);
+    f.send_overrides(News::Changed(1)).await;
+    assert_eq!(
+        overrides(&f.file()),
+        [("us-east".into(), "down".into(), "us/gslb/drain".into())]
+    );
+    assert!(f.clusters[0].override_work().conflicts.is_empty());
+    f.stop().await;
+}
+
+/// A restarted sidecar whose DNSEndpoints are listed before its
+/// GslbOverrides must not write a file without the overrides: the server
+/// would lift every drain until the next write.
+#[tokio::test(start_paused = true)]
+async fn the_file_is_not_written_before_the_overrides_are_listed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut f = start_with(dir.path(), &["us"], true);
+    f.clusters[0].list(&[object("production", "web", "us-east", "192.0.2.10", T0)]);
+    f.send(News::Listed(0)).await;
+    assert!(!f.output.exists(), "the overrides are not known yet");
+    f.clusters[0].list_overrides(&[gslb_override("drain", "us-east", "down", T0)]);
+    f.send_overrides(News::Listed(0)).await;
+    assert_eq!(
+        overrides(&f.file()),
+        [("us-east".into(), "down".into(), "gslb/drain".into())],
+        "one cluster: NAMESPACE/NAME"
+    );
+    f.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_down_clusters_overrides_are_kept_across_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut f = start_with(dir.path(), &["us", "eu"], true);
+    f.clusters[0].list(&[object("production", "web", "us-east", "192.0.2.10", T0)]);
+    f.clusters[1].list(&[object("production", "web", "eu-west", "192.0.2.20", T1)]);
+    f.clusters[0].list_overrides(&[gslb_override("drain", "us-east", "down", T0)]);
+    f.clusters[1].list_overrides(&[]);
+    for i in [0, 1] {
+        f.send(News::Listed(i)).await;
+        f.send_overrides(News::Listed(i)).await;
+    }
+    let before = f.file();
+    // us's API server goes away: its override stays.
+    f.send_overrides(News::Failed(0, watcher::Error::NoResourceVersion))
+        .await;
+    assert_eq!(f.file(), before);
+    f.stop().await;
+
+    std::fs::remove_file(dir.path().join("records.yaml")).expect("remove");
+    let mut f = start_with(dir.path(), &["us", "eu"], true);
+    f.clusters[1].list(&[object("production", "web", "eu-west", "192.0.2.20", T1)]);
+    f.clusters[1].list_overrides(&[]);
+    f.send(News::Listed(1)).await;
+    f.send_overrides(News::Listed(1)).await;
+    assert_eq!(f.file(), before, "us's override comes from its state file");
+    f.stop().await;
 }
