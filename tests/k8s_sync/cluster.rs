@@ -324,6 +324,8 @@ pub(crate) struct Serve {
     child: Child,
     /// Its DNS address (UDP and TCP).
     pub(crate) dns: std::net::SocketAddr,
+    /// Its admin API address.
+    pub(crate) admin: std::net::SocketAddr,
 }
 
 impl Serve {
@@ -354,7 +356,7 @@ impl Serve {
             .stderr(log)
             .spawn()
             .expect("gslb serve starts");
-        let serve = Self { child, dns };
+        let serve = Self { child, dns, admin };
         eventually("gslb serve is ready", FOLLOW, || async {
             ready(admin).then_some(())
         })

@@ -15,6 +15,7 @@ mod events;
 mod harness;
 mod image;
 mod multi;
+mod overrides;
 
 use std::{collections::BTreeSet, net::IpAddr, path::Path, time::Duration};
 

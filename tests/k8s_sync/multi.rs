@@ -18,7 +18,7 @@ use crate::cluster::{Cluster, FOLLOW, Serve, Sidecar, eventually};
 use crate::harness::{addrs, query, repo, udp};
 
 /// The server config: one zone, ns1's record file.
-fn server_config(records: &Path, dns: SocketAddr, admin: SocketAddr) -> String {
+pub(crate) fn server_config(records: &Path, dns: SocketAddr, admin: SocketAddr) -> String {
     format!(
         r#"
 server:
@@ -39,7 +39,7 @@ zones:
 }
 
 /// A DNSEndpoint `production/NAME` with one A endpoint.
-fn endpoint(name: &str, dns_name: &str, set_id: Option<&str>, target: &str) -> String {
+pub(crate) fn endpoint(name: &str, dns_name: &str, set_id: Option<&str>, target: &str) -> String {
     let set_id = set_id.map_or_else(String::new, |id| format!("\n    setIdentifier: {id}"));
     format!(
         r#"
@@ -55,11 +55,11 @@ spec:
     )
 }
 
-const WEBAPP: &str = "webapp.global.example.test";
+pub(crate) const WEBAPP: &str = "webapp.global.example.test";
 const SHOP: &str = "shop.global.example.test";
 
 /// A kubeconfig with one context per (name, cluster, token file).
-fn kubeconfig(contexts: &[(&str, &Cluster, &str)]) -> String {
+pub(crate) fn kubeconfig(contexts: &[(&str, &Cluster, &str)]) -> String {
     let mut clusters = String::new();
     let mut users = String::new();
     let mut entries = String::new();
@@ -92,7 +92,7 @@ fn from_root(dir: &Path) -> String {
 /// `cluster` through a kustomization of its own, as the walk-through says:
 /// first a server-side dry run, then for real (which grants the sidecars
 /// their rights: RBAC is on).
-async fn apply_deploy(cluster: &Cluster, component: &str) {
+pub(crate) async fn apply_deploy(cluster: &Cluster, component: &str) {
     let dir = cluster.path(&format!("kustomize-{component}"));
     std::fs::create_dir_all(&dir).expect("kustomization dir");
     let root = from_root(&dir);
@@ -148,21 +148,21 @@ async fn apply_deploy(cluster: &Cluster, component: &str) {
         .await;
 }
 
-async fn apply(cluster: &Cluster, manifest: &str) {
+pub(crate) async fn apply(cluster: &Cluster, manifest: &str) {
     cluster.kubectl(&["apply", "-f", "-"], Some(manifest)).await;
 }
 
-fn file_text(path: &Path) -> String {
+pub(crate) fn file_text(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
-fn ips(list: &[&str]) -> BTreeSet<IpAddr> {
+pub(crate) fn ips(list: &[&str]) -> BTreeSet<IpAddr> {
     list.iter().map(|s| s.parse().expect("an IP")).collect()
 }
 
 /// Every address `name` is answered with over enough queries to see every
 /// set (weights 1:1, so 40 queries miss one of two sets with odds 2^-39).
-async fn answers(dns: SocketAddr, name: &str) -> BTreeSet<IpAddr> {
+pub(crate) async fn answers(dns: SocketAddr, name: &str) -> BTreeSet<IpAddr> {
     let mut seen = BTreeSet::new();
     for _ in 0..40 {
         let response = udp(dns, &query(name, RecordType::A)).await;
@@ -174,7 +174,7 @@ async fn answers(dns: SocketAddr, name: &str) -> BTreeSet<IpAddr> {
 }
 
 /// Waits until `name` is answered with exactly `want` (over its sets).
-async fn until_answers(dns: SocketAddr, name: &str, want: &[&str]) -> Duration {
+pub(crate) async fn until_answers(dns: SocketAddr, name: &str, want: &[&str]) -> Duration {
     let started = Instant::now();
     let want = ips(want);
     eventually(&format!("{name} answers {want:?}"), FOLLOW, || async {
@@ -186,7 +186,7 @@ async fn until_answers(dns: SocketAddr, name: &str, want: &[&str]) -> Duration {
 
 /// `dig +short` answers for `name`, over up to 40 tries, until `target` is
 /// among them.
-fn dig_sees(dns: SocketAddr, name: &str, target: &str) -> bool {
+pub(crate) fn dig_sees(dns: SocketAddr, name: &str, target: &str) -> bool {
     (0..40).any(|_| {
         let out = std::process::Command::new("dig")
             .arg(format!("@{}", dns.ip()))
@@ -244,7 +244,7 @@ async fn rejection_events(cluster: &Cluster) -> String {
         .await
 }
 
-fn args(list: &[PathBuf]) -> Vec<&OsStr> {
+pub(crate) fn args(list: &[PathBuf]) -> Vec<&OsStr> {
     list.iter().map(|p| p.as_os_str()).collect()
 }
 
