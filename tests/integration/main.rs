@@ -12,6 +12,7 @@ mod bounded_input;
 mod browser;
 mod cli;
 mod dashboard;
+mod declared_overrides;
 mod delegation;
 mod dig;
 mod dns;
