@@ -920,15 +920,9 @@ impl Writer {
     ) -> Result<OverrideApplied, OverrideError> {
         let reason = meta.reason.clone();
         let client = meta.client.clone();
-        let (index, existed) = self.overrides.change(
-            &self.table,
-            &record,
-            &set,
-            state,
-            meta,
-            &mut self.hlc,
-            now_ms(),
-        )?;
+        let (index, existed) =
+            self.overrides
+                .change(&self.table, &record, &set, state, meta, &mut self.hlc)?;
         info!(
             record = %record,
             set = %set,
@@ -956,7 +950,6 @@ impl Writer {
         key: Option<&Name>,
         update: &Update,
     ) -> Result<bool, UpdateError> {
-        let now = now_ms();
         let applied = self.updates.apply(
             &self.table,
             &self.loaded.config,
@@ -964,7 +957,6 @@ impl Writer {
             key,
             update,
             &mut self.hlc,
-            now,
         );
         if applied == Ok(true) {
             self.rebuild_dynamic();
