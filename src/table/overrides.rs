@@ -10,11 +10,13 @@
 //! entries keeps the newer of each, so instances that saw the same changes
 //! hold the same book.
 //!
-//! An override lasts until an operator clears it. While the config has no
-//! such set (a reload removed it, or a peer's config has it and this one
-//! does not yet) it is kept but inactive, and applies again when the set
-//! is back: a config change never lifts a drain behind an operator's back,
-//! on this instance or, through the peers, on any other.
+//! An override lives as long as its set: a reload that removes the set
+//! clears the override (a tombstone, so the peers clear it too), and it
+//! does not come back with the name. An override for a set this instance's
+//! config does not have yet (a peer's config is ahead, or the set went
+//! while gslb was stopped) is kept, inactive, and applies when the set is
+//! there: instances whose configs differ for a while never clear each
+//! other's drains.
 
 use std::collections::BTreeMap;
 
@@ -192,8 +194,35 @@ impl OverrideBook {
         self.entries.len() != before
     }
 
+    /// Clears (with a tombstone stamped by `clock`) the overrides in force
+    /// whose set `before` has and `after` does not: a reload removed it.
+    /// Returns them as they were.
+    pub fn retire_removed(
+        &mut self,
+        before: &Table,
+        after: &Table,
+        clock: &mut Clock,
+    ) -> Vec<OverrideEntry> {
+        let mut retired = Vec::new();
+        for ((record, set), entry) in &mut self.entries {
+            let removed = entry.state != Override::Auto
+                && set_index(before, record, set).is_ok()
+                && set_index(after, record, set).is_err();
+            if removed {
+                retired.push(entry.clone());
+                entry.state = Override::Auto;
+                entry.reason = Some("its set was removed from the config".into());
+                entry.client = None;
+                entry.at =
+                    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+                entry.version = clock.tick(now_ms());
+            }
+        }
+        retired
+    }
+
     /// The overrides in force whose record or set `table` does not have
-    /// (inactive until the set is back).
+    /// (inactive until the set is there).
     pub fn inactive(&self, table: &Table) -> Vec<&OverrideEntry> {
         self.entries
             .iter()

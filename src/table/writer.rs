@@ -590,27 +590,22 @@ impl Writer {
         self.probe_up.retain(|probe, _| {
             self.probe_index.contains_key(probe) || self.book.probe_index(probe).is_some()
         });
-        let inactive_before: Vec<(String, String)> = self
+        let retired = self
             .overrides
-            .inactive(&self.table)
-            .into_iter()
-            .map(|e| (e.record.clone(), e.set.clone()))
-            .collect();
+            .retire_removed(&self.table, &table, &mut self.hlc);
+        for entry in &retired {
+            warn!(
+                record = %entry.record,
+                set = %entry.set,
+                state = ?entry.state,
+                reason = entry.reason.as_deref().unwrap_or(""),
+                "override cleared: the reload removed its record or set"
+            );
+        }
         self.table = table;
         self.apply_peering(&loaded.config.server.peering);
         self.loaded = loaded.without_records();
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
-        for entry in self.overrides.inactive(&self.table) {
-            if !inactive_before.contains(&(entry.record.clone(), entry.set.clone())) {
-                warn!(
-                    record = %entry.record,
-                    set = %entry.set,
-                    state = ?entry.state,
-                    reason = entry.reason.as_deref().unwrap_or(""),
-                    "override inactive: the reload removed its record or set; it applies again when the set is back"
-                );
-            }
-        }
         let (probes, contested) = self.vote();
         self.health = Health {
             probes,
@@ -627,7 +622,7 @@ impl Writer {
         }
         self.rebuild_dynamic();
         self.publish();
-        self.overrides_changed(false);
+        self.overrides_changed(!retired.is_empty());
         self.updates_shown();
         self.health_view_changed();
         let _ = self.table_tx.send(self.table.clone());
