@@ -260,6 +260,14 @@ pub struct TargetVerdict {
     pub probe: String,
     /// Whether DNS may answer it (override and probe combined).
     pub serving: bool,
+    /// The peer group's fresh views disagree about it (its answers get
+    /// the zone's degraded TTL).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub contested: bool,
+    /// When the peer group's vote overrode this instance's own probe: what
+    /// happened, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<String>,
 }
 
 /// The sets one rule left.
@@ -285,6 +293,12 @@ pub struct Candidate {
     /// Each target's chance of being in the answer when the set is picked
     /// (rotation and the `answers` limit considered).
     pub targets: Vec<TargetShare>,
+    /// The TTL of its answers.
+    pub ttl: u32,
+    /// Whether that is the zone's degraded TTL: a target of the set is
+    /// down or contested, or the record fails open.
+    #[serde(default)]
+    pub degraded: bool,
 }
 
 /// A target's chance of being in an answer.
@@ -377,7 +391,7 @@ pub fn explain(
         ),
     };
     let candidates = match result {
-        Ok(_) => candidates(record, q.family, &health, &recorder),
+        Ok(_) => candidates(record, zone.degraded_ttl, q.family, &health, &recorder),
         Err(_) => Vec::new(),
     };
     let samples = (q.samples > 0 && result.is_ok()).then(|| {
@@ -546,6 +560,7 @@ fn level_name(level: u8) -> &'static str {
 /// The candidates left after rule 4, with rule 5's chances.
 fn candidates(
     record: &Record,
+    degraded_ttl: u32,
     family: Family,
     health: &Health,
     rec: &Recorder<'_>,
@@ -556,11 +571,16 @@ fn candidates(
         .zip(shares)
         .map(|(&i, probability)| {
             let set = &record.sets[i as usize];
+            // As the DNS path picks the TTL (dns::answer).
+            let ttl = health.answer_ttl(set, record.ttl);
+            let degraded = rec.failed_open || health.troubled(set, family);
             Candidate {
                 set: set.id.to_string(),
                 weight: set.weight,
                 probability,
                 targets: target_shares(set, family, health, rec.failed_open, record.answers),
+                ttl: if degraded { ttl.min(degraded_ttl) } else { ttl },
+                degraded,
             }
         })
         .collect()
@@ -690,6 +710,8 @@ fn verdict(
                 address: t.addr,
                 probe: probe_state(snap, board, health, set, t.probe, t.addr).to_owned(),
                 serving: health.target_up(set, t),
+                contested: t.probe != NO_PROBE && snap.health.contested.is_set(t.probe as usize),
+                quorum: quorum_note(snap, board, set, t),
             })
             .collect(),
         healthy: health.any_up(set, targets),
@@ -700,6 +722,34 @@ fn verdict(
             .zip(set.location)
             .map(|(c, l)| (l.distance_km(&c) * 10.0).round() / 10.0),
     }
+}
+
+/// What the peer group's vote did to a target whose state differs from
+/// this instance's own probe result.
+fn quorum_note(
+    snap: &Snapshot,
+    board: Option<&StatusBoard>,
+    set: &Set,
+    target: &crate::table::Target,
+) -> Option<String> {
+    if target.probe == NO_PROBE {
+        return None;
+    }
+    let check = set.health_check.as_ref()?;
+    let probe = Probe {
+        check: check.clone(),
+        addr: target.addr,
+    };
+    let own = board?.get(&probe)?.up?;
+    let vote = snap.health.probes.is_up(target.probe as usize);
+    let word = |up: bool| if up { "up" } else { "down" };
+    (own != vote).then(|| {
+        format!(
+            "this instance's probe says {}, the peer group's vote says {}: the vote decides",
+            word(own),
+            word(vote)
+        )
+    })
 }
 
 /// The probe's state in `health` (assumptions included); `pending` when

@@ -73,6 +73,15 @@ pub fn render(trace: &Trace, colour: bool) -> String {
                 .unwrap_or_default()
         );
     }
+    let notes = trace
+        .sets
+        .iter()
+        .flat_map(|s| s.targets.iter().map(move |t| (s, t)))
+        .filter_map(|(s, t)| Some((s, t, t.quorum.as_deref()?)));
+    for (i, (set, target, note)) in notes.enumerate() {
+        let label = if i == 0 { "vote" } else { "" };
+        let _ = writeln!(out, "{label:LABEL$}{} {}: {note}", set.id, target.address);
+    }
     for (i, step) in trace.steps.iter().enumerate() {
         let label = if i == 0 { "rules" } else { "" };
         let left = if step.sets.is_empty() {
@@ -97,9 +106,14 @@ pub fn render(trace: &Trace, colour: bool) -> String {
             .filter(|t| t.probability > 0.0)
             .map(|t| format!("{} {}", t.address, percent(t.probability)))
             .collect();
+        let ttl = if c.degraded {
+            format!("  (ttl {}s: degraded)", c.ttl)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "{label:LABEL$}{} {}: {}",
+            "{label:LABEL$}{} {}: {}{ttl}",
             paint("1", &c.set),
             percent(c.probability),
             targets.join(", ")

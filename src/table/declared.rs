@@ -8,8 +8,10 @@
 //! again once the declared one is gone. They never enter the peer
 //! document: every instance reads its own crd-sync's file, and crd-sync
 //! merges every cluster's objects the same way, so instances agree without
-//! exchanging them. One whose record or set the config lacks is inactive,
-//! as the book's are.
+//! exchanging them. One whose record or set the config lacks is inactive
+//! until the set is there, like a saved or a peer's override; unlike an
+//! admin override, a reload that removes the set does not clear it: the
+//! object still exists, and the file is what says it does.
 
 use std::collections::BTreeMap;
 

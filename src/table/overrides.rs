@@ -10,18 +10,20 @@
 //! entries keeps the newer of each, so instances that saw the same changes
 //! hold the same book.
 //!
-//! An override lasts until an operator clears it. While the config has no
-//! such set (a reload removed it, or a peer's config has it and this one
-//! does not yet) it is kept but inactive, and applies again when the set
-//! is back: a config change never lifts a drain behind an operator's back,
-//! on this instance or, through the peers, on any other.
+//! An override lives as long as its set: a reload that removes the set
+//! clears the override (a tombstone, so the peers clear it too), and it
+//! does not come back with the name. An override for a set this instance's
+//! config does not have yet (a peer's config is ahead, or the set went
+//! while gslb was stopped) is kept, inactive, and applies when the set is
+//! there: instances whose configs differ for a while never clear each
+//! other's drains.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::health::{Override, SetOverrides};
-use super::shared::version::{Clock, Version};
+use super::shared::version::{Clock, Version, now_ms};
 use super::shared::{MAX_CLOCK_AHEAD, TOMBSTONE_TTL};
 use super::{Lookup, Table, writer::OverrideError};
 use crate::name::Name;
@@ -147,8 +149,8 @@ impl OverrideBook {
     }
 
     /// Sets (`Up`, `Down`) or clears (`Auto`) the override of a set of
-    /// `table`, stamped by `clock`; returns the set's index and whether an
-    /// override was in force before.
+    /// `table`, stamped by `clock` now; returns the set's index and whether
+    /// an override was in force before.
     pub fn change(
         &mut self,
         table: &Table,
@@ -157,7 +159,6 @@ impl OverrideBook {
         state: Override,
         meta: OverrideMeta,
         clock: &mut Clock,
-        now_ms: u64,
     ) -> Result<(usize, bool), OverrideError> {
         let index = set_index(table, record, set)?;
         let key = (record.clone(), set.to_owned());
@@ -175,7 +176,7 @@ impl OverrideBook {
             reason: meta.reason,
             client: meta.client,
             at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-            version: clock.tick(now_ms),
+            version: clock.tick(now_ms()),
         };
         self.entries.insert(key, entry);
         Ok((index, existed))
@@ -248,8 +249,35 @@ impl OverrideBook {
         self.entries.len() != before
     }
 
+    /// Clears (with a tombstone stamped by `clock`) the overrides in force
+    /// whose set `before` has and `after` does not: a reload removed it.
+    /// Returns them as they were.
+    pub fn retire_removed(
+        &mut self,
+        before: &Table,
+        after: &Table,
+        clock: &mut Clock,
+    ) -> Vec<OverrideEntry> {
+        let mut retired = Vec::new();
+        for ((record, set), entry) in &mut self.entries {
+            let removed = entry.state != Override::Auto
+                && set_index(before, record, set).is_ok()
+                && set_index(after, record, set).is_err();
+            if removed {
+                retired.push(entry.clone());
+                entry.state = Override::Auto;
+                entry.reason = Some("its set was removed from the config".into());
+                entry.client = None;
+                entry.at =
+                    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+                entry.version = clock.tick(now_ms());
+            }
+        }
+        retired
+    }
+
     /// The overrides in force whose record or set `table` does not have
-    /// (inactive until the set is back).
+    /// (inactive until the set is there).
     pub fn inactive(&self, table: &Table) -> Vec<&OverrideEntry> {
         self.entries
             .iter()
@@ -347,7 +375,6 @@ records:
             state,
             OverrideMeta::default(),
             clock,
-            1_000,
         )
     }
 
@@ -377,8 +404,9 @@ records:
         let all = book.all();
         assert_eq!(all.len(), 1, "the deletion is remembered for the peers");
         assert_eq!(all[0].state, Override::Auto);
-        assert!(!book.expire_tombstones(2_000));
-        let later = 1_000 + TOMBSTONE_TTL.as_millis() as u64 + 1;
+        let now = now_ms();
+        assert!(!book.expire_tombstones(now));
+        let later = now + TOMBSTONE_TTL.as_millis() as u64 + 1;
         assert!(book.expire_tombstones(later));
         assert!(book.all().is_empty());
     }
@@ -474,15 +502,29 @@ records:
         let api = "api.global.example.test.";
         change(&mut a, &table, &mut a_clock, api, "us-east", Override::Down).unwrap();
         change(&mut b, &table, &mut b_clock, api, "us-east", Override::Up).unwrap();
-        // Same millisecond: the instance name breaks the tie, the same way
-        // on both sides.
-        let from_a = a.all();
-        let from_b = b.all();
-        assert_eq!(b.merge(&table, &from_a, 1_000).taken.len(), 0);
-        assert_eq!(a.merge(&table, &from_b, 1_000).taken.len(), 1);
+        // b's change is later (or in the same millisecond, where the
+        // instance name breaks the tie), the same way on both sides.
+        let (from_a, from_b) = (a.all(), b.all());
+        let now = now_ms();
+        assert_eq!(b.merge(&table, &from_a, now).taken.len(), 0);
+        assert_eq!(a.merge(&table, &from_b, now).taken.len(), 1);
         assert_eq!(a.all(), b.all());
         assert_eq!(a.get(&name(api), "us-east"), Override::Up);
         // Merging again changes nothing.
-        assert!(a.merge(&table, &from_b, 1_000).taken.is_empty());
+        assert!(a.merge(&table, &from_b, now).taken.is_empty());
+        // A tie in time: the instance name decides.
+        let tied = |by: &str, state| OverrideEntry {
+            state,
+            version: Version {
+                ms: now,
+                n: 9,
+                by: by.into(),
+            },
+            ..from_a[0].clone()
+        };
+        let mut c = OverrideBook::default();
+        c.merge(&table, &[tied("z", Override::Down)], now);
+        c.merge(&table, &[tied("y", Override::Up)], now);
+        assert_eq!(c.get(&name(api), "us-east"), Override::Down);
     }
 }

@@ -612,12 +612,18 @@ impl Writer {
         self.probe_up.retain(|probe, _| {
             self.probe_index.contains_key(probe) || self.book.probe_index(probe).is_some()
         });
-        let inactive_before: Vec<(String, String)> = self
+        let retired = self
             .overrides
-            .inactive(&self.table)
-            .into_iter()
-            .map(|e| (e.record.clone(), e.set.clone()))
-            .collect();
+            .retire_removed(&self.table, &table, &mut self.hlc);
+        for entry in &retired {
+            warn!(
+                record = %entry.record,
+                set = %entry.set,
+                state = ?entry.state,
+                reason = entry.reason.as_deref().unwrap_or(""),
+                "override cleared: the reload removed its record or set"
+            );
+        }
         let declared_inactive_before: Vec<FileOverrideKey> = self
             .declared
             .inactive(&self.table)
@@ -629,17 +635,6 @@ impl Writer {
         self.apply_peering(&loaded.config.server.peering);
         self.loaded = loaded.without_records();
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
-        for entry in self.overrides.inactive(&self.table) {
-            if !inactive_before.contains(&(entry.record.clone(), entry.set.clone())) {
-                warn!(
-                    record = %entry.record,
-                    set = %entry.set,
-                    state = ?entry.state,
-                    reason = entry.reason.as_deref().unwrap_or(""),
-                    "override inactive: the reload removed its record or set; it applies again when the set is back"
-                );
-            }
-        }
         self.take_declared(declared, &declared_inactive_before);
         let (probes, contested) = self.vote();
         self.health = Health {
@@ -657,7 +652,7 @@ impl Writer {
         }
         self.rebuild_dynamic();
         self.publish();
-        self.overrides_changed(false);
+        self.overrides_changed(!retired.is_empty());
         self.updates_shown();
         self.health_view_changed();
         let _ = self.table_tx.send(self.table.clone());
@@ -961,15 +956,9 @@ impl Writer {
         }
         let reason = meta.reason.clone();
         let client = meta.client.clone();
-        let (index, existed) = self.overrides.change(
-            &self.table,
-            &record,
-            &set,
-            state,
-            meta,
-            &mut self.hlc,
-            now_ms(),
-        )?;
+        let (index, existed) =
+            self.overrides
+                .change(&self.table, &record, &set, state, meta, &mut self.hlc)?;
         info!(
             record = %record,
             set = %set,
@@ -997,7 +986,6 @@ impl Writer {
         key: Option<&Name>,
         update: &Update,
     ) -> Result<bool, UpdateError> {
-        let now = now_ms();
         let applied = self.updates.apply(
             &self.table,
             &self.loaded.config,
@@ -1005,7 +993,6 @@ impl Writer {
             key,
             update,
             &mut self.hlc,
-            now,
         );
         if applied == Ok(true) {
             self.rebuild_dynamic();

@@ -201,8 +201,13 @@ async fn grafana_dashboard_queries_only_metrics_gslb_exports() {
     expressions(&dashboard, &mut exprs);
     assert!(exprs.len() >= 20, "{exprs:?}");
 
+    // A peer (unreachable) so that the peer group's families have series.
+    let zone = ZONE.replace(
+        "  udp_workers: 2\n",
+        "  udp_workers: 2\n  instance: ns1\n  peers: [{ name: ns2, url: \"http://127.0.0.1:9\" }]\n",
+    );
     let gslb = Gslb::start(&format!(
-        r#"{ZONE}health_checks:
+        r#"{zone}health_checks:
   fast: {{ kind: tcp, port: 9, interval: 200ms, timeout: 100ms }}
 records:
   - name: webapp.global.example.test.

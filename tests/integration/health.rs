@@ -576,7 +576,10 @@ async fn gslb_status_prints_the_health_table() {
         "{text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.starts_with("generation "), "{text}");
+    assert!(
+        text.lines().next().unwrap_or("").contains("generation "),
+        "{text}"
+    );
     assert!(!text.contains("\x1b["), "no colour when not on a terminal");
     let line = |addr: &str| {
         text.lines()
@@ -589,12 +592,12 @@ async fn gslb_status_prints_the_health_table() {
         down.contains("table.global.example.test.")
             && down.contains("victim")
             && down.contains("down")
-            && down.contains("drained"),
+            && down.contains("not answered"),
         "{down}"
     );
     assert!(down.contains("Connection refused"), "{down}");
     let up = line("127.0.27.1");
-    assert!(up.contains(" up ") && up.contains("serving"), "{up}");
+    assert!(up.contains(" up ") && up.contains("answered"), "{up}");
     let header = text.lines().nth(1).unwrap();
     assert_eq!(
         header.find("TARGET"),

@@ -238,6 +238,33 @@ async fn three_instances_outvote_one_that_sees_a_target_down_then_fail_over_toge
     }
     let disagreements = c.process().metric("gslb_health_disagreements").await;
     assert_eq!(disagreements, Some(1.0));
+    // c's /explain says the vote overrode its own probe; the answer, which
+    // involves a contested target, has the degraded TTL.
+    let (_, explain) = c
+        .process()
+        .get(&format!("/explain?name={NAME}&type=A"))
+        .await
+        .expect("GET /explain");
+    assert!(
+        explain.contains("this instance's probe says down, the peer group's vote says up"),
+        "{explain}"
+    );
+    let answer = udp(c.dns, &query(NAME, RecordType::A)).await;
+    assert_eq!(
+        answer.answers[0].ttl, 10,
+        "degraded TTL while the views disagree"
+    );
+    let (_, status) = c.process().get("/status").await.expect("GET /status");
+    let status: serde_json::Value = serde_json::from_str(&status).expect("JSON");
+    let target = &status["records"][0]["sets"][0]["targets"][0];
+    let votes: Vec<String> = target["votes"]
+        .as_array()
+        .expect("votes")
+        .iter()
+        .map(|v| format!("{}:{}", v["instance"].as_str().unwrap_or(""), v["up"]))
+        .collect();
+    assert_eq!(votes, ["c:false", "a:true", "b:true"], "{target}");
+    assert_eq!(target["contested"], true);
 
     // Now us fails for everyone: interval × fall + timeout + 1 s.
     us.set(Mode::Status(503));

@@ -327,7 +327,8 @@ function drawTable(report) {
         cells.push(
           el("td", {}, t ? t.address : "no addresses"),
           el("td", {}, t ? t.state : "–"),
-          el("td", {}, t ? (t.serving ? "yes" : "no") : "–"),
+          el("td", { class: t && t.contested ? "contested" : null }, t ? votes(t) : "–"),
+          el("td", {}, t ? DNS_TEXT[t.dns] || t.dns || (t.serving ? "answered" : "not answered") : "–"),
           el("td", { class: "num" }, t ? latency(t.latency_ms) : "–"),
           el("td", {}, t ? ago(t.last_probe) : "–"),
           el("td", { class: "error", title: (t && t.last_error) || null }, (t && t.last_error) || ""),
@@ -347,6 +348,34 @@ function drawTable(report) {
   note.textContent = `Showing ${rows.length} of ${total} rows: filter to narrow.`;
 }
 
+/** What DNS does with a target, as `/status` says it. */
+const DNS_TEXT = {
+  answered: "answered",
+  failing_open: "answered, failing open",
+  not_answered: "not answered",
+  drained: "drained",
+};
+
+/** Each instance's word on a target ("a up · b down"), or "–" without peers. */
+function votes(target) {
+  if (!target.votes || !target.votes.length) return "–";
+  return target.votes.map((v) => `${v.instance} ${v.up ? "up" : "down"}`).join(" · ");
+}
+
+/** The instance and its peers, for the summary line. */
+function peersText(report) {
+  const parts = [];
+  if (report.instance) parts.push(`instance ${report.instance}`);
+  if (report.peers && report.peers.length) {
+    const peers = report.peers.map((p) =>
+      p.fresh ? `${p.name} fresh` : p.last_exchange_secs_ago == null ? `${p.name} unreachable` : `${p.name} stale`,
+    );
+    parts.push(`peers: ${peers.join(", ")}`);
+  }
+  if (report.deciding_alone) parts.push("deciding health alone");
+  return parts.length ? ` · ${parts.join(" · ")}` : "";
+}
+
 // ---------------------------------------------------------------- polling
 
 /** The last report drawn, and its clusters (the card reads them). */
@@ -364,6 +393,7 @@ function render(report) {
   $("summary").textContent =
     `${report.records.length} records, ${list.length} clusters: ${parts.join(" · ") || "none"}` +
     ` · generation ${report.generation}` +
+    peersText(report) +
     (report.ready ? "" : " · not ready: first round of health checks running");
   drawMap(list);
   drawTable(report);

@@ -150,9 +150,10 @@ fn an_override_reuses_the_table_and_copies_no_set_array() {
 }
 
 #[test]
-fn an_override_outlives_a_reload_that_removes_its_set_and_applies_when_it_is_back() {
+fn overrides_go_when_a_reload_removes_their_set_and_stay_otherwise() {
     let (mut writer, cell, _) = writer(CONFIG);
     let listed = writer.subscribe_overrides();
+    let document = writer.subscribe_document();
     set_override(&mut writer, "us", Override::Up).expect("set exists");
     set_override(&mut writer, "eu", Override::Down).expect("set exists");
     assert_eq!(listed.borrow().len(), 2);
@@ -162,7 +163,15 @@ fn an_override_outlives_a_reload_that_removes_its_set_and_applies_when_it_is_bac
     );
     reload(&mut writer, &without_eu);
     let list = listed.borrow().clone();
-    assert_eq!(list.len(), 2, "eu's drain is kept, inactive: {list:?}");
+    assert_eq!(list.len(), 1, "eu's override is cleared: {list:?}");
+    assert_eq!(list[0].set, "us");
+    let shared = document.borrow().overrides.items.clone();
+    assert!(
+        shared
+            .iter()
+            .any(|e| e.set == "eu" && e.state == Override::Auto),
+        "the peers are told with a tombstone: {shared:?}"
+    );
     let snapshot = cell.load();
     let us = snapshot
         .table
@@ -181,8 +190,28 @@ fn an_override_outlives_a_reload_that_removes_its_set_and_applies_when_it_is_bac
         .index;
     assert_eq!(
         snapshot.health.overrides.get(eu as usize),
+        Override::Auto,
+        "a set that comes back does not get its old override back"
+    );
+}
+
+#[test]
+fn an_override_for_a_set_this_config_lacks_waits_for_it() {
+    let (mut a, _, _) = writer(&with_peers("a", &["b"]));
+    let without_eu = with_peers("b", &["a"]).replace(
+        "      - { id: eu, targets: [192.0.2.2], health_check: web }\n",
+        "",
+    );
+    let (mut b, b_cell, _) = writer(&without_eu);
+    set_override(&mut a, "eu", Override::Down).expect("set exists");
+    b.peer_document("a".into(), document_of(&a));
+    // b reloads while its config still lacks eu: the drain must survive.
+    reload(&mut b, &without_eu);
+    reload(&mut b, &with_peers("b", &["a"]));
+    assert_eq!(
+        override_of(&b_cell, 1),
         Override::Down,
-        "a config change never lifts a drain: only an operator does"
+        "applies once b has eu"
     );
 }
 

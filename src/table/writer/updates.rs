@@ -19,7 +19,7 @@ use super::super::dynamic_zone::{
     Conflict, Context, DynamicZone, Refusal, StaticZone, TYPE_CNAME, Update, name_from_wire, txt,
 };
 use super::super::rrset::{RrSet, RrSets};
-use super::super::shared::version::{Clock, Version};
+use super::super::shared::version::{Clock, Version, now_ms};
 use super::super::shared::{MAX_CLOCK_AHEAD, TOMBSTONE_TTL};
 use super::super::{Family, Lookup, Table};
 use crate::model::Config;
@@ -99,12 +99,8 @@ fn contents(zone: &DynamicZone) -> BTreeMap<RecordKey, (u32, Name)> {
 impl ZoneState {
     /// Stamps every record that differs between `before` and now with a
     /// new version from `clock`.
-    fn stamp_changes(
-        &mut self,
-        before: &BTreeMap<RecordKey, (u32, Name)>,
-        clock: &mut Clock,
-        now_ms: u64,
-    ) {
+    fn stamp_changes(&mut self, before: &BTreeMap<RecordKey, (u32, Name)>, clock: &mut Clock) {
+        let now_ms = now_ms();
         let after = contents(&self.records);
         let keys: std::collections::BTreeSet<&RecordKey> =
             before.keys().chain(after.keys()).collect();
@@ -188,7 +184,6 @@ impl DynamicState {
         key: Option<&Name>,
         update: &Update,
         clock: &mut Clock,
-        now_ms: u64,
     ) -> Result<bool, UpdateError> {
         let index = table
             .zones
@@ -221,7 +216,7 @@ impl DynamicState {
         if changed {
             let compiled = config.zones[index].soa.serial;
             state.serial = Some(next_serial(compiled, state.serial));
-            state.stamp_changes(&before, clock, now_ms);
+            state.stamp_changes(&before, clock);
         }
         Ok(changed)
     }
@@ -587,8 +582,7 @@ mod tests {
             update: &Update,
         ) -> Result<bool, UpdateError> {
             let mut clock = Clock::new("test");
-            let now = crate::table::shared::version::now_ms();
-            self.apply(table, config, origin_wire, key, update, &mut clock, now)
+            self.apply(table, config, origin_wire, key, update, &mut clock)
         }
     }
     use crate::table::compile;
