@@ -56,7 +56,10 @@ async fn a_declared_override_is_in_force_and_the_admin_api_answers_409_naming_it
         "{}{CONFIG}",
         ZONE.replace(
             "  udp_workers: 2\n",
-            &format!("  udp_workers: 2\n  record_files: [\"{}\"]\n", records.display()),
+            &format!(
+                "  udp_workers: 2\n  record_files: [\"{}\"]\n",
+                records.display()
+            ),
         )
     );
     let gslb = Gslb::start(&yaml).await;
@@ -68,7 +71,9 @@ async fn a_declared_override_is_in_force_and_the_admin_api_answers_409_naming_it
 
     let conflict = "api.global.example.test. set \\\"us-east\\\" is drained by GslbOverride us/gslb/drain-us-east; delete the object to clear it";
     for state in ["up", "down", "auto"] {
-        let (code, body) = gslb.put(US_EAST, &format!(r#"{{"state":"{state}"}}"#)).await;
+        let (code, body) = gslb
+            .put(US_EAST, &format!(r#"{{"state":"{state}"}}"#))
+            .await;
         assert_eq!(code, 409, "{body}");
         assert_eq!(body, format!(r#"{{"error":"{conflict}"}}"#));
     }
