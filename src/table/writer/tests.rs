@@ -29,6 +29,7 @@ fn loaded(text: &str) -> Loaded {
         geo: None,
         warnings: Vec::new(),
         inputs: Inputs::default(),
+        admin_key: None,
     }
 }
 
