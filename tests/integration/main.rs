@@ -6,6 +6,7 @@ mod acme_e2e;
 mod acme_gslb;
 mod admin;
 mod admin_abuse;
+mod admin_tls;
 mod alias;
 mod backend;
 mod bounded_input;
