@@ -85,9 +85,16 @@ impl From<&PathBuf> for ConfigFiles {
 pub(super) fn merge(base: &RawConfig, overlays: Vec<Value>) -> Result<Value, String> {
     let mut merged = serde_json::to_value(base).map_err(|e| e.to_string())?;
     for overlay in overlays {
-        merge_value(&mut merged, overlay, "");
+        merge_onto(&mut merged, overlay);
     }
     Ok(merged)
+}
+
+/// Merges one overlay (a config file's parsed YAML) onto `base` by the
+/// rules above: what `--config` given twice does, for tools and tests that
+/// look at the merged keys.
+pub fn merge_onto(base: &mut Value, overlay: Value) {
+    merge_value(base, overlay, "");
 }
 
 /// Merges `overlay` onto `base` at `path` (dotted, from the top).

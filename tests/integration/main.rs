@@ -14,6 +14,7 @@ mod browser;
 mod cli;
 mod dashboard;
 mod delegation;
+mod deploy;
 mod dig;
 mod dns;
 mod dns_tree;
