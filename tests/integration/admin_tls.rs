@@ -406,7 +406,7 @@ async fn stalled_handshakes_do_not_block_other_clients_and_every_admin_limit_hol
     let mut gslb = Instance::new();
     gslb.write_pair(&ca);
     let server = format!(
-        "{}  admin_header_timeout: 1s\n  admin_max_connections_per_client: 3\n",
+        "{}  admin_header_timeout: 2s\n  admin_max_connections_per_client: 3\n",
         gslb.tls_lines()
     );
     gslb.start("limits", &server, Some(&ca));
@@ -448,19 +448,24 @@ async fn stalled_handshakes_do_not_block_other_clients_and_every_admin_limit_hol
             .await
             .expect("served while others stall");
         assert_eq!(response.status().as_u16(), 200);
-        assert!(asked.elapsed() < Duration::from_millis(500));
+        // Well inside the 2 s the stalled connections are held.
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            asked.elapsed()
+        );
     }
     // The stalled handshakes are cut at admin_header_timeout.
     for stream in &mut stalled {
         assert!(
-            closed_within(stream, Duration::from_secs(3)).await,
+            closed_within(stream, Duration::from_secs(4)).await,
             "a stalled handshake is closed"
         );
     }
     let held = opened.elapsed();
-    eprintln!("stalled handshakes closed {held:?} after they opened (deadline 1 s)");
+    eprintln!("stalled handshakes closed {held:?} after they opened (deadline 2 s)");
     assert!(
-        held >= Duration::from_millis(900),
+        held >= Duration::from_millis(1900),
         "not before the deadline"
     );
     assert!(
@@ -482,7 +487,7 @@ async fn stalled_handshakes_do_not_block_other_clients_and_every_admin_limit_hol
         .await
         .expect("half a head");
     let mut buf = Vec::new();
-    let cut = tokio::time::timeout(Duration::from_secs(3), tls.read_to_end(&mut buf)).await;
+    let cut = tokio::time::timeout(Duration::from_secs(4), tls.read_to_end(&mut buf)).await;
     assert!(cut.is_ok(), "a trickled head is cut over TLS too");
 
     // The token and the body limit.
@@ -533,7 +538,7 @@ fn leaf_der(pem: &str) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_not() {
+async fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_or_moved_one_is_not() {
     let ca = Ca::new("gslb test: renewal CA");
     let mut gslb = Instance::new();
     gslb.write_pair(&ca);
@@ -563,9 +568,34 @@ async fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_is_n
             .contains("admin API certificate reloaded")
     );
 
-    // A key that does not match is refused; the renewed pair stays.
+    // Other files named in admin_tls wait for a restart, and say so.
+    let (other_cert, other_key) = ca.leaf();
+    replace(&gslb.file("other-cert.pem"), &other_cert);
+    replace(&gslb.file("other-key.pem"), &other_key);
+    let config = gslb.file("gslb.yaml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    replace(
+        &config,
+        &text
+            .replace("/cert.pem", "/other-cert.pem")
+            .replace("/key.pem", "/other-key.pem"),
+    );
+    let warned = eventually(Duration::from_secs(20), async || {
+        gslb.process()
+            .log()
+            .contains("server.admin_tls changes take effect after a restart")
+    })
+    .await;
+    assert!(
+        warned.is_some(),
+        "a changed admin_tls is a restart; log:\n{}",
+        gslb.process().log()
+    );
+    assert_eq!(served_certificate(&connector, gslb.admin).await, renewed);
+
+    // A key that does not match is refused; the pair in force stays.
     let (_, stray_key) = ca.leaf();
-    replace(&gslb.file("key.pem"), &stray_key);
+    replace(&gslb.file("other-key.pem"), &stray_key);
     gslb.process().signal("HUP");
     let refused = eventually(Duration::from_secs(20), async || {
         gslb.process()
