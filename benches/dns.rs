@@ -225,6 +225,7 @@ fn bench_flip(c: &mut Criterion) {
         geo: None,
         warnings: Vec::new(),
         inputs: Default::default(),
+        admin_key: None,
     };
     let metrics = Arc::new(Metrics::default());
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -254,6 +255,7 @@ fn bench_override(c: &mut Criterion) {
         geo: None,
         warnings: Vec::new(),
         inputs: Default::default(),
+        admin_key: None,
     };
     let metrics = Arc::new(Metrics::default());
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -10,7 +10,7 @@
 //! answer what they have received, and the background tasks stop, all
 //! within [`FINISH_LIMIT`].
 
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context as _;
 use tokio::task::JoinSet;
@@ -19,7 +19,7 @@ use tracing::{info, warn};
 
 use crate::admin::{self, AdminState};
 use crate::config::{
-    Loaded,
+    ConfigFiles, Loaded,
     reload::{ReloadHandle, Reloader},
 };
 use crate::dns::{tcp, udp::UdpListener};
@@ -94,13 +94,14 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Starts serving `loaded` (already validated from `config_path`).
-    pub async fn start(config_path: PathBuf, loaded: Loaded) -> anyhow::Result<Self> {
+    /// Starts serving `loaded` (already validated from `config`: a file,
+    /// or a base and its overlays).
+    pub async fn start(config: impl Into<ConfigFiles>, loaded: Loaded) -> anyhow::Result<Self> {
         let metrics = Arc::new(Metrics::default());
         let server_cfg = loaded.config.server.clone();
         let (config_tx, configs) = tokio::sync::mpsc::channel(1);
-        let (reloader, reload_handle) =
-            Reloader::new(config_path, &loaded, config_tx, metrics.clone());
+        let (reloader, reload_handle) = Reloader::new(config, &loaded, config_tx, metrics.clone());
+        let admin_key = reloader.subscribe_admin_key();
         let (mut writer, handle, cell) = Writer::new(loaded, metrics.clone());
         // Before any listener: a set drained before a restart stays drained.
         let saved = server_cfg
@@ -224,9 +225,17 @@ impl Server {
                 Some(bound)
             }
         };
+        let tls = match &server_cfg.admin_tls {
+            Some(_) => Some(
+                admin::tls::AdminTls::new(admin_key)
+                    .context("setting up TLS for the admin API (server.admin_tls)")?,
+            ),
+            None => None,
+        };
         let admin_addr = admin_listener.map(|(listener, bound)| {
-            tasks.spawn(admin::serve(listener, state, cancel.clone()));
-            info!(admin = %bound, access = access.describe(), "admin API listening");
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            tasks.spawn(admin::serve(listener, state, tls, cancel.clone()));
+            info!(admin = %bound, scheme, access = access.describe(), "admin API listening");
             bound
         });
         Ok(Self {

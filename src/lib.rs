@@ -25,7 +25,7 @@
 //! ```text
 //! leaves         name  geo  metrics  atomic_file  tls  fd_limit
 //! domain         rdata → name;  model → name, geo, rdata;  rrl → model
-//! loading        config → model (and the leaves)
+//! loading        config → model (and the leaves: tls checks certificates)
 //! serving        table → config, model, rrl;  select → table;  dns → select, table, rrl
 //! feeding        health → table;  alias → table;  peer → table
 //!                (they send the writer flips, addresses, the peers' documents)
@@ -67,13 +67,14 @@
 //! * [`explain`]: why a client gets its answer: the DNS path's selection
 //!   traced rule by rule, with what-if assumptions (`/explain`,
 //!   `gslb explain`).
-//! * [`admin`]: the admin HTTP API (bearer token, Host check, connection
-//!   limits, shared `/status` and `/metrics` bodies, the Prometheus
+//! * [`admin`]: the admin HTTP(S) API (bearer token, Host check, connection
+//!   limits, TLS handshakes under a deadline, shared `/status` and `/metrics` bodies, the Prometheus
 //!   exposition), its client for `gslb status` and `gslb override`, the
 //!   status report and the status page (`GET /`).
 //! * [`fd_limit`]: the open-file limit, raised at start, and the reserve
 //!   that caps DNS-over-TCP connections.
-//! * [`tls`]: the process-wide rustls crypto provider.
+//! * [`tls`]: the process-wide rustls crypto provider, and certificates and
+//!   keys read from PEM (the config checks `server.admin_tls` with it).
 //! * `crd_sync`: the DNSEndpoint sidecar (cargo feature `kubernetes`, on by
 //!   default).
 //! * [`app`]: wiring for `gslb serve`.

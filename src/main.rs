@@ -3,6 +3,7 @@
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Duration};
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
@@ -33,15 +34,17 @@ enum LogFormat {
 enum Command {
     /// Serve DNS (UDP and TCP) from a config file; SIGHUP or a file change reloads it.
     Serve {
-        /// Config file.
-        #[arg(long, short, env = "GSLB_CONFIG")]
-        config: PathBuf,
+        /// Config file; given again, each later file is merged onto the
+        /// ones before it (an overlay: see the README, "Config overlays").
+        #[arg(long, short, env = "GSLB_CONFIG", required = true)]
+        config: Vec<PathBuf>,
     },
     /// Validate a config file and its record files; print a summary or every error.
     CheckConfig {
-        /// Config file.
-        #[arg(long, short, env = "GSLB_CONFIG")]
-        config: PathBuf,
+        /// Config file; given again, each later file is merged onto the
+        /// ones before it, as `serve` does.
+        #[arg(long, short, env = "GSLB_CONFIG", required = true)]
+        config: Vec<PathBuf>,
     },
     /// Print the health of every target, from a running server's admin API.
     Status {
@@ -54,6 +57,9 @@ enum Command {
         /// File holding the admin token (default: GSLB_ADMIN_TOKEN).
         #[arg(long)]
         token_file: Option<PathBuf>,
+        /// CA certificates (PEM) to trust for an https:// admin API.
+        #[arg(long, env = "GSLB_ADMIN_CA_FILE")]
+        ca_file: Option<PathBuf>,
     },
     /// Drain (down), force (up) or release (auto) a set of a record.
     Override(OverrideArgs),
@@ -84,6 +90,9 @@ struct OverrideArgs {
     /// File holding the admin token (default: GSLB_ADMIN_TOKEN).
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// CA certificates (PEM) to trust for an https:// admin API.
+    #[arg(long, env = "GSLB_ADMIN_CA_FILE")]
+    ca_file: Option<PathBuf>,
 }
 
 /// `gslb explain NAME [--type AAAA] [--client IP[/PREFIX]] [--assume ...]`.
@@ -115,6 +124,9 @@ struct ExplainArgs {
     /// File holding the admin token (default: GSLB_ADMIN_TOKEN).
     #[arg(long)]
     token_file: Option<PathBuf>,
+    /// CA certificates (PEM) to trust for an https:// admin API.
+    #[arg(long, env = "GSLB_ADMIN_CA_FILE")]
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -128,12 +140,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
     match cli.command {
-        Command::CheckConfig { config } => check_config(&config),
+        Command::CheckConfig { config } => match config::ConfigFiles::new(config) {
+            Some(files) => check_config(&files),
+            None => ExitCode::FAILURE,
+        },
         Command::Status {
             admin,
             json,
             token_file,
-        } => match status(&admin, json, token_file.as_deref()) {
+            ca_file,
+        } => match status(&admin, json, token_file.as_deref(), ca_file.as_deref()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("gslb status: {error:#}");
@@ -198,7 +214,9 @@ fn run_crd_sync(args: gslb::crd_sync::Args) -> ExitCode {
 
 fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,hickory_proto=warn"));
+        // The platform verifier logs each certificate it rejects; the peer
+        // client and the CLI report the same error with what to do.
+        .unwrap_or_else(|_| EnvFilter::new("info,hickory_proto=warn,rustls_platform_verifier=off"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
@@ -209,8 +227,8 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
-fn check_config(path: &std::path::Path) -> ExitCode {
-    match config::load(path) {
+fn check_config(files: &config::ConfigFiles) -> ExitCode {
+    match config::load(files.clone()) {
         Ok(loaded) => {
             for warning in &loaded.warnings {
                 eprintln!("warning: {warning}");
@@ -225,7 +243,7 @@ fn check_config(path: &std::path::Path) -> ExitCode {
                 .sum();
             println!(
                 "{}: ok: {} zone{}, {} record{}, {} set{}, {} target{}, {} health check{}, GeoIP: {}",
-                path.display(),
+                files.label(),
                 c.zones.len(),
                 plural(c.zones.len()),
                 c.records.len(),
@@ -258,13 +276,17 @@ fn check_config(path: &std::path::Path) -> ExitCode {
     }
 }
 
-fn status(admin: &str, json: bool, token_file: Option<&std::path::Path>) -> anyhow::Result<()> {
-    use anyhow::Context as _;
+fn status(
+    admin: &str,
+    json: bool,
+    token_file: Option<&std::path::Path>,
+    ca_file: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let url = format!("{}/status", admin.trim_end_matches('/'));
-    let client = AdminClient::new(admin, client::token(token_file)?)?;
+    let client = AdminClient::new(admin, client::token(token_file)?, ca_file)?;
     let body = runtime.block_on(client.status())?;
     if json {
         println!("{body}");
@@ -288,7 +310,11 @@ fn set_override(args: OverrideArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let client = AdminClient::new(&args.admin, client::token(args.token_file.as_deref())?)?;
+    let client = AdminClient::new(
+        &args.admin,
+        client::token(args.token_file.as_deref())?,
+        args.ca_file.as_deref(),
+    )?;
     let reply =
         runtime.block_on(client.set_override(&args.record, &args.set, state, args.reason))?;
     let state = format!("{:?}", reply.state).to_lowercase();
@@ -300,11 +326,14 @@ fn set_override(args: OverrideArgs) -> anyhow::Result<()> {
 }
 
 fn explain(args: ExplainArgs) -> anyhow::Result<()> {
-    use anyhow::Context as _;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let client = AdminClient::new(&args.admin, client::token(args.token_file.as_deref())?)?;
+    let client = AdminClient::new(
+        &args.admin,
+        client::token(args.token_file.as_deref())?,
+        args.ca_file.as_deref(),
+    )?;
     let mut params = vec![("name", args.name), ("type", args.qtype)];
     params.extend(args.client.map(|c| ("client", c)));
     params.extend(args.assume.into_iter().map(|a| ("assume", a)));
@@ -327,9 +356,10 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-async fn serve(path: PathBuf) -> anyhow::Result<()> {
-    let loaded =
-        config::load(&path).map_err(|errors| anyhow::anyhow!("config rejected:\n{errors}"))?;
+async fn serve(files: Vec<PathBuf>) -> anyhow::Result<()> {
+    let files = config::ConfigFiles::new(files).context("no --config file")?;
+    let loaded = config::load(files.clone())
+        .map_err(|errors| anyhow::anyhow!("config rejected:\n{errors}"))?;
     for warning in &loaded.warnings {
         warn!(%warning, "config");
     }
@@ -349,7 +379,7 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
     let mut hup = signal(SignalKind::hangup())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
-    let server = Server::start(path, loaded).await?;
+    let server = Server::start(files, loaded).await?;
     loop {
         tokio::select! {
             _ = hup.recv() => {

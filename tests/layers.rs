@@ -24,7 +24,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // Loading, compiling, selecting, answering.
     (
         "config",
-        &["model", "name", "geo", "rdata", "metrics", "atomic_file"],
+        &[
+            "model",
+            "name",
+            "geo",
+            "rdata",
+            "metrics",
+            "atomic_file",
+            "tls",
+        ],
     ),
     (
         "table",

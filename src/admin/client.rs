@@ -1,5 +1,6 @@
-//! The admin API as `gslb status` and `gslb override` use it: one request
-//! with the operator's token, and errors that say what to do.
+//! The admin API as `gslb status`, `gslb override` and `gslb explain` use
+//! it: one request with the operator's token, over HTTPS trusting a
+//! private CA when asked (`--ca-file`), and errors that say what to do.
 
 use std::{path::Path, time::Duration};
 
@@ -37,11 +38,30 @@ pub struct AdminClient {
 }
 
 impl AdminClient {
-    /// A client that sends `token` with every request.
-    pub fn new(base: &str, token: Option<String>) -> Result<Self, ClientError> {
+    /// A client that sends `token` with every request and, for an
+    /// `https://` base, trusts the certificates in `ca_file` besides the
+    /// system's.
+    pub fn new(
+        base: &str,
+        token: Option<String>,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, ClientError> {
         crate::tls::install_crypto_provider();
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
+            .redirect(reqwest::redirect::Policy::none());
+        if let Some(path) = ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| ClientError(format!("cannot read {}: {e}", path.display())))?;
+            crate::tls::certificates_from_pem(&pem)
+                .map_err(|e| ClientError(format!("{}: {e}", path.display())))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| ClientError(format!("{}: {e}", path.display())))?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| ClientError(crate::error_chain(&e)))?;
         Ok(Self {
@@ -102,10 +122,10 @@ impl AdminClient {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| ClientError(format!("{url}: {}", crate::error_chain(&e))))?;
+        let response = request.send().await.map_err(|e| {
+            let chain = crate::error_chain(&e);
+            ClientError(format!("{url}: {chain}{}", tls_hint(&chain)))
+        })?;
         let status = response.status();
         let text = response
             .text()
@@ -117,14 +137,29 @@ impl AdminClient {
         let message = serde_json::from_str::<serde_json::Value>(&text)
             .ok()
             .and_then(|v| v["error"].as_str().map(str::to_owned))
-            .unwrap_or(text);
+            .unwrap_or_else(|| text.trim_end().to_owned());
         let hint = match status {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                 "; pass the admin token with --token-file FILE or GSLB_ADMIN_TOKEN"
             }
+            StatusCode::BAD_REQUEST if message.contains("serves HTTPS only") => {
+                "; the admin API has server.admin_tls: use https:// (and --ca-file for a private CA)"
+            }
             _ => "",
         };
         Err(ClientError(format!("{url}: {status}: {message}{hint}")))
+    }
+}
+
+/// What to do about a certificate the client does not trust.
+fn tls_hint(error: &str) -> &'static str {
+    let untrusted = ["UnknownIssuer", "certificate", "BadSignature"]
+        .iter()
+        .any(|needle| error.contains(needle));
+    if untrusted {
+        "; if the admin API's certificate is from a private CA, pass it with --ca-file FILE or GSLB_ADMIN_CA_FILE"
+    } else {
+        ""
     }
 }
 

@@ -7,6 +7,10 @@
 //! its slot only briefly; and a write-stall timeout so a client that stops
 //! reading a large body cannot hold its connection forever. Request bodies
 //! are bounded in time by the router's `RequestBodyTimeoutLayer`.
+//!
+//! With `server.admin_tls` every connection first goes through a TLS
+//! handshake ([`super::tls`]) inside its slot and under the same head
+//! deadline; hyper then serves it exactly as a plain one.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -14,15 +18,16 @@ use axum::{Router, extract::ConnectInfo};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioIo, TokioTimer},
-    server::graceful::GracefulShutdown,
+    server::graceful::{GracefulShutdown, Watcher},
 };
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_io_timeout::TimeoutStream;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 use tracing::{debug, warn};
 
 use super::slots::{Caps, Slots};
+use super::tls::AdminTls;
 use crate::metrics::Metrics;
 use crate::metrics::admin::Listener;
 
@@ -43,12 +48,14 @@ pub struct Limits {
 /// How long shutdown waits for open requests to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
-/// Serves `app` on `listener` until `shutdown` fires.
+/// Serves `app` on `listener` until `shutdown` fires; over HTTPS only
+/// when `tls` is given.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: Limits,
     metrics: Arc<Metrics>,
+    tls: Option<AdminTls>,
     shutdown: CancellationToken,
 ) {
     let slots = Slots::new(limits.caps);
@@ -78,24 +85,17 @@ pub async fn serve(
         if slot.evicted_other {
             metrics.admin.evicted(limits.listener);
         }
-        let mut io = TimeoutStream::new(stream);
-        io.set_write_timeout(Some(limits.timeout));
-        let io = TokioIo::new(Box::pin(io));
-        let app = app.clone();
-        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            app.clone().oneshot(request)
-        });
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .serve_connection(io, service);
-        let connection = graceful.watch(connection);
+        let connection = Connection {
+            app: app.clone(),
+            peer,
+            limits,
+            watcher: graceful.watcher(),
+        };
+        let tls = tls.clone();
+        let metrics = metrics.clone();
         tokio::spawn(async move {
             tokio::select! {
-                done = connection => if let Err(error) = done {
-                    debug!(%peer, %error, "admin API connection closed");
-                },
+                () = connection.run(stream, tls, &metrics) => {},
                 () = slot.evicted() => debug!(%peer, "admin API connection evicted for a lighter client"),
             }
             drop(slot);
@@ -107,6 +107,63 @@ pub async fn serve(
         .is_err()
     {
         debug!("admin API connections still open at shutdown");
+    }
+}
+
+/// One accepted connection, served in its own task while it holds a slot.
+struct Connection {
+    app: Router,
+    peer: SocketAddr,
+    limits: Limits,
+    /// Lets shutdown close it gracefully once hyper serves it.
+    watcher: Watcher,
+}
+
+impl Connection {
+    /// The TLS handshake when there is one, then HTTP/1.1 until the client
+    /// or the deadlines close it.
+    async fn run(self, stream: TcpStream, tls: Option<AdminTls>, metrics: &Metrics) {
+        let Some(tls) = tls else {
+            let mut io = TimeoutStream::new(stream);
+            io.set_write_timeout(Some(self.limits.timeout));
+            return self.serve_http(TokioIo::new(Box::pin(io))).await;
+        };
+        let peer = self.peer;
+        match tls
+            .handshake(stream, self.limits.header_timeout, self.limits.timeout)
+            .await
+        {
+            Ok(stream) => self.serve_http(TokioIo::new(stream)).await,
+            Err(error) => {
+                if let Some(why) = error.counted_as() {
+                    metrics.admin.tls_failed(why);
+                }
+                debug!(%peer, %error, "admin API connection closed before a request");
+            }
+        }
+    }
+
+    async fn serve_http<I>(self, io: I)
+    where
+        I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    {
+        let Self {
+            app,
+            peer,
+            limits,
+            watcher,
+        } = self;
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(request)
+        });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_timeout)
+            .serve_connection(io, service);
+        if let Err(error) = watcher.watch(connection).await {
+            debug!(%peer, %error, "admin API connection closed");
+        }
     }
 }
 

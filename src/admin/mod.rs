@@ -7,7 +7,7 @@
 //! and `/readyz` alone, on a port of its own.
 //!
 //! Connections are served by [`listener`] with connection caps ([`slots`])
-//! and timeouts; `/status` and `/metrics` bodies are shared between
+//! and timeouts, over HTTPS when `server.admin_tls` is set ([`tls`]); `/status` and `/metrics` bodies are shared between
 //! readers ([`rendered`]); explains are bounded in number and size
 //! ([`explain`]).
 
@@ -22,6 +22,7 @@ pub mod prometheus;
 pub mod rendered;
 pub mod report;
 pub mod slots;
+pub mod tls;
 pub mod token;
 
 use std::{
@@ -167,11 +168,17 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)
 }
 
 /// Serves until `stop` fires (after the drain, not when it starts:
-/// `state.shutdown` only turns `/readyz` to 503).
-pub async fn serve(listener: TcpListener, state: AdminState, stop: CancellationToken) {
+/// `state.shutdown` only turns `/readyz` to 503); HTTPS only when `tls`
+/// is given.
+pub async fn serve(
+    listener: TcpListener,
+    state: AdminState,
+    tls: Option<tls::AdminTls>,
+    stop: CancellationToken,
+) {
     let limits = state.limits;
     let metrics = state.metrics.clone();
-    listener::serve(listener, router(state), limits, metrics, stop).await;
+    listener::serve(listener, router(state), limits, metrics, tls, stop).await;
 }
 
 /// Serves the probe routes on `listener` under `limits` until `stop`
@@ -183,7 +190,7 @@ pub async fn serve_probes(
     stop: CancellationToken,
 ) {
     let metrics = state.metrics.clone();
-    listener::serve(listener, probe_router(state), limits, metrics, stop).await;
+    listener::serve(listener, probe_router(state), limits, metrics, None, stop).await;
 }
 
 async fn healthz() -> &'static str {

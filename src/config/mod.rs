@@ -1,6 +1,7 @@
-//! Loading the config: the YAML file (through the `config` crate, so
-//! `GSLB_SERVER__*` environment variables override server settings), the
-//! record files it names, and the GeoIP database, validated together.
+//! Loading the config: the YAML file, or a base file with overlays merged
+//! onto it ([`overlay`]), with `GSLB_SERVER__*` environment variables
+//! overriding server settings (through the `config` crate), the record
+//! files it names, and the GeoIP database, validated together.
 //!
 //! Loading is all or nothing: the caller gets a complete [`Loaded`] or every
 //! error found, and keeps serving what it had. Every file is read once,
@@ -10,6 +11,7 @@
 mod error;
 pub mod input;
 pub mod limits;
+pub mod overlay;
 pub mod raw;
 pub mod reload;
 mod scope;
@@ -34,6 +36,7 @@ use input::{Contents, is_blank};
 pub use input::{FileState, Input, Inputs};
 pub use limits::Limits;
 use limits::RecordCount;
+pub use overlay::ConfigFiles;
 use raw::{RawConfig, RawRecordFile, RawServer};
 pub use scope::RecordScope;
 use validate::RecordSource;
@@ -52,6 +55,10 @@ pub struct Loaded {
     pub warnings: Vec<String>,
     /// The files read and what they held, to tell later whether they changed.
     pub inputs: Inputs,
+    /// The admin API's certificate and key, when `server.admin_tls` is
+    /// set: read and checked with the rest, so the listener serves the very
+    /// pair `check-config` accepted.
+    pub admin_key: Option<Arc<rustls::sign::CertifiedKey>>,
 }
 
 impl Loaded {
@@ -113,17 +120,18 @@ pub struct Attempt {
     pub inputs: Inputs,
 }
 
-/// Loads `path` with the process environment's overrides.
-pub fn load(path: &Path) -> Result<Loaded, ConfigErrors> {
-    load_with_env(path, process_env())
+/// Loads `files` (a config file, or a base and its overlays) with the
+/// process environment's overrides.
+pub fn load(files: impl Into<ConfigFiles>) -> Result<Loaded, ConfigErrors> {
+    load_with_env(files, process_env())
 }
 
-/// Loads `path`, taking server overrides from `env` (only `GSLB_SERVER__*`
-/// entries are used, so unrelated `GSLB_*` variables cannot break a load).
-/// Nothing is running yet: the main config is read within the default
-/// `server.max_config_bytes`, or the one set in `env`.
+/// Loads `files`, taking server overrides from `env` (only
+/// `GSLB_SERVER__*` entries are used, so unrelated `GSLB_*` variables
+/// cannot break a load). Nothing is running yet: the config files are read
+/// within the default `server.max_config_bytes`, or the one set in `env`.
 pub fn load_with_env(
-    path: &Path,
+    files: impl Into<ConfigFiles>,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Loaded, ConfigErrors> {
     let env: Vec<(String, String)> = env.into_iter().collect();
@@ -131,13 +139,13 @@ pub fn load_with_env(
         limits: Limits::before_any_config(&env),
         served_record_files: Vec::new(),
     };
-    load_after(path, env, &baseline).result
+    load_after(files, env, &baseline).result
 }
 
-/// Reloads `path` with the process environment's overrides, on top of a
+/// Reloads `files` with the process environment's overrides, on top of a
 /// running config's `baseline`.
-pub fn reload(path: &Path, baseline: &Baseline) -> Attempt {
-    load_after(path, process_env(), baseline)
+pub fn reload(files: &ConfigFiles, baseline: &Baseline) -> Attempt {
+    load_after(files.clone(), process_env(), baseline)
 }
 
 fn process_env() -> Vec<(String, String)> {
@@ -146,10 +154,16 @@ fn process_env() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Loads `path` and its record files, each read once (see [`input`]).
-pub fn load_after(path: &Path, env: Vec<(String, String)>, baseline: &Baseline) -> Attempt {
+/// Loads `files` and the record files they name, each read once (see
+/// [`input`]).
+pub fn load_after(
+    files: impl Into<ConfigFiles>,
+    env: Vec<(String, String)>,
+    baseline: &Baseline,
+) -> Attempt {
+    let files = files.into();
     let mut inputs = Inputs::default();
-    let result = load_into(path, env, baseline, &mut inputs).map(|mut loaded| {
+    let result = load_into(&files, env, baseline, &mut inputs).map(|mut loaded| {
         loaded.inputs = inputs.clone();
         loaded
     });
@@ -157,26 +171,31 @@ pub fn load_after(path: &Path, env: Vec<(String, String)>, baseline: &Baseline) 
 }
 
 fn load_into(
-    path: &Path,
+    files: &ConfigFiles,
     env: Vec<(String, String)>,
     baseline: &Baseline,
     inputs: &mut Inputs,
 ) -> Result<Loaded, ConfigErrors> {
-    let file: Arc<str> = path.display().to_string().into();
+    let path = files.base();
+    let base_file: Arc<str> = path.display().to_string().into();
+    let file: Arc<str> = files.label().into();
     let one = |e: ConfigError| ConfigErrors(vec![e]);
     let running = baseline.limits;
     let contents = Contents::read(path, running.max_config_bytes);
     inputs.push(path, running.max_config_bytes, &contents);
-    let text = text_of(&file, contents, running.max_config_bytes).map_err(one)?;
+    let text = text_of(&base_file, contents, running.max_config_bytes).map_err(one)?;
     if is_blank(&text) {
-        return Err(one(whole_file(&file, "is empty: it holds no config")));
+        return Err(one(whole_file(&base_file, "is empty: it holds no config")));
     }
     let mut raw: RawConfig = {
         let _count = RecordCount::allow(running.max_records, running.max_records);
-        parse_yaml(&file, &text, running).map_err(one)?
+        parse_yaml(&base_file, &text, running).map_err(one)?
     };
     drop(text);
-    raw.server = with_env_overrides(raw.server, path, env).map_err(one)?;
+    if !files.overlays().is_empty() {
+        raw = with_overlays(raw, files, running, inputs)?;
+    }
+    raw.server = with_env_overrides(raw.server, &file, env).map_err(one)?;
     let limits = running.asked_by(&raw.server);
     if raw.records.len() > limits.max_records {
         return Err(one(ConfigError {
@@ -284,12 +303,35 @@ fn load_into(
             message,
         });
     }
+    let mut admin_key = None;
+    if let Some(tls) = config.as_ref().and_then(|c| c.server.admin_tls.as_ref()) {
+        match secret::admin_tls(tls, inputs) {
+            Ok(key) => admin_key = Some(key),
+            Err((path, message)) => errors.push(ConfigError {
+                file: file.clone(),
+                path: path.into(),
+                message,
+            }),
+        }
+    }
+    if let Some(ca_file) = config
+        .as_ref()
+        .and_then(|c| c.server.peering.ca_file.as_ref())
+        && let Err(message) = secret::peer_ca_file(ca_file)
+    {
+        errors.push(ConfigError {
+            file: file.clone(),
+            path: "server.peer_ca_file".into(),
+            message,
+        });
+    }
     match config {
         Some(config) if errors.is_empty() => Ok(Loaded {
             config: Arc::new(config),
             geo,
             warnings,
             inputs: Inputs::default(),
+            admin_key,
         }),
         _ => Err(ConfigErrors(errors)),
     }
@@ -399,7 +441,7 @@ fn text_of(file: &Arc<str>, contents: Contents, cap: u64) -> Result<String, Conf
 /// second and little more memory than the result (the `config` crate's tree
 /// took about 20 KB and 0.1 ms per record). Its budgets, which guard against
 /// alias bombs, follow the file's size and `limits` ([`Limits::yaml_options`]).
-fn parse_yaml<T: DeserializeOwned>(
+pub(super) fn parse_yaml<T: DeserializeOwned>(
     file: &Arc<str>,
     text: &str,
     limits: Limits,
@@ -490,11 +532,71 @@ fn json_body(text: &str) -> Option<String> {
     }
 }
 
+/// Reads the overlays of `files` and merges them onto `base` (see
+/// [`overlay`]); every overlay's problem is reported, with its file.
+fn with_overlays(
+    mut base: RawConfig,
+    files: &ConfigFiles,
+    limits: Limits,
+    inputs: &mut Inputs,
+) -> Result<RawConfig, ConfigErrors> {
+    let mut errors = Vec::new();
+    let mut overlays = Vec::new();
+    for path in files.overlays() {
+        let name: Arc<str> = path.display().to_string().into();
+        let contents = Contents::read(path, limits.max_config_bytes);
+        inputs.push(path, limits.max_config_bytes, &contents);
+        let parsed = text_of(&name, contents, limits.max_config_bytes).and_then(|text| {
+            if is_blank(&text) {
+                return Err(whole_file(
+                    &name,
+                    "is empty: an overlay holds at least one key",
+                ));
+            }
+            match parse_yaml::<serde_json::Value>(&name, &text, limits)? {
+                value @ serde_json::Value::Object(_) => Ok(value),
+                _ => Err(whole_file(
+                    &name,
+                    "is not a mapping of config keys (server:, zones:, ...)",
+                )),
+            }
+        });
+        match parsed {
+            Ok(value) => overlays.push(value),
+            Err(error) => errors.push(error),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ConfigErrors(errors));
+    }
+    let file: Arc<str> = files.label().into();
+    // The base's records stay typed: they may be many, and no overlay
+    // changes them (it can only add its own).
+    let records = std::mem::take(&mut base.records);
+    let merged = overlay::merge(&base, overlays).map_err(|message| {
+        ConfigErrors(vec![ConfigError {
+            file: file.clone(),
+            path: String::new(),
+            message,
+        }])
+    })?;
+    let mut merged: RawConfig = serde_path_to_error::deserialize(merged).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: file.clone(),
+            path: field_path(e.path()),
+            message: e.inner().to_string(),
+        }])
+    })?;
+    let added = std::mem::replace(&mut merged.records, records);
+    merged.records.extend(added);
+    Ok(merged)
+}
+
 /// Applies `GSLB_SERVER__*` overrides to the file's server settings through
 /// the `config` crate's layering.
 fn with_env_overrides(
     server: RawServer,
-    path: &Path,
+    file: &str,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<RawServer, ConfigError> {
     #[derive(serde::Serialize, serde::Deserialize)]
@@ -509,7 +611,7 @@ fn with_env_overrides(
         return Ok(server);
     }
     let error = |message: String| ConfigError {
-        file: path.display().to_string().into(),
+        file: file.into(),
         path: "server".into(),
         message,
     };
@@ -531,7 +633,7 @@ fn with_env_overrides(
     serde_path_to_error::deserialize::<_, Layer>(layered)
         .map(|layer| layer.server)
         .map_err(|e| ConfigError {
-            file: format!("{} (with GSLB_SERVER__* overrides)", path.display()).into(),
+            file: format!("{file} (with GSLB_SERVER__* overrides)").into(),
             path: field_path(e.path()),
             message: e.inner().to_string(),
         })

@@ -6,6 +6,12 @@
 //! writer as [`Reloaded`]; a rejected one is logged and counted and the
 //! writer never hears of it, so the served snapshot stays as it was.
 //!
+//! The admin API's certificate and key are among the files a load reads,
+//! so a renewed pair (cert-manager rewriting a Secret) reloads the config
+//! like an edit does, and a load that read a new pair publishes it
+//! ([`Reloader::subscribe_admin_key`]): new TLS handshakes use it, open
+//! connections keep theirs.
+//!
 //! Two guarantees hold across a load: a file event that arrives while a
 //! load runs waits in the ping channel and is compared afterwards, so an
 //! edit landing mid-load is never lost; and a file event only reloads when
@@ -18,11 +24,12 @@ use std::{
     time::Duration,
 };
 
-use tokio::sync::mpsc;
+use rustls::sign::CertifiedKey;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
-use super::{Baseline, Inputs, Loaded, watch::FileWatch};
+use super::{Baseline, ConfigFiles, Inputs, Loaded, watch::FileWatch};
 use crate::metrics::Metrics;
 use crate::model::Server;
 
@@ -54,8 +61,9 @@ impl ReloadHandle {
 
 /// The reload task's state.
 pub struct Reloader {
-    /// The config file, re-read on every reload.
-    path: PathBuf,
+    /// The config files (a base and its overlays), re-read on every
+    /// reload.
+    files: ConfigFiles,
     /// The server settings being served: what restart-only settings are
     /// compared with, and where record files are listed.
     server: Server,
@@ -71,6 +79,8 @@ pub struct Reloader {
     requests: mpsc::Receiver<()>,
     writer: mpsc::Sender<Reloaded>,
     metrics: Arc<Metrics>,
+    /// The admin API's certificate and key as last loaded.
+    admin_key: watch::Sender<Option<Arc<CertifiedKey>>>,
 }
 
 impl std::fmt::Debug for Reloaded {
@@ -84,17 +94,17 @@ impl std::fmt::Debug for Reloaded {
 impl std::fmt::Debug for Reloader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Reloader")
-            .field("path", &self.path)
+            .field("files", &self.files)
             .finish_non_exhaustive()
     }
 }
 
 impl Reloader {
-    /// A reload task for the config at `path`, now serving `loaded`; loaded
+    /// A reload task for the config in `files`, now serving `loaded`; loaded
     /// configs go to `writer`. Must run inside a Tokio runtime (the file
     /// watch starts here).
     pub fn new(
-        path: PathBuf,
+        files: impl Into<ConfigFiles>,
         loaded: &Loaded,
         writer: mpsc::Sender<Reloaded>,
         metrics: Arc<Metrics>,
@@ -103,9 +113,11 @@ impl Reloader {
         let (tx, requests) = mpsc::channel(1);
         let server = loaded.config.server.clone();
         let tried = loaded.inputs.clone();
-        let file_watch = FileWatch::new(&watched_files(&path, &server, &tried), ping_tx.clone());
+        let files = files.into();
+        let file_watch = FileWatch::new(&watched_files(&files, &server, &tried), ping_tx.clone());
+        let (admin_key, _) = watch::channel(loaded.admin_key.clone());
         let reloader = Self {
-            path,
+            files,
             server,
             baseline: Baseline::of(loaded),
             tried,
@@ -115,8 +127,16 @@ impl Reloader {
             requests,
             writer,
             metrics,
+            admin_key,
         };
         (reloader, ReloadHandle { tx })
+    }
+
+    /// The admin API's certificate and key: the pair loaded at start, then
+    /// each new pair a reload read from the same files. A reload that
+    /// changes `server.admin_tls` itself publishes nothing (restart).
+    pub fn subscribe_admin_key(&self) -> watch::Receiver<Option<Arc<CertifiedKey>>> {
+        self.admin_key.subscribe()
     }
 
     /// Runs until `cancel` fires or the writer is gone.
@@ -136,7 +156,7 @@ impl Reloader {
             if self.writer.is_closed() {
                 break;
             }
-            let files = watched_files(&self.path, &self.server, &self.tried);
+            let files = watched_files(&self.files, &self.server, &self.tried);
             if !self.file_watch.covers(&files) {
                 self.file_watch = FileWatch::new(&files, self.ping_tx.clone());
                 // A file in a newly watched directory may have changed after
@@ -163,9 +183,9 @@ impl Reloader {
     /// Loads the files; hands a valid config to the writer, or logs and
     /// counts why not.
     async fn reload(&mut self, trigger: &'static str) {
-        let path = self.path.clone();
+        let files = self.files.clone();
         let baseline = self.baseline.clone();
-        let attempt = tokio::task::spawn_blocking(move || super::reload(&path, &baseline)).await;
+        let attempt = tokio::task::spawn_blocking(move || super::reload(&files, &baseline)).await;
         let attempt = match attempt {
             Ok(attempt) => attempt,
             Err(join_error) => {
@@ -194,6 +214,7 @@ impl Reloader {
             warn!(%warning, "config");
         }
         warn_on_restart_only_changes(&self.server, &loaded.config.server);
+        self.publish_admin_key(&loaded);
         self.server = loaded.config.server.clone();
         self.baseline = Baseline::of(&loaded);
         // The writer gone means the server is stopping; `run` ends.
@@ -201,10 +222,40 @@ impl Reloader {
     }
 }
 
-/// The config file, the record files being served and those the last
-/// attempt read (a rejected config may name new ones to be fixed).
-fn watched_files(path: &Path, server: &Server, tried: &Inputs) -> Vec<PathBuf> {
-    std::iter::once(path.to_path_buf())
+impl Reloader {
+    /// Hands the listener a renewed certificate and key read from the files
+    /// it serves.
+    fn publish_admin_key(&self, loaded: &Loaded) {
+        let (Some(tls), Some(new)) = (&loaded.config.server.admin_tls, &loaded.admin_key) else {
+            return;
+        };
+        if self.server.admin_tls.as_ref() != Some(tls) {
+            return;
+        }
+        let renewed = self.admin_key.send_if_modified(|current| {
+            let same = current.as_ref().is_some_and(|old| old.cert == new.cert);
+            if !same {
+                *current = Some(new.clone());
+            }
+            !same
+        });
+        if renewed {
+            info!(
+                cert_file = %tls.cert_file.display(),
+                "admin API certificate reloaded: new TLS connections get it"
+            );
+        }
+    }
+}
+
+/// The config files, the record files being served and the files the last
+/// attempt read (a rejected config may name new ones to be fixed; the
+/// admin API's certificate and key are among them).
+fn watched_files(files: &ConfigFiles, server: &Server, tried: &Inputs) -> Vec<PathBuf> {
+    files
+        .all()
+        .iter()
+        .cloned()
         .chain(server.record_files.iter().cloned())
         .chain(tried.paths().map(Path::to_path_buf))
         .collect()
@@ -223,6 +274,11 @@ fn warn_on_restart_only_changes(old: &Server, new: &Server) {
     {
         warn!(
             "server.dns_listen, server.admin_listen, server.probe_listen and server.udp_workers changes take effect after a restart"
+        );
+    }
+    if old.admin_tls != new.admin_tls {
+        warn!(
+            "server.admin_tls changes take effect after a restart (a renewed certificate and key in the same files are taken at once)"
         );
     }
     if old.tcp_idle_timeout != new.tcp_idle_timeout

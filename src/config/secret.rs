@@ -1,12 +1,18 @@
-//! Secrets the config names by file: the admin API's bearer token and the
-//! TSIG keys of dynamic updates.
+//! Secrets the config names by file: the admin API's bearer token, its
+//! TLS certificate and key, and the TSIG keys of dynamic updates.
 //!
 //! They are read and checked when the config loads, so a missing,
 //! unreadable, oversized or malformed secret fails `check-config` and a
 //! reload with the file named, instead of failing later. Reads are capped:
 //! a secret file pointed at a large file (or a device) must not fill memory.
 
-use std::{io::Read as _, path::Path};
+use std::{io::Read as _, path::Path, sync::Arc};
+
+use rustls::sign::CertifiedKey;
+
+use super::input::{Contents, Inputs};
+use crate::model::AdminTls;
+use crate::tls::KeyPairError;
 
 /// Shortest admin token accepted: 16 characters is 96 bits as base64, 64
 /// as hex.
@@ -65,6 +71,67 @@ pub fn admin_token_file(path: &Path) -> Result<String, String> {
     admin_token(&text)
         .map(str::to_owned)
         .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Largest PEM file read for `server.admin_tls` or `server.peer_ca_file`:
+/// a chain of a few certificates takes a few KB.
+pub const PEM_FILE_MAX_BYTES: u64 = 1 << 20;
+
+/// Reads and checks `server.admin_tls`: the certificate chain and key,
+/// which must belong together. Both files go into `inputs`, so a rotated
+/// pair (cert-manager renewing a Secret) reloads the config, and the
+/// listener takes the new pair. The error is (field, reason); the reason
+/// names the file.
+pub(super) fn admin_tls(
+    tls: &AdminTls,
+    inputs: &mut Inputs,
+) -> Result<Arc<CertifiedKey>, (&'static str, String)> {
+    let cert = read_pem(&tls.cert_file, inputs);
+    let key = read_pem(&tls.key_file, inputs);
+    let cert = cert.map_err(|e| ("server.admin_tls.cert_file", e))?;
+    let key = key.map_err(|e| ("server.admin_tls.key_file", e))?;
+    crate::tls::certified_key_from_pem(&cert, &key).map_err(|e| match e {
+        KeyPairError::Certificate(why) => (
+            "server.admin_tls.cert_file",
+            format!("{}: {why}", tls.cert_file.display()),
+        ),
+        KeyPairError::Key(why) => (
+            "server.admin_tls.key_file",
+            format!("{}: {why}", tls.key_file.display()),
+        ),
+        KeyPairError::Mismatch(why) => (
+            "server.admin_tls.key_file",
+            format!(
+                "{}: {why} ({})",
+                tls.key_file.display(),
+                tls.cert_file.display()
+            ),
+        ),
+    })
+}
+
+/// Reads and checks `server.peer_ca_file`: at least one PEM certificate.
+pub fn peer_ca_file(path: &Path) -> Result<(), String> {
+    let pem = read(path, PEM_FILE_MAX_BYTES)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    crate::tls::certificates_from_pem(pem.as_bytes())
+        .map(drop)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A PEM file's bytes, recorded in `inputs`; the error names the file.
+fn read_pem(path: &Path, inputs: &mut Inputs) -> Result<Vec<u8>, String> {
+    let contents = Contents::read(path, PEM_FILE_MAX_BYTES);
+    inputs.push(path, PEM_FILE_MAX_BYTES, &contents);
+    match contents {
+        Contents::Bytes(bytes) => Ok(bytes),
+        Contents::Missing => Err(format!("{}: no such file", path.display())),
+        Contents::TooLarge { .. } => Err(format!(
+            "{}: larger than {PEM_FILE_MAX_BYTES} bytes; not a PEM certificate or key",
+            path.display()
+        )),
+        Contents::Unreadable(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ fn with_records(records: &str) -> String {
 #[test]
 fn the_example_config_loads() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let loaded = load_with_env(&root.join("config/gslb.yaml"), Vec::new());
+    let loaded = load_with_env(root.join("config/gslb.yaml"), Vec::new());
     // geoip path is relative to the working directory, which cargo sets to the root.
     let loaded = loaded.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(loaded.config.records.len(), 3);
@@ -611,3 +611,5 @@ fn text_loads_like_a_file_without_touching_the_file_system() {
     assert_eq!(&*errors.0[0].file, "bad.json");
     assert_eq!(errors.0[0].path, "records");
 }
+
+mod files;

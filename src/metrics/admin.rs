@@ -48,6 +48,36 @@ impl Refusal {
     }
 }
 
+/// Why an HTTPS connection to the admin API ended before its first
+/// request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsFailure {
+    /// The handshake did not finish within `server.admin_header_timeout`.
+    Timeout,
+    /// The client spoke plain HTTP (it was answered 400 with a hint).
+    PlainHttp,
+    /// The handshake failed: no common protocol, a client that does not
+    /// trust the certificate, garbage.
+    Handshake,
+}
+
+impl TlsFailure {
+    /// The `reason` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::PlainHttp => "plain_http",
+            Self::Handshake => "handshake",
+        }
+    }
+}
+
+const TLS_FAILURES: [TlsFailure; 3] = [
+    TlsFailure::Timeout,
+    TlsFailure::PlainHttp,
+    TlsFailure::Handshake,
+];
+
 const LISTENERS: [Listener; 2] = [Listener::Admin, Listener::Probe];
 const REFUSALS: [Refusal; 2] = [Refusal::MaxConnections, Refusal::MaxConnectionsPerClient];
 
@@ -61,6 +91,7 @@ pub struct AdminCounters {
     /// `/explain` requests answered 503 because the explains allowed at
     /// once were running.
     pub explain_busy: AtomicU64,
+    tls_failed: [AtomicU64; 3],
 }
 
 impl AdminCounters {
@@ -72,6 +103,16 @@ impl AdminCounters {
     /// Counts a connection closed to make room for a lighter client.
     pub fn evicted(&self, listener: Listener) {
         self.evicted[listener as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an HTTPS connection that ended before its first request.
+    pub fn tls_failed(&self, why: TlsFailure) {
+        self.tls_failed[why as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// HTTPS connections that ended before their first request, so far.
+    pub fn tls_failures(&self, why: TlsFailure) -> u64 {
+        self.tls_failed[why as usize].load(Ordering::Relaxed)
     }
 
     /// Connections closed at accept so far.
@@ -120,6 +161,14 @@ impl AdminCounters {
             "Admin API requests refused: cross_site (403, a browser request from another site), explain_busy (503, explains at their limit)",
             MetricType::Counter,
             refused,
+        )?;
+        let tls = TLS_FAILURES.map(|why| ([("reason", why.label())], self.tls_failures(why)));
+        family(
+            encoder,
+            "gslb_admin_tls_handshake_failures",
+            "HTTPS connections to the admin API (server.admin_tls) that ended before a request: timeout (no handshake within admin_header_timeout), plain_http (answered 400), handshake (failed)",
+            MetricType::Counter,
+            tls,
         )
     }
 }

@@ -375,7 +375,7 @@ fn the_readme_and_the_example_config_match_the_parent_zone_records() {
             "README's delegation section shows {line:?}"
         );
     }
-    let loaded = gslb::config::load_with_env(&repo("config/gslb.yaml"), Vec::new())
+    let loaded = gslb::config::load_with_env(repo("config/gslb.yaml"), Vec::new())
         .expect("config/gslb.yaml loads");
     let zone = &loaded.config.zones[0];
     let nameservers: Vec<(String, Vec<IpAddr>)> = zone

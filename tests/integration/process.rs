@@ -62,6 +62,8 @@ pub(crate) struct Process {
     pub(crate) admin: SocketAddr,
     log: PathBuf,
     client: reqwest::Client,
+    /// `http`, or `https` after [`Process::with_https`].
+    scheme: &'static str,
     /// How it was started, for [`Process::relaunch`].
     launch: Launch,
     _dir: tempfile::TempDir,
@@ -157,9 +159,23 @@ impl Process {
             admin,
             log,
             client,
+            scheme: "http",
             launch,
             _dir: dir,
         }
+    }
+
+    /// Talks to its admin API over HTTPS (it has `server.admin_tls`),
+    /// trusting the CA in `ca_pem`.
+    pub(crate) fn with_https(mut self, ca_pem: &str) -> Self {
+        let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("CA certificate");
+        self.client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(1))
+            .add_root_certificate(ca)
+            .build()
+            .expect("HTTPS client");
+        self.scheme = "https";
+        self
     }
 
     /// Kills gslb with SIGKILL (no goodbye: nothing is flushed or saved on
@@ -186,7 +202,7 @@ impl Process {
     pub(crate) async fn get(&self, path: &str) -> Option<(u16, String)> {
         let response = self
             .client
-            .get(format!("http://{}{path}", self.admin))
+            .get(format!("{}://{}{path}", self.scheme, self.admin))
             .send()
             .await
             .ok()?;

@@ -14,7 +14,10 @@
 //!   lines are exactly {a, b}; otherwise each item appears in the output. A
 //!   dig comment naming an RCODE checks the response status.
 //! * Lines that write a random token from `/dev/urandom` into a file run
-//!   too, so the token examples work. Everything else (backends, `kill`,
+//!   too, so the token examples work, and so do `openssl` lines that write
+//!   no file under `/etc/` (the certificates of the HTTPS example). A
+//!   served admin API that answers plain HTTP with 400 is waited for over
+//!   HTTPS. Everything else (backends, `kill`,
 //!   `kubectl`, builds, benches) is skipped, and so is a leading `sleep N;`
 //!   (its wait is for backends the runner does not start).
 //!
@@ -190,7 +193,8 @@ fn classify(command: &str) -> Action {
         && command
             .rsplit_once('>')
             .is_some_and(|(_, file)| !file.trim().contains('/') && !file.trim().is_empty());
-    if talks || makes_token {
+    let makes_certificate = command.starts_with("openssl ") && !command.contains("/etc/");
+    if talks || makes_token || makes_certificate {
         Action::Run
     } else {
         Action::Skip
@@ -273,11 +277,24 @@ async fn start(line: &Line, bin: &Path, work: &Path) -> Served {
         .spawn()
         .expect("bash runs");
     let served = Served { child, dns, admin };
-    let url = format!("http://127.0.0.1:{admin}/readyz");
-    let ready = eventually(
-        Duration::from_secs(30),
-        async || matches!(reqwest::get(&url).await, Ok(r) if r.status() == 200),
-    )
+    // An admin API with server.admin_tls: readiness is all that is asked
+    // here, so its certificate is not checked.
+    let https = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .expect("HTTPS client");
+    let ready = eventually(Duration::from_secs(30), async || {
+        let plain = reqwest::get(format!("http://127.0.0.1:{admin}/readyz")).await;
+        match plain {
+            Ok(r) if r.status() == 200 => true,
+            Ok(r) if r.status() == 400 => https
+                .get(format!("https://127.0.0.1:{admin}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200),
+            _ => false,
+        }
+    })
     .await;
     let log = std::fs::read_to_string(work.join(format!("serve-{}.log", line.number)));
     assert!(
@@ -389,6 +406,11 @@ fn readme_lines_are_classified() {
         ("sleep 3; dig @127.0.0.1 -p 5353 +short x", Run),
         ("head -c 32 /dev/urandom | base64 > admin-token", Run),
         ("head -c 32 /dev/urandom > /etc/token", Skip),
+        (
+            "openssl req -x509 -newkey ec -nodes -keyout ca.key -out ca.pem",
+            Run,
+        ),
+        ("openssl rand -base64 32 > /etc/gslb/acme-update.key", Skip),
         ("gslb crd-sync --output f --zones c", Skip),
         (
             "python3 -m http.server 8080 --bind 127.0.0.20 >/dev/null 2>&1 &",

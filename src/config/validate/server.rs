@@ -134,10 +134,7 @@ pub(super) fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server>
     let resolvers_ok = resolvers.len() == raw.resolvers.len();
     let alias = alias::alias(check, raw.alias.as_ref());
     let peering = peering::peering(check, raw);
-    let admin_tls = raw.admin_tls.as_ref().map(|tls| crate::model::AdminTls {
-        cert_file: PathBuf::from(&tls.cert_file),
-        key_file: PathBuf::from(&tls.key_file),
-    });
+    let admin_tls = admin_tls(check, raw);
     Some(Server {
         admin_token_file: raw.admin_token_file.as_ref().map(PathBuf::from),
         admin_max_connections: admin_max_connections?,
@@ -164,7 +161,37 @@ pub(super) fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server>
         resolvers: Some(resolvers).filter(|_| resolvers_ok)?,
         alias: alias?,
         peering: peering?,
-        admin_tls,
+        admin_tls: admin_tls?,
+    })
+}
+
+/// `server.admin_tls`: both files named, and an admin listener to serve
+/// them on. The files themselves are read with the other secrets
+/// (`config::secret`).
+fn admin_tls(check: &mut Checker<'_>, raw: &RawServer) -> Option<Option<crate::model::AdminTls>> {
+    let Some(tls) = &raw.admin_tls else {
+        return Some(None);
+    };
+    let errors = check.error_count();
+    for (field, value) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
+        if value.trim().is_empty() {
+            check.error(
+                format!("server.admin_tls.{field}"),
+                "a PEM file is required",
+            );
+        }
+    }
+    if raw.admin_listen.is_none() {
+        check.error(
+            "server.admin_tls",
+            "there is no server.admin_listen for it to serve",
+        );
+    }
+    (check.error_count() == errors).then(|| {
+        Some(crate::model::AdminTls {
+            cert_file: PathBuf::from(&tls.cert_file),
+            key_file: PathBuf::from(&tls.key_file),
+        })
     })
 }
 

@@ -30,6 +30,7 @@ fn loaded(text: &str) -> Loaded {
         geo: None,
         warnings: Vec::new(),
         inputs: Inputs::default(),
+        admin_key: None,
     }
 }
 
