@@ -24,7 +24,8 @@ use maxminddb::{MaxMindDbError, Reader, geoip2, path};
 use rand::{SeedableRng, rngs::SmallRng};
 
 use gslb::config::{Loaded, load_from_text, raw};
-use gslb::dns::answer::{Outcome, Responder, ResponseKind, Transport};
+use gslb::dns::answer::{Outcome, Responder, ResponseKind};
+use gslb::dns::request::{self, Transport};
 use gslb::dns::rrl::{self, RateLimiter};
 use gslb::geo::{Continent, Coordinates, Country, GeoDb, Located, Location, Subdivision};
 use gslb::metrics::Metrics;
@@ -200,8 +201,15 @@ fn bench_query(c: &mut Criterion) {
     group.bench_function("10k", |b| {
         b.iter(|| {
             i = (i + 1) % packets.len();
-            let outcome =
-                responder.respond(&snapshot, &packets[i], client, Transport::Udp, &mut out);
+            let outcome = request::respond(
+                &mut responder,
+                &snapshot,
+                &packets[i],
+                client,
+                Transport::Udp,
+                &mut out,
+            )
+            .outcome();
             black_box((outcome.rcode, out.len()))
         })
     });

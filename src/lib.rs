@@ -14,8 +14,9 @@
 //!                                                        │ table::SnapshotCell (load only)
 //!  geoip/*.mmdb ─▶ geo                                   ▼
 //!  dns::udp (own threads) ─┐
-//!  dns::tcp (own tasks) ───┴─▶ dns::answer: dns::wire parse → table lookup → geo → select → encode
-//!                              UDP answers then pass dns::rrl (response rate limiting) ─┘
+//!  dns::tcp (own tasks) ───┴─▶ dns::request: triage → query parse → TSIG verify → dns::answer
+//!                              (table lookup → geo → select → encode) → TSIG sign → count;
+//!                              UDP answers then pass dns::rrl (response rate limiting)
 //! ```
 //!
 //! # Layers
@@ -54,8 +55,10 @@
 //!   ([`table::writer`]) that alone publishes new ones; readers hold a
 //!   load-only [`table::SnapshotCell`].
 //! * [`select`]: the selection rules as a pure function.
-//! * [`dns`]: the wire reader, the answer engine, which responses rate
-//!   limiting counts together (UDP only) and the UDP/TCP listeners.
+//! * [`dns`]: the request path every message takes ([`dns::request`]): the
+//!   hot query reader, TSIG, the answer engine, which responses rate
+//!   limiting counts together (UDP only), RFC 2136 updates and the UDP/TCP
+//!   listeners.
 //! * [`health`]: rise/fall, the probes and the prober, which sends flips to
 //!   the writer.
 //! * [`alias`]: hostname targets: the background refresher that resolves

@@ -9,12 +9,12 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use gslb::dns::answer::{Outcome, Responder, Transport};
-use gslb::dns::signed;
+use gslb::dns::answer::{Outcome, Responder};
+use gslb::dns::request::{self, Handled, Transport};
 use gslb::geo::GeoDb;
-use gslb::table::health::{Health, Override, ProbeBits, SetOverrides};
 use gslb::metrics::Metrics;
 use gslb::model::Config;
+use gslb::table::health::{Health, Override, ProbeBits, SetOverrides};
 use gslb::table::{Snapshot, compile};
 use hickory_proto::op::{Message, MessageType, Query};
 use hickory_proto::rr::{DNSClass, RData, RecordType};
@@ -96,23 +96,45 @@ pub fn snapshot(
 pub fn respond_and_check(snap: &Snapshot, packet: &[u8], client: IpAddr, seed: u64) {
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
-    let udp_outcome = signed::answer(
+    let udp_outcome = match request::respond(
         &mut Responder::with_seed(seed),
         snap,
         packet,
         client,
         Transport::Udp,
         &mut udp,
-    );
+    ) {
+        Handled::Reply(outcome) => outcome,
+        Handled::Update => {
+            assert_eq!(
+                (packet[2] >> 3) & 0xF,
+                request::OPCODE_UPDATE,
+                "only UPDATEs are queued"
+            );
+            assert!(udp.is_empty(), "a queued UPDATE is not answered here");
+            return;
+        }
+    };
     check_response(snap, packet, Transport::Udp, &udp_outcome, &udp);
-    let tcp_outcome = signed::answer(
+    let tcp_outcome = match request::respond(
         &mut Responder::with_seed(seed),
         snap,
         packet,
         client,
         Transport::Tcp,
         &mut tcp,
-    );
+    ) {
+        Handled::Reply(outcome) => outcome,
+        Handled::Update => {
+            assert_eq!(
+                (packet[2] >> 3) & 0xF,
+                request::OPCODE_UPDATE,
+                "only UPDATEs are queued"
+            );
+            assert!(tcp.is_empty(), "a queued UPDATE is not answered here");
+            return;
+        }
+    };
     check_response(snap, packet, Transport::Tcp, &tcp_outcome, &tcp);
     assert_eq!(udp_outcome.replied, tcp_outcome.replied);
     if udp_outcome.replied && !udp_outcome.truncated {

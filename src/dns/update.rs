@@ -64,8 +64,6 @@ use crate::table::state_file::SavedWatch;
 use crate::table::writer::{UpdateError, UpdateOutcome, WriterHandle};
 use refusal::{Refusals, SUMMARY_INTERVAL};
 
-/// Opcode UPDATE.
-pub const OPCODE_UPDATE: u8 = 5;
 /// RCODE FORMERR.
 const FORMERR: u16 = 1;
 /// RCODE SERVFAIL.
@@ -85,14 +83,6 @@ const QUEUE: usize = 64;
 /// Verified updates handed to the writer and waiting for their write to
 /// the state file; the task takes no more from the queue meanwhile.
 const IN_FLIGHT: usize = 256;
-
-/// Whether `packet` is an UPDATE request (the transports route it here).
-#[inline]
-pub fn is_update(packet: &[u8]) -> bool {
-    packet
-        .get(2)
-        .is_some_and(|b| (b >> 3) & 0x0F == OPCODE_UPDATE)
-}
 
 /// An UPDATE request as read off the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,6 +1,7 @@
-//! The answer engine: query bytes in, response bytes out, for one snapshot.
+//! The answer engine: a query the request path read and checked in,
+//! response bytes out, for one snapshot.
 //!
-//! This is the DNS hot path. It parses with [`wire`], looks the lower-cased
+//! This is the DNS hot path (step 4 of [`super::request`]). It looks the lower-cased
 //! name up in the table, locates the client only when the record depends on
 //! location, runs [`select`](crate::select::select), and writes the response
 //! straight into the caller's buffer. Answer names are compression pointers
@@ -17,7 +18,7 @@ mod apex;
 mod data;
 mod referral;
 
-use super::wire::{self, ClientSubnet, Edns, HEADER_LEN, Malformed, Query};
+use super::query::{self, ClientSubnet, Edns, HEADER_LEN, Query};
 use crate::geo::{self, LocateCache};
 use crate::metrics::{self, Metrics, TableCounters};
 use crate::rdata::MAX_CNAME_CHAIN;
@@ -54,20 +55,6 @@ const TYPE_MAILB: u16 = 253;
 const TYPE_MAILA: u16 = 254;
 const TYPE_ANY: u16 = 255;
 const CLASS_IN: u16 = 1;
-/// Plain DNS over UDP (RFC 1035 §4.2.1).
-const UDP_MIN_PAYLOAD: usize = 512;
-/// A message over TCP carries a 16-bit length.
-const TCP_MAX: usize = 65_535;
-
-/// How a query arrived; it decides the response size limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// UDP: the EDNS payload size, or 512 bytes.
-    Udp,
-    /// TCP: 64 KiB.
-    Tcp,
-}
-
 /// What happened to one query, for metrics and debug logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Outcome {
@@ -97,9 +84,6 @@ pub struct Outcome {
     pub question_end: u16,
     /// Where the OPT record starts in the response; 0 when it has none.
     pub opt_at: u16,
-    /// The query is TSIG-signed: nothing was written; the transport
-    /// answers it through [`super::signed`].
-    pub signed: bool,
 }
 
 /// Response classes that rate limiting counts apart, as BIND's RRL does
@@ -219,7 +203,7 @@ fn not_a_data_query(qclass: u16, qtype: u16) -> Option<u16> {
         _ if qclass != CLASS_IN => Some(REFUSED),
         TYPE_AXFR | TYPE_IXFR => Some(REFUSED),
         TYPE_MAILA | TYPE_MAILB => Some(NOTIMP),
-        wire::TYPE_OPT | TYPE_NXNAME..=TYPE_TSIG => Some(FORMERR),
+        query::TYPE_OPT | TYPE_NXNAME..=TYPE_TSIG => Some(FORMERR),
         _ => None,
     }
 }
@@ -234,42 +218,20 @@ impl Responder {
         }
     }
 
-    /// Answers `packet` from `client` into `out` (cleared first). When the
-    /// outcome says `replied: false`, send nothing.
+    /// Answers the QUERY `query` (read from `packet` by the request path,
+    /// which checked its opcode and TSIG) from `client` into `out`, within
+    /// `limit` bytes: past them the response goes out with TC=1.
     pub fn respond(
         &mut self,
         snap: &Snapshot,
         packet: &[u8],
+        query: &Query,
         client: IpAddr,
-        transport: Transport,
+        limit: usize,
         out: &mut Vec<u8>,
     ) -> Outcome {
-        out.clear();
-        let query = match wire::parse(packet) {
-            Ok(query) => query,
-            Err(Malformed::Drop) => return Outcome::default(),
-            Err(Malformed::FormErr { question_end }) => {
-                return refuse(packet, question_end, 0, FORMERR, out);
-            }
-        };
-        if query.signed {
-            return Outcome {
-                signed: true,
-                ..Outcome::default()
-            };
-        }
         let q = &query.question;
-        if query.header.opcode() != 0 {
-            return refuse(packet, Some(q.end), q.qtype, NOTIMP, out);
-        }
-        let limit = match (transport, query.edns) {
-            (Transport::Tcp, _) => TCP_MAX,
-            (Transport::Udp, None) => UDP_MIN_PAYLOAD,
-            (Transport::Udp, Some(edns)) => {
-                usize::from(edns.payload.min(snap.max_udp_payload)).max(UDP_MIN_PAYLOAD)
-            }
-        };
-        let mut msg = Message::start(packet, &query, snap, limit, out);
+        let mut msg = Message::start(packet, query, snap, limit, out);
         if query.edns.is_some_and(|e| e.version > 0) {
             return msg.finish(BADVERS, false, 0);
         }
@@ -296,7 +258,7 @@ impl Responder {
         msg.outcome.zone = Some(entry.zone);
         msg.outcome.name_id = name_id(entry);
         let (rcode, authoritative, scope) =
-            self.answer(snap, &query, client, entry, question, &mut msg);
+            self.answer_chain(snap, query, client, entry, question, &mut msg);
         msg.finish(rcode, authoritative, scope)
     }
 
@@ -304,7 +266,7 @@ impl Responder {
     /// served zones (RFC 1034 §4.3.2); returns the RCODE, whether the
     /// answer is authoritative (not for a referral at the query name) and
     /// the ECS scope prefix.
-    fn answer(
+    fn answer_chain(
         &mut self,
         snap: &Snapshot,
         query: &Query,
@@ -554,22 +516,17 @@ impl Owner {
     }
 }
 
-/// Writes a header-and-question-only error response.
-fn refuse(
+/// Writes a header-and-question-only error response to `header`'s
+/// message; the question is echoed when it was readable (it ends at
+/// `question_end`).
+pub(super) fn refuse(
     packet: &[u8],
+    header: query::Header,
     question_end: Option<usize>,
     qtype: u16,
     rcode: u16,
     out: &mut Vec<u8>,
 ) -> Outcome {
-    let header = wire::Header::read(packet).unwrap_or(wire::Header {
-        id: 0,
-        flags: 0,
-        qdcount: 0,
-        ancount: 0,
-        nscount: 0,
-        arcount: 0,
-    });
     out.extend_from_slice(&header.id.to_be_bytes());
     out.extend_from_slice(&response_flags(header.flags, false, false, rcode).to_be_bytes());
     out.extend_from_slice(&[0, u8::from(question_end.is_some()), 0, 0, 0, 0, 0, 0]);
@@ -770,7 +727,7 @@ impl<'o, 'q> Message<'o, 'q> {
         self.counts[Section::Additional as usize] += 1;
         let ttl = (u32::from(rcode >> 4) << 24) | (u32::from(edns.dnssec_ok) << 15);
         self.out.push(0);
-        self.out.extend_from_slice(&wire::TYPE_OPT.to_be_bytes());
+        self.out.extend_from_slice(&query::TYPE_OPT.to_be_bytes());
         self.out
             .extend_from_slice(&self.advertised_payload.to_be_bytes());
         self.out.extend_from_slice(&ttl.to_be_bytes());
@@ -779,7 +736,7 @@ impl<'o, 'q> Message<'o, 'q> {
             Some(ecs) => {
                 let len = 4 + ecs.addr_len() as u16;
                 self.out.extend_from_slice(&(4 + len).to_be_bytes());
-                self.out.extend_from_slice(&wire::OPTION_ECS.to_be_bytes());
+                self.out.extend_from_slice(&query::OPTION_ECS.to_be_bytes());
                 self.out.extend_from_slice(&len.to_be_bytes());
                 self.out.extend_from_slice(&ecs.family.to_be_bytes());
                 self.out.push(ecs.source_prefix);

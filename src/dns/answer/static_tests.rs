@@ -8,6 +8,7 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::*;
+use crate::dns::request::Transport;
 use crate::table::compile::table_from_yaml;
 use crate::table::dynamic::Dynamic;
 use crate::table::health::Health;
@@ -75,13 +76,15 @@ fn query(name: &str, rtype: RecordType) -> Message {
 /// The decoded response and the outcome.
 fn respond(snap: &Snapshot, m: &Message, transport: Transport) -> (Message, Outcome) {
     let mut out = Vec::new();
-    let outcome = Responder::with_seed(1).respond(
+    let outcome = crate::dns::request::respond(
+        &mut Responder::with_seed(1),
         snap,
         &m.to_vec().unwrap(),
         "127.0.0.1".parse().unwrap(),
         transport,
         &mut out,
-    );
+    )
+    .outcome();
     assert!(outcome.replied);
     (Message::from_vec(&out).expect("response decodes"), outcome)
 }

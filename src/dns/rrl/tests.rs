@@ -8,7 +8,8 @@ use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
 
 use super::*;
-use crate::dns::answer::{Responder, Transport};
+use crate::dns::answer::Responder;
+use crate::dns::request::Transport;
 use crate::model::RateLimit;
 
 fn limiter(rate: u32, slip: u8, window_secs: u32, table_size: u32) -> RateLimiter {
@@ -271,13 +272,15 @@ records:
         dynamic: Default::default(),
     };
     let mut out = Vec::new();
-    let outcome = Responder::with_seed(1).respond(
+    let outcome = crate::dns::request::respond(
+        &mut Responder::with_seed(1),
         &snapshot,
         &query.to_vec().expect("encode"),
         ip("192.0.2.1"),
         Transport::Udp,
         &mut out,
-    );
+    )
+    .outcome();
     (out, outcome)
 }
 

@@ -1,6 +1,8 @@
-//! Signed queries: answered and signed, or refused with the TSIG error.
+//! The request path: triage by opcode, the payload limit, and signed
+//! queries answered and signed or refused with the TSIG error.
 
 use std::net::Ipv4Addr;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::*;
 use crate::dns::message::wire_name;
@@ -64,29 +66,44 @@ fn now() -> u64 {
 }
 
 fn answer(snap: &Snapshot, packet: &[u8]) -> (Outcome, Vec<u8>) {
-    let mut responder = Responder::with_seed(1);
+    answer_over(snap, packet, Transport::Udp)
+}
+
+fn answer_over(snap: &Snapshot, packet: &[u8], transport: Transport) -> (Outcome, Vec<u8>) {
     let mut out = Vec::new();
     let client = IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let outcome = responder.respond(snap, packet, client, Transport::Udp, &mut out);
-    assert!(
-        outcome.signed,
-        "the engine leaves signed queries to this module"
-    );
-    assert!(out.is_empty());
-    let outcome = respond(
-        &mut responder,
+    let handled = respond(
+        &mut Responder::with_seed(1),
         snap,
         packet,
         client,
-        Transport::Udp,
+        transport,
         &mut out,
     );
+    let Handled::Reply(outcome) = handled else {
+        panic!("a query is answered here, not queued as an update");
+    };
+    assert_eq!(outcome.replied, !out.is_empty());
     (outcome, out)
 }
 
-/// The TSIG record at the end of `response`.
+/// The TSIG record at the end of `response` (the last record).
 fn tsig_of(response: &[u8]) -> Signature {
-    read(response).expect("a signed response").1
+    let (_, _, _, question_end) = message::read_question(response, 12).expect("a question");
+    let count = |i: usize| usize::from(u16::from_be_bytes([response[i], response[i + 1]]));
+    let mut at = question_end;
+    let mut last = None;
+    for _ in 0..count(6) + count(8) + count(10) {
+        let rr = message::read_record(response, at).expect("a record");
+        at = rr.end();
+        last = Some(rr);
+    }
+    assert_eq!(at, response.len());
+    Signature::read(response, &last.expect("records")).expect("a signed response")
+}
+
+fn rcode(response: &[u8]) -> u8 {
+    response[3] & 0x0F
 }
 
 #[test]
@@ -98,7 +115,7 @@ fn a_signed_soa_query_gets_a_signed_answer() {
     assert!(outcome.replied);
     assert_eq!(outcome.rcode, 0);
     assert_eq!(&response[..2], &[0xAB, 0xCD]);
-    assert_eq!(response[3] & 0x0F, 0, "NOERROR");
+    assert_eq!(rcode(&response), 0, "NOERROR");
     assert_eq!(u16::from_be_bytes([response[6], response[7]]), 1, "the SOA");
     let sig = tsig_of(&response);
     assert_eq!((sig.error, sig.mac.len()), (0, 32));
@@ -106,18 +123,11 @@ fn a_signed_soa_query_gets_a_signed_answer() {
 }
 
 #[test]
-fn unsigned_queries_never_take_the_signed_path() {
+fn an_unsigned_query_gets_no_signature() {
     let (snap, _dir) = snapshot();
-    let mut responder = Responder::with_seed(1);
-    let mut out = Vec::new();
-    let outcome = responder.respond(
-        &snap,
-        &soa_query(),
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
-        Transport::Udp,
-        &mut out,
-    );
-    assert!(!outcome.signed && outcome.replied && outcome.rcode == 0);
+    let (outcome, response) = answer(&snap, &soa_query());
+    assert!(outcome.replied && outcome.rcode == 0);
+    assert_eq!(u16::from_be_bytes([response[10], response[11]]), 0);
 }
 
 #[test]
@@ -170,13 +180,58 @@ fn a_tsig_record_that_is_not_last_is_formerr() {
     // An OPT after the TSIG record.
     query.extend_from_slice(&[0, 0, 41, 4, 0xD0, 0, 0, 0, 0, 0, 0]);
     query[11] += 1;
-    let mut out = Vec::new();
-    let outcome = Responder::with_seed(1).respond(
+    let (outcome, response) = answer(&snap, &query);
+    assert_eq!((outcome.rcode, rcode(&response)), (1, 1));
+}
+
+#[test]
+fn responses_are_dropped_and_updates_handed_back() {
+    let (snap, _dir) = snapshot();
+    let mut response = soa_query();
+    response[2] |= 0x80;
+    assert_eq!(answer(&snap, &response), (Outcome::default(), vec![]));
+    assert_eq!(answer(&snap, &response[..11]), (Outcome::default(), vec![]));
+    let mut update = soa_query();
+    update[2] = OPCODE_UPDATE << 3;
+    let mut out = vec![1, 2, 3];
+    let handled = respond(
+        &mut Responder::with_seed(1),
         &snap,
-        &query,
+        &update,
         IpAddr::V4(Ipv4Addr::LOCALHOST),
-        Transport::Udp,
+        Transport::Tcp,
         &mut out,
     );
-    assert_eq!((outcome.signed, outcome.rcode), (false, 1));
+    assert_eq!((handled, out.len()), (Handled::Update, 0));
+}
+
+#[test]
+fn other_opcodes_are_notimp_with_the_question() {
+    let (snap, _dir) = snapshot();
+    for opcode in [1u8, 2, 4, 6, 15] {
+        let mut query = soa_query();
+        query[2] = (opcode << 3) | 1;
+        let (outcome, response) = answer(&snap, &query);
+        assert_eq!((outcome.rcode, rcode(&response)), (4, 4), "opcode {opcode}");
+        assert_eq!(response[2] >> 3 & 0x0F, opcode, "the opcode is echoed");
+        assert_eq!(u16::from_be_bytes([response[4], response[5]]), 1);
+    }
+}
+
+#[test]
+fn the_payload_limit_follows_transport_and_edns() {
+    let edns = |payload| {
+        Some(Edns {
+            payload,
+            version: 0,
+            dnssec_ok: false,
+            ecs: None,
+        })
+    };
+    assert_eq!(payload_limit(Transport::Udp, None, 1232), 512);
+    assert_eq!(payload_limit(Transport::Udp, edns(4096), 1232), 1232);
+    assert_eq!(payload_limit(Transport::Udp, edns(800), 1232), 800);
+    assert_eq!(payload_limit(Transport::Udp, edns(100), 1232), 512);
+    assert_eq!(payload_limit(Transport::Tcp, None, 1232), 65_535);
+    assert_eq!(payload_limit(Transport::Tcp, edns(600), 1232), 65_535);
 }

@@ -1,10 +1,13 @@
-//! Reading DNS queries off the wire (RFC 1035 §4, RFC 6891 EDNS, RFC 7871
-//! Client Subnet) into borrowed views, without allocating.
+//! The hot reader: DNS queries off the wire (RFC 1035 §4, RFC 6891 EDNS,
+//! RFC 7871 Client Subnet) into a view on the stack, without allocating,
+//! once per query.
 //!
 //! gslb only ever answers queries, so this reader is strict about what a
 //! query may hold: one question with no compression, no OPT outside the
-//! additional section, at most one OPT, a well-formed ECS option, and
-//! nothing after the last record. Anything else is [`Malformed`].
+//! additional section, at most one OPT, a well-formed ECS option, a TSIG
+//! record only last, and nothing after the last record. Anything else is
+//! [`Malformed`]. Messages of other shapes (UPDATE, the TSIG record's
+//! fields) are read by [`super::message`], off the hot path.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -147,9 +150,10 @@ pub struct Query {
     pub question: Question,
     /// OPT, if present.
     pub edns: Option<Edns>,
-    /// Whether the last additional record is a TSIG signature (RFC 8945):
-    /// such queries take the slower signed path.
-    pub signed: bool,
+    /// Where the TSIG record starts when the query is signed (RFC 8945):
+    /// it is the last record, and the request path verifies it before the
+    /// answer and signs the response after.
+    pub tsig_at: Option<usize>,
 }
 
 /// Why a packet is not a query gslb can answer normally.
@@ -188,7 +192,7 @@ pub fn parse(packet: &[u8]) -> Result<Query, Malformed> {
         at = rr.end;
     }
     let mut edns = None;
-    let mut signed = false;
+    let mut tsig_at = None;
     for i in 0..header.arcount {
         let rr = read_rr(packet, at).ok_or(form_err(Some(question)))?;
         if rr.rtype == TYPE_TSIG {
@@ -196,7 +200,7 @@ pub fn parse(packet: &[u8]) -> Result<Query, Malformed> {
             if i + 1 != header.arcount {
                 return Err(form_err(Some(question)));
             }
-            signed = true;
+            tsig_at = Some(at);
         }
         if rr.rtype == TYPE_OPT {
             if edns.is_some() || rr.name_len != 1 {
@@ -213,7 +217,7 @@ pub fn parse(packet: &[u8]) -> Result<Query, Malformed> {
         header,
         question,
         edns,
-        signed,
+        tsig_at,
     })
 }
 
