@@ -24,8 +24,8 @@
 //! Each module uses only those below it (`tests/layers.rs` checks it):
 //!
 //! ```text
-//! leaves         name  geo  metrics  atomic_file  tls  fd_limit
-//! domain         rdata → name;  model → name, geo, rdata;  rrl → model
+//! leaves         name  geo  metrics  atomic_file  tls  fd_limit  iana
+//! domain         rdata → name, iana;  model → name, geo, rdata, iana;  rrl → model
 //! loading        config → model (and the leaves)
 //! serving        table → config, model, rrl;  select → table;  dns → select, table, rrl
 //! feeding        health → table;  alias → table;  peer → table
@@ -37,6 +37,8 @@
 //!
 //! * [`name`]: domain names in wire form, shared by the model, the table and
 //!   the DNS path (the model knows no transport).
+//! * [`iana`]: the DNS codes (record types, classes, rcodes, opcodes, TSIG
+//!   errors) named once.
 //! * [`geo`]: client location from GeoIP2/GeoLite2 databases.
 //! * [`metrics`]: every counter and its name; callers hand it plain values.
 //! * [`atomic_file`]: replace-by-rename for the files gslb and the sidecar
@@ -93,6 +95,7 @@ pub mod explain;
 pub mod fd_limit;
 pub mod geo;
 pub mod health;
+pub mod iana;
 pub mod metrics;
 pub mod model;
 pub mod name;

@@ -18,8 +18,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("atomic_file", &[]),
     ("tls", &[]),
     ("fd_limit", &[]),
-    ("rdata", &["name"]),
-    ("model", &["name", "geo", "rdata"]),
+    ("iana", &[]),
+    ("rdata", &["name", "iana"]),
+    ("model", &["name", "geo", "rdata", "iana"]),
     ("rrl", &["model"]),
     // Loading, compiling, selecting, answering.
     (
@@ -37,13 +38,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "metrics",
             "rrl",
             "atomic_file",
+            "iana",
         ],
     ),
     ("select", &["table", "model", "geo", "name", "rdata"]),
     (
         "dns",
         &[
-            "select", "table", "model", "geo", "name", "rdata", "metrics", "rrl",
+            "select", "table", "model", "geo", "name", "rdata", "metrics", "rrl", "iana",
         ],
     ),
     // Background tasks that feed the table writer.

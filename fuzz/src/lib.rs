@@ -5,6 +5,7 @@
 //! implementation, so a response gslb writes but a resolver could not read
 //! is a crash, not a silent success.
 
+use gslb::iana::{opcode, rcode};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -22,8 +23,6 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 /// Plain DNS over UDP.
 const UDP_MIN: usize = 512;
-/// Response code FORMERR.
-const FORMERR: u16 = 1;
 
 /// How the health of a snapshot's targets is set, to reach every
 /// selection rule: all healthy, all down (fail open), and a mix with
@@ -108,7 +107,7 @@ pub fn respond_and_check(snap: &Snapshot, packet: &[u8], client: IpAddr, seed: u
         Handled::Update => {
             assert_eq!(
                 (packet[2] >> 3) & 0xF,
-                request::OPCODE_UPDATE,
+                opcode::UPDATE,
                 "only UPDATEs are queued"
             );
             assert!(udp.is_empty(), "a queued UPDATE is not answered here");
@@ -128,7 +127,7 @@ pub fn respond_and_check(snap: &Snapshot, packet: &[u8], client: IpAddr, seed: u
         Handled::Update => {
             assert_eq!(
                 (packet[2] >> 3) & 0xF,
-                request::OPCODE_UPDATE,
+                opcode::UPDATE,
                 "only UPDATEs are queued"
             );
             assert!(tcp.is_empty(), "a queued UPDATE is not answered here");
@@ -207,7 +206,7 @@ pub fn check_response(
             assert_eq!(echoed.query_type(), asked.query_type());
             assert_eq!(echoed.query_class(), asked.query_class());
         }
-        (_, []) => assert_eq!(rcode, FORMERR, "only FORMERR leaves out the question"),
+        (_, []) => assert_eq!(rcode, rcode::FORMERR, "only FORMERR leaves out the question"),
         (None, echoed) => panic!("echoed {echoed:?}, but the query had no readable question"),
         (Some(_), echoed) => panic!("{} questions echoed", echoed.len()),
     }

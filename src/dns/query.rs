@@ -9,18 +9,10 @@
 //! [`Malformed`]. Messages of other shapes (UPDATE, the TSIG record's
 //! fields) are read by [`super::message`], off the hot path.
 
+use crate::iana::{HEADER_LEN, edns_option, rtype};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::name::MAX_NAME_LEN;
-
-/// Size of the fixed header.
-pub const HEADER_LEN: usize = 12;
-/// RR type of EDNS's pseudo-record.
-pub const TYPE_OPT: u16 = 41;
-/// RR type of TSIG (RFC 8945).
-pub const TYPE_TSIG: u16 = 250;
-/// EDNS option code of Client Subnet.
-pub const OPTION_ECS: u16 = 8;
 
 /// The fixed header of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +178,7 @@ pub fn parse(packet: &[u8]) -> Result<Query, Malformed> {
     let mut at = question.end;
     for _ in 0..u32::from(header.ancount) + u32::from(header.nscount) {
         let rr = read_rr(packet, at).ok_or(form_err(Some(question)))?;
-        if rr.rtype == TYPE_OPT {
+        if rr.rtype == rtype::OPT {
             return Err(form_err(Some(question)));
         }
         at = rr.end;
@@ -195,14 +187,14 @@ pub fn parse(packet: &[u8]) -> Result<Query, Malformed> {
     let mut tsig_at = None;
     for i in 0..header.arcount {
         let rr = read_rr(packet, at).ok_or(form_err(Some(question)))?;
-        if rr.rtype == TYPE_TSIG {
+        if rr.rtype == rtype::TSIG {
             // RFC 8945 §5.2: a TSIG record anywhere but last is FORMERR.
             if i + 1 != header.arcount {
                 return Err(form_err(Some(question)));
             }
             tsig_at = Some(at);
         }
-        if rr.rtype == TYPE_OPT {
+        if rr.rtype == rtype::OPT {
             if edns.is_some() || rr.name_len != 1 {
                 return Err(form_err(Some(question)));
             }
@@ -314,7 +306,7 @@ fn read_opt(packet: &[u8], rr: &RawRr) -> Option<Edns> {
         let code = u16::from_be_bytes([head[0], head[1]]);
         let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
         let data = options.get(4..4 + len)?;
-        if code == OPTION_ECS {
+        if code == edns_option::CLIENT_SUBNET {
             if ecs.is_some() {
                 return None;
             }

@@ -20,6 +20,7 @@
 //! (UDP only) follows in the UDP listener, which alone knows it sends by
 //! datagram.
 
+use crate::iana::{opcode, rcode, tsig_error};
 use std::{net::IpAddr, sync::Arc};
 
 use super::answer::{Outcome, Responder, refuse};
@@ -30,14 +31,6 @@ use crate::metrics::Metrics;
 use crate::table::Snapshot;
 use crate::table::keyring::TsigKey;
 
-/// Opcode QUERY.
-const OPCODE_QUERY: u8 = 0;
-/// Opcode UPDATE (RFC 2136).
-pub const OPCODE_UPDATE: u8 = 5;
-/// RCODE FORMERR.
-const FORMERR: u16 = 1;
-/// RCODE NOTIMP.
-const NOTIMP: u16 = 4;
 /// Plain DNS over UDP (RFC 1035 §4.2.1).
 const UDP_MIN_PAYLOAD: usize = 512;
 /// A message over TCP carries a 16-bit length.
@@ -124,7 +117,7 @@ fn triage(packet: &[u8]) -> Triage {
     match Header::read(packet) {
         None => Triage::Drop,
         Some(header) if header.is_response() => Triage::Drop,
-        Some(header) if header.opcode() == OPCODE_UPDATE => Triage::Update,
+        Some(header) if header.opcode() == opcode::UPDATE => Triage::Update,
         Some(header) => Triage::Query(header),
     }
 }
@@ -144,12 +137,12 @@ fn query(
         Ok(query) => query,
         Err(Malformed::Drop) => return Outcome::default(),
         Err(Malformed::FormErr { question_end }) => {
-            return refuse(packet, header, question_end, 0, FORMERR, out);
+            return refuse(packet, header, question_end, 0, rcode::FORMERR, out);
         }
     };
     let q = &query.question;
-    if header.opcode() != OPCODE_QUERY {
-        return refuse(packet, header, Some(q.end), q.qtype, NOTIMP, out);
+    if header.opcode() != opcode::QUERY {
+        return refuse(packet, header, Some(q.end), q.qtype, rcode::NOTIMP, out);
     }
     let limit = payload_limit(transport, query.edns, snap.max_udp_payload);
     let Some(tsig_at) = query.tsig_at else {
@@ -218,7 +211,9 @@ fn verify(
     match (tsig::verify(packet, &signature, key.as_deref(), now), key) {
         (Ok(()), Some(key)) => Ok((signature, key)),
         (verified, key) => Err(TsigRefusal {
-            rejection: verified.err().unwrap_or(Rejection::Tsig(tsig::BADKEY)),
+            rejection: verified
+                .err()
+                .unwrap_or(Rejection::Tsig(tsig_error::BADKEY)),
             signature: Some(signature),
             key,
         }),
@@ -232,14 +227,21 @@ impl TsigRefusal {
     fn write(self, packet: &[u8], query: &Query, now: u64, out: &mut Vec<u8>) -> Outcome {
         let q = &query.question;
         let (Rejection::Tsig(error), Some(signature)) = (self.rejection, &self.signature) else {
-            return refuse(packet, query.header, Some(q.end), q.qtype, FORMERR, out);
+            return refuse(
+                packet,
+                query.header,
+                Some(q.end),
+                q.qtype,
+                rcode::FORMERR,
+                out,
+            );
         };
         let outcome = refuse(
             packet,
             query.header,
             Some(q.end),
             q.qtype,
-            tsig::NOTAUTH,
+            rcode::NOTAUTH,
             out,
         );
         tsig::Reply {

@@ -21,7 +21,7 @@
 use std::{net::IpAddr, sync::atomic::Ordering};
 
 use super::answer::{Outcome, ResponseKind};
-use super::query::HEADER_LEN;
+use crate::iana::HEADER_LEN;
 use crate::metrics::RrlCounters;
 use crate::rrl::ResponseKey;
 pub use crate::rrl::{RateLimiter, Verdict};

@@ -17,16 +17,15 @@
 //! (`_acme-challenge.*.global.example.test.` is `_acme-challenge.*` there).
 //! `*` stands alone as the first or the last label; matching ignores case.
 
+use crate::iana::rtype;
 use std::sync::Arc;
 
 use crate::name::{Name, suffix_at};
 
-/// RR type TXT.
-pub const TYPE_TXT: u16 = 16;
 /// The record types dynamic updates may write, with their names. TXT is
 /// what ACME DNS-01 (RFC 8555 §8.4) and domain verification need; other
 /// data belongs in the config's static records.
-pub const UPDATABLE_TYPES: [(u16, &str); 1] = [(TYPE_TXT, "TXT")];
+pub const UPDATABLE_TYPES: [(u16, &str); 1] = [(rtype::TXT, "TXT")];
 /// Default of `max_ttl`, seconds: challenge records are short-lived.
 pub const DEFAULT_MAX_TTL: u32 = 300;
 /// Default of `max_records_per_key`: enough for many certificates being
@@ -445,7 +444,7 @@ mod tests {
             allow: vec![AllowRule {
                 key: key.clone(),
                 names: vec![NamePattern::parse("_acme-challenge.*", &origin()).unwrap()],
-                types: vec![TYPE_TXT],
+                types: vec![rtype::TXT],
             }],
             max_ttl: DEFAULT_MAX_TTL,
             max_records_per_key: DEFAULT_MAX_RECORDS_PER_KEY,
@@ -454,13 +453,13 @@ mod tests {
         };
         let name = Name::parse("_acme-challenge.www.global.example.test").unwrap();
         let www = Name::parse("www.global.example.test").unwrap();
-        assert!(policy.allows(&key, &origin(), name.wire(), TYPE_TXT));
+        assert!(policy.allows(&key, &origin(), name.wire(), rtype::TXT));
         assert!(!policy.allows(&key, &origin(), name.wire(), 1), "type A");
-        assert!(!policy.allows(&key, &origin(), www.wire(), TYPE_TXT));
-        assert!(!policy.allows(&other, &origin(), name.wire(), TYPE_TXT));
+        assert!(!policy.allows(&key, &origin(), www.wire(), rtype::TXT));
+        assert!(!policy.allows(&other, &origin(), name.wire(), rtype::TXT));
         assert_eq!(
             policy.types_allowed(&key, &origin(), name.wire()),
-            [TYPE_TXT]
+            [rtype::TXT]
         );
         assert!(policy.types_allowed(&key, &origin(), www.wire()).is_empty());
     }

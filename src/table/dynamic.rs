@@ -18,14 +18,12 @@
 //! (policy, TSIG, caps) and the state kept across restarts belong to the
 //! update handling.
 
+use crate::iana::rtype;
 use std::collections::HashMap;
 
 use super::rrset::RrSets;
 use super::{Lookup, Table};
 use crate::name::Name;
-
-/// CNAME's TYPE: a name with a static CNAME takes no other data.
-const TYPE_CNAME: u16 = 5;
 
 /// Records from dynamic updates, for one [`Table`].
 #[derive(Debug, Default)]
@@ -67,7 +65,7 @@ impl Dynamic {
                 Lookup::Found(entry) if entry.cut.is_none() => {
                     let cname = table
                         .statics_at(name.wire())
-                        .is_some_and(|s| s.get(TYPE_CNAME).is_some());
+                        .is_some_and(|s| s.get(rtype::CNAME).is_some());
                     if cname {
                         continue;
                     }

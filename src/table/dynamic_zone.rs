@@ -47,19 +47,12 @@
 pub mod saved;
 pub mod txt;
 
+use crate::iana::{class, rtype};
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::update::{RR_OVERHEAD, TYPE_TXT, UpdatePolicy};
+use crate::model::update::{RR_OVERHEAD, UpdatePolicy};
 use crate::name::Name;
 
-/// Class IN.
-pub const CLASS_IN: u16 = 1;
-/// Class NONE (RFC 2136 §1.3).
-pub const CLASS_NONE: u16 = 254;
-/// Class ANY; also type ANY.
-pub const ANY: u16 = 255;
-/// RR type CNAME.
-pub const TYPE_CNAME: u16 = 5;
 /// Largest RDATA of a dynamic record, bytes: a challenge TXT record is 44
 /// bytes and a 4096-bit DKIM key about 750, while one key's records stay
 /// within `max_records_per_key` × 4 KiB.
@@ -239,7 +232,7 @@ impl DynamicZone {
             ));
         }
         let cap = ctx.policy.max_rrset_bytes as usize;
-        for rr in update.changes.iter().filter(|rr| rr.class == CLASS_IN) {
+        for rr in update.changes.iter().filter(|rr| rr.class == class::IN) {
             let bytes = next.bytes_at(&rr.name);
             if bytes > cap && bytes > self.bytes_at(&rr.name) {
                 return Err(Refusal::Refused(
@@ -285,9 +278,9 @@ impl DynamicZone {
                 }
             };
             match rr.class {
-                ANY => {
+                class::ANY => {
                     no_data()?;
-                    if rr.rtype == ANY {
+                    if rr.rtype == rtype::ANY {
                         if !self.name_in_use(ctx, &rr.name) {
                             return Err(Refusal::NxDomain);
                         }
@@ -295,9 +288,9 @@ impl DynamicZone {
                         return Err(Refusal::NxRrset);
                     }
                 }
-                CLASS_NONE => {
+                class::NONE => {
                     no_data()?;
-                    if rr.rtype == ANY {
+                    if rr.rtype == rtype::ANY {
                         if self.name_in_use(ctx, &rr.name) {
                             return Err(Refusal::YxDomain);
                         }
@@ -305,7 +298,7 @@ impl DynamicZone {
                         return Err(Refusal::YxRrset);
                     }
                 }
-                CLASS_IN => {
+                class::IN => {
                     expected
                         .entry((&rr.name, rr.rtype))
                         .or_default()
@@ -349,7 +342,7 @@ impl DynamicZone {
     ) -> Result<(), Refusal> {
         const READ_ONLY: Refusal = Refusal::Refused("the config's records are read-only");
         match rr.class {
-            ANY if rr.rtype == ANY => {
+            class::ANY if rr.rtype == rtype::ANY => {
                 let types = ctx.policy.types_allowed(ctx.key, ctx.origin, &rr.name);
                 if types
                     .iter()
@@ -361,11 +354,11 @@ impl DynamicZone {
                     self.remove_rrset(&rr.name, rtype);
                 }
             }
-            ANY | CLASS_NONE if ctx.statics.rrset(&rr.name, rr.rtype).is_some() => {
+            class::ANY | class::NONE if ctx.statics.rrset(&rr.name, rr.rtype).is_some() => {
                 return Err(READ_ONLY);
             }
-            ANY => self.remove_rrset(&rr.name, rr.rtype),
-            CLASS_NONE => self.remove_record(&rr.name, rr.rtype, &rr.rdata),
+            class::ANY => self.remove_rrset(&rr.name, rr.rtype),
+            class::NONE => self.remove_record(&rr.name, rr.rtype, &rr.rdata),
             _ => return self.add(ctx, rr),
         }
         Ok(())
@@ -591,7 +584,7 @@ fn rdata_names(rtype: u16, rdata: &[u8]) -> Option<Vec<&[u8]>> {
 /// RFC 2136 §3.3: every change must be allowed to the key.
 fn check_permission<S: ?Sized>(ctx: &Context<'_, S>, changes: &[UpdateRr]) -> Result<(), Refusal> {
     for rr in changes {
-        let allowed = if rr.class == ANY && rr.rtype == ANY {
+        let allowed = if rr.class == class::ANY && rr.rtype == rtype::ANY {
             !ctx.policy
                 .types_allowed(ctx.key, ctx.origin, &rr.name)
                 .is_empty()
@@ -616,9 +609,9 @@ fn prescan<S: StaticZone + ?Sized>(
         }
         let meta = is_meta(rr.rtype);
         let bad = match rr.class {
-            CLASS_IN => meta || rr.rtype == ANY,
-            ANY => rr.ttl != 0 || !rr.rdata.is_empty() || (meta && rr.rtype != ANY),
-            CLASS_NONE => rr.ttl != 0 || meta || rr.rtype == ANY,
+            class::IN => meta || rr.rtype == rtype::ANY,
+            class::ANY => rr.ttl != 0 || !rr.rdata.is_empty() || (meta && rr.rtype != rtype::ANY),
+            class::NONE => rr.ttl != 0 || meta || rr.rtype == rtype::ANY,
             _ => true,
         };
         if bad {
@@ -626,11 +619,11 @@ fn prescan<S: StaticZone + ?Sized>(
                 "a change has a bad class, type, TTL or data length",
             ));
         }
-        if rr.class == CLASS_IN {
+        if rr.class == class::IN {
             if rr.rdata.len() > MAX_RDATA {
                 return Err(Refusal::Refused("the record's data is over 4096 bytes"));
             }
-            if rr.rtype == TYPE_TXT && !txt::is_valid(&rr.rdata) {
+            if rr.rtype == rtype::TXT && !txt::is_valid(&rr.rdata) {
                 return Err(Refusal::FormErr("TXT data is not a list of strings"));
             }
         }

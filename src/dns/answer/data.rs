@@ -3,11 +3,9 @@
 //! only the owner is a compression pointer.
 
 use super::{Message, Section};
+use crate::iana::rtype;
 use crate::table::Snapshot;
 use crate::table::rrset::{RrSet, RrSets};
-
-/// QTYPE ANY (RFC 8482: answered with one RRset).
-const TYPE_ANY: u16 = 255;
 
 /// The RRset a query for `qtype` at `name` gets from static data, else
 /// from the dynamic layer (asked only when it holds anything at all).
@@ -18,7 +16,7 @@ pub(super) fn rrset<'s>(
     qtype: u16,
 ) -> Option<&'s RrSet> {
     let pick = |sets: &'s RrSets| match qtype {
-        TYPE_ANY => sets.first(),
+        rtype::ANY => sets.first(),
         _ => sets.get(qtype),
     };
     statics.and_then(pick).or_else(|| {

@@ -9,6 +9,7 @@
 //! case without any name being rebuilt. No allocation once the buffer and
 //! the selection scratch have grown; no I/O; no logging.
 
+use crate::iana::{HEADER_LEN, class, edns_option, rcode, rtype};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 
@@ -18,7 +19,7 @@ mod apex;
 mod data;
 mod referral;
 
-use super::query::{self, ClientSubnet, Edns, HEADER_LEN, Query};
+use super::query::{self, ClientSubnet, Edns, Query};
 use crate::geo::{self, LocateCache};
 use crate::metrics::{self, Metrics, TableCounters};
 use crate::rdata::MAX_CNAME_CHAIN;
@@ -26,35 +27,6 @@ use crate::select::{self, Scratch};
 use crate::table::dynamic::Dynamic;
 use crate::table::{Family, Lookup, NameEntry, Snapshot, Table, Zone};
 
-/// RCODE NOERROR.
-pub const NOERROR: u16 = 0;
-/// RCODE FORMERR.
-pub const FORMERR: u16 = 1;
-/// RCODE NXDOMAIN.
-pub const NXDOMAIN: u16 = 3;
-/// RCODE NOTIMP.
-pub const NOTIMP: u16 = 4;
-/// RCODE REFUSED.
-pub const REFUSED: u16 = 5;
-/// Extended RCODE BADVERS (RFC 6891 §6.1.3).
-pub const BADVERS: u16 = 16;
-
-const TYPE_A: u16 = 1;
-const TYPE_NS: u16 = 2;
-const TYPE_CNAME: u16 = 5;
-const TYPE_SOA: u16 = 6;
-const TYPE_DS: u16 = 43;
-const TYPE_AAAA: u16 = 28;
-/// NXNAME (RFC 9824), the first of the Q and Meta-TYPEs (128-255).
-const TYPE_NXNAME: u16 = 128;
-/// TSIG (RFC 8945), the last Meta-TYPE before the transfer and mail QTYPEs.
-const TYPE_TSIG: u16 = 250;
-const TYPE_IXFR: u16 = 251;
-const TYPE_AXFR: u16 = 252;
-const TYPE_MAILB: u16 = 253;
-const TYPE_MAILA: u16 = 254;
-const TYPE_ANY: u16 = 255;
-const CLASS_IN: u16 = 1;
 /// What happened to one query, for metrics and debug logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Outcome {
@@ -200,10 +172,10 @@ impl Default for Responder {
 #[inline]
 fn not_a_data_query(qclass: u16, qtype: u16) -> Option<u16> {
     match qtype {
-        _ if qclass != CLASS_IN => Some(REFUSED),
-        TYPE_AXFR | TYPE_IXFR => Some(REFUSED),
-        TYPE_MAILA | TYPE_MAILB => Some(NOTIMP),
-        query::TYPE_OPT | TYPE_NXNAME..=TYPE_TSIG => Some(FORMERR),
+        _ if qclass != class::IN => Some(rcode::REFUSED),
+        rtype::AXFR | rtype::IXFR => Some(rcode::REFUSED),
+        rtype::MAILA | rtype::MAILB => Some(rcode::NOTIMP),
+        rtype::OPT | rtype::NXNAME..=rtype::TSIG => Some(rcode::FORMERR),
         _ => None,
     }
 }
@@ -233,7 +205,7 @@ impl Responder {
         let q = &query.question;
         let mut msg = Message::start(packet, query, snap, limit, out);
         if query.edns.is_some_and(|e| e.version > 0) {
-            return msg.finish(BADVERS, false, 0);
+            return msg.finish(rcode::BADVERS, false, 0);
         }
         if let Some(rcode) = not_a_data_query(q.qclass, q.qtype) {
             return msg.finish(rcode, false, 0);
@@ -250,9 +222,9 @@ impl Responder {
                     msg.outcome.zone = Some(zone);
                     msg.outcome.name_id = zone_name_id(zone);
                     msg.negative(&snap.table, zone, question);
-                    msg.finish(NXDOMAIN, true, 0)
+                    msg.finish(rcode::NXDOMAIN, true, 0)
                 }
-                _ => msg.finish(REFUSED, false, 0),
+                _ => msg.finish(rcode::REFUSED, false, 0),
             };
         };
         msg.outcome.zone = Some(entry.zone);
@@ -281,17 +253,17 @@ impl Responder {
         for link in 0..=MAX_CNAME_CHAIN {
             if let Some(cut) = entry.cut.and_then(|c| table.cuts.get(c as usize)) {
                 // The parent side of a delegation holds its DS (none here).
-                let parent_side = qtype == TYPE_DS && cut.name.wire().len() == name.len();
+                let parent_side = qtype == rtype::DS && cut.name.wire().len() == name.len();
                 if parent_side {
                     msg.negative(table, entry.zone, owner);
                 } else {
                     msg.referral(cut, owner);
                 }
-                return (NOERROR, link > 0 || parent_side, 0);
+                return (rcode::NOERROR, link > 0 || parent_side, 0);
             }
             let (target, at) = match self.answer_name(snap, query, client, entry, name, owner, msg)
             {
-                Step::Done(scope) => return (NOERROR, true, scope),
+                Step::Done(scope) => return (rcode::NOERROR, true, scope),
                 Step::Alias { target, at } => (target, at),
             };
             if link == MAX_CNAME_CHAIN || at > apex::MAX_POINTER {
@@ -309,13 +281,13 @@ impl Responder {
                 None => match lookup {
                     Lookup::NxDomain(zone) => {
                         msg.negative(table, zone, owner);
-                        return (NXDOMAIN, true, 0);
+                        return (rcode::NXDOMAIN, true, 0);
                     }
                     _ => break,
                 },
             };
         }
-        (NOERROR, true, 0)
+        (rcode::NOERROR, true, 0)
     }
 
     /// Writes what one name holds for the query type: the apex's SOA or
@@ -335,28 +307,28 @@ impl Responder {
         let table = &snap.table;
         let zone = &table.zones[usize::from(entry.zone)];
         let qtype = query.question.qtype;
-        if entry.apex && (qtype == TYPE_SOA || qtype == TYPE_ANY) {
+        if entry.apex && (qtype == rtype::SOA || qtype == rtype::ANY) {
             msg.soa(entry.zone, zone, zone.ttl, Section::Answer, owner.pointer());
             return Step::Done(0);
         }
-        if entry.apex && qtype == TYPE_NS {
+        if entry.apex && qtype == rtype::NS {
             msg.nameservers(table, zone, owner.pointer());
             return Step::Done(0);
         }
         let statics = entry.statics.and_then(|i| table.statics.get(i as usize));
-        if let Some(alias) = statics.and_then(|s| s.get(TYPE_CNAME)) {
+        if let Some(alias) = statics.and_then(|s| s.get(rtype::CNAME)) {
             let Some((target, at)) = msg.alias(owner.pointer(), alias) else {
                 return Step::Done(0);
             };
-            if qtype == TYPE_CNAME || qtype == TYPE_ANY {
+            if qtype == rtype::CNAME || qtype == rtype::ANY {
                 return Step::Done(0);
             }
             return Step::Alias { target, at };
         }
         let family = match qtype {
-            TYPE_A => Some(Some(Family::V4)),
-            TYPE_AAAA => Some(Some(Family::V6)),
-            TYPE_ANY => Some(None), // RFC 8482: one RRset, whichever family exists
+            rtype::A => Some(Some(Family::V4)),
+            rtype::AAAA => Some(Some(Family::V6)),
+            rtype::ANY => Some(None), // RFC 8482: one RRset, whichever family exists
             _ => None,
         };
         if let (Some(family), Some(index)) = (family, entry.record) {
@@ -615,7 +587,7 @@ impl<'o, 'q> Message<'o, 'q> {
     fn record_head_after_owner(&mut self, section: Section, rtype: u16, ttl: u32) -> usize {
         self.counts[section as usize] += 1;
         self.out.extend_from_slice(&rtype.to_be_bytes());
-        self.out.extend_from_slice(&CLASS_IN.to_be_bytes());
+        self.out.extend_from_slice(&class::IN.to_be_bytes());
         self.out.extend_from_slice(&ttl.to_be_bytes());
         self.out.extend_from_slice(&[0, 0]);
         self.out.len() - 2
@@ -631,12 +603,12 @@ impl<'o, 'q> Message<'o, 'q> {
     fn address_after_owner(&mut self, section: Section, ttl: u32, addr: IpAddr) {
         let at = match addr {
             IpAddr::V4(a) => {
-                let at = self.record_head_after_owner(section, TYPE_A, ttl);
+                let at = self.record_head_after_owner(section, rtype::A, ttl);
                 self.out.extend_from_slice(&a.octets());
                 at
             }
             IpAddr::V6(a) => {
-                let at = self.record_head_after_owner(section, TYPE_AAAA, ttl);
+                let at = self.record_head_after_owner(section, rtype::AAAA, ttl);
                 self.out.extend_from_slice(&a.octets());
                 at
             }
@@ -652,7 +624,7 @@ impl<'o, 'q> Message<'o, 'q> {
 
     /// The SOA of zone `index`, with the serial dynamic updates set.
     fn soa(&mut self, index: u16, zone: &Zone, ttl: u32, section: Section, owner: u16) {
-        let at = self.record_head(section, owner, TYPE_SOA, ttl);
+        let at = self.record_head(section, owner, rtype::SOA, ttl);
         let serial = self.dynamic.serial(index);
         // SOA data ends with serial, refresh, retry, expire, minimum.
         let split = serial.and_then(|_| zone.soa_rdata.len().checked_sub(20));
@@ -683,11 +655,11 @@ impl<'o, 'q> Message<'o, 'q> {
         let opt_len = edns.map_or(0, |_| 11 + ecs.map_or(0, |e| 8 + e.addr_len()));
         let kind = match rcode {
             // Only a referral is NOERROR without AA.
-            NOERROR if !authoritative => ResponseKind::Ns,
-            NOERROR if self.counts[Section::Answer as usize] == 0 => ResponseKind::NoData,
-            NOERROR if self.query.question.qtype == TYPE_NS => ResponseKind::Ns,
-            NOERROR => ResponseKind::Answer,
-            NXDOMAIN => ResponseKind::NxDomain,
+            rcode::NOERROR if !authoritative => ResponseKind::Ns,
+            rcode::NOERROR if self.counts[Section::Answer as usize] == 0 => ResponseKind::NoData,
+            rcode::NOERROR if self.query.question.qtype == rtype::NS => ResponseKind::Ns,
+            rcode::NOERROR => ResponseKind::Answer,
+            rcode::NXDOMAIN => ResponseKind::NxDomain,
             _ => ResponseKind::Error,
         };
         let truncated = self.out.len() + opt_len > self.limit;
@@ -727,7 +699,7 @@ impl<'o, 'q> Message<'o, 'q> {
         self.counts[Section::Additional as usize] += 1;
         let ttl = (u32::from(rcode >> 4) << 24) | (u32::from(edns.dnssec_ok) << 15);
         self.out.push(0);
-        self.out.extend_from_slice(&query::TYPE_OPT.to_be_bytes());
+        self.out.extend_from_slice(&rtype::OPT.to_be_bytes());
         self.out
             .extend_from_slice(&self.advertised_payload.to_be_bytes());
         self.out.extend_from_slice(&ttl.to_be_bytes());
@@ -736,7 +708,8 @@ impl<'o, 'q> Message<'o, 'q> {
             Some(ecs) => {
                 let len = 4 + ecs.addr_len() as u16;
                 self.out.extend_from_slice(&(4 + len).to_be_bytes());
-                self.out.extend_from_slice(&query::OPTION_ECS.to_be_bytes());
+                self.out
+                    .extend_from_slice(&edns_option::CLIENT_SUBNET.to_be_bytes());
                 self.out.extend_from_slice(&len.to_be_bytes());
                 self.out.extend_from_slice(&ecs.family.to_be_bytes());
                 self.out.push(ecs.source_prefix);

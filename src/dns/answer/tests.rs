@@ -1,6 +1,7 @@
 //! The design's DNS behaviours, checked by decoding responses with
 //! hickory-proto's parser (an independent implementation of the format).
 
+use crate::iana::rcode;
 use std::{net::IpAddr, sync::Arc};
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
@@ -324,7 +325,7 @@ fn edns_is_answered_with_opt_and_badvers_for_version_1() {
     m.edns.as_mut().unwrap().set_version(1);
     let r = ask(&m);
     // 16 is both BADVERS (EDNS) and BADSIG (TSIG); hickory names it BADSIG.
-    assert_eq!(u16::from(r.metadata.response_code), BADVERS);
+    assert_eq!(u16::from(r.metadata.response_code), rcode::BADVERS);
     assert!(r.answers.is_empty());
     assert_eq!(r.edns.as_ref().unwrap().version(), 0);
 }
@@ -384,7 +385,7 @@ fn outcome_reports_what_happened() {
     .outcome();
     assert_eq!(outcome.zone, Some(0));
     assert_eq!(outcome.answered, Some((0, 0)));
-    assert_eq!((outcome.rcode, outcome.qtype), (NOERROR, 1));
+    assert_eq!((outcome.rcode, outcome.qtype), (rcode::NOERROR, 1));
     let _ = Arc::new(snap);
 }
 

@@ -1,6 +1,7 @@
 //! The request path: triage by opcode, the payload limit, and signed
 //! queries answered and signed or refused with the TSIG error.
 
+use crate::iana::{opcode, rcode, tsig_error};
 use std::net::Ipv4Addr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -141,9 +142,9 @@ fn an_unknown_key_is_badkey_and_a_bad_mac_badsig_unsigned() {
     let mut query = soa_query();
     tsig::sign_request(&mut query, &stranger, now());
     let (outcome, response) = answer(&snap, &query);
-    assert_eq!(outcome.rcode, tsig::NOTAUTH);
+    assert_eq!(outcome.rcode, rcode::NOTAUTH);
     let sig = tsig_of(&response);
-    assert_eq!((sig.error, sig.mac.len()), (tsig::BADKEY, 0));
+    assert_eq!((sig.error, sig.mac.len()), (tsig_error::BADKEY, 0));
 
     let wrong = TsigKey::new(
         Name::parse("acme.").unwrap(),
@@ -153,9 +154,9 @@ fn an_unknown_key_is_badkey_and_a_bad_mac_badsig_unsigned() {
     let mut query = soa_query();
     tsig::sign_request(&mut query, &wrong, now());
     let (outcome, response) = answer(&snap, &query);
-    assert_eq!(outcome.rcode, tsig::NOTAUTH);
+    assert_eq!(outcome.rcode, rcode::NOTAUTH);
     let sig = tsig_of(&response);
-    assert_eq!((sig.error, sig.mac.len()), (tsig::BADSIG, 0));
+    assert_eq!((sig.error, sig.mac.len()), (tsig_error::BADSIG, 0));
 }
 
 #[test]
@@ -164,11 +165,11 @@ fn an_old_signature_is_badtime_signed() {
     let mut query = soa_query();
     tsig::sign_request(&mut query, &key(), now() - 3600);
     let (outcome, response) = answer(&snap, &query);
-    assert_eq!(outcome.rcode, tsig::NOTAUTH);
+    assert_eq!(outcome.rcode, rcode::NOTAUTH);
     let sig = tsig_of(&response);
     assert_eq!(
         (sig.error, sig.mac.len(), sig.other.len()),
-        (tsig::BADTIME, 32, 6)
+        (tsig_error::BADTIME, 32, 6)
     );
 }
 
@@ -192,7 +193,7 @@ fn responses_are_dropped_and_updates_handed_back() {
     assert_eq!(answer(&snap, &response), (Outcome::default(), vec![]));
     assert_eq!(answer(&snap, &response[..11]), (Outcome::default(), vec![]));
     let mut update = soa_query();
-    update[2] = OPCODE_UPDATE << 3;
+    update[2] = opcode::UPDATE << 3;
     let mut out = vec![1, 2, 3];
     let handled = respond(
         &mut Responder::with_seed(1),

@@ -17,6 +17,7 @@
 //! record, `"present": false` (a tombstone), which the state file keeps
 //! too so a restart does not forget a deletion the peers must learn.
 
+use crate::iana::class;
 use serde::{Deserialize, Serialize};
 
 use super::{Context, DynamicZone, StaticZone, Update, UpdateRr, name_from_wire, txt};
@@ -168,7 +169,7 @@ impl DynamicZone {
             changes: vec![UpdateRr {
                 name: record.name.wire().into(),
                 rtype: record.rtype,
-                class: super::CLASS_IN,
+                class: class::IN,
                 ttl,
                 rdata: record.rdata.clone().into(),
             }],

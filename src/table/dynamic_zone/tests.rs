@@ -1,6 +1,7 @@
 //! RFC 2136's rules, one test each, over a zone whose config records are
 //! a fixed [`FakeZone`].
 
+use crate::iana::{class, rtype};
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::saved::SavedRecord;
@@ -9,7 +10,7 @@ use crate::model::update::{AllowRule, NamePattern, Secret, TsigAlgorithm, TsigKe
 use crate::name::suffix_at;
 
 const A: u16 = 1;
-const TXT: u16 = TYPE_TXT;
+const TXT: u16 = rtype::TXT;
 
 fn name(text: &str) -> Name {
     Name::parse(text).unwrap()
@@ -52,7 +53,7 @@ impl FakeZone {
         put("webapp.global.example.test", A, &[192, 0, 2, 10]);
         put("webapp.global.example.test", A, &[192, 0, 2, 20]);
         put("verify.global.example.test", TXT, b"\x03yes");
-        put("alias.global.example.test", TYPE_CNAME, b"\x03www\x00");
+        put("alias.global.example.test", rtype::CNAME, b"\x03www\x00");
         put("sub.global.example.test", 2, b"\x02ns\x00");
         Self { rrsets }
     }
@@ -77,7 +78,7 @@ impl StaticZone for FakeZone {
             return Err(Conflict::BelowDelegation);
         }
         match self.rrsets.get(n) {
-            Some(sets) if sets.contains_key(&TYPE_CNAME) => Err(Conflict::Cname),
+            Some(sets) if sets.contains_key(&rtype::CNAME) => Err(Conflict::Cname),
             Some(sets) if sets.contains_key(&rtype) => Err(Conflict::Config),
             _ => Ok(()),
         }
@@ -137,7 +138,7 @@ fn rr(n: &str, rtype: u16, class: u16, ttl: u32, rdata: &[u8]) -> UpdateRr {
 fn add(n: &str, text: &[u8]) -> UpdateRr {
     let mut rdata = vec![text.len() as u8];
     rdata.extend_from_slice(text);
-    rr(n, TXT, CLASS_IN, 60, &rdata)
+    rr(n, TXT, class::IN, 60, &rdata)
 }
 
 fn changes(list: Vec<UpdateRr>) -> Update {
@@ -199,7 +200,10 @@ fn texts(zone: &DynamicZone, n: &str) -> BTreeSet<Vec<u8>> {
 
 #[test]
 fn prerequisite_with_a_ttl_is_formerr() {
-    let update = requiring(vec![rr(CHALLENGE, ANY, ANY, 1, b"")], add(CHALLENGE, b"x"));
+    let update = requiring(
+        vec![rr(CHALLENGE, rtype::ANY, class::ANY, 1, b"")],
+        add(CHALLENGE, b"x"),
+    );
     assert!(matches!(
         apply(&mut with_challenge(), &update),
         Err(Refusal::FormErr(_))
@@ -209,7 +213,10 @@ fn prerequisite_with_a_ttl_is_formerr() {
 #[test]
 fn prerequisite_outside_the_zone_is_notzone() {
     for outside in ["www.example.test", "a.child.global.example.test"] {
-        let update = requiring(vec![rr(outside, ANY, ANY, 0, b"")], add(CHALLENGE, b"x"));
+        let update = requiring(
+            vec![rr(outside, rtype::ANY, class::ANY, 0, b"")],
+            add(CHALLENGE, b"x"),
+        );
         assert_eq!(apply(&mut with_challenge(), &update), Err(Refusal::NotZone));
     }
 }
@@ -223,14 +230,20 @@ fn name_in_use_prerequisite() {
         CHALLENGE,
         "global.example.test",
     ] {
-        let update = requiring(vec![rr(used, ANY, ANY, 0, b"")], add(CHALLENGE, b"x"));
+        let update = requiring(
+            vec![rr(used, rtype::ANY, class::ANY, 0, b"")],
+            add(CHALLENGE, b"x"),
+        );
         assert_eq!(apply(&mut with_challenge(), &update), Ok(true), "{used}");
     }
     for free in [
         "_acme-challenge.missing.global.example.test",
         "_acme-challenge.global.example.test",
     ] {
-        let update = requiring(vec![rr(free, ANY, ANY, 0, b"")], add(CHALLENGE, b"x"));
+        let update = requiring(
+            vec![rr(free, rtype::ANY, class::ANY, 0, b"")],
+            add(CHALLENGE, b"x"),
+        );
         assert_eq!(
             apply(&mut with_challenge(), &update),
             Err(Refusal::NxDomain),
@@ -242,7 +255,7 @@ fn name_in_use_prerequisite() {
 #[test]
 fn name_not_in_use_prerequisite() {
     let update = requiring(
-        vec![rr(CHALLENGE, ANY, CLASS_NONE, 0, b"")],
+        vec![rr(CHALLENGE, rtype::ANY, class::NONE, 0, b"")],
         add(CHALLENGE, b"x"),
     );
     assert_eq!(
@@ -250,7 +263,13 @@ fn name_not_in_use_prerequisite() {
         Err(Refusal::YxDomain)
     );
     let update = requiring(
-        vec![rr("webapp.global.example.test", ANY, CLASS_NONE, 0, b"")],
+        vec![rr(
+            "webapp.global.example.test",
+            rtype::ANY,
+            class::NONE,
+            0,
+            b"",
+        )],
         add(CHALLENGE, b"x"),
     );
     assert_eq!(
@@ -258,18 +277,27 @@ fn name_not_in_use_prerequisite() {
         Err(Refusal::YxDomain)
     );
     let free = "_acme-challenge.free.global.example.test";
-    let update = requiring(vec![rr(free, ANY, CLASS_NONE, 0, b"")], add(free, b"x"));
+    let update = requiring(
+        vec![rr(free, rtype::ANY, class::NONE, 0, b"")],
+        add(free, b"x"),
+    );
     assert_eq!(apply(&mut with_challenge(), &update), Ok(true));
 }
 
 #[test]
 fn rrset_exists_prerequisite() {
-    let update = requiring(vec![rr(CHALLENGE, TXT, ANY, 0, b"")], add(CHALLENGE, b"x"));
+    let update = requiring(
+        vec![rr(CHALLENGE, TXT, class::ANY, 0, b"")],
+        add(CHALLENGE, b"x"),
+    );
     assert_eq!(apply(&mut with_challenge(), &update), Ok(true));
-    let update = requiring(vec![rr(CHALLENGE, A, ANY, 0, b"")], add(CHALLENGE, b"x"));
+    let update = requiring(
+        vec![rr(CHALLENGE, A, class::ANY, 0, b"")],
+        add(CHALLENGE, b"x"),
+    );
     assert_eq!(apply(&mut with_challenge(), &update), Err(Refusal::NxRrset));
     let update = requiring(
-        vec![rr("webapp.global.example.test", A, ANY, 0, b"")],
+        vec![rr("webapp.global.example.test", A, class::ANY, 0, b"")],
         add(CHALLENGE, b"x"),
     );
     assert_eq!(
@@ -282,17 +310,17 @@ fn rrset_exists_prerequisite() {
 #[test]
 fn rrset_does_not_exist_prerequisite() {
     let update = requiring(
-        vec![rr(CHALLENGE, TXT, CLASS_NONE, 0, b"")],
+        vec![rr(CHALLENGE, TXT, class::NONE, 0, b"")],
         add(CHALLENGE, b"x"),
     );
     assert_eq!(apply(&mut with_challenge(), &update), Err(Refusal::YxRrset));
     let update = requiring(
-        vec![rr("verify.global.example.test", TXT, CLASS_NONE, 0, b"")],
+        vec![rr("verify.global.example.test", TXT, class::NONE, 0, b"")],
         add(CHALLENGE, b"x"),
     );
     assert_eq!(apply(&mut with_challenge(), &update), Err(Refusal::YxRrset));
     let update = requiring(
-        vec![rr(CHALLENGE, A, CLASS_NONE, 0, b"")],
+        vec![rr(CHALLENGE, A, class::NONE, 0, b"")],
         add(CHALLENGE, b"x"),
     );
     assert_eq!(apply(&mut with_challenge(), &update), Ok(true));
@@ -300,7 +328,7 @@ fn rrset_does_not_exist_prerequisite() {
 
 #[test]
 fn existence_prerequisites_with_data_are_formerr() {
-    for class in [ANY, CLASS_NONE] {
+    for class in [class::ANY, class::NONE] {
         let update = requiring(
             vec![rr(CHALLENGE, TXT, class, 0, b"\x01x")],
             add(CHALLENGE, b"x"),
@@ -316,19 +344,19 @@ fn existence_prerequisites_with_data_are_formerr() {
 fn value_dependent_prerequisite_compares_whole_rrsets() {
     // The dynamic RRset {t1}.
     let same = requiring(
-        vec![rr(CHALLENGE, TXT, CLASS_IN, 0, b"\x02t1")],
+        vec![rr(CHALLENGE, TXT, class::IN, 0, b"\x02t1")],
         add(CHALLENGE, b"x"),
     );
     assert_eq!(apply(&mut with_challenge(), &same), Ok(true));
     let other = requiring(
-        vec![rr(CHALLENGE, TXT, CLASS_IN, 0, b"\x02t2")],
+        vec![rr(CHALLENGE, TXT, class::IN, 0, b"\x02t2")],
         add(CHALLENGE, b"x"),
     );
     assert_eq!(apply(&mut with_challenge(), &other), Err(Refusal::NxRrset));
     let superset = requiring(
         vec![
-            rr(CHALLENGE, TXT, CLASS_IN, 0, b"\x02t1"),
-            rr(CHALLENGE, TXT, CLASS_IN, 0, b"\x02t2"),
+            rr(CHALLENGE, TXT, class::IN, 0, b"\x02t1"),
+            rr(CHALLENGE, TXT, class::IN, 0, b"\x02t2"),
         ],
         add(CHALLENGE, b"x"),
     );
@@ -340,15 +368,15 @@ fn value_dependent_prerequisite_compares_whole_rrsets() {
     let webapp = "webapp.global.example.test";
     let gslb = requiring(
         vec![
-            rr(webapp, A, CLASS_IN, 0, &[192, 0, 2, 20]),
-            rr(webapp, A, CLASS_IN, 0, &[192, 0, 2, 10]),
-            rr(webapp, A, CLASS_IN, 0, &[192, 0, 2, 20]),
+            rr(webapp, A, class::IN, 0, &[192, 0, 2, 20]),
+            rr(webapp, A, class::IN, 0, &[192, 0, 2, 10]),
+            rr(webapp, A, class::IN, 0, &[192, 0, 2, 20]),
         ],
         add(CHALLENGE, b"x"),
     );
     assert_eq!(apply(&mut with_challenge(), &gslb), Ok(true));
     let missing = requiring(
-        vec![rr(CHALLENGE, A, CLASS_IN, 0, &[1, 2, 3, 4])],
+        vec![rr(CHALLENGE, A, class::IN, 0, &[1, 2, 3, 4])],
         add(CHALLENGE, b"x"),
     );
     assert_eq!(
@@ -370,7 +398,7 @@ fn prerequisite_with_another_class_is_formerr() {
 fn prerequisites_see_the_zone_before_the_update() {
     let fresh = "_acme-challenge.fresh.global.example.test";
     let update = Update {
-        prerequisites: vec![rr(fresh, ANY, CLASS_NONE, 0, b"")],
+        prerequisites: vec![rr(fresh, rtype::ANY, class::NONE, 0, b"")],
         changes: vec![add(fresh, b"a"), add(fresh, b"b")],
     };
     let mut zone = DynamicZone::default();
@@ -389,9 +417,9 @@ fn changes_outside_the_keys_rules_are_refused() {
     let mut zone = with_challenge();
     for change in [
         add("www.global.example.test", b"x"),
-        rr(CHALLENGE, A, CLASS_IN, 60, &[192, 0, 2, 1]),
-        rr("www.global.example.test", TXT, ANY, 0, b""),
-        rr("www.global.example.test", ANY, ANY, 0, b""),
+        rr(CHALLENGE, A, class::IN, 60, &[192, 0, 2, 1]),
+        rr("www.global.example.test", TXT, class::ANY, 0, b""),
+        rr("www.global.example.test", rtype::ANY, class::ANY, 0, b""),
     ] {
         let result = apply(&mut zone, &changes(vec![change.clone()]));
         assert!(
@@ -427,13 +455,13 @@ fn one_forbidden_change_refuses_the_whole_update() {
 fn prescan_rejects_bad_classes_types_ttls_and_data() {
     let wide = name("wide.");
     for change in [
-        rr(CHALLENGE, TXT, 3, 60, b"\x01x"),          // class CHAOS
-        rr(CHALLENGE, ANY, CLASS_IN, 60, b""),        // add of type ANY (allowed: no)
-        rr(CHALLENGE, TXT, ANY, 60, b""),             // RRset delete with a TTL
-        rr(CHALLENGE, TXT, ANY, 0, b"\x01x"),         // RRset delete with data
-        rr(CHALLENGE, TXT, CLASS_NONE, 60, b"\x01x"), // RR delete with a TTL
-        rr(CHALLENGE, TXT, CLASS_IN, 60, b"\x05ab"),  // TXT data cut short
-        rr(CHALLENGE, TXT, CLASS_IN, 60, b""),        // no TXT data
+        rr(CHALLENGE, TXT, 3, 60, b"\x01x"),           // class CHAOS
+        rr(CHALLENGE, rtype::ANY, class::IN, 60, b""), // add of type ANY (allowed: no)
+        rr(CHALLENGE, TXT, class::ANY, 60, b""),       // RRset delete with a TTL
+        rr(CHALLENGE, TXT, class::ANY, 0, b"\x01x"),   // RRset delete with data
+        rr(CHALLENGE, TXT, class::NONE, 60, b"\x01x"), // RR delete with a TTL
+        rr(CHALLENGE, TXT, class::IN, 60, b"\x05ab"),  // TXT data cut short
+        rr(CHALLENGE, TXT, class::IN, 60, b""),        // no TXT data
     ] {
         let result = apply_as(&mut with_challenge(), &wide, &changes(vec![change.clone()]));
         assert!(
@@ -451,7 +479,7 @@ fn prescan_rejects_bad_classes_types_ttls_and_data() {
     let result = apply_as(
         &mut zone,
         &wide,
-        &changes(vec![rr(CHALLENGE, TXT, CLASS_IN, 60, b"\x05ab")]),
+        &changes(vec![rr(CHALLENGE, TXT, class::IN, 60, b"\x05ab")]),
     );
     assert!(matches!(result, Err(Refusal::FormErr(_))), "{result:?}");
 }
@@ -472,7 +500,7 @@ fn oversized_data_is_refused() {
         .flat_map(|len| std::iter::once(len[0]).chain(std::iter::repeat_n(b'a', 255)))
         .collect();
     assert!(big.len() > MAX_RDATA);
-    let update = changes(vec![rr(CHALLENGE, TXT, CLASS_IN, 60, &big)]);
+    let update = changes(vec![rr(CHALLENGE, TXT, class::IN, 60, &big)]);
     assert!(matches!(
         apply(&mut DynamicZone::default(), &update),
         Err(Refusal::Refused(_))
@@ -547,7 +575,7 @@ fn deletes_one_record_an_rrset_or_a_name() {
     )
     .unwrap();
     // Class NONE: one record.
-    let one = rr(CHALLENGE, TXT, CLASS_NONE, 0, b"\x02t2");
+    let one = rr(CHALLENGE, TXT, class::NONE, 0, b"\x02t2");
     assert_eq!(apply(&mut zone, &changes(vec![one.clone()])), Ok(true));
     assert_eq!(
         texts(&zone, CHALLENGE),
@@ -560,14 +588,20 @@ fn deletes_one_record_an_rrset_or_a_name() {
     );
     // Class ANY: the RRset.
     assert_eq!(
-        apply(&mut zone, &changes(vec![rr(CHALLENGE, TXT, ANY, 0, b"")])),
+        apply(
+            &mut zone,
+            &changes(vec![rr(CHALLENGE, TXT, class::ANY, 0, b"")])
+        ),
         Ok(true)
     );
     assert!(zone.is_empty());
     // Class ANY, type ANY: every RRset the key may write at the name.
     let mut zone = with_challenge();
     assert_eq!(
-        apply(&mut zone, &changes(vec![rr(CHALLENGE, ANY, ANY, 0, b"")])),
+        apply(
+            &mut zone,
+            &changes(vec![rr(CHALLENGE, rtype::ANY, class::ANY, 0, b"")])
+        ),
         Ok(true)
     );
     assert!(zone.is_empty());
@@ -579,11 +613,17 @@ fn deletes_of_config_records_are_refused() {
     let mut zone = with_challenge();
     let before = zone.clone();
     for delete in [
-        rr("verify.global.example.test", TXT, ANY, 0, b""),
-        rr("verify.global.example.test", TXT, CLASS_NONE, 0, b"\x03yes"),
-        rr("verify.global.example.test", ANY, ANY, 0, b""),
+        rr("verify.global.example.test", TXT, class::ANY, 0, b""),
+        rr(
+            "verify.global.example.test",
+            TXT,
+            class::NONE,
+            0,
+            b"\x03yes",
+        ),
+        rr("verify.global.example.test", rtype::ANY, class::ANY, 0, b""),
     ] {
-        let update = changes(vec![rr(CHALLENGE, TXT, ANY, 0, b""), delete]);
+        let update = changes(vec![rr(CHALLENGE, TXT, class::ANY, 0, b""), delete]);
         assert_eq!(
             apply_as(&mut zone, &wide, &update),
             Err(Refusal::Refused("the config's records are read-only"))
@@ -609,11 +649,11 @@ fn the_records_at_one_name_are_capped_in_bytes() {
     };
     let at = "big.global.example.test";
     for c in b'a'..b'd' {
-        let update = changes(vec![rr(at, TXT, CLASS_IN, 60, &data(c))]);
+        let update = changes(vec![rr(at, TXT, class::IN, 60, &data(c))]);
         assert_eq!(apply_with(&mut zone, &wide, &roomy, &update), Ok(true));
     }
     assert_eq!(zone.bytes_at(&wire(at)), 3 * 262);
-    let update = changes(vec![rr(at, TXT, CLASS_IN, 60, &data(b'd'))]);
+    let update = changes(vec![rr(at, TXT, class::IN, 60, &data(b'd'))]);
     assert_eq!(
         apply_with(&mut zone, &wide, &roomy, &update),
         Err(Refusal::Refused(
@@ -624,14 +664,14 @@ fn the_records_at_one_name_are_capped_in_bytes() {
     let other = changes(vec![rr(
         "other.global.example.test",
         TXT,
-        CLASS_IN,
+        class::IN,
         60,
         &data(b'd'),
     )]);
     assert_eq!(apply_with(&mut zone, &wide, &roomy, &other), Ok(true));
     let swap = changes(vec![
-        rr(at, TXT, CLASS_NONE, 0, &data(b'a')),
-        rr(at, TXT, CLASS_IN, 60, &data(b'd')),
+        rr(at, TXT, class::NONE, 0, &data(b'a')),
+        rr(at, TXT, class::IN, 60, &data(b'd')),
     ]);
     assert_eq!(apply_with(&mut zone, &wide, &roomy, &swap), Ok(true));
 }
@@ -655,8 +695,8 @@ fn names_whose_text_reads_back_as_other_labels_are_refused() {
     // In a prerequisite's RDATA too: a CNAME target with a dotted label.
     let prerequisite = rr(
         "alias.global.example.test",
-        TYPE_CNAME,
-        CLASS_IN,
+        rtype::CNAME,
+        class::IN,
         0,
         &dotted,
     );
@@ -679,7 +719,7 @@ fn the_per_key_cap_refuses_updates_that_would_pass_it() {
     assert_eq!(zone.len(), 3, "nothing applied");
     // Replacing within the cap is fine, as is another key's add.
     let swap = changes(vec![
-        rr(CHALLENGE, TXT, CLASS_NONE, 0, b"\x02t1"),
+        rr(CHALLENGE, TXT, class::NONE, 0, b"\x02t1"),
         add(CHALLENGE, b"t4"),
     ]);
     assert_eq!(apply(&mut zone, &swap), Ok(true));
@@ -693,7 +733,7 @@ fn the_per_key_cap_refuses_updates_that_would_pass_it() {
         max_records_per_key: 1,
         ..policy()
     };
-    let delete = changes(vec![rr(CHALLENGE, TXT, CLASS_NONE, 0, b"\x02t2")]);
+    let delete = changes(vec![rr(CHALLENGE, TXT, class::NONE, 0, b"\x02t2")]);
     assert_eq!(apply_with(&mut zone, &acme(), &strict, &delete), Ok(true));
 }
 

@@ -9,6 +9,7 @@
 //! instance is answered by all. A peer's record is added as an update by
 //! its key would be, through this instance's own policy and caps.
 
+use crate::iana::rtype;
 use std::collections::BTreeMap;
 
 use tracing::{info, warn};
@@ -16,7 +17,7 @@ use tracing::{info, warn};
 use super::super::dynamic::Dynamic;
 use super::super::dynamic_zone::saved::{SavedRecord, SavedZone, SharedRecord};
 use super::super::dynamic_zone::{
-    Conflict, Context, DynamicZone, Refusal, StaticZone, TYPE_CNAME, Update, name_from_wire, txt,
+    Conflict, Context, DynamicZone, Refusal, StaticZone, Update, name_from_wire, txt,
 };
 use super::super::rrset::{RrSet, RrSets};
 use super::super::shared::version::{Clock, Version, now_ms};
@@ -25,12 +26,6 @@ use super::super::{Family, Lookup, Table};
 use crate::model::Config;
 use crate::model::update::UPDATABLE_TYPES;
 use crate::name::Name;
-
-/// RR types the table itself answers.
-const TYPE_A: u16 = 1;
-const TYPE_NS: u16 = 2;
-const TYPE_SOA: u16 = 6;
-const TYPE_AAAA: u16 = 28;
 
 /// Why the writer did not apply an update.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -500,8 +495,8 @@ impl StaticZone for TableZone<'_> {
         };
         let zone = &self.table.zones[usize::from(entry.zone)];
         let family = match rtype {
-            TYPE_SOA if entry.apex => return Some(vec![zone.soa_rdata.to_vec()]),
-            TYPE_NS if entry.apex => {
+            rtype::SOA if entry.apex => return Some(vec![zone.soa_rdata.to_vec()]),
+            rtype::NS if entry.apex => {
                 return Some(
                     zone.nameservers
                         .iter()
@@ -509,8 +504,8 @@ impl StaticZone for TableZone<'_> {
                         .collect(),
                 );
             }
-            TYPE_A => Family::V4,
-            TYPE_AAAA => Family::V6,
+            rtype::A => Family::V4,
+            rtype::AAAA => Family::V6,
             _ => {
                 let set = self.table.statics_at(name)?.get(rtype)?;
                 return Some(set.rdata.iter().map(|r| r.to_vec()).collect());
@@ -550,7 +545,7 @@ impl StaticZone for TableZone<'_> {
             _ => {}
         }
         let statics = self.table.statics_at(name);
-        if rtype != TYPE_CNAME && statics.is_some_and(|s| s.get(TYPE_CNAME).is_some()) {
+        if rtype != rtype::CNAME && statics.is_some_and(|s| s.get(rtype::CNAME).is_some()) {
             return Err(Conflict::Cname);
         }
         match self.rrset(name, rtype) {
@@ -585,8 +580,9 @@ mod tests {
             self.apply(table, config, origin_wire, key, update, &mut clock)
         }
     }
+    use crate::iana::class;
     use crate::table::compile;
-    use crate::table::dynamic_zone::{ANY, CLASS_IN, CLASS_NONE, UpdateRr};
+    use crate::table::dynamic_zone::UpdateRr;
 
     /// A zone with a static TXT, a CNAME and a delegation, and a key that
     /// may write TXT at `_acme-challenge.*` and at `alias`, `sub`'s child
@@ -632,7 +628,7 @@ records:
             changes: vec![UpdateRr {
                 name: name(owner).wire().into(),
                 rtype: 16,
-                class: CLASS_IN,
+                class: class::IN,
                 ttl: 60,
                 rdata: data.into(),
             }],
@@ -728,21 +724,35 @@ records:
         let mut run =
             |update: &Update| state.apply_now(&table, &config, zone.wire(), Some(&acme), update);
         // "RRset exists": webapp's A (a GSLB record), txt's static TXT.
-        assert_eq!(run(&prereq("webapp.global.example.test", 1, ANY)), Ok(true));
-        assert_eq!(run(&prereq("txt.global.example.test", 16, ANY)), Ok(false));
+        assert_eq!(
+            run(&prereq("webapp.global.example.test", 1, class::ANY)),
+            Ok(true)
+        );
+        assert_eq!(
+            run(&prereq("txt.global.example.test", 16, class::ANY)),
+            Ok(false)
+        );
         // "RRset does not exist" fails on the static TXT: YXRRSET.
         assert_eq!(
-            run(&prereq("txt.global.example.test", 16, CLASS_NONE)),
+            run(&prereq("txt.global.example.test", 16, class::NONE)),
             Err(UpdateError::Rejected(Refusal::YxRrset))
         );
         // "Name not in use" fails on a GSLB record's name: YXDOMAIN.
         assert_eq!(
-            run(&prereq("webapp.global.example.test", ANY, CLASS_NONE)),
+            run(&prereq(
+                "webapp.global.example.test",
+                rtype::ANY,
+                class::NONE
+            )),
             Err(UpdateError::Rejected(Refusal::YxDomain))
         );
         // The dynamic record itself counts.
         assert_eq!(
-            run(&prereq("_acme-challenge.global.example.test", 16, ANY)),
+            run(&prereq(
+                "_acme-challenge.global.example.test",
+                16,
+                class::ANY
+            )),
             Ok(false)
         );
     }
@@ -785,7 +795,7 @@ records:
             Ok(false)
         );
         let mut delete = add(owner, b"\x01t");
-        delete.changes[0].class = CLASS_NONE;
+        delete.changes[0].class = class::NONE;
         delete.changes[0].ttl = 0;
         assert_eq!(
             state.apply_now(&table, &config, zone.wire(), Some(&acme), &delete),
@@ -873,7 +883,7 @@ records:
             changes: vec![UpdateRr {
                 name: owner,
                 rtype: 16,
-                class: CLASS_IN,
+                class: class::IN,
                 ttl: 60,
                 rdata: data.into(),
             }],
@@ -991,10 +1001,10 @@ records:
             "the config's records are read-only",
         )));
         let mut rrset = add("txt.global.example.test", b"");
-        rrset.changes[0].class = ANY;
+        rrset.changes[0].class = class::ANY;
         rrset.changes[0].ttl = 0;
         let mut one = add("txt.global.example.test", b"\x06config");
-        one.changes[0].class = CLASS_NONE;
+        one.changes[0].class = class::NONE;
         one.changes[0].ttl = 0;
         for delete in [rrset, one] {
             assert_eq!(

@@ -1,9 +1,10 @@
 //! `zones[].updates`: each rule reports its field.
 
 use crate::config::{ConfigErrors, load_with_env};
+use crate::iana::rtype;
 use crate::model::update::{
     DEFAULT_MAX_FUDGE, DEFAULT_MAX_RECORDS_PER_KEY, DEFAULT_MAX_RRSET_BYTES, DEFAULT_MAX_TTL,
-    TYPE_TXT, TsigAlgorithm,
+    TsigAlgorithm,
 };
 
 /// A config with one zone whose `updates:` is `updates` (YAML flow, with
@@ -63,7 +64,7 @@ fn a_full_policy_loads_with_defaults() {
     let policy = loaded.config.zones[0].updates.as_ref().unwrap();
     assert_eq!(policy.keys[0].algorithm, TsigAlgorithm::HmacSha256);
     assert_eq!(policy.keys[0].secret.as_bytes().len(), 32);
-    assert_eq!(policy.allow[0].types, [TYPE_TXT]);
+    assert_eq!(policy.allow[0].types, [rtype::TXT]);
     assert_eq!(
         (policy.max_ttl, policy.max_records_per_key),
         (DEFAULT_MAX_TTL, DEFAULT_MAX_RECORDS_PER_KEY)
