@@ -30,8 +30,8 @@ use gslb::dns::rrl::{self, RateLimiter};
 use gslb::geo::{Continent, Coordinates, Country, GeoDb, Located, Location, Subdivision};
 use gslb::metrics::Metrics;
 use gslb::select::{Scratch, select};
-use gslb::table::health::Health;
-use gslb::table::health::Override;
+use gslb::table::liveness::Liveness;
+use gslb::table::liveness::Override;
 use gslb::table::{Family, Probe, Snapshot, compile, writer::Writer};
 
 const CONTINENTS: [&str; 6] = ["NA", "EU", "AS", "SA", "OC", "AF"];
@@ -126,7 +126,7 @@ fn bench_select(c: &mut Criterion) {
     for sets in [1, 10, 1000] {
         let table = compile(&validated(1, sets));
         let record = &table.records[0];
-        let health = Health::default();
+        let health = Liveness::default();
         let mut rng = SmallRng::seed_from_u64(1);
         let mut scratch = Scratch::default();
         group.bench_with_input(BenchmarkId::from_parameter(sets), &sets, |b, _| {
@@ -184,7 +184,7 @@ fn bench_query(c: &mut Criterion) {
     let snapshot = Snapshot {
         generation: 1,
         counters: Arc::new(table.counters(&Metrics::default())),
-        health: Health::default(),
+        health: Liveness::default(),
         table,
         geo: Some(geo()),
         max_udp_payload: 1232,

@@ -53,7 +53,7 @@
 //!   reload task ([`config::reload`](mod@config::reload)) that watches the files and hands each
 //!   valid config to the table writer.
 //! * [`table`]: the compiled, immutable [`table::Snapshot`] with its health
-//!   bits and overrides ([`table::health`]), and the writer task
+//!   bits and overrides ([`table::liveness`]), and the writer task
 //!   ([`table::writer`]) that alone publishes new ones; readers hold a
 //!   load-only [`table::SnapshotCell`].
 //! * [`select`]: the selection rules as a pure function.

@@ -10,9 +10,9 @@ use crate::geo::{Continent, Coordinates, Country, Subdivision};
 use crate::name::Name;
 use crate::rdata::{Rdata, RecordType};
 
+pub mod ddns;
 pub mod ns_answer;
 pub mod target;
-pub mod update;
 
 /// A whole validated configuration, record files merged in.
 #[derive(Debug, Clone)]
@@ -213,7 +213,7 @@ pub struct Zone {
     /// Records served as written (`static`), in config order.
     pub statics: Vec<StaticRecord>,
     /// Who may change the zone with RFC 2136 updates; `None`: nobody.
-    pub updates: Option<update::UpdatePolicy>,
+    pub updates: Option<ddns::UpdatePolicy>,
 }
 
 /// A record of a zone's `static` list: TXT, CNAME, MX, CAA, SRV, NS

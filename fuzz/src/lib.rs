@@ -15,7 +15,7 @@ use gslb::dns::request::{self, Handled, Transport};
 use gslb::geo::GeoDb;
 use gslb::metrics::Metrics;
 use gslb::model::Config;
-use gslb::table::health::{Health, Override, ProbeBits, SetOverrides};
+use gslb::table::liveness::{Liveness, Override, ProbeBits, SetOverrides};
 use gslb::table::{Snapshot, compile};
 use hickory_proto::op::{Message, MessageType, Query};
 use hickory_proto::rr::{DNSClass, RData, RecordType};
@@ -57,13 +57,13 @@ pub fn snapshot(
     let probes = table.probes.len();
     let sets = table.set_count as usize;
     let health = match health {
-        HealthState::AllUp => Health::default(),
-        HealthState::AllDown => Health {
+        HealthState::AllUp => Liveness::default(),
+        HealthState::AllDown => Liveness {
             probes: ProbeBits::from_fn(probes, |_| false),
             overrides: SetOverrides::none(sets),
-            ..Health::default()
+            ..Liveness::default()
         },
-        HealthState::Mixed => Health {
+        HealthState::Mixed => Liveness {
             probes: ProbeBits::from_fn(probes, |i| i % 2 == 0),
             overrides: (0..sets).fold(SetOverrides::none(sets), |overrides, i| {
                 let state = match i % 3 {
@@ -73,7 +73,7 @@ pub fn snapshot(
                 };
                 overrides.with(i, state)
             }),
-            ..Health::default()
+            ..Liveness::default()
         },
     };
     Snapshot {

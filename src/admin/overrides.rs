@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AdminState, error};
 use crate::name::Name;
-use crate::table::health::Override;
+use crate::table::liveness::Override;
 use crate::table::{
     overrides::{OverrideEntry, OverrideMeta},
     writer::{OverrideApplied, OverrideError},

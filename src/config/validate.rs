@@ -23,13 +23,13 @@ pub(super) const DEFAULT_DEGRADED_TTL: i64 = 10;
 
 mod alias;
 mod checker;
+mod ddns;
 mod health_checks;
 mod peering;
 mod rate_limit;
 mod records;
 mod server;
 mod statics;
-mod updates;
 mod zones;
 
 pub use alias::{TargetLoop, target_loops};

@@ -37,7 +37,7 @@
 //! 5. The writer: NOTAUTH for a zone gslb does not serve; REFUSED for a
 //!    zone without `updates` or a key that is not one of the zone's; then
 //!    prerequisites, permission, prescan and changes
-//!    ([`crate::table::dynamic_zone`]).
+//!    ([`crate::table::ddns`]).
 //! 6. The answer waits until the state file holds the result; SERVFAIL if
 //!    it could not be written (the change is served, but would not
 //!    survive a restart; the client retries).
@@ -56,9 +56,9 @@ use tracing::{debug, info, warn};
 use super::message::{self, RawRecord, WireName};
 use super::tsig::{self, Rejection, Signature};
 use crate::metrics::Metrics;
-use crate::metrics::updates::UpdateResult;
+use crate::metrics::ddns::UpdateResult;
 use crate::table::SnapshotCell;
-use crate::table::dynamic_zone::{Refusal, Update, UpdateRr};
+use crate::table::ddns::{Refusal, Update, UpdateRr};
 use crate::table::keyring::TsigKey;
 use crate::table::replay::{self, Admission, ReplayGuard};
 use crate::table::state_file::SavedWatch;

@@ -4,7 +4,7 @@
 use hickory_proto::rr::RecordType;
 
 use gslb::name::Name;
-use gslb::table::health::Override;
+use gslb::table::liveness::Override;
 
 use crate::harness::*;
 

@@ -24,7 +24,7 @@ use crate::geo::{self, LocateCache};
 use crate::metrics::{self, Metrics, TableCounters};
 use crate::rdata::MAX_CNAME_CHAIN;
 use crate::select::{self, Scratch};
-use crate::table::dynamic::Dynamic;
+use crate::table::ddns::published::Dynamic;
 use crate::table::{Family, Lookup, NameEntry, Snapshot, Table, Zone};
 
 /// What happened to one query, for metrics and debug logs.

@@ -10,8 +10,8 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use super::*;
 use crate::dns::request::Transport;
 use crate::table::compile::table_from_yaml;
-use crate::table::dynamic::Dynamic;
-use crate::table::health::Health;
+use crate::table::ddns::published::Dynamic;
+use crate::table::liveness::Liveness;
 use crate::table::rrset::{RrSet, RrSets};
 
 const YAML: &str = r#"
@@ -55,7 +55,7 @@ fn snapshot_with(dynamic: Dynamic) -> Snapshot {
         generation: 1,
         table: table_from_yaml(&YAML.replace("{BIG}", &big_set)),
         counters: Default::default(),
-        health: Health::default(),
+        health: Liveness::default(),
         geo: None,
         max_udp_payload: 1232,
         rate_limiter: None,

@@ -11,7 +11,7 @@ use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 use super::*;
 use crate::dns::request::Transport;
 use crate::table::compile::table_from_yaml;
-use crate::table::health::Health;
+use crate::table::liveness::Liveness;
 
 const YAML: &str = r#"
 server: { dns_listen: ["127.0.0.1:0"] }
@@ -51,7 +51,7 @@ fn snapshot() -> Snapshot {
         generation: 1,
         table: table_from_yaml(YAML),
         counters: Default::default(),
-        health: Health::default(),
+        health: Liveness::default(),
         geo: None,
         max_udp_payload: 1232,
         rate_limiter: None,
@@ -670,14 +670,14 @@ records:
 /// The TTL of `app`'s A answer with probe states `up` and contested bits
 /// `contested` (by probe index).
 fn app_ttl(up: [bool; 2], contested: [bool; 2]) -> u32 {
-    use crate::table::health::ProbeBits;
+    use crate::table::liveness::ProbeBits;
     let table = table_from_yaml(CHECKED);
     let snap = Snapshot {
-        health: Health {
+        health: Liveness {
             probes: ProbeBits::from_fn(2, |i| up[i]),
             contested: ProbeBits::from_fn(2, |i| contested[i]),
-            overrides: crate::table::health::SetOverrides::none(1),
-            ..Health::default()
+            overrides: crate::table::liveness::SetOverrides::none(1),
+            ..Liveness::default()
         },
         table,
         ..snapshot()

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::*;
 use crate::dns::message::wire_name;
-use crate::model::update::TsigAlgorithm;
+use crate::model::ddns::TsigAlgorithm;
 use crate::name::Name;
 use crate::table::compile::table_from_yaml;
 use crate::table::keyring::TsigKey;

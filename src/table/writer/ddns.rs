@@ -14,9 +14,9 @@ use std::collections::BTreeMap;
 
 use tracing::{info, warn};
 
-use super::super::dynamic::Dynamic;
-use super::super::dynamic_zone::saved::{SavedRecord, SavedZone, SharedRecord};
-use super::super::dynamic_zone::{
+use super::super::ddns::published::Dynamic;
+use super::super::ddns::saved::{SavedRecord, SavedZone, SharedRecord};
+use super::super::ddns::{
     Conflict, Context, DynamicZone, Refusal, StaticZone, Update, name_from_wire, txt,
 };
 use super::super::rrset::{RrSet, RrSets};
@@ -24,7 +24,7 @@ use super::super::shared::version::{Clock, Version, now_ms};
 use super::super::shared::{MAX_CLOCK_AHEAD, TOMBSTONE_TTL};
 use super::super::{Family, Lookup, Table};
 use crate::model::Config;
-use crate::model::update::UPDATABLE_TYPES;
+use crate::model::ddns::UPDATABLE_TYPES;
 use crate::name::Name;
 
 /// Why the writer did not apply an update.
@@ -582,7 +582,7 @@ mod tests {
     }
     use crate::iana::class;
     use crate::table::compile;
-    use crate::table::dynamic_zone::UpdateRr;
+    use crate::table::ddns::UpdateRr;
 
     /// A zone with a static TXT, a CNAME and a delegation, and a key that
     /// may write TXT at `_acme-challenge.*` and at `alias`, `sub`'s child

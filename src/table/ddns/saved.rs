@@ -21,7 +21,7 @@ use crate::iana::class;
 use serde::{Deserialize, Serialize};
 
 use super::{Context, DynamicZone, StaticZone, Update, UpdateRr, name_from_wire, txt};
-use crate::model::update::UPDATABLE_TYPES;
+use crate::model::ddns::UPDATABLE_TYPES;
 use crate::name::Name;
 use crate::table::shared::version::Version;
 

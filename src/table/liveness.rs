@@ -1,6 +1,7 @@
-//! Target health as the DNS path sees it. [`Health`] holds one bit per
-//! probe (up or down) and an operator override per set, inside each
-//! snapshot; the prober that produces the bits is the `health` module.
+//! Liveness: target health as the DNS path sees it. [`Liveness`] holds one
+//! bit per probe (up or down, after the peer group's vote) and an
+//! operator override per set, inside each snapshot; the prober that
+//! produces the bits is the `health` module.
 //!
 //! The bits live in fixed-size chunks behind `Arc`s, so publishing a flip
 //! copies one 512-byte chunk and the chunk pointers, whatever the table size.
@@ -223,7 +224,7 @@ impl SetOverrides {
 
 /// Health as of one snapshot.
 #[derive(Debug, Clone, Default)]
-pub struct Health {
+pub struct Liveness {
     /// Probe states, indexed by `Target::probe`: this instance's own,
     /// or the peer group's vote (`server.health_quorum`).
     pub probes: ProbeBits,
@@ -239,8 +240,8 @@ pub struct Health {
     pub resolved: Resolved,
 }
 
-impl Health {
-    /// Rule 2 of the design: a target is healthy if its set is forced up,
+impl Liveness {
+    /// The health rule: a target is healthy if its set is forced up,
     /// or it is not forced down and has no check or its probe is up.
     #[inline]
     pub fn target_up(&self, set: &Set, target: &Target) -> bool {

@@ -18,12 +18,12 @@
 //! (policy, TSIG, caps) and the state kept across restarts belong to the
 //! update handling.
 
-use crate::iana::rtype;
 use std::collections::HashMap;
 
-use super::rrset::RrSets;
-use super::{Lookup, Table};
+use crate::iana::rtype;
 use crate::name::Name;
+use crate::table::rrset::RrSets;
+use crate::table::{Lookup, Table};
 
 /// Records from dynamic updates, for one [`Table`].
 #[derive(Debug, Default)]

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use super::Checker;
 use crate::config::raw::RawUpdates;
 use crate::config::secret;
-use crate::model::update::{
+use crate::model::ddns::{
     AllowRule, DEFAULT_MAX_FUDGE, DEFAULT_MAX_RECORDS_PER_KEY, DEFAULT_MAX_RRSET_BYTES,
     DEFAULT_MAX_TTL, MAX_MAX_FUDGE, MAX_MAX_RRSET_BYTES, NamePattern, Secret, TsigAlgorithm,
     TsigKey, UPDATABLE_TYPES, UpdatePolicy,

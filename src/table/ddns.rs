@@ -1,11 +1,13 @@
-//! Dynamic records: what RFC 2136 updates add to a zone, beside the
-//! config's records.
+//! Dynamic DNS (RFC 2136), the state side: what updates add to a zone,
+//! beside the config's records. The wire side is `dns::update`, the
+//! policy `model::ddns` (validated by `config::validate::ddns`), the
+//! writer's part `table::writer::ddns`, the counters `metrics::ddns`.
 //!
 //! The table writer owns one [`DynamicZone`] per zone and is the only one
 //! to change it: [`DynamicZone::apply`] runs an authenticated update
 //! through RFC 2136's steps, all or nothing, and the writer publishes the
-//! result (a `table::dynamic::Dynamic`, the read side) in the next snapshot. Queries never wait
-//! for an update; an update is visible to every query that loads a
+//! result ([`published::Dynamic`], the read side) in the next snapshot.
+//! Queries never wait for an update; an update is visible to every query that loads a
 //! snapshot published after it.
 //!
 //! The config's records (GSLB records, static records, the apex SOA and
@@ -44,13 +46,14 @@
 //!   records at one name (so every name stays answerable over TCP), and
 //!   RDATA over [`MAX_RDATA`] bytes.
 
+pub mod published;
 pub mod saved;
 pub mod txt;
 
 use crate::iana::{class, rtype};
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::update::{RR_OVERHEAD, UpdatePolicy};
+use crate::model::ddns::{RR_OVERHEAD, UpdatePolicy};
 use crate::name::Name;
 
 /// Largest RDATA of a dynamic record, bytes: a challenge TXT record is 44

@@ -2,7 +2,7 @@
 
 use crate::config::{ConfigErrors, load_with_env};
 use crate::iana::rtype;
-use crate::model::update::{
+use crate::model::ddns::{
     DEFAULT_MAX_FUDGE, DEFAULT_MAX_RECORDS_PER_KEY, DEFAULT_MAX_RRSET_BYTES, DEFAULT_MAX_TTL,
     TsigAlgorithm,
 };

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::saved::SavedRecord;
 use super::*;
-use crate::model::update::{AllowRule, NamePattern, Secret, TsigAlgorithm, TsigKey, UpdatePolicy};
+use crate::model::ddns::{AllowRule, NamePattern, Secret, TsigAlgorithm, TsigKey, UpdatePolicy};
 use crate::name::suffix_at;
 
 const A: u16 = 1;
