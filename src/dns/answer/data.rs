@@ -42,7 +42,7 @@ impl Message<'_, '_> {
 
     /// A CNAME answer; returns its target and the offset where the target
     /// is spelled out, for the records of the chain that follow.
-    pub(super) fn alias<'s>(&mut self, owner: u16, set: &'s RrSet) -> Option<(&'s [u8], usize)> {
+    pub(super) fn cname<'s>(&mut self, owner: u16, set: &'s RrSet) -> Option<(&'s [u8], usize)> {
         let target = set.rdata.first()?;
         let at = self.record_head(Section::Answer, owner, set.rtype, set.ttl);
         let target_at = self.out.len();

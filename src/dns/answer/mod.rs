@@ -264,7 +264,7 @@ impl Responder {
             let (target, at) = match self.answer_name(snap, query, client, entry, name, owner, msg)
             {
                 Step::Done(scope) => return (rcode::NOERROR, true, scope),
-                Step::Alias { target, at } => (target, at),
+                Step::Cname { target, at } => (target, at),
             };
             if link == MAX_CNAME_CHAIN || at > apex::MAX_POINTER {
                 break;
@@ -277,7 +277,7 @@ impl Responder {
             let lookup = table.lookup(target);
             entry = match existing(snap, target, lookup) {
                 Some(entry) => entry,
-                // Outside every zone: the resolver follows the alias.
+                // Outside every zone: the resolver follows the CNAME.
                 None => match lookup {
                     Lookup::NxDomain(zone) => {
                         msg.negative(table, zone, owner);
@@ -316,14 +316,14 @@ impl Responder {
             return Step::Done(0);
         }
         let statics = entry.statics.and_then(|i| table.statics.get(i as usize));
-        if let Some(alias) = statics.and_then(|s| s.get(rtype::CNAME)) {
-            let Some((target, at)) = msg.alias(owner.pointer(), alias) else {
+        if let Some(cname) = statics.and_then(|s| s.get(rtype::CNAME)) {
+            let Some((target, at)) = msg.cname(owner.pointer(), cname) else {
                 return Step::Done(0);
             };
             if qtype == rtype::CNAME || qtype == rtype::ANY {
                 return Step::Done(0);
             }
-            return Step::Alias { target, at };
+            return Step::Cname { target, at };
         }
         let family = match qtype {
             rtype::A => Some(Some(Family::V4)),
@@ -434,7 +434,7 @@ enum Step<'s> {
     Done(u8),
     /// A CNAME was written: follow it to `target`, whose name is spelled
     /// out at offset `at` of the message.
-    Alias {
+    Cname {
         /// The canonical name, lower-cased wire form.
         target: &'s [u8],
         /// Where the CNAME's data starts in the message.
