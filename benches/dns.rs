@@ -26,9 +26,9 @@ use rand::{SeedableRng, rngs::SmallRng};
 use gslb::config::{Loaded, load_from_text, raw};
 use gslb::dns::answer::{Outcome, Responder, ResponseKind};
 use gslb::dns::request::{self, Transport};
-use gslb::dns::rrl::{self, RateLimiter};
 use gslb::geo::{Continent, Coordinates, Country, GeoDb, Located, Location, Subdivision};
 use gslb::metrics::Metrics;
+use gslb::rrl::{RateLimiter, response as rrl};
 use gslb::select::{Scratch, select};
 use gslb::table::liveness::Liveness;
 use gslb::table::liveness::Override;
@@ -313,13 +313,20 @@ fn bench_rrl(c: &mut Criterion) {
     let mut group = c.benchmark_group("rrl");
     group.throughput(Throughput::Elements(1));
     group.bench_function("one_stream", |b| {
-        b.iter(|| black_box(rrl::check(&limiter, black_box(clients[0]), &outcome, 0)))
+        b.iter(|| {
+            black_box(rrl::check(
+                &limiter,
+                black_box(clients[0]),
+                &outcome.rrl(),
+                0,
+            ))
+        })
     });
     let mut i = 0;
     group.bench_function("10k_streams", |b| {
         b.iter(|| {
             i = (i + 1) % clients.len();
-            black_box(rrl::check(&limiter, clients[i], &outcome, 0))
+            black_box(rrl::check(&limiter, clients[i], &outcome.rrl(), 0))
         })
     });
     group.finish();

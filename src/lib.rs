@@ -16,7 +16,7 @@
 //!  dns::udp (own threads) ─┐
 //!  dns::tcp (own tasks) ───┴─▶ dns::request: triage → query parse → TSIG verify → dns::answer
 //!                              (table lookup → geo → select → encode) → TSIG sign → count;
-//!                              UDP answers then pass dns::rrl (response rate limiting)
+//!                              UDP answers then pass rrl::response (response rate limiting)
 //! ```
 //!
 //! # Layers
@@ -25,7 +25,7 @@
 //!
 //! ```text
 //! leaves         name  geo  metrics  atomic_file  tls  fd_limit  iana
-//! domain         rdata → name, iana;  model → name, geo, rdata, iana;  rrl → model
+//! domain         rdata → name, iana;  model → name, geo, rdata, iana;  rrl → model, metrics, iana
 //! loading        config → model (and the leaves)
 //! serving        table → config, model, rrl;  select → table;  dns → select, table, rrl
 //! feeding        health → table;  alias → table;  peer → table
@@ -46,7 +46,8 @@
 //! * [`rdata`]: record data of static records, presentation format to wire.
 //! * [`model`]: the validated config, the zones' longest-match rule and the
 //!   size of the NS answer a zone must fit.
-//! * [`rrl`]: response rate limiting's accounting (the stream table).
+//! * [`rrl`]: response rate limiting: the accounting (the stream table),
+//!   what counts as one stream and what a verdict does to a response.
 //! * [`config`]: the YAML schema ([`config::raw`]), validation into [`model`]
 //!   with every error's file and field, size and record caps
 //!   ([`config::limits`]), secret files ([`config::secret`]), and the
@@ -58,9 +59,8 @@
 //!   load-only [`table::SnapshotCell`].
 //! * [`select`]: the selection rules as a pure function.
 //! * [`dns`]: the request path every message takes ([`dns::request`]): the
-//!   hot query reader, TSIG, the answer engine, which responses rate
-//!   limiting counts together (UDP only), RFC 2136 updates and the UDP/TCP
-//!   listeners.
+//!   hot query reader, TSIG, the answer engine, RFC 2136 updates and the
+//!   UDP/TCP listeners.
 //! * [`health`]: rise/fall, the probes and the prober, which sends flips to
 //!   the writer.
 //! * [`alias`]: hostname targets: the background refresher that resolves

@@ -21,7 +21,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("iana", &[]),
     ("rdata", &["name", "iana"]),
     ("model", &["name", "geo", "rdata", "iana"]),
-    ("rrl", &["model"]),
+    ("rrl", &["model", "metrics", "iana"]),
     // Loading, compiling, selecting, answering.
     (
         "config",

@@ -16,7 +16,6 @@ pub mod answer;
 pub mod message;
 pub mod query;
 pub mod request;
-pub mod rrl;
 pub mod tcp;
 pub mod tsig;
 pub mod udp;

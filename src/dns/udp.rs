@@ -10,7 +10,7 @@
 //! `sendmmsg`, as gdnsd and Knot do: two system calls per batch instead of
 //! two per query, and no lock, allocation or async runtime per packet.
 //! Each datagram takes the [request path](super::request); with
-//! `server.rate_limit`, every answer then passes [`super::rrl`] before it
+//! `server.rate_limit`, every answer then passes [`crate::rrl::response`] before it
 //! is queued for sending.
 
 use std::{
@@ -34,9 +34,9 @@ use tracing::{debug, warn};
 
 use super::answer::Responder;
 use super::request::{self, Handled, Transport};
-use super::rrl;
 use super::update::{ReplyTo, UpdateQueue};
 use crate::metrics::Metrics;
+use crate::rrl;
 use crate::table::SnapshotCell;
 
 /// Largest query read; anything longer is cut and answered FORMERR. Real
@@ -232,7 +232,7 @@ fn serve(
             };
             if outcome.replied
                 && limiter.is_none_or(|(l, now)| {
-                    rrl::admit(l, peer.ip(), &outcome, out, now, &metrics.rrl)
+                    rrl::response::admit(l, peer.ip(), &outcome.rrl(), out, now, &metrics.rrl)
                 })
             {
                 batch.peers[replies] = Some(SockaddrStorage::from(peer));

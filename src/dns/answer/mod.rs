@@ -21,8 +21,10 @@ mod referral;
 
 use super::query::{self, ClientSubnet, Edns, Query};
 use crate::geo::{self, LocateCache};
-use crate::metrics::{self, Metrics, TableCounters};
+use crate::metrics::{Metrics, TableCounters};
 use crate::rdata::MAX_CNAME_CHAIN;
+use crate::rrl::response as rrl;
+pub use crate::rrl::response::ResponseKind;
 use crate::select::{self, Scratch};
 use crate::table::ddns::published::Dynamic;
 use crate::table::{Family, Lookup, NameEntry, Snapshot, Table, Zone};
@@ -58,44 +60,19 @@ pub struct Outcome {
     pub opt_at: u16,
 }
 
-/// Response classes that rate limiting counts apart, as BIND's RRL does
-/// (referrals to delegated subzones, large like the apex NS answer with
-/// glue, are counted with it as `Ns`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ResponseKind {
-    /// NOERROR with records in the answer section.
-    Answer = 0,
-    /// Apex NS answer, with glue, or a referral to a delegated subzone.
-    Ns = 1,
-    /// NOERROR without answers: the name exists but not the type.
-    NoData = 2,
-    /// NXDOMAIN.
-    NxDomain = 3,
-    /// Every other RCODE (REFUSED, FORMERR, NOTIMP, BADVERS).
-    #[default]
-    Error = 4,
-}
-
-impl ResponseKind {
-    /// Every kind, in index order.
-    pub const ALL: [Self; 5] = [
-        Self::Answer,
-        Self::Ns,
-        Self::NoData,
-        Self::NxDomain,
-        Self::Error,
-    ];
-
-    /// Its metric label.
-    pub fn label(self) -> &'static str {
-        metrics::RESPONSE_KINDS[self as usize]
-    }
-}
-
-// The metric labels are in the kinds' index order.
-const _: () = assert!(ResponseKind::ALL.len() == metrics::RESPONSE_KINDS.len());
-
 impl Outcome {
+    /// What rate limiting counts of this response.
+    #[inline]
+    pub fn rrl(&self) -> rrl::Response {
+        rrl::Response {
+            kind: self.kind,
+            qtype: self.qtype,
+            name_id: self.name_id,
+            question_end: self.question_end,
+            opt_at: self.opt_at,
+        }
+    }
+
     /// Counts the query in its zone's and its set's counters: a few
     /// relaxed atomic adds.
     #[inline]

@@ -8,6 +8,7 @@ use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
 
 use super::*;
+use crate::dns::answer::Outcome;
 use crate::dns::answer::Responder;
 use crate::dns::request::Transport;
 use crate::model::RateLimit;
@@ -43,7 +44,7 @@ fn outcome(kind: ResponseKind, qtype: u16, name_id: u32) -> Outcome {
 }
 
 /// `n` verdicts for the same response at second `now`.
-fn verdicts(l: &RateLimiter, client: &str, o: &Outcome, now: u32, n: usize) -> Vec<Verdict> {
+fn verdicts(l: &RateLimiter, client: &str, o: &Response, now: u32, n: usize) -> Vec<Verdict> {
     (0..n).map(|_| check(l, ip(client), o, now)).collect()
 }
 
@@ -56,9 +57,9 @@ use Verdict::{Drop, Send, Slip, Untracked};
 #[test]
 fn within_the_rate_every_response_is_sent() {
     let l = limiter(5, 2, 15, 1024);
-    assert_eq!(verdicts(&l, "192.0.2.1", &answer(0), 0, 5), [Send; 5]);
+    assert_eq!(verdicts(&l, "192.0.2.1", &answer(0).rrl(), 0, 5), [Send; 5]);
     // A second later the rate is available again.
-    assert_eq!(verdicts(&l, "192.0.2.1", &answer(0), 1, 5), [Send; 5]);
+    assert_eq!(verdicts(&l, "192.0.2.1", &answer(0).rrl(), 1, 5), [Send; 5]);
 }
 
 #[test]
@@ -70,7 +71,7 @@ fn past_the_rate_every_slip_th_limited_response_is_truncated() {
         (3, [Slip, Drop, Drop, Slip, Drop, Drop]),
     ] {
         let l = limiter(4, slip, 15, 1024);
-        let got = verdicts(&l, "192.0.2.1", &answer(0), 0, 10);
+        let got = verdicts(&l, "192.0.2.1", &answer(0).rrl(), 0, 10);
         assert_eq!(got[..4], [Send; 4], "slip {slip}: the rate is answered");
         assert_eq!(got[4..], pattern, "slip {slip}");
     }
@@ -80,43 +81,58 @@ fn past_the_rate_every_slip_th_limited_response_is_truncated() {
 fn a_flooding_prefix_must_stay_under_the_rate_for_the_window() {
     // rate 5, window 3: the debt floor is -15.
     let l = limiter(5, 2, 3, 1024);
-    let flood = verdicts(&l, "192.0.2.1", &answer(0), 0, 100);
+    let flood = verdicts(&l, "192.0.2.1", &answer(0).rrl(), 0, 100);
     assert_eq!(count(&flood, Send), 5);
     // Each second gives 5 back: -15 → -10 → -5 → 0, so one query per second
     // stays limited until the debt is paid.
-    assert_ne!(check(&l, ip("192.0.2.1"), &answer(0), 1), Send);
-    assert_ne!(check(&l, ip("192.0.2.1"), &answer(0), 2), Send);
-    assert_ne!(check(&l, ip("192.0.2.1"), &answer(0), 3), Send);
+    assert_ne!(check(&l, ip("192.0.2.1"), &answer(0).rrl(), 1), Send);
+    assert_ne!(check(&l, ip("192.0.2.1"), &answer(0).rrl(), 2), Send);
+    assert_ne!(check(&l, ip("192.0.2.1"), &answer(0).rrl(), 3), Send);
     // -1 (the three debits) + 5 at second 4: answered again.
-    assert_eq!(check(&l, ip("192.0.2.1"), &answer(0), 4), Send);
+    assert_eq!(check(&l, ip("192.0.2.1"), &answer(0).rrl(), 4), Send);
     // After more than a window of quiet the stream starts afresh.
     let l = limiter(5, 2, 3, 1024);
-    verdicts(&l, "192.0.2.1", &answer(0), 0, 100);
-    assert_eq!(verdicts(&l, "192.0.2.1", &answer(0), 4, 5), [Send; 5]);
+    verdicts(&l, "192.0.2.1", &answer(0).rrl(), 0, 100);
+    assert_eq!(verdicts(&l, "192.0.2.1", &answer(0).rrl(), 4, 5), [Send; 5]);
 }
 
 #[test]
 fn clients_are_counted_per_prefix() {
     let l = limiter(2, 1, 15, 1024);
     let o = answer(0);
-    assert_eq!(verdicts(&l, "192.0.2.1", &o, 0, 2), [Send, Send]);
-    assert_eq!(check(&l, ip("192.0.2.200"), &o, 0), Slip, "same /24");
-    assert_eq!(check(&l, ip("::ffff:192.0.2.9"), &o, 0), Slip, "mapped v4");
+    assert_eq!(verdicts(&l, "192.0.2.1", &o.rrl(), 0, 2), [Send, Send]);
+    assert_eq!(check(&l, ip("192.0.2.200"), &o.rrl(), 0), Slip, "same /24");
     assert_eq!(
-        verdicts(&l, "192.0.3.1", &o, 0, 2),
+        check(&l, ip("::ffff:192.0.2.9"), &o.rrl(), 0),
+        Slip,
+        "mapped v4"
+    );
+    assert_eq!(
+        verdicts(&l, "192.0.3.1", &o.rrl(), 0, 2),
         [Send, Send],
         "next /24"
     );
-    assert_eq!(verdicts(&l, "2001:db8:0:1::1", &o, 0, 2), [Send, Send]);
-    assert_eq!(check(&l, ip("2001:db8:0:ff::2"), &o, 0), Slip, "same /56");
-    assert_eq!(check(&l, ip("2001:db8:0:100::1"), &o, 0), Send, "next /56");
+    assert_eq!(
+        verdicts(&l, "2001:db8:0:1::1", &o.rrl(), 0, 2),
+        [Send, Send]
+    );
+    assert_eq!(
+        check(&l, ip("2001:db8:0:ff::2"), &o.rrl(), 0),
+        Slip,
+        "same /56"
+    );
+    assert_eq!(
+        check(&l, ip("2001:db8:0:100::1"), &o.rrl(), 0),
+        Send,
+        "next /56"
+    );
 }
 
 #[test]
 fn names_kinds_and_types_are_counted_as_bind_does() {
     let l = limiter(1, 1, 15, 1024);
     let client = "192.0.2.1";
-    let first = |o: Outcome| check(&l, ip(client), &o, 0);
+    let first = |o: Outcome| check(&l, ip(client), &o.rrl(), 0);
     // Answers: per name and per QTYPE, so many names each within the rate
     // are all answered.
     assert_eq!(first(answer(1)), Send);
@@ -143,12 +159,12 @@ fn a_spoofed_flood_does_not_evict_the_stream_being_limited() {
     // through every bucket many times over.
     let l = limiter(10, 2, 15, 1024);
     let victim = answer(0);
-    let flood = verdicts(&l, "198.51.100.7", &victim, 0, 50);
+    let flood = verdicts(&l, "198.51.100.7", &victim.rrl(), 0, 50);
     assert_eq!(count(&flood, Send), 10);
     let mut spoofed = Vec::new();
     for i in 0..20_000u32 {
         let source = IpAddr::from((0x0A00_0000 | (i << 8)).to_be_bytes());
-        spoofed.push(check(&l, source, &victim, 0));
+        spoofed.push(check(&l, source, &victim.rrl(), 0));
     }
     // A word keeps 12 bits of the hash as its tag, so about one run in
     // 26 has a spoofed source land on the victim's word (156 sources per
@@ -157,12 +173,12 @@ fn a_spoofed_flood_does_not_evict_the_stream_being_limited() {
     let limited = spoofed.len() - count(&spoofed, Send);
     assert!(limited <= 3, "each within its rate, {limited} limited");
     assert_ne!(
-        check(&l, ip("198.51.100.7"), &victim, 0),
+        check(&l, ip("198.51.100.7"), &victim.rrl(), 0),
         Send,
         "the victim's stream kept its debt"
     );
     // The same holds a second later, when the flood goes on.
-    let later = verdicts(&l, "198.51.100.7", &victim, 1, 20);
+    let later = verdicts(&l, "198.51.100.7", &victim.rrl(), 1, 20);
     assert_eq!(count(&later, Send), 0);
 }
 
@@ -172,12 +188,12 @@ fn a_table_full_of_limited_streams_fails_closed_until_the_window_passes() {
     // 4,096 prefixes each over the rate: more limited streams than words.
     let prefix = |i: u32| IpAddr::from((0x0A00_0000 | (i << 8)).to_be_bytes());
     for i in 0..4096 {
-        check(&l, prefix(i), &answer(0), 0);
-        check(&l, prefix(i), &answer(0), 0);
+        check(&l, prefix(i), &answer(0).rrl(), 0);
+        check(&l, prefix(i), &answer(0).rrl(), 0);
     }
     assert_eq!(l.live_streams(0), l.capacity(), "every word is in use");
     let newcomers: Vec<Verdict> = (10_000..10_200)
-        .map(|i| check(&l, prefix(i), &answer(0), 0))
+        .map(|i| check(&l, prefix(i), &answer(0).rrl(), 0))
         .collect();
     // A newcomer whose tag matches a stream of its bucket is counted as
     // that stream (a hash collision, rare and benign); none is answered in
@@ -186,7 +202,7 @@ fn a_table_full_of_limited_streams_fails_closed_until_the_window_passes() {
     assert!(count(&newcomers, Untracked) >= 190, "{newcomers:?}");
     // Past the window the old streams expire and new ones are tracked.
     let newcomers: Vec<Verdict> = (10_000..10_200)
-        .map(|i| check(&l, prefix(i), &answer(0), 3))
+        .map(|i| check(&l, prefix(i), &answer(0).rrl(), 3))
         .collect();
     assert_eq!(count(&newcomers, Untracked), 0, "{newcomers:?}");
     // Two newcomers that share a bucket and a tag are one stream, and the
@@ -205,11 +221,11 @@ fn a_stream_that_spent_its_credit_without_being_limited_may_be_evicted() {
     let l = limiter(1, 2, 15, 8);
     let prefix = |i: u32| IpAddr::from((0x0A00_0000 | (i << 8)).to_be_bytes());
     for i in 0..8 {
-        assert_eq!(check(&l, prefix(i), &answer(0), 0), Send);
+        assert_eq!(check(&l, prefix(i), &answer(0).rrl(), 0), Send);
     }
     // A ninth is tracked in the place of one of them (a tag collision
     // would count it as that stream: a slip, never untracked).
-    assert_ne!(check(&l, prefix(8), &answer(0), 0), Untracked);
+    assert_ne!(check(&l, prefix(8), &answer(0).rrl(), 0), Untracked);
 }
 
 #[test]
@@ -222,7 +238,7 @@ fn workers_sharing_one_stream_lose_no_count() {
                 scope.spawn(|| {
                     start.wait();
                     (0..25_000)
-                        .filter(|_| check(&l, ip("192.0.2.1"), &answer(0), 0) == Send)
+                        .filter(|_| check(&l, ip("192.0.2.1"), &answer(0).rrl(), 0) == Send)
                         .count()
                 })
             })
@@ -238,11 +254,11 @@ fn workers_sharing_one_stream_lose_no_count() {
 fn the_clock_tolerates_a_worker_reading_it_a_second_late() {
     let l = limiter(2, 1, 15, 1024);
     assert_eq!(
-        verdicts(&l, "192.0.2.1", &answer(0), 10, 3),
+        verdicts(&l, "192.0.2.1", &answer(0).rrl(), 10, 3),
         [Send, Send, Slip]
     );
     // Another worker's batch started at second 9: not a fresh stream.
-    assert_eq!(check(&l, ip("192.0.2.1"), &answer(0), 9), Slip);
+    assert_eq!(check(&l, ip("192.0.2.1"), &answer(0).rrl(), 9), Slip);
 }
 
 /// A real response from the answer engine for `query`.
@@ -308,7 +324,7 @@ fn a_slipped_response_is_header_question_and_opt_with_tc() {
         assert_eq!(outcome.kind, ResponseKind::Answer);
         let full = Message::from_vec(&out).expect("full response parses");
         assert_eq!(full.answers.len(), 1);
-        truncate(&mut out, &outcome);
+        truncate(&mut out, &outcome.rrl());
         let slipped = Message::from_vec(&out).expect("slipped response parses");
         assert!(slipped.metadata.truncation, "TC=1");
         assert!(slipped.metadata.authoritative);
@@ -380,9 +396,23 @@ fn admit_counts_by_kind_and_leaks_errors_unchanged() {
     let counters = RrlCounters::default();
     let (mut out, outcome) = respond(&query("webapp.global.example.test.", RecordType::A, false));
     let full = out.clone();
-    assert!(admit(&l, ip("192.0.2.1"), &outcome, &mut out, 0, &counters));
+    assert!(admit(
+        &l,
+        ip("192.0.2.1"),
+        &outcome.rrl(),
+        &mut out,
+        0,
+        &counters
+    ));
     assert_eq!(out, full, "within the rate: untouched");
-    assert!(admit(&l, ip("192.0.2.1"), &outcome, &mut out, 0, &counters));
+    assert!(admit(
+        &l,
+        ip("192.0.2.1"),
+        &outcome.rrl(),
+        &mut out,
+        0,
+        &counters
+    ));
     assert!(out.len() < full.len(), "slipped: truncated");
     assert_eq!(
         counters.slipped[ResponseKind::Answer as usize].load(Ordering::Relaxed),
@@ -392,13 +422,27 @@ fn admit_counts_by_kind_and_leaks_errors_unchanged() {
     let l = limiter(1, 2, 15, 1024);
     let (mut out, outcome) = respond(&query("other.example.", RecordType::A, false));
     let refused = out.clone();
-    assert!(admit(&l, ip("192.0.2.1"), &outcome, &mut out, 0, &counters));
-    assert!(admit(&l, ip("192.0.2.1"), &outcome, &mut out, 0, &counters));
+    assert!(admit(
+        &l,
+        ip("192.0.2.1"),
+        &outcome.rrl(),
+        &mut out,
+        0,
+        &counters
+    ));
+    assert!(admit(
+        &l,
+        ip("192.0.2.1"),
+        &outcome.rrl(),
+        &mut out,
+        0,
+        &counters
+    ));
     assert_eq!(out, refused, "a slipped error is sent as it was");
     assert!(!admit(
         &l,
         ip("192.0.2.1"),
-        &outcome,
+        &outcome.rrl(),
         &mut out,
         0,
         &counters
