@@ -177,7 +177,7 @@ impl Default for AliasPolicy {
 }
 
 /// `server.rate_limit`: how UDP responses to one client prefix are limited
-/// (see `dns::rrl`). Comparing two of these tells whether a reload must
+/// (see `rrl`). Comparing two of these tells whether a reload must
 /// start the limiter afresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
