@@ -24,13 +24,14 @@ use maxminddb::{MaxMindDbError, Reader, geoip2, path};
 use rand::{SeedableRng, rngs::SmallRng};
 
 use gslb::config::{Loaded, load_from_text, raw};
-use gslb::dns::answer::{Outcome, Responder, ResponseKind, Transport};
-use gslb::dns::rrl::{self, RateLimiter};
+use gslb::dns::answer::{Outcome, Responder, ResponseKind};
+use gslb::dns::request::{self, Transport};
 use gslb::geo::{Continent, Coordinates, Country, GeoDb, Located, Location, Subdivision};
 use gslb::metrics::Metrics;
+use gslb::rrl::{RateLimiter, response as rrl};
 use gslb::select::{Scratch, select};
-use gslb::table::health::Health;
-use gslb::table::health::Override;
+use gslb::table::liveness::Liveness;
+use gslb::table::liveness::Override;
 use gslb::table::{Family, Probe, Snapshot, compile, writer::Writer};
 
 const CONTINENTS: [&str; 6] = ["NA", "EU", "AS", "SA", "OC", "AF"];
@@ -126,7 +127,7 @@ fn bench_select(c: &mut Criterion) {
     for sets in [1, 10, 1000] {
         let table = compile(&validated(1, sets));
         let record = &table.records[0];
-        let health = Health::default();
+        let health = Liveness::default();
         let mut rng = SmallRng::seed_from_u64(1);
         let mut scratch = Scratch::default();
         group.bench_with_input(BenchmarkId::from_parameter(sets), &sets, |b, _| {
@@ -184,7 +185,7 @@ fn bench_query(c: &mut Criterion) {
     let snapshot = Snapshot {
         generation: 1,
         counters: Arc::new(table.counters(&Metrics::default())),
-        health: Health::default(),
+        health: Liveness::default(),
         table,
         geo: Some(geo()),
         max_udp_payload: 1232,
@@ -201,8 +202,15 @@ fn bench_query(c: &mut Criterion) {
     group.bench_function("10k", |b| {
         b.iter(|| {
             i = (i + 1) % packets.len();
-            let outcome =
-                responder.respond(&snapshot, &packets[i], client, Transport::Udp, &mut out);
+            let outcome = request::respond(
+                &mut responder,
+                &snapshot,
+                &packets[i],
+                client,
+                Transport::Udp,
+                &mut out,
+            )
+            .outcome();
             black_box((outcome.rcode, out.len()))
         })
     });
@@ -308,13 +316,20 @@ fn bench_rrl(c: &mut Criterion) {
     let mut group = c.benchmark_group("rrl");
     group.throughput(Throughput::Elements(1));
     group.bench_function("one_stream", |b| {
-        b.iter(|| black_box(rrl::check(&limiter, black_box(clients[0]), &outcome, 0)))
+        b.iter(|| {
+            black_box(rrl::check(
+                &limiter,
+                black_box(clients[0]),
+                &outcome.rrl(),
+                0,
+            ))
+        })
     });
     let mut i = 0;
     group.bench_function("10k_streams", |b| {
         b.iter(|| {
             i = (i + 1) % clients.len();
-            black_box(rrl::check(&limiter, clients[i], &outcome, 0))
+            black_box(rrl::check(&limiter, clients[i], &outcome.rrl(), 0))
         })
     });
     group.finish();

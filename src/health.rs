@@ -2,7 +2,7 @@
 //! results into flips through pure rise/fall counting ([`hysteresis`]),
 //! within a bounded number of probes in flight ([`slots`]). The flips go to
 //! the table writer, which publishes them in the snapshot's health bits
-//! ([`crate::table::health`]): what the DNS path reads is data of the
+//! ([`crate::table::liveness`]): what the DNS path reads is data of the
 //! table, what produces it lives here.
 
 pub mod hysteresis;

@@ -14,8 +14,9 @@
 //!                                                        │ table::SnapshotCell (load only)
 //!  geoip/*.mmdb ─▶ geo                                   ▼
 //!  dns::udp (own threads) ─┐
-//!  dns::tcp (own tasks) ───┴─▶ dns::answer: dns::wire parse → table lookup → geo → select → encode
-//!                              UDP answers then pass dns::rrl (response rate limiting) ─┘
+//!  dns::tcp (own tasks) ───┴─▶ dns::request: triage → query parse → TSIG verify → dns::answer
+//!                              (table lookup → geo → select → encode) → TSIG sign → count;
+//!                              UDP answers then pass rrl::response (response rate limiting)
 //! ```
 //!
 //! # Layers
@@ -23,8 +24,8 @@
 //! Each module uses only those below it (`tests/layers.rs` checks it):
 //!
 //! ```text
-//! leaves         name  geo  metrics  atomic_file  tls  fd_limit
-//! domain         rdata → name;  model → name, geo, rdata;  rrl → model
+//! leaves         name  geo  metrics  atomic_file  tls  fd_limit  iana
+//! domain         rdata → name, iana;  model → name, geo, rdata, iana;  rrl → model, metrics, iana
 //! loading        config → model (and the leaves: tls checks certificates)
 //! serving        table → config, model, rrl;  select → table;  dns → select, table, rrl
 //! feeding        health → table;  alias → table;  peer → table
@@ -36,6 +37,8 @@
 //!
 //! * [`name`]: domain names in wire form, shared by the model, the table and
 //!   the DNS path (the model knows no transport).
+//! * [`iana`]: the DNS codes (record types, classes, rcodes, opcodes, TSIG
+//!   errors) named once.
 //! * [`geo`]: client location from GeoIP2/GeoLite2 databases.
 //! * [`metrics`]: every counter and its name; callers hand it plain values.
 //! * [`atomic_file`]: replace-by-rename for the files gslb and the sidecar
@@ -43,19 +46,21 @@
 //! * [`rdata`]: record data of static records, presentation format to wire.
 //! * [`model`]: the validated config, the zones' longest-match rule and the
 //!   size of the NS answer a zone must fit.
-//! * [`rrl`]: response rate limiting's accounting (the stream table).
+//! * [`rrl`]: response rate limiting: the accounting (the stream table),
+//!   what counts as one stream and what a verdict does to a response.
 //! * [`config`]: the YAML schema ([`config::raw`]), validation into [`model`]
 //!   with every error's file and field, size and record caps
 //!   ([`config::limits`]), secret files ([`config::secret`]), and the
 //!   reload task ([`config::reload`](mod@config::reload)) that watches the files and hands each
 //!   valid config to the table writer.
 //! * [`table`]: the compiled, immutable [`table::Snapshot`] with its health
-//!   bits and overrides ([`table::health`]), and the writer task
+//!   bits and overrides ([`table::liveness`]), and the writer task
 //!   ([`table::writer`]) that alone publishes new ones; readers hold a
 //!   load-only [`table::SnapshotCell`].
 //! * [`select`]: the selection rules as a pure function.
-//! * [`dns`]: the wire reader, the answer engine, which responses rate
-//!   limiting counts together (UDP only) and the UDP/TCP listeners.
+//! * [`dns`]: the request path every message takes ([`dns::request`]): the
+//!   hot query reader, TSIG, the answer engine, RFC 2136 updates and the
+//!   UDP/TCP listeners.
 //! * [`health`]: rise/fall, the probes and the prober, which sends flips to
 //!   the writer.
 //! * [`alias`]: hostname targets: the background refresher that resolves
@@ -91,6 +96,7 @@ pub mod explain;
 pub mod fd_limit;
 pub mod geo;
 pub mod health;
+pub mod iana;
 pub mod metrics;
 pub mod model;
 pub mod name;

@@ -303,9 +303,9 @@ fn status(
 
 fn set_override(args: OverrideArgs) -> anyhow::Result<()> {
     let state = match args.state {
-        OverrideState::Up => gslb::table::health::Override::Up,
-        OverrideState::Down => gslb::table::health::Override::Down,
-        OverrideState::Auto => gslb::table::health::Override::Auto,
+        OverrideState::Up => gslb::table::liveness::Override::Up,
+        OverrideState::Down => gslb::table::liveness::Override::Down,
+        OverrideState::Auto => gslb::table::liveness::Override::Auto,
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -11,10 +11,10 @@
 //! the admin API, which adds what it reads from the snapshot.
 
 pub mod admin;
+pub mod ddns;
 pub mod overrides;
 pub mod peers;
 pub mod tcp;
-pub mod updates;
 
 use parking_lot::Mutex;
 use std::{
@@ -228,7 +228,7 @@ pub struct Metrics {
     /// Response rate limiting; kept across reloads like the DNS counters.
     pub rrl: RrlCounters,
     /// RFC 2136 dynamic updates by key and result.
-    pub updates: updates::UpdateCounters,
+    pub updates: ddns::UpdateCounters,
     /// The peer group: peers' reachability and lag, the vote's views.
     pub peers: peers::PeerMetrics,
     /// Overrides in force by state and source.

@@ -10,10 +10,10 @@ use crate::geo::{Continent, Coordinates, Country, Subdivision};
 use crate::name::Name;
 use crate::rdata::{Rdata, RecordType};
 
+pub mod ddns;
 pub mod file_override;
 pub mod ns_answer;
 pub mod target;
-pub mod update;
 
 pub use file_override::{FileOverride, OverrideState};
 
@@ -183,7 +183,7 @@ impl Default for AliasPolicy {
 }
 
 /// `server.rate_limit`: how UDP responses to one client prefix are limited
-/// (see `dns::rrl`). Comparing two of these tells whether a reload must
+/// (see `rrl`). Comparing two of these tells whether a reload must
 /// start the limiter afresh.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
@@ -219,7 +219,7 @@ pub struct Zone {
     /// Records served as written (`static`), in config order.
     pub statics: Vec<StaticRecord>,
     /// Who may change the zone with RFC 2136 updates; `None`: nobody.
-    pub updates: Option<update::UpdatePolicy>,
+    pub updates: Option<ddns::UpdatePolicy>,
 }
 
 /// A record of a zone's `static` list: TXT, CNAME, MX, CAA, SRV, NS

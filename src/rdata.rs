@@ -25,6 +25,7 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use crate::iana::rtype;
 use crate::name::{Name, NameError};
 
 /// Most CNAME links gslb follows in one answer; config validation rejects
@@ -74,14 +75,14 @@ impl RecordType {
     /// The TYPE value on the wire.
     pub fn code(self) -> u16 {
         match self {
-            Self::A => 1,
-            Self::Ns => 2,
-            Self::Cname => 5,
-            Self::Mx => 15,
-            Self::Txt => 16,
-            Self::Aaaa => 28,
-            Self::Srv => 33,
-            Self::Caa => 257,
+            Self::A => rtype::A,
+            Self::Ns => rtype::NS,
+            Self::Cname => rtype::CNAME,
+            Self::Mx => rtype::MX,
+            Self::Txt => rtype::TXT,
+            Self::Aaaa => rtype::AAAA,
+            Self::Srv => rtype::SRV,
+            Self::Caa => rtype::CAA,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Response rate limiting (RRL) for UDP, after BIND's `rate-limit`, Knot's
-//! `rrl` module and the Vixie/Schryver technical note: the accounting. The
-//! DNS layer (`dns::rrl`) decides what counts as one stream and applies
-//! the verdicts to responses; the limiter lives in the snapshot so a reload
+//! `rrl` module and the Vixie/Schryver technical note: the accounting here,
+//! and in [`response`] what counts as one stream and what a verdict does to
+//! a response; the limiter lives in the snapshot so a reload
 //! that changes `server.rate_limit` replaces it and others keep it.
 //!
 //! An authoritative server answers whoever the source address claims to
@@ -40,6 +40,8 @@
 //! TCP is never limited: only the UDP path consults it. The grouping of
 //! clients into prefixes ([`PrefixLengths`]) is shared with the TCP
 //! connection caps.
+
+pub mod response;
 
 use std::{
     hash::BuildHasher,

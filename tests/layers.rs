@@ -18,9 +18,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("atomic_file", &[]),
     ("tls", &[]),
     ("fd_limit", &[]),
-    ("rdata", &["name"]),
-    ("model", &["name", "geo", "rdata"]),
-    ("rrl", &["model"]),
+    ("iana", &[]),
+    ("rdata", &["name", "iana"]),
+    ("model", &["name", "geo", "rdata", "iana"]),
+    ("rrl", &["model", "metrics", "iana"]),
     // Loading, compiling, selecting, answering.
     (
         "config",
@@ -45,13 +46,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "metrics",
             "rrl",
             "atomic_file",
+            "iana",
         ],
     ),
     ("select", &["table", "model", "geo", "name", "rdata"]),
     (
         "dns",
         &[
-            "select", "table", "model", "geo", "name", "rdata", "metrics", "rrl",
+            "select", "table", "model", "geo", "name", "rdata", "metrics", "rrl", "iana",
         ],
     ),
     // Background tasks that feed the table writer.

@@ -5,16 +5,17 @@
 //! implementation, so a response gslb writes but a resolver could not read
 //! is a crash, not a silent success.
 
+use gslb::iana::{opcode, rcode};
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use gslb::dns::answer::{Outcome, Responder, Transport};
-use gslb::dns::signed;
+use gslb::dns::answer::{Outcome, Responder};
+use gslb::dns::request::{self, Handled, Transport};
 use gslb::geo::GeoDb;
-use gslb::table::health::{Health, Override, ProbeBits, SetOverrides};
 use gslb::metrics::Metrics;
 use gslb::model::Config;
+use gslb::table::liveness::{Liveness, Override, ProbeBits, SetOverrides};
 use gslb::table::{Snapshot, compile};
 use hickory_proto::op::{Message, MessageType, Query};
 use hickory_proto::rr::{DNSClass, RData, RecordType};
@@ -22,8 +23,6 @@ use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 /// Plain DNS over UDP.
 const UDP_MIN: usize = 512;
-/// Response code FORMERR.
-const FORMERR: u16 = 1;
 
 /// How the health of a snapshot's targets is set, to reach every
 /// selection rule: all healthy, all down (fail open), and a mix with
@@ -58,13 +57,13 @@ pub fn snapshot(
     let probes = table.probes.len();
     let sets = table.set_count as usize;
     let health = match health {
-        HealthState::AllUp => Health::default(),
-        HealthState::AllDown => Health {
+        HealthState::AllUp => Liveness::default(),
+        HealthState::AllDown => Liveness {
             probes: ProbeBits::from_fn(probes, |_| false),
             overrides: SetOverrides::none(sets),
-            ..Health::default()
+            ..Liveness::default()
         },
-        HealthState::Mixed => Health {
+        HealthState::Mixed => Liveness {
             probes: ProbeBits::from_fn(probes, |i| i % 2 == 0),
             overrides: (0..sets).fold(SetOverrides::none(sets), |overrides, i| {
                 let state = match i % 3 {
@@ -74,7 +73,7 @@ pub fn snapshot(
                 };
                 overrides.with(i, state)
             }),
-            ..Health::default()
+            ..Liveness::default()
         },
     };
     Snapshot {
@@ -96,23 +95,45 @@ pub fn snapshot(
 pub fn respond_and_check(snap: &Snapshot, packet: &[u8], client: IpAddr, seed: u64) {
     let mut udp = Vec::new();
     let mut tcp = Vec::new();
-    let udp_outcome = signed::answer(
+    let udp_outcome = match request::respond(
         &mut Responder::with_seed(seed),
         snap,
         packet,
         client,
         Transport::Udp,
         &mut udp,
-    );
+    ) {
+        Handled::Reply(outcome) => outcome,
+        Handled::Update => {
+            assert_eq!(
+                (packet[2] >> 3) & 0xF,
+                opcode::UPDATE,
+                "only UPDATEs are queued"
+            );
+            assert!(udp.is_empty(), "a queued UPDATE is not answered here");
+            return;
+        }
+    };
     check_response(snap, packet, Transport::Udp, &udp_outcome, &udp);
-    let tcp_outcome = signed::answer(
+    let tcp_outcome = match request::respond(
         &mut Responder::with_seed(seed),
         snap,
         packet,
         client,
         Transport::Tcp,
         &mut tcp,
-    );
+    ) {
+        Handled::Reply(outcome) => outcome,
+        Handled::Update => {
+            assert_eq!(
+                (packet[2] >> 3) & 0xF,
+                opcode::UPDATE,
+                "only UPDATEs are queued"
+            );
+            assert!(tcp.is_empty(), "a queued UPDATE is not answered here");
+            return;
+        }
+    };
     check_response(snap, packet, Transport::Tcp, &tcp_outcome, &tcp);
     assert_eq!(udp_outcome.replied, tcp_outcome.replied);
     if udp_outcome.replied && !udp_outcome.truncated {
@@ -185,7 +206,7 @@ pub fn check_response(
             assert_eq!(echoed.query_type(), asked.query_type());
             assert_eq!(echoed.query_class(), asked.query_class());
         }
-        (_, []) => assert_eq!(rcode, FORMERR, "only FORMERR leaves out the question"),
+        (_, []) => assert_eq!(rcode, rcode::FORMERR, "only FORMERR leaves out the question"),
         (None, echoed) => panic!("echoed {echoed:?}, but the query had no readable question"),
         (Some(_), echoed) => panic!("{} questions echoed", echoed.len()),
     }

@@ -8,7 +8,7 @@ use reqwest::{Method, StatusCode};
 
 use super::overrides::{OverrideReply, OverrideRequest};
 use super::token;
-use crate::table::health::Override;
+use crate::table::liveness::Override;
 
 /// A failed admin request, worded for the operator.
 #[derive(Debug, thiserror::Error)]

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::{AdminState, error};
 use crate::model::file_override::MAX_REASON;
 use crate::name::Name;
-use crate::table::health::Override;
+use crate::table::liveness::Override;
 use crate::table::{
     overrides::{ListedOverride, OverrideMeta},
     writer::{OverrideApplied, OverrideError},

@@ -16,7 +16,7 @@ use crate::alias::{AliasBoard, Freshness};
 use crate::health::prober::StatusBoard;
 use crate::metrics::peers::PeerReading;
 use crate::model::{Fallback, HealthCheck};
-use crate::table::health::{Health, Override};
+use crate::table::liveness::{Liveness, Override};
 use crate::table::shared::quorum::HealthView;
 use crate::table::{
     Family, NO_PROBE, Probe, Record, Set, Snapshot, Target, resolved::STATIC_ORIGIN,
@@ -440,7 +440,7 @@ fn set_status(
     board: &StatusBoard,
     group: &GroupInputs,
 ) -> SetStatus {
-    let health: &Health = &snapshot.health;
+    let health: &Liveness = &snapshot.health;
     let slot = snapshot.table.aliases.get(set.alias as usize);
     let mut targets = Vec::new();
     let mut all = Vec::new();
@@ -481,7 +481,7 @@ fn set_status(
 }
 
 fn target_status(
-    health: &Health,
+    health: &Liveness,
     set: &Set,
     target: &Target,
     check: Option<&Arc<HealthCheck>>,
@@ -549,7 +549,7 @@ fn votes(probe: &Probe, group: &GroupInputs) -> Vec<Vote> {
 /// (not drained, with targets of the family, and under `fallback: none`
 /// of the same geo) has a healthy target.
 fn dns_state(
-    health: &Health,
+    health: &Liveness,
     record: &Record,
     set: &Set,
     target: &Target,

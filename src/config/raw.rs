@@ -399,7 +399,7 @@ pub struct RawLocation {
     pub lon: f64,
 }
 
-/// `server.rate_limit:`, response rate limiting (see `dns::rrl`).
+/// `server.rate_limit:`, response rate limiting (see `rrl`).
 #[derive(Debug, Default, Deserialize, Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawRateLimit {

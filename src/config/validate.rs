@@ -24,6 +24,7 @@ pub(super) const DEFAULT_DEGRADED_TTL: i64 = 10;
 
 mod alias;
 mod checker;
+mod ddns;
 mod health_checks;
 mod overrides;
 mod peering;
@@ -31,7 +32,6 @@ mod rate_limit;
 mod records;
 mod server;
 mod statics;
-mod updates;
 mod zones;
 
 pub use alias::{TargetLoop, target_loops};

@@ -159,7 +159,7 @@ mod tests {
         assert_eq!(again.write(text).unwrap(), WriteOutcome::Unchanged);
     }
 
-    /// Issue 9, finding 6: a file replaced behind the sidecar's back is
+    /// A file replaced behind the sidecar's back is
     /// rewritten by the next write of the same content (a resync).
     #[test]
     fn a_replaced_or_deleted_file_is_repaired() {

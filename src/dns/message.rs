@@ -10,13 +10,6 @@
 
 use crate::name::MAX_NAME_LEN;
 
-/// RR type of TSIG (RFC 8945 §4.2).
-pub const TYPE_TSIG: u16 = 250;
-/// The class ANY, also TSIG's class.
-pub const CLASS_ANY: u16 = 255;
-/// The class NONE (RFC 2136 §1.3).
-pub const CLASS_NONE: u16 = 254;
-
 /// A lower-cased, uncompressed wire name read from a message.
 pub type WireName = Box<[u8]>;
 
@@ -126,12 +119,7 @@ pub fn canonical_rdata(
     rtype: u16,
     rdata: std::ops::Range<usize>,
 ) -> Option<Vec<u8>> {
-    const NS: u16 = 2;
-    const CNAME: u16 = 5;
-    const SOA: u16 = 6;
-    const PTR: u16 = 12;
-    const MX: u16 = 15;
-    const SRV: u16 = 33;
+    use crate::iana::rtype::{CNAME, MX, NS, PTR, SOA, SRV};
     let (fixed_before, names, fixed_after) = match rtype {
         NS | CNAME | PTR => (0, 1, 0),
         MX => (2, 1, 0),

@@ -32,22 +32,13 @@
 //! time signed: two ACME clients sharing a key send several updates in
 //! one second, in parallel, and their seconds need not arrive in order.
 
+use crate::iana::{class, rtype, tsig_error};
 use ring::hmac;
 use subtle::ConstantTimeEq;
 
-use super::message::{self, CLASS_ANY, RawRecord, TYPE_TSIG, WireName};
+use super::message::{self, RawRecord, WireName};
 use crate::table::keyring::TsigKey as Key;
 
-/// TSIG error BADSIG (RFC 8945 §3).
-pub const BADSIG: u16 = 16;
-/// TSIG error BADKEY.
-pub const BADKEY: u16 = 17;
-/// TSIG error BADTIME.
-pub const BADTIME: u16 = 18;
-/// TSIG error BADTRUNC.
-pub const BADTRUNC: u16 = 22;
-/// RCODE NOTAUTH (RFC 8945 §5.2: the rcode of every TSIG error).
-pub const NOTAUTH: u16 = 9;
 /// The fudge gslb puts in the responses it signs on its own, seconds.
 pub const FUDGE: u16 = 300;
 
@@ -79,7 +70,7 @@ impl Signature {
     /// Reads a TSIG record found in `packet`; `None` when it cannot be
     /// interpreted (RFC 8945 §5.2: FORMERR).
     pub fn read(packet: &[u8], rr: &RawRecord) -> Option<Self> {
-        if rr.rtype != TYPE_TSIG || rr.class != CLASS_ANY || rr.ttl != 0 {
+        if rr.rtype != rtype::TSIG || rr.class != class::ANY || rr.ttl != 0 {
             return None;
         }
         let rdata = &packet[..rr.rdata.end];
@@ -127,7 +118,7 @@ impl Rejection {
     /// Whether the error response is signed (RFC 8945 §5.3.2: not when
     /// the key or the MAC failed).
     pub fn signed(self) -> bool {
-        matches!(self, Self::Tsig(BADTIME | BADTRUNC))
+        matches!(self, Self::Tsig(tsig_error::BADTIME | tsig_error::BADTRUNC))
     }
 }
 
@@ -142,7 +133,7 @@ pub fn verify(
 ) -> Result<(), Rejection> {
     let key = key
         .filter(|k| *signature.algorithm_name == *k.algorithm().wire())
-        .ok_or(Rejection::Tsig(BADKEY))?;
+        .ok_or(Rejection::Tsig(tsig_error::BADKEY))?;
     let full = key.algorithm().mac_len();
     let mac_len = signature.mac.len();
     if mac_len > full || mac_len < full.div_ceil(2).max(10) {
@@ -150,14 +141,14 @@ pub fn verify(
     }
     let expected = request_mac(packet, signature, key);
     if !bool::from(expected.as_ref()[..mac_len].ct_eq(&signature.mac)) {
-        return Err(Rejection::Tsig(BADSIG));
+        return Err(Rejection::Tsig(tsig_error::BADSIG));
     }
     let fudge = signature.fudge.min(key.max_fudge());
     if now.abs_diff(signature.time_signed) > u64::from(fudge) {
-        return Err(Rejection::Tsig(BADTIME));
+        return Err(Rejection::Tsig(tsig_error::BADTIME));
     }
     if mac_len < full {
-        return Err(Rejection::Tsig(BADTRUNC));
+        return Err(Rejection::Tsig(tsig_error::BADTRUNC));
     }
     Ok(())
 }
@@ -198,7 +189,7 @@ fn variables(
 ) -> Vec<u8> {
     let mut v = Vec::with_capacity(key_name.len() + algorithm_name.len() + 22 + other.len());
     v.extend_from_slice(key_name);
-    v.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    v.extend_from_slice(&class::ANY.to_be_bytes());
     v.extend_from_slice(&0u32.to_be_bytes());
     v.extend_from_slice(algorithm_name);
     v.extend_from_slice(&time_signed.to_be_bytes()[2..]);
@@ -228,7 +219,11 @@ impl Reply<'_> {
     /// answer can leave room for it.
     pub fn record_len(&self) -> usize {
         let mac = self.key.map_or(0, |k| k.algorithm().mac_len());
-        let other = if self.error == BADTIME { 6 } else { 0 };
+        let other = if self.error == tsig_error::BADTIME {
+            6
+        } else {
+            0
+        };
         self.request.key_name.len() + 10 + self.request.algorithm_name.len() + 16 + mac + other
     }
 
@@ -244,7 +239,7 @@ impl Reply<'_> {
         let id = u16::from_be_bytes([header[0], header[1]]);
         // BADTIME: the request's time signed, gslb's time in Other Data,
         // so the client can see the skew (RFC 8945 §5.2.3).
-        let (time_signed, other) = if self.error == BADTIME {
+        let (time_signed, other) = if self.error == tsig_error::BADTIME {
             (
                 self.request.time_signed,
                 self.now.to_be_bytes()[2..].to_vec(),
@@ -272,8 +267,8 @@ impl Reply<'_> {
         let mac: &[u8] = mac.as_ref().map_or(&[], |tag| tag.as_ref());
         response[10..12].copy_from_slice(&arcount.to_be_bytes());
         response.extend_from_slice(&request.key_name);
-        response.extend_from_slice(&TYPE_TSIG.to_be_bytes());
-        response.extend_from_slice(&CLASS_ANY.to_be_bytes());
+        response.extend_from_slice(&rtype::TSIG.to_be_bytes());
+        response.extend_from_slice(&class::ANY.to_be_bytes());
         response.extend_from_slice(&0u32.to_be_bytes());
         let rdlength = request.algorithm_name.len() + 16 + mac.len() + other.len();
         response.extend_from_slice(&(rdlength as u16).to_be_bytes());
@@ -310,8 +305,8 @@ pub(crate) fn sign_request(message: &mut Vec<u8>, key: &Key, time_signed: u64) {
     let arcount = u16::from_be_bytes([message[10], message[11]]) + 1;
     message[10..12].copy_from_slice(&arcount.to_be_bytes());
     message.extend_from_slice(key.name().wire());
-    message.extend_from_slice(&TYPE_TSIG.to_be_bytes());
-    message.extend_from_slice(&CLASS_ANY.to_be_bytes());
+    message.extend_from_slice(&rtype::TSIG.to_be_bytes());
+    message.extend_from_slice(&class::ANY.to_be_bytes());
     message.extend_from_slice(&0u32.to_be_bytes());
     let algorithm = key.algorithm().wire();
     message.extend_from_slice(&((algorithm.len() + 16 + mac.len()) as u16).to_be_bytes());

@@ -9,7 +9,8 @@
 //! them all against one snapshot load, and sends the answers with one
 //! `sendmmsg`, as gdnsd and Knot do: two system calls per batch instead of
 //! two per query, and no lock, allocation or async runtime per packet.
-//! With `server.rate_limit`, every answer passes [`super::rrl`] before it
+//! Each datagram takes the [request path](super::request); with
+//! `server.rate_limit`, every answer then passes [`crate::rrl::response`] before it
 //! is queued for sending.
 
 use std::{
@@ -31,11 +32,11 @@ use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmm
 use socket2::{Domain, Protocol, Socket, Type};
 use tracing::{debug, warn};
 
-use super::answer::{Responder, Transport};
-use super::rrl;
-use super::signed;
-use super::update::{self, ReplyTo, UpdateQueue};
+use super::answer::Responder;
+use super::request::{self, Handled, Transport};
+use super::update::{ReplyTo, UpdateQueue};
 use crate::metrics::Metrics;
+use crate::rrl;
 use crate::table::SnapshotCell;
 
 /// Largest query read; anything longer is cut and answered FORMERR. Real
@@ -210,26 +211,28 @@ fn serve(
                 continue; // cannot be answered; likely spoofed
             }
             let packet = &batch.queries[i][..len];
-            if update::is_update(packet) {
-                if let Some(socket) = &reply_socket {
-                    let socket = socket.clone();
-                    updates.submit(packet, peer.ip(), ReplyTo::Udp { socket, peer });
-                }
-                continue;
-            }
             let out = &mut batch.responses[replies];
-            let outcome = signed::answer(
+            let outcome = match request::handle(
                 &mut responder,
                 &snapshot,
+                &metrics,
                 packet,
                 peer.ip(),
                 Transport::Udp,
                 out,
-            );
-            outcome.count(&metrics, &snapshot.counters);
+            ) {
+                Handled::Reply(outcome) => outcome,
+                Handled::Update => {
+                    if let Some(socket) = &reply_socket {
+                        let socket = socket.clone();
+                        updates.submit(packet, peer.ip(), ReplyTo::Udp { socket, peer });
+                    }
+                    continue;
+                }
+            };
             if outcome.replied
                 && limiter.is_none_or(|(l, now)| {
-                    rrl::admit(l, peer.ip(), &outcome, out, now, &metrics.rrl)
+                    rrl::response::admit(l, peer.ip(), &outcome.rrl(), out, now, &metrics.rrl)
                 })
             {
                 batch.peers[replies] = Some(SockaddrStorage::from(peer));

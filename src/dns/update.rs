@@ -37,13 +37,14 @@
 //! 5. The writer: NOTAUTH for a zone gslb does not serve; REFUSED for a
 //!    zone without `updates` or a key that is not one of the zone's; then
 //!    prerequisites, permission, prescan and changes
-//!    ([`crate::table::dynamic_zone`]).
+//!    ([`crate::table::ddns`]).
 //! 6. The answer waits until the state file holds the result; SERVFAIL if
 //!    it could not be written (the change is served, but would not
 //!    survive a restart; the client retries).
 
 mod refusal;
 
+use crate::iana::{rcode, rtype, tsig_error};
 use std::{
     net::{IpAddr, SocketAddr, UdpSocket},
     sync::Arc,
@@ -52,32 +53,18 @@ use std::{
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tracing::{debug, info, warn};
 
-use super::message::{self, RawRecord, TYPE_TSIG, WireName};
+use super::message::{self, RawRecord, WireName};
 use super::tsig::{self, Rejection, Signature};
 use crate::metrics::Metrics;
-use crate::metrics::updates::UpdateResult;
+use crate::metrics::ddns::UpdateResult;
 use crate::table::SnapshotCell;
-use crate::table::dynamic_zone::{Refusal, Update, UpdateRr};
+use crate::table::ddns::{Refusal, Update, UpdateRr};
 use crate::table::keyring::TsigKey;
 use crate::table::replay::{self, Admission, ReplayGuard};
 use crate::table::state_file::SavedWatch;
 use crate::table::writer::{UpdateError, UpdateOutcome, WriterHandle};
 use refusal::{Refusals, SUMMARY_INTERVAL};
 
-/// Opcode UPDATE.
-pub const OPCODE_UPDATE: u8 = 5;
-/// RCODE FORMERR.
-const FORMERR: u16 = 1;
-/// RCODE SERVFAIL.
-const SERVFAIL: u16 = 2;
-/// RCODE REFUSED.
-const REFUSED: u16 = 5;
-/// RCODE NOTAUTH.
-const NOTAUTH: u16 = 9;
-/// RR type SOA.
-const TYPE_SOA: u16 = 6;
-/// RR type OPT.
-const TYPE_OPT: u16 = 41;
 /// Verified updates waiting for the update task; more are dropped (and
 /// counted), so even a flood by a key holder costs bounded memory. Only
 /// verified updates come here.
@@ -85,14 +72,6 @@ const QUEUE: usize = 64;
 /// Verified updates handed to the writer and waiting for their write to
 /// the state file; the task takes no more from the queue meanwhile.
 const IN_FLIGHT: usize = 256;
-
-/// Whether `packet` is an UPDATE request (the transports route it here).
-#[inline]
-pub fn is_update(packet: &[u8]) -> bool {
-    packet
-        .get(2)
-        .is_some_and(|b| (b >> 3) & 0x0F == OPCODE_UPDATE)
-}
 
 /// An UPDATE request as read off the wire.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,7 +116,7 @@ pub fn parse(packet: &[u8]) -> Result<Request, Unreadable> {
     }
     let (zone, ztype, zclass, zone_end) =
         message::read_question(packet, 12).ok_or(Unreadable::FormErr { zone_end: None })?;
-    if ztype != TYPE_SOA || zclass != 1 {
+    if ztype != rtype::SOA || zclass != 1 {
         return Err(Unreadable::FormErr { zone_end: None });
     }
     let form_err = Unreadable::FormErr {
@@ -151,7 +130,7 @@ pub fn parse(packet: &[u8]) -> Result<Request, Unreadable> {
     for i in 0..adcount {
         let rr = message::read_record(packet, at).ok_or(form_err)?;
         at = rr.end();
-        if rr.rtype == TYPE_TSIG {
+        if rr.rtype == rtype::TSIG {
             // RFC 8945 §5.2: only one, and the last record.
             if i + 1 != adcount || rr.end() != packet.len() {
                 return Err(form_err);
@@ -189,7 +168,7 @@ fn section(
     for _ in 0..n {
         let rr = message::read_record(packet, *at)?;
         *at = rr.end();
-        if rr.rtype == TYPE_TSIG || rr.rtype == TYPE_OPT {
+        if rr.rtype == rtype::TSIG || rr.rtype == rtype::OPT {
             malformed.get_or_insert("a TSIG or OPT record outside the additional section");
             continue;
         }
@@ -328,9 +307,11 @@ impl UpdateQueue {
     pub fn submit(&self, packet: &[u8], client: IpAddr, reply: ReplyTo) {
         let Some(front) = &self.front else {
             let answer = match parse(packet) {
-                Ok(request) => Some(response(packet, Some(request.zone_end), REFUSED)),
+                Ok(request) => Some(response(packet, Some(request.zone_end), rcode::REFUSED)),
                 Err(Unreadable::Drop) => None,
-                Err(Unreadable::FormErr { zone_end }) => Some(response(packet, zone_end, FORMERR)),
+                Err(Unreadable::FormErr { zone_end }) => {
+                    Some(response(packet, zone_end, rcode::FORMERR))
+                }
             };
             reply.send(answer);
             return;
@@ -365,7 +346,7 @@ impl Front {
             Err(Unreadable::Drop) => return Checked::Silent,
             Err(Unreadable::FormErr { zone_end }) => {
                 return self.refuse(client, udp, "", UpdateResult::FormErr, || {
-                    response(packet, zone_end, FORMERR)
+                    response(packet, zone_end, rcode::FORMERR)
                 });
             }
         };
@@ -378,9 +359,9 @@ impl Front {
                 .iter()
                 .any(|z| z.origin.wire() == &*request.zone);
             let (rcode, result) = if served {
-                (REFUSED, UpdateResult::Unsigned)
+                (rcode::REFUSED, UpdateResult::Unsigned)
             } else {
-                (NOTAUTH, UpdateResult::NotAuth)
+                (rcode::NOTAUTH, UpdateResult::NotAuth)
             };
             // Counted against the limit before parsing already.
             let udp = udp && arcount != Some(0);
@@ -396,13 +377,15 @@ impl Front {
         let key = match (verified, key) {
             (Ok(()), Some(key)) => key,
             (verified, key) => {
-                let rejection = verified.err().unwrap_or(Rejection::Tsig(tsig::BADKEY));
+                let rejection = verified
+                    .err()
+                    .unwrap_or(Rejection::Tsig(tsig_error::BADKEY));
                 let label = key
                     .as_ref()
                     .map_or("unknown".to_owned(), |k| k.name().to_string());
                 let (rcode, result, error) = match rejection {
-                    Rejection::FormErr => (FORMERR, UpdateResult::FormErr, 0),
-                    Rejection::Tsig(error) => (NOTAUTH, result_of_tsig(error), error),
+                    Rejection::FormErr => (rcode::FORMERR, UpdateResult::FormErr, 0),
+                    Rejection::Tsig(error) => (rcode::NOTAUTH, result_of_tsig(error), error),
                 };
                 return self.refuse(client, udp, &label, result, || {
                     let mut out = response(packet, zone_end, rcode);
@@ -437,7 +420,7 @@ impl Front {
             Err(why) => {
                 debug!(%client, key = %label, why, "malformed signed update");
                 return self.refuse(client, udp, &label, UpdateResult::FormErr, || {
-                    signed(FORMERR, 0)
+                    signed(rcode::FORMERR, 0)
                 });
             }
         };
@@ -459,12 +442,12 @@ impl Front {
             }
             Admission::Replay => {
                 return self.refuse(client, udp, &label, UpdateResult::Replay, || {
-                    signed(NOTAUTH, tsig::BADTIME)
+                    signed(rcode::NOTAUTH, tsig_error::BADTIME)
                 });
             }
             Admission::Full => {
                 return self.refuse(client, udp, &label, UpdateResult::Refused, || {
-                    signed(REFUSED, 0)
+                    signed(rcode::REFUSED, 0)
                 });
             }
         }
@@ -497,7 +480,7 @@ impl Front {
                 .note(request.client, &label, UpdateResult::Dropped);
             if !job.reply.is_udp() {
                 // A TCP client waits for an answer; tell it to retry.
-                let answer = request.signed_response(SERVFAIL);
+                let answer = request.signed_response(rcode::SERVFAIL);
                 job.reply.send(Some(answer));
             }
         }
@@ -617,11 +600,11 @@ async fn finish(
     };
     let (mut rcode, mut result) = match &outcome.result {
         Ok(_) => (0, UpdateResult::Ok),
-        Err(UpdateError::NotAuth) => (NOTAUTH, UpdateResult::NotAuth),
-        Err(UpdateError::Unsigned) => (REFUSED, UpdateResult::Unsigned),
-        Err(UpdateError::Refused(_)) => (REFUSED, UpdateResult::Refused),
+        Err(UpdateError::NotAuth) => (rcode::NOTAUTH, UpdateResult::NotAuth),
+        Err(UpdateError::Unsigned) => (rcode::REFUSED, UpdateResult::Unsigned),
+        Err(UpdateError::Refused(_)) => (rcode::REFUSED, UpdateResult::Refused),
         Err(UpdateError::Rejected(refusal)) => (refusal.rcode(), result_of_refusal(*refusal)),
-        Err(UpdateError::Stopped) => (SERVFAIL, UpdateResult::Dropped),
+        Err(UpdateError::Stopped) => (rcode::SERVFAIL, UpdateResult::Dropped),
     };
     let request = &job.request;
     let key = request.key.name().to_string();
@@ -629,7 +612,7 @@ async fn finish(
     let client = request.client;
     match (&outcome.result, &durable) {
         (_, Err(error)) => {
-            (rcode, result) = (SERVFAIL, UpdateResult::Unsaved);
+            (rcode, result) = (rcode::SERVFAIL, UpdateResult::Unsaved);
             warn!(%client, zone, key, %error, "update not saved to the state file: answered SERVFAIL");
         }
         (Ok(changed), Ok(())) => info!(%client, zone, key, changed, "update applied"),
@@ -682,9 +665,9 @@ fn message_name(wire: &[u8]) -> String {
 /// The metric result of a TSIG error.
 fn result_of_tsig(error: u16) -> UpdateResult {
     match error {
-        tsig::BADSIG => UpdateResult::BadSig,
-        tsig::BADTIME => UpdateResult::BadTime,
-        tsig::BADTRUNC => UpdateResult::BadTrunc,
+        tsig_error::BADSIG => UpdateResult::BadSig,
+        tsig_error::BADTIME => UpdateResult::BadTime,
+        tsig_error::BADTRUNC => UpdateResult::BadTrunc,
         _ => UpdateResult::BadKey,
     }
 }

@@ -32,7 +32,7 @@
 //! item: items for the same subject collapse to the last one (the user's
 //! final word), at most [`MAX_ASSUMPTIONS`] are taken, each item's changes
 //! are applied to the copy-on-write health in one pass
-//! ([`SetOverrides::with_many`](crate::table::health::SetOverrides::with_many)),
+//! ([`SetOverrides::with_many`](crate::table::liveness::SetOverrides::with_many)),
 //! and the trace lists the first [`MAX_LISTED_SETS`] sets an item changed
 //! with their count, not all of them.
 
@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::name::Name;
 use crate::table::Table;
-use crate::table::health::{Health, Override};
+use crate::table::liveness::{Liveness, Override};
 
 /// Most items in one `assume` list.
 pub const MAX_ASSUMPTIONS: usize = 32;
@@ -154,9 +154,9 @@ fn parse_item(item: &str) -> Result<Assumption, AssumeError> {
 /// is not touched: the result is a private copy-on-write copy.
 pub fn apply(
     table: &Table,
-    health: &Health,
+    health: &Liveness,
     assumptions: &[Assumption],
-) -> Result<(Health, Vec<AssumedChange>), AssumeError> {
+) -> Result<(Liveness, Vec<AssumedChange>), AssumeError> {
     let mut health = health.clone();
     let mut changes = Vec::with_capacity(assumptions.len());
     for a in assumptions {
@@ -171,7 +171,7 @@ pub fn apply(
 
 fn assume_target(
     table: &Table,
-    health: &mut Health,
+    health: &mut Liveness,
     a: &Assumption,
     addr: IpAddr,
 ) -> Result<AssumedChange, AssumeError> {
@@ -216,7 +216,7 @@ fn assume_target(
 
 fn assume_sets(
     table: &Table,
-    health: &mut Health,
+    health: &mut Liveness,
     a: &Assumption,
 ) -> Result<AssumedChange, AssumeError> {
     let one_record = a.subject.split_once('/').and_then(|(record, set)| {

@@ -40,7 +40,7 @@ use crate::name::Name;
 use crate::select::{
     self, Choice, Narrowed, NoAnswer, Observer, Rule, Scratch, geo_match, select_observed,
 };
-use crate::table::health::{Health, Override};
+use crate::table::liveness::{Liveness, Override};
 use crate::table::{Family, Lookup, NO_PROBE, Probe, Record, Set, Snapshot};
 use assume::{AssumedChange, Assumption};
 
@@ -181,9 +181,9 @@ pub struct Trace {
     /// Why the answer is NODATA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nodata: Option<String>,
-    /// No set was healthy, so health is ignored (rule 6).
+    /// No set was healthy, so health is ignored (the fail-open rule).
     pub failed_open: bool,
-    /// The sets rule 5 picks from, with their chances.
+    /// The sets the weight rule picks from, with their chances.
     pub candidates: Vec<Candidate>,
     /// Most addresses per answer.
     pub answers: u16,
@@ -236,9 +236,9 @@ pub struct SetVerdict {
     /// Override in force (assumptions included).
     #[serde(rename = "override")]
     pub override_state: Override,
-    /// Targets of the queried family (rule 1).
+    /// Targets of the queried family (the family rule).
     pub targets: Vec<TargetVerdict>,
-    /// Has a target DNS may answer (rule 2).
+    /// Has a target DNS may answer (the health rule).
     pub healthy: bool,
     /// Drained by an override: never answers.
     pub drained: bool,
@@ -281,7 +281,7 @@ pub struct Step {
     pub sets: Vec<String>,
 }
 
-/// A set rule 5 may pick.
+/// A set the weight rule may pick.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
     /// Set id.
@@ -557,12 +557,12 @@ fn level_name(level: u8) -> &'static str {
     }
 }
 
-/// The candidates left after rule 4, with rule 5's chances.
+/// The candidates left after the geo rule, with the weight rule's chances.
 fn candidates(
     record: &Record,
     degraded_ttl: u32,
     family: Family,
-    health: &Health,
+    health: &Liveness,
     rec: &Recorder<'_>,
 ) -> Vec<Candidate> {
     let shares = select::weight_shares(&record.sets, &rec.left);
@@ -592,7 +592,7 @@ fn candidates(
 fn target_shares(
     set: &Set,
     family: Family,
-    health: &Health,
+    health: &Liveness,
     failed_open: bool,
     answers: u16,
 ) -> Vec<TargetShare> {
@@ -622,7 +622,7 @@ fn target_shares(
 fn sample(
     record: &Record,
     family: Family,
-    health: &Health,
+    health: &Liveness,
     client: &Location,
     count: u32,
 ) -> Samples {
@@ -688,7 +688,7 @@ fn describe_location(
 fn verdict(
     snap: &Snapshot,
     board: Option<&StatusBoard>,
-    health: &Health,
+    health: &Liveness,
     set: &Set,
     family: Family,
     client: &Location,
@@ -757,7 +757,7 @@ fn quorum_note(
 fn probe_state(
     snap: &Snapshot,
     board: Option<&StatusBoard>,
-    health: &Health,
+    health: &Liveness,
     set: &Set,
     probe: u32,
     addr: IpAddr,

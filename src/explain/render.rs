@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Located, SetVerdict, Trace};
-use crate::table::health::Override;
+use crate::table::liveness::Override;
 
 /// Width of the left-hand labels.
 const LABEL: usize = 10;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::table::compile::table_from_yaml;
-use crate::table::health::{ProbeBits, SetOverrides};
+use crate::table::liveness::{ProbeBits, SetOverrides};
 
 const YAML: &str = r#"
 server: { dns_listen: ["127.0.0.1:0"] }
@@ -51,10 +51,10 @@ fn snapshot() -> Snapshot {
     let db = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geoip/test-city.mmdb");
     Snapshot {
         generation: 3,
-        health: Health {
+        health: Liveness {
             probes: ProbeBits::all_up(table.probes.len()),
             overrides: SetOverrides::none(table.set_count as usize),
-            ..Health::default()
+            ..Liveness::default()
         },
         table,
         counters: Default::default(),

@@ -7,12 +7,11 @@
 //! so the size computed at load time and the bytes written agree (a test
 //! there pins one against the other).
 
+use crate::iana::HEADER_LEN;
 use std::net::IpAddr;
 
 use crate::name::{Name, suffix_at};
 
-/// Bytes of a DNS message header (RFC 1035 §4.1.1).
-const HEADER_LEN: usize = 12;
 /// Bytes of a record in front of its RDATA when the owner is a pointer:
 /// owner 2, type 2, class 2, TTL 4, RDLENGTH 2.
 pub const RR_HEAD_LEN: usize = 12;

@@ -7,7 +7,7 @@ use rand::{Rng, RngExt};
 
 use crate::geo::Location;
 use crate::model::{Fallback, GeoScope};
-use crate::table::health::Health;
+use crate::table::liveness::Liveness;
 use crate::table::{Family, Record, Set, Target};
 
 #[cfg(test)]
@@ -25,7 +25,7 @@ pub struct Scratch {
 pub struct Choice<'t> {
     /// The chosen set.
     pub set: &'t Set,
-    /// No set was healthy, so health was ignored (rule 6).
+    /// No set was healthy, so health was ignored (the fail-open rule).
     pub failed_open: bool,
     /// Where the per-query rotation of the set's targets starts.
     pub rotation: usize,
@@ -37,7 +37,7 @@ impl<'t> Choice<'t> {
     pub fn targets<'a>(
         &'a self,
         family: Family,
-        health: &'a Health,
+        health: &'a Liveness,
         limit: u16,
     ) -> impl Iterator<Item = &'a Target> + 'a
     where
@@ -55,7 +55,7 @@ impl<'t> Choice<'t> {
 /// Why no set answers; either way the answer is NODATA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NoAnswer {
-    /// No set has targets of the queried family (rule 1).
+    /// No set has targets of the queried family (the family rule).
     NoTargets,
     /// Every set that could answer is drained by an operator (drain rule).
     Drained,
@@ -64,9 +64,9 @@ pub enum NoAnswer {
 /// A rule of [`select`], as reported to an [`Observer`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Rule {
-    /// Rule 1: sets with targets of the queried family.
+    /// The family rule: sets with targets of the queried family.
     Family,
-    /// Rule 7 (`fallback: none`): the sets whose geo matches the client at
+    /// The residency rule (`fallback: none`): the sets whose geo matches the client at
     /// `level` ([`geo_match`]); 0 means none matched and all stay.
     Residency {
         /// How specifically the kept sets match.
@@ -74,21 +74,21 @@ pub enum Rule {
     },
     /// The drain rule: sets an operator drained are gone.
     Drain,
-    /// Rule 2, or rule 6 when `failed_open`.
+    /// The health rule, or the fail-open rule when `failed_open`.
     Health {
         /// No set was healthy, so all stayed.
         failed_open: bool,
     },
-    /// Rule 3: the sets of the lowest priority value.
+    /// The priority rule: the sets of the lowest priority value.
     Priority {
         /// That value.
         tier: u32,
     },
-    /// Rule 4.
+    /// The geo rule.
     Location(Narrowed),
 }
 
-/// How rule 4 narrowed the sets.
+/// How the geo rule narrowed the sets.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Narrowed {
     /// Kept the sets whose geo matches at `level` ([`geo_match`]).
@@ -127,7 +127,7 @@ impl Observer for Unobserved {}
 ///
 /// The drain rule: a set an operator drained (override `down`) never
 /// answers, not even when failing open. It is removed after rules 1 and 7
-/// and before health is looked at, so rule 6 fails open among the sets
+/// and before health is looked at, so the fail-open rule fails open among the sets
 /// that are not drained, and when every remaining set is drained the answer
 /// is NODATA ([`NoAnswer::Drained`]). With residency, a client whose own
 /// region's sets are all drained gets NODATA rather than an answer from
@@ -136,7 +136,7 @@ impl Observer for Unobserved {}
 pub fn select<'t, R: Rng + ?Sized>(
     record: &'t Record,
     family: Family,
-    health: &Health,
+    health: &Liveness,
     client: &Location,
     rng: &mut R,
     scratch: &mut Scratch,
@@ -160,7 +160,7 @@ pub fn select<'t, R: Rng + ?Sized>(
 pub fn select_observed<'t, R: Rng + ?Sized, O: Observer>(
     record: &'t Record,
     family: Family,
-    health: &Health,
+    health: &Liveness,
     client: &Location,
     rng: &mut R,
     scratch: &mut Scratch,
@@ -169,7 +169,7 @@ pub fn select_observed<'t, R: Rng + ?Sized, O: Observer>(
     let sets = &record.sets;
     let cands = &mut scratch.candidates;
     cands.clear();
-    // Rule 1: only sets with targets of the queried family.
+    // The family rule: only sets with targets of the queried family.
     cands.extend(
         sets.iter()
             .enumerate()
@@ -181,7 +181,7 @@ pub fn select_observed<'t, R: Rng + ?Sized, O: Observer>(
         return Err(NoAnswer::NoTargets);
     }
     let set = |i: &u32| &sets[*i as usize];
-    // Rule 7: residency narrows by geo before health and priority.
+    // The residency rule: residency narrows by geo before health and priority.
     if record.fallback == Fallback::None {
         let level = keep_best_geo_match(sets, cands, client);
         observer.rule(Rule::Residency { level }, cands);
@@ -192,21 +192,21 @@ pub fn select_observed<'t, R: Rng + ?Sized, O: Observer>(
     if cands.is_empty() {
         return Err(NoAnswer::Drained);
     }
-    // Rule 2, and rule 6 when nothing is healthy.
+    // The health rule, and the fail-open rule when nothing is healthy.
     let healthy = |i: &u32| health.any_up(set(i), health.targets(set(i), family));
     let failed_open = !cands.iter().any(healthy);
     if !failed_open {
         cands.retain(healthy);
     }
     observer.rule(Rule::Health { failed_open }, cands);
-    // Rule 3: the lowest priority value among what is left.
+    // The priority rule: the lowest priority value among what is left.
     let top = cands.iter().map(|i| set(i).priority).min().unwrap_or(0);
     cands.retain(|i| set(i).priority == top);
     observer.rule(Rule::Priority { tier: top }, cands);
-    // Rule 4.
+    // The geo rule.
     let by = narrow_by_location(sets, cands, client);
     observer.rule(Rule::Location(by), cands);
-    // Rule 5.
+    // The weight rule.
     let chosen = set(&pick_weighted(sets, cands, rng));
     let rotation = rng.random_range(0..health.targets(chosen, family).len().max(1));
     Ok(Choice {
@@ -247,7 +247,7 @@ fn keep_best_geo_match(sets: &[Set], cands: &mut Vec<u32>, client: &Location) ->
     best
 }
 
-/// Rule 4: best geo match; else the nearest located set; else the sets with
+/// The geo rule: best geo match; else the nearest located set; else the sets with
 /// no geo; else all. Returns which of these applied.
 fn narrow_by_location(sets: &[Set], cands: &mut Vec<u32>, client: &Location) -> Narrowed {
     let level = keep_best_geo_match(sets, cands, client);
@@ -268,7 +268,7 @@ fn narrow_by_location(sets: &[Set], cands: &mut Vec<u32>, client: &Location) -> 
     Narrowed::All
 }
 
-/// Probability that rule 5 picks each of `cands` (indexes into `sets`), in
+/// Probability that the weight rule picks each of `cands` (indexes into `sets`), in
 /// the order given: weight over the total, or equal shares when every
 /// weight is 0, exactly as `pick_weighted` draws.
 pub fn weight_shares<'a>(sets: &'a [Set], cands: &'a [u32]) -> impl Iterator<Item = f64> + 'a {
@@ -285,7 +285,7 @@ pub fn weight_shares<'a>(sets: &'a [Set], cands: &'a [u32]) -> impl Iterator<Ite
     })
 }
 
-/// Rule 5: a set at random in proportion to weight; weight-0 sets only
+/// The weight rule: a set at random in proportion to weight; weight-0 sets only
 /// when every remaining set has weight 0. `cands` is never empty here.
 fn pick_weighted<R: Rng + ?Sized>(sets: &[Set], cands: &[u32], rng: &mut R) -> u32 {
     let total: u64 = cands

@@ -6,7 +6,7 @@ use rand::{SeedableRng, rngs::SmallRng};
 
 use super::*;
 use crate::geo::{Continent, Coordinates, Country, Subdivision};
-use crate::table::health::{Override, ProbeBits};
+use crate::table::liveness::{Override, ProbeBits};
 use crate::table::{Table, compile::table_from_yaml};
 
 const YAML: &str = r#"
@@ -54,7 +54,7 @@ records:
 /// A table and a health state that tests change.
 struct Fixture {
     table: Arc<Table>,
-    health: Health,
+    health: Liveness,
     rng: SmallRng,
     scratch: Scratch,
 }
@@ -62,10 +62,10 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let table = table_from_yaml(YAML);
-        let health = Health {
+        let health = Liveness {
             probes: ProbeBits::all_up(table.probes.len()),
-            overrides: crate::table::health::SetOverrides::none(table.set_count as usize),
-            ..Health::default()
+            overrides: crate::table::liveness::SetOverrides::none(table.set_count as usize),
+            ..Liveness::default()
         };
         Self {
             table,
@@ -551,7 +551,7 @@ fn answers_limit_cuts_targets() {
     );
     let table = table_from_yaml(&yaml);
     let record = &table.records[0];
-    let health = Health::default();
+    let health = Liveness::default();
     let mut rng = SmallRng::seed_from_u64(1);
     let choice = select(
         record,

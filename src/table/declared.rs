@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use super::Table;
-use super::health::{Override, SetOverrides};
+use super::liveness::{Override, SetOverrides};
 use super::overrides::{ListedOverride, OverrideSource, set_index};
 use crate::metrics::overrides::Forced;
 use crate::model::{FileOverride, OverrideState};

@@ -11,8 +11,8 @@ use std::{collections::HashMap, sync::Arc};
 
 use ring::hmac;
 
-pub use crate::model::update::TsigAlgorithm;
-use crate::model::update::{DEFAULT_MAX_FUDGE, UpdatePolicy};
+pub use crate::model::ddns::TsigAlgorithm;
+use crate::model::ddns::{DEFAULT_MAX_FUDGE, UpdatePolicy};
 use crate::name::Name;
 
 /// A TSIG key with its secret loaded into the HMAC implementation.

@@ -9,11 +9,10 @@
 
 pub mod clock;
 pub(crate) mod compile;
+pub mod ddns;
 pub mod declared;
-pub mod dynamic;
-pub mod dynamic_zone;
-pub mod health;
 pub mod keyring;
+pub mod liveness;
 pub mod overrides;
 pub mod replay;
 pub mod resolved;
@@ -37,7 +36,7 @@ use crate::metrics::{Metrics, TableCounters};
 use crate::model::{Fallback, GeoScope, HealthCheck};
 use crate::name::Name;
 use crate::rrl::RateLimiter;
-use health::Health;
+use liveness::Liveness;
 
 pub use compile::compile;
 use rrset::{RrSet, RrSets};
@@ -325,7 +324,7 @@ pub struct Snapshot {
     /// Where this table's query counters are.
     pub counters: Arc<TableCounters>,
     /// Probe results and overrides.
-    pub health: Health,
+    pub health: Liveness,
     /// GeoIP database, if configured.
     pub geo: Option<Arc<GeoDb>>,
     /// Largest UDP response to EDNS clients.
@@ -335,7 +334,7 @@ pub struct Snapshot {
     pub rate_limiter: Option<Arc<RateLimiter>>,
     /// Records added by dynamic updates, over `table`; shared between
     /// snapshots until an update changes them.
-    pub dynamic: Arc<dynamic::Dynamic>,
+    pub dynamic: Arc<ddns::published::Dynamic>,
 }
 
 impl std::fmt::Debug for Snapshot {

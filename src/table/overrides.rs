@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::health::{Override, SetOverrides};
+use super::liveness::{Override, SetOverrides};
 use super::shared::version::{Clock, Version, now_ms};
 use super::shared::{MAX_CLOCK_AHEAD, TOMBSTONE_TTL};
 use super::{Lookup, Table, writer::OverrideError};

@@ -36,7 +36,7 @@ use base64::Engine as _;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
-use crate::model::update::MAX_MAX_FUDGE;
+use crate::model::ddns::MAX_MAX_FUDGE;
 use crate::name::Name;
 
 /// Most MACs remembered per key: at the default fudge of 300 s a key may

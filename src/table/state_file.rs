@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
-use super::dynamic_zone::saved::SavedZone;
+use super::ddns::saved::SavedZone;
 use super::overrides::OverrideEntry;
 use super::replay::{ReplayGuard, SeenMac, unix_now};
 
@@ -309,7 +309,7 @@ impl Saver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::health::Override;
+    use crate::table::liveness::Override;
 
     fn entry() -> OverrideEntry {
         OverrideEntry {

@@ -3,6 +3,7 @@
 //! delegations with their glue resolved once, so a referral is written
 //! without a single lookup.
 
+use crate::iana::rtype;
 use std::collections::{BTreeMap, HashMap};
 
 use super::compile::{NameMap, add_name};
@@ -10,10 +11,6 @@ use super::rrset::{RrSet, RrSets};
 use super::{Cut, Glue};
 use crate::model::Zone;
 use crate::name::Name;
-
-const TYPE_A: u16 = 1;
-const TYPE_NS: u16 = 2;
-const TYPE_AAAA: u16 = 28;
 
 /// A name's static records while grouping: zone index and type -> (TTL,
 /// RDATA list).
@@ -86,7 +83,7 @@ fn cuts(zones: &[Zone], grouped: &Grouped, glue: &[Glue]) -> Vec<Cut> {
         .collect();
     let mut cuts = Vec::new();
     for (name, (zone, sets)) in grouped {
-        let Some((ttl, ns)) = sets.get(&TYPE_NS) else {
+        let Some((ttl, ns)) = sets.get(&rtype::NS) else {
             continue;
         };
         if *name == zones[usize::from(*zone)].origin {
@@ -97,7 +94,7 @@ fn cuts(zones: &[Zone], grouped: &Grouped, glue: &[Glue]) -> Vec<Cut> {
         for (k, target) in ns.iter().enumerate() {
             let k = u16::try_from(k).unwrap_or(u16::MAX);
             if let Some(target_sets) = held.get(&target[..]) {
-                for rtype in [TYPE_A, TYPE_AAAA] {
+                for rtype in [rtype::A, rtype::AAAA] {
                     if let Some((ttl, rdata)) = target_sets.get(&rtype) {
                         addresses.push((k, rrset(rtype, *ttl, rdata.clone())));
                     }
@@ -105,7 +102,7 @@ fn cuts(zones: &[Zone], grouped: &Grouped, glue: &[Glue]) -> Vec<Cut> {
             } else if let Some(g) = apex_glue.get(&target[..]) {
                 let v4 = g.v4.iter().map(|a| Box::from(a.octets()));
                 let v6 = g.v6.iter().map(|a| Box::from(a.octets()));
-                for (rtype, rdata) in [(TYPE_A, v4.collect()), (TYPE_AAAA, v6.collect())] {
+                for (rtype, rdata) in [(rtype::A, v4.collect()), (rtype::AAAA, v6.collect())] {
                     let rdata: Vec<Box<[u8]>> = rdata;
                     if !rdata.is_empty() {
                         addresses.push((k, rrset(rtype, zone_ttl, rdata)));
@@ -116,7 +113,7 @@ fn cuts(zones: &[Zone], grouped: &Grouped, glue: &[Glue]) -> Vec<Cut> {
         cuts.push(Cut {
             name: name.clone(),
             zone: *zone,
-            ns: rrset(TYPE_NS, *ttl, ns.clone()),
+            ns: rrset(rtype::NS, *ttl, ns.clone()),
             glue: addresses.into(),
         });
     }

@@ -23,10 +23,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use super::clock::CoarseClock;
+use super::ddns::Update;
+use super::ddns::published::Dynamic;
 use super::declared::Declared;
-use super::dynamic::Dynamic;
-use super::dynamic_zone::Update;
-use super::health::{Health, Override, ProbeBits, SetOverrides};
+use super::liveness::{Liveness, Override, ProbeBits, SetOverrides};
 use super::overrides::{ListedOverride, OverrideBook, OverrideMeta};
 use super::replay::{self, ReplayGuard};
 use super::resolved::{AliasBook, HostAddrs};
@@ -41,9 +41,9 @@ use crate::model::{HealthQuorum, Peering, RateLimit};
 use crate::name::Name;
 use crate::rrl::RateLimiter;
 
-mod updates;
+mod ddns;
 
-pub use updates::UpdateError;
+pub use ddns::UpdateError;
 
 /// Requests to the writer.
 #[derive(Debug)]
@@ -326,13 +326,13 @@ pub struct Writer {
     /// Writes the state file, when there is one.
     saver: Option<Saver>,
     /// Records added by RFC 2136 updates, and the zones' serials.
-    updates: updates::DynamicState,
+    updates: ddns::DynamicState,
     /// MACs of accepted signed updates; the update path records them, the
     /// writer saves them with the records.
     replay: ReplayGuard,
     /// What queries see of them, built for `table`; shared by snapshots.
     dynamic: Arc<Dynamic>,
-    health: Health,
+    health: Liveness,
     generation: u64,
     rx: mpsc::Receiver<Command>,
     /// Tells the prober which probes exist after every reload.
@@ -374,7 +374,7 @@ impl Writer {
             contested: false,
         });
         let declared = Declared::new(&loaded.config.overrides);
-        let health = Health {
+        let health = Liveness {
             probes,
             contested,
             overrides: declared.apply(&table, SetOverrides::none(table.set_count as usize)),
@@ -425,7 +425,7 @@ impl Writer {
             declared: Declared::default(),
             listed: watch::channel(Arc::from(Vec::new())).0,
             saver: None,
-            updates: updates::DynamicState::default(),
+            updates: ddns::DynamicState::default(),
             replay: ReplayGuard::default(),
             dynamic: Arc::default(),
             health,
@@ -637,7 +637,7 @@ impl Writer {
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
         self.take_declared(declared, &declared_inactive_before);
         let (probes, contested) = self.vote();
-        self.health = Health {
+        self.health = Liveness {
             probes,
             contested,
             overrides: self.effective_overrides(),

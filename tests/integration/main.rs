@@ -1,49 +1,29 @@
 //! Integration tests: the real server on loopback sockets, queried by real
 //! DNS clients (raw hickory-proto messages, hickory-resolver and `dig`).
+//!
+//! * `dns/`: what resolvers see: answers, geo, glue, static records,
+//!   delegation, hostname targets, malformed input, rate limiting, TCP.
+//! * `ddns/`: RFC 2136 updates under attack.
+//! * `acme/`: certificates by ACME DNS-01 with pebble and certbot.
+//! * `ops/`: what operators touch: the admin API, the CLI, health checks,
+//!   reloads, drains, explain, the status page, the dashboard, the peer group.
+//! * `docs/`: the README's commands, run.
+//! * `support/`: no tests: the harness, child processes, backends, the
+//!   browser, the DNS tree, ACME and update clients the tests share.
 
 mod acme;
-mod acme_e2e;
-mod acme_gslb;
-mod admin;
-mod admin_abuse;
-mod admin_tls;
-mod alias;
-mod backend;
-mod bounded_input;
-mod browser;
-mod cli;
-mod dashboard;
-mod declared_overrides;
-mod delegation;
-mod deploy;
-mod dig;
+mod ddns;
 mod dns;
-mod dns_tree;
-mod dns_update;
-mod drain;
-mod explain;
-mod geo;
-mod glue;
-mod harness;
-mod health;
-mod malformed;
-mod peers;
-mod process;
-mod readme;
-mod reload;
-mod rrl;
-mod statics;
-mod status_page;
-mod tcp_limits;
-mod update_attack;
-mod update_client;
+mod docs;
+mod ops;
+mod support;
 
 /// Under `GSLB_REQUIRE_TOOLS=1` (`.ci/run`) every integration test runs: a
 /// tool `build.rs` did not find fails here instead of leaving its tests
 /// ignored.
 #[test]
 fn required_tools_are_installed() {
-    harness::check_required_tools(&[
+    support::harness::check_required_tools(&[
         "dig",
         "nsupdate",
         "curl",

@@ -11,7 +11,7 @@ mod apt_sources;
 mod cluster;
 mod events;
 #[allow(dead_code, unreachable_pub)]
-#[path = "../integration/harness.rs"]
+#[path = "../integration/support/harness.rs"]
 mod harness;
 mod image;
 mod multi;

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{Checker, DEFAULT_DEGRADED_TTL, DEFAULT_TTL, MAX_TTL, updates};
+use super::{Checker, DEFAULT_DEGRADED_TTL, DEFAULT_TTL, MAX_TTL, ddns};
 use crate::config::raw::RawZone;
 use crate::model::ns_answer::nameservers_response_len;
 use crate::model::{Soa, Zone};
@@ -31,12 +31,12 @@ pub(in crate::config) fn zones(
         }
         zones.push(zone);
     }
-    let policies: Vec<(usize, &crate::model::update::UpdatePolicy)> = zones
+    let policies: Vec<(usize, &crate::model::ddns::UpdatePolicy)> = zones
         .iter()
         .enumerate()
         .filter_map(|(i, z)| Some((i, z.updates.as_ref()?)))
         .collect();
-    updates::check_keys_agree(check, &policies);
+    ddns::check_keys_agree(check, &policies);
     let origins: Vec<Name> = zones.iter().map(|z| z.origin.clone()).collect();
     for (i, zone) in zones.iter().enumerate() {
         for (ns, glue) in &zone.nameservers {
@@ -114,7 +114,7 @@ fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32)
     let updates = raw
         .updates
         .as_ref()
-        .and_then(|u| updates::updates(check, &format!("{path}.updates"), u, origin.as_ref()));
+        .and_then(|u| ddns::updates(check, &format!("{path}.updates"), u, origin.as_ref()));
     // Keep a zone whose origin parsed even if other fields did not, so its
     // records are still checked against it; the errors already fail the load.
     Some(Zone {

@@ -857,7 +857,7 @@ fn attacker() -> String {
     )
 }
 
-/// Issue 9, finding 5: another namespace's endpoints for team-a's name,
+/// Another namespace's endpoints for team-a's name,
 /// whatever their weight and TTL, are rejected naming the owner; the record
 /// keeps team-a's sets and TTL.
 #[test]
@@ -882,7 +882,7 @@ fn issue_9_another_namespace_cannot_add_a_set_to_a_name() {
     assert_eq!(convert(&objs, &scope()), c);
 }
 
-/// Issue 9, finding 5: an object created to squat a set id of a name does
+/// An object created to squat a set id of a name does
 /// not take over when the owner re-creates the object that had that set
 /// (the re-created one is younger than the squatter's): the name still
 /// belongs to the owner's namespace, which has another object for it.

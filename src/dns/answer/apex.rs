@@ -14,9 +14,10 @@
 //! data. A pointer has 14 bits: past offset 0x3FFF (very many or very long
 //! name server names, over TCP) the owner is spelled out instead.
 
+use crate::iana::rtype;
 use std::net::IpAddr;
 
-use super::{Message, Section, TYPE_NS};
+use super::{Message, Section};
 use crate::model::ns_answer::ns_rdata_len;
 pub(super) use crate::model::ns_answer::{MAX_POINTER, RR_HEAD_LEN};
 use crate::table::{NameServer, Table, Zone};
@@ -32,7 +33,7 @@ impl Message<'_, '_> {
             if self.is_full() {
                 return;
             }
-            let at = self.record_head(Section::Answer, apex, TYPE_NS, zone.ttl);
+            let at = self.record_head(Section::Answer, apex, rtype::NS, zone.ttl);
             self.ns_name(ns, apex);
             self.record_end(at);
         }

@@ -3,11 +3,9 @@
 //! only the owner is a compression pointer.
 
 use super::{Message, Section};
+use crate::iana::rtype;
 use crate::table::Snapshot;
 use crate::table::rrset::{RrSet, RrSets};
-
-/// QTYPE ANY (RFC 8482: answered with one RRset).
-const TYPE_ANY: u16 = 255;
 
 /// The RRset a query for `qtype` at `name` gets from static data, else
 /// from the dynamic layer (asked only when it holds anything at all).
@@ -18,7 +16,7 @@ pub(super) fn rrset<'s>(
     qtype: u16,
 ) -> Option<&'s RrSet> {
     let pick = |sets: &'s RrSets| match qtype {
-        TYPE_ANY => sets.first(),
+        rtype::ANY => sets.first(),
         _ => sets.get(qtype),
     };
     statics.and_then(pick).or_else(|| {
@@ -44,7 +42,7 @@ impl Message<'_, '_> {
 
     /// A CNAME answer; returns its target and the offset where the target
     /// is spelled out, for the records of the chain that follow.
-    pub(super) fn alias<'s>(&mut self, owner: u16, set: &'s RrSet) -> Option<(&'s [u8], usize)> {
+    pub(super) fn cname<'s>(&mut self, owner: u16, set: &'s RrSet) -> Option<(&'s [u8], usize)> {
         let target = set.rdata.first()?;
         let at = self.record_head(Section::Answer, owner, set.rtype, set.ttl);
         let target_at = self.out.len();

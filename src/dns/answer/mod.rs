@@ -1,6 +1,7 @@
-//! The answer engine: query bytes in, response bytes out, for one snapshot.
+//! The answer engine: a query the request path read and checked in,
+//! response bytes out, for one snapshot.
 //!
-//! This is the DNS hot path. It parses with [`wire`], looks the lower-cased
+//! This is the DNS hot path (step 4 of [`super::request`]). It looks the lower-cased
 //! name up in the table, locates the client only when the record depends on
 //! location, runs [`select`](crate::select::select), and writes the response
 //! straight into the caller's buffer. Answer names are compression pointers
@@ -8,6 +9,7 @@
 //! case without any name being rebuilt. No allocation once the buffer and
 //! the selection scratch have grown; no I/O; no logging.
 
+use crate::iana::{HEADER_LEN, class, edns_option, rcode, rtype};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 
@@ -17,56 +19,15 @@ mod apex;
 mod data;
 mod referral;
 
-use super::wire::{self, ClientSubnet, Edns, HEADER_LEN, Malformed, Query};
+use super::query::{self, ClientSubnet, Edns, Query};
 use crate::geo::{self, LocateCache};
-use crate::metrics::{self, Metrics, TableCounters};
+use crate::metrics::{Metrics, TableCounters};
 use crate::rdata::MAX_CNAME_CHAIN;
+use crate::rrl::response as rrl;
+pub use crate::rrl::response::ResponseKind;
 use crate::select::{self, Scratch};
-use crate::table::dynamic::Dynamic;
+use crate::table::ddns::published::Dynamic;
 use crate::table::{Family, Lookup, NameEntry, Snapshot, Table, Zone};
-
-/// RCODE NOERROR.
-pub const NOERROR: u16 = 0;
-/// RCODE FORMERR.
-pub const FORMERR: u16 = 1;
-/// RCODE NXDOMAIN.
-pub const NXDOMAIN: u16 = 3;
-/// RCODE NOTIMP.
-pub const NOTIMP: u16 = 4;
-/// RCODE REFUSED.
-pub const REFUSED: u16 = 5;
-/// Extended RCODE BADVERS (RFC 6891 §6.1.3).
-pub const BADVERS: u16 = 16;
-
-const TYPE_A: u16 = 1;
-const TYPE_NS: u16 = 2;
-const TYPE_CNAME: u16 = 5;
-const TYPE_SOA: u16 = 6;
-const TYPE_DS: u16 = 43;
-const TYPE_AAAA: u16 = 28;
-/// NXNAME (RFC 9824), the first of the Q and Meta-TYPEs (128-255).
-const TYPE_NXNAME: u16 = 128;
-/// TSIG (RFC 8945), the last Meta-TYPE before the transfer and mail QTYPEs.
-const TYPE_TSIG: u16 = 250;
-const TYPE_IXFR: u16 = 251;
-const TYPE_AXFR: u16 = 252;
-const TYPE_MAILB: u16 = 253;
-const TYPE_MAILA: u16 = 254;
-const TYPE_ANY: u16 = 255;
-const CLASS_IN: u16 = 1;
-/// Plain DNS over UDP (RFC 1035 §4.2.1).
-const UDP_MIN_PAYLOAD: usize = 512;
-/// A message over TCP carries a 16-bit length.
-const TCP_MAX: usize = 65_535;
-
-/// How a query arrived; it decides the response size limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// UDP: the EDNS payload size, or 512 bytes.
-    Udp,
-    /// TCP: 64 KiB.
-    Tcp,
-}
 
 /// What happened to one query, for metrics and debug logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -97,49 +58,21 @@ pub struct Outcome {
     pub question_end: u16,
     /// Where the OPT record starts in the response; 0 when it has none.
     pub opt_at: u16,
-    /// The query is TSIG-signed: nothing was written; the transport
-    /// answers it through [`super::signed`].
-    pub signed: bool,
 }
-
-/// Response classes that rate limiting counts apart, as BIND's RRL does
-/// (referrals to delegated subzones, large like the apex NS answer with
-/// glue, are counted with it as `Ns`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ResponseKind {
-    /// NOERROR with records in the answer section.
-    Answer = 0,
-    /// Apex NS answer, with glue, or a referral to a delegated subzone.
-    Ns = 1,
-    /// NOERROR without answers: the name exists but not the type.
-    NoData = 2,
-    /// NXDOMAIN.
-    NxDomain = 3,
-    /// Every other RCODE (REFUSED, FORMERR, NOTIMP, BADVERS).
-    #[default]
-    Error = 4,
-}
-
-impl ResponseKind {
-    /// Every kind, in index order.
-    pub const ALL: [Self; 5] = [
-        Self::Answer,
-        Self::Ns,
-        Self::NoData,
-        Self::NxDomain,
-        Self::Error,
-    ];
-
-    /// Its metric label.
-    pub fn label(self) -> &'static str {
-        metrics::RESPONSE_KINDS[self as usize]
-    }
-}
-
-// The metric labels are in the kinds' index order.
-const _: () = assert!(ResponseKind::ALL.len() == metrics::RESPONSE_KINDS.len());
 
 impl Outcome {
+    /// What rate limiting counts of this response.
+    #[inline]
+    pub fn rrl(&self) -> rrl::Response {
+        rrl::Response {
+            kind: self.kind,
+            qtype: self.qtype,
+            name_id: self.name_id,
+            question_end: self.question_end,
+            opt_at: self.opt_at,
+        }
+    }
+
     /// Counts the query in its zone's and its set's counters: a few
     /// relaxed atomic adds.
     #[inline]
@@ -216,10 +149,10 @@ impl Default for Responder {
 #[inline]
 fn not_a_data_query(qclass: u16, qtype: u16) -> Option<u16> {
     match qtype {
-        _ if qclass != CLASS_IN => Some(REFUSED),
-        TYPE_AXFR | TYPE_IXFR => Some(REFUSED),
-        TYPE_MAILA | TYPE_MAILB => Some(NOTIMP),
-        wire::TYPE_OPT | TYPE_NXNAME..=TYPE_TSIG => Some(FORMERR),
+        _ if qclass != class::IN => Some(rcode::REFUSED),
+        rtype::AXFR | rtype::IXFR => Some(rcode::REFUSED),
+        rtype::MAILA | rtype::MAILB => Some(rcode::NOTIMP),
+        rtype::OPT | rtype::NXNAME..=rtype::TSIG => Some(rcode::FORMERR),
         _ => None,
     }
 }
@@ -234,44 +167,22 @@ impl Responder {
         }
     }
 
-    /// Answers `packet` from `client` into `out` (cleared first). When the
-    /// outcome says `replied: false`, send nothing.
+    /// Answers the QUERY `query` (read from `packet` by the request path,
+    /// which checked its opcode and TSIG) from `client` into `out`, within
+    /// `limit` bytes: past them the response goes out with TC=1.
     pub fn respond(
         &mut self,
         snap: &Snapshot,
         packet: &[u8],
+        query: &Query,
         client: IpAddr,
-        transport: Transport,
+        limit: usize,
         out: &mut Vec<u8>,
     ) -> Outcome {
-        out.clear();
-        let query = match wire::parse(packet) {
-            Ok(query) => query,
-            Err(Malformed::Drop) => return Outcome::default(),
-            Err(Malformed::FormErr { question_end }) => {
-                return refuse(packet, question_end, 0, FORMERR, out);
-            }
-        };
-        if query.signed {
-            return Outcome {
-                signed: true,
-                ..Outcome::default()
-            };
-        }
         let q = &query.question;
-        if query.header.opcode() != 0 {
-            return refuse(packet, Some(q.end), q.qtype, NOTIMP, out);
-        }
-        let limit = match (transport, query.edns) {
-            (Transport::Tcp, _) => TCP_MAX,
-            (Transport::Udp, None) => UDP_MIN_PAYLOAD,
-            (Transport::Udp, Some(edns)) => {
-                usize::from(edns.payload.min(snap.max_udp_payload)).max(UDP_MIN_PAYLOAD)
-            }
-        };
-        let mut msg = Message::start(packet, &query, snap, limit, out);
+        let mut msg = Message::start(packet, query, snap, limit, out);
         if query.edns.is_some_and(|e| e.version > 0) {
-            return msg.finish(BADVERS, false, 0);
+            return msg.finish(rcode::BADVERS, false, 0);
         }
         if let Some(rcode) = not_a_data_query(q.qclass, q.qtype) {
             return msg.finish(rcode, false, 0);
@@ -288,15 +199,15 @@ impl Responder {
                     msg.outcome.zone = Some(zone);
                     msg.outcome.name_id = zone_name_id(zone);
                     msg.negative(&snap.table, zone, question);
-                    msg.finish(NXDOMAIN, true, 0)
+                    msg.finish(rcode::NXDOMAIN, true, 0)
                 }
-                _ => msg.finish(REFUSED, false, 0),
+                _ => msg.finish(rcode::REFUSED, false, 0),
             };
         };
         msg.outcome.zone = Some(entry.zone);
         msg.outcome.name_id = name_id(entry);
         let (rcode, authoritative, scope) =
-            self.answer(snap, &query, client, entry, question, &mut msg);
+            self.answer_chain(snap, query, client, entry, question, &mut msg);
         msg.finish(rcode, authoritative, scope)
     }
 
@@ -304,7 +215,7 @@ impl Responder {
     /// served zones (RFC 1034 §4.3.2); returns the RCODE, whether the
     /// answer is authoritative (not for a referral at the query name) and
     /// the ECS scope prefix.
-    fn answer(
+    fn answer_chain(
         &mut self,
         snap: &Snapshot,
         query: &Query,
@@ -319,18 +230,18 @@ impl Responder {
         for link in 0..=MAX_CNAME_CHAIN {
             if let Some(cut) = entry.cut.and_then(|c| table.cuts.get(c as usize)) {
                 // The parent side of a delegation holds its DS (none here).
-                let parent_side = qtype == TYPE_DS && cut.name.wire().len() == name.len();
+                let parent_side = qtype == rtype::DS && cut.name.wire().len() == name.len();
                 if parent_side {
                     msg.negative(table, entry.zone, owner);
                 } else {
                     msg.referral(cut, owner);
                 }
-                return (NOERROR, link > 0 || parent_side, 0);
+                return (rcode::NOERROR, link > 0 || parent_side, 0);
             }
             let (target, at) = match self.answer_name(snap, query, client, entry, name, owner, msg)
             {
-                Step::Done(scope) => return (NOERROR, true, scope),
-                Step::Alias { target, at } => (target, at),
+                Step::Done(scope) => return (rcode::NOERROR, true, scope),
+                Step::Cname { target, at } => (target, at),
             };
             if link == MAX_CNAME_CHAIN || at > apex::MAX_POINTER {
                 break;
@@ -343,17 +254,17 @@ impl Responder {
             let lookup = table.lookup(target);
             entry = match existing(snap, target, lookup) {
                 Some(entry) => entry,
-                // Outside every zone: the resolver follows the alias.
+                // Outside every zone: the resolver follows the CNAME.
                 None => match lookup {
                     Lookup::NxDomain(zone) => {
                         msg.negative(table, zone, owner);
-                        return (NXDOMAIN, true, 0);
+                        return (rcode::NXDOMAIN, true, 0);
                     }
                     _ => break,
                 },
             };
         }
-        (NOERROR, true, 0)
+        (rcode::NOERROR, true, 0)
     }
 
     /// Writes what one name holds for the query type: the apex's SOA or
@@ -373,28 +284,28 @@ impl Responder {
         let table = &snap.table;
         let zone = &table.zones[usize::from(entry.zone)];
         let qtype = query.question.qtype;
-        if entry.apex && (qtype == TYPE_SOA || qtype == TYPE_ANY) {
+        if entry.apex && (qtype == rtype::SOA || qtype == rtype::ANY) {
             msg.soa(entry.zone, zone, zone.ttl, Section::Answer, owner.pointer());
             return Step::Done(0);
         }
-        if entry.apex && qtype == TYPE_NS {
+        if entry.apex && qtype == rtype::NS {
             msg.nameservers(table, zone, owner.pointer());
             return Step::Done(0);
         }
         let statics = entry.statics.and_then(|i| table.statics.get(i as usize));
-        if let Some(alias) = statics.and_then(|s| s.get(TYPE_CNAME)) {
-            let Some((target, at)) = msg.alias(owner.pointer(), alias) else {
+        if let Some(cname) = statics.and_then(|s| s.get(rtype::CNAME)) {
+            let Some((target, at)) = msg.cname(owner.pointer(), cname) else {
                 return Step::Done(0);
             };
-            if qtype == TYPE_CNAME || qtype == TYPE_ANY {
+            if qtype == rtype::CNAME || qtype == rtype::ANY {
                 return Step::Done(0);
             }
-            return Step::Alias { target, at };
+            return Step::Cname { target, at };
         }
         let family = match qtype {
-            TYPE_A => Some(Some(Family::V4)),
-            TYPE_AAAA => Some(Some(Family::V6)),
-            TYPE_ANY => Some(None), // RFC 8482: one RRset, whichever family exists
+            rtype::A => Some(Some(Family::V4)),
+            rtype::AAAA => Some(Some(Family::V6)),
+            rtype::ANY => Some(None), // RFC 8482: one RRset, whichever family exists
             _ => None,
         };
         if let (Some(family), Some(index)) = (family, entry.record) {
@@ -500,7 +411,7 @@ enum Step<'s> {
     Done(u8),
     /// A CNAME was written: follow it to `target`, whose name is spelled
     /// out at offset `at` of the message.
-    Alias {
+    Cname {
         /// The canonical name, lower-cased wire form.
         target: &'s [u8],
         /// Where the CNAME's data starts in the message.
@@ -554,22 +465,17 @@ impl Owner {
     }
 }
 
-/// Writes a header-and-question-only error response.
-fn refuse(
+/// Writes a header-and-question-only error response to `header`'s
+/// message; the question is echoed when it was readable (it ends at
+/// `question_end`).
+pub(super) fn refuse(
     packet: &[u8],
+    header: query::Header,
     question_end: Option<usize>,
     qtype: u16,
     rcode: u16,
     out: &mut Vec<u8>,
 ) -> Outcome {
-    let header = wire::Header::read(packet).unwrap_or(wire::Header {
-        id: 0,
-        flags: 0,
-        qdcount: 0,
-        ancount: 0,
-        nscount: 0,
-        arcount: 0,
-    });
     out.extend_from_slice(&header.id.to_be_bytes());
     out.extend_from_slice(&response_flags(header.flags, false, false, rcode).to_be_bytes());
     out.extend_from_slice(&[0, u8::from(question_end.is_some()), 0, 0, 0, 0, 0, 0]);
@@ -658,7 +564,7 @@ impl<'o, 'q> Message<'o, 'q> {
     fn record_head_after_owner(&mut self, section: Section, rtype: u16, ttl: u32) -> usize {
         self.counts[section as usize] += 1;
         self.out.extend_from_slice(&rtype.to_be_bytes());
-        self.out.extend_from_slice(&CLASS_IN.to_be_bytes());
+        self.out.extend_from_slice(&class::IN.to_be_bytes());
         self.out.extend_from_slice(&ttl.to_be_bytes());
         self.out.extend_from_slice(&[0, 0]);
         self.out.len() - 2
@@ -674,12 +580,12 @@ impl<'o, 'q> Message<'o, 'q> {
     fn address_after_owner(&mut self, section: Section, ttl: u32, addr: IpAddr) {
         let at = match addr {
             IpAddr::V4(a) => {
-                let at = self.record_head_after_owner(section, TYPE_A, ttl);
+                let at = self.record_head_after_owner(section, rtype::A, ttl);
                 self.out.extend_from_slice(&a.octets());
                 at
             }
             IpAddr::V6(a) => {
-                let at = self.record_head_after_owner(section, TYPE_AAAA, ttl);
+                let at = self.record_head_after_owner(section, rtype::AAAA, ttl);
                 self.out.extend_from_slice(&a.octets());
                 at
             }
@@ -695,7 +601,7 @@ impl<'o, 'q> Message<'o, 'q> {
 
     /// The SOA of zone `index`, with the serial dynamic updates set.
     fn soa(&mut self, index: u16, zone: &Zone, ttl: u32, section: Section, owner: u16) {
-        let at = self.record_head(section, owner, TYPE_SOA, ttl);
+        let at = self.record_head(section, owner, rtype::SOA, ttl);
         let serial = self.dynamic.serial(index);
         // SOA data ends with serial, refresh, retry, expire, minimum.
         let split = serial.and_then(|_| zone.soa_rdata.len().checked_sub(20));
@@ -726,11 +632,11 @@ impl<'o, 'q> Message<'o, 'q> {
         let opt_len = edns.map_or(0, |_| 11 + ecs.map_or(0, |e| 8 + e.addr_len()));
         let kind = match rcode {
             // Only a referral is NOERROR without AA.
-            NOERROR if !authoritative => ResponseKind::Ns,
-            NOERROR if self.counts[Section::Answer as usize] == 0 => ResponseKind::NoData,
-            NOERROR if self.query.question.qtype == TYPE_NS => ResponseKind::Ns,
-            NOERROR => ResponseKind::Answer,
-            NXDOMAIN => ResponseKind::NxDomain,
+            rcode::NOERROR if !authoritative => ResponseKind::Ns,
+            rcode::NOERROR if self.counts[Section::Answer as usize] == 0 => ResponseKind::NoData,
+            rcode::NOERROR if self.query.question.qtype == rtype::NS => ResponseKind::Ns,
+            rcode::NOERROR => ResponseKind::Answer,
+            rcode::NXDOMAIN => ResponseKind::NxDomain,
             _ => ResponseKind::Error,
         };
         let truncated = self.out.len() + opt_len > self.limit;
@@ -770,7 +676,7 @@ impl<'o, 'q> Message<'o, 'q> {
         self.counts[Section::Additional as usize] += 1;
         let ttl = (u32::from(rcode >> 4) << 24) | (u32::from(edns.dnssec_ok) << 15);
         self.out.push(0);
-        self.out.extend_from_slice(&wire::TYPE_OPT.to_be_bytes());
+        self.out.extend_from_slice(&rtype::OPT.to_be_bytes());
         self.out
             .extend_from_slice(&self.advertised_payload.to_be_bytes());
         self.out.extend_from_slice(&ttl.to_be_bytes());
@@ -779,7 +685,8 @@ impl<'o, 'q> Message<'o, 'q> {
             Some(ecs) => {
                 let len = 4 + ecs.addr_len() as u16;
                 self.out.extend_from_slice(&(4 + len).to_be_bytes());
-                self.out.extend_from_slice(&wire::OPTION_ECS.to_be_bytes());
+                self.out
+                    .extend_from_slice(&edns_option::CLIENT_SUBNET.to_be_bytes());
                 self.out.extend_from_slice(&len.to_be_bytes());
                 self.out.extend_from_slice(&ecs.family.to_be_bytes());
                 self.out.push(ecs.source_prefix);

@@ -8,9 +8,10 @@ use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::*;
+use crate::dns::request::Transport;
 use crate::table::compile::table_from_yaml;
-use crate::table::dynamic::Dynamic;
-use crate::table::health::Health;
+use crate::table::ddns::published::Dynamic;
+use crate::table::liveness::Liveness;
 use crate::table::rrset::{RrSet, RrSets};
 
 const YAML: &str = r#"
@@ -54,7 +55,7 @@ fn snapshot_with(dynamic: Dynamic) -> Snapshot {
         generation: 1,
         table: table_from_yaml(&YAML.replace("{BIG}", &big_set)),
         counters: Default::default(),
-        health: Health::default(),
+        health: Liveness::default(),
         geo: None,
         max_udp_payload: 1232,
         rate_limiter: None,
@@ -75,13 +76,15 @@ fn query(name: &str, rtype: RecordType) -> Message {
 /// The decoded response and the outcome.
 fn respond(snap: &Snapshot, m: &Message, transport: Transport) -> (Message, Outcome) {
     let mut out = Vec::new();
-    let outcome = Responder::with_seed(1).respond(
+    let outcome = crate::dns::request::respond(
+        &mut Responder::with_seed(1),
         snap,
         &m.to_vec().unwrap(),
         "127.0.0.1".parse().unwrap(),
         transport,
         &mut out,
-    );
+    )
+    .outcome();
     assert!(outcome.replied);
     (Message::from_vec(&out).expect("response decodes"), outcome)
 }

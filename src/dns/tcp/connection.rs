@@ -1,6 +1,6 @@
 //! One DNS-over-TCP connection (RFC 7766): 2-byte length-prefixed
-//! messages, answered in order by the same [`Responder`] as UDP, its bytes
-//! written straight back.
+//! messages, each taken through the [request path](crate::dns::request)
+//! in order, as UDP's are, its bytes written straight back.
 //!
 //! Every wait has a clock: a connection with no message under way is
 //! closed after the idle timeout; once the first byte of a message has
@@ -25,9 +25,9 @@ use tokio::time::{Instant, timeout_at};
 use tokio_util::sync::CancellationToken;
 
 use super::slots::Slot;
-use crate::dns::answer::{Responder, Transport};
-use crate::dns::signed;
-use crate::dns::update::{self, ReplyTo, UpdateQueue};
+use crate::dns::answer::Responder;
+use crate::dns::request::{self, Handled, Transport};
+use crate::dns::update::{ReplyTo, UpdateQueue};
 use crate::metrics::{Metrics, tcp::Timeout};
 use crate::table::SnapshotCell;
 
@@ -124,6 +124,9 @@ pub(crate) struct Connection<S> {
     buffers: Buffers,
     /// Where UPDATE messages go; answered REFUSED without a queue.
     updates: UpdateQueue,
+    /// The message at the front of the inbox is an UPDATE, for
+    /// [`Connection::answer_update`].
+    update_next: bool,
     /// The connection's place under the caps, told when it is idle.
     slot: Option<Slot>,
     /// Cancelled when the slot is shed (never without a slot).
@@ -147,6 +150,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             metrics,
             buffers: Buffers::default(),
             updates: UpdateQueue::default(),
+            update_next: false,
             slot: None,
             shed: CancellationToken::new(),
         }
@@ -261,6 +265,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             cell,
             metrics,
             buffers,
+            update_next,
             ..
         } = self;
         let Buffers {
@@ -282,14 +287,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             let Some(packet) = rest.get(2..2 + len) else {
                 break;
             };
-            if update::is_update(packet) {
-                break; // answered by `answer_update`, which may wait
-            }
             let snapshot = snapshot.get_or_insert_with(|| cell.load());
-            let outcome = RESPONDER.with_borrow_mut(|r| {
-                signed::answer(r, snapshot, packet, *client, Transport::Tcp, response)
+            let handled = RESPONDER.with_borrow_mut(|r| {
+                request::handle(
+                    r,
+                    snapshot,
+                    metrics,
+                    packet,
+                    *client,
+                    Transport::Tcp,
+                    response,
+                )
             });
-            outcome.count(metrics, &snapshot.counters);
+            let outcome = match handled {
+                Handled::Reply(outcome) => outcome,
+                Handled::Update => {
+                    *update_next = true;
+                    break; // answered by `answer_update`, which may wait
+                }
+            };
             // A TCP answer is at most 65,535 bytes: the answer engine cuts it there.
             if let (true, Ok(n)) = (outcome.replied, u16::try_from(response.len())) {
                 outbox.extend_from_slice(&n.to_be_bytes());
@@ -301,15 +317,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Ok(consumed)
     }
 
-    /// Answers the UPDATE message at the front of the inbox, if one is
-    /// there whole, after the answers before it; true if it did.
+    /// Answers the UPDATE message at the front of the inbox, if the
+    /// request path found one there, after the answers before it; true if
+    /// it did.
     async fn answer_update(&mut self) -> bool {
+        if !std::mem::take(&mut self.update_next) {
+            return false;
+        }
         let inbox = &self.buffers.inbox;
         let Some(&[hi, lo]) = inbox.get(..2) else {
             return false;
         };
         let len = usize::from(u16::from_be_bytes([hi, lo]));
-        let Some(packet) = inbox.get(2..2 + len).filter(|p| update::is_update(p)) else {
+        let Some(packet) = inbox.get(2..2 + len) else {
             return false;
         };
         let (done, answer) = tokio::sync::oneshot::channel();

@@ -2,6 +2,7 @@
 //! `vectors.py` prints them.
 
 use super::*;
+use crate::iana::tsig_error;
 use crate::name::Name;
 use crate::table::keyring::TsigAlgorithm as Algorithm;
 
@@ -94,14 +95,14 @@ fn an_unknown_key_or_another_algorithm_is_badkey() {
     let sig = signature(update);
     assert_eq!(
         verify(update, &sig, None, TIME),
-        Err(Rejection::Tsig(BADKEY))
+        Err(Rejection::Tsig(tsig_error::BADKEY))
     );
     assert_eq!(
         verify(update, &sig, Some(&key(Algorithm::HmacSha512)), TIME),
-        Err(Rejection::Tsig(BADKEY)),
+        Err(Rejection::Tsig(tsig_error::BADKEY)),
         "the key's name with another algorithm"
     );
-    assert!(!Rejection::Tsig(BADKEY).signed());
+    assert!(!Rejection::Tsig(tsig_error::BADKEY).signed());
 }
 
 #[test]
@@ -115,7 +116,7 @@ fn any_changed_byte_or_secret_is_badsig() {
         );
         assert_eq!(
             verify(&update, &sig, Some(&other), TIME),
-            Err(Rejection::Tsig(BADSIG))
+            Err(Rejection::Tsig(tsig_error::BADSIG))
         );
         // Every byte of the signed part counts, the id excepted (the MAC
         // covers the original id).
@@ -130,7 +131,7 @@ fn any_changed_byte_or_secret_is_badsig() {
             };
             assert_eq!(
                 verify(&changed, &sig, Some(&key(algorithm)), TIME),
-                Err(Rejection::Tsig(BADSIG)),
+                Err(Rejection::Tsig(tsig_error::BADSIG)),
                 "byte {i} changed"
             );
         }
@@ -151,7 +152,7 @@ fn outside_the_fudge_is_badtime_after_the_mac() {
     for now in [TIME - 301, TIME + 301, 0] {
         assert_eq!(
             verify(update, &sig, Some(&key(*algorithm)), now),
-            Err(Rejection::Tsig(BADTIME))
+            Err(Rejection::Tsig(tsig_error::BADTIME))
         );
     }
     // A bad MAC is reported as such whatever the time.
@@ -160,9 +161,9 @@ fn outside_the_fudge_is_badtime_after_the_mac() {
     changed[last] ^= 1;
     assert_eq!(
         verify(&changed, &signature(&changed), Some(&key(*algorithm)), 0),
-        Err(Rejection::Tsig(BADSIG))
+        Err(Rejection::Tsig(tsig_error::BADSIG))
     );
-    assert!(Rejection::Tsig(BADTIME).signed());
+    assert!(Rejection::Tsig(tsig_error::BADTIME).signed());
 }
 
 #[test]
@@ -174,7 +175,7 @@ fn the_keys_max_fudge_caps_the_requests_fudge() {
     for now in [TIME + 61, TIME - 61] {
         assert_eq!(
             verify(update, &sig, Some(&strict), now),
-            Err(Rejection::Tsig(BADTIME)),
+            Err(Rejection::Tsig(tsig_error::BADTIME)),
             "the request's fudge is 300, the key takes 60"
         );
     }
@@ -201,7 +202,7 @@ fn truncated_macs_are_badtrunc_and_too_short_ones_formerr() {
     let half = truncated(update, 32);
     assert_eq!(
         verify(&half, &signature(&half), Some(&key), TIME),
-        Err(Rejection::Tsig(BADTRUNC)),
+        Err(Rejection::Tsig(tsig_error::BADTRUNC)),
         "allowed by RFC 8945 §5.2.2.1, not by gslb's policy"
     );
     let wrong = {
@@ -212,7 +213,7 @@ fn truncated_macs_are_badtrunc_and_too_short_ones_formerr() {
     };
     assert_eq!(
         verify(&wrong, &signature(&wrong), Some(&key), TIME),
-        Err(Rejection::Tsig(BADSIG)),
+        Err(Rejection::Tsig(tsig_error::BADSIG)),
         "the truncated MAC is still checked"
     );
     for len in [31, 9, 0] {
@@ -281,7 +282,7 @@ fn badkey_and_badsig_answers_carry_an_empty_mac() {
     let reply = Reply {
         request: &request,
         key: None,
-        error: BADKEY,
+        error: tsig_error::BADKEY,
         now: TIME,
     };
     reply.append_to(&mut response);
@@ -290,7 +291,7 @@ fn badkey_and_badsig_answers_carry_an_empty_mac() {
     assert!(tsig.mac.is_empty());
     assert_eq!(
         (tsig.error, tsig.key_name.clone()),
-        (BADKEY, request.key_name.clone())
+        (tsig_error::BADKEY, request.key_name.clone())
     );
 }
 
@@ -305,7 +306,7 @@ fn badtime_answers_are_signed_with_gslbs_time_in_other_data() {
     let reply = Reply {
         request: &request,
         key: Some(&key),
-        error: BADTIME,
+        error: tsig_error::BADTIME,
         now,
     };
     reply.append_to(&mut response);

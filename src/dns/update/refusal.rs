@@ -23,7 +23,7 @@ use std::{
 
 use tracing::info;
 
-use crate::metrics::updates::UpdateResult;
+use crate::metrics::ddns::UpdateResult;
 use crate::model::RateLimit;
 use crate::rrl::{RateLimiter, ResponseKey, Verdict};
 

@@ -2,10 +2,11 @@
 
 use super::*;
 use crate::dns::message::wire_name;
+use crate::iana::{opcode, rcode};
 
 /// An update for `zone` with (PRCOUNT, UPCOUNT, ADCOUNT) = `counts`.
 fn message(zone: &str, counts: [u16; 3], body: &[u8]) -> Vec<u8> {
-    let mut p = vec![0x12, 0x34, OPCODE_UPDATE << 3, 0, 0, 1];
+    let mut p = vec![0x12, 0x34, opcode::UPDATE << 3, 0, 0, 1];
     for c in counts {
         p.extend_from_slice(&c.to_be_bytes());
     }
@@ -33,7 +34,6 @@ fn reads_zone_prerequisites_and_changes() {
     body.extend_from_slice(b"\x01x\xC0\x0C\x00\xff\x00\xfe\x00\x00\x00\x00\x00\x00");
     body.extend_from_slice(&txt_add(true));
     let p = message("Global.Example.Test", [1, 1, 0], &body);
-    assert!(is_update(&p));
     let r = parse(&p).unwrap();
     assert_eq!(&*r.zone, &wire_name("global.example.test")[..]);
     let update = r.update.unwrap();
@@ -98,11 +98,11 @@ fn a_tsig_record_must_be_the_last_and_only_in_additional() {
 fn responses_echo_id_opcode_and_zone() {
     let p = message("a.test", [0, 1, 0], &txt_add(false));
     let zone_end = parse(&p).unwrap().zone_end;
-    let r = response(&p, Some(zone_end), NOTAUTH);
-    assert_eq!(&r[..4], &[0x12, 0x34, 0x80 | (OPCODE_UPDATE << 3), 9]);
+    let r = response(&p, Some(zone_end), rcode::NOTAUTH);
+    assert_eq!(&r[..4], &[0x12, 0x34, 0x80 | (opcode::UPDATE << 3), 9]);
     assert_eq!(&r[4..12], &[0, 1, 0, 0, 0, 0, 0, 0]);
     assert_eq!(&r[12..], &p[12..zone_end]);
-    assert_eq!(response(&p, None, FORMERR).len(), 12);
+    assert_eq!(response(&p, None, rcode::FORMERR).len(), 12);
 }
 
 #[test]
@@ -126,7 +126,7 @@ fn never_panics_on_mutated_updates() {
             zone_end: Some(end),
         }) = parse(&p)
         {
-            let _ = response(&p, Some(end), FORMERR);
+            let _ = response(&p, Some(end), rcode::FORMERR);
         }
     }
 }

@@ -86,7 +86,7 @@ fn builder_for(watched: IpAddr) -> (WriterHandle, mpsc::UnboundedReceiver<(bool,
     (handle, flips)
 }
 
-/// Finding 8 of issue 8: 2,000 targets that hang until their timeout need
+/// 2,000 targets that hang until their timeout need
 /// eight times the 256 slots given here. With one first-come pool every
 /// probe queued behind them (hung targets × timeout / slots, about 8 s a
 /// round), so a healthy target that stopped was noticed after about 11 s;

@@ -19,7 +19,7 @@ use std::{net::IpAddr, sync::Arc};
 
 use serde::{Deserialize, Serialize};
 
-use crate::table::dynamic_zone::saved::SharedRecord;
+use crate::table::ddns::saved::SharedRecord;
 use crate::table::overrides::OverrideEntry;
 use crate::table::replay::SeenMac;
 

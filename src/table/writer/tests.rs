@@ -487,6 +487,7 @@ fn loaded_with(config: &str, file: &str) -> Loaded {
         geo: None,
         warnings: Vec::new(),
         inputs: Inputs::default(),
+        admin_key: None,
     }
 }
 

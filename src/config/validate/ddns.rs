@@ -1,0 +1,267 @@
+//! `zones[].updates`: the keys, rules and caps of RFC 2136 dynamic updates.
+//!
+//! Secrets are read here (through [`secret::read`]), at load time, so a
+//! missing, unreadable, short or non-base64 secret file fails `check-config`
+//! and a reload with the file and field named, instead of failing every
+//! update later.
+
+use std::{collections::BTreeMap, path::Path};
+
+use base64::Engine as _;
+
+use super::Checker;
+use crate::config::raw::RawUpdates;
+use crate::config::secret;
+use crate::model::ddns::{
+    AllowRule, DEFAULT_MAX_FUDGE, DEFAULT_MAX_RECORDS_PER_KEY, DEFAULT_MAX_RRSET_BYTES,
+    DEFAULT_MAX_TTL, MAX_MAX_FUDGE, MAX_MAX_RRSET_BYTES, NamePattern, Secret, TsigAlgorithm,
+    TsigKey, UPDATABLE_TYPES, UpdatePolicy,
+};
+use crate::name::Name;
+
+/// Largest `max_ttl`: an hour; challenge and verification records are
+/// short-lived, and a long TTL keeps a removed record in caches.
+const MAX_MAX_TTL: i64 = 3600;
+/// Largest `max_records_per_key`.
+const MAX_RECORDS_PER_KEY: i64 = 100_000;
+/// Largest secret file read, bytes: a 512-bit secret is 88 base64
+/// characters.
+const MAX_SECRET_FILE: u64 = 4096;
+/// Smallest `max_rrset_bytes`: room for a few challenge records.
+const MIN_MAX_RRSET_BYTES: i64 = 512;
+
+/// Checks one zone's `updates`; `None` after reporting errors.
+pub(super) fn updates(
+    check: &mut Checker<'_>,
+    path: &str,
+    raw: &RawUpdates,
+    origin: Option<&Name>,
+) -> Option<UpdatePolicy> {
+    let errors_before = check.error_count();
+    let max_ttl = check.int(
+        format!("{path}.max_ttl"),
+        raw.max_ttl,
+        i64::from(DEFAULT_MAX_TTL),
+        0,
+        MAX_MAX_TTL,
+    );
+    let max_records_per_key = check.int(
+        format!("{path}.max_records_per_key"),
+        raw.max_records_per_key,
+        i64::from(DEFAULT_MAX_RECORDS_PER_KEY),
+        1,
+        MAX_RECORDS_PER_KEY,
+    );
+    let max_fudge = check.int(
+        format!("{path}.max_fudge"),
+        raw.max_fudge,
+        i64::from(DEFAULT_MAX_FUDGE),
+        1,
+        i64::from(MAX_MAX_FUDGE),
+    );
+    let max_rrset_bytes = check.int(
+        format!("{path}.max_rrset_bytes"),
+        raw.max_rrset_bytes,
+        i64::from(DEFAULT_MAX_RRSET_BYTES),
+        MIN_MAX_RRSET_BYTES,
+        i64::from(MAX_MAX_RRSET_BYTES),
+    );
+    if raw.keys.is_empty() {
+        check.error(
+            format!("{path}.keys"),
+            "at least one key is required when updates are on",
+        );
+    }
+    let mut keys: Vec<TsigKey> = Vec::new();
+    for (i, key) in raw.keys.iter().enumerate() {
+        let key_path = format!("{path}.keys[{i}]");
+        let name = check.name(format!("{key_path}.name"), &key.name);
+        let algorithm = match key.algorithm.as_deref() {
+            None => Some(TsigAlgorithm::HmacSha256),
+            Some(text) => TsigAlgorithm::from_name(text).or_else(|| {
+                let known: Vec<&str> = TsigAlgorithm::ALL.iter().map(|a| a.name()).collect();
+                check.error(
+                    format!("{key_path}.algorithm"),
+                    format!("{text:?} is not supported; use one of {}", known.join(", ")),
+                );
+                None
+            }),
+        };
+        let secret = algorithm.and_then(|a| secret(check, &key_path, &key.secret_file, a));
+        let (Some(name), Some(algorithm), Some(secret)) = (name, algorithm, secret) else {
+            continue;
+        };
+        if keys.iter().any(|k| k.name == name) {
+            check.error(
+                format!("{key_path}.name"),
+                format!("key {name} is listed twice"),
+            );
+            continue;
+        }
+        keys.push(TsigKey {
+            name,
+            algorithm,
+            secret,
+        });
+    }
+    let mut allow = Vec::new();
+    for (i, rule) in raw.allow.iter().enumerate() {
+        let rule_path = format!("{path}.allow[{i}]");
+        let key = check.name(format!("{rule_path}.key"), &rule.key);
+        if let Some(key) = &key
+            && raw
+                .keys
+                .iter()
+                .all(|k| Name::parse(&k.name).ok().as_ref() != Some(key))
+        {
+            check.error(
+                format!("{rule_path}.key"),
+                format!("{key} is not one of {path}.keys"),
+            );
+        }
+        if rule.names.is_empty() {
+            check.error(
+                format!("{rule_path}.names"),
+                "at least one name is required",
+            );
+        }
+        let names: Vec<NamePattern> = match origin {
+            Some(origin) => rule
+                .names
+                .iter()
+                .enumerate()
+                .filter_map(|(k, text)| {
+                    NamePattern::parse(text, origin)
+                        .map_err(|e| {
+                            check.error(format!("{rule_path}.names[{k}]"), format!("{text:?} {e}"))
+                        })
+                        .ok()
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        if rule.types.is_empty() {
+            check.error(
+                format!("{rule_path}.types"),
+                "at least one type is required",
+            );
+        }
+        let types: Vec<u16> = rule
+            .types
+            .iter()
+            .enumerate()
+            .filter_map(|(k, text)| {
+                let found = UPDATABLE_TYPES
+                    .iter()
+                    .find(|(_, n)| n.eq_ignore_ascii_case(text.trim()));
+                if found.is_none() {
+                    let known: Vec<&str> = UPDATABLE_TYPES.iter().map(|(_, n)| *n).collect();
+                    check.error(
+                        format!("{rule_path}.types[{k}]"),
+                        format!(
+                            "{text:?} cannot be updated dynamically; updatable types: {} (put other data in the zone's static records)",
+                            known.join(", ")
+                        ),
+                    );
+                }
+                found.map(|(t, _)| *t)
+            })
+            .collect();
+        if let Some(key) = key {
+            allow.push(AllowRule { key, names, types });
+        }
+    }
+    if raw.allow.is_empty() {
+        check.error(
+            format!("{path}.allow"),
+            "at least one rule is required: without one no key may write anything",
+        );
+    }
+    if check.error_count() > errors_before {
+        return None;
+    }
+    Some(UpdatePolicy {
+        keys,
+        allow,
+        max_ttl: max_ttl?,
+        max_records_per_key: max_records_per_key?,
+        max_fudge: max_fudge?,
+        max_rrset_bytes: max_rrset_bytes?,
+    })
+}
+
+/// Reads and decodes a secret file: base64 (standard alphabet, padding
+/// optional), surrounding white space ignored (files end with a newline),
+/// at least half the MAC length long.
+fn secret(
+    check: &mut Checker<'_>,
+    key_path: &str,
+    file: &str,
+    algorithm: TsigAlgorithm,
+) -> Option<Secret> {
+    let path = format!("{key_path}.secret_file");
+    let text = match secret::read(Path::new(file), MAX_SECRET_FILE) {
+        Ok(text) => text,
+        Err(why) => {
+            check.error(path, format!("cannot read {file:?}: {why}"));
+            return None;
+        }
+    };
+    let trimmed: String = text.split_whitespace().collect();
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    let bytes = match engine.decode(trimmed.as_bytes()) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            check.error(path, format!("{file:?} is not base64: {e}"));
+            return None;
+        }
+    };
+    let min = algorithm.min_secret_len();
+    if bytes.len() < min {
+        check.error(
+            path,
+            format!(
+                "{file:?} holds a {}-byte secret; {} needs at least {min} bytes (make one with `openssl rand -base64 32`)",
+                bytes.len(),
+                algorithm.name()
+            ),
+        );
+        return None;
+    }
+    Some(Secret::new(bytes))
+}
+
+/// A key name must mean one key server-wide (a signed query names no
+/// zone): the same name in two zones must have the same algorithm and
+/// secret.
+pub(super) fn check_keys_agree(check: &mut Checker<'_>, zones: &[(usize, &UpdatePolicy)]) {
+    let mut seen: BTreeMap<&Name, (usize, &TsigKey)> = BTreeMap::new();
+    for &(i, policy) in zones {
+        for (k, key) in policy.keys.iter().enumerate() {
+            match seen.get(&key.name) {
+                Some((j, first))
+                    if first.algorithm != key.algorithm || first.secret != key.secret =>
+                {
+                    check.error(
+                        format!("zones[{i}].updates.keys[{k}]"),
+                        format!(
+                            "key {} is also in zones[{j}] with another algorithm or secret; a key name must mean one key",
+                            key.name
+                        ),
+                    );
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(&key.name, (i, key));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,3 @@
+//! RFC 2136 updates against the real server.
+
+mod attacks;

@@ -1,0 +1,12 @@
+//! What resolvers see, over real UDP and TCP sockets.
+
+mod alias;
+mod answers;
+mod delegation;
+mod dig;
+mod geo;
+mod glue;
+mod malformed;
+mod rrl;
+mod statics;
+pub(crate) mod tcp_limits;

@@ -1,0 +1,3 @@
+//! The documentation, executed.
+
+mod readme;

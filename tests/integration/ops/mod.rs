@@ -1,0 +1,16 @@
+//! What operators touch: admin API, CLI, health, reloads, drains, explain, the status page, the dashboard, the peer group.
+
+pub(crate) mod admin;
+mod admin_abuse;
+mod admin_tls;
+mod bounded_input;
+pub(crate) mod cli;
+mod dashboard;
+mod declared_overrides;
+mod deploy;
+mod drain;
+mod explain;
+mod health;
+mod peers;
+mod reload;
+mod status_page;
