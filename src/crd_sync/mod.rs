@@ -105,12 +105,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::{ConfigErrors, RecordScope};
-use cluster::{ClientError, ClusterArg, ClusterWatch, Feed};
+use cluster::{ClientError, ClusterArg, ClusterSpec, ClusterWatch, Feed, News};
 use gslb_override::gslb_override_resource;
 use metrics::SyncMetrics;
 use override_events::{OverrideEvents, OverrideWork};
 use sink::RecordFileSink;
-use state::{StateDir, StateError};
+use state::{ClusterState, StateDir, StateError};
 use status::{StatusReporter, StatusWork};
 use watch::{ClusterView, Syncer, Timing};
 
@@ -296,120 +296,68 @@ pub async fn run(args: Args) -> Result<(), CrdSyncError> {
     })?;
     let specs = cluster::specs(&args.contexts, &args.clusters, args.kubeconfig.as_deref())
         .map_err(CrdSyncError::Clusters)?;
-    let several = specs.len() > 1;
-    let state = if several {
-        let dir = args
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| StateDir::beside(&args.output));
-        let state = StateDir::open(dir)?;
-        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-        match state.remove_others(&names) {
-            Ok(removed) if !removed.is_empty() => info!(
-                clusters = %removed.join(","),
-                "clusters no longer on the command line: their objects are dropped"
-            ),
-            Ok(_) => {}
-            Err(error) => warn!(%error, "cannot tidy the state directory"),
-        }
-        Some(state)
-    } else {
-        None
-    };
-    let resource = dns_endpoint_resource();
-    let mut watch_config = watcher::Config::default();
-    if let Some(selector) = &args.label_selector {
-        watch_config = watch_config.labels(selector);
-    }
+    let state = open_state(&args, &specs)?;
     let metrics = SyncMetrics::default();
-    let cancel = CancellationToken::new();
-    let instance = std::env::var("POD_NAME")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| "gslb-crd-sync".into());
-    let override_namespace = override_namespace(args.override_namespace.as_deref());
-    let override_resource = gslb_override_resource();
-    let (news_tx, news_rx) = mpsc::channel(64);
-    let mut views = Vec::new();
-    let mut watches = Vec::new();
-    let mut reporters = Vec::new();
-    let mut override_reporters = Vec::new();
+    let wiring = Wiring::new(&args, specs.len() > 1, metrics.clone());
+    let mut clusters = Clusters::default();
     for (index, spec) in specs.iter().enumerate() {
-        let client = spec.client().await?;
-        let api: Api<DynamicObject> = match &args.namespace {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-            None => Api::all_with(client.clone(), &resource),
-        };
-        metrics.add_cluster(&spec.name);
-        let restored = state.as_ref().and_then(|state| match state.load(&spec.name) {
-            Ok(Some(restored)) => {
-                info!(
-                    cluster = %spec.name,
-                    objects = restored.objects.len(),
-                    "cluster's last known objects restored; used until it lists"
-                );
-                metrics.cluster_restored(&spec.name, restored.listed_at);
-                Some(restored)
-            }
-            Ok(None) => None,
-            Err(error) => {
-                warn!(cluster = %spec.name, %error, "cannot restore the cluster's last known objects; it counts as unknown until it lists");
-                None
-            }
-        });
-        let writer = Writer::new(resource.clone());
-        let overrides = Writer::new(override_resource.clone());
-        let (status_tx, status_rx) = tokio::sync::watch::channel(Arc::new(StatusWork::default()));
-        let (events_tx, events_rx) = tokio::sync::watch::channel(Arc::new(OverrideWork::default()));
-        views.push(
-            ClusterView::new(
-                spec.name.clone(),
-                several,
-                writer.as_reader(),
-                restored,
-                status_tx,
-            )
-            .with_overrides(overrides.as_reader(), events_tx),
-        );
-        let watch = ClusterWatch {
-            index,
-            feed: Feed::Endpoints,
-            name: spec.name.clone(),
-            api,
-            config: watch_config.clone(),
-            metrics: metrics.clone(),
-        };
-        watches.push((watch, writer));
-        let override_watch = ClusterWatch {
-            index,
-            feed: Feed::Overrides,
-            name: spec.name.clone(),
-            api: Api::namespaced_with(client.clone(), &override_namespace, &override_resource),
-            config: watcher::Config::default(),
-            metrics: metrics.clone(),
-        };
-        watches.push((override_watch, overrides));
-        let reporter = StatusReporter::new(
-            client.clone(),
-            resource.clone(),
-            instance.clone(),
-            metrics.clone(),
-        );
-        reporters.push((reporter, status_rx));
-        let events = OverrideEvents::new(
-            client,
-            override_resource.clone(),
-            instance.clone(),
-            metrics.clone(),
-        );
-        override_reporters.push((events, events_rx));
+        clusters.add(&wiring, index, spec, state.as_ref()).await?;
     }
     let sink = RecordFileSink::new(args.output.clone());
-    let syncer = Syncer::new(zones, scope, sink, metrics.clone(), views, state);
+    let syncer = Syncer::new(zones, scope, sink, metrics.clone(), clusters.views, state);
     let timing = Timing {
         debounce: args.debounce,
         resync: args.resync,
         initial_list_timeout: args.initial_list_timeout,
     };
+    log_start(&args, &specs, &wiring.override_namespace);
+    let cancel = CancellationToken::new();
+    let (news_tx, news) = mpsc::channel(64);
+    let mut tasks = JoinSet::new();
+    for (watch, writer) in clusters.watches {
+        tasks.spawn(watch.run(writer, news_tx.clone(), cancel.clone()));
+    }
+    drop(news_tx);
+    let sidecar = Sidecar {
+        syncer,
+        news,
+        timing,
+        tasks,
+        cancel,
+        reporters: clusters.reporters,
+    };
+    if args.once {
+        sidecar.once().await
+    } else {
+        sidecar.serve(args.admin_listen, &metrics).await
+    }
+}
+
+/// With several clusters, the state directory that keeps each one's last
+/// known objects, tidied of clusters no longer named; with one, none.
+fn open_state(args: &Args, specs: &[ClusterSpec]) -> Result<Option<StateDir>, CrdSyncError> {
+    if specs.len() <= 1 {
+        return Ok(None);
+    }
+    let dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| StateDir::beside(&args.output));
+    let state = StateDir::open(dir)?;
+    let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    match state.remove_others(&names) {
+        Ok(removed) if !removed.is_empty() => info!(
+            clusters = %removed.join(","),
+            "clusters no longer on the command line: their objects are dropped"
+        ),
+        Ok(_) => {}
+        Err(error) => warn!(%error, "cannot tidy the state directory"),
+    }
+    Ok(Some(state))
+}
+
+/// Logs what the sidecar follows and where it writes, once at start.
+fn log_start(args: &Args, specs: &[ClusterSpec], override_namespace: &str) {
     let clusters: Vec<String> = specs.iter().map(ToString::to_string).collect();
     info!(
         output = %args.output.display(),
@@ -419,43 +367,270 @@ pub async fn run(args: Args) -> Result<(), CrdSyncError> {
         override_namespace = %override_namespace,
         "crd-sync starting"
     );
-    let mut tasks = JoinSet::new();
-    for (watch, writer) in watches {
-        tasks.spawn(watch.run(writer, news_tx.clone(), cancel.clone()));
+}
+
+/// What every cluster's watches and reporters share, worked out once from
+/// the arguments so that each cluster is wired alike.
+struct Wiring {
+    /// The DNSEndpoint resource.
+    resource: ApiResource,
+    /// The GslbOverride resource.
+    override_resource: ApiResource,
+    /// `--namespace`: where DNSEndpoints are watched (`None`: everywhere).
+    namespace: Option<String>,
+    /// The DNSEndpoint watches' settings (`--label-selector`).
+    watch_config: watcher::Config,
+    /// Where GslbOverrides are read, in every cluster.
+    override_namespace: String,
+    /// This replica's name in Events.
+    instance: String,
+    /// More than one cluster: object keys carry the cluster name.
+    several: bool,
+    /// Shared metrics.
+    metrics: SyncMetrics,
+}
+
+impl Wiring {
+    /// The shared settings for a run over one or `several` clusters.
+    fn new(args: &Args, several: bool, metrics: SyncMetrics) -> Self {
+        let mut watch_config = watcher::Config::default();
+        if let Some(selector) = &args.label_selector {
+            watch_config = watch_config.labels(selector);
+        }
+        let instance = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "gslb-crd-sync".into());
+        Self {
+            resource: dns_endpoint_resource(),
+            override_resource: gslb_override_resource(),
+            namespace: args.namespace.clone(),
+            watch_config,
+            override_namespace: override_namespace(args.override_namespace.as_deref()),
+            instance,
+            several,
+            metrics,
+        }
     }
-    drop(news_tx);
-    if args.once {
-        let result = syncer.run(news_rx, timing, cancel.clone(), true).await;
-        cancel.cancel();
-        tasks.join_all().await;
-        result?;
-        for (mut reporter, work) in reporters {
+
+    /// The watch of one feed of the cluster at `index`.
+    fn watch(
+        &self,
+        index: usize,
+        spec: &ClusterSpec,
+        feed: Feed,
+        api: Api<DynamicObject>,
+        config: watcher::Config,
+    ) -> ClusterWatch {
+        ClusterWatch {
+            index,
+            feed,
+            name: spec.name.clone(),
+            api,
+            config,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// Every cluster's parts, gathered before any task starts.
+#[derive(Default)]
+struct Clusters {
+    /// What the syncer reads of each cluster.
+    views: Vec<ClusterView>,
+    /// Each cluster's watches with the stores they fill.
+    watches: Vec<(ClusterWatch, Writer<DynamicObject>)>,
+    /// What writes back to each cluster.
+    reporters: Reporters,
+}
+
+impl Clusters {
+    /// Wires one cluster: its view for the syncer, its two watches
+    /// (DNSEndpoints, GslbOverrides) and its two reporters (status,
+    /// override Events), joined by the stores and channels made here.
+    async fn add(
+        &mut self,
+        wiring: &Wiring,
+        index: usize,
+        spec: &ClusterSpec,
+        state: Option<&StateDir>,
+    ) -> Result<(), CrdSyncError> {
+        let client = spec.client().await?;
+        let api: Api<DynamicObject> = match &wiring.namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &wiring.resource),
+            None => Api::all_with(client.clone(), &wiring.resource),
+        };
+        wiring.metrics.add_cluster(&spec.name);
+        let restored = state.and_then(|state| restore(state, &spec.name, &wiring.metrics));
+        let writer = Writer::new(wiring.resource.clone());
+        let overrides = Writer::new(wiring.override_resource.clone());
+        let (status_tx, status_rx) = tokio::sync::watch::channel(Arc::new(StatusWork::default()));
+        let (events_tx, events_rx) = tokio::sync::watch::channel(Arc::new(OverrideWork::default()));
+        self.views.push(
+            ClusterView::new(
+                spec.name.clone(),
+                wiring.several,
+                writer.as_reader(),
+                restored,
+                status_tx,
+            )
+            .with_overrides(overrides.as_reader(), events_tx),
+        );
+        let watch = wiring.watch(
+            index,
+            spec,
+            Feed::Endpoints,
+            api,
+            wiring.watch_config.clone(),
+        );
+        self.watches.push((watch, writer));
+        let override_api = Api::namespaced_with(
+            client.clone(),
+            &wiring.override_namespace,
+            &wiring.override_resource,
+        );
+        let override_watch = wiring.watch(
+            index,
+            spec,
+            Feed::Overrides,
+            override_api,
+            watcher::Config::default(),
+        );
+        self.watches.push((override_watch, overrides));
+        let reporter = StatusReporter::new(
+            client.clone(),
+            wiring.resource.clone(),
+            wiring.instance.clone(),
+            wiring.metrics.clone(),
+        );
+        self.reporters.status.push((reporter, status_rx));
+        let events = OverrideEvents::new(
+            client,
+            wiring.override_resource.clone(),
+            wiring.instance.clone(),
+            wiring.metrics.clone(),
+        );
+        self.reporters.overrides.push((events, events_rx));
+        Ok(())
+    }
+}
+
+/// The cluster's last known objects from the state directory, used until
+/// it lists; an unreadable state file leaves the cluster unknown rather
+/// than stopping the sidecar.
+fn restore(state: &StateDir, cluster: &str, metrics: &SyncMetrics) -> Option<ClusterState> {
+    match state.load(cluster) {
+        Ok(Some(restored)) => {
+            info!(
+                cluster = %cluster,
+                objects = restored.objects.len(),
+                "cluster's last known objects restored; used until it lists"
+            );
+            metrics.cluster_restored(cluster, restored.listed_at);
+            Some(restored)
+        }
+        Ok(None) => None,
+        Err(error) => {
+            warn!(cluster = %cluster, %error, "cannot restore the cluster's last known objects; it counts as unknown until it lists");
+            None
+        }
+    }
+}
+
+/// The tasks that write back to the clusters, each fed the latest work by
+/// the syncer.
+#[derive(Default)]
+struct Reporters {
+    /// `status.observedGeneration` and rejection Events, per cluster.
+    status: Vec<(
+        StatusReporter,
+        tokio::sync::watch::Receiver<Arc<StatusWork>>,
+    )>,
+    /// GslbOverride Events, per cluster.
+    overrides: Vec<(
+        OverrideEvents,
+        tokio::sync::watch::Receiver<Arc<OverrideWork>>,
+    )>,
+}
+
+impl Reporters {
+    /// One pass of each over the work of the one sync (`--once`).
+    async fn apply_once(self) {
+        for (mut reporter, work) in self.status {
             let work = work.borrow().clone();
             reporter.apply(&work).await;
         }
-        for (mut events, work) in override_reporters {
+        for (mut events, work) in self.overrides {
             let work = work.borrow().clone();
             events.apply(&work).await;
         }
-        return Ok(());
     }
-    let mut registry = Registry::default();
-    metrics.register(&mut registry);
-    let (admin_addr, admin) = admin::start(args.admin_listen, registry, cancel.clone()).await?;
-    info!(admin = %admin_addr, "crd-sync admin listening (/metrics, /healthz)");
-    for (reporter, work) in reporters {
-        tasks.spawn(reporter.run(work, cancel.clone()));
+
+    /// Starts each on `tasks`, following its work until `cancel`.
+    fn spawn(self, tasks: &mut JoinSet<()>, cancel: &CancellationToken) {
+        for (reporter, work) in self.status {
+            tasks.spawn(reporter.run(work, cancel.clone()));
+        }
+        for (events, work) in self.overrides {
+            tasks.spawn(events.run(work, cancel.clone()));
+        }
     }
-    for (events, work) in override_reporters {
-        tasks.spawn(events.run(work, cancel.clone()));
+}
+
+/// The sidecar once its watches run: the syncer they feed, and what is
+/// started or stopped with it.
+struct Sidecar {
+    /// Converts and writes.
+    syncer: Syncer,
+    /// The watches' news, for the syncer.
+    news: mpsc::Receiver<(Feed, News)>,
+    /// Debounce, resync and first-list timeout.
+    timing: Timing,
+    /// The watches, and later the reporters.
+    tasks: JoinSet<()>,
+    /// Stops every task.
+    cancel: CancellationToken,
+    /// Not started yet: with `--once` they run after the sync.
+    reporters: Reporters,
+}
+
+impl Sidecar {
+    /// `--once`: one sync, then the reporters' one pass over its work; an
+    /// error of the list or the write is the command's.
+    async fn once(self) -> Result<(), CrdSyncError> {
+        let result = self
+            .syncer
+            .run(self.news, self.timing, self.cancel.clone(), true)
+            .await;
+        self.cancel.cancel();
+        self.tasks.join_all().await;
+        result?;
+        self.reporters.apply_once().await;
+        Ok(())
     }
-    spawn_signal_handler(cancel.clone())?;
-    let result = syncer.run(news_rx, timing, cancel.clone(), false).await;
-    cancel.cancel();
-    tasks.join_all().await;
-    let _ = admin.await;
-    info!("crd-sync stopped");
-    result.map_err(CrdSyncError::from)
+
+    /// Serves the admin port and the reporters and syncs until SIGTERM or
+    /// SIGINT, then stops every task before returning.
+    async fn serve(
+        mut self,
+        admin_listen: SocketAddr,
+        metrics: &SyncMetrics,
+    ) -> Result<(), CrdSyncError> {
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        let (admin_addr, admin) = admin::start(admin_listen, registry, self.cancel.clone()).await?;
+        info!(admin = %admin_addr, "crd-sync admin listening (/metrics, /healthz)");
+        self.reporters.spawn(&mut self.tasks, &self.cancel);
+        spawn_signal_handler(self.cancel.clone())?;
+        let result = self
+            .syncer
+            .run(self.news, self.timing, self.cancel.clone(), false)
+            .await;
+        self.cancel.cancel();
+        self.tasks.join_all().await;
+        let _ = admin.await;
+        info!("crd-sync stopped");
+        result.map_err(CrdSyncError::from)
+    }
 }
 
 /// Cancels `cancel` on SIGTERM or SIGINT.
