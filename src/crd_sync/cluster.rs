@@ -13,7 +13,7 @@
 //! list) has no overrides, logged once, and is listed again with the
 //! backoff so a CRD installed later is picked up.
 
-use std::{collections::BTreeSet, fmt, path::PathBuf, pin::pin, str::FromStr};
+use std::{collections::BTreeSet, fmt, ops::ControlFlow, path::PathBuf, pin::pin, str::FromStr};
 
 use futures_util::StreamExt;
 use kube::{
@@ -315,115 +315,20 @@ impl ClusterWatch {
         cancel: CancellationToken,
     ) {
         let mut backoff = watch_backoff();
-        let mut lists = 0u64;
-        let cluster = self.name.as_str();
-        let (feed, kind) = (self.feed, self.feed.kind());
-        let endpoints = feed == Feed::Endpoints;
-        // The GslbOverride CRD was missing at the last list.
-        let mut missing = false;
+        let mut progress = Progress::default();
         loop {
-            let stream = watcher::watcher(self.api.clone(), self.config.clone())
-                .modify(|o| o.managed_fields_mut().clear());
-            let mut stream = pin!(stream);
-            let failure = loop {
-                let event = tokio::select! {
-                    () = cancel.cancelled() => return,
-                    event = stream.next() => event,
-                };
-                let event = match event {
-                    Some(Ok(event)) => event,
-                    Some(Err(error)) => break Some(error),
-                    // The watcher never ends; if it did, list again.
-                    None => break None,
-                };
-                writer.apply_watcher_event(&event);
-                let message = match &event {
-                    watcher::Event::Init => {
-                        lists += 1;
-                        if lists > 1 && !missing {
-                            self.metrics.watch_restarts.inc();
-                            info!(
-                                cluster,
-                                kind,
-                                "re-listing; the cluster's last known objects stay until the list is complete"
-                            );
-                        }
-                        None
-                    }
-                    watcher::Event::InitApply(_) => None,
-                    watcher::Event::InitDone => {
-                        if endpoints {
-                            self.metrics.cluster_listed(cluster);
-                        }
-                        if std::mem::take(&mut missing) {
-                            info!(
-                                cluster,
-                                "GslbOverride CRD found: the cluster's overrides are followed"
-                            );
-                        }
-                        debug!(cluster, kind, "list complete");
-                        Some(News::Listed(self.index))
-                    }
-                    watcher::Event::Apply(object) => {
-                        debug!(
-                            cluster,
-                            kind,
-                            object = %ObjectKey::of("", object),
-                            generation = object.metadata.generation,
-                            "applied"
-                        );
-                        Some(News::Changed(self.index))
-                    }
-                    watcher::Event::Delete(object) => {
-                        debug!(cluster, kind, object = %ObjectKey::of("", object), "deleted");
-                        Some(News::Changed(self.index))
-                    }
-                };
-                if let Some(message) = message
-                    && news.send((feed, message)).await.is_err()
-                {
-                    return;
-                }
+            let ControlFlow::Continue(failure) = self
+                .follow(&mut writer, &news, &cancel, &mut progress)
+                .await
+            else {
+                return;
             };
             let wait = backoff.next().unwrap_or(std::time::Duration::from_secs(8));
-            match failure {
-                Some(error) if !endpoints && crd_missing(&error) => {
-                    if !missing {
-                        missing = true;
-                        info!(
-                            cluster,
-                            "no GslbOverride CRD in this cluster (404): it has no overrides; checking again with the backoff"
-                        );
-                        // No CRD, no objects: the overrides of a CRD
-                        // deleted meanwhile go too.
-                        writer.apply_watcher_event(&watcher::Event::Init);
-                        writer.apply_watcher_event(&watcher::Event::InitDone);
-                        if news.send((feed, News::Listed(self.index))).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                Some(error) => {
-                    self.metrics.watch_errors.inc();
-                    if endpoints {
-                        self.metrics.cluster_down(cluster);
-                    }
-                    warn!(
-                        cluster,
-                        kind,
-                        error = %crate::error_chain(&error),
-                        retry_in = ?wait,
-                        "watch failed; retrying with a new list, the cluster's last known objects stay in the record file"
-                    );
-                    if news
-                        .send((feed, News::Failed(self.index, error)))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-                None => debug!(cluster, kind, "watch ended; listing again"),
+            let told = self
+                .report(failure, wait, &mut writer, &news, &mut progress)
+                .await;
+            if told.is_break() {
+                return;
             }
             tokio::select! {
                 () = cancel.cancelled() => return,
@@ -431,6 +336,158 @@ impl ClusterWatch {
             }
         }
     }
+
+    /// One list and the watch after it, until the stream fails or ends
+    /// (`Continue` with the error, if any); `Break` on `cancel` or when
+    /// the news receiver is gone.
+    async fn follow(
+        &self,
+        writer: &mut Writer<DynamicObject>,
+        news: &mpsc::Sender<(Feed, News)>,
+        cancel: &CancellationToken,
+        progress: &mut Progress,
+    ) -> ControlFlow<(), Option<watcher::Error>> {
+        let stream = watcher::watcher(self.api.clone(), self.config.clone())
+            .modify(|o| o.managed_fields_mut().clear());
+        let mut stream = pin!(stream);
+        loop {
+            let event = tokio::select! {
+                () = cancel.cancelled() => return ControlFlow::Break(()),
+                event = stream.next() => event,
+            };
+            let event = match event {
+                Some(Ok(event)) => event,
+                Some(Err(error)) => return ControlFlow::Continue(Some(error)),
+                // The watcher never ends; if it did, list again.
+                None => return ControlFlow::Continue(None),
+            };
+            writer.apply_watcher_event(&event);
+            if let Some(message) = self.on_event(&event, progress)
+                && news.send((self.feed, message)).await.is_err()
+            {
+                return ControlFlow::Break(());
+            }
+        }
+    }
+
+    /// Logs and counts one applied event; the news it makes, if any (a
+    /// completed list or a changed object).
+    fn on_event(
+        &self,
+        event: &watcher::Event<DynamicObject>,
+        progress: &mut Progress,
+    ) -> Option<News> {
+        let cluster = self.name.as_str();
+        let kind = self.feed.kind();
+        match event {
+            watcher::Event::Init => {
+                progress.lists += 1;
+                if progress.lists > 1 && !progress.missing {
+                    self.metrics.watch_restarts.inc();
+                    info!(
+                        cluster,
+                        kind,
+                        "re-listing; the cluster's last known objects stay until the list is complete"
+                    );
+                }
+                None
+            }
+            watcher::Event::InitApply(_) => None,
+            watcher::Event::InitDone => {
+                if self.feed == Feed::Endpoints {
+                    self.metrics.cluster_listed(cluster);
+                }
+                if std::mem::take(&mut progress.missing) {
+                    info!(
+                        cluster,
+                        "GslbOverride CRD found: the cluster's overrides are followed"
+                    );
+                }
+                debug!(cluster, kind, "list complete");
+                Some(News::Listed(self.index))
+            }
+            watcher::Event::Apply(object) => {
+                debug!(
+                    cluster,
+                    kind,
+                    object = %ObjectKey::of("", object),
+                    generation = object.metadata.generation,
+                    "applied"
+                );
+                Some(News::Changed(self.index))
+            }
+            watcher::Event::Delete(object) => {
+                debug!(cluster, kind, object = %ObjectKey::of("", object), "deleted");
+                Some(News::Changed(self.index))
+            }
+        }
+    }
+
+    /// Deals with the end of a stream before the retry in `wait`: a missing
+    /// GslbOverride CRD empties the store once (no CRD, no overrides); any
+    /// other failure is logged, counted and told. `Break` when the news
+    /// receiver is gone.
+    async fn report(
+        &self,
+        failure: Option<watcher::Error>,
+        wait: std::time::Duration,
+        writer: &mut Writer<DynamicObject>,
+        news: &mpsc::Sender<(Feed, News)>,
+        progress: &mut Progress,
+    ) -> ControlFlow<()> {
+        let cluster = self.name.as_str();
+        let (feed, kind) = (self.feed, self.feed.kind());
+        let endpoints = feed == Feed::Endpoints;
+        match failure {
+            Some(error) if !endpoints && crd_missing(&error) => {
+                if !progress.missing {
+                    progress.missing = true;
+                    info!(
+                        cluster,
+                        "no GslbOverride CRD in this cluster (404): it has no overrides; checking again with the backoff"
+                    );
+                    // No CRD, no objects: the overrides of a CRD
+                    // deleted meanwhile go too.
+                    writer.apply_watcher_event(&watcher::Event::Init);
+                    writer.apply_watcher_event(&watcher::Event::InitDone);
+                    if news.send((feed, News::Listed(self.index))).await.is_err() {
+                        return ControlFlow::Break(());
+                    }
+                }
+            }
+            Some(error) => {
+                self.metrics.watch_errors.inc();
+                if endpoints {
+                    self.metrics.cluster_down(cluster);
+                }
+                warn!(
+                    cluster,
+                    kind,
+                    error = %crate::error_chain(&error),
+                    retry_in = ?wait,
+                    "watch failed; retrying with a new list, the cluster's last known objects stay in the record file"
+                );
+                if news
+                    .send((feed, News::Failed(self.index, error)))
+                    .await
+                    .is_err()
+                {
+                    return ControlFlow::Break(());
+                }
+            }
+            None => debug!(cluster, kind, "watch ended; listing again"),
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// What a watch remembers from one list to the next.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Lists started, so that a re-list is told apart from the first.
+    lists: u64,
+    /// The GslbOverride CRD was missing at the last list.
+    missing: bool,
 }
 
 /// Whether `error` is a list answered 404: the resource's CRD is not
