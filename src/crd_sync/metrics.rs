@@ -83,9 +83,22 @@ pub struct SyncMetrics {
 }
 
 impl SyncMetrics {
-    /// Registers every metric under `gslb_crd_sync_`.
+    /// Registers every metric under `gslb_crd_sync_`, in the order
+    /// /metrics shows them, and creates every rejection reason's series.
     pub fn register(&self, registry: &mut Registry) {
         let r = registry.sub_registry_with_prefix("gslb_crd_sync");
+        self.register_conversion(r);
+        self.register_file(r);
+        self.register_kube(r);
+        self.register_overrides(r);
+        self.register_clusters(r);
+        for reason in Reason::ALL {
+            drop(self.endpoints_rejected.get_or_create(&reason_label(reason)));
+        }
+    }
+
+    /// The last conversion: what it read, wrote and left out.
+    fn register_conversion(&self, r: &mut Registry) {
         r.register("objects", "DNSEndpoint objects seen", self.objects.clone());
         r.register(
             "endpoints_accepted",
@@ -102,6 +115,11 @@ impl SyncMetrics {
             "Records in the record file",
             self.records.clone(),
         );
+    }
+
+    /// The record file: its writes and repairs, and whether the first
+    /// sync is done.
+    fn register_file(&self, r: &mut Registry) {
         r.register(
             "file_writes",
             "Record file replacements",
@@ -122,6 +140,11 @@ impl SyncMetrics {
             "1 once the first full list has been written",
             self.synced.clone(),
         );
+    }
+
+    /// The Kubernetes API: watch failures, and the status patches and
+    /// Events sent back.
+    fn register_kube(&self, r: &mut Registry) {
         r.register(
             "watch_errors",
             "Watch and list errors (retried with backoff)",
@@ -142,6 +165,10 @@ impl SyncMetrics {
             "Kubernetes Events about rejected endpoints and GslbOverrides not in force",
             self.events.clone(),
         );
+    }
+
+    /// GslbOverrides: in force, in conflict and rejected.
+    fn register_overrides(&self, r: &mut Registry) {
         r.register(
             "overrides",
             "Overrides in the record file (one per record and set, from GslbOverride objects)",
@@ -157,6 +184,10 @@ impl SyncMetrics {
             "GslbOverride objects left out because the server would not accept their spec",
             self.overrides_rejected.clone(),
         );
+    }
+
+    /// Each cluster: current or kept, its last list and its objects.
+    fn register_clusters(&self, r: &mut Registry) {
         r.register(
             "cluster_up",
             "1 while the cluster's objects are current (listed, watch running), 0 while its last known objects are kept",
@@ -172,11 +203,7 @@ impl SyncMetrics {
             "DNSEndpoint objects of the cluster in the last conversion",
             self.cluster_objects.clone(),
         );
-        for reason in Reason::ALL {
-            drop(self.endpoints_rejected.get_or_create(&reason_label(reason)));
-        }
     }
-
     /// Creates the cluster's series (down, never listed), so that they are
     /// exported from the start.
     pub fn add_cluster(&self, cluster: &str) {
