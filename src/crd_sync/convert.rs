@@ -390,57 +390,8 @@ fn reject_all(sets: NameSets<'_>, reason: Reason, detail: &str, out: &mut Conver
 
 /// Builds and checks the record of one name (step 4).
 fn build_record(name: String, sets: NameSets<'_>, scope: &RecordScope, out: &mut Conversion) {
-    let mut raw_sets = Vec::new();
-    let mut asked: Vec<(ObjectKey, i64)> = Vec::new();
-    let mut others: Vec<(ObjectKey, i64)> = Vec::new();
-    for members in sets.values() {
-        let mut set = members[0].set.clone();
-        // Addresses sorted as addresses, then host names (already
-        // canonical) sorted as text.
-        let targets: BTreeSet<IpAddr> = members
-            .iter()
-            .flat_map(|c| &c.set.targets)
-            .filter_map(|t| t.parse().ok())
-            .collect();
-        let hosts: BTreeSet<&String> = members
-            .iter()
-            .flat_map(|c| &c.set.targets)
-            .filter(|t| t.parse::<IpAddr>().is_err())
-            .collect();
-        set.targets = targets
-            .iter()
-            .map(IpAddr::to_string)
-            .chain(hosts.into_iter().cloned())
-            .collect();
-        raw_sets.push(set);
-        for c in members {
-            let list = if c.owner { &mut asked } else { &mut others };
-            if let Some(ttl) = c.ttl
-                && !list.iter().any(|(k, t)| *k == c.object.key && *t == ttl)
-            {
-                list.push((c.object.key.clone(), ttl));
-            }
-        }
-    }
-    let ttl = asked.iter().map(|(_, t)| *t).min();
-    others.retain(|(_, t)| Some(*t) != ttl);
-    if !others.is_empty() {
-        others.sort();
-        out.notices.push(Notice::TtlIgnored {
-            name: name.clone(),
-            chosen: ttl,
-            ignored: others,
-        });
-    }
-    if let Some(chosen) = ttl
-        && asked.iter().any(|(_, t)| *t != chosen)
-    {
-        out.notices.push(Notice::TtlConflict {
-            name: name.clone(),
-            chosen,
-            asked,
-        });
-    }
+    let raw_sets = sets.values().map(|members| merged_set(members)).collect();
+    let ttl = record_ttl(&name, &sets, &mut out.notices);
     let record = RawRecord {
         name,
         ttl,
@@ -469,6 +420,65 @@ fn build_record(name: String, sets: NameSets<'_>, scope: &RecordScope, out: &mut
             }
         }
     }
+}
+
+/// One set with the targets of all its members, in a canonical order so
+/// that equal input gives byte-equal output: addresses sorted as
+/// addresses, then host names (already canonical) sorted as text.
+fn merged_set(members: &[Candidate<'_>]) -> RawSet {
+    let mut set = members[0].set.clone();
+    let targets: BTreeSet<IpAddr> = members
+        .iter()
+        .flat_map(|c| &c.set.targets)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let hosts: BTreeSet<&String> = members
+        .iter()
+        .flat_map(|c| &c.set.targets)
+        .filter(|t| t.parse::<IpAddr>().is_err())
+        .collect();
+    set.targets = targets
+        .iter()
+        .map(IpAddr::to_string)
+        .chain(hosts.into_iter().cloned())
+        .collect();
+    set
+}
+
+/// The TTL of the record `name`: the lowest `recordTTL` of the owner
+/// namespace's endpoints, with a notice when they differ or when another
+/// namespace asked for one that is not taken.
+fn record_ttl(name: &str, sets: &NameSets<'_>, notices: &mut Vec<Notice>) -> Option<i64> {
+    let mut asked: Vec<(ObjectKey, i64)> = Vec::new();
+    let mut others: Vec<(ObjectKey, i64)> = Vec::new();
+    for c in sets.values().flatten() {
+        let list = if c.owner { &mut asked } else { &mut others };
+        if let Some(ttl) = c.ttl
+            && !list.iter().any(|(k, t)| *k == c.object.key && *t == ttl)
+        {
+            list.push((c.object.key.clone(), ttl));
+        }
+    }
+    let ttl = asked.iter().map(|(_, t)| *t).min();
+    others.retain(|(_, t)| Some(*t) != ttl);
+    if !others.is_empty() {
+        others.sort();
+        notices.push(Notice::TtlIgnored {
+            name: name.to_owned(),
+            chosen: ttl,
+            ignored: others,
+        });
+    }
+    if let Some(chosen) = ttl
+        && asked.iter().any(|(_, t)| *t != chosen)
+    {
+        notices.push(Notice::TtlConflict {
+            name: name.to_owned(),
+            chosen,
+            asked,
+        });
+    }
+    ttl
 }
 
 /// Maps one endpoint to a candidate set and checks it alone (step 1).
