@@ -121,78 +121,21 @@ impl Server {
         );
         let cancel = CancellationToken::new();
         let draining = CancellationToken::new();
-        let tcp_max_connections = tcp_cap(&server_cfg);
-        let slots = tcp::Slots::new(
-            tcp_max_connections,
-            server_cfg.tcp_max_connections_per_ip,
-            crate::rrl::PrefixLengths::new(server_cfg.tcp_ipv4_prefix, server_cfg.tcp_ipv6_prefix),
-            metrics.clone(),
-        );
-        let mut udp = Vec::new();
-        let mut tcp_listeners = Vec::new();
-        let mut dns_addrs = Vec::new();
-        for addr in &server_cfg.dns_listen {
-            let (udp_listener, tcp_socket) =
-                bind_dns(*addr, &server_cfg, &cell, &metrics, &updates).await?;
-            let bound = udp_listener.local_addr;
-            info!(udp = %bound, tcp = %bound, workers = server_cfg.udp_workers, "listening for DNS");
-            let tcp_listener = tcp::TcpListener::start(
-                tcp_socket,
-                slots.clone(),
-                tcp::ConnectionSettings::new(server_cfg.tcp_idle_timeout),
-                cell.clone(),
-                metrics.clone(),
-                updates.clone(),
-            )
-            .with_context(|| format!("starting TCP on {bound}"))?;
-            udp.push(udp_listener);
-            tcp_listeners.push(tcp_listener);
-            dns_addrs.push(bound);
-        }
+        let dns = start_dns(&server_cfg, &cell, &metrics, &updates).await?;
         let mut tasks = JoinSet::new();
-        let prober = Prober::new(handle.clone(), metrics.clone(), writer.subscribe_peering())?;
-        let board = prober.board();
-        tasks.spawn(prober.run(writer.subscribe_probes(), cancel.clone()));
-        let aliases = crate::alias::start(
-            &server_cfg,
-            handle.clone(),
-            writer.subscribe_hostnames(),
-            &mut tasks,
-            &cancel,
-        )?;
-        tasks.spawn(crate::peer::run(
-            writer.subscribe_peering(),
-            server_cfg.admin_token_file.clone(),
-            handle.clone(),
-            metrics.clone(),
-            cancel.clone(),
-        ));
+        let (board, aliases) =
+            start_feeders(&server_cfg, &writer, &handle, &metrics, &mut tasks, &cancel)?;
         tasks.spawn(writer.run(configs, cancel.clone()));
         tasks.spawn(reloader.run(cancel.clone()));
         // Bound first: the admin API's access rule names its address.
         let admin_listener = match server_cfg.admin_listen {
             None => None,
-            Some(addr) => Some(
-                admin::bind(addr)
-                    .await
-                    .with_context(|| format!("binding admin API {addr}"))?,
-            ),
+            Some(addr) => Some(bind_admin(addr).await?),
         };
-        let token = admin::token::AdminToken::for_server(server_cfg.admin_token_file.as_deref())
-            .map_err(|e| anyhow::anyhow!("admin token: {e}"))?;
-        let unbound = SocketAddr::from(([127, 0, 0, 1], 0));
-        let peer_token = match &server_cfg.peering.token_file {
-            Some(file) => Some(
-                admin::token::AdminToken::from_file(file)
-                    .map_err(|e| anyhow::anyhow!("server.peer_token_file: {e}"))?,
-            ),
-            None => None,
-        };
-        let access = admin::access::Access::new(
-            token,
-            admin_listener.as_ref().map_or(unbound, |(_, bound)| *bound),
-        )
-        .with_peer_token(peer_token);
+        let access = admin_access(
+            &server_cfg,
+            admin_listener.as_ref().map(|(_, bound)| *bound),
+        )?;
         let state = AdminState {
             cell: cell.clone(),
             metrics: metrics.clone(),
@@ -211,35 +154,18 @@ impl Server {
         };
         let probe_addr = match server_cfg.probe_listen {
             None => None,
-            Some(addr) => {
-                let (listener, bound) = admin::bind(addr)
-                    .await
-                    .with_context(|| format!("binding probe listener {addr}"))?;
-                tasks.spawn(admin::serve_probes(
-                    listener,
-                    state.clone(),
-                    PROBE_LIMITS,
-                    cancel.clone(),
-                ));
-                info!(probe = %bound, "probe listener (/healthz, /readyz) listening");
+            Some(addr) => Some(start_probes(addr, state.clone(), &mut tasks, &cancel).await?),
+        };
+        let admin_addr = match admin_listener {
+            None => None,
+            Some((listener, bound)) => {
+                let tls = server_cfg.admin_tls.is_some().then_some(admin_key);
+                serve_admin(listener, bound, state, tls, &access, &mut tasks, &cancel)?;
                 Some(bound)
             }
         };
-        let tls = match &server_cfg.admin_tls {
-            Some(_) => Some(
-                admin::tls::AdminTls::new(admin_key)
-                    .context("setting up TLS for the admin API (server.admin_tls)")?,
-            ),
-            None => None,
-        };
-        let admin_addr = admin_listener.map(|(listener, bound)| {
-            let scheme = if tls.is_some() { "https" } else { "http" };
-            tasks.spawn(admin::serve(listener, state, tls, cancel.clone()));
-            info!(admin = %bound, scheme, access = access.describe(), "admin API listening");
-            bound
-        });
         Ok(Self {
-            dns_addrs,
+            dns_addrs: dns.addrs,
             cell,
             writer: handle,
             reloader: reload_handle,
@@ -247,13 +173,13 @@ impl Server {
             admin_addr,
             probe_addr,
             board,
-            tcp_max_connections,
+            tcp_max_connections: dns.tcp_max_connections,
             shutdown_grace: server_cfg.shutdown_grace,
             draining,
             cancel,
             tasks,
-            udp,
-            tcp: tcp_listeners,
+            udp: dns.udp,
+            tcp: dns.tcp,
         })
     }
 
@@ -390,4 +316,157 @@ async fn bind_dns(
             Err(error) => return Err(error).with_context(|| format!("binding TCP {bound}")),
         }
     }
+}
+
+/// The background tasks that feed the table writer health and addresses:
+/// the prober, the hostname-target refresher and the peer follower.
+fn start_feeders(
+    server_cfg: &crate::model::Server,
+    writer: &Writer,
+    handle: &WriterHandle,
+    metrics: &Arc<Metrics>,
+    tasks: &mut JoinSet<()>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<(Arc<StatusBoard>, Arc<crate::alias::task::AliasBoard>)> {
+    let prober = Prober::new(handle.clone(), metrics.clone(), writer.subscribe_peering())?;
+    let board = prober.board();
+    tasks.spawn(prober.run(writer.subscribe_probes(), cancel.clone()));
+    let aliases = crate::alias::start(
+        server_cfg,
+        handle.clone(),
+        writer.subscribe_hostnames(),
+        tasks,
+        cancel,
+    )?;
+    tasks.spawn(crate::peer::run(
+        writer.subscribe_peering(),
+        server_cfg.admin_token_file.clone(),
+        handle.clone(),
+        metrics.clone(),
+        cancel.clone(),
+    ));
+    Ok((board, aliases))
+}
+
+/// Binds the admin API's address (before serving it: its access rule
+/// names the address).
+async fn bind_admin(addr: SocketAddr) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
+    admin::bind(addr)
+        .await
+        .with_context(|| format!("binding admin API {addr}"))
+}
+
+/// Serves the admin API on `listener`, over HTTPS when `tls` holds the
+/// watch of `server.admin_tls`'s key.
+fn serve_admin(
+    listener: tokio::net::TcpListener,
+    bound: SocketAddr,
+    state: AdminState,
+    tls: Option<tokio::sync::watch::Receiver<Option<Arc<rustls::sign::CertifiedKey>>>>,
+    access: &admin::access::Access,
+    tasks: &mut JoinSet<()>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let tls = match tls {
+        Some(key) => Some(
+            admin::tls::AdminTls::new(key)
+                .context("setting up TLS for the admin API (server.admin_tls)")?,
+        ),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tasks.spawn(admin::serve(listener, state, tls, cancel.clone()));
+    info!(admin = %bound, scheme, access = access.describe(), "admin API listening");
+    Ok(())
+}
+
+/// The DNS listeners of `server.dns_listen`: UDP workers and a TCP accept
+/// loop per address, sharing one set of TCP connection slots.
+struct DnsListeners {
+    udp: Vec<UdpListener>,
+    tcp: Vec<tcp::TcpListener>,
+    addrs: Vec<SocketAddr>,
+    tcp_max_connections: usize,
+}
+
+/// Binds and starts every DNS listener.
+async fn start_dns(
+    server_cfg: &crate::model::Server,
+    cell: &SnapshotCell,
+    metrics: &Arc<Metrics>,
+    updates: &crate::dns::update::UpdateQueue,
+) -> anyhow::Result<DnsListeners> {
+    let tcp_max_connections = tcp_cap(server_cfg);
+    let slots = tcp::Slots::new(
+        tcp_max_connections,
+        server_cfg.tcp_max_connections_per_ip,
+        crate::rrl::PrefixLengths::new(server_cfg.tcp_ipv4_prefix, server_cfg.tcp_ipv6_prefix),
+        metrics.clone(),
+    );
+    let mut udp = Vec::new();
+    let mut tcp_listeners = Vec::new();
+    let mut dns_addrs = Vec::new();
+    for addr in &server_cfg.dns_listen {
+        let (udp_listener, tcp_socket) =
+            bind_dns(*addr, server_cfg, cell, metrics, updates).await?;
+        let bound = udp_listener.local_addr;
+        info!(udp = %bound, tcp = %bound, workers = server_cfg.udp_workers, "listening for DNS");
+        let tcp_listener = tcp::TcpListener::start(
+            tcp_socket,
+            slots.clone(),
+            tcp::ConnectionSettings::new(server_cfg.tcp_idle_timeout),
+            cell.clone(),
+            metrics.clone(),
+            updates.clone(),
+        )
+        .with_context(|| format!("starting TCP on {bound}"))?;
+        udp.push(udp_listener);
+        tcp_listeners.push(tcp_listener);
+        dns_addrs.push(bound);
+    }
+    Ok(DnsListeners {
+        udp,
+        tcp: tcp_listeners,
+        addrs: dns_addrs,
+        tcp_max_connections,
+    })
+}
+
+/// Who may use the admin API: the admin token, the peers' token, and the
+/// address the access rule names (`admin` when bound, else loopback).
+fn admin_access(
+    server_cfg: &crate::model::Server,
+    bound: Option<SocketAddr>,
+) -> anyhow::Result<admin::access::Access> {
+    let token = admin::token::AdminToken::for_server(server_cfg.admin_token_file.as_deref())
+        .map_err(|e| anyhow::anyhow!("admin token: {e}"))?;
+    let unbound = SocketAddr::from(([127, 0, 0, 1], 0));
+    let peer_token = match &server_cfg.peering.token_file {
+        Some(file) => Some(
+            admin::token::AdminToken::from_file(file)
+                .map_err(|e| anyhow::anyhow!("server.peer_token_file: {e}"))?,
+        ),
+        None => None,
+    };
+    Ok(admin::access::Access::new(token, bound.unwrap_or(unbound)).with_peer_token(peer_token))
+}
+
+/// Binds `server.probe_listen` and serves `/healthz` and `/readyz` there.
+async fn start_probes(
+    addr: SocketAddr,
+    state: AdminState,
+    tasks: &mut JoinSet<()>,
+    cancel: &CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    let (listener, bound) = admin::bind(addr)
+        .await
+        .with_context(|| format!("binding probe listener {addr}"))?;
+    tasks.spawn(admin::serve_probes(
+        listener,
+        state,
+        PROBE_LIMITS,
+        cancel.clone(),
+    ));
+    info!(probe = %bound, "probe listener (/healthz, /readyz) listening");
+    Ok(bound)
 }

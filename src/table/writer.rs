@@ -369,17 +369,8 @@ impl Writer {
         let (hostnames_tx, _) = watch::channel(book.hostnames());
         let peering = &loaded.config.server.peering;
         let quorum = peering.health_quorum;
-        let (probes, contested) = probe_bits(&table, &book, |_| Verdict {
-            up: true,
-            contested: false,
-        });
         let declared = Declared::new(&loaded.config.overrides);
-        let health = Liveness {
-            probes,
-            contested,
-            overrides: declared.apply(&table, SetOverrides::none(table.set_count as usize)),
-            resolved: book.resolved(),
-        };
+        let health = first_liveness(&table, &book, &declared);
         let document = Published::new(&peering.instance, rand::random());
         let (document_tx, _) = watch::channel(Arc::new(document.clone()));
         let hlc = Clock::new(&peering.instance);
@@ -1190,6 +1181,21 @@ fn probe_index(table: &Table) -> HashMap<Probe, usize> {
         .enumerate()
         .map(|(i, p)| (p.clone(), i))
         .collect()
+}
+
+/// The liveness of the first snapshot: every probe up until probed, the
+/// record files' declared overrides in force.
+fn first_liveness(table: &Table, book: &AliasBook, declared: &Declared) -> Liveness {
+    let (probes, contested) = probe_bits(table, book, |_| Verdict {
+        up: true,
+        contested: false,
+    });
+    Liveness {
+        probes,
+        contested,
+        overrides: declared.apply(table, SetOverrides::none(table.set_count as usize)),
+        resolved: book.resolved(),
+    }
 }
 
 #[cfg(test)]

@@ -97,43 +97,15 @@ fn entry(check: &mut Checker<'_>, path: &str, raw: &RawFileOverride) -> Option<F
         .as_deref()
         .map(str::trim)
         .filter(|r| !r.is_empty());
-    let reason_ok = match reason {
-        Some(r) if r.chars().count() > MAX_REASON => {
-            check.error(
-                field("reason"),
-                format!("is longer than {MAX_REASON} characters"),
-            );
-            false
-        }
-        Some(r) if r.chars().any(char::is_control) => {
-            check.error(field("reason"), "has control characters");
-            false
-        }
-        _ => true,
-    };
-    let object_ok = match raw.object.as_deref() {
-        Some(o) if o.is_empty() || o.len() > MAX_OBJECT || o.chars().any(char::is_control) => {
-            check.error(
-                field("object"),
-                format!("{o:?} must be 1-{MAX_OBJECT} bytes without control characters"),
-            );
-            false
-        }
-        _ => true,
-    };
-    let at_ok = match raw.at.as_deref() {
-        Some(at) => match humantime::parse_rfc3339_weak(at) {
-            Ok(_) => true,
-            Err(e) => {
-                check.error(
-                    field("at"),
-                    format!("{at:?} is not an RFC 3339 time such as 2025-01-31T12:00:00Z: {e}"),
-                );
-                false
-            }
-        },
-        None => true,
-    };
+    let reason_ok = reason.is_none_or(|r| reason_ok(check, &field("reason"), r));
+    let object_ok = raw
+        .object
+        .as_deref()
+        .is_none_or(|o| object_ok(check, &field("object"), o));
+    let at_ok = raw
+        .at
+        .as_deref()
+        .is_none_or(|at| at_ok(check, &field("at"), at));
     if !(set_ok && reason_ok && object_ok && at_ok) {
         return None;
     }
@@ -146,6 +118,46 @@ fn entry(check: &mut Checker<'_>, path: &str, raw: &RawFileOverride) -> Option<F
         at: raw.at.clone(),
         file: check.file.clone(),
     })
+}
+
+/// A reason fits the status page: at most `MAX_REASON` characters, no
+/// control characters.
+fn reason_ok(check: &mut Checker<'_>, field: &str, reason: &str) -> bool {
+    let error = if reason.chars().count() > MAX_REASON {
+        format!("is longer than {MAX_REASON} characters")
+    } else if reason.chars().any(char::is_control) {
+        "has control characters".to_owned()
+    } else {
+        return true;
+    };
+    check.error(field, error);
+    false
+}
+
+/// The object an override came from (`cluster/namespace/name`).
+fn object_ok(check: &mut Checker<'_>, field: &str, object: &str) -> bool {
+    if object.is_empty() || object.len() > MAX_OBJECT || object.chars().any(char::is_control) {
+        check.error(
+            field,
+            format!("{object:?} must be 1-{MAX_OBJECT} bytes without control characters"),
+        );
+        return false;
+    }
+    true
+}
+
+/// When the override was taken, as RFC 3339.
+fn at_ok(check: &mut Checker<'_>, field: &str, at: &str) -> bool {
+    match humantime::parse_rfc3339_weak(at) {
+        Ok(_) => true,
+        Err(e) => {
+            check.error(
+                field,
+                format!("{at:?} is not an RFC 3339 time such as 2025-01-31T12:00:00Z: {e}"),
+            );
+            false
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,83 @@ use crate::config::raw::RawServer;
 use crate::model::Server;
 
 pub(super) fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
+    let (dns_listen, admin_listen) = listeners(check, raw);
+    let default_workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
+    let udp_workers = check.int(
+        "server.udp_workers",
+        raw.udp_workers,
+        default_workers,
+        1,
+        256,
+    );
+    let max_udp_payload = check.int(
+        "server.max_udp_payload",
+        raw.max_udp_payload,
+        1232,
+        512,
+        4096,
+    );
+    let tcp = tcp(check, raw);
+    let shutdown_grace = check.duration(
+        "server.shutdown_grace",
+        raw.shutdown_grace.as_deref(),
+        Duration::from_secs(5),
+        Duration::ZERO,
+        Duration::from_secs(300),
+    );
+    let max_config_bytes = check.int(
+        "server.max_config_bytes",
+        raw.max_config_bytes,
+        limits::DEFAULT_MAX_CONFIG_BYTES as i64,
+        limits::MIN_MAX_CONFIG_BYTES as i64,
+        limits::MAX_MAX_CONFIG_BYTES as i64,
+    );
+    let max_records = check.int(
+        "server.max_records",
+        raw.max_records,
+        limits::DEFAULT_MAX_RECORDS as i64,
+        1,
+        limits::MAX_MAX_RECORDS as i64,
+    );
+    let admin = admin(check, raw, admin_listen);
+    let rate_limit = rate_limit::rate_limit(check, raw.rate_limit.as_ref());
+    let resolvers = resolvers(check, raw);
+    let alias = alias::alias(check, raw.alias.as_ref());
+    let peering = peering::peering(check, raw);
+    let admin_tls = admin_tls(check, raw);
+    let (tcp, admin) = (tcp?, admin?);
+    Some(Server {
+        admin_token_file: raw.admin_token_file.as_ref().map(PathBuf::from),
+        admin_max_connections: admin.max_connections,
+        admin_timeout: admin.timeout,
+        admin_max_connections_per_client: admin.max_connections_per_client,
+        admin_header_timeout: admin.header_timeout,
+        probe_listen: admin.probe_listen,
+        state_file: raw.state_file.as_ref().map(PathBuf::from),
+        dns_listen,
+        admin_listen,
+        geoip_database: raw.geoip_database.as_ref().map(PathBuf::from),
+        record_files: raw.record_files.iter().map(PathBuf::from).collect(),
+        udp_workers: udp_workers?,
+        max_udp_payload: max_udp_payload?,
+        tcp_idle_timeout: tcp.idle_timeout,
+        tcp_max_connections: tcp.max_connections,
+        tcp_max_connections_per_ip: tcp.max_connections_per_ip,
+        tcp_ipv4_prefix: tcp.ipv4_prefix,
+        tcp_ipv6_prefix: tcp.ipv6_prefix,
+        shutdown_grace: shutdown_grace?,
+        max_config_bytes: max_config_bytes?,
+        max_records: max_records?,
+        rate_limit: rate_limit?,
+        resolvers: resolvers?,
+        alias: alias?,
+        peering: peering?,
+        admin_tls: admin_tls?,
+    })
+}
+
+/// `server.dns_listen` (at least one) and `server.admin_listen`.
+fn listeners(check: &mut Checker<'_>, raw: &RawServer) -> (Vec<SocketAddr>, Option<SocketAddr>) {
     if raw.dns_listen.is_empty() {
         check.error(
             "server.dns_listen",
@@ -24,21 +101,31 @@ pub(super) fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server>
         .admin_listen
         .as_deref()
         .and_then(|text| socket_addr(check, "server.admin_listen", text));
-    let default_workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
-    let udp_workers = check.int(
-        "server.udp_workers",
-        raw.udp_workers,
-        default_workers,
-        1,
-        256,
-    );
-    let max_udp_payload = check.int(
-        "server.max_udp_payload",
-        raw.max_udp_payload,
-        1232,
-        512,
-        4096,
-    );
+    (dns_listen, admin_listen)
+}
+
+/// `server.resolvers`: `None` when one of them is not an address.
+fn resolvers(check: &mut Checker<'_>, raw: &RawServer) -> Option<Vec<SocketAddr>> {
+    let resolvers: Vec<SocketAddr> = raw
+        .resolvers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, text)| socket_addr(check, format!("server.resolvers[{i}]"), text))
+        .collect();
+    let resolvers_ok = resolvers.len() == raw.resolvers.len();
+    Some(resolvers).filter(|_| resolvers_ok)
+}
+
+/// `server.tcp_*`: DNS over TCP's timeout and caps.
+struct Tcp {
+    idle_timeout: Duration,
+    max_connections: usize,
+    max_connections_per_ip: usize,
+    ipv4_prefix: u8,
+    ipv6_prefix: u8,
+}
+
+fn tcp(check: &mut Checker<'_>, raw: &RawServer) -> Option<Tcp> {
     let tcp_idle_timeout = check.duration(
         "server.tcp_idle_timeout",
         raw.tcp_idle_timeout.as_deref(),
@@ -62,27 +149,30 @@ pub(super) fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server>
     );
     let tcp_ipv4_prefix = check.int("server.tcp_ipv4_prefix", raw.tcp_ipv4_prefix, 24, 1, 32);
     let tcp_ipv6_prefix = check.int("server.tcp_ipv6_prefix", raw.tcp_ipv6_prefix, 56, 1, 128);
-    let shutdown_grace = check.duration(
-        "server.shutdown_grace",
-        raw.shutdown_grace.as_deref(),
-        Duration::from_secs(5),
-        Duration::ZERO,
-        Duration::from_secs(300),
-    );
-    let max_config_bytes = check.int(
-        "server.max_config_bytes",
-        raw.max_config_bytes,
-        limits::DEFAULT_MAX_CONFIG_BYTES as i64,
-        limits::MIN_MAX_CONFIG_BYTES as i64,
-        limits::MAX_MAX_CONFIG_BYTES as i64,
-    );
-    let max_records = check.int(
-        "server.max_records",
-        raw.max_records,
-        limits::DEFAULT_MAX_RECORDS as i64,
-        1,
-        limits::MAX_MAX_RECORDS as i64,
-    );
+    Some(Tcp {
+        idle_timeout: tcp_idle_timeout?,
+        max_connections: tcp_max_connections?,
+        max_connections_per_ip: tcp_max_connections_per_ip?,
+        ipv4_prefix: tcp_ipv4_prefix?,
+        ipv6_prefix: tcp_ipv6_prefix?,
+    })
+}
+
+/// `server.admin_*` and `server.probe_listen`: the admin API's caps and
+/// deadlines, and the probes' own port (not the admin API's).
+struct Admin {
+    max_connections: usize,
+    max_connections_per_client: usize,
+    header_timeout: Duration,
+    probe_listen: Option<SocketAddr>,
+    timeout: Duration,
+}
+
+fn admin(
+    check: &mut Checker<'_>,
+    raw: &RawServer,
+    admin_listen: Option<SocketAddr>,
+) -> Option<Admin> {
     let admin_max_connections = check.int(
         "server.admin_max_connections",
         raw.admin_max_connections,
@@ -124,44 +214,12 @@ pub(super) fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server>
         Duration::from_millis(100),
         Duration::from_secs(300),
     );
-    let rate_limit = rate_limit::rate_limit(check, raw.rate_limit.as_ref());
-    let resolvers: Vec<SocketAddr> = raw
-        .resolvers
-        .iter()
-        .enumerate()
-        .filter_map(|(i, text)| socket_addr(check, format!("server.resolvers[{i}]"), text))
-        .collect();
-    let resolvers_ok = resolvers.len() == raw.resolvers.len();
-    let alias = alias::alias(check, raw.alias.as_ref());
-    let peering = peering::peering(check, raw);
-    let admin_tls = admin_tls(check, raw);
-    Some(Server {
-        admin_token_file: raw.admin_token_file.as_ref().map(PathBuf::from),
-        admin_max_connections: admin_max_connections?,
-        admin_timeout: admin_timeout?,
-        admin_max_connections_per_client: admin_max_connections_per_client?,
-        admin_header_timeout: admin_header_timeout?,
+    Some(Admin {
+        max_connections: admin_max_connections?,
+        max_connections_per_client: admin_max_connections_per_client?,
+        header_timeout: admin_header_timeout?,
         probe_listen,
-        state_file: raw.state_file.as_ref().map(PathBuf::from),
-        dns_listen,
-        admin_listen,
-        geoip_database: raw.geoip_database.as_ref().map(PathBuf::from),
-        record_files: raw.record_files.iter().map(PathBuf::from).collect(),
-        udp_workers: udp_workers?,
-        max_udp_payload: max_udp_payload?,
-        tcp_idle_timeout: tcp_idle_timeout?,
-        tcp_max_connections: tcp_max_connections?,
-        tcp_max_connections_per_ip: tcp_max_connections_per_ip?,
-        tcp_ipv4_prefix: tcp_ipv4_prefix?,
-        tcp_ipv6_prefix: tcp_ipv6_prefix?,
-        shutdown_grace: shutdown_grace?,
-        max_config_bytes: max_config_bytes?,
-        max_records: max_records?,
-        rate_limit: rate_limit?,
-        resolvers: Some(resolvers).filter(|_| resolvers_ok)?,
-        alias: alias?,
-        peering: peering?,
-        admin_tls: admin_tls?,
+        timeout: admin_timeout?,
     })
 }
 
