@@ -263,7 +263,9 @@ fn admit<'a>(
                 dns_name: candidate.dns_name,
                 reason: Reason::Owner,
                 detail: format!(
-                    "{} belongs to namespace {} (its object {} claimed it first);                      namespace {namespace} may add endpoints to it only if {}'s objects                      list it in the annotation {SHARED_WITH}",
+                    "{} belongs to namespace {} (its object {} claimed it first); \
+                     namespace {namespace} may add endpoints to it only if {}'s objects \
+                     list it in the annotation {SHARED_WITH}",
                     candidate.name, owner.namespace, owner.object, owner.namespace
                 ),
             }),

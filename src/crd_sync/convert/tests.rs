@@ -873,6 +873,10 @@ fn issue_9_another_namespace_cannot_add_a_set_to_a_name() {
     ] {
         assert!(detail.contains(says), "{says:?} in {detail}");
     }
+    assert!(
+        !detail.contains("  "),
+        "one sentence, single-spaced: {detail}"
+    );
     let r = only_record(&c);
     assert_eq!(ids(r), ["eu-west", "us-east"]);
     assert_eq!(r.ttl, Some(30), "the attacker's recordTTL 1 is not taken");
