@@ -439,85 +439,39 @@ pub fn single(
     }
 }
 
-impl Collector for CounterCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        let m = &self.metrics;
-        let mut zones = m.zone_counters();
-        zones.push(("".to_owned(), m.outside.clone()));
-        let mut queries = Vec::new();
-        for (zone, counters) in &zones {
-            for (q, (_, qtype)) in QTYPES.iter().enumerate() {
-                for (r, (_, rcode)) in RCODES.iter().enumerate() {
-                    let value = counters.queries[q][r].load(Ordering::Relaxed);
-                    if value > 0 {
-                        queries.push((
-                            [
-                                ("zone", zone.clone()),
-                                ("qtype", (*qtype).to_owned()),
-                                ("rcode", (*rcode).to_owned()),
-                            ],
-                            value,
-                        ));
-                    }
+/// `gslb_dns_queries` series: one per (zone, QTYPE, RCODE) counted at
+/// least once, so idle combinations add no series.
+fn query_series(zones: &[(String, Arc<ZoneCounters>)]) -> Vec<([(&'static str, String); 3], u64)> {
+    let mut queries = Vec::new();
+    for (zone, counters) in zones {
+        for (q, (_, qtype)) in QTYPES.iter().enumerate() {
+            for (r, (_, rcode)) in RCODES.iter().enumerate() {
+                let value = counters.queries[q][r].load(Ordering::Relaxed);
+                if value > 0 {
+                    queries.push((
+                        [
+                            ("zone", zone.clone()),
+                            ("qtype", (*qtype).to_owned()),
+                            ("rcode", (*rcode).to_owned()),
+                        ],
+                        value,
+                    ));
                 }
             }
         }
-        family(
-            &mut encoder,
-            "gslb_dns_queries",
-            "DNS queries answered, by zone (empty: outside every zone or malformed), QTYPE and RCODE",
-            MetricType::Counter,
-            queries,
-        )?;
-        let truncated = zones
-            .iter()
-            .map(|(z, c)| ([("zone", z.clone())], c.truncated.load(Ordering::Relaxed)));
-        family(
-            &mut encoder,
-            "gslb_dns_truncated",
-            "UDP responses sent with TC=1",
-            MetricType::Counter,
-            truncated,
-        )?;
-        let drained = zones
-            .iter()
-            .map(|(z, c)| ([("zone", z.clone())], c.drained.load(Ordering::Relaxed)));
-        family(
-            &mut encoder,
-            "gslb_drained_nodata_answers",
-            "NODATA answers given because every set that could answer was drained by an override",
-            MetricType::Counter,
-            drained,
-        )?;
+    }
+    queries
+}
+
+impl Collector for CounterCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let m = &self.metrics;
+        self.encode_zones(&mut encoder)?;
         self.encode_answers(&mut encoder)?;
         self.encode_rrl(&mut encoder)?;
-        single(
-            &mut encoder,
-            "gslb_config_reloads",
-            "Config loads that were applied",
-            MetricType::Counter,
-            m.reloads.load(Ordering::Relaxed),
-        )?;
-        single(
-            &mut encoder,
-            "gslb_config_reload_failures",
-            "Config reloads rejected (the previous config kept serving)",
-            MetricType::Counter,
-            m.reload_failures.load(Ordering::Relaxed),
-        )?;
+        self.encode_reloads(&mut encoder)?;
         m.admin.encode(&mut encoder)?;
-        let renders = [
-            ("status", m.admin_status_renders.load(Ordering::Relaxed)),
-            ("metrics", m.admin_metrics_renders.load(Ordering::Relaxed)),
-        ]
-        .map(|(document, n)| ([("document", document.to_owned())], n));
-        family(
-            &mut encoder,
-            "gslb_admin_renders",
-            "Admin API documents rendered; concurrent readers of one generation share one",
-            MetricType::Counter,
-            renders,
-        )?;
+        self.encode_renders(&mut encoder)?;
         m.tcp.encode(&mut encoder)?;
         m.updates.encode(&mut encoder)?;
         m.peers.encode(&mut encoder)?;
@@ -527,6 +481,78 @@ impl Collector for CounterCollector {
 }
 
 impl CounterCollector {
+    /// `gslb_dns_queries`, `gslb_dns_truncated`,
+    /// `gslb_drained_nodata_answers`: by zone, the empty zone counting
+    /// queries outside every zone.
+    fn encode_zones(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let m = &self.metrics;
+        let mut zones = m.zone_counters();
+        zones.push(("".to_owned(), m.outside.clone()));
+        family(
+            encoder,
+            "gslb_dns_queries",
+            "DNS queries answered, by zone (empty: outside every zone or malformed), QTYPE and RCODE",
+            MetricType::Counter,
+            query_series(&zones),
+        )?;
+        let truncated = zones
+            .iter()
+            .map(|(z, c)| ([("zone", z.clone())], c.truncated.load(Ordering::Relaxed)));
+        family(
+            encoder,
+            "gslb_dns_truncated",
+            "UDP responses sent with TC=1",
+            MetricType::Counter,
+            truncated,
+        )?;
+        let drained = zones
+            .iter()
+            .map(|(z, c)| ([("zone", z.clone())], c.drained.load(Ordering::Relaxed)));
+        family(
+            encoder,
+            "gslb_drained_nodata_answers",
+            "NODATA answers given because every set that could answer was drained by an override",
+            MetricType::Counter,
+            drained,
+        )
+    }
+
+    /// `gslb_config_reloads`, `gslb_config_reload_failures`.
+    fn encode_reloads(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let m = &self.metrics;
+        single(
+            encoder,
+            "gslb_config_reloads",
+            "Config loads that were applied",
+            MetricType::Counter,
+            m.reloads.load(Ordering::Relaxed),
+        )?;
+        single(
+            encoder,
+            "gslb_config_reload_failures",
+            "Config reloads rejected (the previous config kept serving)",
+            MetricType::Counter,
+            m.reload_failures.load(Ordering::Relaxed),
+        )
+    }
+
+    /// `gslb_admin_renders`: by document.
+    fn encode_renders(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let m = &self.metrics;
+        let renders = [
+            ("status", m.admin_status_renders.load(Ordering::Relaxed)),
+            ("metrics", m.admin_metrics_renders.load(Ordering::Relaxed)),
+        ]
+        .map(|(document, n)| ([("document", document.to_owned())], n));
+        family(
+            encoder,
+            "gslb_admin_renders",
+            "Admin API documents rendered; concurrent readers of one generation share one",
+            MetricType::Counter,
+            renders,
+        )
+    }
+
     /// `gslb_answers`, `gslb_fail_open_answers`: by record and set, or
     /// summed over them.
     fn encode_answers(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {

@@ -176,95 +176,14 @@ fn load_into(
     baseline: &Baseline,
     inputs: &mut Inputs,
 ) -> Result<Loaded, ConfigErrors> {
-    let path = files.base();
-    let base_file: Arc<str> = path.display().to_string().into();
     let file: Arc<str> = files.label().into();
-    let one = |e: ConfigError| ConfigErrors(vec![e]);
-    let running = baseline.limits;
-    let contents = Contents::read(path, running.max_config_bytes);
-    inputs.push(path, running.max_config_bytes, &contents);
-    let text = text_of(&base_file, contents, running.max_config_bytes).map_err(one)?;
-    if is_blank(&text) {
-        return Err(one(whole_file(&base_file, "is empty: it holds no config")));
-    }
-    let mut raw: RawConfig = {
-        let _count = RecordCount::allow(running.max_records, running.max_records);
-        parse_yaml(&base_file, &text, running).map_err(one)?
-    };
-    drop(text);
-    if !files.overlays().is_empty() {
-        raw = with_overlays(raw, files, running, inputs)?;
-    }
-    raw.server = with_env_overrides(raw.server, &file, env).map_err(one)?;
-    let limits = running.asked_by(&raw.server);
-    if raw.records.len() > limits.max_records {
-        return Err(one(ConfigError {
-            file: file.clone(),
-            path: "records".into(),
-            message: format!(
-                "{} records, more than server.max_records ({})",
-                raw.records.len(),
-                limits.max_records
-            ),
-        }));
-    }
-    let mut records_left = limits.max_records - raw.records.len();
-
-    let mut warnings = Vec::new();
-    let mut errors = Vec::new();
-    let mut sources = Vec::new();
-    for (i, record_file) in raw.server.record_files.iter().enumerate() {
-        let record_path = PathBuf::from(record_file);
-        let name: Arc<str> = record_file.as_str().into();
-        let cap = limits.max_config_bytes;
-        let contents = Contents::read(&record_path, cap);
-        inputs.push(&record_path, cap, &contents);
-        let served = baseline.served_record_files.contains(&record_path);
-        let text = match contents {
-            Contents::Missing if served => {
-                errors.push(whole_file(
-                    &name,
-                    "was loaded and is now missing; its records are still served. Restore it, or remove it from server.record_files to drop them",
-                ));
-                continue;
-            }
-            Contents::Missing => {
-                warnings.push(format!(
-                    "{file}: server.record_files[{i}]: {record_file} does not exist yet; serving without it until it appears"
-                ));
-                continue;
-            }
-            contents => match text_of(&name, contents, cap) {
-                Ok(text) => text,
-                Err(error) => {
-                    errors.push(error);
-                    continue;
-                }
-            },
-        };
-        if is_blank(&text) {
-            if served {
-                errors.push(whole_file(
-                    &name,
-                    "was loaded and is now empty; its records are still served. A record file with no records says `records: []`",
-                ));
-            } else {
-                warnings.push(format!(
-                    "{file}: server.record_files[{i}]: {record_file} is empty; serving without it until it holds records"
-                ));
-            }
-            continue;
-        }
-        let _count = RecordCount::allow(records_left, limits.max_records);
-        match parse_yaml::<RawRecordFile>(&name, &text, limits) {
-            Ok(raw) => {
-                records_left = records_left.saturating_sub(raw.records.len());
-                inputs.serve_last();
-                sources.push(RecordSource { file: name, raw });
-            }
-            Err(error) => errors.push(error),
-        }
-    }
+    let (raw, limits) = read_main(files, env, baseline.limits, inputs)?;
+    let records_left = limits.max_records - raw.records.len();
+    let RecordFiles {
+        sources,
+        mut errors,
+        mut warnings,
+    } = read_record_files(&file, &raw.server, limits, records_left, baseline, inputs);
     let geoip = raw.server.geoip_database.clone();
     let validated = validate::validate(raw, &file, sources, default_serial());
     if let Ok(config) = &validated {
@@ -278,20 +197,11 @@ fn load_into(
             None
         }
     };
-    let geo = match geoip {
-        None => None,
-        Some(db) => match GeoDb::open(Path::new(&db)) {
-            Ok(geo) => Some(Arc::new(geo)),
-            Err(error) => {
-                errors.push(ConfigError {
-                    file: file.clone(),
-                    path: "server.geoip_database".into(),
-                    message: crate::error_chain(&error),
-                });
-                None
-            }
-        },
-    };
+    let geo = geoip.and_then(|db| {
+        open_geoip(&file, &db)
+            .map_err(|error| errors.push(error))
+            .ok()
+    });
     if let Some(token_file) = config
         .as_ref()
         .and_then(|c| c.server.admin_token_file.as_ref())
@@ -335,6 +245,165 @@ fn load_into(
         }),
         _ => Err(ConfigErrors(errors)),
     }
+}
+
+/// Reads and parses the main config within the running caps, applies the
+/// environment's overrides, and checks its record count against the caps
+/// it asks for: with them, the caps the record files are read with.
+fn read_main(
+    files: &ConfigFiles,
+    env: Vec<(String, String)>,
+    running: Limits,
+    inputs: &mut Inputs,
+) -> Result<(RawConfig, Limits), ConfigErrors> {
+    let path = files.base();
+    let base_file: Arc<str> = path.display().to_string().into();
+    let file: Arc<str> = files.label().into();
+    let one = |e: ConfigError| ConfigErrors(vec![e]);
+    let contents = Contents::read(path, running.max_config_bytes);
+    inputs.push(path, running.max_config_bytes, &contents);
+    let text = text_of(&base_file, contents, running.max_config_bytes).map_err(one)?;
+    if is_blank(&text) {
+        return Err(one(whole_file(&base_file, "is empty: it holds no config")));
+    }
+    let mut raw: RawConfig = {
+        let _count = RecordCount::allow(running.max_records, running.max_records);
+        parse_yaml(&base_file, &text, running).map_err(one)?
+    };
+    drop(text);
+    if !files.overlays().is_empty() {
+        raw = with_overlays(raw, files, running, inputs)?;
+    }
+    raw.server = with_env_overrides(raw.server, &file, env).map_err(one)?;
+    let limits = running.asked_by(&raw.server);
+    if raw.records.len() > limits.max_records {
+        return Err(one(ConfigError {
+            file,
+            path: "records".into(),
+            message: format!(
+                "{} records, more than server.max_records ({})",
+                raw.records.len(),
+                limits.max_records
+            ),
+        }));
+    }
+    Ok((raw, limits))
+}
+
+/// What the record files of one load gave.
+struct RecordFiles {
+    /// The records of each file that parsed.
+    sources: Vec<RecordSource>,
+    /// Files that failed the load.
+    errors: Vec<ConfigError>,
+    /// Files the load goes on without.
+    warnings: Vec<String>,
+}
+
+/// Reads and parses `server.record_files` in order, within what is left of
+/// `server.max_records` after the main config's records.
+fn read_record_files(
+    file: &str,
+    server: &RawServer,
+    limits: Limits,
+    mut records_left: usize,
+    baseline: &Baseline,
+    inputs: &mut Inputs,
+) -> RecordFiles {
+    let mut read = RecordFiles {
+        sources: Vec::new(),
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for (i, record_file) in server.record_files.iter().enumerate() {
+        let record_path = PathBuf::from(record_file);
+        let name: Arc<str> = record_file.as_str().into();
+        let cap = limits.max_config_bytes;
+        let contents = Contents::read(&record_path, cap);
+        inputs.push(&record_path, cap, &contents);
+        let served = baseline.served_record_files.contains(&record_path);
+        let text = match record_file_text(file, i, &name, served, contents, cap) {
+            Ok(text) => text,
+            Err(Skipped::Error(error)) => {
+                read.errors.push(error);
+                continue;
+            }
+            Err(Skipped::Warning(warning)) => {
+                read.warnings.push(warning);
+                continue;
+            }
+        };
+        let _count = RecordCount::allow(records_left, limits.max_records);
+        match parse_yaml::<RawRecordFile>(&name, &text, limits) {
+            Ok(raw) => {
+                records_left = records_left.saturating_sub(raw.records.len());
+                inputs.serve_last();
+                read.sources.push(RecordSource { file: name, raw });
+            }
+            Err(error) => read.errors.push(error),
+        }
+    }
+    read
+}
+
+/// Why a record file adds nothing to a load.
+enum Skipped {
+    /// The load fails: the file cannot be read, or it was served and is
+    /// gone or empty now (its records stay served).
+    Error(ConfigError),
+    /// The load goes on without the file, which has not been served yet.
+    Warning(String),
+}
+
+/// The text of `server.record_files[i]` (`name`), or why it is skipped: a
+/// file that is missing or blank stops the load only when its records are
+/// `served`, since dropping them quietly would take names out of DNS.
+fn record_file_text(
+    file: &str,
+    i: usize,
+    name: &Arc<str>,
+    served: bool,
+    contents: Contents,
+    cap: u64,
+) -> Result<String, Skipped> {
+    let text = match contents {
+        Contents::Missing if served => {
+            return Err(Skipped::Error(whole_file(
+                name,
+                "was loaded and is now missing; its records are still served. Restore it, or remove it from server.record_files to drop them",
+            )));
+        }
+        Contents::Missing => {
+            return Err(Skipped::Warning(format!(
+                "{file}: server.record_files[{i}]: {name} does not exist yet; serving without it until it appears"
+            )));
+        }
+        contents => text_of(name, contents, cap).map_err(Skipped::Error)?,
+    };
+    if !is_blank(&text) {
+        return Ok(text);
+    }
+    Err(if served {
+        Skipped::Error(whole_file(
+            name,
+            "was loaded and is now empty; its records are still served. A record file with no records says `records: []`",
+        ))
+    } else {
+        Skipped::Warning(format!(
+            "{file}: server.record_files[{i}]: {name} is empty; serving without it until it holds records"
+        ))
+    })
+}
+
+/// Opens `server.geoip_database`.
+fn open_geoip(file: &Arc<str>, db: &str) -> Result<Arc<GeoDb>, ConfigError> {
+    GeoDb::open(Path::new(db))
+        .map(Arc::new)
+        .map_err(|error| ConfigError {
+            file: file.clone(),
+            path: "server.geoip_database".into(),
+            message: crate::error_chain(&error),
+        })
 }
 
 /// Zones whose NS answer with glue is larger than gslb's UDP payload: every

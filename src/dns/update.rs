@@ -57,12 +57,12 @@ use super::message::{self, RawRecord, WireName};
 use super::tsig::{self, Rejection, Signature};
 use crate::metrics::Metrics;
 use crate::metrics::ddns::UpdateResult;
-use crate::table::SnapshotCell;
 use crate::table::ddns::{Refusal, Update, UpdateRr};
 use crate::table::keyring::TsigKey;
 use crate::table::replay::{self, Admission, ReplayGuard};
 use crate::table::state_file::SavedWatch;
 use crate::table::writer::{UpdateError, UpdateOutcome, WriterHandle};
+use crate::table::{SnapshotCell, Table};
 use refusal::{Refusals, SUMMARY_INTERVAL};
 
 /// Verified updates waiting for the update task; more are dropped (and
@@ -292,6 +292,42 @@ enum Checked {
     Verified(Verified),
 }
 
+/// A request past parsing, as the checks after it see it: what a
+/// refusal needs to be counted and answered.
+#[derive(Clone, Copy)]
+struct Asked<'p> {
+    /// The request; the answer echoes its header and zone section.
+    packet: &'p [u8],
+    /// Where the zone section ends.
+    zone_end: Option<usize>,
+    client: IpAddr,
+    /// Over UDP: refusals past the rate limit are counted, not sent.
+    udp: bool,
+}
+
+impl Asked<'_> {
+    /// The answer with `rcode` and TSIG `error`, signed with `key`, which
+    /// verified the request's `signature`.
+    fn signed(
+        self,
+        signature: &Signature,
+        key: &TsigKey,
+        now: u64,
+        rcode: u16,
+        error: u16,
+    ) -> Vec<u8> {
+        let mut out = response(self.packet, self.zone_end, rcode);
+        tsig::Reply {
+            request: signature,
+            key: Some(key),
+            error,
+            now,
+        }
+        .append_to(&mut out);
+        out
+    }
+}
+
 /// The way from the DNS listeners to the update task. Cloned into every
 /// listener; without a task behind it, updates are answered REFUSED.
 #[derive(Debug, Clone, Default)]
@@ -332,14 +368,7 @@ impl Front {
         // the rate is dropped before it costs a parse.
         let arcount = packet.get(10..12).map(|c| u16::from_be_bytes([c[0], c[1]]));
         if udp && arcount == Some(0) && !self.shared.refusals.may_answer_udp(client) {
-            self.shared
-                .metrics
-                .updates
-                .count("", UpdateResult::Unsigned);
-            self.shared
-                .refusals
-                .note(client, "", UpdateResult::Unsigned);
-            return Checked::Silent;
+            return self.silence(client, UpdateResult::Unsigned);
         }
         let request = match parse(packet) {
             Ok(request) => request,
@@ -350,24 +379,17 @@ impl Front {
                 });
             }
         };
-        let zone_end = Some(request.zone_end);
+        let asked = Asked {
+            packet,
+            zone_end: Some(request.zone_end),
+            client,
+            udp,
+        };
         let snapshot = self.cell.load();
         let Some(signature) = request.signature else {
-            let served = snapshot
-                .table
-                .zones
-                .iter()
-                .any(|z| z.origin.wire() == &*request.zone);
-            let (rcode, result) = if served {
-                (rcode::REFUSED, UpdateResult::Unsigned)
-            } else {
-                (rcode::NOTAUTH, UpdateResult::NotAuth)
-            };
             // Counted against the limit before parsing already.
             let udp = udp && arcount != Some(0);
-            return self.refuse(client, udp, "", result, || {
-                response(packet, zone_end, rcode)
-            });
+            return self.refuse_unsigned(Asked { udp, ..asked }, &request.zone, &snapshot.table);
         };
         let key = snapshot.table.keyring.get(&signature.key_name).cloned();
         drop(snapshot);
@@ -380,76 +402,22 @@ impl Front {
                 let rejection = verified
                     .err()
                     .unwrap_or(Rejection::Tsig(tsig_error::BADKEY));
-                let label = key
-                    .as_ref()
-                    .map_or("unknown".to_owned(), |k| k.name().to_string());
-                let (rcode, result, error) = match rejection {
-                    Rejection::FormErr => (rcode::FORMERR, UpdateResult::FormErr, 0),
-                    Rejection::Tsig(error) => (rcode::NOTAUTH, result_of_tsig(error), error),
-                };
-                return self.refuse(client, udp, &label, result, || {
-                    let mut out = response(packet, zone_end, rcode);
-                    if rejection != Rejection::FormErr {
-                        tsig::Reply {
-                            request: &signature,
-                            key: key.as_deref().filter(|_| rejection.signed()),
-                            error,
-                            now,
-                        }
-                        .append_to(&mut out);
-                    }
-                    out
-                });
+                return self.refuse_signature(asked, &signature, key.as_deref(), rejection, now);
             }
         };
         // Verified: every answer from here on is signed.
-        let signed = |rcode: u16, error: u16| {
-            let mut out = response(packet, zone_end, rcode);
-            tsig::Reply {
-                request: &signature,
-                key: Some(&key),
-                error,
-                now,
-            }
-            .append_to(&mut out);
-            out
-        };
         let label = key.name().to_string();
         let update = match request.update {
             Ok(update) => update,
             Err(why) => {
                 debug!(%client, key = %label, why, "malformed signed update");
                 return self.refuse(client, udp, &label, UpdateResult::FormErr, || {
-                    signed(rcode::FORMERR, 0)
+                    asked.signed(&signature, &key, now, rcode::FORMERR, 0)
                 });
             }
         };
-        let id = u16::from_be_bytes([packet[0], packet[1]]);
-        let expires = replay::expiry(signature.time_signed, signature.fudge);
-        match self
-            .shared
-            .replay
-            .admit(key.name(), &signature.mac, id, expires, now)
-        {
-            Admission::Fresh => {}
-            Admission::Retransmission(answer) => {
-                debug!(%client, key = %label, "update sent again; answered as the first time");
-                let send = !udp || self.shared.refusals.may_answer_udp(client);
-                return match answer.filter(|_| send) {
-                    Some(answer) => Checked::Answer(answer.to_vec()),
-                    None => Checked::Silent,
-                };
-            }
-            Admission::Replay => {
-                return self.refuse(client, udp, &label, UpdateResult::Replay, || {
-                    signed(rcode::NOTAUTH, tsig_error::BADTIME)
-                });
-            }
-            Admission::Full => {
-                return self.refuse(client, udp, &label, UpdateResult::Refused, || {
-                    signed(rcode::REFUSED, 0)
-                });
-            }
+        if let Some(answered) = self.admit(asked, &signature, &key, &label, now) {
+            return answered;
         }
         Checked::Verified(Verified {
             head: packet[..request.zone_end].to_vec(),
@@ -459,6 +427,103 @@ impl Front {
             key,
             client,
         })
+    }
+
+    /// Counts and notes a refusal that gets no answer: the client is over
+    /// the UDP rate limit.
+    fn silence(&self, client: IpAddr, result: UpdateResult) -> Checked {
+        self.shared.metrics.updates.count("", result);
+        self.shared.refusals.note(client, "", result);
+        Checked::Silent
+    }
+
+    /// An unsigned request for `zone`: REFUSED when gslb serves the zone
+    /// (only signed updates are taken), NOTAUTH when it does not.
+    fn refuse_unsigned(&self, asked: Asked<'_>, zone: &[u8], table: &Table) -> Checked {
+        let served = table.zones.iter().any(|z| z.origin.wire() == zone);
+        let (rcode, result) = if served {
+            (rcode::REFUSED, UpdateResult::Unsigned)
+        } else {
+            (rcode::NOTAUTH, UpdateResult::NotAuth)
+        };
+        self.refuse(asked.client, asked.udp, "", result, || {
+            response(asked.packet, asked.zone_end, rcode)
+        })
+    }
+
+    /// Refuses a request whose signature did not verify with `key` (`None`:
+    /// no such key), signed only where RFC 8945 lets an unverified request
+    /// get a signed answer.
+    fn refuse_signature(
+        &self,
+        asked: Asked<'_>,
+        signature: &Signature,
+        key: Option<&TsigKey>,
+        rejection: Rejection,
+        now: u64,
+    ) -> Checked {
+        let label = key.map_or("unknown".to_owned(), |k| k.name().to_string());
+        let (rcode, result, error) = match rejection {
+            Rejection::FormErr => (rcode::FORMERR, UpdateResult::FormErr, 0),
+            Rejection::Tsig(error) => (rcode::NOTAUTH, result_of_tsig(error), error),
+        };
+        self.refuse(asked.client, asked.udp, &label, result, || {
+            let mut out = response(asked.packet, asked.zone_end, rcode);
+            if rejection != Rejection::FormErr {
+                tsig::Reply {
+                    request: signature,
+                    key: key.filter(|_| rejection.signed()),
+                    error,
+                    now,
+                }
+                .append_to(&mut out);
+            }
+            out
+        })
+    }
+
+    /// The replay check of a verified request: `None` when its MAC is new;
+    /// else the first answer again for a retransmission under the same
+    /// id, or a signed refusal (a replay, or no room to remember the MAC).
+    fn admit(
+        &self,
+        asked: Asked<'_>,
+        signature: &Signature,
+        key: &TsigKey,
+        label: &str,
+        now: u64,
+    ) -> Option<Checked> {
+        let Asked {
+            packet,
+            client,
+            udp,
+            ..
+        } = asked;
+        let id = u16::from_be_bytes([packet[0], packet[1]]);
+        let expires = replay::expiry(signature.time_signed, signature.fudge);
+        match self
+            .shared
+            .replay
+            .admit(key.name(), &signature.mac, id, expires, now)
+        {
+            Admission::Fresh => None,
+            Admission::Retransmission(answer) => {
+                debug!(%client, key = %label, "update sent again; answered as the first time");
+                let send = !udp || self.shared.refusals.may_answer_udp(client);
+                Some(match answer.filter(|_| send) {
+                    Some(answer) => Checked::Answer(answer.to_vec()),
+                    None => Checked::Silent,
+                })
+            }
+            Admission::Replay => {
+                Some(self.refuse(client, udp, label, UpdateResult::Replay, || {
+                    asked.signed(signature, key, now, rcode::NOTAUTH, tsig_error::BADTIME)
+                }))
+            }
+            Admission::Full => Some(self.refuse(client, udp, label, UpdateResult::Refused, || {
+                asked.signed(signature, key, now, rcode::REFUSED, 0)
+            })),
+        }
     }
 
     /// Queues a verified update; a full queue drops it and forgets its

@@ -41,7 +41,7 @@ use crate::select::{
     self, Choice, Narrowed, NoAnswer, Observer, Rule, Scratch, geo_match, select_observed,
 };
 use crate::table::liveness::{Liveness, Override};
-use crate::table::{Family, Lookup, NO_PROBE, Probe, Record, Set, Snapshot};
+use crate::table::{Family, Lookup, NO_PROBE, Probe, Record, Set, Snapshot, Zone};
 use assume::{AssumedChange, Assumption};
 
 /// Most selections one trace may sample.
@@ -338,58 +338,11 @@ pub fn explain(
     let table = &snap.table;
     let record = find_record(snap, &q.name)?;
     let (health, assumed) = assume::apply(table, &snap.health, &q.assume)?;
-    let subnet = match q.client {
-        Some(ClientArg::Subnet { addr, prefix }) if prefix > 0 => Some(addr),
-        _ => None,
-    };
-    let source = match q.client {
-        Some(ClientArg::Source(addr) | ClientArg::Subnet { addr, .. }) => Some(addr),
-        None => None,
-    };
-    let geo_db = snap.geo.as_deref().filter(|_| source.is_some());
-    let mut cache = LocateCache::default();
-    let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
-    let located = geo::locate_client(
-        geo_db,
-        record.geo_sensitive,
-        subnet,
-        source.unwrap_or(unspecified),
-        &mut cache,
-    );
+    let located = locate(snap, record, q.client);
     let client = located.location;
-
-    let mut recorder = Recorder {
-        sets: &record.sets,
-        steps: Vec::new(),
-        left: Vec::new(),
-        failed_open: false,
-        client,
-    };
-    let mut rng = SmallRng::seed_from_u64(rand::random());
-    let mut scratch = Scratch::default();
-    let result = select_observed(
-        record,
-        q.family,
-        &health,
-        &client,
-        &mut rng,
-        &mut scratch,
-        &mut recorder,
-    );
+    let (result, recorder) = observe(record, q.family, &health, client);
     let zone = &table.zones[usize::from(record.zone)];
-    let (outcome, nodata, ttl) = match result {
-        Ok(_) => ("answer", None, record.ttl),
-        Err(NoAnswer::NoTargets) => (
-            "nodata",
-            Some(format!("no set has {} targets", qtype(q.family))),
-            zone.negative_ttl,
-        ),
-        Err(NoAnswer::Drained) => (
-            "nodata",
-            Some("every set that could answer is drained".to_owned()),
-            zone.negative_ttl,
-        ),
-    };
+    let (outcome, nodata, ttl) = outcome(result, q.family, record, zone);
     let candidates = match result {
         Ok(_) => candidates(record, zone.degraded_ttl, q.family, &health, &recorder),
         Err(_) => Vec::new(),
@@ -410,11 +363,7 @@ pub fn explain(
         generation: snap.generation,
         assumed,
         located: describe_location(record, q.client, &located),
-        fallback: match record.fallback {
-            Fallback::Any => "any",
-            Fallback::None => "none",
-        }
-        .to_owned(),
+        fallback: fallback_name(record.fallback).to_owned(),
         sets: record
             .sets
             .iter()
@@ -429,6 +378,89 @@ pub fn explain(
         ttl,
         samples,
     })
+}
+
+/// Locates the client as the DNS path does: by the ECS subnet when one
+/// with a prefix is given, else by the source address.
+fn locate(snap: &Snapshot, record: &Record, client: Option<ClientArg>) -> ClientLocated {
+    let subnet = match client {
+        Some(ClientArg::Subnet { addr, prefix }) if prefix > 0 => Some(addr),
+        _ => None,
+    };
+    let source = match client {
+        Some(ClientArg::Source(addr) | ClientArg::Subnet { addr, .. }) => Some(addr),
+        None => None,
+    };
+    let geo_db = snap.geo.as_deref().filter(|_| source.is_some());
+    let mut cache = LocateCache::default();
+    let unspecified = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+    geo::locate_client(
+        geo_db,
+        record.geo_sensitive,
+        subnet,
+        source.unwrap_or(unspecified),
+        &mut cache,
+    )
+}
+
+/// Runs the DNS path's own selection once, recording the sets each rule
+/// left: the trace shows that decision, not a re-implementation of it.
+fn observe<'r>(
+    record: &'r Record,
+    family: Family,
+    health: &Liveness,
+    client: Location,
+) -> (Result<(), NoAnswer>, Recorder<'r>) {
+    let mut recorder = Recorder {
+        sets: &record.sets,
+        steps: Vec::new(),
+        left: Vec::new(),
+        failed_open: false,
+        client,
+    };
+    let mut rng = SmallRng::seed_from_u64(rand::random());
+    let mut scratch = Scratch::default();
+    let result = select_observed(
+        record,
+        family,
+        health,
+        &client,
+        &mut rng,
+        &mut scratch,
+        &mut recorder,
+    );
+    (result.map(|_| ()), recorder)
+}
+
+/// The outcome's name, why it is NODATA, and its TTL: the record's for an
+/// answer, the zone's negative TTL for NODATA.
+fn outcome(
+    result: Result<(), NoAnswer>,
+    family: Family,
+    record: &Record,
+    zone: &Zone,
+) -> (&'static str, Option<String>, u32) {
+    match result {
+        Ok(()) => ("answer", None, record.ttl),
+        Err(NoAnswer::NoTargets) => (
+            "nodata",
+            Some(format!("no set has {} targets", qtype(family))),
+            zone.negative_ttl,
+        ),
+        Err(NoAnswer::Drained) => (
+            "nodata",
+            Some("every set that could answer is drained".to_owned()),
+            zone.negative_ttl,
+        ),
+    }
+}
+
+/// Residency as the trace names it.
+fn fallback_name(fallback: Fallback) -> &'static str {
+    match fallback {
+        Fallback::Any => "any",
+        Fallback::None => "none",
+    }
 }
 
 fn qtype(family: Family) -> &'static str {

@@ -11,14 +11,41 @@ const LABEL: usize = 10;
 
 /// The trace for a terminal; ANSI colours when `colour`.
 pub fn render(trace: &Trace, colour: bool) -> String {
-    let paint = |code: &str, text: &str| {
-        if colour {
+    let style = Style { colour };
+    let mut out = String::new();
+    heading(&mut out, trace, style);
+    assumptions(&mut out, trace, style);
+    let _ = writeln!(out, "{:LABEL$}{}", "client", located(&trace.located));
+    sets(&mut out, trace, style);
+    votes(&mut out, trace);
+    rules(&mut out, trace);
+    answer(&mut out, trace, style);
+    ttl(&mut out, trace, style);
+    samples(&mut out, trace);
+    out.lines()
+        .map(|l| l.trim_end().to_owned() + "\n")
+        .collect()
+}
+
+/// Whether to colour: the caller knows if it writes to a terminal.
+#[derive(Clone, Copy)]
+struct Style {
+    colour: bool,
+}
+
+impl Style {
+    /// `text` in the ANSI style `code`, or as it is without colour.
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.colour {
             format!("\x1b[{code}m{text}\x1b[0m")
         } else {
             text.to_owned()
         }
-    };
-    let mut out = String::new();
+    }
+}
+
+/// The name, type, client and generation asked about.
+fn heading(out: &mut String, trace: &Trace, style: Style) {
     let client = trace
         .client
         .as_deref()
@@ -26,10 +53,14 @@ pub fn render(trace: &Trace, colour: bool) -> String {
     let _ = writeln!(
         out,
         "{} {} for {client} (generation {})",
-        paint("1", &trace.name),
+        style.paint("1", &trace.name),
         trace.qtype,
         trace.generation
     );
+}
+
+/// Each what-if change and the sets (or probes) it touched.
+fn assumptions(out: &mut String, trace: &Trace, style: Style) {
     for a in &trace.assumed {
         let what = if a.sets.is_empty() {
             format!("{} probe(s)", a.probes)
@@ -47,10 +78,13 @@ pub fn render(trace: &Trace, colour: bool) -> String {
             out,
             "{:LABEL$}{} → {what}",
             "assumed",
-            paint("33", &a.assumption)
+            style.paint("33", &a.assumption)
         );
     }
-    let _ = writeln!(out, "{:LABEL$}{}", "client", located(&trace.located));
+}
+
+/// One aligned line per set: priority, weight, state, geo, distance.
+fn sets(out: &mut String, trace: &Trace, style: Style) {
     let width = trace
         .sets
         .iter()
@@ -66,13 +100,17 @@ pub fn render(trace: &Trace, colour: bool) -> String {
             set.id,
             set.priority,
             set.weight,
-            paint(code, &format!("{state:8}")),
+            style.paint(code, &format!("{state:8}")),
             set.geo,
             set.distance_km
                 .map(|km| format!("  {km:>5.0} km"))
                 .unwrap_or_default()
         );
     }
+}
+
+/// The targets whose state the peer group's vote decided.
+fn votes(out: &mut String, trace: &Trace) {
     let notes = trace
         .sets
         .iter()
@@ -82,6 +120,10 @@ pub fn render(trace: &Trace, colour: bool) -> String {
         let label = if i == 0 { "vote" } else { "" };
         let _ = writeln!(out, "{label:LABEL$}{} {}: {note}", set.id, target.address);
     }
+}
+
+/// The rules in the order they ran, and the sets each left.
+fn rules(out: &mut String, trace: &Trace) {
     for (i, step) in trace.steps.iter().enumerate() {
         let label = if i == 0 { "rules" } else { "" };
         let left = if step.sets.is_empty() {
@@ -95,8 +137,18 @@ pub fn render(trace: &Trace, colour: bool) -> String {
             step.rule, step.detail
         );
     }
+}
+
+/// Why there is no data, or each candidate set with its chance and its
+/// targets' chances.
+fn answer(out: &mut String, trace: &Trace, style: Style) {
     if let Some(why) = &trace.nodata {
-        let _ = writeln!(out, "{:LABEL$}{}: {why}", "answer", paint("31", "NODATA"));
+        let _ = writeln!(
+            out,
+            "{:LABEL$}{}: {why}",
+            "answer",
+            style.paint("31", "NODATA")
+        );
     }
     for (i, c) in trace.candidates.iter().enumerate() {
         let label = if i == 0 { "answer" } else { "" };
@@ -114,51 +166,58 @@ pub fn render(trace: &Trace, colour: bool) -> String {
         let _ = writeln!(
             out,
             "{label:LABEL$}{} {}: {}{ttl}",
-            paint("1", &c.set),
+            style.paint("1", &c.set),
             percent(c.probability),
             targets.join(", ")
         );
     }
+}
+
+/// The answer's TTL, how many addresses it holds and whether it fails
+/// open; for NODATA, the negative TTL.
+fn ttl(out: &mut String, trace: &Trace, style: Style) {
     if trace.nodata.is_some() {
         let _ = writeln!(
             out,
             "{:LABEL$}ttl {}s (the SOA's negative TTL)",
             "", trace.ttl
         );
+        return;
+    }
+    let open = if trace.failed_open {
+        style.paint("31", "yes: no set is healthy, health ignored")
     } else {
-        let open = if trace.failed_open {
-            paint("31", "yes: no set is healthy, health ignored")
-        } else {
-            "no".to_owned()
-        };
-        let limit = match trace.answers {
-            u16::MAX => "every address of the set".to_owned(),
-            1 => "1 address".to_owned(),
-            n => format!("at most {n} addresses"),
-        };
-        let _ = writeln!(
-            out,
-            "{:LABEL$}ttl {}s, {limit}, fails open: {open}",
-            "", trace.ttl
-        );
-    }
-    if let Some(samples) = &trace.samples {
-        let shares: Vec<String> = samples
-            .sets
-            .iter()
-            .map(|s| format!("{} {}", s.set, percent(s.share)))
-            .collect();
-        let _ = writeln!(
-            out,
-            "{:LABEL$}{} selections: {}",
-            "samples",
-            samples.count,
-            shares.join(", ")
-        );
-    }
-    out.lines()
-        .map(|l| l.trim_end().to_owned() + "\n")
-        .collect()
+        "no".to_owned()
+    };
+    let limit = match trace.answers {
+        u16::MAX => "every address of the set".to_owned(),
+        1 => "1 address".to_owned(),
+        n => format!("at most {n} addresses"),
+    };
+    let _ = writeln!(
+        out,
+        "{:LABEL$}ttl {}s, {limit}, fails open: {open}",
+        "", trace.ttl
+    );
+}
+
+/// The shares real selections gave, when sampled.
+fn samples(out: &mut String, trace: &Trace) {
+    let Some(samples) = &trace.samples else {
+        return;
+    };
+    let shares: Vec<String> = samples
+        .sets
+        .iter()
+        .map(|s| format!("{} {}", s.set, percent(s.share)))
+        .collect();
+    let _ = writeln!(
+        out,
+        "{:LABEL$}{} selections: {}",
+        "samples",
+        samples.count,
+        shares.join(", ")
+    );
 }
 
 fn percent(p: f64) -> String {

@@ -13,14 +13,46 @@ use crate::name::{Name, suffix_at};
 
 /// Builds the table for a validated config.
 pub fn compile(config: &Config) -> Table {
-    let mut names: HashMap<Box<[u8]>, NameEntry, _> = HashMap::with_capacity_and_hasher(
+    let mut names: NameMap = HashMap::with_capacity_and_hasher(
         config.records.len() * 2 + config.zones.len() * 4,
         foldhash::fast::FixedState::default(),
     );
-    let zone_of = |name: &Name| -> Option<u16> {
-        model::zone_of(name, config.zones.iter().map(|z| &z.origin))
-            .and_then(|i| u16::try_from(i).ok())
-    };
+    let (zones, glue) = compile_zones(config, &mut names);
+    add_glue_names(config, &mut names, &zones, &glue);
+    let RecordsCompiled {
+        records,
+        aliases,
+        probes,
+        set_count,
+    } = compile_records(config, &mut names, &zones);
+    let (statics, cuts) = super::statics::compile(&config.zones, &mut names, &glue);
+    let mut probe_list: Vec<(Probe, u32)> = probes.into_iter().collect();
+    probe_list.sort_by_key(|(_, i)| *i);
+    Table {
+        zones: zones.into(),
+        records: records.into(),
+        glue: glue.into(),
+        probes: probe_list.into_iter().map(|(p, _)| p).collect(),
+        set_count,
+        statics: statics.into(),
+        cuts: cuts.into(),
+        aliases: aliases.into(),
+        names,
+        keyring: Arc::new(super::keyring::Keyring::new(
+            config.zones.iter().filter_map(|z| z.updates.as_ref()),
+        )),
+    }
+}
+
+/// The index of the zone `name` is in, as the table stores it.
+fn zone_index(config: &Config, name: &Name) -> Option<u16> {
+    model::zone_of(name, config.zones.iter().map(|z| &z.origin)).and_then(|i| u16::try_from(i).ok())
+}
+
+/// Compiles the zones, marking each apex in `names`, and collects the
+/// name servers' glue: one entry per name server, shared by the zones
+/// that list it.
+fn compile_zones(config: &Config, names: &mut NameMap) -> (Vec<Zone>, Vec<Glue>) {
     let mut glue: Vec<Glue> = Vec::new();
     let mut glue_index: HashMap<Name, u32> = HashMap::new();
     let mut zones = Vec::with_capacity(config.zones.len());
@@ -51,52 +83,47 @@ pub fn compile(config: &Config) -> Table {
             nameservers,
         });
     }
+    (zones, glue)
+}
+
+/// Names the glue inside a served zone, so address queries for a name
+/// server are answered from its glue.
+fn add_glue_names(config: &Config, names: &mut NameMap, zones: &[Zone], glue: &[Glue]) {
     for (i, g) in glue.iter().enumerate() {
-        if let Some(zone) = zone_of(&g.name) {
-            add_name(&mut names, &g.name, &zones[usize::from(zone)].origin, zone).glue =
+        if let Some(zone) = zone_index(config, &g.name) {
+            add_name(names, &g.name, &zones[usize::from(zone)].origin, zone).glue =
                 u32::try_from(i).ok();
         }
     }
+}
 
-    let mut probes: HashMap<Probe, u32> = HashMap::new();
-    let mut set_count = 0u32;
-    let mut records = Vec::with_capacity(config.records.len());
-    let mut aliases: Vec<AliasSlot> = Vec::new();
+/// The compiled records and what their sets share table-wide.
+struct RecordsCompiled {
+    records: Vec<Record>,
+    /// One slot per set with hostname targets.
+    aliases: Vec<AliasSlot>,
+    /// Each distinct (check, address) pair and its probe index.
+    probes: HashMap<Probe, u32>,
+    /// Sets so far, which numbers the next set.
+    set_count: u32,
+}
+
+/// Compiles the records in config order, adding each name to `names`.
+fn compile_records(config: &Config, names: &mut NameMap, zones: &[Zone]) -> RecordsCompiled {
+    let mut compiled = RecordsCompiled {
+        records: Vec::with_capacity(config.records.len()),
+        aliases: Vec::new(),
+        probes: HashMap::new(),
+        set_count: 0,
+    };
     for record in &config.records {
-        let Some(zone) = zone_of(&record.name) else {
+        let Some(zone) = zone_index(config, &record.name) else {
             continue; // validation guarantees a zone
         };
-        let index = u32::try_from(records.len()).unwrap_or(u32::MAX);
-        let sets = record
-            .sets
-            .iter()
-            .enumerate()
-            .map(|(position, set)| {
-                set_count += 1;
-                let mut compiled = compile_set(set, set_count - 1, &mut probes);
-                if !set.hostnames.is_empty() {
-                    compiled.alias = u32::try_from(aliases.len()).unwrap_or(NO_ALIAS);
-                    aliases.push(AliasSlot {
-                        record: index,
-                        set: u32::try_from(position).unwrap_or(u32::MAX),
-                        hostnames: set.hostnames.clone().into(),
-                        check: set
-                            .health_check
-                            .as_ref()
-                            .map(|check| alias_check(check, &record.name)),
-                    });
-                }
-                compiled
-            })
-            .collect();
-        add_name(
-            &mut names,
-            &record.name,
-            &zones[usize::from(zone)].origin,
-            zone,
-        )
-        .record = Some(index);
-        records.push(Record {
+        let index = u32::try_from(compiled.records.len()).unwrap_or(u32::MAX);
+        let sets = compiled.compile_sets(record, index);
+        add_name(names, &record.name, &zones[usize::from(zone)].origin, zone).record = Some(index);
+        compiled.records.push(Record {
             name: record.name.clone(),
             zone,
             ttl: record.ttl,
@@ -109,22 +136,36 @@ pub fn compile(config: &Config) -> Table {
             sets,
         });
     }
-    let (statics, cuts) = super::statics::compile(&config.zones, &mut names, &glue);
-    let mut probe_list: Vec<(Probe, u32)> = probes.into_iter().collect();
-    probe_list.sort_by_key(|(_, i)| *i);
-    Table {
-        zones: zones.into(),
-        records: records.into(),
-        glue: glue.into(),
-        probes: probe_list.into_iter().map(|(p, _)| p).collect(),
-        set_count,
-        statics: statics.into(),
-        cuts: cuts.into(),
-        aliases: aliases.into(),
-        names,
-        keyring: Arc::new(super::keyring::Keyring::new(
-            config.zones.iter().filter_map(|z| z.updates.as_ref()),
-        )),
+    compiled
+}
+
+impl RecordsCompiled {
+    /// Compiles the sets of the record at `index`: numbered table-wide,
+    /// their targets given probe indexes, and a set with hostname targets
+    /// given an alias slot.
+    fn compile_sets(&mut self, record: &model::Record, index: u32) -> Box<[Set]> {
+        record
+            .sets
+            .iter()
+            .enumerate()
+            .map(|(position, set)| {
+                self.set_count += 1;
+                let mut compiled = compile_set(set, self.set_count - 1, &mut self.probes);
+                if !set.hostnames.is_empty() {
+                    compiled.alias = u32::try_from(self.aliases.len()).unwrap_or(NO_ALIAS);
+                    self.aliases.push(AliasSlot {
+                        record: index,
+                        set: u32::try_from(position).unwrap_or(u32::MAX),
+                        hostnames: set.hostnames.clone().into(),
+                        check: set
+                            .health_check
+                            .as_ref()
+                            .map(|check| alias_check(check, &record.name)),
+                    });
+                }
+                compiled
+            })
+            .collect()
     }
 }
 

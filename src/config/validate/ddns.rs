@@ -10,7 +10,7 @@ use std::{collections::BTreeMap, path::Path};
 use base64::Engine as _;
 
 use super::Checker;
-use crate::config::raw::RawUpdates;
+use crate::config::raw::{RawAllow, RawTsigKey, RawUpdates};
 use crate::config::secret;
 use crate::model::ddns::{
     AllowRule, DEFAULT_MAX_FUDGE, DEFAULT_MAX_RECORDS_PER_KEY, DEFAULT_MAX_RRSET_BYTES,
@@ -38,34 +38,67 @@ pub(super) fn updates(
     origin: Option<&Name>,
 ) -> Option<UpdatePolicy> {
     let errors_before = check.error_count();
-    let max_ttl = check.int(
-        format!("{path}.max_ttl"),
-        raw.max_ttl,
-        i64::from(DEFAULT_MAX_TTL),
-        0,
-        MAX_MAX_TTL,
-    );
-    let max_records_per_key = check.int(
-        format!("{path}.max_records_per_key"),
-        raw.max_records_per_key,
-        i64::from(DEFAULT_MAX_RECORDS_PER_KEY),
-        1,
-        MAX_RECORDS_PER_KEY,
-    );
-    let max_fudge = check.int(
-        format!("{path}.max_fudge"),
-        raw.max_fudge,
-        i64::from(DEFAULT_MAX_FUDGE),
-        1,
-        i64::from(MAX_MAX_FUDGE),
-    );
-    let max_rrset_bytes = check.int(
-        format!("{path}.max_rrset_bytes"),
-        raw.max_rrset_bytes,
-        i64::from(DEFAULT_MAX_RRSET_BYTES),
-        MIN_MAX_RRSET_BYTES,
-        i64::from(MAX_MAX_RRSET_BYTES),
-    );
+    let caps = caps(check, path, raw);
+    let keys = keys(check, path, raw);
+    let allow = allow_rules(check, path, raw, origin);
+    if check.error_count() > errors_before {
+        return None;
+    }
+    Some(UpdatePolicy {
+        keys,
+        allow,
+        max_ttl: caps.max_ttl?,
+        max_records_per_key: caps.max_records_per_key?,
+        max_fudge: caps.max_fudge?,
+        max_rrset_bytes: caps.max_rrset_bytes?,
+    })
+}
+
+/// The numeric caps of one zone's updates, each `None` after its error.
+struct Caps {
+    max_ttl: Option<u32>,
+    max_records_per_key: Option<u32>,
+    max_fudge: Option<u16>,
+    max_rrset_bytes: Option<u32>,
+}
+
+/// Range-checks the caps, defaulting the absent ones, so every bad cap is
+/// reported before the keys are read.
+fn caps(check: &mut Checker<'_>, path: &str, raw: &RawUpdates) -> Caps {
+    Caps {
+        max_ttl: check.int(
+            format!("{path}.max_ttl"),
+            raw.max_ttl,
+            i64::from(DEFAULT_MAX_TTL),
+            0,
+            MAX_MAX_TTL,
+        ),
+        max_records_per_key: check.int(
+            format!("{path}.max_records_per_key"),
+            raw.max_records_per_key,
+            i64::from(DEFAULT_MAX_RECORDS_PER_KEY),
+            1,
+            MAX_RECORDS_PER_KEY,
+        ),
+        max_fudge: check.int(
+            format!("{path}.max_fudge"),
+            raw.max_fudge,
+            i64::from(DEFAULT_MAX_FUDGE),
+            1,
+            i64::from(MAX_MAX_FUDGE),
+        ),
+        max_rrset_bytes: check.int(
+            format!("{path}.max_rrset_bytes"),
+            raw.max_rrset_bytes,
+            i64::from(DEFAULT_MAX_RRSET_BYTES),
+            MIN_MAX_RRSET_BYTES,
+            i64::from(MAX_MAX_RRSET_BYTES),
+        ),
+    }
+}
+
+/// Checks `keys`: at least one, each usable, no name twice.
+fn keys(check: &mut Checker<'_>, path: &str, raw: &RawUpdates) -> Vec<TsigKey> {
     if raw.keys.is_empty() {
         check.error(
             format!("{path}.keys"),
@@ -75,119 +108,162 @@ pub(super) fn updates(
     let mut keys: Vec<TsigKey> = Vec::new();
     for (i, key) in raw.keys.iter().enumerate() {
         let key_path = format!("{path}.keys[{i}]");
-        let name = check.name(format!("{key_path}.name"), &key.name);
-        let algorithm = match key.algorithm.as_deref() {
-            None => Some(TsigAlgorithm::HmacSha256),
-            Some(text) => TsigAlgorithm::from_name(text).or_else(|| {
-                let known: Vec<&str> = TsigAlgorithm::ALL.iter().map(|a| a.name()).collect();
-                check.error(
-                    format!("{key_path}.algorithm"),
-                    format!("{text:?} is not supported; use one of {}", known.join(", ")),
-                );
-                None
-            }),
-        };
-        let secret = algorithm.and_then(|a| secret(check, &key_path, &key.secret_file, a));
-        let (Some(name), Some(algorithm), Some(secret)) = (name, algorithm, secret) else {
+        let Some(key) = key_entry(check, &key_path, key) else {
             continue;
         };
-        if keys.iter().any(|k| k.name == name) {
+        if keys.iter().any(|k| k.name == key.name) {
             check.error(
                 format!("{key_path}.name"),
-                format!("key {name} is listed twice"),
+                format!("key {} is listed twice", key.name),
             );
             continue;
         }
-        keys.push(TsigKey {
-            name,
-            algorithm,
-            secret,
-        });
+        keys.push(key);
     }
-    let mut allow = Vec::new();
-    for (i, rule) in raw.allow.iter().enumerate() {
-        let rule_path = format!("{path}.allow[{i}]");
-        let key = check.name(format!("{rule_path}.key"), &rule.key);
-        if let Some(key) = &key
-            && raw
-                .keys
-                .iter()
-                .all(|k| Name::parse(&k.name).ok().as_ref() != Some(key))
-        {
-            check.error(
-                format!("{rule_path}.key"),
-                format!("{key} is not one of {path}.keys"),
-            );
-        }
-        if rule.names.is_empty() {
-            check.error(
-                format!("{rule_path}.names"),
-                "at least one name is required",
-            );
-        }
-        let names: Vec<NamePattern> = match origin {
-            Some(origin) => rule
-                .names
-                .iter()
-                .enumerate()
-                .filter_map(|(k, text)| {
-                    NamePattern::parse(text, origin)
-                        .map_err(|e| {
-                            check.error(format!("{rule_path}.names[{k}]"), format!("{text:?} {e}"))
-                        })
-                        .ok()
-                })
-                .collect(),
-            None => Vec::new(),
-        };
-        if rule.types.is_empty() {
-            check.error(
-                format!("{rule_path}.types"),
-                "at least one type is required",
-            );
-        }
-        let types: Vec<u16> = rule
-            .types
-            .iter()
-            .enumerate()
-            .filter_map(|(k, text)| {
-                let found = UPDATABLE_TYPES
-                    .iter()
-                    .find(|(_, n)| n.eq_ignore_ascii_case(text.trim()));
-                if found.is_none() {
-                    let known: Vec<&str> = UPDATABLE_TYPES.iter().map(|(_, n)| *n).collect();
-                    check.error(
-                        format!("{rule_path}.types[{k}]"),
-                        format!(
-                            "{text:?} cannot be updated dynamically; updatable types: {} (put other data in the zone's static records)",
-                            known.join(", ")
-                        ),
-                    );
-                }
-                found.map(|(t, _)| *t)
-            })
-            .collect();
-        if let Some(key) = key {
-            allow.push(AllowRule { key, names, types });
-        }
-    }
+    keys
+}
+
+/// Checks one key's name, algorithm and secret file; the secret is read
+/// only once the algorithm, which sets its minimum length, is known.
+fn key_entry(check: &mut Checker<'_>, key_path: &str, key: &RawTsigKey) -> Option<TsigKey> {
+    let name = check.name(format!("{key_path}.name"), &key.name);
+    let algorithm = algorithm(check, key_path, key.algorithm.as_deref());
+    let secret = algorithm.and_then(|a| secret(check, key_path, &key.secret_file, a));
+    Some(TsigKey {
+        name: name?,
+        algorithm: algorithm?,
+        secret: secret?,
+    })
+}
+
+/// The key's algorithm, HMAC-SHA256 when absent; an unknown name is
+/// reported with the supported ones.
+fn algorithm(check: &mut Checker<'_>, key_path: &str, text: Option<&str>) -> Option<TsigAlgorithm> {
+    let Some(text) = text else {
+        return Some(TsigAlgorithm::HmacSha256);
+    };
+    TsigAlgorithm::from_name(text).or_else(|| {
+        let known: Vec<&str> = TsigAlgorithm::ALL.iter().map(|a| a.name()).collect();
+        check.error(
+            format!("{key_path}.algorithm"),
+            format!("{text:?} is not supported; use one of {}", known.join(", ")),
+        );
+        None
+    })
+}
+
+/// Checks `allow`: at least one rule, each naming a listed key.
+fn allow_rules(
+    check: &mut Checker<'_>,
+    path: &str,
+    raw: &RawUpdates,
+    origin: Option<&Name>,
+) -> Vec<AllowRule> {
+    let allow = raw
+        .allow
+        .iter()
+        .enumerate()
+        .filter_map(|(i, rule)| allow_rule(check, path, i, rule, &raw.keys, origin))
+        .collect();
     if raw.allow.is_empty() {
         check.error(
             format!("{path}.allow"),
             "at least one rule is required: without one no key may write anything",
         );
     }
-    if check.error_count() > errors_before {
-        return None;
+    allow
+}
+
+/// Checks `allow[i]`: its key is one of `keys`, its names lie in the zone
+/// (`origin`, `None` when the zone's name was bad) and its types may be
+/// updated.
+fn allow_rule(
+    check: &mut Checker<'_>,
+    path: &str,
+    i: usize,
+    rule: &RawAllow,
+    keys: &[RawTsigKey],
+    origin: Option<&Name>,
+) -> Option<AllowRule> {
+    let rule_path = format!("{path}.allow[{i}]");
+    let key = check.name(format!("{rule_path}.key"), &rule.key);
+    if let Some(key) = &key
+        && keys
+            .iter()
+            .all(|k| Name::parse(&k.name).ok().as_ref() != Some(key))
+    {
+        check.error(
+            format!("{rule_path}.key"),
+            format!("{key} is not one of {path}.keys"),
+        );
     }
-    Some(UpdatePolicy {
-        keys,
-        allow,
-        max_ttl: max_ttl?,
-        max_records_per_key: max_records_per_key?,
-        max_fudge: max_fudge?,
-        max_rrset_bytes: max_rrset_bytes?,
+    let names = rule_names(check, &rule_path, &rule.names, origin);
+    let types = rule_types(check, &rule_path, &rule.types);
+    Some(AllowRule {
+        key: key?,
+        names,
+        types,
     })
+}
+
+/// Parses a rule's name patterns relative to the zone's origin.
+fn rule_names(
+    check: &mut Checker<'_>,
+    rule_path: &str,
+    names: &[String],
+    origin: Option<&Name>,
+) -> Vec<NamePattern> {
+    if names.is_empty() {
+        check.error(
+            format!("{rule_path}.names"),
+            "at least one name is required",
+        );
+    }
+    let Some(origin) = origin else {
+        return Vec::new();
+    };
+    names
+        .iter()
+        .enumerate()
+        .filter_map(|(k, text)| {
+            NamePattern::parse(text, origin)
+                .map_err(|e| {
+                    check.error(format!("{rule_path}.names[{k}]"), format!("{text:?} {e}"))
+                })
+                .ok()
+        })
+        .collect()
+}
+
+/// Maps a rule's type names to codes; only [`UPDATABLE_TYPES`] are
+/// accepted, so zone data that resolvers rely on stays static.
+fn rule_types(check: &mut Checker<'_>, rule_path: &str, types: &[String]) -> Vec<u16> {
+    if types.is_empty() {
+        check.error(
+            format!("{rule_path}.types"),
+            "at least one type is required",
+        );
+    }
+    types
+        .iter()
+        .enumerate()
+        .filter_map(|(k, text)| {
+            let found = UPDATABLE_TYPES
+                .iter()
+                .find(|(_, n)| n.eq_ignore_ascii_case(text.trim()));
+            if found.is_none() {
+                let known: Vec<&str> = UPDATABLE_TYPES.iter().map(|(_, n)| *n).collect();
+                check.error(
+                    format!("{rule_path}.types[{k}]"),
+                    format!(
+                        "{text:?} cannot be updated dynamically; updatable types: {} (put other data in the zone's static records)",
+                        known.join(", ")
+                    ),
+                );
+            }
+            found.map(|(t, _)| *t)
+        })
+        .collect()
 }
 
 /// Reads and decodes a secret file: base64 (standard alphabet, padding

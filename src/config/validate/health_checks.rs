@@ -19,13 +19,50 @@ pub(in crate::config) fn health_checks(
         .collect()
 }
 
+/// Checks one template, every field in turn; `None` after reporting
+/// errors.
 fn health_check(
     check: &mut Checker<'_>,
     path: &str,
     name: &str,
     raw: &RawHealthCheck,
 ) -> Option<HealthCheck> {
-    let kind = match raw.kind.as_str() {
+    let kind = kind(check, path, &raw.kind);
+    let port = port(check, path, raw.port, kind);
+    if kind == Some(ProbeKind::Tcp) {
+        reject_http_fields(check, path, raw);
+    }
+    let http_path = http_path(check, path, raw.path.as_deref());
+    if let Some(host) = &raw.host {
+        check_host(check, path, host);
+    }
+    let expect_status = expect_status(
+        check,
+        &format!("{path}.expect_status"),
+        raw.expect_status.as_ref(),
+    );
+    let (interval, timeout) = timing(check, path, raw);
+    let rise = check.int(format!("{path}.rise"), raw.rise, 2, 1, 100);
+    let fall = check.int(format!("{path}.fall"), raw.fall, 2, 1, 100);
+    Some(HealthCheck {
+        name: name.to_owned(),
+        kind: kind?,
+        port: port?,
+        path: http_path,
+        host: raw.host.clone(),
+        expect_status: expect_status?,
+        body_contains: raw.body_contains.clone(),
+        insecure_skip_verify: raw.insecure_skip_verify.unwrap_or(false),
+        interval: interval?,
+        timeout: timeout?,
+        rise: rise?,
+        fall: fall?,
+    })
+}
+
+/// The probe's protocol.
+fn kind(check: &mut Checker<'_>, path: &str, text: &str) -> Option<ProbeKind> {
+    match text {
         "http" => Some(ProbeKind::Http),
         "https" => Some(ProbeKind::Https),
         "tcp" => Some(ProbeKind::Tcp),
@@ -36,36 +73,54 @@ fn health_check(
             );
             None
         }
-    };
+    }
+}
+
+/// The port probed: HTTP(S) default to their well-known port; a TCP
+/// check has none to default to, so it must name one.
+fn port(
+    check: &mut Checker<'_>,
+    path: &str,
+    port: Option<i64>,
+    kind: Option<ProbeKind>,
+) -> Option<u16> {
     let default_port = match kind {
         Some(ProbeKind::Http) => Some(80),
         Some(ProbeKind::Https) => Some(443),
         _ => None,
     };
-    let port = match (raw.port, default_port) {
+    match (port, default_port) {
         (None, None) if kind.is_some() => {
             check.error(format!("{path}.port"), "is required for tcp checks");
             None
         }
         (port, default) => check.int(format!("{path}.port"), port, default.unwrap_or(0), 1, 65535),
-    };
-    if kind == Some(ProbeKind::Tcp) {
-        for (field, set) in [
-            ("path", raw.path.is_some()),
-            ("host", raw.host.is_some()),
-            ("expect_status", raw.expect_status.is_some()),
-            ("body_contains", raw.body_contains.is_some()),
-            ("insecure_skip_verify", raw.insecure_skip_verify.is_some()),
-        ] {
-            if set {
-                check.error(
-                    format!("{path}.{field}"),
-                    "only applies to http and https checks",
-                );
-            }
+    }
+}
+
+/// A TCP check sends no request: HTTP settings on it are a mistake the
+/// operator should hear about, not silently ignored.
+fn reject_http_fields(check: &mut Checker<'_>, path: &str, raw: &RawHealthCheck) {
+    for (field, set) in [
+        ("path", raw.path.is_some()),
+        ("host", raw.host.is_some()),
+        ("expect_status", raw.expect_status.is_some()),
+        ("body_contains", raw.body_contains.is_some()),
+        ("insecure_skip_verify", raw.insecure_skip_verify.is_some()),
+    ] {
+        if set {
+            check.error(
+                format!("{path}.{field}"),
+                "only applies to http and https checks",
+            );
         }
     }
-    let http_path = raw.path.clone().unwrap_or_else(|| "/".into());
+}
+
+/// The request path, `/` when absent; it goes into the request line as
+/// written, so it must be a path without white space.
+fn http_path(check: &mut Checker<'_>, path: &str, raw: Option<&str>) -> String {
+    let http_path = raw.unwrap_or("/").to_owned();
     if !http_path.starts_with('/')
         || http_path
             .chars()
@@ -76,20 +131,26 @@ fn health_check(
             format!("{http_path:?} must start with '/' and have no spaces"),
         );
     }
-    if let Some(host) = &raw.host
-        && Name::parse(host).is_err()
-        && host.parse::<IpAddr>().is_err()
-    {
+    http_path
+}
+
+/// The Host header (and SNI) must be a host name or an address.
+fn check_host(check: &mut Checker<'_>, path: &str, host: &str) {
+    if Name::parse(host).is_err() && host.parse::<IpAddr>().is_err() {
         check.error(
             format!("{path}.host"),
             format!("{host:?} is not a host name"),
         );
     }
-    let expect_status = expect_status(
-        check,
-        &format!("{path}.expect_status"),
-        raw.expect_status.as_ref(),
-    );
+}
+
+/// `interval` and `timeout`; a probe that may outlast its interval would
+/// overlap the next one.
+fn timing(
+    check: &mut Checker<'_>,
+    path: &str,
+    raw: &RawHealthCheck,
+) -> (Option<Duration>, Option<Duration>) {
     let interval = check.duration(
         format!("{path}.interval"),
         raw.interval.as_deref(),
@@ -112,22 +173,7 @@ fn health_check(
             "must not be longer than interval",
         );
     }
-    let rise = check.int(format!("{path}.rise"), raw.rise, 2, 1, 100);
-    let fall = check.int(format!("{path}.fall"), raw.fall, 2, 1, 100);
-    Some(HealthCheck {
-        name: name.to_owned(),
-        kind: kind?,
-        port: port?,
-        path: http_path,
-        host: raw.host.clone(),
-        expect_status: expect_status?,
-        body_contains: raw.body_contains.clone(),
-        insecure_skip_verify: raw.insecure_skip_verify.unwrap_or(false),
-        interval: interval?,
-        timeout: timeout?,
-        rise: rise?,
-        fall: fall?,
-    })
+    (interval, timeout)
 }
 
 fn expect_status(

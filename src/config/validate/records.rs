@@ -1,14 +1,14 @@
 //! `records` of the config and of record files: names inside a served
 //! zone and defined once, sets, targets, weights and geo scopes.
 
-use std::{collections::HashMap, net::IpAddr};
+use std::{collections::HashMap, net::IpAddr, sync::Arc};
 
 use super::{Checker, DEFAULT_TTL, MAX_TTL, alias};
 use crate::config::RecordScope;
-use crate::config::raw::{RawGeo, RawRecord, RawSet};
+use crate::config::raw::{RawGeo, RawLocation, RawRecord, RawSet};
 use crate::geo::{Continent, Coordinates, Country, Subdivision};
 use crate::model::target::Unusable;
-use crate::model::{Fallback, GeoScope, Record, TargetSet, zone_of};
+use crate::model::{Fallback, GeoScope, HealthCheck, Record, TargetSet, zone_of};
 use crate::name::Name;
 
 /// Largest `answers` value.
@@ -141,83 +141,16 @@ impl<'a> RecordChecker<'a> {
         })
     }
 
+    /// Checks one set; `None` after reporting errors.
     fn set(&self, check: &mut Checker<'_>, path: &str, raw: &RawSet) -> Option<TargetSet> {
-        let id_ok = set_id_ok(&raw.id);
-        if !id_ok {
-            check.error(
-                format!("{path}.id"),
-                format!("{:?} must be 1-253 letters, digits or - _ . / :", raw.id),
-            );
-        }
-        if raw.targets.is_empty() {
-            check.error(
-                format!("{path}.targets"),
-                "at least one address is required",
-            );
-        }
-        let mut targets: Vec<IpAddr> = Vec::new();
-        let mut hostnames: Vec<Name> = Vec::new();
-        for (k, text) in raw.targets.iter().enumerate() {
-            let target_path = format!("{path}.targets[{k}]");
-            let Some(target) = alias::target(check, &target_path, text) else {
-                continue;
-            };
-            match target {
-                alias::Target::Ip(ip) if targets.contains(&ip) => {
-                    check.error(target_path, format!("{ip} is listed twice"));
-                }
-                alias::Target::Ip(ip) => match Unusable::of(ip) {
-                    Some(why) => check.error(target_path, format!("{ip} {}", why.reason())),
-                    None => targets.push(ip),
-                },
-                alias::Target::Host(name) if hostnames.contains(&name) => {
-                    check.error(target_path, format!("{name} is listed twice"));
-                }
-                alias::Target::Host(name) => hostnames.push(name),
-            }
-        }
+        let id_ok = set_id(check, path, &raw.id);
+        let (targets, hostnames) = targets(check, path, &raw.targets);
         let weight = check.int(format!("{path}.weight"), raw.weight, 1, 0, MAX_WEIGHT);
         let priority = check.int(format!("{path}.priority"), raw.priority, 0, 0, 65535);
         let geo = geo_scope(check, &format!("{path}.geo"), raw.geo.as_ref());
-        let location = raw.location.and_then(|l| {
-            let ok = (-90.0..=90.0).contains(&l.lat) && (-180.0..=180.0).contains(&l.lon);
-            if !ok {
-                check.error(
-                    format!("{path}.location"),
-                    format!(
-                        "lat {} lon {} is not on Earth (lat -90..90, lon -180..180)",
-                        l.lat, l.lon
-                    ),
-                );
-            }
-            ok.then_some(Coordinates {
-                lat: l.lat,
-                lon: l.lon,
-            })
-        });
+        let location = raw.location.and_then(|l| location(check, path, l));
         let location_ok = raw.location.is_none() || location.is_some();
-        let health_check = match &raw.health_check {
-            None => Some(None),
-            Some(name) => match self.scope.health_checks.get(name) {
-                Some(hc) => Some(Some(hc.clone())),
-                None => {
-                    let known: Vec<&str> = self
-                        .scope
-                        .health_checks
-                        .keys()
-                        .map(String::as_str)
-                        .collect();
-                    check.error(
-                        format!("{path}.health_check"),
-                        format!(
-                            "{name:?} is not defined in health_checks (defined: {})",
-                            known.join(", ")
-                        ),
-                    );
-                    None
-                }
-            },
-        };
+        let health_check = self.health_check(check, path, raw.health_check.as_deref());
         let all_ok = id_ok
             && targets.len() + hostnames.len() == raw.targets.len()
             && !raw.targets.is_empty()
@@ -234,6 +167,100 @@ impl<'a> RecordChecker<'a> {
         })
         .filter(|_| all_ok)
     }
+
+    /// The template a set names, `Some(None)` when it names none; an
+    /// unknown name is reported with the defined ones.
+    fn health_check(
+        &self,
+        check: &mut Checker<'_>,
+        path: &str,
+        name: Option<&str>,
+    ) -> Option<Option<Arc<HealthCheck>>> {
+        let Some(name) = name else {
+            return Some(None);
+        };
+        if let Some(hc) = self.scope.health_checks.get(name) {
+            return Some(Some(hc.clone()));
+        }
+        let known: Vec<&str> = self
+            .scope
+            .health_checks
+            .keys()
+            .map(String::as_str)
+            .collect();
+        check.error(
+            format!("{path}.health_check"),
+            format!(
+                "{name:?} is not defined in health_checks (defined: {})",
+                known.join(", ")
+            ),
+        );
+        None
+    }
+}
+
+/// Whether a set id is usable: it names the set in overrides, metrics
+/// labels and URLs, so it is short and plain.
+fn set_id(check: &mut Checker<'_>, path: &str, id: &str) -> bool {
+    let id_ok = set_id_ok(id);
+    if !id_ok {
+        check.error(
+            format!("{path}.id"),
+            format!("{id:?} must be 1-253 letters, digits or - _ . / :"),
+        );
+    }
+    id_ok
+}
+
+/// A set's targets split into addresses and host names, each listed
+/// once; addresses no client could reach are reported, not served.
+fn targets(check: &mut Checker<'_>, path: &str, raw: &[String]) -> (Vec<IpAddr>, Vec<Name>) {
+    if raw.is_empty() {
+        check.error(
+            format!("{path}.targets"),
+            "at least one address is required",
+        );
+    }
+    let mut targets: Vec<IpAddr> = Vec::new();
+    let mut hostnames: Vec<Name> = Vec::new();
+    for (k, text) in raw.iter().enumerate() {
+        let target_path = format!("{path}.targets[{k}]");
+        let Some(target) = alias::target(check, &target_path, text) else {
+            continue;
+        };
+        match target {
+            alias::Target::Ip(ip) if targets.contains(&ip) => {
+                check.error(target_path, format!("{ip} is listed twice"));
+            }
+            alias::Target::Ip(ip) => match Unusable::of(ip) {
+                Some(why) => check.error(target_path, format!("{ip} {}", why.reason())),
+                None => targets.push(ip),
+            },
+            alias::Target::Host(name) if hostnames.contains(&name) => {
+                check.error(target_path, format!("{name} is listed twice"));
+            }
+            alias::Target::Host(name) => hostnames.push(name),
+        }
+    }
+    (targets, hostnames)
+}
+
+/// A set's coordinates, for nearest-set answers; they must be on Earth.
+fn location(check: &mut Checker<'_>, path: &str, l: RawLocation) -> Option<Coordinates> {
+    let ok = (-90.0..=90.0).contains(&l.lat) && (-180.0..=180.0).contains(&l.lon);
+    if !ok {
+        check.error(
+            format!("{path}.location"),
+            format!(
+                "lat {} lon {} is not on Earth (lat -90..90, lon -180..180)",
+                l.lat, l.lon
+            ),
+        );
+    }
+    ok.then_some(Coordinates {
+        lat: l.lat,
+        lon: l.lon,
+    })
 }
 
 /// Whether `id` may be a set id: 1-253 letters, digits or `- _ . / :`.
