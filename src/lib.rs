@@ -33,6 +33,9 @@
 //! operating      explain → select, health;  admin → table, health, alias, explain, config
 //! sidecar        crd_sync → config, model             (the config schema, nothing of the server)
 //! wiring         app, main → anything
+//!
+//! inside dns      query, message;  tsig → message;  answer → query;  update → message, tsig;
+//!                 request → answer, query, message, tsig;  udp, tcp → request, answer, update
 //! ```
 //!
 //! * [`name`]: domain names in wire form, shared by the model, the table and

@@ -80,6 +80,21 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Inside `dns`: each step of the request path and what it may use. The
+/// answer engine knows neither TSIG nor updates nor transports; only the
+/// request path (`request`) puts the steps together, and only the
+/// listeners know sockets.
+const DNS_ALLOWED: &[(&str, &[&str])] = &[
+    ("query", &[]),
+    ("message", &[]),
+    ("tsig", &["message"]),
+    ("answer", &["query"]),
+    ("update", &["message", "tsig"]),
+    ("request", &["answer", "query", "message", "tsig"]),
+    ("udp", &["request", "answer", "update"]),
+    ("tcp", &["request", "answer", "update"]),
+];
+
 /// Wiring: may use every module.
 const WIRING: &[&str] = &["app", "main", "lib"];
 
@@ -113,6 +128,83 @@ fn modules_use_only_the_layers_below_them() {
         "imports against the layering:\n  {}",
         wrong.join("\n  ")
     );
+}
+
+#[test]
+fn dns_steps_use_only_the_steps_below_them() {
+    let dns = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/dns");
+    let mut files = Vec::new();
+    collect_files(&dns, &mut files);
+    let allowed: BTreeMap<&str, &[&str]> = DNS_ALLOWED.iter().copied().collect();
+    let mut wrong = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(&dns).expect("under src/dns");
+        let is_test = relative
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with("tests.rs"))
+            || relative.components().any(|c| c.as_os_str() == "tests");
+        if is_test || relative == Path::new("mod.rs") {
+            continue;
+        }
+        let first = relative.components().next().expect("a file");
+        let step = first.as_os_str().to_string_lossy();
+        let step = step.trim_end_matches(".rs");
+        let Some(may) = allowed.get(step) else {
+            wrong.push(format!("dns::{step}: not in DNS_ALLOWED; place it"));
+            continue;
+        };
+        let text = std::fs::read_to_string(&file).expect("read source");
+        // `super::x` names a sibling step only in the files right under dns/.
+        let top_level = relative.components().count() == 1;
+        for used in dns_uses_in(&text, top_level) {
+            if used != step && allowed.contains_key(used.as_str()) && !may.contains(&used.as_str())
+            {
+                wrong.push(format!(
+                    "dns::{step} -> dns::{used} ({})",
+                    relative.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "dns steps used against the request path's order:\n  {}",
+        wrong.join("\n  ")
+    );
+}
+
+/// The `dns` steps a file names: `crate::dns::x`, and `super::x` when the
+/// file is right under dns/ (outside comments and the inline test module).
+fn dns_uses_in(text: &str, top_level: bool) -> Vec<String> {
+    let code: String = text
+        .split("#[cfg(test)]\nmod tests")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut found = Vec::new();
+    let prefixes: &[&str] = if top_level {
+        &["crate::dns::", "super::"]
+    } else {
+        &["crate::dns::"]
+    };
+    for prefix in prefixes {
+        let mut rest = code.as_str();
+        while let Some(at) = rest.find(prefix) {
+            let after = &rest[at + prefix.len()..];
+            let name: String = after
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                found.push(name);
+            }
+            rest = after;
+        }
+    }
+    found
 }
 
 #[test]
@@ -178,7 +270,9 @@ fn module_graph(src: &Path) -> BTreeMap<String, BTreeMap<String, String>> {
         .collect();
     for file in files {
         let relative = file.strip_prefix(src).expect("under src");
-        let is_test = relative.file_name().is_some_and(|n| n == "tests.rs")
+        let is_test = relative
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with("tests.rs"))
             || relative.components().any(|c| c.as_os_str() == "tests");
         if is_test {
             continue;

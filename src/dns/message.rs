@@ -1,7 +1,7 @@
 //! A general reader for DNS messages on the rare paths: dynamic updates
 //! (RFC 2136) and TSIG records (RFC 8945).
 //!
-//! Unlike the query reader in [`super::wire`], which refuses compression
+//! Unlike the query reader in [`super::query`], which refuses compression
 //! and copies nothing, this one follows compression pointers (clients such
 //! as nsupdate compress the owner names of an update) and returns owned,
 //! lower-cased names. It is still strict: a pointer must point strictly
