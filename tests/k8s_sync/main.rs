@@ -14,6 +14,7 @@ mod events;
 #[path = "../integration/support/harness.rs"]
 mod harness;
 mod image;
+mod manifests;
 mod multi;
 mod overrides;
 
