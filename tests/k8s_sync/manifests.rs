@@ -4,8 +4,8 @@
 //! Prometheus Operator's CRDs from a trimmed copy (monitoring-crds.yaml).
 //!
 //! The test API server is 1.20, which serves PodDisruptionBudget as
-//! policy/v1beta1 only (policy/v1 came in 1.21 and is the only one from
-//! 1.25): the rendered PDB is sent as v1beta1, whose spec is the same. It
+//! policy/v1beta1 only: the rendered PDB is sent as v1beta1
+//! (`Cluster::apply_kustomization`). It
 //! has no Pod Security admission either: tests/integration/ops/deploy.rs
 //! checks the "restricted" rules on the rendered pods.
 
@@ -43,14 +43,6 @@ fn write_kustomization(dir: &Path, components: &[&str]) {
     .expect("write kustomization");
 }
 
-/// The PDB as the 1.20 API server knows it.
-fn for_1_20(rendered: &str) -> String {
-    rendered.replace(
-        "apiVersion: policy/v1\nkind: PodDisruptionBudget",
-        "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget",
-    )
-}
-
 #[cfg_attr(
     not(all(has_kube_apiserver, has_etcd, has_kubectl)),
     ignore = "needs kube-apiserver, etcd and kubectl"
@@ -81,16 +73,12 @@ async fn every_kustomization_passes_a_server_side_dry_run() {
     for (i, components) in LAYOUTS.iter().enumerate() {
         let dir = cluster.path(&format!("layout-{i}"));
         write_kustomization(&dir, components);
-        let rendered = cluster
-            .kubectl(&["kustomize", &dir.display().to_string()], None)
-            .await;
+        let dir = dir.display().to_string();
+        let rendered = cluster.kubectl(&["kustomize", &dir], None).await;
         let objects =
             rendered.matches("\nkind: ").count() + usize::from(rendered.starts_with("kind: "));
         let (ok, out, err) = cluster
-            .kubectl_status(
-                &["apply", "--dry-run=server", "-f", "-"],
-                Some(&for_1_20(&rendered)),
-            )
+            .apply_kustomization_status(&dir, &["--dry-run=server"])
             .await;
         assert!(ok, "{components:?}: {err}\n{out}");
         let accepted: Vec<&str> = out

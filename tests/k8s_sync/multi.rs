@@ -111,7 +111,7 @@ pub(crate) async fn apply_deploy(cluster: &Cluster, component: &str) {
         .kubectl(&["create", "namespace", "gslb"], None)
         .await;
     let dry_run = cluster
-        .kubectl(&["apply", "--dry-run=server", "-k", &dir], None)
+        .apply_kustomization(&dir, &["--dry-run=server"])
         .await;
     for object in [
         "deployment.apps/gslb",
@@ -125,7 +125,7 @@ pub(crate) async fn apply_deploy(cluster: &Cluster, component: &str) {
             "{dry_run}"
         );
     }
-    cluster.kubectl(&["apply", "-k", &dir], None).await;
+    cluster.apply_kustomization(&dir, &[]).await;
     let deployment = cluster
         .kubectl(
             &[
