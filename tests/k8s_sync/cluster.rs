@@ -67,6 +67,33 @@ impl Cluster {
         stdout
     }
 
+    /// `kubectl apply [args] -k dir`, for the 1.20 API server: the
+    /// rendered PodDisruptionBudget is sent as policy/v1beta1 (policy/v1
+    /// came in 1.21 and is the only one from 1.25; the spec is the same).
+    pub(crate) async fn apply_kustomization(&self, dir: &str, args: &[&str]) -> String {
+        let (ok, stdout, stderr) = self.apply_kustomization_status(dir, args).await;
+        assert!(ok, "kubectl apply {args:?} -k {dir} failed: {stderr}");
+        stdout
+    }
+
+    /// [`apply_kustomization`](Self::apply_kustomization); (success,
+    /// stdout, stderr).
+    pub(crate) async fn apply_kustomization_status(
+        &self,
+        dir: &str,
+        args: &[&str],
+    ) -> (bool, String, String) {
+        let rendered = self.kubectl(&["kustomize", dir], None).await;
+        let rendered = rendered.replace(
+            "apiVersion: policy/v1\nkind: PodDisruptionBudget",
+            "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget",
+        );
+        let mut apply = vec!["apply"];
+        apply.extend_from_slice(args);
+        apply.extend_from_slice(&["-f", "-"]);
+        self.kubectl_status(&apply, Some(&rendered)).await
+    }
+
     /// Runs kubectl; (success, stdout, stderr).
     pub(crate) async fn kubectl_status(
         &self,

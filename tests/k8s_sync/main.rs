@@ -14,6 +14,7 @@ mod events;
 #[path = "../integration/support/harness.rs"]
 mod harness;
 mod image;
+mod manifests;
 mod multi;
 mod overrides;
 
@@ -275,16 +276,9 @@ async fn dnsendpoints_applied_with_kubectl_are_answered_by_gslb() {
     cluster
         .kubectl(&["create", "namespace", "gslb"], None)
         .await;
+    let deploy = harness::repo("deploy").display().to_string();
     let dry_run = cluster
-        .kubectl(
-            &[
-                "apply",
-                "--dry-run=server",
-                "-k",
-                &harness::repo("deploy").display().to_string(),
-            ],
-            None,
-        )
+        .apply_kustomization(&deploy, &["--dry-run=server"])
         .await;
     for object in [
         "deployment.apps/gslb",
@@ -298,16 +292,7 @@ async fn dnsendpoints_applied_with_kubectl_are_answered_by_gslb() {
     }
     // ...and, as a whole, applies to a real API server (the Deployment's
     // image never runs: this cluster has no nodes); it grants the rights.
-    cluster
-        .kubectl(
-            &[
-                "apply",
-                "-k",
-                &harness::repo("deploy").display().to_string(),
-            ],
-            None,
-        )
-        .await;
+    cluster.apply_kustomization(&deploy, &[]).await;
     cluster
         .kubectl(&["create", "namespace", "production"], None)
         .await;

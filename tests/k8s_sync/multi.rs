@@ -88,8 +88,9 @@ fn from_root(dir: &Path) -> String {
     "../".repeat(depth)
 }
 
-/// Applies `deploy/` with the multi-cluster component of `component` to
-/// `cluster` through a kustomization of its own, as the walk-through says:
+/// Applies `deploy/` with the multi-cluster component of `component` (and
+/// the CRDs' Component, for GslbOverride) to `cluster` through a
+/// kustomization of its own, as the walk-through says:
 /// first a server-side dry run, then for real (which grants the sidecars
 /// their rights: RBAC is on).
 pub(crate) async fn apply_deploy(cluster: &Cluster, component: &str) {
@@ -101,7 +102,7 @@ pub(crate) async fn apply_deploy(cluster: &Cluster, component: &str) {
     std::fs::write(
         dir.join("kustomization.yaml"),
         format!(
-            "resources: [\"{root}{repo_rel}/deploy\"]\ncomponents: [\"{root}{repo_rel}/deploy/multi-cluster/{component}\"]\n"
+            "resources: [\"{root}{repo_rel}/deploy\"]\ncomponents: [\"{root}{repo_rel}/deploy/multi-cluster/{component}\", \"{root}{repo_rel}/deploy/components/crds\"]\n"
         ),
     )
     .expect("write kustomization");
@@ -110,7 +111,7 @@ pub(crate) async fn apply_deploy(cluster: &Cluster, component: &str) {
         .kubectl(&["create", "namespace", "gslb"], None)
         .await;
     let dry_run = cluster
-        .kubectl(&["apply", "--dry-run=server", "-k", &dir], None)
+        .apply_kustomization(&dir, &["--dry-run=server"])
         .await;
     for object in [
         "deployment.apps/gslb",
@@ -124,7 +125,7 @@ pub(crate) async fn apply_deploy(cluster: &Cluster, component: &str) {
             "{dry_run}"
         );
     }
-    cluster.kubectl(&["apply", "-k", &dir], None).await;
+    cluster.apply_kustomization(&dir, &[]).await;
     let deployment = cluster
         .kubectl(
             &[

@@ -6,6 +6,7 @@ mod delegation;
 mod dig;
 mod geo;
 mod glue;
+mod listen;
 mod malformed;
 mod rrl;
 mod statics;

@@ -20,28 +20,56 @@ use crate::support::harness::repo;
 /// What the config layers are called inside the pod.
 const CONFIG_DIR: &str = "/etc/gslb";
 
-/// The layouts to render: (name, Component under deploy/multi-cluster).
-const LAYOUTS: &[(&str, Option<&str>)] = &[
-    ("single cluster", None),
-    ("us-east", Some("us-east")),
-    ("eu-west", Some("eu-west")),
+/// The layouts to render: (name, Components by their path under deploy/).
+const LAYOUTS: &[(&str, &[&str])] = &[
+    ("single cluster", &[]),
+    (
+        "single cluster with CRDs and monitoring",
+        &["components/crds", "components/monitoring"],
+    ),
+    ("us-east", &["multi-cluster/us-east"]),
+    (
+        "eu-west with CRDs and monitoring",
+        &[
+            "multi-cluster/eu-west",
+            "components/crds",
+            "components/monitoring",
+        ],
+    ),
 ];
 
-/// `kubectl kustomize` of deploy/ with `component`, through a
-/// kustomization of its own as deploy/README.md says (kustomize refuses
-/// absolute paths, so the repository is named relative to the temp dir).
-fn render(component: Option<&str>) -> Vec<Value> {
+/// The multi-cluster Component's cluster name in `components`, if any.
+fn cluster_of(components: &[&str]) -> Option<&'static str> {
+    components.iter().find_map(|c| match *c {
+        "multi-cluster/us-east" => Some("us-east"),
+        "multi-cluster/eu-west" => Some("eu-west"),
+        _ => None,
+    })
+}
+
+/// A kustomization of deploy/ with `components`, in a temp dir, as
+/// deploy/README.md says to write one (kustomize refuses absolute paths,
+/// so the repository is named relative to the temp dir).
+fn kustomization(components: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     let up = "../".repeat(dir.path().components().count().saturating_sub(1));
     let repo_path = repo("").display().to_string();
     let repo_rel = format!("{up}{}", repo_path.trim_matches('/'));
     let mut text = format!("resources: [\"{repo_rel}/deploy\"]\n");
-    if let Some(component) = component {
-        text.push_str(&format!(
-            "components: [\"{repo_rel}/deploy/multi-cluster/{component}\"]\n"
-        ));
+    let listed: Vec<String> = components
+        .iter()
+        .map(|c| format!("\"{repo_rel}/deploy/{c}\""))
+        .collect();
+    if !listed.is_empty() {
+        text.push_str(&format!("components: [{}]\n", listed.join(", ")));
     }
     std::fs::write(dir.path().join("kustomization.yaml"), text).expect("kustomization");
+    dir
+}
+
+/// `kubectl kustomize` of deploy/ with `components`.
+fn render(components: &[&str]) -> Vec<Value> {
+    let dir = kustomization(components);
     let out = Command::new("kubectl")
         .arg("kustomize")
         .arg(dir.path())
@@ -256,8 +284,8 @@ fn every_layout_keeps_every_key_of_the_base_config_and_passes_check_config() {
     assert!(base_leaves.contains_key(&key(&["server", "admin_token_file"])));
     assert!(base_leaves.contains_key(&key(&["server", "state_file"])));
 
-    for (layout, component) in LAYOUTS {
-        let objects = render(*component);
+    for (layout, components) in LAYOUTS {
+        let objects = render(components);
         let data = &find(&objects, "ConfigMap", "gslb-config")["data"];
         assert_eq!(
             data["gslb.yaml"].as_str(),
@@ -322,7 +350,7 @@ fn every_layout_keeps_every_key_of_the_base_config_and_passes_check_config() {
             }
         }
 
-        if let Some(cluster) = component {
+        if let Some(cluster) = cluster_of(components) {
             let server = &merged["server"];
             assert_eq!(server["instance"], *cluster);
             let peers = server["peers"].as_array().expect("peers");
@@ -351,5 +379,354 @@ fn every_layout_keeps_every_key_of_the_base_config_and_passes_check_config() {
         let (ok, output) = check_config_offline(&layers, &merged);
         assert!(ok, "{layout}: gslb check-config:\n{output}");
         assert!(output.contains(": ok: 1 zone"), "{layout}: {output}");
+    }
+}
+
+/// Metrics the alerts use that another change is adding now; every other
+/// metric name must be registered in src/.
+const PENDING_METRICS: &[&str] = &[
+    "gslb_config_last_reload_success",
+    "gslb_geoip_database_build_timestamp_seconds",
+];
+
+/// The record count deployment.yaml's memory is sized for, and the rule
+/// deploy/README.md gives: 64 MiB, plus 3.3 KB of RSS per record twice over
+/// (a reload builds the new table beside the old one).
+const RECORDS_SIZED_FOR: f64 = 50_000.0;
+
+fn mebibytes(quantity: &Value) -> f64 {
+    let text = quantity.as_str().expect("a memory quantity");
+    let (number, factor) = [("Gi", 1024.0), ("Mi", 1.0), ("Ki", 1.0 / 1024.0)]
+        .iter()
+        .find_map(|(unit, factor)| text.strip_suffix(unit).map(|n| (n, *factor)))
+        .unwrap_or_else(|| panic!("{text}: a quantity in Ki, Mi or Gi"));
+    number.parse::<f64>().expect("a number") * factor
+}
+
+/// The Pod Security "restricted" rules a container must meet.
+fn check_restricted(layout: &str, pod: &Value) {
+    let pod_security = &pod["securityContext"];
+    assert_eq!(pod_security["runAsNonRoot"], true, "{layout}");
+    assert_eq!(
+        pod_security["seccompProfile"]["type"], "RuntimeDefault",
+        "{layout}"
+    );
+    for volume in pod["volumes"].as_array().expect("volumes") {
+        let allowed = ["configMap", "emptyDir", "secret", "projected"]
+            .iter()
+            .any(|kind| !volume[*kind].is_null());
+        assert!(
+            allowed,
+            "{layout}: volume {volume} is not allowed by restricted"
+        );
+    }
+    for container in pod["containers"].as_array().expect("containers") {
+        let name = &container["name"];
+        let security = &container["securityContext"];
+        assert_eq!(
+            security["allowPrivilegeEscalation"], false,
+            "{layout}: {name}"
+        );
+        assert_eq!(security["readOnlyRootFilesystem"], true, "{layout}: {name}");
+        assert!(security["privileged"] != true, "{layout}: {name}");
+        assert!(security["runAsUser"] != 0, "{layout}: {name}");
+        let drop = security["capabilities"]["drop"].as_array().expect("drop");
+        assert!(
+            drop.iter().any(|c| c == "ALL"),
+            "{layout}: {name} drops ALL"
+        );
+        assert!(
+            security["capabilities"]["add"].is_null(),
+            "{layout}: {name} adds no capability"
+        );
+        let resources = &container["resources"];
+        for key in ["cpu", "memory"] {
+            assert!(
+                resources["requests"][key].is_string(),
+                "{layout}: {name} requests {key}"
+            );
+        }
+        assert!(
+            resources["limits"]["memory"].is_string(),
+            "{layout}: {name}"
+        );
+    }
+}
+
+/// The container ports of the Deployment, by name.
+fn container_ports(pod: &Value) -> BTreeMap<String, i64> {
+    let mut ports = BTreeMap::new();
+    for container in pod["containers"].as_array().expect("containers") {
+        for port in container["ports"].as_array().expect("ports") {
+            ports.insert(
+                port["name"].as_str().expect("port name").to_owned(),
+                port["containerPort"].as_i64().expect("port number"),
+            );
+        }
+    }
+    ports
+}
+
+/// The ingress rules of every NetworkPolicy selecting the gslb pods that
+/// admit `port`: (rule open to every source, the rule's `from`).
+fn admitted(policies: &[&Value], port: i64) -> Vec<Value> {
+    let mut rules = Vec::new();
+    for policy in policies {
+        for rule in policy["spec"]["ingress"].as_array().expect("ingress") {
+            let ports = rule["ports"]
+                .as_array()
+                .expect("every rule names its ports");
+            if ports.iter().any(|p| p["port"] == port) {
+                rules.push(rule["from"].clone());
+            }
+        }
+    }
+    rules
+}
+
+fn check_network_policies(layout: &str, objects: &[Value], pod: &Value) {
+    let labels = &pod_template(objects)["metadata"]["labels"];
+    let policies: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "NetworkPolicy")
+        .filter(|p| {
+            let selector = p["spec"]["podSelector"]["matchLabels"].as_object();
+            selector.is_some_and(|m| m.iter().all(|(k, v)| labels[k] == *v))
+        })
+        .collect();
+    assert!(
+        !policies.is_empty(),
+        "{layout}: a NetworkPolicy selects the pods"
+    );
+    let ports = container_ports(pod);
+    for (name, port) in &ports {
+        let rules = admitted(&policies, *port);
+        let open = rules.iter().any(|from| from.is_null());
+        match name.as_str() {
+            "dns-udp" | "dns-tcp" | "probes" => {
+                assert!(open, "{layout}: {name} ({port}) from anywhere: {rules:?}");
+            }
+            "admin" | "sync-admin" => {
+                assert!(
+                    !open,
+                    "{layout}: {name} ({port}) not from anywhere: {rules:?}"
+                );
+                let monitoring = rules
+                    .iter()
+                    .flat_map(|f| f.as_array().cloned().unwrap_or_default())
+                    .any(|peer| {
+                        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                            == "monitoring"
+                    });
+                assert!(monitoring, "{layout}: {name} from the monitoring namespace");
+            }
+            other => panic!("{layout}: port {other} has no rule in this test"),
+        }
+    }
+    if cluster_of_objects(objects) {
+        let peers = admitted(&policies, ports["admin"]);
+        let from_peers = peers
+            .iter()
+            .flat_map(|f| f.as_array().cloned().unwrap_or_default())
+            .any(|peer| peer["ipBlock"]["cidr"].is_string());
+        assert!(
+            from_peers,
+            "{layout}: the other cluster's gslb reaches the admin port"
+        );
+    }
+}
+
+/// Whether the layout is a multi-cluster one (it has the peers' Service).
+fn cluster_of_objects(objects: &[Value]) -> bool {
+    objects
+        .iter()
+        .any(|o| o["kind"] == "Service" && o["metadata"]["name"] == "gslb-admin-peers")
+}
+
+fn pod_template(objects: &[Value]) -> &Value {
+    &find(objects, "Deployment", "gslb")["spec"]["template"]
+}
+
+fn check_disruption_and_spread(layout: &str, objects: &[Value]) {
+    let deployment = find(objects, "Deployment", "gslb");
+    let replicas = deployment["spec"]["replicas"].as_i64().unwrap_or(1);
+    let labels = &pod_template(objects)["metadata"]["labels"];
+    let pdb = find(objects, "PodDisruptionBudget", "gslb");
+    let selector = pdb["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .expect("PDB selector");
+    assert!(selector.iter().all(|(k, v)| labels[k] == *v), "{layout}");
+    let spec = &pdb["spec"];
+    let evictable = match (
+        spec["minAvailable"].as_i64(),
+        spec["maxUnavailable"].as_i64(),
+    ) {
+        (Some(min), None) => replicas - min >= 1,
+        (None, Some(max)) => max >= 1,
+        other => panic!("{layout}: one integer of minAvailable/maxUnavailable: {other:?}"),
+    };
+    assert!(
+        evictable,
+        "{layout}: a node drain can evict a pod ({replicas} replicas)"
+    );
+    if replicas > 1 {
+        assert!(
+            spec["minAvailable"].as_i64().is_some_and(|m| m >= 1)
+                || spec["maxUnavailable"]
+                    .as_i64()
+                    .is_some_and(|m| m < replicas),
+            "{layout}: one replica stays up"
+        );
+    }
+    let spread = pod_template(objects)["spec"]["topologySpreadConstraints"]
+        .as_array()
+        .expect("topologySpreadConstraints");
+    for key in ["kubernetes.io/hostname", "topology.kubernetes.io/zone"] {
+        let constraint = spread
+            .iter()
+            .find(|c| c["topologyKey"] == key)
+            .unwrap_or_else(|| panic!("{layout}: spread over {key}"));
+        let matched = constraint["labelSelector"]["matchLabels"]
+            .as_object()
+            .expect("labelSelector");
+        assert!(
+            matched.iter().all(|(k, v)| labels[k] == *v),
+            "{layout}: {key}"
+        );
+    }
+}
+
+fn check_monitoring(layout: &str, objects: &[Value], pod: &Value) {
+    let Some(monitor) = objects.iter().find(|o| o["kind"] == "ServiceMonitor") else {
+        assert!(
+            !objects.iter().any(|o| o["kind"] == "PrometheusRule"),
+            "{layout}: monitoring is one Component"
+        );
+        return;
+    };
+    let service = find(objects, "Service", "gslb-metrics");
+    let ports = container_ports(pod);
+    let labels = service["metadata"]["labels"].as_object().expect("labels");
+    let wanted = monitor["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .expect("selector");
+    assert!(
+        wanted.iter().all(|(k, v)| labels.get(k) == Some(v)),
+        "{layout}"
+    );
+    let service_ports = service["spec"]["ports"].as_array().expect("ports");
+    for endpoint in monitor["spec"]["endpoints"].as_array().expect("endpoints") {
+        let port = service_ports
+            .iter()
+            .find(|p| p["name"] == endpoint["port"])
+            .unwrap_or_else(|| panic!("{layout}: Service port {}", endpoint["port"]));
+        let target = port["targetPort"].as_str().expect("a named targetPort");
+        assert!(
+            ports.contains_key(target),
+            "{layout}: container port {target}"
+        );
+    }
+
+    let sources = [
+        std::fs::read_to_string(repo("src/metrics.rs")).expect("metrics.rs"),
+        std::fs::read_dir(repo("src/metrics"))
+            .expect("src/metrics")
+            .flatten()
+            .map(|f| std::fs::read_to_string(f.path()).unwrap_or_default())
+            .collect(),
+    ]
+    .concat();
+    let crd_sync = std::fs::read_to_string(repo("src/crd_sync/metrics.rs")).expect("crd_sync");
+    let rule = find(objects, "PrometheusRule", "gslb");
+    let mut alerts = Vec::new();
+    for group in rule["spec"]["groups"].as_array().expect("groups") {
+        for rule in group["rules"].as_array().expect("rules") {
+            alerts.push(rule["alert"].as_str().expect("alert").to_owned());
+            let expr = rule["expr"].as_str().expect("expr");
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                let Some(rest) = word.strip_prefix("gslb_") else {
+                    continue;
+                };
+                let name = word.strip_suffix("_total").unwrap_or(word);
+                let known = if let Some(sync) = rest.strip_prefix("crd_sync_") {
+                    crd_sync.contains(&format!("\"{sync}\""))
+                } else {
+                    sources.contains(&format!("\"{name}\""))
+                };
+                assert!(
+                    known || PENDING_METRICS.contains(&name),
+                    "{layout}: {} uses {word}, which gslb does not export",
+                    rule["alert"]
+                );
+            }
+        }
+    }
+    for alert in [
+        "GslbTargetDown",
+        "GslbRecordFailingOpen",
+        "GslbDrainForgotten",
+        "GslbReloadFailing",
+        "GslbCrdSyncClusterUnreachable",
+        "GslbGeoipDatabaseOld",
+    ] {
+        assert!(
+            alerts.iter().any(|a| a == alert),
+            "{layout}: {alert} in {alerts:?}"
+        );
+    }
+}
+
+#[cfg_attr(not(has_kubectl), ignore = "needs kubectl")]
+#[test]
+fn every_layout_is_production_grade() {
+    let version = env!("CARGO_PKG_VERSION");
+    for (layout, components) in LAYOUTS {
+        let objects = render(components);
+        let pod = &pod_template(&objects)["spec"];
+        check_restricted(layout, pod);
+        check_disruption_and_spread(layout, &objects);
+        check_network_policies(layout, &objects, pod);
+        check_monitoring(layout, &objects, pod);
+
+        for container in pod["containers"].as_array().expect("containers") {
+            let image = container["image"].as_str().expect("image");
+            assert!(
+                image.ends_with(&format!(":{version}")),
+                "{layout}: {image} is pinned to the crate version {version}"
+            );
+        }
+        let gslb = gslb_container(&objects);
+        let limit = mebibytes(&gslb["resources"]["limits"]["memory"]);
+        let needed = 64.0 + 2.0 * 3.3e3 * RECORDS_SIZED_FOR / (1024.0 * 1024.0);
+        assert!(limit >= needed, "{layout}: {limit} MiB < {needed} MiB");
+
+        let crds: Vec<&str> = objects
+            .iter()
+            .filter(|o| o["kind"] == "CustomResourceDefinition")
+            .filter_map(|o| o["metadata"]["name"].as_str())
+            .collect();
+        let wanted: &[&str] = if components.contains(&"components/crds") {
+            &["dnsendpoints.externaldns.k8s.io", "gslboverrides.gslb.io"]
+        } else {
+            &[]
+        };
+        assert_eq!(crds, wanted, "{layout}: the CRDs only from their Component");
+
+        let config = yaml(
+            find(&objects, "ConfigMap", "gslb-config")["data"]["gslb.yaml"]
+                .as_str()
+                .expect("gslb.yaml"),
+        );
+        let listen = config["server"]["dns_listen"]
+            .as_array()
+            .expect("dns_listen");
+        for addr in ["0.0.0.0:5353", "[::]:5353"] {
+            assert!(
+                listen.iter().any(|a| a == addr),
+                "{layout}: listens on {addr}"
+            );
+        }
+        let dns = find(&objects, "Service", "gslb-dns");
+        assert_eq!(dns["spec"]["ipFamilyPolicy"], "PreferDualStack", "{layout}");
     }
 }
