@@ -150,7 +150,7 @@ pub enum Detail {
 /// The `result` labels of probe counters.
 const PROBE_RESULTS: [&str; 2] = ["ok", "fail"];
 /// The `class` labels of probe slot waits.
-pub const SLOT_CLASSES: [&str; 2] = ["serving", "down"];
+const SLOT_CLASSES: [&str; 2] = ["serving", "down"];
 
 /// Labels of a probe series.
 type ProbeLabels = [(&'static str, String); 3];
@@ -589,24 +589,29 @@ impl CounterCollector {
             "gslb_fail_open_answers",
             "Answers given while no set was healthy (health ignored), by record and set",
         );
-        let sets = self.metrics.set_counters();
         let read = |c: &SetCounters, open: bool| {
             if open { &c.failed_open } else { &c.answers }.load(Ordering::Relaxed)
         };
-        for ((name, help), open) in [(ANSWERS, false), (OPEN, true)] {
-            match self.detail {
-                Detail::PerRecord => {
+        match self.detail {
+            Detail::PerRecord => {
+                let sets = self.metrics.set_counters();
+                for ((name, help), open) in [(ANSWERS, false), (OPEN, true)] {
                     let series = sets.iter().map(|((r, s), c)| {
                         ([("record", r.clone()), ("set", s.clone())], read(c, open))
                     });
                     family(encoder, name, help, MetricType::Counter, series)?;
                 }
-                // Summed by zone with the snapshot, which knows the zones.
-                Detail::PerSet => {}
-                Detail::Aggregate => {
-                    // Sets a reload removes leave the sum, which Prometheus
-                    // reads as a counter reset.
-                    let total = sets.iter().map(|(_, c)| read(c, open)).sum();
+            }
+            // Summed by zone with the snapshot, which knows the zones.
+            Detail::PerSet => {}
+            Detail::Aggregate => {
+                // Summed under the lock: no copy of every set's names.
+                // Sets a reload removes leave the sum, which Prometheus
+                // reads as a counter reset.
+                let (answers, open) = self.metrics.sets.lock().values().fold((0, 0), |sum, c| {
+                    (sum.0 + read(c, false), sum.1 + read(c, true))
+                });
+                for ((name, help), total) in [(ANSWERS, answers), (OPEN, open)] {
                     let help = help.replace(", by record and set", " (all records and sets)");
                     single(encoder, name, &help, MetricType::Counter, total)?;
                 }

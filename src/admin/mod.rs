@@ -1,5 +1,6 @@
 //! The admin HTTP API: `/healthz`, `/readyz`, `/metrics` (open, for probes
-//! and Prometheus; per-record series only for operators), and the operator
+//! and Prometheus; sums by zone and set, or per-record series with
+//! `server.metrics.per_record`, only for operators), and the operator
 //! routes `/status`, `/explain`, `GET /overrides`, `PUT` and
 //! `DELETE /overrides/{record}/{set}` behind [`access`]. It only reads
 //! snapshots and the prober's status board, and sends overrides to the
