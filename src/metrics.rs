@@ -11,9 +11,11 @@
 //! the admin API, which adds what it reads from the snapshot.
 
 pub mod admin;
+pub mod config;
 pub mod ddns;
 pub mod overrides;
 pub mod peers;
+pub mod process;
 pub mod tcp;
 
 use parking_lot::Mutex;
@@ -127,18 +129,28 @@ pub struct RrlCounters {
 }
 
 /// How much of the metrics one scrape sees. Series that name records, sets
-/// or target addresses are shown only [`PerRecord`](Self::PerRecord); an
+/// or target addresses are shown only to operators; an
 /// [`Aggregate`](Self::Aggregate) scrape gets the same counters summed
 /// under the same names without those labels, so a public scrape reveals
-/// the totals but not what the operator routes are locked for. The admin
-/// API decides which a request gets, in one place.
+/// the totals but not what the operator routes are locked for. Operators
+/// get [`PerSet`](Self::PerSet) sums unless `server.metrics.per_record`
+/// asks for [`PerRecord`](Self::PerRecord) series, whose number grows with
+/// the table. The admin API decides which a request gets, in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
     /// Totals only: no record, set or target address in any label.
     Aggregate,
+    /// Sums by zone and set id, probes by check: a few series per set id,
+    /// however many records share it.
+    PerSet,
     /// Every series, labelled by record, set and target.
     PerRecord,
 }
+
+/// The `result` labels of probe counters.
+const PROBE_RESULTS: [&str; 2] = ["ok", "fail"];
+/// The `class` labels of probe slot waits.
+const SLOT_CLASSES: [&str; 2] = ["serving", "down"];
 
 /// Labels of a probe series.
 type ProbeLabels = [(&'static str, String); 3];
@@ -158,6 +170,8 @@ struct ProbeMetrics {
     results: Family<ProbeLabels, Counter>,
     /// Probes by result only, for aggregate scrapes.
     totals: Family<[(&'static str, String); 1], Counter>,
+    /// Probes by check and result, for per-set scrapes.
+    by_check: Family<[(&'static str, String); 2], Counter>,
     /// Probe latency by check.
     seconds: Family<[(&'static str, String); 1], Histogram, HistogramFn>,
     /// Probe state by check and target (1 up, 0 down).
@@ -168,13 +182,31 @@ struct ProbeMetrics {
 
 impl Default for ProbeMetrics {
     fn default() -> Self {
-        Self {
+        let probes = Self {
             results: Family::default(),
             totals: Family::default(),
+            by_check: Family::default(),
             seconds: Family::new_with_constructor(probe_histogram),
             up: Family::default(),
             slot_waits: Family::default(),
+        };
+        // Series whose labels are known up front exist from the start at 0,
+        // so a quiet server's rate() is 0, not absent.
+        for result in PROBE_RESULTS {
+            drop(
+                probes
+                    .totals
+                    .get_or_create(&[("result", result.to_owned())]),
+            );
         }
+        for class in SLOT_CLASSES {
+            drop(
+                probes
+                    .slot_waits
+                    .get_or_create(&[("class", class.to_owned())]),
+            );
+        }
+        probes
     }
 }
 
@@ -185,6 +217,8 @@ pub struct ProbeHandles {
     fail: Counter,
     ok_total: Counter,
     fail_total: Counter,
+    ok_check: Counter,
+    fail_check: Counter,
     seconds: Histogram,
     up: Gauge,
 }
@@ -195,9 +229,11 @@ impl ProbeHandles {
         if passed {
             self.ok.inc();
             self.ok_total.inc();
+            self.ok_check.inc();
         } else {
             self.fail.inc();
             self.fail_total.inc();
+            self.fail_check.inc();
         }
         self.seconds.observe(latency.as_secs_f64());
         if let Some(up) = up {
@@ -233,6 +269,8 @@ pub struct Metrics {
     pub peers: peers::PeerMetrics,
     /// Overrides in force by state and source.
     pub overrides: overrides::OverrideCounts,
+    /// The last config load's outcome and what it set.
+    pub config: config::ConfigReadings,
     zones: Mutex<HashMap<String, Arc<ZoneCounters>>>,
     sets: Mutex<HashMap<(String, String), Arc<SetCounters>>>,
     probes: ProbeMetrics,
@@ -314,6 +352,14 @@ impl Metrics {
         };
         let ok_total = total("ok");
         let fail_total = total("fail");
+        let by_check = |result: &str| {
+            self.probes
+                .by_check
+                .get_or_create(&[("check", check.to_owned()), ("result", result.to_owned())])
+                .clone()
+        };
+        let ok_check = by_check("ok");
+        let fail_check = by_check("fail");
         let seconds = self
             .probes
             .seconds
@@ -329,6 +375,8 @@ impl Metrics {
             fail,
             ok_total,
             fail_total,
+            ok_check,
+            fail_check,
             seconds,
             up,
         }
@@ -374,6 +422,11 @@ impl Metrics {
                     self.probes.up.clone(),
                 );
             }
+            Detail::PerSet => registry.register(
+                "gslb_probes",
+                "Health probes by check and result (per target with server.metrics.per_record)",
+                self.probes.by_check.clone(),
+            ),
             Detail::Aggregate => registry.register(
                 "gslb_probes",
                 "Health probes by result (per check and target with the admin token)",
@@ -476,7 +529,8 @@ impl Collector for CounterCollector {
         m.updates.encode(&mut encoder)?;
         m.peers.encode(&mut encoder)?;
         m.overrides.encode(&mut encoder)?;
-        Ok(())
+        m.config.encode(&mut encoder)?;
+        process::encode(&mut encoder)
     }
 }
 
@@ -561,22 +615,29 @@ impl CounterCollector {
             "gslb_fail_open_answers",
             "Answers given while no set was healthy (health ignored), by record and set",
         );
-        let sets = self.metrics.set_counters();
         let read = |c: &SetCounters, open: bool| {
             if open { &c.failed_open } else { &c.answers }.load(Ordering::Relaxed)
         };
-        for ((name, help), open) in [(ANSWERS, false), (OPEN, true)] {
-            match self.detail {
-                Detail::PerRecord => {
+        match self.detail {
+            Detail::PerRecord => {
+                let sets = self.metrics.set_counters();
+                for ((name, help), open) in [(ANSWERS, false), (OPEN, true)] {
                     let series = sets.iter().map(|((r, s), c)| {
                         ([("record", r.clone()), ("set", s.clone())], read(c, open))
                     });
                     family(encoder, name, help, MetricType::Counter, series)?;
                 }
-                Detail::Aggregate => {
-                    // Sets a reload removes leave the sum, which Prometheus
-                    // reads as a counter reset.
-                    let total = sets.iter().map(|(_, c)| read(c, open)).sum();
+            }
+            // Summed by zone with the snapshot, which knows the zones.
+            Detail::PerSet => {}
+            Detail::Aggregate => {
+                // Summed under the lock: no copy of every set's names.
+                // Sets a reload removes leave the sum, which Prometheus
+                // reads as a counter reset.
+                let (answers, open) = self.metrics.sets.lock().values().fold((0, 0), |sum, c| {
+                    (sum.0 + read(c, false), sum.1 + read(c, true))
+                });
+                for ((name, help), total) in [(ANSWERS, answers), (OPEN, open)] {
                     let help = help.replace(", by record and set", " (all records and sets)");
                     single(encoder, name, &help, MetricType::Counter, total)?;
                 }

@@ -94,6 +94,10 @@ pub struct Server {
     pub peering: Peering,
     /// HTTPS for the admin API (restart to change).
     pub admin_tls: Option<AdminTls>,
+    /// `server.metrics.per_record`: operators' scrapes carry series by
+    /// record, set and target address. Off, they carry sums by zone and set
+    /// id, so a scrape stays small however many records there are.
+    pub metrics_per_record: bool,
 }
 
 /// `server.instance`, `server.peers` and the keys that go with them.

@@ -1,5 +1,6 @@
 //! The admin HTTP API: `/healthz`, `/readyz`, `/metrics` (open, for probes
-//! and Prometheus; per-record series only for operators), and the operator
+//! and Prometheus; sums by zone and set, or per-record series with
+//! `server.metrics.per_record`, only for operators), and the operator
 //! routes `/status`, `/explain`, `GET /overrides`, `PUT` and
 //! `DELETE /overrides/{record}/{set}` behind [`access`]. It only reads
 //! snapshots and the prober's status board, and sends overrides to the
@@ -98,8 +99,10 @@ pub struct AdminState {
 #[derive(Debug, Default)]
 pub struct Documents {
     status: Rendered,
-    /// Every series, for operators.
+    /// Every series, for operators, with `server.metrics.per_record`.
     metrics: Rendered,
+    /// Sums by zone and set id, for operators.
+    metrics_sets: Rendered,
     /// The totals, for everyone else.
     metrics_public: Rendered,
 }
@@ -218,13 +221,19 @@ async fn readyz(State(state): State<AdminState>) -> Response {
 }
 
 async fn metrics(State(state): State<AdminState>, headers: header::HeaderMap) -> Response {
-    let detail = state.access.metrics_detail(&headers);
+    let detail = match state.access.metrics_detail(&headers) {
+        Detail::PerRecord if !state.metrics.config.per_record() => Detail::PerSet,
+        detail => detail,
+    };
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = prometheus::Format::from_accept(accept);
     let snapshot = state.cell.load_full();
     let generation = snapshot.generation;
     let ready = state.board.ready() && state.aliases.ready();
     let metrics = state.metrics.clone();
     let shared = match detail {
         Detail::PerRecord => &state.documents.metrics,
+        Detail::PerSet => &state.documents.metrics_sets,
         Detail::Aggregate => &state.documents.metrics_public,
     };
     let body = shared
@@ -232,8 +241,9 @@ async fn metrics(State(state): State<AdminState>, headers: header::HeaderMap) ->
             prometheus::render_at(&metrics, snapshot, ready, detail).into_bytes()
         })
         .await;
+    let body = body.map(|(bytes, rendered)| (format.convert(bytes), rendered));
     let counter = &state.metrics.admin_metrics_renders;
-    document(body, counter, "text/plain; version=0.0.4; charset=utf-8")
+    document(body, counter, format.content_type())
 }
 
 async fn status(State(state): State<AdminState>) -> Response {

@@ -138,6 +138,17 @@ pub struct RawServer {
     pub peer_view_max_age: Option<String>,
     /// HTTPS for the admin API.
     pub admin_tls: Option<RawAdminTls>,
+    /// What `/metrics` shows.
+    pub metrics: Option<RawMetrics>,
+}
+
+/// `server.metrics`.
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Series by record, set and target address for operators; off by
+    /// default, since they grow with the table.
+    pub per_record: Option<bool>,
 }
 
 /// One entry of `server.peers`.

@@ -191,6 +191,7 @@ impl Reloader {
             Err(join_error) => {
                 error!(error = %join_error, "reload task failed; still serving the previous config");
                 self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+                self.metrics.config.rejected();
                 return;
             }
         };
@@ -207,6 +208,7 @@ impl Reloader {
                     "reload failed; still serving the previous config"
                 );
                 self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+                self.metrics.config.rejected();
                 return;
             }
         };

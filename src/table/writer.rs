@@ -395,6 +395,7 @@ impl Writer {
         let cell = Arc::new(ArcSwap::from_pointee(snapshot));
         metrics.generation.store(1, Ordering::Relaxed);
         metrics.reloads.fetch_add(1, Ordering::Relaxed);
+        applied(&metrics, &loaded);
         let mut writer = Self {
             cell: cell.clone(),
             metrics,
@@ -581,6 +582,7 @@ impl Writer {
             Err(join_error) => {
                 error!(error = %join_error, "compiling the config failed; still serving the previous one");
                 self.metrics.reload_failures.fetch_add(1, Ordering::Relaxed);
+                self.metrics.config.rejected();
             }
         }
     }
@@ -626,6 +628,7 @@ impl Writer {
         self.apply_peering(&loaded.config.server.peering);
         self.loaded = loaded.without_records();
         self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
+        applied(&self.metrics, &self.loaded);
         self.take_declared(declared, &declared_inactive_before);
         let (probes, contested) = self.vote();
         self.health = Liveness {
@@ -1196,6 +1199,15 @@ fn first_liveness(table: &Table, book: &AliasBook, declared: &Declared) -> Liven
         overrides: declared.apply(table, SetOverrides::none(table.set_count as usize)),
         resolved: book.resolved(),
     }
+}
+
+/// Records in `metrics` the config put in force: its metrics detail and
+/// the build time of its GeoIP database.
+fn applied(metrics: &Metrics, loaded: &Loaded) {
+    let geoip_build_epoch = loaded.geo.as_ref().map(|geo| geo.build_epoch());
+    metrics
+        .config
+        .applied(loaded.config.server.metrics_per_record, geoip_build_epoch);
 }
 
 #[cfg(test)]

@@ -80,6 +80,11 @@ pub(super) fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server>
         alias: alias?,
         peering: peering?,
         admin_tls: admin_tls?,
+        metrics_per_record: raw
+            .metrics
+            .as_ref()
+            .and_then(|m| m.per_record)
+            .unwrap_or(false),
     })
 }
 

@@ -464,7 +464,11 @@ async fn answer_some(gslb: &Gslb) {
 #[tokio::test(flavor = "multi_thread")]
 async fn issue22_9_metrics_without_the_token_name_no_record_set_or_target() {
     let dir = tempfile::tempdir().unwrap();
-    let gslb = Gslb::start(&format!("{}{MARKED}", zone_with(&token_file(dir.path())))).await;
+    let server = format!(
+        "{}  metrics: {{ per_record: true }}\n",
+        token_file(dir.path())
+    );
+    let gslb = Gslb::start(&format!("{}{MARKED}", zone_with(&server))).await;
     answer_some(&gslb).await;
     let public = scrape(&gslb, &[]).await;
     assert_eq!(revealed(&public), Vec::<&str>::new(), "{public}");
@@ -496,7 +500,8 @@ async fn issue22_9_metrics_without_the_token_name_no_record_set_or_target() {
 async fn issue22_9_without_a_token_metrics_detail_follows_the_status_rule() {
     // Loopback listener, no token: /status is open to loopback Hosts, and
     // so is the detail; a rebinding Host gets the totals.
-    let gslb = Gslb::start(&format!("{ZONE}{MARKED}")).await;
+    let zone = zone_with("  metrics: { per_record: true }\n");
+    let gslb = Gslb::start(&format!("{zone}{MARKED}")).await;
     answer_some(&gslb).await;
     let local = scrape(&gslb, &[]).await;
     assert_eq!(revealed(&local), REVEALING);
@@ -504,7 +509,7 @@ async fn issue22_9_without_a_token_metrics_detail_follows_the_status_rule() {
     assert_eq!(revealed(&rebound), Vec::<&str>::new(), "{rebound}");
     gslb.server.shutdown(WAIT).await;
     // Any other address, no token: /status is refused, and the detail too.
-    let yaml = ZONE.replace(
+    let yaml = zone.replace(
         "admin_listen: \"127.0.0.1:0\"",
         "admin_listen: \"0.0.0.0:0\"",
     );

@@ -11,6 +11,7 @@ mod deploy;
 mod drain;
 mod explain;
 mod health;
+mod metrics;
 mod peers;
 mod reload;
 mod status_page;
