@@ -4,7 +4,16 @@
 //! missing tool is then compiled with `#[ignore = "needs <tool> ..."]`, so
 //! `cargo test` reports it as ignored with the reason instead of passing it.
 //!
-//! The tools are looked up, never run: this script stays a few dozen
+//! It also records the git commit the binary is built from, as the
+//! `GSLB_GIT_COMMIT` compile-time variable (`--version`, the first log line,
+//! `gslb_build_info`): 12 hex digits, with `-dirty` when tracked files
+//! differ from it. A build outside a git checkout (the container image's
+//! context has no `.git`) takes `GSLB_GIT_COMMIT` from its environment, or
+//! records none. Cargo reruns this script when HEAD, the branch it points
+//! to or the index changes, or a file of `src/` (which recompiles the crate
+//! anyway): never for a commit elsewhere, a tool or a test file.
+//!
+//! The test tools are looked up, never run: this script stays a few dozen
 //! `stat` calls, and cargo reruns it (and so rebuilds the crate) only when
 //! `PATH` or the kube-apiserver location changes, a found tool's file
 //! changes, or, while a tool is missing, a directory of `PATH` changes (as
@@ -54,6 +63,7 @@ const CAP_NET_BIND_SERVICE: u32 = 10;
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
+    record_git_commit();
     for &(cfg, _) in TOOLS {
         println!("cargo::rustc-check-cfg=cfg(has_{cfg})");
     }
@@ -111,6 +121,70 @@ fn main() {
         }
     }
     println!("cargo::rustc-env=GSLB_MISSING_TOOLS={}", missing.join(" "));
+}
+
+/// Exports `GSLB_GIT_COMMIT` and watches the files that change it.
+fn record_git_commit() {
+    println!("cargo::rerun-if-env-changed=GSLB_GIT_COMMIT");
+    if let Some(given) = env::var_os("GSLB_GIT_COMMIT").filter(|v| !v.is_empty()) {
+        println!(
+            "cargo::rustc-env=GSLB_GIT_COMMIT={}",
+            given.to_string_lossy()
+        );
+        return;
+    }
+    let Some(commit) = git(&["rev-parse", "--short=12", "HEAD"]) else {
+        return;
+    };
+    // HEAD moves on checkout, the branch's ref on commit (a loose ref, or
+    // packed-refs once packed), the index on add. A worktree keeps HEAD
+    // and its index in its own git dir and the refs in the common one.
+    let git_dir = git(&["rev-parse", "--path-format=absolute", "--git-dir"]);
+    let common_dir = git(&["rev-parse", "--path-format=absolute", "--git-common-dir"]);
+    let mut watched: Vec<PathBuf> = Vec::new();
+    if let Some(dir) = git_dir.map(PathBuf::from) {
+        watched.extend([dir.join("HEAD"), dir.join("index")]);
+    }
+    if let Some(dir) = common_dir.map(PathBuf::from) {
+        watched.push(dir.join("packed-refs"));
+        if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+            watched.push(dir.join(branch));
+        }
+    }
+    for file in watched.iter().filter(|f| f.exists()) {
+        println!("cargo::rerun-if-changed={}", file.display());
+    }
+    // An edit to what goes into the binary makes it dirty; the crate is
+    // recompiled for such an edit anyway.
+    for path in ["src", "Cargo.toml", "Cargo.lock"] {
+        println!("cargo::rerun-if-changed={path}");
+    }
+    // --no-optional-locks: a status that refreshed the index would touch
+    // the watched index and make every later build rerun this script.
+    let dirty = git(&[
+        "--no-optional-locks",
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+    ])
+    .is_some_and(|changes| !changes.is_empty());
+    let suffix = if dirty { "-dirty" } else { "" };
+    println!("cargo::rustc-env=GSLB_GIT_COMMIT={commit}{suffix}");
+}
+
+/// `git ARGS` run in the package directory: its trimmed output, or `None`
+/// when git is missing, this is no checkout, or the command fails.
+fn git(args: &[&str]) -> Option<String> {
+    let dir = env::var_os("CARGO_MANIFEST_DIR")?;
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 /// The executable `tool` in one of `dirs`.

@@ -1,10 +1,11 @@
 //! The `gslb` command line: `serve`, `check-config`, `status`, `override`,
-//! `explain`, `crd-sync`.
+//! `explain`, `crd-sync`, and the generated aids `config-schema`,
+//! `completions` and `man`.
 
 use std::{io::IsTerminal, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
@@ -68,6 +69,29 @@ enum Command {
     /// Write DNSEndpoint objects (externaldns.k8s.io) to a record file; runs beside serve.
     #[cfg(feature = "kubernetes")]
     CrdSync(Box<gslb::crd_sync::Args>),
+    /// Print the JSON Schema of the config file, for editors
+    /// (yaml-language-server) and CI checks.
+    ConfigSchema,
+    /// Print a shell completion script.
+    Completions {
+        /// The shell, e.g. bash: `source <(gslb completions bash)`.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `gslb man | man -l -`.
+    Man,
+}
+
+/// The git commit this binary was built from (build.rs), `-dirty` when
+/// the tree had uncommitted changes.
+const COMMIT: &str = match option_env!("GSLB_GIT_COMMIT") {
+    Some(commit) => commit,
+    None => "unknown",
+};
+
+/// `gslb --version`: the version and the commit. The man page and the
+/// completions keep the bare version, so they change only with a release.
+fn long_version() -> String {
+    format!("{} (commit {COMMIT})", env!("CARGO_PKG_VERSION"))
 }
 
 /// `gslb override RECORD SET up|down|auto`.
@@ -137,9 +161,34 @@ enum OverrideState {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().version(long_version()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     init_tracing(cli.log_format);
+    if matches!(cli.command, Command::Serve { .. }) || is_crd_sync(&cli.command) {
+        info!(
+            version = %env!("CARGO_PKG_VERSION"),
+            commit = %COMMIT,
+            "gslb starting"
+        );
+    }
     match cli.command {
+        Command::ConfigSchema => print_json(&config::raw::schema()),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "gslb", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man => {
+            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("gslb man: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::CheckConfig { config } => match config::ConfigFiles::new(config) {
             Some(files) => check_config(&files),
             None => ExitCode::FAILURE,
@@ -194,6 +243,30 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// Whether `command` is the sidecar (which, like `serve`, logs its build
+/// first).
+fn is_crd_sync(command: &Command) -> bool {
+    #[cfg(feature = "kubernetes")]
+    if matches!(command, Command::CrdSync(_)) {
+        return true;
+    }
+    let _ = command;
+    false
+}
+
+fn print_json(value: &serde_json::Value) -> ExitCode {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("gslb: cannot encode JSON: {error}");
+            ExitCode::FAILURE
         }
     }
 }

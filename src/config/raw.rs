@@ -5,13 +5,18 @@
 //! Scalars that need a range or a format check are read loosely (integers as
 //! `i64`, durations and addresses as strings) so that validation, not serde,
 //! reports them, and reports all of them at once.
+//!
+//! The same shapes give `gslb config-schema` its JSON Schema (`schema`), so
+//! an editor's view of the file cannot drift from what serde accepts; the
+//! `///` comments become the schema's descriptions.
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The whole config file.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     /// Process-level settings; `GSLB_SERVER__*` variables override these.
@@ -25,16 +30,18 @@ pub struct RawConfig {
     pub health_checks: BTreeMap<String, RawHealthCheck>,
     /// Global hostnames.
     #[serde(default, deserialize_with = "super::limits::counted_records")]
+    #[schemars(with = "Vec<RawRecord>")]
     pub records: Vec<RawRecord>,
 }
 
 /// A record file: extra records merged into the config's, such as the one
 /// `gslb crd-sync` writes.
-#[derive(Debug, Default, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Default, Deserialize, Serialize, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRecordFile {
     /// Records, in the same shape as the config's `records`.
     #[serde(default, deserialize_with = "super::limits::counted_records")]
+    #[schemars(with = "Vec<RawRecord>")]
     pub records: Vec<RawRecord>,
     /// Overrides declared outside gslb (crd-sync writes one per
     /// GslbOverride object in force); they take precedence over the admin
@@ -44,7 +51,7 @@ pub struct RawRecordFile {
 }
 
 /// One entry of a record file's `overrides:`.
-#[derive(Debug, Default, Deserialize, Serialize, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Deserialize, Serialize, Clone, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFileOverride {
     /// Record name.
@@ -65,7 +72,7 @@ pub struct RawFileOverride {
 }
 
 /// `server:`.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
     /// UDP and TCP listen addresses.
@@ -152,7 +159,7 @@ pub struct RawMetrics {
 }
 
 /// One entry of `server.peers`.
-#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[derive(Debug, Default, Deserialize, Serialize, Clone, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPeer {
     /// The peer's `server.instance`.
@@ -162,7 +169,7 @@ pub struct RawPeer {
 }
 
 /// `server.admin_tls`.
-#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[derive(Debug, Default, Deserialize, Serialize, Clone, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAdminTls {
     /// Certificate chain (PEM).
@@ -172,7 +179,7 @@ pub struct RawAdminTls {
 }
 
 /// `server.alias`: refresh and staleness bounds of hostname targets.
-#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[derive(Debug, Default, Deserialize, Serialize, Clone, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAlias {
     /// Shortest time between two resolutions of one name, e.g. `5s`.
@@ -187,7 +194,7 @@ pub struct RawAlias {
 }
 
 /// One entry of `zones:`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawZone {
     /// Zone apex.
@@ -210,7 +217,7 @@ pub struct RawZone {
 }
 
 /// `updates:` of a zone.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawUpdates {
     /// TSIG keys that may sign updates.
@@ -230,7 +237,7 @@ pub struct RawUpdates {
 }
 
 /// One entry of `updates.keys`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTsigKey {
     /// Key name, as clients send it.
@@ -242,7 +249,7 @@ pub struct RawTsigKey {
 }
 
 /// One entry of `updates.allow`.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAllow {
     /// Key name.
@@ -254,7 +261,7 @@ pub struct RawAllow {
 }
 
 /// One entry of a zone's `static:`.
-#[derive(Debug, Deserialize, Serialize, Clone, PartialEq)]
+#[derive(Debug, Deserialize, Serialize, Clone, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawStatic {
     /// Owner: `@` for the apex, relative to the origin, or absolute.
@@ -270,7 +277,7 @@ pub struct RawStatic {
 }
 
 /// `soa:` of a zone.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSoa {
     /// Primary name server.
@@ -290,7 +297,7 @@ pub struct RawSoa {
 }
 
 /// One named entry of `health_checks:`.
-#[derive(Debug, Deserialize, Serialize, Clone)]
+#[derive(Debug, Deserialize, Serialize, Clone, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawHealthCheck {
     /// `http`, `https` or `tcp`.
@@ -318,7 +325,7 @@ pub struct RawHealthCheck {
 }
 
 /// `expect_status` in any of its spellings.
-#[derive(Debug, Deserialize, Serialize, Clone)]
+#[derive(Debug, Deserialize, Serialize, Clone, JsonSchema)]
 #[serde(untagged)]
 pub enum RawStatus {
     /// One code.
@@ -330,7 +337,7 @@ pub enum RawStatus {
 }
 
 /// An item of an `expect_status` list.
-#[derive(Debug, Deserialize, Serialize, Clone)]
+#[derive(Debug, Deserialize, Serialize, Clone, JsonSchema)]
 #[serde(untagged)]
 pub enum RawStatusItem {
     /// One code.
@@ -340,7 +347,7 @@ pub enum RawStatusItem {
 }
 
 /// One entry of `records:`.
-#[derive(Debug, Deserialize, Serialize, Clone, PartialEq)]
+#[derive(Debug, Deserialize, Serialize, Clone, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRecord {
     /// Owner name.
@@ -360,7 +367,7 @@ pub struct RawRecord {
 }
 
 /// One entry of a record's `sets:`.
-#[derive(Debug, Deserialize, Serialize, Clone, PartialEq)]
+#[derive(Debug, Deserialize, Serialize, Clone, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSet {
     /// Unique within the record.
@@ -386,7 +393,7 @@ pub struct RawSet {
 }
 
 /// A set's `geo:`.
-#[derive(Debug, Default, Deserialize, Serialize, Clone, PartialEq)]
+#[derive(Debug, Default, Deserialize, Serialize, Clone, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawGeo {
     /// Continent codes (AF AN AS EU NA OC SA).
@@ -401,7 +408,7 @@ pub struct RawGeo {
 }
 
 /// A set's `location:`.
-#[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq)]
+#[derive(Debug, Deserialize, Serialize, Clone, Copy, PartialEq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLocation {
     /// Latitude in degrees.
@@ -411,7 +418,7 @@ pub struct RawLocation {
 }
 
 /// `server.rate_limit:`, response rate limiting (see `rrl`).
-#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[derive(Debug, Default, Deserialize, Serialize, Clone, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawRateLimit {
     /// Responses per second to one client prefix for one name and kind.
@@ -426,4 +433,15 @@ pub struct RawRateLimit {
     pub window: Option<String>,
     /// Entries in the accounting table (8 bytes each).
     pub table_size: Option<i64>,
+}
+
+/// The JSON Schema (draft 7, which yaml-language-server and most editors
+/// read) of the config file: what `gslb config-schema` prints and
+/// `config/gslb.schema.json` holds. Types only, like serde: ranges and
+/// cross-references are validation's.
+pub fn schema() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft07().into_generator();
+    let mut schema = generator.into_root_schema_for::<RawConfig>();
+    schema.insert("title".to_owned(), "gslb.yaml".into());
+    schema.to_value()
 }

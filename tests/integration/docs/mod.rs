@@ -1,3 +1,5 @@
 //! The documentation, executed.
 
+mod cli;
 mod readme;
+mod schema;
