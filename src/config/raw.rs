@@ -150,7 +150,7 @@ pub struct RawServer {
 }
 
 /// `server.metrics`.
-#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[derive(Debug, Default, Deserialize, Serialize, Clone, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawMetrics {
     /// Series by record, set and target address for operators; off by
