@@ -356,7 +356,7 @@ async fn a_connection_flood_under_a_low_fd_limit_leaves_dns_probes_and_cpu_alone
     // 160 connections against an open-file limit of 100; idle ones are
     // kept for a minute.
     let gslb = Process::spawn(
-        "  tcp_idle_timeout: 60s\n",
+        "  tcp_idle_timeout: 60s\n  metrics: { per_record: true }\n",
         &healthy_and_dead(port),
         &[],
         Some(100),
