@@ -491,10 +491,7 @@ fn text_of(file: &Arc<str>, contents: Contents, cap: u64) -> Result<String, Conf
         Contents::Bytes(bytes) => {
             String::from_utf8(bytes).map_err(|e| error(format!("is not UTF-8 text: {e}")))
         }
-        Contents::Missing => Err(error(format!(
-            "cannot read: {}",
-            std::io::Error::from(std::io::ErrorKind::NotFound)
-        ))),
+        Contents::Missing => Err(error("no such file".to_owned())),
         Contents::TooLarge { len } => Err(error(format!(
             "is {len} bytes, more than server.max_config_bytes ({cap}); not read"
         ))),

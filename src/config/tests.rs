@@ -612,4 +612,21 @@ fn text_loads_like_a_file_without_touching_the_file_system() {
     assert_eq!(errors.0[0].path, "records");
 }
 
+/// A config file that is not there says so in words a person uses, not
+/// the library's "entity not found".
+#[test]
+fn a_missing_config_file_says_no_such_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gslb.yaml");
+    let errors = load(path.clone())
+        .err()
+        .expect("a missing file is an error");
+    let text = errors.to_string();
+    assert!(
+        text.contains(&format!("{}: no such file", path.display())),
+        "{text}"
+    );
+    assert!(!text.contains("entity not found"), "{text}");
+}
+
 mod files;
