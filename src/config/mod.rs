@@ -188,6 +188,7 @@ fn load_into(
     let validated = validate::validate(raw, &file, sources, default_serial());
     if let Ok(config) = &validated {
         warnings.extend(large_nameserver_answers(config, &file));
+        warnings.extend(geo_without_database(config, &file));
     }
     let config = match validated {
         Ok(config) if errors.is_empty() => Some(config),
@@ -404,6 +405,33 @@ fn open_geoip(file: &Arc<str>, db: &str) -> Result<Arc<GeoDb>, ConfigError> {
             path: "server.geoip_database".into(),
             message: crate::error_chain(&error),
         })
+}
+
+/// Sets with `geo` or `location` while no GeoIP database is configured: no
+/// client can be located, so those rules match no one and nearest-set
+/// answers are off. A warning, not an error: a config may be written
+/// before its database is in place, and the answers still work (geo-less
+/// sets and failover decide).
+fn geo_without_database(config: &Config, file: &str) -> Option<String> {
+    if config.server.geoip_database.is_some() {
+        return None;
+    }
+    let mut located = config
+        .records
+        .iter()
+        .flat_map(|r| r.sets.iter().map(move |s| (r, s)))
+        .filter(|(_, s)| !s.geo.is_empty() || s.location.is_some());
+    let (record, set) = located.next()?;
+    let more = located.count();
+    let others = if more == 0 {
+        String::new()
+    } else {
+        format!(" and {more} other set(s)")
+    };
+    Some(format!(
+        "{file}: server.geoip_database is not set, but set {:?} of {}{others} use geo or location: no client can be located, so those rules match no one (see README, \"GeoIP\")",
+        set.id, record.name
+    ))
 }
 
 /// Zones whose NS answer with glue is larger than gslb's UDP payload: every

@@ -629,4 +629,42 @@ fn a_missing_config_file_says_no_such_file() {
     assert!(!text.contains("entity not found"), "{text}");
 }
 
+/// Geo rules without a GeoIP database match no client: check-config and a
+/// reload say so (a warning, the config still loads).
+#[test]
+fn geo_rules_without_a_database_are_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gslb.yaml");
+    let zone = "zones:\n  - origin: global.example.test.\n    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test. }\n    nameservers: { ns1.global.example.test.: [192.0.2.53] }\n";
+    let geo = "records:\n  - name: w.global.example.test.\n    sets:\n      - { id: eu, targets: [192.0.2.1], geo: { continents: [EU] } }\n      - { id: us, targets: [192.0.2.2], location: { lat: 40.0, lon: -74.0 } }\n      - { id: any, targets: [192.0.2.3] }\n";
+    std::fs::write(
+        &path,
+        format!("server: {{ dns_listen: [\"127.0.0.1:5353\"] }}\n{zone}{geo}"),
+    )
+    .unwrap();
+    let loaded = load(path.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let warning = loaded
+        .warnings
+        .iter()
+        .find(|w| w.contains("server.geoip_database is not set"))
+        .unwrap_or_else(|| panic!("a warning in {:?}", loaded.warnings));
+    assert!(
+        warning.contains("\"eu\" of w.global.example.test. and 1 other set(s)"),
+        "{warning}"
+    );
+    let plain =
+        "records:\n  - name: p.global.example.test.\n    sets: [{ id: a, targets: [192.0.2.1] }]\n";
+    std::fs::write(
+        &path,
+        format!("server: {{ dns_listen: [\"127.0.0.1:5353\"] }}\n{zone}{plain}"),
+    )
+    .unwrap();
+    let loaded = load(path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !loaded.warnings.iter().any(|w| w.contains("geoip_database")),
+        "{:?}",
+        loaded.warnings
+    );
+}
+
 mod files;
