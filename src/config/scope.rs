@@ -28,6 +28,9 @@ pub struct RecordScope {
     /// False when the scope was built from zone origins alone: then no
     /// health check name can be verified.
     health_checks_known: bool,
+    /// Templates the config declares that failed validation: a set naming
+    /// one is not reported again as naming an undefined template.
+    pub(super) broken_health_checks: std::collections::BTreeSet<String>,
     /// Names the config's own `records` define, with where; a record file
     /// defining one of them again is rejected by the server.
     reserved: HashMap<Name, String>,
@@ -67,6 +70,7 @@ impl RecordScope {
             zones: zones.iter().map(ServedZone::of).collect(),
             health_checks,
             health_checks_known: true,
+            broken_health_checks: Default::default(),
             reserved: HashMap::new(),
             hostnames: Vec::new(),
         }
@@ -133,6 +137,7 @@ impl RecordScope {
             zones,
             health_checks: BTreeMap::new(),
             health_checks_known: false,
+            broken_health_checks: Default::default(),
             reserved: HashMap::new(),
             hostnames: Vec::new(),
         })

@@ -667,4 +667,34 @@ fn geo_rules_without_a_database_are_a_warning() {
     );
 }
 
+/// One mistake, one message: a template with a bad port is reported where
+/// it is defined, not again at every set that names it; a name that is
+/// defined nowhere says so without an empty list.
+#[test]
+fn a_broken_health_check_is_reported_once() {
+    let zone = "zones:\n  - origin: global.example.test.\n    soa: { mname: ns1.global.example.test., rname: hostmaster.example.test. }\n    nameservers: { ns1.global.example.test.: [192.0.2.53] }\n";
+    let broken = format!(
+        "server: {{ dns_listen: [\"127.0.0.1:5353\"] }}\n{zone}health_checks:\n  web: {{ kind: http, port: 70000 }}\nrecords:\n  - name: w.global.example.test.\n    sets: [{{ id: a, targets: [192.0.2.1], health_check: web }}]\n"
+    );
+    let Err(errors) = load_from_text("gslb.yaml", &broken, &[]) else {
+        panic!("a template with a bad port is rejected");
+    };
+    let text = errors.to_string();
+    assert!(text.contains("health_checks.web.port"), "{text}");
+    assert!(!text.contains("not defined"), "{text}");
+    assert_eq!(errors.0.len(), 1, "{text}");
+
+    let undefined = format!(
+        "server: {{ dns_listen: [\"127.0.0.1:5353\"] }}\n{zone}records:\n  - name: w.global.example.test.\n    sets: [{{ id: a, targets: [192.0.2.1], health_check: web }}]\n"
+    );
+    let Err(errors) = load_from_text("gslb.yaml", &undefined, &[]) else {
+        panic!("an undefined template is rejected");
+    };
+    let text = errors.to_string();
+    assert!(
+        text.contains("\"web\" is not defined in health_checks (none is defined)"),
+        "{text}"
+    );
+}
+
 mod files;

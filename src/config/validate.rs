@@ -65,7 +65,13 @@ pub fn validate(
     let server = server(&mut check, &raw.server);
     let zones = zones(&mut check, &raw.zones, default_serial);
     let health_checks = health_checks(&mut check, &raw.health_checks);
-    let scope = RecordScope::of(&zones, health_checks);
+    let mut scope = RecordScope::of(&zones, health_checks);
+    scope.broken_health_checks = raw
+        .health_checks
+        .keys()
+        .filter(|name| !scope.health_checks.contains_key(*name))
+        .cloned()
+        .collect();
     let mut records = RecordChecker::new(&scope);
     records.add_all(&mut check, &raw.records);
     let mut overrides = OverrideChecker::default();

@@ -182,18 +182,24 @@ impl<'a> RecordChecker<'a> {
         if let Some(hc) = self.scope.health_checks.get(name) {
             return Some(Some(hc.clone()));
         }
+        if self.scope.broken_health_checks.contains(name) {
+            // Its own errors are reported where it is defined.
+            return None;
+        }
         let known: Vec<&str> = self
             .scope
             .health_checks
             .keys()
             .map(String::as_str)
             .collect();
+        let defined = if known.is_empty() {
+            "none is defined".to_owned()
+        } else {
+            format!("defined: {}", known.join(", "))
+        };
         check.error(
             format!("{path}.health_check"),
-            format!(
-                "{name:?} is not defined in health_checks (defined: {})",
-                known.join(", ")
-            ),
+            format!("{name:?} is not defined in health_checks ({defined})"),
         );
         None
     }
