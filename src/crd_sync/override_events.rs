@@ -14,7 +14,6 @@
 use std::{
     collections::{HashMap, HashSet},
     sync::Arc,
-    time::Duration,
 };
 
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -30,15 +29,12 @@ use tracing::{info, warn};
 use super::endpoint::ObjectKey;
 use super::gslb_override::{CONFLICT_REASON, Conflict, OverrideRejection, REJECTED_REASON};
 use super::metrics::SyncMetrics;
+use super::status::{MAX_NOTE, Pass, run_passes, truncate};
 
 /// `reportingController` of Events.
 const CONTROLLER: &str = "gslb-crd-sync";
 /// Event `action`.
 const ACTION: &str = "Merge";
-/// Longest Event note the API server accepts.
-const MAX_NOTE: usize = 1024;
-/// First and longest wait before retrying failed calls.
-const RETRY: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(300));
 
 /// The objects of one cluster that are not in force, and why.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -113,32 +109,8 @@ impl OverrideEvents {
 
     /// Applies the latest work whenever it changes, retrying failures with
     /// backoff, until `cancel`.
-    pub async fn run(
-        mut self,
-        mut work: watch::Receiver<Arc<OverrideWork>>,
-        cancel: CancellationToken,
-    ) {
-        let mut delay = RETRY.0;
-        loop {
-            let current = work.borrow_and_update().clone();
-            let all_done = tokio::select! {
-                done = self.apply(&current) => done,
-                () = cancel.cancelled() => return,
-            };
-            let retry = (!all_done).then(|| {
-                let wait = delay;
-                delay = (delay * 2).min(RETRY.1);
-                wait
-            });
-            if all_done {
-                delay = RETRY.0;
-            }
-            tokio::select! {
-                changed = work.changed() => if changed.is_err() { return },
-                () = sleep_or_forever(retry) => {}
-                () = cancel.cancelled() => return,
-            }
-        }
+    pub async fn run(self, work: watch::Receiver<Arc<OverrideWork>>, cancel: CancellationToken) {
+        run_passes(self, work, cancel).await;
     }
 
     /// One pass: log new notices and publish their Events. True when
@@ -204,20 +176,12 @@ impl OverrideEvents {
     }
 }
 
-async fn sleep_or_forever(wait: Option<Duration>) {
-    match wait {
-        Some(wait) => tokio::time::sleep(wait).await,
-        None => std::future::pending().await,
-    }
-}
+impl Pass for OverrideEvents {
+    type Work = OverrideWork;
 
-/// Cuts `text` to at most `max` bytes on a character boundary.
-fn truncate(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
+    async fn pass(&mut self, work: &OverrideWork) -> bool {
+        self.apply(work).await
     }
-    text[..end].to_owned()
 }
 
 #[cfg(test)]

@@ -49,9 +49,50 @@ const EVENT_ACTION: &str = "Sync";
 /// `reportingController` of Events.
 const CONTROLLER: &str = "gslb-crd-sync";
 /// Longest Event note the API server accepts.
-const MAX_NOTE: usize = 1024;
+pub(super) const MAX_NOTE: usize = 1024;
 /// First and longest wait before retrying failed calls.
 const RETRY: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(300));
+
+/// A reporter that brings the API server in line with the latest work in
+/// passes (status patches and Events, override Events).
+pub(super) trait Pass {
+    /// What one pass applies.
+    type Work: Send + Sync;
+    /// One pass over `work`; true when nothing failed.
+    fn pass(&mut self, work: &Self::Work) -> impl Future<Output = bool> + Send;
+}
+
+/// Runs `reporter` over the latest work whenever it changes, retrying a
+/// failed pass with backoff (`RETRY`), until `cancel`.
+pub(super) async fn run_passes<P: Pass>(
+    mut reporter: P,
+    mut work: watch::Receiver<Arc<P::Work>>,
+    cancel: CancellationToken,
+) {
+    let mut delay = RETRY.0;
+    loop {
+        let current = work.borrow_and_update().clone();
+        // An unreachable API server may hold a call for its connect
+        // timeout: never let that delay a shutdown.
+        let all_done = tokio::select! {
+            done = reporter.pass(&current) => done,
+            () = cancel.cancelled() => return,
+        };
+        let retry = if all_done {
+            delay = RETRY.0;
+            None
+        } else {
+            let wait = delay;
+            delay = (delay * 2).min(RETRY.1);
+            Some(wait)
+        };
+        tokio::select! {
+            changed = work.changed() => if changed.is_err() { return },
+            () = sleep_or_forever(retry) => {}
+            () = cancel.cancelled() => return,
+        }
+    }
+}
 
 /// What the objects' status should say after a conversion.
 #[derive(Debug, Clone, Default)]
@@ -127,34 +168,8 @@ impl StatusReporter {
 
     /// Applies the latest work whenever it changes, retrying failures with
     /// backoff, until `cancel`.
-    pub async fn run(
-        mut self,
-        mut work: watch::Receiver<Arc<StatusWork>>,
-        cancel: CancellationToken,
-    ) {
-        let mut delay = RETRY.0;
-        loop {
-            let current = work.borrow_and_update().clone();
-            // An unreachable API server may hold a call for its connect
-            // timeout: never let that delay a shutdown.
-            let all_done = tokio::select! {
-                done = self.apply(&current) => done,
-                () = cancel.cancelled() => return,
-            };
-            let retry = if all_done {
-                delay = RETRY.0;
-                None
-            } else {
-                let wait = delay;
-                delay = (delay * 2).min(RETRY.1);
-                Some(wait)
-            };
-            tokio::select! {
-                changed = work.changed() => if changed.is_err() { return },
-                () = sleep_or_forever(retry) => {}
-                () = cancel.cancelled() => return,
-            }
-        }
+    pub async fn run(self, work: watch::Receiver<Arc<StatusWork>>, cancel: CancellationToken) {
+        run_passes(self, work, cancel).await;
     }
 
     /// One pass: log new rejections, publish their Events, send missing
@@ -329,7 +344,7 @@ async fn sleep_or_forever(wait: Option<Duration>) {
 }
 
 /// Cuts `text` to at most `max` bytes on a character boundary.
-fn truncate(text: &str, max: usize) -> String {
+pub(super) fn truncate(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }
@@ -338,6 +353,14 @@ fn truncate(text: &str, max: usize) -> String {
         end -= 1;
     }
     text[..end].to_owned()
+}
+
+impl Pass for StatusReporter {
+    type Work = StatusWork;
+
+    async fn pass(&mut self, work: &StatusWork) -> bool {
+        self.apply(work).await
+    }
 }
 
 #[cfg(test)]
