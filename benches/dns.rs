@@ -184,7 +184,7 @@ fn bench_query(c: &mut Criterion) {
     let table = Arc::new(compile(&validated(records, 3)));
     let snapshot = Snapshot {
         generation: 1,
-        counters: Arc::new(table.counters(&Metrics::default())),
+        counters: Arc::new(table.counters(&Metrics::default(), None)),
         health: Liveness::default(),
         table,
         geo: Some(geo()),

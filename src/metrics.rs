@@ -105,13 +105,28 @@ pub struct SetCounters {
     pub failed_open: AtomicU64,
 }
 
+impl SetCounters {
+    /// Carries `before`'s counts into these (a reload's new table): they
+    /// go on counting from there.
+    pub fn carry(&self, before: &Self) {
+        for (to, from) in [
+            (&self.answers, &before.answers),
+            (&self.failed_open, &before.failed_open),
+        ] {
+            to.store(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+}
+
 /// The counters a compiled table's queries land in, by index.
 #[derive(Debug, Default)]
 pub struct TableCounters {
     /// By zone index; queries outside every zone go to [`Metrics::outside`].
     pub zones: Box<[Arc<ZoneCounters>]>,
-    /// By set index.
-    pub sets: Box<[Arc<SetCounters>]>,
+    /// By set index: inline, 16 bytes a set, since a table may hold
+    /// millions of sets. A reload carries the counts of the sets it keeps
+    /// into the new table's (`Table::counters`).
+    pub sets: Box<[SetCounters]>,
 }
 
 /// Responses response rate limiting held back, by [`RESPONSE_KINDS`] index.
@@ -272,18 +287,18 @@ pub struct Metrics {
     /// The last config load's outcome and what it set.
     pub config: config::ConfigReadings,
     zones: Mutex<HashMap<String, Arc<ZoneCounters>>>,
-    sets: Mutex<HashMap<(String, String), Arc<SetCounters>>>,
     probes: ProbeMetrics,
 }
 
 impl Metrics {
     /// The counters for a freshly compiled table, given its zone origins and
-    /// its (record, set) names in index order, reusing those of zones and
-    /// sets that existed before and dropping those that are gone.
+    /// its number of sets: zones reuse the counters of zones that existed
+    /// before (and those gone are dropped); sets start at zero, for the
+    /// caller to carry over what it keeps.
     pub fn counters_for(
         &self,
         zone_names: impl IntoIterator<Item = String>,
-        set_names: impl IntoIterator<Item = (String, String)>,
+        set_count: usize,
     ) -> TableCounters {
         let mut zones = self.zones.lock();
         let zone_counters: Box<[Arc<ZoneCounters>]> = zone_names
@@ -292,15 +307,9 @@ impl Metrics {
             .collect();
         zones.retain(|_, c| Arc::strong_count(c) > 1);
         drop(zones);
-        let mut sets = self.sets.lock();
-        let set_counters: Box<[Arc<SetCounters>]> = set_names
-            .into_iter()
-            .map(|key| sets.entry(key).or_default().clone())
-            .collect();
-        sets.retain(|_, c| Arc::strong_count(c) > 1);
         TableCounters {
             zones: zone_counters,
-            sets: set_counters,
+            sets: (0..set_count).map(|_| SetCounters::default()).collect(),
         }
     }
 
@@ -314,18 +323,6 @@ impl Metrics {
             .collect();
         zones.sort_by(|a, b| a.0.cmp(&b.0));
         zones
-    }
-
-    /// A copy of the set counters for rendering.
-    pub fn set_counters(&self) -> Vec<((String, String), Arc<SetCounters>)> {
-        let mut sets: Vec<_> = self
-            .sets
-            .lock()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        sets.sort_by(|a, b| a.0.cmp(&b.0));
-        sets
     }
 }
 
@@ -445,17 +442,16 @@ impl Metrics {
         );
         registry.register_collector(Box::new(CounterCollector {
             metrics: self.clone(),
-            detail,
         }));
         registry
     }
 }
 
-/// Renders the hot-path counters at scrape time.
+/// Renders the hot-path counters at scrape time; those of sets are the
+/// snapshot's (`admin::prometheus`).
 #[derive(Debug)]
 struct CounterCollector {
     metrics: Arc<Metrics>,
-    detail: Detail,
 }
 
 /// One counter or gauge family: its series as (labels, value).
@@ -520,7 +516,6 @@ impl Collector for CounterCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let m = &self.metrics;
         self.encode_zones(&mut encoder)?;
-        self.encode_answers(&mut encoder)?;
         self.encode_rrl(&mut encoder)?;
         self.encode_reloads(&mut encoder)?;
         m.admin.encode(&mut encoder)?;
@@ -605,45 +600,6 @@ impl CounterCollector {
             MetricType::Counter,
             renders,
         )
-    }
-
-    /// `gslb_answers`, `gslb_fail_open_answers`: by record and set, or
-    /// summed over them.
-    fn encode_answers(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        const ANSWERS: (&str, &str) = ("gslb_answers", "Answers served, by record and set");
-        const OPEN: (&str, &str) = (
-            "gslb_fail_open_answers",
-            "Answers given while no set was healthy (health ignored), by record and set",
-        );
-        let read = |c: &SetCounters, open: bool| {
-            if open { &c.failed_open } else { &c.answers }.load(Ordering::Relaxed)
-        };
-        match self.detail {
-            Detail::PerRecord => {
-                let sets = self.metrics.set_counters();
-                for ((name, help), open) in [(ANSWERS, false), (OPEN, true)] {
-                    let series = sets.iter().map(|((r, s), c)| {
-                        ([("record", r.clone()), ("set", s.clone())], read(c, open))
-                    });
-                    family(encoder, name, help, MetricType::Counter, series)?;
-                }
-            }
-            // Summed by zone with the snapshot, which knows the zones.
-            Detail::PerSet => {}
-            Detail::Aggregate => {
-                // Summed under the lock: no copy of every set's names.
-                // Sets a reload removes leave the sum, which Prometheus
-                // reads as a counter reset.
-                let (answers, open) = self.metrics.sets.lock().values().fold((0, 0), |sum, c| {
-                    (sum.0 + read(c, false), sum.1 + read(c, true))
-                });
-                for ((name, help), total) in [(ANSWERS, answers), (OPEN, open)] {
-                    let help = help.replace(", by record and set", " (all records and sets)");
-                    single(encoder, name, &help, MetricType::Counter, total)?;
-                }
-            }
-        }
-        Ok(())
     }
 
     /// `gslb_rrl_*`: what response rate limiting held back.

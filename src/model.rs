@@ -350,7 +350,7 @@ pub struct TargetSet {
 }
 
 /// The clients a set is meant for; empty means "no geo".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct GeoScope {
     /// Continents.
     pub continents: Vec<Continent>,

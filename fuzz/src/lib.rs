@@ -78,7 +78,7 @@ pub fn snapshot(
     };
     Snapshot {
         generation: 1,
-        counters: Arc::new(table.counters(&Metrics::default())),
+        counters: Arc::new(table.counters(&Metrics::default(), None)),
         table,
         health,
         geo,

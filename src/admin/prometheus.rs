@@ -14,7 +14,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 
-use crate::metrics::{Detail, Metrics, family, single};
+use crate::metrics::{Detail, Metrics, SetCounters, family, single};
 use crate::table::Snapshot;
 
 /// Every metric, with the snapshot's readings, as OpenMetrics text: every
@@ -171,10 +171,12 @@ impl Collector for SnapshotCollector {
         let snap = &self.snapshot;
         if self.detail == Detail::PerSet {
             self.encode_sets(&mut encoder)?;
+        } else {
+            self.encode_answers(&mut encoder)?;
         }
         if self.detail == Detail::PerRecord {
             let targets = snap.table.sets().flat_map(|(record, set)| {
-                set.targets.iter().flatten().map(move |t| {
+                set.all_targets().iter().map(move |t| {
                     let labels = [
                         ("record", record.name.to_string()),
                         ("set", set.id.to_string()),
@@ -194,7 +196,7 @@ impl Collector for SnapshotCollector {
         if self.detail != Detail::PerSet {
             let (mut all, mut up) = (0u64, 0u64);
             for (_, set) in snap.table.sets() {
-                for t in set.targets.iter().flatten() {
+                for t in set.all_targets().iter() {
                     all += 1;
                     up += u64::from(snap.health.target_up(set, t));
                 }
@@ -249,18 +251,56 @@ impl Collector for SnapshotCollector {
 }
 
 impl SnapshotCollector {
+    /// `gslb_answers`, `gslb_fail_open_answers`: by record and set, or
+    /// summed over them. The counters are the snapshot's table's: a
+    /// reload carries the counts of the sets it keeps, and those of sets it
+    /// removes leave the sum, which Prometheus reads as a counter reset.
+    fn encode_answers(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        const ANSWERS: (&str, &str) = ("gslb_answers", "Answers served, by record and set");
+        const OPEN: (&str, &str) = (
+            "gslb_fail_open_answers",
+            "Answers given while no set was healthy (health ignored), by record and set",
+        );
+        let snap = &self.snapshot;
+        let read = |c: &SetCounters, open: bool| {
+            if open { &c.failed_open } else { &c.answers }.load(Ordering::Relaxed)
+        };
+        if self.detail == Detail::PerRecord {
+            for ((name, help), open) in [(ANSWERS, false), (OPEN, true)] {
+                let series = snap.table.sets().filter_map(|(record, set)| {
+                    let c = snap.counters.sets.get(set.index as usize)?;
+                    let labels = [
+                        ("record", record.name.to_string()),
+                        ("set", set.id.to_string()),
+                    ];
+                    Some((labels, read(c, open)))
+                });
+                family(encoder, name, help, MetricType::Counter, series)?;
+            }
+            return Ok(());
+        }
+        let (answers, open) = snap.counters.sets.iter().fold((0, 0), |sum, c| {
+            (sum.0 + read(c, false), sum.1 + read(c, true))
+        });
+        for ((name, help), total) in [(ANSWERS, answers), (OPEN, open)] {
+            let help = help.replace(", by record and set", " (all records and sets)");
+            single(encoder, name, &help, MetricType::Counter, total)?;
+        }
+        Ok(())
+    }
+
     /// [`Detail::PerSet`]: answers, fail-open answers and targets summed by
     /// zone and set id over every record.
     fn encode_sets(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let snap = &self.snapshot;
         let mut sums: BTreeMap<(u16, &str), SetSums> = BTreeMap::new();
         for (record, set) in snap.table.sets() {
-            let sum = sums.entry((record.zone, &set.id)).or_default();
+            let sum = sums.entry((record.zone, &*set.id)).or_default();
             if let Some(c) = snap.counters.sets.get(set.index as usize) {
                 sum.answers += c.answers.load(Ordering::Relaxed);
                 sum.failed_open += c.failed_open.load(Ordering::Relaxed);
             }
-            for t in set.targets.iter().flatten() {
+            for t in set.all_targets().iter() {
                 sum.targets += 1;
                 sum.up += u64::from(snap.health.target_up(set, t));
             }

@@ -195,7 +195,7 @@ fn assume_target(
     if probes.is_empty() {
         let in_a_set = table
             .sets()
-            .any(|(_, s)| s.targets.iter().flatten().any(|t| t.addr == addr));
+            .any(|(_, s)| s.all_targets().iter().any(|t| t.addr == addr));
         let why = if in_a_set {
             "has no health check, so probes never take it down; assume its set down instead (SET:down)"
         } else {

@@ -5,7 +5,7 @@
 use std::{collections::HashMap, net::IpAddr, sync::Arc};
 
 use super::{
-    Family, Glue, NO_PROBE, NameEntry, NameServer, Probe, Record, Set, Table, Target, Zone,
+    Glue, NO_PROBE, NameEntry, NameServer, Probe, Record, Set, Table, Target, Zone,
     resolved::{AliasSlot, NO_ALIAS},
 };
 use crate::model::{self, Config, HealthCheck};
@@ -14,7 +14,7 @@ use crate::name::{Name, suffix_at};
 /// Builds the table for a validated config.
 pub fn compile(config: &Config) -> Table {
     let mut names: NameMap = HashMap::with_capacity_and_hasher(
-        config.records.len() * 2 + config.zones.len() * 4,
+        config.records.len() + config.zones.len() * 4,
         foldhash::fast::FixedState::default(),
     );
     let (zones, glue) = compile_zones(config, &mut names);
@@ -24,6 +24,7 @@ pub fn compile(config: &Config) -> Table {
         aliases,
         probes,
         set_count,
+        ..
     } = compile_records(config, &mut names, &zones);
     let (statics, cuts) = super::statics::compile(&config.zones, &mut names, &glue);
     let mut probe_list: Vec<(Probe, u32)> = probes.into_iter().collect();
@@ -106,6 +107,37 @@ struct RecordsCompiled {
     probes: HashMap<Probe, u32>,
     /// Sets so far, which numbers the next set.
     set_count: u32,
+    /// What sets share instead of holding a copy each.
+    shared: Shared,
+}
+
+/// Set ids and geo scopes, one allocation per distinct value: a generated
+/// config repeats a few of each across every record, and a copy per set
+/// would be most of the table.
+#[derive(Default)]
+struct Shared {
+    ids: HashMap<Box<str>, Arc<str>, foldhash::fast::FixedState>,
+    geos: HashMap<model::GeoScope, Arc<model::GeoScope>, foldhash::fast::FixedState>,
+}
+
+impl Shared {
+    fn id(&mut self, id: &str) -> Arc<str> {
+        if let Some(shared) = self.ids.get(id) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = id.into();
+        self.ids.insert(id.into(), shared.clone());
+        shared
+    }
+
+    fn geo(&mut self, geo: &model::GeoScope) -> Arc<model::GeoScope> {
+        if let Some(shared) = self.geos.get(geo) {
+            return shared.clone();
+        }
+        let shared = Arc::new(geo.clone());
+        self.geos.insert(geo.clone(), shared.clone());
+        shared
+    }
 }
 
 /// Compiles the records in config order, adding each name to `names`.
@@ -115,6 +147,7 @@ fn compile_records(config: &Config, names: &mut NameMap, zones: &[Zone]) -> Reco
         aliases: Vec::new(),
         probes: HashMap::new(),
         set_count: 0,
+        shared: Shared::default(),
     };
     for record in &config.records {
         let Some(zone) = zone_index(config, &record.name) else {
@@ -150,7 +183,8 @@ impl RecordsCompiled {
             .enumerate()
             .map(|(position, set)| {
                 self.set_count += 1;
-                let mut compiled = compile_set(set, self.set_count - 1, &mut self.probes);
+                let mut compiled =
+                    compile_set(set, self.set_count - 1, &mut self.probes, &mut self.shared);
                 if !set.hostnames.is_empty() {
                     compiled.alias = u32::try_from(self.aliases.len()).unwrap_or(NO_ALIAS);
                     self.aliases.push(AliasSlot {
@@ -212,9 +246,16 @@ pub(super) fn add_name<'m>(
     })
 }
 
-fn compile_set(set: &model::TargetSet, index: u32, probes: &mut HashMap<Probe, u32>) -> Set {
-    let mut targets: [Vec<Target>; 2] = [Vec::new(), Vec::new()];
-    for addr in &set.targets {
+fn compile_set(
+    set: &model::TargetSet,
+    index: u32,
+    probes: &mut HashMap<Probe, u32>,
+    shared: &mut Shared,
+) -> Set {
+    let mut targets: Vec<Target> = Vec::with_capacity(set.targets.len());
+    // IPv4 first, then IPv6, each in config order.
+    let v4 = set.targets.iter().filter(|a| a.is_ipv4());
+    for addr in v4.chain(set.targets.iter().filter(|a| a.is_ipv6())) {
         let probe = match &set.health_check {
             None => NO_PROBE,
             Some(check) => {
@@ -227,17 +268,18 @@ fn compile_set(set: &model::TargetSet, index: u32, probes: &mut HashMap<Probe, u
                     .or_insert(next)
             }
         };
-        targets[Family::of(addr) as usize].push(Target { addr: *addr, probe });
+        targets.push(Target { addr: *addr, probe });
     }
-    let [v4, v6] = targets;
+    let v6_from = targets.iter().take_while(|t| t.addr.is_ipv4()).count();
     Set {
-        id: set.id.as_str().into(),
+        id: shared.id(&set.id),
         index,
         weight: set.weight,
         priority: set.priority,
-        geo: set.geo.clone(),
+        geo: shared.geo(&set.geo),
         location: set.location,
-        targets: [v4.into(), v6.into()],
+        targets: targets.into(),
+        v6_from: u32::try_from(v6_from).unwrap_or(u32::MAX),
         health_check: set.health_check.clone(),
         alias: NO_ALIAS,
     }
@@ -285,7 +327,7 @@ pub(crate) fn table_from_yaml(yaml: &str) -> std::sync::Arc<Table> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::Lookup;
+    use crate::table::{Family, Lookup};
 
     const YAML: &str = r#"
 server: { dns_listen: ["127.0.0.1:0"] }
@@ -343,14 +385,17 @@ records:
         );
         let record = &table.records[0];
         assert_eq!(
-            record.sets[0].targets[0][0].probe,
-            record.sets[1].targets[0][0].probe
+            record.sets[0].targets(Family::V4)[0].probe,
+            record.sets[1].targets(Family::V4)[0].probe
         );
         assert_eq!(
-            record.sets[0].targets[1][0].addr,
+            record.sets[0].targets(Family::V6)[0].addr,
             "2001:db8::1".parse::<IpAddr>().unwrap()
         );
-        assert_eq!(table.records[1].sets[0].targets[0][0].probe, NO_PROBE);
+        assert_eq!(
+            table.records[1].sets[0].targets(Family::V4)[0].probe,
+            NO_PROBE
+        );
         assert_eq!(table.set_count, 3);
     }
 

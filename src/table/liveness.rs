@@ -270,7 +270,7 @@ impl Liveness {
     #[inline]
     pub fn targets<'a>(&'a self, set: &'a Set, family: Family) -> &'a [Target] {
         if set.alias == NO_ALIAS {
-            &set.targets[family as usize]
+            set.targets(family)
         } else {
             self.resolved.targets(set.alias, family)
         }

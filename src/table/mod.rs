@@ -73,22 +73,30 @@ pub struct Target {
 }
 
 /// A compiled target set: one cluster's addresses for one record.
+///
+/// Kept small, since a table holds one per cluster of every record (3
+/// million at a million records): the id, geo scope and health check are
+/// shared between the sets that have the same ones, and the targets of
+/// both families sit in one slice.
 #[derive(Debug)]
 pub struct Set {
-    /// Id from the config, unique within the record.
-    pub id: Box<str>,
+    /// Id from the config, unique within the record; one allocation for
+    /// every set of that id.
+    pub id: Arc<str>,
     /// Index across all sets of the table: overrides and counters use it.
     pub index: u32,
     /// Relative share of answers.
     pub weight: u32,
     /// Failover tier, lower first.
     pub priority: u32,
-    /// Clients the set is for.
-    pub geo: GeoScope,
+    /// Clients the set is for; one allocation for every set of that scope.
+    pub geo: Arc<GeoScope>,
     /// Where the cluster is.
     pub location: Option<Coordinates>,
-    /// Targets by [`Family`]: `targets[Family::V4 as usize]`.
-    pub targets: [Box<[Target]>; 2],
+    /// Targets, IPv4 first, then IPv6 from `v6_from`: see [`Set::targets`].
+    targets: Box<[Target]>,
+    /// Where the IPv6 targets start in `targets`.
+    v6_from: u32,
     /// Name of its health check, for status output.
     pub health_check: Option<Arc<HealthCheck>>,
     /// Its slot in [`Table::aliases`] when it has hostname targets, else
@@ -117,12 +125,28 @@ pub struct Record {
     pub geo_sensitive: bool,
 }
 
+impl Set {
+    /// Its compiled targets of `family` (a set with hostname targets
+    /// answers those of its alias slot: see `Liveness::targets`).
+    #[inline]
+    pub fn targets(&self, family: Family) -> &[Target] {
+        let (v4, v6) = self.targets.split_at(self.v6_from as usize);
+        match family {
+            Family::V4 => v4,
+            Family::V6 => v6,
+        }
+    }
+
+    /// Its compiled targets of both families, IPv4 first.
+    pub fn all_targets(&self) -> &[Target] {
+        &self.targets
+    }
+}
+
 impl Record {
     /// Whether any set has targets of `family`.
     pub fn has_family(&self, family: Family) -> bool {
-        self.sets
-            .iter()
-            .any(|s| !s.targets[family as usize].is_empty())
+        self.sets.iter().any(|s| !s.targets(family).is_empty())
     }
 }
 
@@ -284,14 +308,37 @@ impl Table {
         Lookup::Refused
     }
 
-    /// The hot-path counters of this table's zones and sets, reusing those
-    /// of names an earlier table had.
-    pub fn counters(&self, metrics: &Metrics) -> TableCounters {
-        metrics.counters_for(
+    /// The hot-path counters of this table's zones and sets: a zone's are
+    /// shared with the tables before that had it, and a set that `before`
+    /// (the table being replaced and its counters) had by record name and
+    /// set id carries its counts over. Answers counted on the old table
+    /// between this copy and the publish of the new one are not carried: a
+    /// reload misses the few answers of that moment.
+    pub fn counters(
+        &self,
+        metrics: &Metrics,
+        before: Option<(&Table, &TableCounters)>,
+    ) -> TableCounters {
+        let counters = metrics.counters_for(
             self.zones.iter().map(|z| z.origin.to_string()),
-            self.sets()
-                .map(|(r, s)| (r.name.to_string(), s.id.to_string())),
-        )
+            self.set_count as usize,
+        );
+        let Some((old, old_counters)) = before else {
+            return counters;
+        };
+        for record in self.records.iter() {
+            let Some(was) = old.record(&record.name) else {
+                continue;
+            };
+            for set in record.sets.iter() {
+                let kept = was.sets.iter().find(|s| s.id == set.id);
+                let from = kept.and_then(|s| old_counters.sets.get(s.index as usize));
+                if let (Some(from), Some(to)) = (from, counters.sets.get(set.index as usize)) {
+                    to.carry(from);
+                }
+            }
+        }
+        counters
     }
 
     /// Iterates every (record, set) with their indexes.

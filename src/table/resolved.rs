@@ -277,7 +277,10 @@ impl AliasBook {
         else {
             return SlotTargets::default();
         };
-        let mut targets: [Vec<Target>; 2] = [set.targets[0].to_vec(), set.targets[1].to_vec()];
+        let mut targets: [Vec<Target>; 2] = [
+            set.targets(Family::V4).to_vec(),
+            set.targets(Family::V6).to_vec(),
+        ];
         let mut origins: [Vec<u16>; 2] = [
             vec![STATIC_ORIGIN; targets[0].len()],
             vec![STATIC_ORIGIN; targets[1].len()],
@@ -323,7 +326,7 @@ impl AliasBook {
         // Only expired hostnames and no IP target: what is answered (only
         // when failing open) must not be cached.
         if expires == u32::MAX
-            && set.targets.iter().all(|t| t.is_empty())
+            && set.all_targets().is_empty()
             && slot.hostnames.iter().any(|h| {
                 self.hosts
                     .get(h)

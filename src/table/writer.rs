@@ -361,7 +361,7 @@ impl Writer {
     /// Compiles `loaded` and publishes the first snapshot.
     pub fn new(loaded: Loaded, metrics: Arc<Metrics>) -> (Self, WriterHandle, SnapshotCell) {
         let table = Arc::new(compile(&loaded.config));
-        let counters = Arc::new(table.counters(&metrics));
+        let counters = Arc::new(table.counters(&metrics, None));
         let (tx, rx) = mpsc::channel(1024);
         let (table_tx, _) = watch::channel(table.clone());
         let clock = Arc::new(CoarseClock::new());
@@ -598,7 +598,8 @@ impl Writer {
     ) {
         self.update_rate_limiter(loaded.config.server.rate_limit);
         let table = Arc::new(table);
-        self.counters = Arc::new(table.counters(&self.metrics));
+        self.counters =
+            Arc::new(table.counters(&self.metrics, Some((&self.table, &self.counters))));
         self.probe_index = probe_index(&table);
         let known = self.book.take_hosts();
         self.book = AliasBook::new(&table, self.clock.clone(), known);

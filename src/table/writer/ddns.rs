@@ -522,7 +522,7 @@ impl StaticZone for TableZone<'_> {
             // A GSLB record's answer changes with health and the client:
             // its RRset is every address it may answer.
             for set in &record.sets {
-                for target in &set.targets[family as usize] {
+                for target in set.targets(family) {
                     data.push(ip_rdata(target.addr));
                 }
             }

@@ -271,7 +271,7 @@ fn us_state(cell: &SnapshotCell) -> (bool, bool) {
         .table
         .record(&name("app.global.example.test."))
         .expect("record");
-    let target = record.sets[0].targets[0][0];
+    let target = record.sets[0].targets(crate::table::Family::V4)[0];
     let probe = target.probe as usize;
     (
         snapshot.health.probes.is_up(probe),
