@@ -180,10 +180,15 @@ impl Inputs {
     }
 
     pub(super) fn push(&mut self, path: &Path, cap: u64, contents: &Contents) {
+        self.push_state(path, cap, contents.state());
+    }
+
+    /// [`Inputs::push`] with the state already taken.
+    pub(super) fn push_state(&mut self, path: &Path, cap: u64, state: FileState) {
         self.0.push(Input {
             path: path.to_path_buf(),
             cap,
-            state: contents.state(),
+            state,
             served: false,
         });
     }

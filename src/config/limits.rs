@@ -164,6 +164,25 @@ impl RecordCount {
     }
 }
 
+/// The record allowance as it was at [`RecordCount::rewind`], to give back
+/// before the same file is read again.
+pub(super) struct Rewind(Option<Allowance>);
+
+impl RecordCount {
+    /// The allowance now: reading a file twice (a fast parse, then one that
+    /// names the field of an error) must not charge its records twice.
+    pub(super) fn rewind() -> Rewind {
+        Rewind(RECORD_ALLOWANCE.with(Cell::get))
+    }
+}
+
+impl Rewind {
+    /// Restores the allowance saved.
+    pub(super) fn restore(&self) {
+        RECORD_ALLOWANCE.with(|a| a.set(self.0));
+    }
+}
+
 impl Drop for RecordCount {
     fn drop(&mut self) {
         RECORD_ALLOWANCE.with(|a| a.set(self.previous));

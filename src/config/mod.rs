@@ -301,8 +301,11 @@ struct RecordFiles {
     warnings: Vec<String>,
 }
 
-/// Reads and parses `server.record_files` in order, within what is left of
-/// `server.max_records` after the main config's records.
+/// Reads and parses `server.record_files`, within what is left of
+/// `server.max_records` after the main config's records. The files are
+/// independent until their records are counted together, so they are read,
+/// digested and parsed side by side, as many at a time as there are cores;
+/// then taken in order, as if read one after the other.
 fn read_record_files(
     file: &str,
     server: &RawServer,
@@ -316,32 +319,62 @@ fn read_record_files(
         errors: Vec::new(),
         warnings: Vec::new(),
     };
-    for (i, record_file) in server.record_files.iter().enumerate() {
+    let cap = limits.max_config_bytes;
+    let parse = |i: usize, record_file: &String| {
         let record_path = PathBuf::from(record_file);
         let name: Arc<str> = record_file.as_str().into();
-        let cap = limits.max_config_bytes;
         let contents = Contents::read(&record_path, cap);
-        inputs.push(&record_path, cap, &contents);
+        let state = contents.state();
         let served = baseline.served_record_files.contains(&record_path);
-        let text = match record_file_text(file, i, &name, served, contents, cap) {
-            Ok(text) => text,
-            Err(Skipped::Error(error)) => {
-                read.errors.push(error);
-                continue;
+        let parsed = record_file_text(file, i, &name, served, contents, cap).and_then(|text| {
+            // Each file may hold what is left; their sum is checked below.
+            let _count = RecordCount::allow(records_left, limits.max_records);
+            parse_yaml::<RawRecordFile>(&name, &text, limits).map_err(Skipped::Error)
+        });
+        (record_path, name, state, parsed)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let files: Vec<(usize, &String)> = server.record_files.iter().enumerate().collect();
+    let mut parsed = Vec::with_capacity(files.len());
+    for batch in files.chunks(threads) {
+        if let [(i, record_file)] = batch {
+            parsed.push(parse(*i, record_file));
+            continue;
+        }
+        std::thread::scope(|scope| {
+            let running: Vec<_> = batch
+                .iter()
+                .map(|(i, record_file)| scope.spawn(|| parse(*i, record_file)))
+                .collect();
+            for thread in running {
+                // A parse that panicked fails the load as it would have
+                // on this thread.
+                parsed.push(
+                    thread
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                );
             }
-            Err(Skipped::Warning(warning)) => {
-                read.warnings.push(warning);
-                continue;
-            }
-        };
-        let _count = RecordCount::allow(records_left, limits.max_records);
-        match parse_yaml::<RawRecordFile>(&name, &text, limits) {
+        });
+    }
+    for (record_path, name, state, parsed) in parsed {
+        inputs.push_state(&record_path, cap, state);
+        match parsed {
+            Ok(raw) if raw.records.len() > records_left => read.errors.push(ConfigError {
+                file: name,
+                path: "records".into(),
+                message: format!(
+                    "more than {} records in the config and its record files (server.max_records)",
+                    limits.max_records
+                ),
+            }),
             Ok(raw) => {
-                records_left = records_left.saturating_sub(raw.records.len());
+                records_left -= raw.records.len();
                 inputs.serve_last();
                 read.sources.push(RecordSource { file: name, raw });
             }
-            Err(error) => read.errors.push(error),
+            Err(Skipped::Error(error)) => read.errors.push(error),
+            Err(Skipped::Warning(warning)) => read.warnings.push(warning),
         }
     }
     read
@@ -545,7 +578,30 @@ pub(super) fn parse_yaml<T: DeserializeOwned>(
         path,
         message,
     };
-    if let Some(json) = json_body(text) {
+    // Plain serde first: tracking the path of every field costs about a
+    // third of a large file's parse, and only a failed parse needs it, so a
+    // file that fails is read a second time to name the field.
+    let rewind = RecordCount::rewind();
+    let json = json_body(text);
+    let fast = match &json {
+        Some(json) => {
+            let mut de = serde_json::Deserializer::from_str(json);
+            T::deserialize(&mut de)
+                .and_then(|value| de.end().map(|()| value))
+                .ok()
+        }
+        None => serde_saphyr::with_deserializer_from_str_with_options(
+            text,
+            limits.yaml_options(text.len()),
+            |de| T::deserialize(de),
+        )
+        .ok(),
+    };
+    if let Some(value) = fast {
+        return Ok(value);
+    }
+    rewind.restore();
+    if let Some(json) = json {
         // JSON is YAML too, and what `gslb crd-sync` writes: a JSON parser
         // reads large record files about ten times faster.
         let mut de = serde_json::Deserializer::from_str(&json);

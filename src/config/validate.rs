@@ -54,7 +54,7 @@ pub struct RecordSource {
 /// Validates a config and its record files together. `default_serial` is
 /// the SOA serial used where a zone sets none.
 pub fn validate(
-    raw: RawConfig,
+    mut raw: RawConfig,
     file: &str,
     record_files: Vec<RecordSource>,
     default_serial: u32,
@@ -73,11 +73,11 @@ pub fn validate(
         .cloned()
         .collect();
     let mut records = RecordChecker::new(&scope);
-    records.add_all(&mut check, &raw.records);
+    records.add_all(&mut check, std::mem::take(&mut raw.records));
     let mut overrides = OverrideChecker::default();
-    for source in &record_files {
+    for source in record_files {
         let mut check = Checker::new(source.file.clone(), &mut errors);
-        records.add_all(&mut check, &source.raw.records);
+        records.add_all(&mut check, source.raw.records);
         overrides.add_all(&mut check, &source.raw.overrides);
     }
     let records = records.records;

@@ -20,8 +20,9 @@ const MAX_WEIGHT: i64 = 1_000_000;
 /// and rejects a name defined twice across sources.
 pub(in crate::config) struct RecordChecker<'a> {
     scope: &'a RecordScope,
-    /// Where each record name was first defined, for duplicate messages.
-    seen: HashMap<Name, String>,
+    /// Where each record name was first defined (file, index in its
+    /// `records`), for duplicate messages.
+    seen: HashMap<Name, (Arc<str>, usize), foldhash::fast::FixedState>,
     /// The records that passed.
     pub(super) records: Vec<Record>,
 }
@@ -31,27 +32,30 @@ impl<'a> RecordChecker<'a> {
     pub(in crate::config) fn new(scope: &'a RecordScope) -> Self {
         Self {
             scope,
-            seen: HashMap::new(),
+            seen: HashMap::default(),
             records: Vec::new(),
         }
     }
 
-    pub(super) fn add_all(&mut self, check: &mut Checker<'_>, raw: &[RawRecord]) {
-        for (i, raw) in raw.iter().enumerate() {
+    /// Checks `raw`, dropping each raw record once checked: its typed
+    /// record takes the memory it leaves, so a large file is not held twice.
+    pub(super) fn add_all(&mut self, check: &mut Checker<'_>, raw: Vec<RawRecord>) {
+        self.records.reserve(raw.len());
+        for (i, raw) in raw.into_iter().enumerate() {
             let path = format!("records[{i}]");
             // Duplicates are checked on the name alone, so a second
             // definition is reported even when the first has other errors.
             if let Ok(name) = Name::parse(&raw.name) {
-                if let Some(first) = self.seen.get(&name) {
+                if let Some((file, first)) = self.seen.get(&name) {
                     check.error(
                         format!("{path}.name"),
-                        format!("{name} is already defined in {first}"),
+                        format!("{name} is already defined in {file} records[{first}]"),
                     );
                     continue;
                 }
-                self.seen.insert(name, format!("{} {path}", check.file));
+                self.seen.insert(name, (check.file.clone(), i));
             }
-            if let Some(record) = self.record(check, &path, raw) {
+            if let Some(record) = self.record(check, &path, &raw) {
                 self.records.push(record);
             }
         }
@@ -63,7 +67,7 @@ impl<'a> RecordChecker<'a> {
         path: &str,
         raw: &RawRecord,
     ) -> Option<Record> {
-        let name = check.name(format!("{path}.name"), &raw.name);
+        let name = check.name(format_args!("{path}.name"), &raw.name);
         let zone = name.as_ref().and_then(|name| {
             let zone = zone_of(name, self.scope.zones.iter().map(|z| &z.origin))
                 .and_then(|i| self.scope.zones.get(i));
@@ -91,7 +95,7 @@ impl<'a> RecordChecker<'a> {
             zone
         });
         let ttl = check.int(
-            format!("{path}.ttl"),
+            format_args!("{path}.ttl"),
             raw.ttl,
             zone.map_or(DEFAULT_TTL, |z| i64::from(z.ttl)),
             0,
@@ -100,7 +104,7 @@ impl<'a> RecordChecker<'a> {
         let answers = match raw.answers {
             None => Some(None),
             Some(n) => check
-                .int(format!("{path}.answers"), Some(n), 0, 1, MAX_ANSWERS)
+                .int(format_args!("{path}.answers"), Some(n), 0, 1, MAX_ANSWERS)
                 .map(Some),
         };
         let fallback = match raw.fallback.as_deref() {
@@ -117,7 +121,7 @@ impl<'a> RecordChecker<'a> {
         if raw.sets.is_empty() {
             check.error(format!("{path}.sets"), "at least one set is required");
         }
-        let mut sets: Vec<TargetSet> = Vec::new();
+        let mut sets: Vec<TargetSet> = Vec::with_capacity(raw.sets.len());
         for (j, raw_set) in raw.sets.iter().enumerate() {
             let set_path = format!("{path}.sets[{j}]");
             if let Some(k) = raw.sets[..j].iter().position(|s| s.id == raw_set.id) {
@@ -145,8 +149,8 @@ impl<'a> RecordChecker<'a> {
     fn set(&self, check: &mut Checker<'_>, path: &str, raw: &RawSet) -> Option<TargetSet> {
         let id_ok = set_id(check, path, &raw.id);
         let (targets, hostnames) = targets(check, path, &raw.targets);
-        let weight = check.int(format!("{path}.weight"), raw.weight, 1, 0, MAX_WEIGHT);
-        let priority = check.int(format!("{path}.priority"), raw.priority, 0, 0, 65535);
+        let weight = check.int(format_args!("{path}.weight"), raw.weight, 1, 0, MAX_WEIGHT);
+        let priority = check.int(format_args!("{path}.priority"), raw.priority, 0, 0, 65535);
         let geo = geo_scope(check, &format!("{path}.geo"), raw.geo.as_ref());
         let location = raw.location.and_then(|l| location(check, path, l));
         let location_ok = raw.location.is_none() || location.is_some();
@@ -227,23 +231,28 @@ fn targets(check: &mut Checker<'_>, path: &str, raw: &[String]) -> (Vec<IpAddr>,
             "at least one address is required",
         );
     }
-    let mut targets: Vec<IpAddr> = Vec::new();
     let mut hostnames: Vec<Name> = Vec::new();
+    let mut targets: Vec<IpAddr> = Vec::with_capacity(raw.len());
     for (k, text) in raw.iter().enumerate() {
-        let target_path = format!("{path}.targets[{k}]");
-        let Some(target) = alias::target(check, &target_path, text) else {
-            continue;
+        // The path is only formatted for a message: most targets are fine.
+        let target_path = || format!("{path}.targets[{k}]");
+        let target = match text.parse::<IpAddr>() {
+            Ok(ip) => alias::Target::Ip(ip),
+            Err(_) => match alias::target(check, &target_path(), text) {
+                Some(target) => target,
+                None => continue,
+            },
         };
         match target {
             alias::Target::Ip(ip) if targets.contains(&ip) => {
-                check.error(target_path, format!("{ip} is listed twice"));
+                check.error(target_path(), format!("{ip} is listed twice"));
             }
             alias::Target::Ip(ip) => match Unusable::of(ip) {
-                Some(why) => check.error(target_path, format!("{ip} {}", why.reason())),
+                Some(why) => check.error(target_path(), format!("{ip} {}", why.reason())),
                 None => targets.push(ip),
             },
             alias::Target::Host(name) if hostnames.contains(&name) => {
-                check.error(target_path, format!("{name} is listed twice"));
+                check.error(target_path(), format!("{name} is listed twice"));
             }
             alias::Target::Host(name) => hostnames.push(name),
         }
