@@ -317,7 +317,7 @@ impl Table {
     pub fn counters(
         &self,
         metrics: &Metrics,
-        before: Option<(&Table, &TableCounters)>,
+        before: Option<(&Self, &TableCounters)>,
     ) -> TableCounters {
         let counters = metrics.counters_for(
             self.zones.iter().map(|z| z.origin.to_string()),
