@@ -96,6 +96,15 @@ impl ZoneCounters {
     }
 }
 
+/// `gslb_answers`: name and help, rendered with the snapshot's table
+/// (`admin::prometheus`), which names the sets.
+pub const ANSWERS: (&str, &str) = ("gslb_answers", "Answers served, by record and set");
+/// `gslb_fail_open_answers`: name and help, like [`ANSWERS`].
+pub const FAIL_OPEN_ANSWERS: (&str, &str) = (
+    "gslb_fail_open_answers",
+    "Answers given while no set was healthy (health ignored), by record and set",
+);
+
 /// Answer counts of one (record, set).
 #[derive(Debug, Default)]
 pub struct SetCounters {

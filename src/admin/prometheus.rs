@@ -14,7 +14,9 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 
-use crate::metrics::{Detail, Metrics, SetCounters, family, single};
+use crate::metrics::{
+    ANSWERS, Detail, FAIL_OPEN_ANSWERS as OPEN, Metrics, SetCounters, family, single,
+};
 use crate::table::Snapshot;
 
 /// Every metric, with the snapshot's readings, as OpenMetrics text: every
@@ -256,11 +258,6 @@ impl SnapshotCollector {
     /// reload carries the counts of the sets it keeps, and those of sets it
     /// removes leave the sum, which Prometheus reads as a counter reset.
     fn encode_answers(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        const ANSWERS: (&str, &str) = ("gslb_answers", "Answers served, by record and set");
-        const OPEN: (&str, &str) = (
-            "gslb_fail_open_answers",
-            "Answers given while no set was healthy (health ignored), by record and set",
-        );
         let snap = &self.snapshot;
         let read = |c: &SetCounters, open: bool| {
             if open { &c.failed_open } else { &c.answers }.load(Ordering::Relaxed)
