@@ -36,7 +36,7 @@ enum Command {
     /// Serve DNS (UDP and TCP) from a config file; SIGHUP or a file change reloads it.
     Serve {
         /// Config file; given again, each later file is merged onto the
-        /// ones before it (an overlay: see the README, "Config overlays").
+        /// ones before it (an overlay: see docs/src/configuration/overlays.md).
         #[arg(long, short, env = "GSLB_CONFIG", required = true)]
         config: Vec<PathBuf>,
     },

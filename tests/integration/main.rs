@@ -7,7 +7,7 @@
 //! * `acme/`: certificates by ACME DNS-01 with pebble and certbot.
 //! * `ops/`: what operators touch: the admin API, the CLI, health checks,
 //!   reloads, drains, explain, the status page, the dashboard, the peer group.
-//! * `docs/`: the README's commands, run.
+//! * `docs/`: the README's and the book's commands, run; the book's links.
 //! * `support/`: no tests: the harness, child processes, backends, the
 //!   browser, the DNS tree, ACME and update clients the tests share.
 

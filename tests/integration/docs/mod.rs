@@ -1,5 +1,6 @@
-//! The documentation, executed.
+//! The documentation, executed: README.md and the book (`docs/src`).
 
+mod book;
 mod cli;
 mod readme;
 mod schema;

@@ -102,7 +102,7 @@ impl Block {
     }
 
     /// The parent-zone records of `config/delegation/parent.zone` (the
-    /// README's), with its documentation addresses swapped for this
+    /// book's, docs/src/dns/delegation.md), with its documentation addresses swapped for this
     /// block's gslb addresses.
     pub(crate) fn delegation_records(&self) -> String {
         let mut records = std::fs::read_to_string(repo("config/delegation/parent.zone"))
