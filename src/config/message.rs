@@ -69,6 +69,33 @@ pub(super) fn yaml(error: &YamlError) -> Complaint {
         YamlError::Unexpected { expected, .. } => {
             (format!("expected {}", structure_words(expected)), None)
         }
+        YamlError::Budget { breach, .. } => (budget_words(&format!("{breach:?}")), None),
+        YamlError::AliasReplayLimitExceeded {
+            total_replayed_events,
+            max_total_replayed_events,
+            ..
+        } => (
+            format!(
+                "its aliases replay {total_replayed_events} YAML events, more than the {max_total_replayed_events} allowed"
+            ),
+            None,
+        ),
+        YamlError::AliasExpansionLimitExceeded {
+            expansions,
+            max_expansions_per_anchor,
+            ..
+        } => (
+            format!(
+                "one anchor is used {expansions} times, more than the {max_expansions_per_anchor} allowed"
+            ),
+            None,
+        ),
+        YamlError::AliasReplayStackDepthExceeded {
+            depth, max_depth, ..
+        } => (
+            format!("aliases nest {depth} deep, more than the {max_depth} allowed"),
+            None,
+        ),
         other => {
             let text = other.render_with_formatter(&serde_saphyr::UserMessageFormatter);
             (plain(strip_position(&text)), None)
@@ -226,6 +253,25 @@ fn type_words(expected: &str) -> String {
         "a sequence" | "sequence" => "a list".to_owned(),
         other => other.to_owned(),
     }
+}
+
+/// A reader budget that stopped the parse (given as the Debug text of the
+/// reader's own type, `ScalarBytes { .. }`, whose name is all that is
+/// used), in words.
+fn budget_words(breach: &str) -> String {
+    let name = breach.split([' ', '{', '(']).next().unwrap_or_default();
+    match name {
+        "ScalarBytes" | "RecordedAnchorBytes" => "its text adds up to more than allowed",
+        "Events" | "RecordedAnchorEvents" => "it holds more YAML events than allowed",
+        "Aliases" | "AliasAnchorRatio" => "it uses more aliases than allowed",
+        "Anchors" => "it defines more anchors than allowed",
+        "Depth" => "its lists and mappings nest deeper than allowed",
+        "Nodes" => "it holds more values than allowed",
+        "Documents" => "it holds more documents than allowed",
+        "InputBytes" => "it is larger than allowed",
+        _ => "it holds more than allowed",
+    }
+    .to_owned()
 }
 
 /// The reader's name for a structure it wanted.

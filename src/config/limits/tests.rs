@@ -109,7 +109,8 @@ fn nested_aliases_are_stopped_by_the_replay_budget() {
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert!(
         errs[0].contains("too large once YAML aliases are expanded")
-            && errs[0].contains("total_replayed_events=65537 > 65536"),
+            && errs[0]
+                .contains("its aliases replay 65537 YAML events, more than the 65536 allowed"),
         "{errs:?}"
     );
 }

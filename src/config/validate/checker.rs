@@ -160,3 +160,61 @@ impl Checker<'_> {
         Some(value)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::Checker;
+    use crate::config::settings::{Apply, Doc, DurationSetting, IntSetting, Unit};
+
+    const DOC: Doc = Doc {
+        default: None,
+        apply: Apply::Reload,
+        meaning: "test",
+    };
+
+    /// The range and default checked are the row's, whatever row it is: a
+    /// row with another range checks another range.
+    #[test]
+    fn ranges_and_defaults_come_from_the_row_given() {
+        let narrow = IntSetting {
+            key: "x",
+            default: Some(12),
+            min: 10,
+            max: 20,
+            unit: Unit::Seconds,
+            doc: DOC,
+        };
+        let wide = IntSetting {
+            min: 0,
+            max: 100,
+            ..narrow
+        };
+        let mut errors = Vec::new();
+        let mut check = Checker::new("t.yaml", &mut errors);
+        assert_eq!(check.int::<u32>("x", Some(5), &wide), Some(5));
+        assert_eq!(check.int::<u32>("x", Some(5), &narrow), None);
+        assert_eq!(check.int::<u32>("x", None, &narrow), Some(12));
+        let window = DurationSetting {
+            key: "w",
+            default: Some(Duration::from_secs(2)),
+            min: Duration::from_secs(1),
+            max: Duration::from_secs(3),
+            doc: DOC,
+        };
+        assert_eq!(check.duration("w", Some("4s"), &window), None);
+        assert_eq!(
+            check.duration("w", None, &window),
+            Some(Duration::from_secs(2))
+        );
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            [
+                "t.yaml: x: 5 is out of range (10 to 20 seconds)",
+                "t.yaml: w: 4s is out of range (1s to 3s)",
+            ]
+        );
+    }
+}

@@ -327,6 +327,19 @@ const CASES: &[Case] = &[
         ok: false,
     },
     Case {
+        what: "broken TSIG key name, and the rule naming the key is not blamed for it",
+        edits: &[(
+            "    nameservers: { ns1.global.example.test.: [192.0.2.53] }\n",
+            "    nameservers: { ns1.global.example.test.: [192.0.2.53] }\n    updates:\n      keys: [{ name: acme..example., secret_file: acme.key }]\n      allow: [{ key: acme.example., names: [\"_acme-challenge.*\"], types: [TXT] }]\n",
+        )],
+        files: &[],
+        args: &["--no-secrets"],
+        stderr: &[
+            "gslb.yaml:8:16: zones[0].updates.keys[0].name: \"acme..example.\" is not a domain name: it has an empty label",
+        ],
+        ok: false,
+    },
+    Case {
         what: "missing GeoIP database",
         edits: &[(
             "[\"127.0.0.1:0\"]",
