@@ -40,12 +40,21 @@ enum Command {
         #[arg(long, short, env = "GSLB_CONFIG", required = true)]
         config: Vec<PathBuf>,
     },
-    /// Validate a config file and its record files; print a summary or every error.
+    /// Validate a config file and its record files; print a summary, or every
+    /// error as FILE:LINE:COLUMN: FIELD: REASON. Exit status 0 when the config
+    /// is valid, 1 when not.
     CheckConfig {
         /// Config file; given again, each later file is merged onto the
         /// ones before it, as `serve` does.
         #[arg(long, short, env = "GSLB_CONFIG", required = true)]
         config: Vec<PathBuf>,
+        /// Do not read secret files (admin_token_file, peer_token_file,
+        /// peer_ca_file, admin_tls cert_file and key_file, TSIG secret_file):
+        /// check a config whose secrets exist only where the server runs,
+        /// such as a Kubernetes ConfigMap whose Secrets are mounted in the
+        /// pod. The files skipped are listed; everything else is checked.
+        #[arg(long)]
+        no_secrets: bool,
     },
     /// Print the health of every target, from a running server's admin API.
     Status {
@@ -80,6 +89,12 @@ enum Command {
     /// Print the man page (roff): `gslb man | man -l -`.
     Man,
 }
+
+/// `gslb config-reference`: prints the settings reference page
+/// (docs/src/reference/settings.md) from the settings table. For
+/// maintainers, so it is added to the parser only, not to the `Cli` that
+/// completions and the man page describe.
+const CONFIG_REFERENCE: &str = "config-reference";
 
 /// The git commit this binary was built from (build.rs), `-dirty` when
 /// the tree had uncommitted changes.
@@ -161,7 +176,18 @@ enum OverrideState {
 }
 
 fn main() -> ExitCode {
-    let matches = Cli::command().version(long_version()).get_matches();
+    let matches = Cli::command()
+        .version(long_version())
+        .subcommand(
+            clap::Command::new(CONFIG_REFERENCE)
+                .hide(true)
+                .about("Print the settings reference page (Markdown)"),
+        )
+        .get_matches();
+    if matches.subcommand_name() == Some(CONFIG_REFERENCE) {
+        print!("{}", config::settings::reference_page());
+        return ExitCode::SUCCESS;
+    }
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(error) => error.exit(),
@@ -180,17 +206,15 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "gslb", &mut std::io::stdout());
             ExitCode::SUCCESS
         }
-        Command::Man => {
-            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("gslb man: {error}");
-                    ExitCode::FAILURE
-                }
+        Command::Man => match man_page(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("gslb man: {error}");
+                ExitCode::FAILURE
             }
-        }
-        Command::CheckConfig { config } => match config::ConfigFiles::new(config) {
-            Some(files) => check_config(&files),
+        },
+        Command::CheckConfig { config, no_secrets } => match config::ConfigFiles::new(config) {
+            Some(files) => check_config(&files, no_secrets),
             None => ExitCode::FAILURE,
         },
         Command::Status {
@@ -300,11 +324,49 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
-fn check_config(files: &config::ConfigFiles) -> ExitCode {
-    match config::load(files.clone()) {
-        Ok(loaded) => {
+/// The man page: clap_mangen's page of `gslb`, then a section per
+/// subcommand with its synopsis and options (one page, since the
+/// subcommands have none of their own).
+fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let cli = Cli::command();
+    let man = clap_mangen::Man::new(cli.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    man.render_subcommands_section(out)?;
+    for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("gslb {}", sub.get_name());
+        let man = clap_mangen::Man::new(sub.clone().bin_name(&name));
+        let mut section = Vec::new();
+        man.render_synopsis_section(&mut section)?;
+        if sub.get_arguments().any(|a| !a.is_hide_set()) {
+            man.render_options_section(&mut section)?;
+        }
+        let heading = format!(".SH \"{}\"\n", name.to_uppercase().replace('-', "\\-"));
+        let section = String::from_utf8_lossy(&section)
+            .replacen(".SH SYNOPSIS\n", &heading, 1)
+            .replace(".SH OPTIONS\n", ".SS Options\n");
+        out.write_all(section.as_bytes())?;
+    }
+    man.render_version_section(out)
+}
+
+fn check_config(files: &config::ConfigFiles, no_secrets: bool) -> ExitCode {
+    let secrets = if no_secrets {
+        config::Secrets::Skip
+    } else {
+        config::Secrets::Read
+    };
+    match config::check(files.clone(), secrets) {
+        Ok(checked) => {
+            let loaded = checked.loaded;
             for warning in &loaded.warnings {
                 eprintln!("warning: {warning}");
+            }
+            for unread in &checked.unread_secrets {
+                eprintln!("not read (--no-secrets): {}: {}", unread.field, unread.file);
             }
             let c = &loaded.config;
             let sets: usize = c.records.iter().map(|r| r.sets.len()).sum();

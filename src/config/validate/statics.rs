@@ -19,13 +19,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Checker;
 use crate::config::raw::RawZone;
+use crate::config::settings as s;
 use crate::model::{Record, StaticRecord, Zone, zone_of};
 use crate::name::Name;
 use crate::rdata::{self, MAX_CNAME_CHAIN, RecordType};
 
-/// Largest TTL of a static record: a week. These records do not fail over,
-/// so the one-day cap of GSLB records does not apply.
-const MAX_STATIC_TTL: i64 = 604_800;
 /// Largest RRset on the wire: with the question, a full CNAME chain and the
 /// OPT it still fits a 65,535-byte TCP message.
 const MAX_RRSET_BYTES: usize = 16_384;
@@ -131,12 +129,13 @@ fn parse_one(
         }
         Some(_) => {}
     }
-    let ttl = check.int(
+    // Up to a week: these records do not fail over, so the one-day cap
+    // of GSLB records does not apply.
+    let ttl = check.int_or(
         format!("{path}.ttl"),
         raw.ttl,
         i64::from(zones[zone].ttl),
-        0,
-        MAX_STATIC_TTL,
+        &s::STATIC_TTL,
     );
     let rtype = rtype?;
     let data = rdata::parse(rtype, &raw.data, origin)

@@ -379,7 +379,116 @@ fn every_layout_keeps_every_key_of_the_base_config_and_passes_check_config() {
         let (ok, output) = check_config_offline(&layers, &merged);
         assert!(ok, "{layout}: gslb check-config:\n{output}");
         assert!(output.contains(": ok: 1 zone"), "{layout}: {output}");
+
+        // As shipped, Secrets and all left in the pod.
+        let (ok, output) = check_config_without_secrets(&layers);
+        assert!(ok, "{layout}: gslb check-config --no-secrets:\n{output}");
+        let server = &merged["server"];
+        let secrets = [
+            ("server.admin_token_file", &server["admin_token_file"]),
+            ("server.peer_token_file", &server["peer_token_file"]),
+            ("server.peer_ca_file", &server["peer_ca_file"]),
+            (
+                "server.admin_tls.cert_file",
+                &server["admin_tls"]["cert_file"],
+            ),
+            (
+                "server.admin_tls.key_file",
+                &server["admin_tls"]["key_file"],
+            ),
+        ];
+        for (field, file) in secrets {
+            if let Some(file) = file.as_str() {
+                let line = format!("not read (--no-secrets): {field}: {file}\n");
+                assert!(output.contains(&line), "{layout}: {line}{output}");
+            }
+        }
+        let skipped = output.matches("not read (--no-secrets)").count();
+        let named = secrets.iter().filter(|(_, f)| f.is_string()).count();
+        assert_eq!(
+            skipped, named,
+            "{layout}: only secrets are skipped\n{output}"
+        );
     }
+}
+
+/// `gslb check-config --no-secrets` on the layers as the ConfigMap holds
+/// them, every path in them as it is in the pod (so the Secrets' files
+/// are not here): (success, stdout and stderr).
+fn check_config_without_secrets(layers: &[(String, String)]) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gslb"));
+    command
+        .args(["check-config", "--no-secrets"])
+        .env_remove("RUST_LOG")
+        .env_remove("GSLB_ADMIN_TOKEN");
+    for (path, text) in layers {
+        let name = Path::new(path).file_name().expect("a file name");
+        let local = dir.path().join(name);
+        std::fs::write(&local, text).expect("layer");
+        command.arg("--config").arg(local);
+    }
+    let out = command.output().expect("run gslb check-config");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// deploy/configmap.yaml's gslb.yaml passes `check-config --no-secrets`
+/// here, where its admin token (a Secret mounted in the pod) does not
+/// exist, and says it did not read the token; without the flag the
+/// missing token is an error. No cluster and no kubectl: the ConfigMap is
+/// read as it is written.
+#[test]
+fn the_shipped_configmap_passes_check_config_without_its_secrets() {
+    let map = yaml(&std::fs::read_to_string(repo("deploy/configmap.yaml")).expect("read"));
+    let text = map["data"]["gslb.yaml"]
+        .as_str()
+        .expect("gslb.yaml in the ConfigMap");
+    let token = yaml(text)["server"]["admin_token_file"]
+        .as_str()
+        .expect("the shipped config names a token file")
+        .to_owned();
+    assert!(
+        !Path::new(&token).exists(),
+        "{token} exists on this machine"
+    );
+    let layers = [("/etc/gslb/gslb.yaml".to_owned(), text.to_owned())];
+    let (ok, output) = check_config_without_secrets(&layers);
+    assert!(ok, "gslb check-config --no-secrets:\n{output}");
+    assert!(output.contains("gslb.yaml: ok: 1 zone"), "{output}");
+    assert!(
+        output.contains(&format!(
+            "not read (--no-secrets): server.admin_token_file: {token}\n"
+        )),
+        "{output}"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("gslb.yaml");
+    std::fs::write(&path, text).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_gslb"))
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env_remove("GSLB_ADMIN_TOKEN")
+        .output()
+        .expect("run gslb check-config");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "the token is read without --no-secrets"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "server.admin_token_file: cannot read {token}: no such file"
+        )),
+        "{stderr}"
+    );
 }
 
 /// The record count deployment.yaml's memory is sized for, and the rule

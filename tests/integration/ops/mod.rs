@@ -4,6 +4,7 @@ pub(crate) mod admin;
 mod admin_abuse;
 mod admin_tls;
 mod bounded_input;
+mod broken_configs;
 pub(crate) mod cli;
 mod dashboard;
 mod declared_overrides;
