@@ -1,5 +1,6 @@
 //! The documentation, executed.
 
+mod ci;
 mod cli;
 mod readme;
 mod schema;

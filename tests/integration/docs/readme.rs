@@ -418,6 +418,7 @@ fn readme_lines_are_classified() {
         ),
         ("pkill -f 'http.server 8080'", Skip),
         ("cargo test", Skip),
+        ("cargo test --features kubernetes", Skip),
         ("kubectl apply -k deploy/", Skip),
     ] {
         assert_eq!(classify(line), want, "{line}");
