@@ -9,6 +9,7 @@
 //! the table writer can tell whether a file changed since.
 
 mod error;
+pub mod geoip;
 pub mod input;
 pub mod limits;
 pub mod overlay;
@@ -32,6 +33,7 @@ use crate::geo::GeoDb;
 use crate::model::Config;
 use crate::model::ns_answer::nameservers_response_len;
 pub use error::{ConfigError, ConfigErrors};
+pub use geoip::{GeoOutcome, ServedGeo};
 use input::{Contents, is_blank};
 pub use input::{FileState, Input, Inputs};
 pub use limits::Limits;
@@ -95,6 +97,9 @@ pub struct Baseline {
     /// reason to drop them (an empty record file on purpose says
     /// `records: []`; dropping it from `server.record_files` drops it).
     pub served_record_files: Vec<PathBuf>,
+    /// The GeoIP database being served: shared when its file is unchanged,
+    /// kept when its replacement does not open ([`geoip`]).
+    pub geoip: Option<ServedGeo>,
 }
 
 impl Baseline {
@@ -107,6 +112,7 @@ impl Baseline {
                 .served_record_files()
                 .map(Path::to_path_buf)
                 .collect(),
+            geoip: ServedGeo::of(running),
         }
     }
 }
@@ -118,6 +124,8 @@ pub struct Attempt {
     pub result: Result<Loaded, ConfigErrors>,
     /// What was read; on success also in [`Loaded::inputs`].
     pub inputs: Inputs,
+    /// What became of `server.geoip_database` (on success).
+    pub geoip: GeoOutcome,
 }
 
 /// Loads `files` (a config file, or a base and its overlays) with the
@@ -138,6 +146,7 @@ pub fn load_with_env(
     let baseline = Baseline {
         limits: Limits::before_any_config(&env),
         served_record_files: Vec::new(),
+        geoip: None,
     };
     load_after(files, env, &baseline).result
 }
@@ -163,11 +172,19 @@ pub fn load_after(
 ) -> Attempt {
     let files = files.into();
     let mut inputs = Inputs::default();
-    let result = load_into(&files, env, baseline, &mut inputs).map(|mut loaded| {
+    let mut geoip = GeoOutcome::None;
+    let result = load_into(&files, env, baseline, &mut inputs, &mut geoip).map(|mut loaded| {
         loaded.inputs = inputs.clone();
         loaded
     });
-    Attempt { result, inputs }
+    if result.is_err() {
+        geoip = GeoOutcome::None;
+    }
+    Attempt {
+        result,
+        inputs,
+        geoip,
+    }
 }
 
 fn load_into(
@@ -175,6 +192,7 @@ fn load_into(
     env: Vec<(String, String)>,
     baseline: &Baseline,
     inputs: &mut Inputs,
+    geoip_outcome: &mut GeoOutcome,
 ) -> Result<Loaded, ConfigErrors> {
     let file: Arc<str> = files.label().into();
     let (raw, limits) = read_main(files, env, baseline.limits, inputs)?;
@@ -198,11 +216,18 @@ fn load_into(
             None
         }
     };
-    let geo = geoip.and_then(|db| {
-        open_geoip(&file, &db)
-            .map_err(|error| errors.push(error))
-            .ok()
-    });
+    let geo = geoip.and_then(
+        |db| match geoip::open(&file, &db, baseline.geoip.as_ref(), inputs) {
+            Ok((geo, outcome)) => {
+                *geoip_outcome = outcome;
+                Some(geo)
+            }
+            Err(error) => {
+                errors.push(error);
+                None
+            }
+        },
+    );
     if let Some(token_file) = config
         .as_ref()
         .and_then(|c| c.server.admin_token_file.as_ref())
@@ -396,17 +421,6 @@ fn record_file_text(
     })
 }
 
-/// Opens `server.geoip_database`.
-fn open_geoip(file: &Arc<str>, db: &str) -> Result<Arc<GeoDb>, ConfigError> {
-    GeoDb::open(Path::new(db))
-        .map(Arc::new)
-        .map_err(|error| ConfigError {
-            file: file.clone(),
-            path: "server.geoip_database".into(),
-            message: crate::error_chain(&error),
-        })
-}
-
 /// Sets with `geo` or `location` while no GeoIP database is configured: no
 /// client can be located, so those rules match no one and nearest-set
 /// answers are off. A warning, not an error: a config may be written
@@ -429,7 +443,7 @@ fn geo_without_database(config: &Config, file: &str) -> Option<String> {
         format!(" and {more} other set(s)")
     };
     Some(format!(
-        "{file}: server.geoip_database is not set, but set {:?} of {}{others} use geo or location: no client can be located, so those rules match no one (see README, \"GeoIP\")",
+        "{file}: server.geoip_database is not set, but set {:?} of {}{others} use geo or location: no client can be located, so those rules match no one (docs/src/operations/geoip.md)",
         set.id, record.name
     ))
 }
