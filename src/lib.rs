@@ -83,8 +83,8 @@
 //!   that caps DNS-over-TCP connections.
 //! * [`tls`]: the process-wide rustls crypto provider, and certificates and
 //!   keys read from PEM (the config checks `server.admin_tls` with it).
-//! * `crd_sync`: the DNSEndpoint sidecar (cargo feature `kubernetes`, on by
-//!   default).
+//! * `crd_sync`: the DNSEndpoint sidecar (cargo feature `kubernetes`, off by
+//!   default: the server alone builds without kube).
 //! * [`app`]: wiring for `gslb serve`.
 
 pub mod admin;

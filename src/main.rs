@@ -78,6 +78,15 @@ enum Command {
     /// Write DNSEndpoint objects (externaldns.k8s.io) to a record file; runs beside serve.
     #[cfg(feature = "kubernetes")]
     CrdSync(Box<gslb::crd_sync::Args>),
+    /// Write DNSEndpoint objects to a record file: not in this build, which
+    /// lacks the cargo feature `kubernetes`.
+    #[cfg(not(feature = "kubernetes"))]
+    #[command(disable_help_flag = true)]
+    CrdSync {
+        /// Whatever was given; none of it is read.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Print the JSON Schema of the config file, for editors
     /// (yaml-language-server) and CI checks.
     ConfigSchema,
@@ -245,6 +254,15 @@ fn main() -> ExitCode {
         },
         #[cfg(feature = "kubernetes")]
         Command::CrdSync(args) => run_crd_sync(*args),
+        #[cfg(not(feature = "kubernetes"))]
+        Command::CrdSync { .. } => {
+            eprintln!(
+                "gslb crd-sync: built without Kubernetes support; build with --features kubernetes \
+                 (cargo build --release --features kubernetes), or use the container image"
+            );
+            // A usage error, like a subcommand clap does not know.
+            ExitCode::from(2)
+        }
         Command::Serve { config } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

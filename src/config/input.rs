@@ -34,7 +34,7 @@ pub enum FileState {
 impl FileState {
     /// The state of `path` now, read the way a load would read it, without
     /// keeping more than a buffer of it in memory.
-    fn now(path: &Path, cap: u64) -> Self {
+    pub(super) fn now(path: &Path, cap: u64) -> Self {
         let mut file = match open(path, cap) {
             Ok(file) => file,
             Err(not_read) => return not_read.state(),
@@ -200,6 +200,17 @@ impl Inputs {
             path: path.to_path_buf(),
             cap,
             state: contents.state(),
+            served: false,
+        });
+    }
+
+    /// Records a file whose state was taken without keeping its contents
+    /// (a GeoIP database found unchanged).
+    pub(super) fn push_state(&mut self, path: &Path, cap: u64, state: FileState) {
+        self.0.push(Input {
+            path: path.to_path_buf(),
+            cap,
+            state,
             served: false,
         });
     }

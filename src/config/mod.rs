@@ -9,6 +9,7 @@
 //! the table writer can tell whether a file changed since.
 
 mod error;
+pub mod geoip;
 pub mod input;
 pub mod limits;
 mod locate;
@@ -35,6 +36,7 @@ use crate::geo::GeoDb;
 use crate::model::Config;
 use crate::model::ns_answer::nameservers_response_len;
 pub use error::{ConfigError, ConfigErrors, Location};
+pub use geoip::{GeoOutcome, ServedGeo};
 use input::{Contents, is_blank};
 pub use input::{FileState, Input, Inputs};
 pub use limits::Limits;
@@ -120,6 +122,9 @@ pub struct Baseline {
     /// reason to drop them (an empty record file on purpose says
     /// `records: []`; dropping it from `server.record_files` drops it).
     pub served_record_files: Vec<PathBuf>,
+    /// The GeoIP database being served: shared when its file is unchanged,
+    /// kept when its replacement does not open ([`geoip`]).
+    pub geoip: Option<ServedGeo>,
 }
 
 impl Baseline {
@@ -132,6 +137,7 @@ impl Baseline {
                 .served_record_files()
                 .map(Path::to_path_buf)
                 .collect(),
+            geoip: ServedGeo::of(running),
         }
     }
 }
@@ -143,6 +149,8 @@ pub struct Attempt {
     pub result: Result<Loaded, ConfigErrors>,
     /// What was read; on success also in [`Loaded::inputs`].
     pub inputs: Inputs,
+    /// What became of `server.geoip_database` (on success).
+    pub geoip: GeoOutcome,
 }
 
 /// Loads `files` (a config file, or a base and its overlays) with the
@@ -166,6 +174,7 @@ pub fn check(files: impl Into<ConfigFiles>, secrets: Secrets) -> Result<Checked,
         secrets,
         unread_secrets: &mut unread_secrets,
         inputs: &mut inputs,
+        geoip: &mut GeoOutcome::None,
     };
     let loaded = load_into(&files, env, &baseline, read)?;
     Ok(Checked {
@@ -186,6 +195,7 @@ pub fn load_with_env(
     let baseline = Baseline {
         limits: Limits::before_any_config(&env),
         served_record_files: Vec::new(),
+        geoip: None,
     };
     load_after(files, env, &baseline).result
 }
@@ -211,16 +221,25 @@ pub fn load_after(
 ) -> Attempt {
     let files = files.into();
     let mut inputs = Inputs::default();
+    let mut geoip = GeoOutcome::None;
     let read = Read {
         secrets: Secrets::Read,
         unread_secrets: &mut Vec::new(),
         inputs: &mut inputs,
+        geoip: &mut geoip,
     };
     let result = load_into(&files, env, baseline, read).map(|mut loaded| {
         loaded.inputs = inputs.clone();
         loaded
     });
-    Attempt { result, inputs }
+    if result.is_err() {
+        geoip = GeoOutcome::None;
+    }
+    Attempt {
+        result,
+        inputs,
+        geoip,
+    }
 }
 
 /// How one load reads its files, and what it notes of them.
@@ -231,6 +250,8 @@ struct Read<'a> {
     unread_secrets: &'a mut Vec<SecretFile>,
     /// Every file read, as read.
     inputs: &'a mut Inputs,
+    /// What became of the GeoIP database.
+    geoip: &'a mut GeoOutcome,
 }
 
 /// Loads `files`, and on failure places each error at its line in the file
@@ -246,8 +267,9 @@ fn load_into(
         secrets,
         unread_secrets,
         inputs,
+        geoip,
     } = read;
-    load_files(files, env, baseline, secrets, unread_secrets, inputs).map_err(|mut errors| {
+    load_files(files, env, baseline, secrets, unread_secrets, inputs, geoip).map_err(|mut errors| {
         locate_errors(&mut errors.0, files, &overridden, |path| {
             inputs.text_as_read(path)
         });
@@ -262,6 +284,7 @@ fn load_files(
     secrets: Secrets,
     unread_secrets: &mut Vec<SecretFile>,
     inputs: &mut Inputs,
+    geoip_outcome: &mut GeoOutcome,
 ) -> Result<Loaded, ConfigErrors> {
     let file: Arc<str> = files.label().into();
     let (raw, limits) = read_main(files, env, baseline.limits, inputs)?;
@@ -288,11 +311,18 @@ fn load_files(
             None
         }
     };
-    let geo = geoip.and_then(|db| {
-        open_geoip(&file, &db)
-            .map_err(|error| errors.push(error))
-            .ok()
-    });
+    let geo = geoip.and_then(
+        |db| match geoip::open(&file, &db, baseline.geoip.as_ref(), inputs) {
+            Ok((geo, outcome)) => {
+                *geoip_outcome = outcome;
+                Some(geo)
+            }
+            Err(error) => {
+                errors.push(error);
+                None
+            }
+        },
+    );
     let mut admin_key = None;
     if let (Some(config), Secrets::Read) = (&config, secrets) {
         let (key, secret_errors) = secret::check_server(&config.server, inputs);
@@ -463,23 +493,6 @@ fn record_file_text(
     })
 }
 
-/// Opens `server.geoip_database`.
-fn open_geoip(file: &Arc<str>, db: &str) -> Result<Arc<GeoDb>, ConfigError> {
-    GeoDb::open(Path::new(db)).map(Arc::new).map_err(|error| {
-        let message = match &error {
-            crate::geo::GeoError::Read { path, source } => {
-                format!(
-                    "cannot read {}: {}",
-                    path.display(),
-                    secret::io_reason(source)
-                )
-            }
-            other => crate::error_chain(other),
-        };
-        ConfigError::new(file.clone(), "server.geoip_database", message)
-    })
-}
-
 /// Sets with `geo` or `location` while no GeoIP database is configured: no
 /// client can be located, so those rules match no one and nearest-set
 /// answers are off. A warning, not an error: a config may be written
@@ -502,7 +515,7 @@ fn geo_without_database(config: &Config, file: &str) -> Option<String> {
         format!(" and {more} other set(s)")
     };
     Some(format!(
-        "{file}: server.geoip_database is not set, but set {:?} of {}{others} use geo or location: no client can be located, so those rules match no one (see README, \"GeoIP\")",
+        "{file}: server.geoip_database is not set, but set {:?} of {}{others} use geo or location: no client can be located, so those rules match no one (docs/src/operations/geoip.md)",
         set.id, record.name
     ))
 }

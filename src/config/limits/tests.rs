@@ -53,6 +53,7 @@ fn with_limits(max_config_bytes: u64, max_records: usize) -> Baseline {
             max_records,
         },
         served_record_files: Vec::new(),
+        geoip: None,
     }
 }
 

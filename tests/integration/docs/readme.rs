@@ -470,6 +470,7 @@ fn readme_lines_are_classified() {
         ),
         ("cargo run --release -- config-schema > schema.json", Run),
         ("dig @127.0.0.1 -p 5353 +short a.example 2>/dev/null", Run),
+        ("cargo test --features kubernetes", Skip),
         ("kubectl apply -k deploy/", Skip),
     ] {
         assert_eq!(classify(line), want, "{line}");

@@ -11,6 +11,7 @@ mod declared_overrides;
 mod deploy;
 mod drain;
 mod explain;
+mod geoip;
 mod health;
 mod metrics;
 mod peers;
