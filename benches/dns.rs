@@ -238,7 +238,14 @@ fn bench_query(c: &mut Criterion) {
         // Warm: every variant signed once, as a running server's cache is.
         for _ in 0..4 {
             for packet in &packets {
-                request::respond(&mut responder, &snapshot, packet, client, Transport::Udp, &mut out);
+                request::respond(
+                    &mut responder,
+                    &snapshot,
+                    packet,
+                    client,
+                    Transport::Udp,
+                    &mut out,
+                );
             }
         }
         let mut i = 0;
@@ -267,8 +274,11 @@ fn bench_sign(c: &mut Criterion) {
     let zone = gslb::name::Name::parse("global.example.test.").expect("zone");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/dnssec/testdata");
     let mut set = CanonicalRrset::default();
-    set.start(1, 30)
-        .extend_from_slice(gslb::name::Name::parse("app.global.example.test.").expect("name").wire());
+    set.start(1, 30).extend_from_slice(
+        gslb::name::Name::parse("app.global.example.test.")
+            .expect("name")
+            .wire(),
+    );
     set.push_rdata(&[192, 0, 2, 10]);
     set.push_rdata(&[192, 0, 2, 11]);
     set.finish();
