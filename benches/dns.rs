@@ -169,12 +169,8 @@ fn bench_select(c: &mut Criterion) {
     group.finish();
 }
 
-/// Encoded A queries for random records with ECS subnets of several countries.
-fn queries(records: usize, n: usize) -> Vec<Vec<u8>> {
-    queries_with(records, n, false)
-}
-
-/// [`queries`], with DO set when `dnssec_ok`.
+/// Encoded A queries for random records with ECS subnets of several
+/// countries, with DO set when `dnssec_ok`.
 fn queries_with(records: usize, n: usize, dnssec_ok: bool) -> Vec<Vec<u8>> {
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
     use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};

@@ -97,7 +97,9 @@ fn ds_matches_dnssec_dsfromkey() {
 fn ed25519_rrsig_equals_dnssec_signzone_byte_for_byte() {
     let (inception, expiration) = window();
     let zsk = zsk();
-    let cases: [(&str, u16, u32, &[&[u8]], &str); 3] = [
+    /// Owner, type, TTL, the records' data, the type's mnemonic.
+    type Case<'a> = (&'a str, u16, u32, &'a [&'a [u8]], &'a str);
+    let cases: [Case<'_>; 3] = [
         (
             "www.global.example.test.",
             1,
