@@ -209,7 +209,8 @@ pub struct RawZone {
     /// NS names at the apex with their glue addresses.
     #[serde(default)]
     pub nameservers: BTreeMap<String, Vec<String>>,
-    /// Records served as written: TXT, CNAME, MX, CAA, SRV, NS, A, AAAA.
+    /// Records served as written: TXT, CNAME, MX, CAA, SRV, NS, A, AAAA, and DS at a
+    /// delegation.
     #[serde(default, rename = "static", skip_serializing_if = "Vec::is_empty")]
     pub statics: Vec<RawStatic>,
     /// RFC 2136 dynamic updates signed with TSIG; refused when absent.

@@ -203,6 +203,9 @@ pub struct Cut {
     /// index of the NS record whose target they belong to, and the A or
     /// AAAA RRset.
     pub glue: Box<[(u16, RrSet)]>,
+    /// The child's DS RRset, when the config holds one: a signed zone
+    /// answers it (signed) instead of proving there is none.
+    pub ds: Option<RrSet>,
 }
 
 /// Where a query name falls.

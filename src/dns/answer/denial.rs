@@ -9,8 +9,9 @@
 //! * a name that does not exist: NXNAME (128) alone, and the RCODE is
 //!   NOERROR, or NXDOMAIN when the query set Compact Answers OK;
 //! * an empty non-terminal: RRSIG and NSEC only;
-//! * a delegation (static NS below the apex): NS, which proves it has no
-//!   DS, in the referral and in a DS query's NODATA.
+//! * a delegation (static NS below the apex) without static DS: NS, which
+//!   proves it has no DS, in the referral and in a DS query's NODATA (with
+//!   a static DS, the referral carries the DS RRset and its RRSIG instead).
 //!
 //! The NSEC's TTL is the SOA's negative TTL (RFC 9077). Without DO, or in
 //! an unsigned zone, negative answers are written as before.
@@ -93,8 +94,11 @@ pub(super) fn types_at(
     let mut types = Types::new();
     types.add(rtype::RRSIG);
     types.add(rtype::NSEC);
-    if entry.cut.is_some() {
+    if let Some(cut) = entry.cut {
         types.add(rtype::NS);
+        if table.cuts.get(cut as usize).is_some_and(|c| c.ds.is_some()) {
+            types.add(rtype::DS);
+        }
         return types;
     }
     if entry.apex {

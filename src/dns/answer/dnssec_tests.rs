@@ -39,6 +39,8 @@ zones:
       - { name: gone, type: CNAME, data: missing }
       - { name: sub, type: NS, data: ns.sub }
       - { name: ns.sub, type: A, data: 192.0.2.80 }
+      - { name: secure, type: NS, data: ns.elsewhere.test. }
+      - { name: secure, type: DS, data: 46294 13 2 36F0BC752CAB174D0A98548E23FBC28254066F8330899BD81C8AF2C7D9840433 }
 DNSSEC
 records:
   - name: webapp.global.example.test.
@@ -313,6 +315,8 @@ fn queries_without_do_get_the_unsigned_zones_bytes() {
         ("ent.global.example.test.", RecordType::A),
         ("x.sub.global.example.test.", RecordType::A),
         ("sub.global.example.test.", RecordType::DS),
+        ("secure.global.example.test.", RecordType::DS),
+        ("x.secure.global.example.test.", RecordType::A),
         ("many.global.example.test.", RecordType::AAAA),
     ];
     for (name, rtype) in names {
@@ -516,4 +520,31 @@ fn signatures_are_cached_per_rrset() {
         7 * 86_400
     );
     let _ = Arc::clone(signer);
+}
+
+#[test]
+fn a_delegation_with_a_static_ds_hands_it_out_signed() {
+    let snap = snapshot(true);
+    let keys = dnskeys(&snap, BEFORE_ROLL);
+    let response = ask(&snap, "secure.global.example.test.", RecordType::DS, DO);
+    assert!(response.metadata.authoritative);
+    let signed = verify_section(&response.answers, &keys);
+    assert_eq!(signed, BTreeSet::from([(RecordType::DS, 43869)]));
+    let referral = ask(&snap, "www.secure.global.example.test.", RecordType::A, DO);
+    assert!(!referral.metadata.authoritative && referral.answers.is_empty());
+    let types: Vec<RecordType> = referral
+        .authorities
+        .iter()
+        .map(Record::record_type)
+        .collect();
+    assert_eq!(types, [RecordType::NS, RecordType::DS, RecordType::RRSIG]);
+    let ds_and_sig: Vec<Record> = referral.authorities[1..].to_vec();
+    assert_eq!(
+        verify_section(&ds_and_sig, &keys),
+        BTreeSet::from([(RecordType::DS, 43869)])
+    );
+    // Without DO, a referral carries no DS.
+    let plain = ask(&snap, "www.secure.global.example.test.", RecordType::A, 0);
+    let types: Vec<RecordType> = plain.authorities.iter().map(Record::record_type).collect();
+    assert_eq!(types, [RecordType::NS]);
 }

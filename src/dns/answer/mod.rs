@@ -8,6 +8,11 @@
 //! to the question, which is copied verbatim, so answers keep the query's
 //! case without any name being rebuilt. No allocation once the buffer and
 //! the selection scratch have grown; no I/O; no logging.
+//!
+//! In a signed zone, a query with DO gets each RRset followed by its RRSIGs
+//! as it is written ([`sign`]) and negative answers with compact denial
+//! ([`denial`]); the apex answers DNSKEY, CDS and CDNSKEY ([`keys`]). A
+//! signature in the zone's cache costs a copy; a miss signs here.
 
 use crate::iana::{HEADER_LEN, class, edns_flag, edns_option, rcode, rtype};
 use std::net::IpAddr;
@@ -295,10 +300,14 @@ impl Responder {
         let mut name: &[u8] = query.question.name.as_bytes();
         for link in 0..=MAX_CNAME_CHAIN {
             if let Some(cut) = entry.cut.and_then(|c| table.cuts.get(c as usize)) {
-                // The parent side of a delegation holds its DS (none here).
+                // The parent side of a delegation holds its DS.
                 let parent_side = qtype == rtype::DS && cut.name.wire().len() == name.len();
                 let zone = &table.zones[usize::from(entry.zone)];
-                if parent_side {
+                if parent_side && let Some(ds) = &cut.ds {
+                    let from = msg.out.len();
+                    msg.rrset(Section::Answer, owner.pointer(), ds);
+                    msg.sign(zone, Section::Answer, from);
+                } else if parent_side {
                     msg.nodata(snap, entry, name, owner, qtype);
                 } else {
                     msg.referral(zone, cut, owner);

@@ -8,9 +8,10 @@
 //! All glue is written; when it does not fit, the response goes out with
 //! TC=1 rather than without glue, as for the apex NS answer (RFC 9471 §3).
 //! Glue owners are compression pointers to the names in the NS data. In a
-//! signed zone, a query with DO also gets the NSEC at the delegation that
-//! proves it has no DS ([`super::denial`]); the NS RRset and the glue are
-//! not signed (the child's data, RFC 4035 §2.2).
+//! signed zone, a query with DO also gets the delegation's DS RRset (static
+//! DS records) with its RRSIG, or else the NSEC that proves it has none
+//! ([`super::denial`]); the NS RRset and the glue are not signed (the
+//! child's data, RFC 4035 §2.2).
 
 use super::apex::{MAX_POINTER, RR_HEAD_LEN};
 use super::{Message, Owner, Section};
@@ -29,7 +30,16 @@ impl Message<'_, '_> {
             at: owner.at + owner.len - cut_len,
             len: cut_len,
         };
-        self.delegation_nsec(zone, cut_owner);
+        match &cut.ds {
+            // The child is signed: its DS, signed, in the referral.
+            Some(ds) if self.signs(zone) => {
+                let from = self.out.len();
+                self.rrset(Section::Authority, cut_pointer, ds);
+                self.sign(zone, Section::Authority, from);
+            }
+            Some(_) => {}
+            None => self.delegation_nsec(zone, cut_owner),
+        }
         // The glue pass walks the NS lengths again instead of keeping a
         // list of offsets.
         let mut next = 0;

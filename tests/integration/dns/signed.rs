@@ -188,3 +188,56 @@ async fn a_reload_with_a_missing_key_keeps_signing_with_the_old_keys() {
     assert_eq!(rrsigs, 1, "still signed: {response:?}");
     gslb.server.shutdown(WAIT).await;
 }
+
+/// The RRSIG key tags of the A answer for webapp.
+async fn a_signers(gslb: &Gslb) -> Vec<u16> {
+    let mut q = query("webapp.global.example.test.", RecordType::A);
+    let mut edns = Edns::new();
+    edns.set_dnssec_ok(true);
+    q.set_edns(edns);
+    gslb.udp(&q)
+        .await
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            hickory_proto::rr::RData::DNSSEC(hickory_proto::dnssec::rdata::DNSSECRData::RRSIG(
+                sig,
+            )) => Some(sig.input().key_tag),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `dnssec-settime` on a key file is a reload: the key files are watched
+/// like the config. Retiring the ZSK leaves the KSK signing everything.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_changed_key_file_reloads_the_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in std::fs::read_dir(repo("src/dnssec/testdata")).unwrap() {
+        let file = file.unwrap().path();
+        if file
+            .extension()
+            .is_some_and(|e| e == "key" || e == "private")
+        {
+            std::fs::copy(&file, dir.path().join(file.file_name().unwrap())).unwrap();
+        }
+    }
+    let yaml = config(KSK).replace(
+        &repo("src/dnssec/testdata").display().to_string(),
+        &dir.path().display().to_string(),
+    );
+    let gslb = Gslb::start(&yaml).await;
+    assert_eq!(a_signers(&gslb).await, [43869]);
+    let private = dir.path().join("Kglobal.example.test.+015+43869.private");
+    let text = std::fs::read_to_string(&private).unwrap();
+    std::fs::write(&private, format!("{text}Inactive: 20240102000000\n")).unwrap();
+    let ksk_signs = eventually(Duration::from_secs(10), async || {
+        a_signers(&gslb).await == [46294]
+    })
+    .await;
+    assert!(
+        ksk_signs.is_some(),
+        "the KSK signs once the ZSK is inactive"
+    );
+    gslb.server.shutdown(WAIT).await;
+}
