@@ -298,6 +298,7 @@ fn load_files(
         mut warnings,
     } = read_record_files(&file, &raw.server, limits, records_left, baseline, inputs);
     let geoip = raw.server.geoip_database.clone();
+    record_key_files(&raw, inputs);
     let validated = validate::validate(raw, &file, sources, default_serial(), secrets);
     if let Ok(config) = &validated {
         warnings.extend(large_nameserver_answers(config, &file));
@@ -386,6 +387,26 @@ fn read_main(
         )));
     }
     Ok((raw, limits))
+}
+
+/// Records the DNSSEC key files (both files of each pair) among what this
+/// load read, before validation reads them: a change to one, such as
+/// `dnssec-settime` moving a rollover on, then reloads the config like a
+/// change to the config file does.
+fn record_key_files(raw: &RawConfig, inputs: &mut Inputs) {
+    use crate::dnssec::keyfile::{MAX_KEY_FILE_BYTES, pair_paths};
+    let entries = raw
+        .zones
+        .iter()
+        .filter_map(|z| z.dnssec.as_ref())
+        .flat_map(|d| d.key_files.iter());
+    for entry in entries {
+        let (public, private) = pair_paths(Path::new(entry));
+        for path in [public, private] {
+            let contents = Contents::read(&path, MAX_KEY_FILE_BYTES);
+            inputs.push(&path, MAX_KEY_FILE_BYTES, &contents);
+        }
+    }
 }
 
 /// What the record files of one load gave.

@@ -16,6 +16,7 @@ use crate::model::Config;
 mod alias;
 mod checker;
 mod ddns;
+mod dnssec;
 mod health_checks;
 mod overrides;
 mod peering;
