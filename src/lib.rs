@@ -95,6 +95,7 @@ pub mod config;
 #[cfg(feature = "kubernetes")]
 pub mod crd_sync;
 pub mod dns;
+pub mod dnssec;
 pub mod explain;
 pub mod fd_limit;
 pub mod geo;

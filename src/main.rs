@@ -47,6 +47,11 @@ enum Command {
         #[arg(long, short, env = "GSLB_CONFIG", required = true)]
         config: Vec<PathBuf>,
     },
+    /// DNSSEC: the DS records for the parent zone.
+    Dnssec {
+        #[command(subcommand)]
+        command: DnssecCommand,
+    },
     /// Print the health of every target, from a running server's admin API.
     Status {
         /// Admin API base URL.
@@ -79,6 +84,18 @@ enum Command {
     },
     /// Print the man page (roff): `gslb man | man -l -`.
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+enum DnssecCommand {
+    /// Print the DS records (SHA-256) of every signed zone's SEP keys, as
+    /// zone-file lines to give to the parent zone.
+    Ds {
+        /// Config file; given again, each later file is merged onto the
+        /// ones before it, as `serve` does.
+        #[arg(long, short, env = "GSLB_CONFIG", required = true)]
+        config: Vec<PathBuf>,
+    },
 }
 
 /// The git commit this binary was built from (build.rs), `-dirty` when
@@ -191,6 +208,12 @@ fn main() -> ExitCode {
         }
         Command::CheckConfig { config } => match config::ConfigFiles::new(config) {
             Some(files) => check_config(&files),
+            None => ExitCode::FAILURE,
+        },
+        Command::Dnssec {
+            command: DnssecCommand::Ds { config },
+        } => match config::ConfigFiles::new(config) {
+            Some(files) => print_ds(&files),
             None => ExitCode::FAILURE,
         },
         Command::Status {
@@ -333,6 +356,12 @@ fn check_config(files: &config::ConfigFiles) -> ExitCode {
             if statics > 0 {
                 println!("static records: {statics}");
             }
+            let now = unix_now();
+            for zone in &c.zones {
+                if let Some(policy) = &zone.dnssec {
+                    print!("{}", gslb::dnssec::report::describe(&zone.origin, policy, now));
+                }
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -347,6 +376,45 @@ fn check_config(files: &config::ConfigFiles) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `gslb dnssec ds`: the DS records of every signed zone.
+fn print_ds(files: &config::ConfigFiles) -> ExitCode {
+    let loaded = match config::load(files.clone()) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("{e}");
+            }
+            eprintln!("gslb dnssec ds: config rejected");
+            return ExitCode::FAILURE;
+        }
+    };
+    let now = unix_now();
+    let mut printed = 0;
+    for zone in &loaded.config.zones {
+        if let Some(policy) = &zone.dnssec {
+            for line in gslb::dnssec::report::ds_records(&zone.origin, policy, now) {
+                println!("{line}");
+                printed += 1;
+            }
+        }
+    }
+    if printed == 0 {
+        eprintln!(
+            "gslb dnssec ds: {}: no zone has dnssec keys",
+            files.label()
+        );
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Seconds since the Unix epoch (0 before it).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn status(

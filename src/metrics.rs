@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod config;
 pub mod ddns;
+pub mod dnssec;
 pub mod overrides;
 pub mod peers;
 pub mod process;
@@ -271,6 +272,8 @@ pub struct Metrics {
     pub overrides: overrides::OverrideCounts,
     /// The last config load's outcome and what it set.
     pub config: config::ConfigReadings,
+    /// DNSSEC signing: cache hits and misses, time spent signing.
+    pub dnssec: dnssec::SigningCounters,
     zones: Mutex<HashMap<String, Arc<ZoneCounters>>>,
     sets: Mutex<HashMap<(String, String), Arc<SetCounters>>>,
     probes: ProbeMetrics,
@@ -530,6 +533,7 @@ impl Collector for CounterCollector {
         m.peers.encode(&mut encoder)?;
         m.overrides.encode(&mut encoder)?;
         m.config.encode(&mut encoder)?;
+        m.dnssec.encode(&mut encoder)?;
         process::encode(&mut encoder)
     }
 }

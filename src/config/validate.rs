@@ -25,6 +25,7 @@ pub(super) const DEFAULT_DEGRADED_TTL: i64 = 10;
 mod alias;
 mod checker;
 mod ddns;
+mod dnssec;
 mod health_checks;
 mod overrides;
 mod peering;

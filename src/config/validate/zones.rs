@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use super::{Checker, DEFAULT_DEGRADED_TTL, DEFAULT_TTL, MAX_TTL, ddns};
+use super::{Checker, DEFAULT_DEGRADED_TTL, DEFAULT_TTL, MAX_TTL, ddns, dnssec};
 use crate::config::raw::RawZone;
 use crate::model::ns_answer::nameservers_response_len;
 use crate::model::{Soa, Zone};
@@ -115,6 +115,13 @@ fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32)
         .updates
         .as_ref()
         .and_then(|u| ddns::updates(check, &format!("{path}.updates"), u, origin.as_ref()));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let dnssec = raw
+        .dnssec
+        .as_ref()
+        .and_then(|d| dnssec::dnssec(check, &format!("{path}.dnssec"), d, origin.as_ref(), now));
     // Keep a zone whose origin parsed even if other fields did not, so its
     // records are still checked against it; the errors already fail the load.
     Some(Zone {
@@ -133,6 +140,7 @@ fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32)
         nameservers,
         statics: Vec::new(),
         updates,
+        dnssec,
     })
 }
 
