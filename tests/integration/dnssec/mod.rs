@@ -32,7 +32,8 @@ use std::{
 
 use hickory_proto::op::{Edns, Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
-use hickory_proto::rr::{RData, Record, RecordType};
+use hickory_proto::rr::{Record, RecordType};
+use hickory_proto::serialize::binary::BinEncodable;
 
 use crate::support::harness::*;
 use crate::support::zone_keys::{Key, dnssec_yaml};
@@ -193,18 +194,15 @@ fn assert_secure(response: &Message, what: &str) {
 }
 
 /// The key tags of the RRSIG records among `records` that cover
-/// `covered`, read from the raw RDATA (RFC 4034 §3.1: type covered, algorithm, labels, original TTL,
-/// expiration, inception, key tag, signer, signature), which hickory
-/// without its DNSSEC feature keeps as unknown data.
+/// `covered`, read from the RDATA's wire form (RFC 4034 §3.1: type
+/// covered, algorithm, labels, original TTL, expiration, inception, key
+/// tag, signer, signature), whether hickory parsed it or not.
 fn rrsig_tags(records: &[Record], covered: RecordType) -> Vec<u16> {
     records
         .iter()
         .filter(|r| r.record_type() == RecordType::RRSIG)
         .filter_map(|r| {
-            let RData::Unknown { rdata, .. } = &r.data else {
-                return None;
-            };
-            let bytes = &rdata.anything;
+            let bytes = r.data.to_bytes().expect("RDATA encodes");
             if bytes.len() < 18 || u16::from_be_bytes([bytes[0], bytes[1]]) != u16::from(covered) {
                 return None;
             }
@@ -224,15 +222,12 @@ fn answer_data(response: &Message, rtype: RecordType) -> Vec<String> {
 }
 
 /// The key tags of the DNSKEY records among `records` (RFC 4034
-/// appendix B over the raw RDATA).
+/// appendix B over the RDATA's wire form).
 fn dnskey_tags(records: &[Record]) -> Vec<u16> {
     let mut tags: Vec<u16> = records
         .iter()
         .filter(|r| r.record_type() == RecordType::DNSKEY)
-        .filter_map(|r| match &r.data {
-            RData::Unknown { rdata, .. } => Some(key_tag(&rdata.anything)),
-            _ => None,
-        })
+        .map(|r| key_tag(&r.data.to_bytes().expect("RDATA encodes")))
         .collect();
     tags.sort_unstable();
     tags

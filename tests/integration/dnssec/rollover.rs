@@ -1,9 +1,9 @@
 //! A ZSK rollover the way BIND operators do it (RFC 6781 §4.1.1.1,
 //! pre-publication): a second ZSK made with `dnssec-keygen` and published
 //! before it signs, then activated while the first is retired
-//! (`dnssec-settime -A now` / `-I now`), then the first deleted
-//! (`-D now`), gslb reloaded after each step and each step held for the
-//! DNSKEY TTL. The KSK stays, so the parent's DS does too. Unbound, with
+//! (`dnssec-settime -A` / `-I` a few seconds ahead: gslb switches by its
+//! clock), then the first deleted (`-D now`), gslb reloaded after each
+//! change to the key files and each step held for the DNSKEY TTL. The KSK stays, so the parent's DS does too. Unbound, with
 //! everything cached for at most the short TTLs, validates every answer
 //! of a steady stream of queries throughout.
 
@@ -28,6 +28,9 @@ const TTL: u32 = 2;
 /// How long a step's change may take to show, directly and through the
 /// resolver.
 const STEP_LIMIT: Duration = Duration::from_secs(15);
+/// How many seconds ahead of the reload the roll's Activate and Inactive
+/// times lie.
+const ROLL_AHEAD: u32 = 3;
 
 const RECORDS: &str = r#"
 records:
@@ -195,7 +198,7 @@ async fn a_zsk_rollover_by_timing_metadata_keeps_every_answer_validated() {
     tokio::time::sleep(hold).await;
 
     // 1. Pre-publish: the new ZSK is in the DNSKEY set, not signing yet.
-    let zsk2 = Key::generate(&keys_dir, ORIGIN, P256, TTL, &["-P", "now", "-A", "none"]).await;
+    let zsk2 = Key::generate(&keys_dir, ORIGIN, P256, TTL, &["-P", "now", "-A", "+1y"]).await;
     write_config(
         &config_path,
         &config(
@@ -220,11 +223,17 @@ async fn a_zsk_rollover_by_timing_metadata_keeps_every_answer_validated() {
     tokio::time::sleep(hold).await;
 
     // 2. Roll: the new ZSK signs, the old one retires but stays published
-    // while signatures made with it may be cached.
-    zsk2.settime(&["-A", "now"]).await;
-    zsk1.settime(&["-I", "now"]).await;
+    // while signatures made with it may be cached. The times lie a few
+    // seconds ahead: gslb reads them at the reload and switches by its
+    // clock, without another one.
+    zsk2.settime(&["-A", &format!("+{ROLL_AHEAD}")]).await;
+    zsk1.settime(&["-I", &format!("+{ROLL_AHEAD}")]).await;
     reload().await;
-    assert_eq!(direct_signer().await, [zsk2.tag], "the new ZSK signs");
+    let rolled = eventually(STEP_LIMIT, async || direct_signer().await == [zsk2.tag]).await;
+    assert!(
+        rolled.is_some(),
+        "the new ZSK signs once its Activate time has passed"
+    );
     assert_eq!(direct_keys().await, three, "the old ZSK is still published");
     let seen = eventually(STEP_LIMIT, async || resolver_signer().await == [zsk2.tag]).await;
     assert!(seen.is_some(), "Unbound's clients get the new signatures");
