@@ -169,12 +169,8 @@ fn bench_select(c: &mut Criterion) {
     group.finish();
 }
 
-/// Encoded A queries for random records with ECS subnets of several countries.
-fn queries(records: usize, n: usize) -> Vec<Vec<u8>> {
-    queries_with(records, n, false)
-}
-
-/// [`queries`], with DO set when `dnssec_ok`.
+/// Encoded A queries for random records with ECS subnets of several
+/// countries, with DO set when `dnssec_ok`.
 fn queries_with(records: usize, n: usize, dnssec_ok: bool) -> Vec<Vec<u8>> {
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
     use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
@@ -238,7 +234,14 @@ fn bench_query(c: &mut Criterion) {
         // Warm: every variant signed once, as a running server's cache is.
         for _ in 0..4 {
             for packet in &packets {
-                request::respond(&mut responder, &snapshot, packet, client, Transport::Udp, &mut out);
+                request::respond(
+                    &mut responder,
+                    &snapshot,
+                    packet,
+                    client,
+                    Transport::Udp,
+                    &mut out,
+                );
             }
         }
         let mut i = 0;
@@ -267,8 +270,11 @@ fn bench_sign(c: &mut Criterion) {
     let zone = gslb::name::Name::parse("global.example.test.").expect("zone");
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/dnssec/testdata");
     let mut set = CanonicalRrset::default();
-    set.start(1, 30)
-        .extend_from_slice(gslb::name::Name::parse("app.global.example.test.").expect("name").wire());
+    set.start(1, 30).extend_from_slice(
+        gslb::name::Name::parse("app.global.example.test.")
+            .expect("name")
+            .wire(),
+    );
     set.push_rdata(&[192, 0, 2, 10]);
     set.push_rdata(&[192, 0, 2, 11]);
     set.finish();

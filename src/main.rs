@@ -359,7 +359,10 @@ fn check_config(files: &config::ConfigFiles) -> ExitCode {
             let now = unix_now();
             for zone in &c.zones {
                 if let Some(policy) = &zone.dnssec {
-                    print!("{}", gslb::dnssec::report::describe(&zone.origin, policy, now));
+                    print!(
+                        "{}",
+                        gslb::dnssec::report::describe(&zone.origin, policy, now)
+                    );
                 }
             }
             ExitCode::SUCCESS
@@ -401,10 +404,7 @@ fn print_ds(files: &config::ConfigFiles) -> ExitCode {
         }
     }
     if printed == 0 {
-        eprintln!(
-            "gslb dnssec ds: {}: no zone has dnssec keys",
-            files.label()
-        );
+        eprintln!("gslb dnssec ds: {}: no zone has dnssec keys", files.label());
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS

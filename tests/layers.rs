@@ -57,8 +57,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "dns",
         &[
-            "select", "table", "model", "geo", "name", "rdata", "metrics", "rrl", "iana",
-            "dnssec",
+            "select", "table", "model", "geo", "name", "rdata", "metrics", "rrl", "iana", "dnssec",
         ],
     ),
     // Background tasks that feed the table writer.

@@ -70,10 +70,7 @@ impl Key {
         if &file.owner != zone {
             return Err(KeyFileError {
                 file: file.public_path.display().to_string(),
-                reason: format!(
-                    "the DNSKEY is for {}, not for the zone {zone}",
-                    file.owner
-                ),
+                reason: format!("the DNSKEY is for {}, not for the zone {zone}", file.owner),
             });
         }
         Self::from_file(file)

@@ -224,7 +224,7 @@ fn parse_public(path: &Path, text: &str) -> Result<Public, KeyFileError> {
     let data = &rest[at + 1..];
     let [flags, protocol, algorithm, key @ ..] = data else {
         return Err(err(
-            "the DNSKEY needs flags, protocol, algorithm and key".into(),
+            "the DNSKEY needs flags, protocol, algorithm and key".into()
         ));
     };
     let flags: u16 = flags
@@ -313,10 +313,8 @@ fn parse_private(path: &Path, text: &str) -> Result<Private, KeyFileError> {
                 algorithm = Some(algorithm_of(number).map_err(|e| err(format!("Algorithm: {e}")))?);
             }
             "PrivateKey" => {
-                key = Some(
-                    decode_base64(value)
-                        .ok_or_else(|| err("PrivateKey: not base64".into()))?,
-                );
+                key =
+                    Some(decode_base64(value).ok_or_else(|| err("PrivateKey: not base64".into()))?);
             }
             "Created" => timing.created = Some(time()?),
             "Publish" => timing.publish = Some(time()?),
@@ -378,7 +376,10 @@ Publish: 20261208014853\nActivate: 20261208014853\nInactive: 20270101000000\n";
     fn reads_a_dnssec_keygen_pair() {
         let public = parse_public(Path::new("K.key"), PUBLIC).unwrap();
         assert_eq!(public.owner, Name::parse("global.example.test.").unwrap());
-        assert_eq!((public.flags, public.algorithm), (257, Algorithm::EcdsaP256Sha256));
+        assert_eq!(
+            (public.flags, public.algorithm),
+            (257, Algorithm::EcdsaP256Sha256)
+        );
         assert_eq!(public.key.len(), 64);
         let private = parse_private(Path::new("K.private"), PRIVATE).unwrap();
         assert_eq!(private.key.len(), 32);
@@ -395,7 +396,10 @@ Publish: 20261208014853\nActivate: 20261208014853\nInactive: 20270101000000\n";
                 .map(|e| e.to_string())
                 .unwrap_or_default()
         };
-        let truncated = PRIVATE.replace("yCYXDdFJZ8vKg7r9tu8wfRUATfVsKyNq6QTbB7XMVyI=", "yCYXDdFJZ8vKg7r9");
+        let truncated = PRIVATE.replace(
+            "yCYXDdFJZ8vKg7r9tu8wfRUATfVsKyNq6QTbB7XMVyI=",
+            "yCYXDdFJZ8vKg7r9",
+        );
         assert_eq!(
             private(&truncated),
             "K.private: PrivateKey: 12 bytes; algorithm 13 needs 32 (truncated or another algorithm's key)"

@@ -118,12 +118,9 @@ impl Signer {
 
     /// The signature window for signing at `now`: (inception, expiration).
     pub fn window(&self, now: u64) -> (u64, u64) {
-        let inception = (now / INCEPTION_STEP_SECS * INCEPTION_STEP_SECS)
-            .saturating_sub(INCEPTION_STEP_SECS);
-        (
-            inception,
-            inception + u64::from(self.policy.validity_secs),
-        )
+        let inception =
+            (now / INCEPTION_STEP_SECS * INCEPTION_STEP_SECS).saturating_sub(INCEPTION_STEP_SECS);
+        (inception, inception + u64::from(self.policy.validity_secs))
     }
 
     /// Hands the RRSIG RDATAs over `set` (finished) to `write`, from the

@@ -34,7 +34,11 @@ fn ksk() -> Key {
 }
 
 fn zsk() -> Key {
-    Key::read(&testdata("Kglobal.example.test.+015+43869.private"), &zone()).unwrap()
+    Key::read(
+        &testdata("Kglobal.example.test.+015+43869.private"),
+        &zone(),
+    )
+    .unwrap()
 }
 
 /// BIND's RRSIG over `covered` at `owner` by the key of `algorithm`: its
@@ -44,12 +48,17 @@ fn bind_signature(owner: &str, covered: &str, algorithm: u8) -> Vec<u8> {
         .lines()
         .find(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            f.len() > 7 && f[0] == owner && f[3] == "RRSIG" && f[4] == covered
+            f.len() > 7
+                && f[0] == owner
+                && f[3] == "RRSIG"
+                && f[4] == covered
                 && f[5] == algorithm.to_string()
         })
         .unwrap_or_else(|| panic!("no RRSIG {covered} {algorithm} at {owner}"));
     let b64: String = line.split_whitespace().skip(12).collect();
-    base64::engine::general_purpose::STANDARD.decode(b64).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap()
 }
 
 fn window() -> (u64, u64) {
@@ -88,7 +97,9 @@ fn ds_matches_dnssec_dsfromkey() {
 fn ed25519_rrsig_equals_dnssec_signzone_byte_for_byte() {
     let (inception, expiration) = window();
     let zsk = zsk();
-    let cases: [(&str, u16, u32, &[&[u8]], &str); 3] = [
+    /// Owner, type, TTL, the records' data, the type's mnemonic.
+    type Case<'a> = (&'a str, u16, u32, &'a [&'a [u8]], &'a str);
+    let cases: [Case<'_>; 3] = [
         (
             "www.global.example.test.",
             1,
@@ -116,9 +127,14 @@ fn ed25519_rrsig_equals_dnssec_signzone_byte_for_byte() {
     ];
     for (owner, rtype, ttl, rdatas, mnemonic) in cases {
         let set = set(owner, rtype, ttl, rdatas);
-        let rdata = rrsig_rdata(&zsk, &zone(), &set, inception, expiration, &mut Vec::new()).unwrap();
+        let rdata =
+            rrsig_rdata(&zsk, &zone(), &set, inception, expiration, &mut Vec::new()).unwrap();
         let signature = &rdata[rdata.len() - 64..];
-        assert_eq!(signature, bind_signature(owner, mnemonic, 15), "{owner} {mnemonic}");
+        assert_eq!(
+            signature,
+            bind_signature(owner, mnemonic, 15),
+            "{owner} {mnemonic}"
+        );
         // The fields before the signer name: type, algorithm, labels,
         // original TTL, expiration, inception, key tag.
         assert_eq!(&rdata[..2], &rtype.to_be_bytes());
@@ -151,7 +167,9 @@ fn key_files_for_another_zone_are_refused() {
     let other = Name::parse("other.test.").unwrap();
     let error = Key::read(&testdata("Kglobal.example.test.+013+46294"), &other).unwrap_err();
     assert!(
-        error.reason.contains("the DNSKEY is for global.example.test., not for the zone other.test."),
+        error
+            .reason
+            .contains("the DNSKEY is for global.example.test., not for the zone other.test."),
         "{error}"
     );
     assert!(error.file.ends_with(".key"), "{error}");
@@ -161,9 +179,13 @@ fn key_files_for_another_zone_are_refused() {
 fn a_private_key_of_another_pair_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let base = dir.path().join("Kglobal.example.test.+015+43869");
-    let file = |ext: &str| dir.path().join(format!("Kglobal.example.test.+015+43869.{ext}"));
+    let file = |ext: &str| {
+        dir.path()
+            .join(format!("Kglobal.example.test.+015+43869.{ext}"))
+    };
     std::fs::copy(testdata("Kglobal.example.test.+015+43869.key"), file("key")).unwrap();
-    let private = std::fs::read_to_string(testdata("Kglobal.example.test.+015+43869.private")).unwrap();
+    let private =
+        std::fs::read_to_string(testdata("Kglobal.example.test.+015+43869.private")).unwrap();
     let other = private
         .lines()
         .map(|l| {
@@ -177,5 +199,10 @@ fn a_private_key_of_another_pair_is_refused() {
         .join("\n");
     std::fs::write(file("private"), other).unwrap();
     let error = Key::read(&base, &zone()).unwrap_err();
-    assert!(error.reason.starts_with("PrivateKey: does not match the public key"), "{error}");
+    assert!(
+        error
+            .reason
+            .starts_with("PrivateKey: does not match the public key"),
+        "{error}"
+    );
 }

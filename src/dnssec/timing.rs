@@ -143,7 +143,7 @@ pub fn format_compact(unix: u64) -> String {
 }
 
 fn is_leap(year: u64) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 fn days_in_month(year: u64, month: u64) -> u64 {
@@ -190,7 +190,12 @@ mod tests {
         assert_eq!(parse_timestamp("20240229123456"), Some(1_709_210_096));
         assert_eq!(format_compact(1_709_210_096), "20240229123456");
         assert_eq!(format_timestamp(1_709_210_096), "2024-02-29 12:34:56");
-        for bad in ["2023022912345", "20230229000000", "20241301000000", "2024x101000000"] {
+        for bad in [
+            "2023022912345",
+            "20230229000000",
+            "20241301000000",
+            "2024x101000000",
+        ] {
             assert_eq!(parse_timestamp(bad), None, "{bad}");
         }
     }

@@ -52,10 +52,7 @@ impl SigningCounters {
             "gslb_dnssec_rrsig_cache_lookups",
             "RRsets signed in answers, by whether the RRSIG cache had their signatures (hit) or they were made while answering (miss)",
             MetricType::Counter,
-            [
-                ([("result", "hit")], hits),
-                ([("result", "miss")], misses),
-            ],
+            [([("result", "hit")], hits), ([("result", "miss")], misses)],
         )?;
         let seconds = encoder.encode_descriptor(
             "gslb_dnssec_signing_seconds",

@@ -83,9 +83,10 @@ fn compile_zones(config: &Config, names: &mut NameMap) -> (Vec<Zone>, Vec<Glue>)
             soa_rdata: soa_rdata(&zone.soa),
             negative_ttl: zone.ttl.min(zone.soa.minimum),
             nameservers,
-            signer: zone.dnssec.as_ref().map(|policy| {
-                Arc::new(Signer::new(zone.origin.clone(), policy.clone()))
-            }),
+            signer: zone
+                .dnssec
+                .as_ref()
+                .map(|policy| Arc::new(Signer::new(zone.origin.clone(), policy.clone()))),
         });
     }
     (zones, glue)

@@ -82,7 +82,13 @@ impl Types {
 }
 
 /// The types at an existing name in `zone` (its table entry), at `now`.
-pub(super) fn types_at(snap: &Snapshot, zone: &Zone, entry: NameEntry, name: &[u8], now: u64) -> Types {
+pub(super) fn types_at(
+    snap: &Snapshot,
+    zone: &Zone,
+    entry: NameEntry,
+    name: &[u8],
+    now: u64,
+) -> Types {
     let table = &snap.table;
     let mut types = Types::new();
     types.add(rtype::RRSIG);
@@ -212,7 +218,14 @@ mod tests {
     #[test]
     fn bitmaps_use_one_window_per_256_types() {
         let mut types = Types::new();
-        for t in [rtype::CAA, rtype::A, rtype::NSEC, rtype::RRSIG, rtype::A, rtype::NXNAME] {
+        for t in [
+            rtype::CAA,
+            rtype::A,
+            rtype::NSEC,
+            rtype::RRSIG,
+            rtype::A,
+            rtype::NXNAME,
+        ] {
             types.add(t);
         }
         let mut out = Vec::new();

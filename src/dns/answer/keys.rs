@@ -22,7 +22,11 @@ impl Message<'_, '_> {
         let from = self.out.len();
         let mut write = |key: &Key| {
             let at = self.record_head(Section::Answer, owner.pointer(), qtype, zone.ttl);
-            let rdata = if qtype == rtype::CDS { &key.ds } else { &key.dnskey };
+            let rdata = if qtype == rtype::CDS {
+                &key.ds
+            } else {
+                &key.dnskey
+            };
             self.out.extend_from_slice(rdata);
             self.record_end(at);
         };

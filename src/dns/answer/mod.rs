@@ -101,9 +101,12 @@ impl Outcome {
         }
         if self.dnssec != SignStats::default() {
             let d = &self.dnssec;
-            metrics
-                .dnssec
-                .count(u64::from(d.hits), u64::from(d.misses), d.nanos, u64::from(d.errors));
+            metrics.dnssec.count(
+                u64::from(d.hits),
+                u64::from(d.misses),
+                d.nanos,
+                u64::from(d.errors),
+            );
         }
         if let Some(set) = self
             .answered
@@ -809,8 +812,8 @@ impl<'o, 'q> Message<'o, 'q> {
 }
 
 #[cfg(test)]
+mod dnssec_tests;
+#[cfg(test)]
 mod static_tests;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod dnssec_tests;

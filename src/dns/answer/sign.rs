@@ -102,7 +102,10 @@ fn canonical_rrset(msg: &[u8], from: usize, set: &mut CanonicalRrset) -> Option<
     let mut at = from;
     while at < msg.len() {
         let head = skip_name(msg, at)? + 10;
-        let rdlen = usize::from(u16::from_be_bytes([*msg.get(head - 2)?, *msg.get(head - 1)?]));
+        let rdlen = usize::from(u16::from_be_bytes([
+            *msg.get(head - 2)?,
+            *msg.get(head - 1)?,
+        ]));
         let end = head + rdlen;
         let rdata = msg.get(head..end)?;
         canonical_rdata(msg, rtype, head, rdata, set.begin_rdata())?;
