@@ -4,6 +4,9 @@
 //! * `dns/`: what resolvers see: answers, geo, glue, static records,
 //!   delegation, hostname targets, malformed input, rate limiting, TCP.
 //! * `ddns/`: RFC 2136 updates under attack.
+//! * `dnssec/`: signed answers validated by real resolvers (Unbound,
+//!   `delv`) under a signed root, through failover, key rollover, forgery
+//!   and bad key files.
 //! * `acme/`: certificates by ACME DNS-01 with pebble and certbot.
 //! * `ops/`: what operators touch: the admin API, the CLI, health checks,
 //!   reloads, drains, explain, the status page, the dashboard, the peer group.
@@ -14,6 +17,7 @@
 mod acme;
 mod ddns;
 mod dns;
+mod dnssec;
 mod docs;
 mod ops;
 mod support;
@@ -30,6 +34,10 @@ fn required_tools_are_installed() {
         "prlimit",
         "knotd",
         "knotc",
+        "keymgr",
+        "delv",
+        "dnssec-keygen",
+        "dnssec-settime",
         "unbound",
         "unbound-control",
         "chromium",
