@@ -166,6 +166,7 @@ pub fn check(files: impl Into<ConfigFiles>, secrets: Secrets) -> Result<Checked,
     let baseline = Baseline {
         limits: Limits::before_any_config(&env),
         served_record_files: Vec::new(),
+        geoip: None,
     };
     let mut inputs = Inputs::default();
     let mut unread_secrets = Vec::new();

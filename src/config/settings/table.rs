@@ -692,8 +692,12 @@ pub static STATIC_NAME: OtherSetting = OtherSetting {
 /// `zones[].static[].type`.
 pub static STATIC_TYPE: OtherSetting = OtherSetting {
     key: "zones[].static[].type",
-    range: "TXT CNAME MX CAA SRV NS A AAAA",
-    doc: doc(None, Reload, "record type"),
+    range: "TXT CNAME MX CAA SRV NS DS A AAAA",
+    doc: doc(
+        None,
+        Reload,
+        "record type; NS delegates the name below the zone, DS (only where a static NS is) gives a signed child's DS",
+    ),
 };
 /// `zones[].static[].ttl`.
 pub static STATIC_TTL: IntSetting = IntSetting {
@@ -716,6 +720,63 @@ pub static STATIC_DATA: OtherSetting = OtherSetting {
         None,
         Reload,
         "record data as in a zone file, e.g. `10 mail.example.test.` for MX",
+    ),
+};
+/// `zones[].dnssec`.
+pub static ZONE_DNSSEC: OtherSetting = OtherSetting {
+    key: "zones[].dnssec",
+    range: "table of the keys below",
+    doc: doc(
+        Some("off"),
+        Reload,
+        "DNSSEC online signing of the zone's answers (see the DNSSEC chapter); answers to queries without DO are unchanged",
+    ),
+};
+/// `zones[].dnssec.key_files`.
+pub static DNSSEC_KEY_FILES: OtherSetting = OtherSetting {
+    key: "zones[].dnssec.key_files",
+    range: "1-64 files",
+    doc: doc(
+        None,
+        Reload,
+        "BIND key-file pairs, each the base path `dnssec-keygen` prints or its `.key` or `.private` path; algorithms 13 (ECDSAP256SHA256) and 15 (ED25519); the timing lines decide when a key is published and signs; the files are watched with the config",
+    ),
+};
+/// `zones[].dnssec.signature_validity`.
+pub static DNSSEC_SIGNATURE_VALIDITY: DurationSetting = DurationSetting {
+    key: "zones[].dnssec.signature_validity",
+    default: Some(secs(7 * 86_400)),
+    min: secs(2 * 3600),
+    max: secs(365 * 86_400),
+    doc: doc(
+        None,
+        Reload,
+        "lifetime of a signature, from its inception (an hour before the start of the hour it is made in)",
+    ),
+};
+/// `zones[].dnssec.signature_refresh`.
+pub static DNSSEC_SIGNATURE_REFRESH: DurationSetting = DurationSetting {
+    key: "zones[].dnssec.signature_refresh",
+    default: Some(secs(2 * 86_400)),
+    min: secs(3600),
+    max: secs(365 * 86_400),
+    doc: doc(
+        None,
+        Reload,
+        "a cached signature with less than this left is made anew; at least 2h shorter than `signature_validity`",
+    ),
+};
+/// `zones[].dnssec.rrsig_cache`.
+pub static DNSSEC_RRSIG_CACHE: IntSetting = IntSetting {
+    key: "zones[].dnssec.rrsig_cache",
+    default: Some(100_000),
+    min: 1,
+    max: 10_000_000,
+    unit: Count,
+    doc: doc(
+        None,
+        Reload,
+        "RRsets whose signatures are kept (about 200 bytes each); a miss signs on the query path",
     ),
 };
 /// `zones[].updates`.
@@ -1177,6 +1238,11 @@ pub static ALL: &[Setting] = &[
     Setting::Other(&STATIC_TYPE),
     Setting::Int(&STATIC_TTL),
     Setting::Other(&STATIC_DATA),
+    Setting::Other(&ZONE_DNSSEC),
+    Setting::Other(&DNSSEC_KEY_FILES),
+    Setting::Duration(&DNSSEC_SIGNATURE_VALIDITY),
+    Setting::Duration(&DNSSEC_SIGNATURE_REFRESH),
+    Setting::Int(&DNSSEC_RRSIG_CACHE),
     Setting::Other(&UPDATES_KEYS),
     Setting::Other(&UPDATES_ALLOW),
     Setting::Int(&UPDATES_MAX_TTL),

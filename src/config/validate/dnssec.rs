@@ -5,19 +5,11 @@
 use std::{path::Path, sync::Arc, time::Duration};
 
 use super::Checker;
+use crate::config::settings as s;
 use crate::config::raw::RawDnssec;
 use crate::dnssec::signer::MAX_KEYS;
 use crate::dnssec::{Key, Policy};
 use crate::name::Name;
-
-/// Default lifetime of a signature.
-const DEFAULT_VALIDITY: Duration = Duration::from_secs(7 * 86_400);
-/// Default time left at which a cached signature is made anew.
-const DEFAULT_REFRESH: Duration = Duration::from_secs(2 * 86_400);
-/// Default number of RRsets whose signatures are cached.
-const DEFAULT_RRSIG_CACHE: i64 = 100_000;
-/// Most RRsets cached: about 200 bytes each.
-const MAX_RRSIG_CACHE: i64 = 10_000_000;
 
 /// Checks a zone's `dnssec` at `path`; `None` after an error (reported).
 pub(super) fn dnssec(
@@ -30,23 +22,17 @@ pub(super) fn dnssec(
     let validity = check.duration(
         format!("{path}.signature_validity"),
         raw.signature_validity.as_deref(),
-        DEFAULT_VALIDITY,
-        Duration::from_secs(2 * 3600),
-        Duration::from_secs(365 * 86_400),
+        &s::DNSSEC_SIGNATURE_VALIDITY,
     );
     let refresh = check.duration(
         format!("{path}.signature_refresh"),
         raw.signature_refresh.as_deref(),
-        DEFAULT_REFRESH,
-        Duration::from_secs(3600),
-        Duration::from_secs(365 * 86_400),
+        &s::DNSSEC_SIGNATURE_REFRESH,
     );
     let rrsig_cache: Option<usize> = check.int(
         format!("{path}.rrsig_cache"),
         raw.rrsig_cache,
-        DEFAULT_RRSIG_CACHE,
-        1,
-        MAX_RRSIG_CACHE,
+        &s::DNSSEC_RRSIG_CACHE,
     );
     if let (Some(validity), Some(refresh)) = (validity, refresh)
         // The signature starts up to two hours before it is made.

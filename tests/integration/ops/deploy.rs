@@ -538,6 +538,9 @@ fn the_shipped_configmap_passes_check_config_without_its_secrets() {
             "server.admin_token_file: cannot read {token}: no such file"
         )),
         "{stderr}"
+    );
+}
+
 
 /// The geoipupdate Component: a first download before gslb starts, a
 /// sidecar that keeps it current, on a volume gslb reads (read-only) where
