@@ -426,7 +426,9 @@ fn ds(words: &[Word]) -> Result<Vec<u8>, RdataError> {
         wire.push(byte);
     }
     let hex: String = digest.iter().map(Word::text).collect();
-    let bytes = (hex.len() % 2 == 0)
+    let bytes = hex
+        .len()
+        .is_multiple_of(2)
         .then(|| {
             (0..hex.len())
                 .step_by(2)
