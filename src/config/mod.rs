@@ -270,12 +270,14 @@ fn load_into(
         inputs,
         geoip,
     } = read;
-    load_files(files, env, baseline, secrets, unread_secrets, inputs, geoip).map_err(|mut errors| {
-        locate_errors(&mut errors.0, files, &overridden, |path| {
-            inputs.text_as_read(path)
-        });
-        errors
-    })
+    load_files(files, env, baseline, secrets, unread_secrets, inputs, geoip).map_err(
+        |mut errors| {
+            locate_errors(&mut errors.0, files, &overridden, |path| {
+                inputs.text_as_read(path)
+            });
+            errors
+        },
+    )
 }
 
 fn load_files(

@@ -51,7 +51,7 @@ fn a_first_load_opens_the_file_or_fails() {
     );
     let missing = load(&dir.path().join("none.mmdb"), None).0.unwrap_err();
     assert!(
-        missing.message.contains("No such file or directory"),
+        missing.message.contains("no such file"),
         "{}",
         missing.message
     );
@@ -101,7 +101,7 @@ fn a_replaced_file_is_opened_and_a_broken_one_keeps_the_served_database() {
     std::fs::remove_file(&path).unwrap();
     let (result, _) = load(&path, Some(&served));
     assert!(
-        matches!(result.unwrap().1, GeoOutcome::Kept { error } if error.contains("No such file"))
+        matches!(result.unwrap().1, GeoOutcome::Kept { error } if error.contains("no such file"))
     );
 
     // Another path in the config is a new database, with nothing to keep.

@@ -5,8 +5,8 @@
 use std::{path::Path, sync::Arc, time::Duration};
 
 use super::Checker;
-use crate::config::settings as s;
 use crate::config::raw::RawDnssec;
+use crate::config::settings as s;
 use crate::dnssec::signer::MAX_KEYS;
 use crate::dnssec::{Key, Policy};
 use crate::name::Name;

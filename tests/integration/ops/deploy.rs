@@ -541,7 +541,6 @@ fn the_shipped_configmap_passes_check_config_without_its_secrets() {
     );
 }
 
-
 /// The geoipupdate Component: a first download before gslb starts, a
 /// sidecar that keeps it current, on a volume gslb reads (read-only) where
 /// its config points; the licence from a Secret; room for the database.
