@@ -283,7 +283,7 @@ async fn properties_gslb_does_not_honour_get_an_event_and_the_endpoint_is_served
         assert!(all.contains(says), "{says} in:\n{all}");
     }
     assert!(
-        !all.contains("geoproximity-coordinates"),
+        !all.contains("providerSpecific aws/geoproximity-coordinates is"),
         "mapped, not reported:\n{all}"
     );
 
