@@ -14,6 +14,7 @@ pub mod admin;
 pub mod config;
 pub mod ddns;
 pub mod dnssec;
+pub mod latency;
 pub mod overrides;
 pub mod peers;
 pub mod process;
@@ -256,6 +257,8 @@ pub struct Metrics {
     pub generation: AtomicU64,
     /// DNS-over-TCP connections, rejections and timeouts.
     pub tcp: tcp::TcpCounters,
+    /// Sampled time from a query's arrival to its answer, by transport.
+    pub dns_latency: latency::DnsLatency,
     /// Admin and probe listener caps, cross-site and busy refusals.
     pub admin: admin::AdminCounters,
     /// `/status` bodies rendered (readers share one per generation).
@@ -523,6 +526,7 @@ impl Collector for CounterCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let m = &self.metrics;
         self.encode_zones(&mut encoder)?;
+        m.dns_latency.encode(&mut encoder)?;
         self.encode_answers(&mut encoder)?;
         self.encode_rrl(&mut encoder)?;
         self.encode_reloads(&mut encoder)?;

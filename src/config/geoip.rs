@@ -30,7 +30,9 @@ pub const GEOIP_MAX_BYTES: u64 = 4 << 30;
 pub struct ServedGeo {
     /// `server.geoip_database` as configured.
     path: PathBuf,
-    /// What the load that opened it read.
+    /// What the last load read of the file: the bytes `db` came from, or,
+    /// when a replacement did not open and `db` was kept, that
+    /// replacement, so it is not tried again until it changes.
     state: FileState,
     /// The database.
     db: Arc<GeoDb>,
