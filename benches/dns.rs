@@ -3,6 +3,11 @@
 //! * `select/{1,10,1000}`: selection alone, over a record with that many sets;
 //! * `query/10k`: a whole query (parse, lookup, GeoIP, select, encode) on a
 //!   10,000-record snapshot with ECS from several countries;
+//! * `query/signed`: the same queries with DO against the same records in a
+//!   DNSSEC-signed zone, the RRSIG cache warm (what a signed answer costs
+//!   over an unsigned one);
+//! * `sign/{p256,ed25519}`: making one RRSIG over a two-address A RRset,
+//!   what a cache miss costs (cold signing throughput per core);
 //! * `snapshot_build/100k`: compiling a 100,000-record config;
 //! * `health_flip/100k`: publishing one probe flip on a 100,000-record table;
 //! * `override_put/300k_sets`: one operator override on a 300,000-set table.
@@ -47,6 +52,18 @@ health_checks:
   web: { kind: tcp, port: 80 }
 "#;
 
+/// The signed variant of the bench zone: the unit tests' KSK (P-256) and
+/// ZSK (Ed25519).
+fn signed_yaml() -> String {
+    let keys = concat!(env!("CARGO_MANIFEST_DIR"), "/src/dnssec/testdata");
+    BENCH_YAML.replace(
+        "    nameservers: { ns1.global.example.test.: [192.0.2.53] }\n",
+        &format!(
+            "    nameservers: {{ ns1.global.example.test.: [192.0.2.53] }}\n    dnssec: {{ key_files: [\"{keys}/Kglobal.example.test.+013+46294\", \"{keys}/Kglobal.example.test.+015+43869\"] }}\n"
+        ),
+    )
+}
+
 /// Records per generated record file, well inside the default
 /// `server.max_config_bytes`.
 const RECORDS_PER_FILE: usize = 10_000;
@@ -86,6 +103,11 @@ fn record(r: usize, sets: usize) -> raw::RawRecord {
 /// way the server reads one: by `config::load_from_text`, with the records
 /// in JSON record files (what `gslb crd-sync` writes for large tables).
 fn validated(records: usize, sets: usize) -> gslb::model::Config {
+    validated_with(BENCH_YAML, records, sets)
+}
+
+/// [`validated`] with another main config.
+fn validated_with(yaml: &str, records: usize, sets: usize) -> gslb::model::Config {
     let files: Vec<(String, String)> = (0..records)
         .step_by(RECORDS_PER_FILE)
         .map(|first| {
@@ -103,7 +125,7 @@ fn validated(records: usize, sets: usize) -> gslb::model::Config {
         .iter()
         .map(|(name, text)| (name.as_str(), text.as_str()))
         .collect();
-    let config = load_from_text("bench.yaml", BENCH_YAML, &files)
+    let config = load_from_text("bench.yaml", yaml, &files)
         .unwrap_or_else(|errors| panic!("bench config is valid: {errors}"));
     assert_eq!(config.records.len(), records, "every bench record loads");
     config
@@ -147,8 +169,9 @@ fn bench_select(c: &mut Criterion) {
     group.finish();
 }
 
-/// Encoded A queries for random records with ECS subnets of several countries.
-fn queries(records: usize, n: usize) -> Vec<Vec<u8>> {
+/// Encoded A queries for random records with ECS subnets of several
+/// countries, with DO set when `dnssec_ok`.
+fn queries_with(records: usize, n: usize, dnssec_ok: bool) -> Vec<Vec<u8>> {
     use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
     use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
     use hickory_proto::rr::{Name, RecordType};
@@ -170,6 +193,7 @@ fn queries(records: usize, n: usize) -> Vec<Vec<u8>> {
             ));
             let mut edns = Edns::new();
             edns.set_max_payload(1232);
+            edns.set_dnssec_ok(dnssec_ok);
             let addr: IpAddr = subnets[i % subnets.len()].parse().expect("subnet");
             edns.options_mut()
                 .insert(EdnsOption::Subnet(ClientSubnet::new(addr, 24, 0)));
@@ -179,10 +203,9 @@ fn queries(records: usize, n: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn bench_query(c: &mut Criterion) {
-    let records = 10_000;
-    let table = Arc::new(compile(&validated(records, 3)));
-    let snapshot = Snapshot {
+/// A snapshot of `table` with GeoIP, all healthy.
+fn bench_snapshot(table: Arc<gslb::table::Table>) -> Snapshot {
+    Snapshot {
         generation: 1,
         counters: Arc::new(table.counters(&Metrics::default(), None)),
         health: Liveness::default(),
@@ -191,29 +214,86 @@ fn bench_query(c: &mut Criterion) {
         max_udp_payload: 1232,
         rate_limiter: None,
         dynamic: Default::default(),
-    };
-    let packets = queries(records, 4096);
-    let mut responder = Responder::with_seed(1);
-    let mut out = Vec::with_capacity(1232);
-    let client: IpAddr = "127.0.0.1".parse().expect("ip");
+    }
+}
+
+fn bench_query(c: &mut Criterion) {
+    let records = 10_000;
     let mut group = c.benchmark_group("query");
     group.throughput(Throughput::Elements(1));
-    let mut i = 0;
-    group.bench_function("10k", |b| {
-        b.iter(|| {
-            i = (i + 1) % packets.len();
-            let outcome = request::respond(
-                &mut responder,
-                &snapshot,
-                &packets[i],
-                client,
-                Transport::Udp,
-                &mut out,
-            )
-            .outcome();
-            black_box((outcome.rcode, out.len()))
-        })
-    });
+    let client: IpAddr = "127.0.0.1".parse().expect("ip");
+    for (name, signed) in [("10k", false), ("signed", true)] {
+        let config = match signed {
+            false => validated(records, 3),
+            true => validated_with(&signed_yaml(), records, 3),
+        };
+        let snapshot = bench_snapshot(Arc::new(compile(&config)));
+        let packets = queries_with(records, 4096, signed);
+        let mut responder = Responder::with_seed(1);
+        let mut out = Vec::with_capacity(1232);
+        // Warm: every variant signed once, as a running server's cache is.
+        for _ in 0..4 {
+            for packet in &packets {
+                request::respond(
+                    &mut responder,
+                    &snapshot,
+                    packet,
+                    client,
+                    Transport::Udp,
+                    &mut out,
+                );
+            }
+        }
+        let mut i = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                i = (i + 1) % packets.len();
+                let outcome = request::respond(
+                    &mut responder,
+                    &snapshot,
+                    &packets[i],
+                    client,
+                    Transport::Udp,
+                    &mut out,
+                )
+                .outcome();
+                black_box((outcome.rcode, out.len()))
+            })
+        });
+    }
+    group.finish();
+}
+
+/// One RRSIG made per iteration over a two-address A RRset: a cache miss.
+fn bench_sign(c: &mut Criterion) {
+    use gslb::dnssec::{CanonicalRrset, Key, signer::rrsig_rdata};
+    let zone = gslb::name::Name::parse("global.example.test.").expect("zone");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/dnssec/testdata");
+    let mut set = CanonicalRrset::default();
+    set.start(1, 30).extend_from_slice(
+        gslb::name::Name::parse("app.global.example.test.")
+            .expect("name")
+            .wire(),
+    );
+    set.push_rdata(&[192, 0, 2, 10]);
+    set.push_rdata(&[192, 0, 2, 11]);
+    set.finish();
+    let mut group = c.benchmark_group("sign");
+    group.throughput(Throughput::Elements(1));
+    for (name, file) in [
+        ("p256", "Kglobal.example.test.+013+46294"),
+        ("ed25519", "Kglobal.example.test.+015+43869"),
+    ] {
+        let key = Key::read(&dir.join(file), &zone).expect("test key");
+        let mut data = Vec::new();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let rrsig = rrsig_rdata(&key, &zone, &set, 1_700_000_000, 1_700_604_800, &mut data)
+                    .expect("signs");
+                black_box(rrsig.len())
+            })
+        });
+    }
     group.finish();
 }
 
@@ -436,6 +516,7 @@ criterion_group!(
     benches,
     bench_select,
     bench_query,
+    bench_sign,
     bench_build,
     bench_flip,
     bench_override,

@@ -32,6 +32,16 @@ pub mod rtype {
     pub const OPT: u16 = 41;
     /// Delegation signer (RFC 4034).
     pub const DS: u16 = 43;
+    /// A signature over an RRset (RFC 4034).
+    pub const RRSIG: u16 = 46;
+    /// Next secure: what exists at a name (RFC 4034; compact denial, RFC 9824).
+    pub const NSEC: u16 = 47;
+    /// A zone's public key (RFC 4034).
+    pub const DNSKEY: u16 = 48;
+    /// Child copy of DS, for the parent to take (RFC 7344).
+    pub const CDS: u16 = 59;
+    /// Child copy of DNSKEY, for the parent to take (RFC 7344).
+    pub const CDNSKEY: u16 = 60;
     /// Signals a name that does not exist in compact denial (RFC 9824).
     pub const NXNAME: u16 = 128;
     /// Transaction signature (RFC 8945).
@@ -107,6 +117,15 @@ pub mod opcode {
     pub const QUERY: u8 = 0;
     /// A dynamic update.
     pub const UPDATE: u8 = 5;
+}
+
+/// EDNS header flags, the low 16 bits of the OPT TTL (RFC 6891 §6.1.3).
+pub mod edns_flag {
+    /// DNSSEC OK (RFC 3225).
+    pub const DO: u16 = 0x8000;
+    /// Compact Answers OK: NXDOMAIN may be signalled in a compact-denial
+    /// answer's RCODE (RFC 9824 §4).
+    pub const CO: u16 = 0x4000;
 }
 
 /// EDNS option codes (RFC 6891 §6.1.2).

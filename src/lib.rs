@@ -15,7 +15,8 @@
 //!  geoip/*.mmdb ─▶ geo                                   ▼
 //!  dns::udp (own threads) ─┐
 //!  dns::tcp (own tasks) ───┴─▶ dns::request: triage → query parse → TSIG verify → dns::answer
-//!                              (table lookup → geo → select → encode) → TSIG sign → count;
+//!                              (table lookup → geo → select → encode, each RRset signed
+//!                              when DO is set and the zone is signed) → TSIG sign → count;
 //!                              UDP answers then pass rrl::response (response rate limiting)
 //! ```
 //!
@@ -25,12 +26,13 @@
 //!
 //! ```text
 //! leaves         name  geo  metrics  atomic_file  tls  fd_limit  iana
-//! domain         rdata → name, iana;  model → name, geo, rdata, iana;  rrl → model, metrics, iana
-//! loading        config → model (and the leaves: tls checks certificates)
-//! serving        table → config, model, rrl;  select → table;  dns → select, table, rrl
+//! domain         rdata → name, iana;  dnssec → name, iana;  model → name, geo, rdata, iana, dnssec;
+//!                rrl → model, metrics, iana
+//! loading        config → model, dnssec (key files; and the leaves: tls checks certificates)
+//! serving        table → config, model, rrl, dnssec;  select → table;  dns → select, table, rrl, dnssec
 //! feeding        health → table;  alias → table;  peer → table
 //!                (they send the writer flips, addresses, the peers' documents)
-//! operating      explain → select, health;  admin → table, health, alias, explain, config
+//! operating      explain → select, health;  admin → table, health, alias, explain, config, dnssec
 //! sidecar        crd_sync → config, model             (the config schema, nothing of the server)
 //! wiring         app, main → anything
 //!
@@ -47,6 +49,9 @@
 //! * [`atomic_file`]: replace-by-rename for the files gslb and the sidecar
 //!   write.
 //! * [`rdata`]: record data of static records, presentation format to wire.
+//! * [`dnssec`]: DNSSEC's data side: BIND key files and their timing, key
+//!   tags and DS, RRsets in canonical form, RRSIGs and the per-zone RRSIG
+//!   cache (the answer engine signs with it and writes compact denial).
 //! * [`model`]: the validated config, the zones' longest-match rule and the
 //!   size of the NS answer a zone must fit.
 //! * [`rrl`]: response rate limiting: the accounting (the stream table),
@@ -83,8 +88,8 @@
 //!   that caps DNS-over-TCP connections.
 //! * [`tls`]: the process-wide rustls crypto provider, and certificates and
 //!   keys read from PEM (the config checks `server.admin_tls` with it).
-//! * `crd_sync`: the DNSEndpoint sidecar (cargo feature `kubernetes`, on by
-//!   default).
+//! * `crd_sync`: the DNSEndpoint sidecar (cargo feature `kubernetes`, off by
+//!   default: the server alone builds without kube).
 //! * [`app`]: wiring for `gslb serve`.
 
 pub mod admin;
@@ -95,6 +100,7 @@ pub mod config;
 #[cfg(feature = "kubernetes")]
 pub mod crd_sync;
 pub mod dns;
+pub mod dnssec;
 pub mod explain;
 pub mod fd_limit;
 pub mod geo;

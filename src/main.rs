@@ -36,16 +36,30 @@ enum Command {
     /// Serve DNS (UDP and TCP) from a config file; SIGHUP or a file change reloads it.
     Serve {
         /// Config file; given again, each later file is merged onto the
-        /// ones before it (an overlay: see the README, "Config overlays").
+        /// ones before it (an overlay: see docs/src/configuration/overlays.md).
         #[arg(long, short, env = "GSLB_CONFIG", required = true)]
         config: Vec<PathBuf>,
     },
-    /// Validate a config file and its record files; print a summary or every error.
+    /// Validate a config file and its record files; print a summary, or every
+    /// error as FILE:LINE:COLUMN: FIELD: REASON. Exit status 0 when the config
+    /// is valid, 1 when not.
     CheckConfig {
         /// Config file; given again, each later file is merged onto the
         /// ones before it, as `serve` does.
         #[arg(long, short, env = "GSLB_CONFIG", required = true)]
         config: Vec<PathBuf>,
+        /// Do not read secret files (admin_token_file, peer_token_file,
+        /// peer_ca_file, admin_tls cert_file and key_file, TSIG secret_file):
+        /// check a config whose secrets exist only where the server runs,
+        /// such as a Kubernetes ConfigMap whose Secrets are mounted in the
+        /// pod. The files skipped are listed; everything else is checked.
+        #[arg(long)]
+        no_secrets: bool,
+    },
+    /// DNSSEC: the DS records for the parent zone.
+    Dnssec {
+        #[command(subcommand)]
+        command: DnssecCommand,
     },
     /// Print the health of every target, from a running server's admin API.
     Status {
@@ -69,6 +83,15 @@ enum Command {
     /// Write DNSEndpoint objects (externaldns.k8s.io) to a record file; runs beside serve.
     #[cfg(feature = "kubernetes")]
     CrdSync(Box<gslb::crd_sync::Args>),
+    /// Write DNSEndpoint objects to a record file: not in this build, which
+    /// lacks the cargo feature `kubernetes`.
+    #[cfg(not(feature = "kubernetes"))]
+    #[command(disable_help_flag = true)]
+    CrdSync {
+        /// Whatever was given; none of it is read.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Print the JSON Schema of the config file, for editors
     /// (yaml-language-server) and CI checks.
     ConfigSchema,
@@ -79,6 +102,24 @@ enum Command {
     },
     /// Print the man page (roff): `gslb man | man -l -`.
     Man,
+}
+
+/// `gslb config-reference`: prints the settings reference page
+/// (docs/src/reference/settings.md) from the settings table. For
+/// maintainers, so it is added to the parser only, not to the `Cli` that
+/// completions and the man page describe.
+const CONFIG_REFERENCE: &str = "config-reference";
+
+#[derive(Debug, Subcommand)]
+enum DnssecCommand {
+    /// Print the DS records (SHA-256) of every signed zone's SEP keys, as
+    /// zone-file lines to give to the parent zone.
+    Ds {
+        /// Config file; given again, each later file is merged onto the
+        /// ones before it, as `serve` does.
+        #[arg(long, short, env = "GSLB_CONFIG", required = true)]
+        config: Vec<PathBuf>,
+    },
 }
 
 /// The git commit this binary was built from (build.rs), `-dirty` when
@@ -161,7 +202,18 @@ enum OverrideState {
 }
 
 fn main() -> ExitCode {
-    let matches = Cli::command().version(long_version()).get_matches();
+    let matches = Cli::command()
+        .version(long_version())
+        .subcommand(
+            clap::Command::new(CONFIG_REFERENCE)
+                .hide(true)
+                .about("Print the settings reference page (Markdown)"),
+        )
+        .get_matches();
+    if matches.subcommand_name() == Some(CONFIG_REFERENCE) {
+        print!("{}", config::settings::reference_page());
+        return ExitCode::SUCCESS;
+    }
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(error) => error.exit(),
@@ -180,17 +232,21 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "gslb", &mut std::io::stdout());
             ExitCode::SUCCESS
         }
-        Command::Man => {
-            match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(error) => {
-                    eprintln!("gslb man: {error}");
-                    ExitCode::FAILURE
-                }
+        Command::Man => match man_page(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("gslb man: {error}");
+                ExitCode::FAILURE
             }
-        }
-        Command::CheckConfig { config } => match config::ConfigFiles::new(config) {
-            Some(files) => check_config(&files),
+        },
+        Command::CheckConfig { config, no_secrets } => match config::ConfigFiles::new(config) {
+            Some(files) => check_config(&files, no_secrets),
+            None => ExitCode::FAILURE,
+        },
+        Command::Dnssec {
+            command: DnssecCommand::Ds { config },
+        } => match config::ConfigFiles::new(config) {
+            Some(files) => print_ds(&files),
             None => ExitCode::FAILURE,
         },
         Command::Status {
@@ -221,6 +277,15 @@ fn main() -> ExitCode {
         },
         #[cfg(feature = "kubernetes")]
         Command::CrdSync(args) => run_crd_sync(*args),
+        #[cfg(not(feature = "kubernetes"))]
+        Command::CrdSync { .. } => {
+            eprintln!(
+                "gslb crd-sync: built without Kubernetes support; build with --features kubernetes \
+                 (cargo build --release --features kubernetes), or use the container image"
+            );
+            // A usage error, like a subcommand clap does not know.
+            ExitCode::from(2)
+        }
         Command::Serve { config } => {
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -300,11 +365,49 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
-fn check_config(files: &config::ConfigFiles) -> ExitCode {
-    match config::load(files.clone()) {
-        Ok(loaded) => {
+/// The man page: clap_mangen's page of `gslb`, then a section per
+/// subcommand with its synopsis and options (one page, since the
+/// subcommands have none of their own).
+fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let cli = Cli::command();
+    let man = clap_mangen::Man::new(cli.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    man.render_subcommands_section(out)?;
+    for sub in cli.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("gslb {}", sub.get_name());
+        let man = clap_mangen::Man::new(sub.clone().bin_name(&name));
+        let mut section = Vec::new();
+        man.render_synopsis_section(&mut section)?;
+        if sub.get_arguments().any(|a| !a.is_hide_set()) {
+            man.render_options_section(&mut section)?;
+        }
+        let heading = format!(".SH \"{}\"\n", name.to_uppercase().replace('-', "\\-"));
+        let section = String::from_utf8_lossy(&section)
+            .replacen(".SH SYNOPSIS\n", &heading, 1)
+            .replace(".SH OPTIONS\n", ".SS Options\n");
+        out.write_all(section.as_bytes())?;
+    }
+    man.render_version_section(out)
+}
+
+fn check_config(files: &config::ConfigFiles, no_secrets: bool) -> ExitCode {
+    let secrets = if no_secrets {
+        config::Secrets::Skip
+    } else {
+        config::Secrets::Read
+    };
+    match config::check(files.clone(), secrets) {
+        Ok(checked) => {
+            let loaded = checked.loaded;
             for warning in &loaded.warnings {
                 eprintln!("warning: {warning}");
+            }
+            for unread in &checked.unread_secrets {
+                eprintln!("not read (--no-secrets): {}: {}", unread.field, unread.file);
             }
             let c = &loaded.config;
             let sets: usize = c.records.iter().map(|r| r.sets.len()).sum();
@@ -333,6 +436,15 @@ fn check_config(files: &config::ConfigFiles) -> ExitCode {
             if statics > 0 {
                 println!("static records: {statics}");
             }
+            let now = unix_now();
+            for zone in &c.zones {
+                if let Some(policy) = &zone.dnssec {
+                    print!(
+                        "{}",
+                        gslb::dnssec::report::describe(&zone.origin, policy, now)
+                    );
+                }
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -347,6 +459,42 @@ fn check_config(files: &config::ConfigFiles) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `gslb dnssec ds`: the DS records of every signed zone.
+fn print_ds(files: &config::ConfigFiles) -> ExitCode {
+    let loaded = match config::load(files.clone()) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            for e in &errors.0 {
+                eprintln!("{e}");
+            }
+            eprintln!("gslb dnssec ds: config rejected");
+            return ExitCode::FAILURE;
+        }
+    };
+    let now = unix_now();
+    let mut printed = 0;
+    for zone in &loaded.config.zones {
+        if let Some(policy) = &zone.dnssec {
+            for line in gslb::dnssec::report::ds_records(&zone.origin, policy, now) {
+                println!("{line}");
+                printed += 1;
+            }
+        }
+    }
+    if printed == 0 {
+        eprintln!("gslb dnssec ds: {}: no zone has dnssec keys", files.label());
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// Seconds since the Unix epoch (0 before it).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn status(

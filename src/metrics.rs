@@ -13,6 +13,8 @@
 pub mod admin;
 pub mod config;
 pub mod ddns;
+pub mod dnssec;
+pub mod latency;
 pub mod overrides;
 pub mod peers;
 pub mod process;
@@ -279,6 +281,8 @@ pub struct Metrics {
     pub generation: AtomicU64,
     /// DNS-over-TCP connections, rejections and timeouts.
     pub tcp: tcp::TcpCounters,
+    /// Sampled time from a query's arrival to its answer, by transport.
+    pub dns_latency: latency::DnsLatency,
     /// Admin and probe listener caps, cross-site and busy refusals.
     pub admin: admin::AdminCounters,
     /// `/status` bodies rendered (readers share one per generation).
@@ -295,6 +299,8 @@ pub struct Metrics {
     pub overrides: overrides::OverrideCounts,
     /// The last config load's outcome and what it set.
     pub config: config::ConfigReadings,
+    /// DNSSEC signing: cache hits and misses, time spent signing.
+    pub dnssec: dnssec::SigningCounters,
     zones: Mutex<HashMap<String, Arc<ZoneCounters>>>,
     probes: ProbeMetrics,
 }
@@ -525,6 +531,7 @@ impl Collector for CounterCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let m = &self.metrics;
         self.encode_zones(&mut encoder)?;
+        m.dns_latency.encode(&mut encoder)?;
         self.encode_rrl(&mut encoder)?;
         self.encode_reloads(&mut encoder)?;
         m.admin.encode(&mut encoder)?;
@@ -534,6 +541,7 @@ impl Collector for CounterCollector {
         m.peers.encode(&mut encoder)?;
         m.overrides.encode(&mut encoder)?;
         m.config.encode(&mut encoder)?;
+        m.dnssec.encode(&mut encoder)?;
         process::encode(&mut encoder)
     }
 }

@@ -224,6 +224,8 @@ pub struct Zone {
     pub statics: Vec<StaticRecord>,
     /// Who may change the zone with RFC 2136 updates; `None`: nobody.
     pub updates: Option<ddns::UpdatePolicy>,
+    /// DNSSEC keys and signature settings; `None`: the zone is unsigned.
+    pub dnssec: Option<crate::dnssec::Policy>,
 }
 
 /// A record of a zone's `static` list: TXT, CNAME, MX, CAA, SRV, NS

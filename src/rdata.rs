@@ -55,13 +55,16 @@ pub enum RecordType {
     Aaaa,
     /// Service location (RFC 2782).
     Srv,
+    /// Delegation signer (RFC 4034 §5), at a delegation point: the
+    /// signed child's key.
+    Ds,
     /// Certification authority authorization (RFC 8659).
     Caa,
 }
 
 impl RecordType {
     /// Every type, in type-code order.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::A,
         Self::Ns,
         Self::Cname,
@@ -69,6 +72,7 @@ impl RecordType {
         Self::Txt,
         Self::Aaaa,
         Self::Srv,
+        Self::Ds,
         Self::Caa,
     ];
 
@@ -82,6 +86,7 @@ impl RecordType {
             Self::Txt => rtype::TXT,
             Self::Aaaa => rtype::AAAA,
             Self::Srv => rtype::SRV,
+            Self::Ds => rtype::DS,
             Self::Caa => rtype::CAA,
         }
     }
@@ -96,6 +101,7 @@ impl RecordType {
             Self::Txt => "TXT",
             Self::Aaaa => "AAAA",
             Self::Srv => "SRV",
+            Self::Ds => "DS",
             Self::Caa => "CAA",
         }
     }
@@ -231,6 +237,9 @@ pub enum RdataError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// A DS digest that is not an even number of hex digits.
+    #[error("DS digest {0:?} is not hexadecimal")]
+    Digest(String),
     /// More than RDLENGTH can carry.
     #[error("is longer than {MAX_RDATA_LEN} bytes on the wire")]
     TooLong,
@@ -300,6 +309,7 @@ pub fn parse(rtype: RecordType, text: &str, origin: &Name) -> Result<Rdata, Rdat
             named(wire, target)
         }
         RecordType::Txt => plain(txt(&words)),
+        RecordType::Ds => plain(ds(&words)?),
         RecordType::Caa => plain(caa(&words)?),
     };
     if rdata.wire.len() > MAX_RDATA_LEN {
@@ -387,6 +397,48 @@ fn number(field: &'static str, word: &Word) -> Result<u16, RdataError> {
             max: u16::MAX.into(),
         }),
     }
+}
+
+/// DS: key tag, algorithm, digest type, and the digest in hex (possibly
+/// split into several words, as `dnssec-dsfromkey` does not but zone
+/// files may).
+fn ds(words: &[Word]) -> Result<Vec<u8>, RdataError> {
+    let [tag, algorithm, digest_type, digest @ ..] = words else {
+        return Err(RdataError::Fields {
+            expected: "4 fields (key-tag algorithm digest-type digest)",
+            found: words.len(),
+        });
+    };
+    if digest.is_empty() {
+        return Err(RdataError::Fields {
+            expected: "4 fields (key-tag algorithm digest-type digest)",
+            found: words.len(),
+        });
+    }
+    let mut wire = number("key tag", tag)?.to_be_bytes().to_vec();
+    for (field, word) in [("algorithm", algorithm), ("digest type", digest_type)] {
+        let value = number(field, word)?;
+        let byte = u8::try_from(value).map_err(|_| RdataError::Number {
+            field,
+            text: word.text(),
+            max: 255,
+        })?;
+        wire.push(byte);
+    }
+    let hex: String = digest.iter().map(Word::text).collect();
+    let bytes = hex
+        .len()
+        .is_multiple_of(2)
+        .then(|| {
+            (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                .collect::<Option<Vec<u8>>>()
+        })
+        .flatten()
+        .ok_or(RdataError::Digest(hex))?;
+    wire.extend_from_slice(&bytes);
+    Ok(wire)
 }
 
 /// TXT: each word a character-string, long ones split at 255 bytes.

@@ -20,7 +20,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("fd_limit", &[]),
     ("iana", &[]),
     ("rdata", &["name", "iana"]),
-    ("model", &["name", "geo", "rdata", "iana"]),
+    // DNSSEC's data side: keys, canonical RRsets, signatures; no transport.
+    ("dnssec", &["name", "iana"]),
+    ("model", &["name", "geo", "rdata", "iana", "dnssec"]),
     ("rrl", &["model", "metrics", "iana"]),
     // Loading, compiling, selecting, answering.
     (
@@ -33,6 +35,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "metrics",
             "atomic_file",
             "tls",
+            "dnssec",
         ],
     ),
     (
@@ -47,13 +50,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "rrl",
             "atomic_file",
             "iana",
+            "dnssec",
         ],
     ),
     ("select", &["table", "model", "geo", "name", "rdata"]),
     (
         "dns",
         &[
-            "select", "table", "model", "geo", "name", "rdata", "metrics", "rrl", "iana",
+            "select", "table", "model", "geo", "name", "rdata", "metrics", "rrl", "iana", "dnssec",
         ],
     ),
     // Background tasks that feed the table writer.
@@ -70,7 +74,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "admin",
         &[
             "table", "health", "alias", "explain", "select", "config", "model", "name", "geo",
-            "metrics", "tls",
+            "metrics", "tls", "dnssec",
         ],
     ),
     // The sidecar shares the config schema, nothing of the server.

@@ -3,6 +3,10 @@
 //! build (here `release-check`, which inherits from `release` but compiles
 //! in minutes) stays fresh when a tool appears on `PATH` or `PATH` itself
 //! changes.
+//!
+//! The build is of the default features, as the README's `cargo run
+//! --release` builds it: without `kubernetes`, whose `gslb crd-sync` it
+//! must then refuse with directions.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -85,5 +89,32 @@ fn a_tool_appearing_on_path_does_not_rebuild_the_release_server() {
     assert!(
         build(&path(&[tools.path(), more.path()])),
         "installing a tool rebuilt the release server"
+    );
+}
+
+#[test]
+fn a_build_without_kubernetes_says_how_to_get_crd_sync() {
+    build(&std::env::var_os("PATH").unwrap_or_default());
+    let gslb = target_dir().join("release-check/gslb");
+    let output = Command::new(&gslb)
+        .args(["crd-sync", "--output", "/tmp/x.yaml", "--zones", "z.test."])
+        .output()
+        .expect("the release-check gslb runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains("built without Kubernetes support; build with --features kubernetes"),
+        "{stderr}"
+    );
+    // The help names the subcommand and why it is not there.
+    let help = Command::new(&gslb)
+        .arg("--help")
+        .output()
+        .expect("gslb --help runs");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.lines()
+            .any(|l| l.contains("crd-sync") && l.contains("not in this build")),
+        "{help}"
     );
 }

@@ -20,8 +20,12 @@ use libfuzzer_sys::fuzz_target;
 /// Several zones (one nested in another, a name server served as glue by
 /// the parent), geo, weighted, failover, residency and IPv6-only records,
 /// health checks, a wildcard-looking label, a record at an apex, static
-/// records with CNAME chains and a sub-delegation.
+/// records with CNAME chains and a sub-delegation; the first zone is
+/// signed (DNSSEC) with the unit tests' keys.
 const CONFIG: &str = include_str!("query-config.yaml");
+
+/// Where the signed zone's key files are.
+const KEY_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../src/dnssec/testdata");
 
 /// Client source addresses: no data, US, DE, IN, IPv6 DE, IPv4-mapped DE,
 /// ZA (no coordinates), and IPv6 with no data.
@@ -39,7 +43,8 @@ const CLIENTS: [&str; 8] = [
 /// All healthy with GeoIP; all down; mixed with overrides and a large UDP
 /// payload; no GeoIP database and plain 512-byte UDP.
 static SNAPSHOTS: LazyLock<[Snapshot; 4]> = LazyLock::new(|| {
-    let config = match gslb::config::load_from_text("query-config.yaml", CONFIG, &[]) {
+    let text = CONFIG.replace("KEYDIR", KEY_DIR);
+    let config = match gslb::config::load_from_text("query-config.yaml", &text, &[]) {
         Ok(config) => config,
         Err(errors) => panic!("fuzz set-up: the config does not load:\n{errors}"),
     };

@@ -221,12 +221,23 @@ pub fn check_response(
     if let [question] = response.queries.as_slice() {
         // The question name, then each CNAME's target in turn (RFC 1034
         // §4.3.2: gslb follows aliases inside its zones).
+        // An RRSIG follows the RRset it covers, so one after a CNAME is
+        // owned by the CNAME's name, not by its target.
         let mut owner = question.name().clone();
+        let mut covered = owner.clone();
         for answer in &response.answers {
+            if answer.record_type() == RecordType::RRSIG {
+                assert_eq!(
+                    answer.name, covered,
+                    "an RRSIG is owned by the RRset it follows"
+                );
+                continue;
+            }
             assert_eq!(
                 answer.name, owner,
                 "answers are for the question name or the CNAME chain from it"
             );
+            covered = owner.clone();
             if let RData::CNAME(target) = &answer.data {
                 owner = target.0.clone();
             }

@@ -19,8 +19,13 @@ pub struct ClientError(String);
 /// `GSLB_ADMIN_TOKEN`, else none.
 pub fn token(token_file: Option<&Path>) -> Result<Option<String>, ClientError> {
     if let Some(file) = token_file {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| ClientError(format!("cannot read {}: {e}", file.display())))?;
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            ClientError(format!(
+                "cannot read {}: {}",
+                file.display(),
+                crate::config::secret::io_reason(&e)
+            ))
+        })?;
         return Ok(Some(text.trim().to_owned()));
     }
     Ok(std::env::var(token::ENV)
@@ -51,8 +56,13 @@ impl AdminClient {
             .timeout(Duration::from_secs(15))
             .redirect(reqwest::redirect::Policy::none());
         if let Some(path) = ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| ClientError(format!("cannot read {}: {e}", path.display())))?;
+            let pem = std::fs::read(path).map_err(|e| {
+                ClientError(format!(
+                    "cannot read {}: {}",
+                    path.display(),
+                    crate::config::secret::io_reason(&e)
+                ))
+            })?;
             crate::tls::certificates_from_pem(&pem)
                 .map_err(|e| ClientError(format!("{}: {e}", path.display())))?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)

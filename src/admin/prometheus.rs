@@ -234,6 +234,7 @@ impl Collector for SnapshotCollector {
             MetricType::Gauge,
             u64::from(self.ready),
         )?;
+        self.encode_dnssec(&mut encoder)?;
         let limiter = snap.rate_limiter.as_deref();
         single(
             &mut encoder,
@@ -284,6 +285,56 @@ impl SnapshotCollector {
             single(encoder, name, &help, MetricType::Counter, total)?;
         }
         Ok(())
+    }
+
+    /// `gslb_dnssec_key_state` (one series per key, its state now as a
+    /// label) and `gslb_dnssec_rrsig_cache_entries`, for signed zones.
+    fn encode_dnssec(&self, encoder: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let signers: Vec<&crate::dnssec::Signer> = self
+            .snapshot
+            .table
+            .zones
+            .iter()
+            .filter_map(|z| z.signer.as_deref())
+            .collect();
+        if signers.is_empty() {
+            return Ok(());
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let keys = signers.iter().flat_map(|signer| {
+            signer.policy.keys.iter().map(move |key| {
+                let labels = [
+                    ("zone", signer.zone.to_string()),
+                    ("key_tag", key.tag.to_string()),
+                    ("algorithm", key.algorithm.number().to_string()),
+                    (
+                        "role",
+                        crate::dnssec::report::role(key, &signer.policy).to_owned(),
+                    ),
+                    ("state", key.state(now).label().to_owned()),
+                ];
+                (labels, 1)
+            })
+        });
+        family(
+            encoder,
+            "gslb_dnssec_key_state",
+            "DNSSEC keys by zone, tag, algorithm, role and state now (created, published, active, inactive, deleted)",
+            MetricType::Gauge,
+            keys,
+        )?;
+        let cached = signers
+            .iter()
+            .map(|s| ([("zone", s.zone.to_string())], s.cached() as u64));
+        family(
+            encoder,
+            "gslb_dnssec_rrsig_cache_entries",
+            "RRsets whose signatures the zone's RRSIG cache holds",
+            MetricType::Gauge,
+            cached,
+        )
     }
 
     /// [`Detail::PerSet`]: answers, fail-open answers and targets summed by

@@ -34,7 +34,7 @@ pub enum FileState {
 impl FileState {
     /// The state of `path` now, read the way a load would read it, without
     /// keeping more than a buffer of it in memory.
-    fn now(path: &Path, cap: u64) -> Self {
+    pub(super) fn now(path: &Path, cap: u64) -> Self {
         let mut file = match open(path, cap) {
             Ok(file) => file,
             Err(not_read) => return not_read.state(),
@@ -179,11 +179,28 @@ impl Inputs {
         self.0.iter().map(|input| input.path.as_path())
     }
 
+    /// The text of `path` as this load read it, read again: errors found
+    /// after parsing are located in it without the load holding every
+    /// file's text. `None` when the file was not read as text, or has
+    /// changed since (then its errors go without a line).
+    pub(super) fn text_as_read(&self, path: &Path) -> Option<String> {
+        let input = self.0.iter().rev().find(|input| input.path == path)?;
+        let contents = Contents::read(path, input.cap);
+        if contents.state() != input.state {
+            return None;
+        }
+        match contents {
+            Contents::Bytes(bytes) => String::from_utf8(bytes).ok(),
+            _ => None,
+        }
+    }
+
     pub(super) fn push(&mut self, path: &Path, cap: u64, contents: &Contents) {
         self.push_state(path, cap, contents.state());
     }
 
-    /// [`Inputs::push`] with the state already taken.
+    /// [`Inputs::push`] with the state already taken (a record file parsed
+    /// on another thread, a GeoIP database found unchanged).
     pub(super) fn push_state(&mut self, path: &Path, cap: u64, state: FileState) {
         self.0.push(Input {
             path: path.to_path_buf(),

@@ -13,18 +13,19 @@ use std::cell::Cell;
 use serde::de::{Deserializer, Error as _, SeqAccess, Visitor};
 
 use super::raw::{RawRecord, RawServer};
+use super::settings;
 
-/// Default `server.max_config_bytes`: 64 MiB per file.
-pub const DEFAULT_MAX_CONFIG_BYTES: u64 = 64 << 20;
+/// Default `server.max_config_bytes`: 64 MiB per file (the settings table's).
+pub const DEFAULT_MAX_CONFIG_BYTES: u64 = settings::MAX_CONFIG_BYTES.default_value() as u64;
 /// Smallest `server.max_config_bytes`.
-pub const MIN_MAX_CONFIG_BYTES: u64 = 1024;
+pub const MIN_MAX_CONFIG_BYTES: u64 = settings::MAX_CONFIG_BYTES.min as u64;
 /// Largest `server.max_config_bytes`: 4 GiB, beyond which a file would not
 /// fit in the memory of any sensible deployment anyway.
-pub const MAX_MAX_CONFIG_BYTES: u64 = 4 << 30;
+pub const MAX_MAX_CONFIG_BYTES: u64 = settings::MAX_CONFIG_BYTES.max as u64;
 /// Default `server.max_records`, the config and its record files together.
-pub const DEFAULT_MAX_RECORDS: usize = 1_000_000;
+pub const DEFAULT_MAX_RECORDS: usize = settings::MAX_RECORDS.default_value() as usize;
 /// Largest `server.max_records` (each record costs a few KB while loading).
-pub const MAX_MAX_RECORDS: usize = 10_000_000;
+pub const MAX_MAX_RECORDS: usize = settings::MAX_RECORDS.max as usize;
 
 /// Aliases may replay at least this many YAML events (serde-saphyr's own
 /// default), however small the file.
@@ -72,7 +73,7 @@ impl Limits {
         let records = raw
             .max_records
             .map_or(Some(DEFAULT_MAX_RECORDS), |v| usize::try_from(v).ok())
-            .filter(|v| (1..=MAX_MAX_RECORDS).contains(v));
+            .filter(|v| (settings::MAX_RECORDS.min as usize..=MAX_MAX_RECORDS).contains(v));
         Self {
             max_config_bytes: bytes.unwrap_or(self.max_config_bytes),
             max_records: records.unwrap_or(self.max_records),

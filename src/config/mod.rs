@@ -9,13 +9,17 @@
 //! the table writer can tell whether a file changed since.
 
 mod error;
+pub mod geoip;
 pub mod input;
 pub mod limits;
+mod locate;
+mod message;
 pub mod overlay;
 pub mod raw;
 pub mod reload;
 mod scope;
 pub mod secret;
+pub mod settings;
 pub mod validate;
 /// Watching config files for changes.
 pub mod watch;
@@ -31,7 +35,8 @@ use serde::de::DeserializeOwned;
 use crate::geo::GeoDb;
 use crate::model::Config;
 use crate::model::ns_answer::nameservers_response_len;
-pub use error::{ConfigError, ConfigErrors};
+pub use error::{ConfigError, ConfigErrors, Location};
+pub use geoip::{GeoOutcome, ServedGeo};
 use input::{Contents, is_blank};
 pub use input::{FileState, Input, Inputs};
 pub use limits::Limits;
@@ -39,10 +44,32 @@ use limits::RecordCount;
 pub use overlay::ConfigFiles;
 use raw::{RawConfig, RawRecordFile, RawServer};
 pub use scope::RecordScope;
+pub use secret::SecretFile;
 use validate::RecordSource;
 
 /// Prefix of the environment variables that override `server:` settings.
 const ENV_PREFIX: &str = "GSLB_SERVER__";
+
+/// Whether a load reads the secret files a config names (tokens, keys,
+/// TSIG secrets: [`secret::files`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Secrets {
+    /// Read and check them, as serving needs.
+    #[default]
+    Read,
+    /// Leave them unread (`check-config --no-secrets`): they exist only
+    /// where the server runs, such as Kubernetes Secrets mounted into its
+    /// pod. A config loaded so is for checking, never for serving.
+    Skip,
+}
+
+/// What `gslb check-config` learns of a config.
+pub struct Checked {
+    /// The config, validated.
+    pub loaded: Loaded,
+    /// The secret files it names that were not read ([`Secrets::Skip`]).
+    pub unread_secrets: Vec<SecretFile>,
+}
 
 /// A validated config with the resources it names opened.
 #[derive(Clone)]
@@ -95,6 +122,9 @@ pub struct Baseline {
     /// reason to drop them (an empty record file on purpose says
     /// `records: []`; dropping it from `server.record_files` drops it).
     pub served_record_files: Vec<PathBuf>,
+    /// The GeoIP database being served: shared when its file is unchanged,
+    /// kept when its replacement does not open ([`geoip`]).
+    pub geoip: Option<ServedGeo>,
 }
 
 impl Baseline {
@@ -107,6 +137,7 @@ impl Baseline {
                 .served_record_files()
                 .map(Path::to_path_buf)
                 .collect(),
+            geoip: ServedGeo::of(running),
         }
     }
 }
@@ -118,12 +149,39 @@ pub struct Attempt {
     pub result: Result<Loaded, ConfigErrors>,
     /// What was read; on success also in [`Loaded::inputs`].
     pub inputs: Inputs,
+    /// What became of `server.geoip_database` (on success).
+    pub geoip: GeoOutcome,
 }
 
 /// Loads `files` (a config file, or a base and its overlays) with the
 /// process environment's overrides.
 pub fn load(files: impl Into<ConfigFiles>) -> Result<Loaded, ConfigErrors> {
     load_with_env(files, process_env())
+}
+
+/// Loads `files` as [`load`] does for `gslb check-config`, reading their
+/// secret files or not.
+pub fn check(files: impl Into<ConfigFiles>, secrets: Secrets) -> Result<Checked, ConfigErrors> {
+    let env = process_env();
+    let baseline = Baseline {
+        limits: Limits::before_any_config(&env),
+        served_record_files: Vec::new(),
+        geoip: None,
+    };
+    let mut inputs = Inputs::default();
+    let mut unread_secrets = Vec::new();
+    let files = files.into();
+    let read = Read {
+        secrets,
+        unread_secrets: &mut unread_secrets,
+        inputs: &mut inputs,
+        geoip: &mut GeoOutcome::None,
+    };
+    let loaded = load_into(&files, env, &baseline, read)?;
+    Ok(Checked {
+        loaded,
+        unread_secrets,
+    })
 }
 
 /// Loads `files`, taking server overrides from `env` (only
@@ -138,6 +196,7 @@ pub fn load_with_env(
     let baseline = Baseline {
         limits: Limits::before_any_config(&env),
         served_record_files: Vec::new(),
+        geoip: None,
     };
     load_after(files, env, &baseline).result
 }
@@ -163,21 +222,78 @@ pub fn load_after(
 ) -> Attempt {
     let files = files.into();
     let mut inputs = Inputs::default();
-    let result = load_into(&files, env, baseline, &mut inputs).map(|mut loaded| {
+    let mut geoip = GeoOutcome::None;
+    let read = Read {
+        secrets: Secrets::Read,
+        unread_secrets: &mut Vec::new(),
+        inputs: &mut inputs,
+        geoip: &mut geoip,
+    };
+    let result = load_into(&files, env, baseline, read).map(|mut loaded| {
         loaded.inputs = inputs.clone();
         loaded
     });
-    Attempt { result, inputs }
+    if result.is_err() {
+        geoip = GeoOutcome::None;
+    }
+    Attempt {
+        result,
+        inputs,
+        geoip,
+    }
 }
 
+/// How one load reads its files, and what it notes of them.
+struct Read<'a> {
+    /// Whether secret files are read.
+    secrets: Secrets,
+    /// The secret files left unread.
+    unread_secrets: &'a mut Vec<SecretFile>,
+    /// Every file read, as read.
+    inputs: &'a mut Inputs,
+    /// What became of the GeoIP database.
+    geoip: &'a mut GeoOutcome,
+}
+
+/// Loads `files`, and on failure places each error at its line in the file
+/// it names ([`locate`]).
 fn load_into(
     files: &ConfigFiles,
     env: Vec<(String, String)>,
     baseline: &Baseline,
+    read: Read<'_>,
+) -> Result<Loaded, ConfigErrors> {
+    let overridden = env_overridden_keys(&env);
+    let Read {
+        secrets,
+        unread_secrets,
+        inputs,
+        geoip,
+    } = read;
+    load_files(files, env, baseline, secrets, unread_secrets, inputs, geoip).map_err(
+        |mut errors| {
+            locate_errors(&mut errors.0, files, &overridden, |path| {
+                inputs.text_as_read(path)
+            });
+            errors
+        },
+    )
+}
+
+fn load_files(
+    files: &ConfigFiles,
+    env: Vec<(String, String)>,
+    baseline: &Baseline,
+    secrets: Secrets,
+    unread_secrets: &mut Vec<SecretFile>,
     inputs: &mut Inputs,
+    geoip_outcome: &mut GeoOutcome,
 ) -> Result<Loaded, ConfigErrors> {
     let file: Arc<str> = files.label().into();
     let (raw, limits) = read_main(files, env, baseline.limits, inputs)?;
+    if secrets == Secrets::Skip {
+        *unread_secrets = secret::files(&raw);
+    }
     let records_left = limits.max_records - raw.records.len();
     let RecordFiles {
         sources,
@@ -185,7 +301,8 @@ fn load_into(
         mut warnings,
     } = read_record_files(&file, &raw.server, limits, records_left, baseline, inputs);
     let geoip = raw.server.geoip_database.clone();
-    let validated = validate::validate(raw, &file, sources, default_serial());
+    record_key_files(&raw, inputs);
+    let validated = validate::validate(raw, &file, sources, default_serial(), secrets);
     if let Ok(config) = &validated {
         warnings.extend(large_nameserver_answers(config, &file));
         warnings.extend(geo_without_database(config, &file));
@@ -198,43 +315,27 @@ fn load_into(
             None
         }
     };
-    let geo = geoip.and_then(|db| {
-        open_geoip(&file, &db)
-            .map_err(|error| errors.push(error))
-            .ok()
-    });
-    if let Some(token_file) = config
-        .as_ref()
-        .and_then(|c| c.server.admin_token_file.as_ref())
-        && let Err(message) = secret::admin_token_file(token_file)
-    {
-        errors.push(ConfigError {
-            file: file.clone(),
-            path: "server.admin_token_file".into(),
-            message,
-        });
-    }
+    let geo = geoip.and_then(
+        |db| match geoip::open(&file, &db, baseline.geoip.as_ref(), inputs) {
+            Ok((geo, outcome)) => {
+                *geoip_outcome = outcome;
+                Some(geo)
+            }
+            Err(error) => {
+                errors.push(error);
+                None
+            }
+        },
+    );
     let mut admin_key = None;
-    if let Some(tls) = config.as_ref().and_then(|c| c.server.admin_tls.as_ref()) {
-        match secret::admin_tls(tls, inputs) {
-            Ok(key) => admin_key = Some(key),
-            Err((path, message)) => errors.push(ConfigError {
-                file: file.clone(),
-                path: path.into(),
-                message,
-            }),
-        }
-    }
-    if let Some(ca_file) = config
-        .as_ref()
-        .and_then(|c| c.server.peering.ca_file.as_ref())
-        && let Err(message) = secret::peer_ca_file(ca_file)
-    {
-        errors.push(ConfigError {
-            file: file.clone(),
-            path: "server.peer_ca_file".into(),
-            message,
-        });
+    if let (Some(config), Secrets::Read) = (&config, secrets) {
+        let (key, secret_errors) = secret::check_server(&config.server, inputs);
+        admin_key = key;
+        errors.extend(
+            secret_errors
+                .into_iter()
+                .map(|(path, message)| ConfigError::new(file.clone(), path, message)),
+        );
     }
     match config {
         Some(config) if errors.is_empty() => Ok(Loaded {
@@ -278,17 +379,37 @@ fn read_main(
     raw.server = with_env_overrides(raw.server, &file, env).map_err(one)?;
     let limits = running.asked_by(&raw.server);
     if raw.records.len() > limits.max_records {
-        return Err(one(ConfigError {
+        return Err(one(ConfigError::new(
             file,
-            path: "records".into(),
-            message: format!(
+            "records",
+            format!(
                 "{} records, more than server.max_records ({})",
                 raw.records.len(),
                 limits.max_records
             ),
-        }));
+        )));
     }
     Ok((raw, limits))
+}
+
+/// Records the DNSSEC key files (both files of each pair) among what this
+/// load read, before validation reads them: a change to one, such as
+/// `dnssec-settime` moving a rollover on, then reloads the config like a
+/// change to the config file does.
+fn record_key_files(raw: &RawConfig, inputs: &mut Inputs) {
+    use crate::dnssec::keyfile::{MAX_KEY_FILE_BYTES, pair_paths};
+    let entries = raw
+        .zones
+        .iter()
+        .filter_map(|z| z.dnssec.as_ref())
+        .flat_map(|d| d.key_files.iter());
+    for entry in entries {
+        let (public, private) = pair_paths(Path::new(entry));
+        for path in [public, private] {
+            let contents = Contents::read(&path, MAX_KEY_FILE_BYTES);
+            inputs.push(&path, MAX_KEY_FILE_BYTES, &contents);
+        }
+    }
 }
 
 /// What the record files of one load gave.
@@ -360,14 +481,14 @@ fn read_record_files(
     for (record_path, name, state, parsed) in parsed {
         inputs.push_state(&record_path, cap, state);
         match parsed {
-            Ok(raw) if raw.records.len() > records_left => read.errors.push(ConfigError {
-                file: name,
-                path: "records".into(),
-                message: format!(
+            Ok(raw) if raw.records.len() > records_left => read.errors.push(ConfigError::new(
+                name,
+                "records",
+                format!(
                     "more than {} records in the config and its record files (server.max_records)",
                     limits.max_records
                 ),
-            }),
+            )),
             Ok(raw) => {
                 records_left -= raw.records.len();
                 inputs.serve_last();
@@ -429,17 +550,6 @@ fn record_file_text(
     })
 }
 
-/// Opens `server.geoip_database`.
-fn open_geoip(file: &Arc<str>, db: &str) -> Result<Arc<GeoDb>, ConfigError> {
-    GeoDb::open(Path::new(db))
-        .map(Arc::new)
-        .map_err(|error| ConfigError {
-            file: file.clone(),
-            path: "server.geoip_database".into(),
-            message: crate::error_chain(&error),
-        })
-}
-
 /// Sets with `geo` or `location` while no GeoIP database is configured: no
 /// client can be located, so those rules match no one and nearest-set
 /// answers are off. A warning, not an error: a config may be written
@@ -462,7 +572,7 @@ fn geo_without_database(config: &Config, file: &str) -> Option<String> {
         format!(" and {more} other set(s)")
     };
     Some(format!(
-        "{file}: server.geoip_database is not set, but set {:?} of {}{others} use geo or location: no client can be located, so those rules match no one (see README, \"GeoIP\")",
+        "{file}: server.geoip_database is not set, but set {:?} of {}{others} use geo or location: no client can be located, so those rules match no one (docs/src/operations/geoip.md)",
         set.id, record.name
     ))
 }
@@ -495,6 +605,16 @@ pub fn load_from_text(
     text: &str,
     record_files: &[(&str, &str)],
 ) -> Result<Config, ConfigErrors> {
+    check_text(file, text, record_files, Secrets::Read)
+}
+
+/// [`load_from_text`], reading the secret files the config names or not.
+pub fn check_text(
+    file: &str,
+    text: &str,
+    record_files: &[(&str, &str)],
+    secrets: Secrets,
+) -> Result<Config, ConfigErrors> {
     let limits = Limits::default();
     let raw: RawConfig =
         parse_yaml(&file.into(), text, limits).map_err(|e| ConfigErrors(vec![e]))?;
@@ -509,14 +629,31 @@ pub fn load_from_text(
             Err(error) => errors.push(error),
         }
     }
-    match validate::validate(raw, file, sources, default_serial()) {
+    let result = match validate::validate(raw, file, sources, default_serial(), secrets) {
         Ok(config) if errors.is_empty() => Ok(config),
         Ok(_) => Err(ConfigErrors(errors)),
         Err(ConfigErrors(more)) => {
             errors.extend(more);
             Err(ConfigErrors(errors))
         }
-    }
+    };
+    result.map_err(|mut errors| {
+        let texts: Vec<(&str, &str)> = std::iter::once((file, text))
+            .chain(record_files.iter().copied())
+            .collect();
+        locate_errors(
+            &mut errors.0,
+            &ConfigFiles::from(Path::new(file)),
+            &[],
+            |path| {
+                texts
+                    .iter()
+                    .find(|(name, _)| Path::new(name) == path)
+                    .map(|(_, text)| (*text).to_owned())
+            },
+        );
+        errors
+    })
 }
 
 /// Reads the zones, health checks and record names of a config file, for
@@ -534,20 +671,12 @@ pub fn load_record_scope(path: &Path) -> Result<RecordScope, ConfigErrors> {
 
 /// An error about a whole file.
 fn whole_file(file: &Arc<str>, message: &str) -> ConfigError {
-    ConfigError {
-        file: file.clone(),
-        path: String::new(),
-        message: message.into(),
-    }
+    ConfigError::new(file.clone(), String::new(), message)
 }
 
 /// The text of a file read within `cap` bytes, or why there is none.
 fn text_of(file: &Arc<str>, contents: Contents, cap: u64) -> Result<String, ConfigError> {
-    let error = |message: String| ConfigError {
-        file: file.clone(),
-        path: String::new(),
-        message,
-    };
+    let error = |message: String| ConfigError::new(file.clone(), String::new(), message);
     match contents {
         Contents::Bytes(bytes) => {
             String::from_utf8(bytes).map_err(|e| error(format!("is not UTF-8 text: {e}")))
@@ -556,7 +685,7 @@ fn text_of(file: &Arc<str>, contents: Contents, cap: u64) -> Result<String, Conf
         Contents::TooLarge { len } => Err(error(format!(
             "is {len} bytes, more than server.max_config_bytes ({cap}); not read"
         ))),
-        Contents::Unreadable(e) => Err(error(format!("cannot read: {e}"))),
+        Contents::Unreadable(e) => Err(error(format!("cannot read: {}", secret::io_reason(&e)))),
     }
 }
 
@@ -573,10 +702,16 @@ pub(super) fn parse_yaml<T: DeserializeOwned>(
     text: &str,
     limits: Limits,
 ) -> Result<T, ConfigError> {
-    let error = |path: String, message: String| ConfigError {
-        file: file.clone(),
-        path,
-        message,
+    let error = |path: String, complaint: message::Complaint| {
+        let path = match complaint.duplicate_key {
+            Some(key) if path.is_empty() => key,
+            Some(key) => format!("{path}.{key}"),
+            None => path,
+        };
+        ConfigError {
+            at: complaint.at,
+            ..ConfigError::new(file.clone(), path, complaint.message)
+        }
     };
     // Plain serde first: tracking the path of every field costs about a
     // third of a large file's parse, and only a failed parse needs it, so a
@@ -605,9 +740,15 @@ pub(super) fn parse_yaml<T: DeserializeOwned>(
         // JSON is YAML too, and what `gslb crd-sync` writes: a JSON parser
         // reads large record files about ten times faster.
         let mut de = serde_json::Deserializer::from_str(&json);
-        let value = serde_path_to_error::deserialize::<_, T>(&mut de)
-            .map_err(|e| error(field_path(e.path()), e.inner().to_string()))?;
-        de.end().map_err(|e| error(String::new(), e.to_string()))?;
+        let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
+            // The field's key, as validation errors point at, rather than
+            // the end of the token serde_json stopped on.
+            let path = field_path(e.path());
+            let complaint = placed(message::json(e.inner()), &json, &path);
+            error(path, complaint)
+        })?;
+        de.end()
+            .map_err(|e| error(String::new(), message::json(&e)))?;
         return Ok(value);
     }
     let options = limits.yaml_options(text.len());
@@ -619,10 +760,10 @@ pub(super) fn parse_yaml<T: DeserializeOwned>(
         match serde_path_to_error::deserialize::<_, T>(de) {
             Ok(value) => Ok(Some(value)),
             Err(e) => {
-                type_error = Some(error(
-                    field_path(e.path()),
-                    yaml_error_message(e.inner(), limits),
-                ));
+                let path = field_path(e.path());
+                let mut complaint = placed(yaml_complaint(e.inner(), limits), text, &path);
+                message::quote_value(&mut complaint, text);
+                type_error = Some(error(path, complaint));
                 Ok(None)
             }
         }
@@ -632,29 +773,42 @@ pub(super) fn parse_yaml<T: DeserializeOwned>(
     }
     match parsed {
         Ok(Some(value)) => Ok(value),
-        Ok(None) => Err(error(String::new(), "could not be read".into())),
-        Err(e) => Err(error(String::new(), yaml_error_message(&e, limits))),
+        Ok(None) => Err(ConfigError::new(file.clone(), "", "could not be read")),
+        Err(e) => Err(error(String::new(), yaml_complaint(&e, limits))),
     }
 }
 
-/// serde-saphyr's message, with the reason spelled out when a budget
-/// stopped the parse.
-fn yaml_error_message(e: &serde_saphyr::Error, limits: Limits) -> String {
+/// `complaint` placed at `path` in `text` when the path says better where
+/// the problem is than the reader's position ([`message::Complaint`]).
+fn placed(mut complaint: message::Complaint, text: &str, path: &str) -> message::Complaint {
+    if complaint.place_by_path
+        && let Some(Some(at)) = locate::locate(text, &[path]).first()
+    {
+        complaint.at = Some(*at);
+    }
+    complaint
+}
+
+/// serde-saphyr's complaint ([`message::yaml`]), with the reason spelled
+/// out when a budget stopped the parse.
+fn yaml_complaint(e: &serde_saphyr::Error, limits: Limits) -> message::Complaint {
     use serde_saphyr::Error as E;
+    let mut complaint = message::yaml(e);
     let mut cause = e;
     while let E::AliasError { error, .. } | E::WithSnippet { error, .. } = cause {
         cause = error;
     }
-    match cause {
-        E::Budget { .. }
-        | E::AliasReplayLimitExceeded { .. }
-        | E::AliasExpansionLimitExceeded { .. }
-        | E::AliasReplayStackDepthExceeded { .. } => format!(
-            "too large once YAML aliases are expanded ({e}); a file may expand to no more than server.max_config_bytes ({} bytes) of text, and its aliases to 16 events per byte of the file",
-            limits.max_config_bytes
-        ),
-        _ => e.to_string(),
+    if let E::Budget { .. }
+    | E::AliasReplayLimitExceeded { .. }
+    | E::AliasExpansionLimitExceeded { .. }
+    | E::AliasReplayStackDepthExceeded { .. } = cause
+    {
+        complaint.message = format!(
+            "too large once YAML aliases are expanded ({}); a file may expand to no more than server.max_config_bytes ({} bytes) of text, and its aliases to 16 events per byte of the file",
+            complaint.message, limits.max_config_bytes
+        );
     }
+    complaint
 }
 
 /// The JSON document in a file, when after leading `#` comment lines (YAML
@@ -723,19 +877,14 @@ fn with_overlays(
     // The base's records stay typed: they may be many, and no overlay
     // changes them (it can only add its own).
     let records = std::mem::take(&mut base.records);
-    let merged = overlay::merge(&base, overlays).map_err(|message| {
-        ConfigErrors(vec![ConfigError {
-            file: file.clone(),
-            path: String::new(),
-            message,
-        }])
-    })?;
+    let merged = overlay::merge(&base, overlays)
+        .map_err(|message| ConfigErrors(vec![ConfigError::new(file.clone(), "", message)]))?;
     let mut merged: RawConfig = serde_path_to_error::deserialize(merged).map_err(|e| {
-        ConfigErrors(vec![ConfigError {
-            file: file.clone(),
-            path: field_path(e.path()),
-            message: e.inner().to_string(),
-        }])
+        ConfigErrors(vec![ConfigError::new(
+            file.clone(),
+            field_path(e.path()),
+            message::plain(&e.inner().to_string()),
+        )])
     })?;
     let added = std::mem::replace(&mut merged.records, records);
     merged.records.extend(added);
@@ -760,11 +909,7 @@ fn with_env_overrides(
     if overrides.is_empty() {
         return Ok(server);
     }
-    let error = |message: String| ConfigError {
-        file: file.into(),
-        path: "server".into(),
-        message,
-    };
+    let error = |message: String| ConfigError::new(file, "server", message);
     let environment = config::Environment::with_prefix("GSLB")
         .prefix_separator("_")
         .separator("__")
@@ -782,10 +927,12 @@ fn with_env_overrides(
         .map_err(|e| error(format!("environment override: {e}")))?;
     serde_path_to_error::deserialize::<_, Layer>(layered)
         .map(|layer| layer.server)
-        .map_err(|e| ConfigError {
-            file: format!("{file} (with GSLB_SERVER__* overrides)").into(),
-            path: field_path(e.path()),
-            message: e.inner().to_string(),
+        .map_err(|e| {
+            ConfigError::new(
+                format!("{file} (with GSLB_SERVER__* overrides)"),
+                field_path(e.path()),
+                message::plain(&e.inner().to_string()),
+            )
         })
 }
 
@@ -799,9 +946,74 @@ fn default_serial() -> u32 {
 }
 
 /// A deserialization error's field path as config errors show it:
-/// `zones[0].soa.mname`, without serde_path_to_error's leading dot.
+/// `zones[0].soa.mname`, without serde_path_to_error's leading dot and
+/// without the `?` it writes where it lost track (inside a list read by
+/// hand, or a value of several shapes): the path stops at the last field
+/// it knows, and the line and column say the rest.
 fn field_path(path: &serde_path_to_error::Path) -> String {
-    path.to_string().trim_start_matches('.').to_owned()
+    use serde_path_to_error::Segment;
+    let mut text = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => text.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !text.is_empty() {
+                    text.push('.');
+                }
+                text.push_str(key);
+            }
+            Segment::Unknown => break,
+        }
+    }
+    text
+}
+
+/// The `server.*` keys the environment sets (`GSLB_SERVER__RATE_LIMIT__SLIP`
+/// → `server.rate_limit.slip`): an error about one of them is not about the
+/// file's text, so it is not given the file's line.
+fn env_overridden_keys(env: &[(String, String)]) -> Vec<String> {
+    env.iter()
+        .filter_map(|(key, _)| key.strip_prefix(ENV_PREFIX))
+        .map(|rest| format!("server.{}", rest.to_ascii_lowercase().replace("__", ".")))
+        .collect()
+}
+
+/// Gives every error that names a field a line and column in its file:
+/// `text_of` is the text the load parsed. Merged overlays have no one text
+/// (their errors name `base.yaml + overlay.yaml`), and a field the
+/// environment sets is not in the file: those stay without.
+fn locate_errors(
+    errors: &mut [ConfigError],
+    files: &ConfigFiles,
+    overridden: &[String],
+    text_of: impl Fn(&Path) -> Option<String>,
+) {
+    let mut by_file: Vec<(Arc<str>, Vec<usize>)> = Vec::new();
+    for (i, error) in errors.iter().enumerate() {
+        let from_env = overridden
+            .iter()
+            .any(|key| error.path == *key || error.path.starts_with(&format!("{key}.")));
+        if error.at.is_some() || error.path.is_empty() || from_env {
+            continue;
+        }
+        if !files.overlays().is_empty() && *error.file == *files.label() {
+            continue;
+        }
+        match by_file.iter_mut().find(|(file, _)| *file == error.file) {
+            Some((_, indices)) => indices.push(i),
+            None => by_file.push((error.file.clone(), vec![i])),
+        }
+    }
+    for (file, indices) in by_file {
+        let Some(text) = text_of(Path::new(&*file)) else {
+            continue;
+        };
+        let paths: Vec<&str> = indices.iter().map(|&i| errors[i].path.as_str()).collect();
+        let found = locate::locate(&text, &paths);
+        for (&i, at) in indices.iter().zip(found) {
+            errors[i].at = at;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -209,11 +209,34 @@ pub struct RawZone {
     /// NS names at the apex with their glue addresses.
     #[serde(default)]
     pub nameservers: BTreeMap<String, Vec<String>>,
-    /// Records served as written: TXT, CNAME, MX, CAA, SRV, NS, A, AAAA.
+    /// Records served as written: TXT, CNAME, MX, CAA, SRV, NS, A, AAAA, and DS at a
+    /// delegation.
     #[serde(default, rename = "static", skip_serializing_if = "Vec::is_empty")]
     pub statics: Vec<RawStatic>,
     /// RFC 2136 dynamic updates signed with TSIG; refused when absent.
     pub updates: Option<RawUpdates>,
+    /// DNSSEC: answers signed online with these keys when a query sets DO;
+    /// the zone is unsigned when absent.
+    pub dnssec: Option<RawDnssec>,
+}
+
+/// `dnssec:` of a zone.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDnssec {
+    /// BIND key-file pairs, each as the base path `dnssec-keygen` prints
+    /// (`keys/Kglobal.example.test.+013+30471`) or the path of its `.key`
+    /// or `.private` file. Algorithms 13 and 15; the timing lines decide
+    /// when each key is published and signs.
+    #[serde(default)]
+    pub key_files: Vec<String>,
+    /// Lifetime of a signature from its inception (an hour back, aligned
+    /// to the hour), e.g. `7d`.
+    pub signature_validity: Option<String>,
+    /// A cached signature with less than this left is made anew, e.g. `2d`.
+    pub signature_refresh: Option<String>,
+    /// Most RRsets whose signatures are kept in memory.
+    pub rrsig_cache: Option<i64>,
 }
 
 /// `updates:` of a zone.

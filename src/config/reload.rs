@@ -12,6 +12,13 @@
 //! ([`Reloader::subscribe_admin_key`]): new TLS handshakes use it, open
 //! connections keep theirs.
 //!
+//! The GeoIP database (`server.geoip_database`) is one of the files too:
+//! replaced on disk (geoipupdate renames a new download over it) it
+//! reloads the config, whose load opens the new file ([`super::geoip`]),
+//! logs it with the database's build time and counts it; a replacement
+//! that does not open keeps the database being served, logged and counted
+//! as a failure, and the rest of the config still applies.
+//!
 //! Two guarantees hold across a load: a file event that arrives while a
 //! load runs waits in the ping channel and is compared afterwards, so an
 //! edit landing mid-load is never lost; and a file event only reloads when
@@ -29,7 +36,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
-use super::{Baseline, ConfigFiles, Inputs, Loaded, watch::FileWatch};
+use super::{Baseline, ConfigFiles, GeoOutcome, Inputs, Loaded, watch::FileWatch};
 use crate::metrics::Metrics;
 use crate::model::Server;
 
@@ -196,6 +203,7 @@ impl Reloader {
             }
         };
         self.tried = attempt.inputs;
+        let geoip = attempt.geoip;
         let loaded = match attempt.result {
             Ok(loaded) => loaded,
             Err(errors) => {
@@ -216,6 +224,7 @@ impl Reloader {
             warn!(%warning, "config");
         }
         warn_on_restart_only_changes(&self.server, &loaded.config.server);
+        self.report_geoip(&geoip, &loaded);
         self.publish_admin_key(&loaded);
         self.server = loaded.config.server.clone();
         self.baseline = Baseline::of(&loaded);
@@ -225,6 +234,35 @@ impl Reloader {
 }
 
 impl Reloader {
+    /// Logs and counts a GeoIP database this load opened from a new file,
+    /// or a replacement it could not open.
+    fn report_geoip(&self, outcome: &GeoOutcome, loaded: &Loaded) {
+        let (Some(geo), Some(path)) = (&loaded.geo, &loaded.config.server.geoip_database) else {
+            return;
+        };
+        match outcome {
+            GeoOutcome::Opened => {
+                info!(
+                    path = %path.display(),
+                    database = geo.database_type(),
+                    build_epoch = geo.build_epoch(),
+                    "GeoIP database reloaded"
+                );
+                self.metrics.config.geoip_reloaded(true);
+            }
+            GeoOutcome::Kept { error } => {
+                error!(
+                    path = %path.display(),
+                    %error,
+                    build_epoch = geo.build_epoch(),
+                    "GeoIP database file rejected; still serving the database loaded before"
+                );
+                self.metrics.config.geoip_reloaded(false);
+            }
+            GeoOutcome::None | GeoOutcome::Same => {}
+        }
+    }
+
     /// Hands the listener a renewed certificate and key read from the files
     /// it serves.
     fn publish_admin_key(&self, loaded: &Loaded) {

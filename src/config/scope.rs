@@ -9,9 +9,8 @@ use std::{
 
 use super::ConfigErrors;
 use super::raw::{RawConfig, RawRecord};
-use super::validate::{
-    Checker, DEFAULT_TTL, RecordChecker, TargetLoop, health_checks, target_loops, zones,
-};
+use super::validate::{Checker, RecordChecker, TargetLoop, health_checks, target_loops, zones};
+use super::{Secrets, settings};
 use crate::model::{HealthCheck, Record, Zone};
 use crate::name::Name;
 
@@ -31,6 +30,10 @@ pub struct RecordScope {
     /// Templates the config declares that failed validation: a set naming
     /// one is not reported again as naming an undefined template.
     pub(super) broken_health_checks: std::collections::BTreeSet<String>,
+    /// False when a zone of the config could not be read (its origin is
+    /// not a name): a record outside the zones served may belong to it, so
+    /// it is not reported as outside.
+    pub(super) zones_complete: bool,
     /// Names the config's own `records` define, with where; a record file
     /// defining one of them again is rejected by the server.
     reserved: HashMap<Name, String>,
@@ -71,6 +74,7 @@ impl RecordScope {
             health_checks,
             health_checks_known: true,
             broken_health_checks: Default::default(),
+            zones_complete: true,
             reserved: HashMap::new(),
             hostnames: Vec::new(),
         }
@@ -80,7 +84,8 @@ impl RecordScope {
     /// `zones` and `health_checks` must be valid: `server` (including
     /// `record_files`, which need not exist) is not looked at.
     pub fn from_config(raw: &RawConfig, file: &str) -> Result<Self, ConfigErrors> {
-        let (zones, health_checks) = Checker::collect(file, |check| {
+        // crd-sync needs the zones, not the TSIG secrets their updates name.
+        let (zones, health_checks) = Checker::collect(file, Secrets::Skip, |check| {
             let zones = zones(check, &raw.zones, 0);
             (zones, health_checks(check, &raw.health_checks))
         })?;
@@ -114,7 +119,7 @@ impl RecordScope {
     /// Zones given by origin only (`global.example.test.`); health check
     /// names cannot be verified against such a scope.
     pub fn from_origins(origins: &[&str], source: &str) -> Result<Self, ConfigErrors> {
-        let zones = Checker::collect(source, |check| {
+        let zones = Checker::collect(source, Secrets::Read, |check| {
             if origins.is_empty() {
                 check.error("", "at least one zone origin is required");
             }
@@ -126,7 +131,7 @@ impl RecordScope {
                 if zones.iter().all(|z| z.origin != origin) {
                     zones.push(ServedZone {
                         origin,
-                        ttl: DEFAULT_TTL as u32,
+                        ttl: settings::ZONE_TTL.default_value() as u32,
                         nameservers: Vec::new(),
                     });
                 }
@@ -138,6 +143,7 @@ impl RecordScope {
             health_checks: BTreeMap::new(),
             health_checks_known: false,
             broken_health_checks: Default::default(),
+            zones_complete: true,
             reserved: HashMap::new(),
             hostnames: Vec::new(),
         })
@@ -171,7 +177,7 @@ impl RecordScope {
     /// would, plus the clash with a name the config itself defines. Error
     /// paths are relative to the record (`name`, `sets[0].geo.countries[0]`).
     pub fn check(&self, file: &str, raw: &RawRecord) -> Result<Record, ConfigErrors> {
-        let record = Checker::collect(file, |check| {
+        let record = Checker::collect(file, Secrets::Read, |check| {
             let record = RecordChecker::new(self).record(check, "", raw);
             if let Some(first) = record.as_ref().and_then(|r| self.reserved.get(&r.name)) {
                 check.error(

@@ -1,18 +1,119 @@
-//! Secrets the config names by file: the admin API's bearer token, its
-//! TLS certificate and key, and the TSIG keys of dynamic updates.
+//! Secrets the config names by file: the admin API's bearer token, the
+//! peers' token, the admin API's TLS certificate and key, the peer CA, and
+//! the TSIG keys of dynamic updates ([`files`] lists them).
 //!
 //! They are read and checked when the config loads, so a missing,
 //! unreadable, oversized or malformed secret fails `check-config` and a
 //! reload with the file named, instead of failing later. Reads are capped:
 //! a secret file pointed at a large file (or a device) must not fill memory.
 
-use std::{io::Read as _, path::Path, sync::Arc};
+use std::{io, io::Read as _, path::Path, sync::Arc};
 
 use rustls::sign::CertifiedKey;
 
 use super::input::{Contents, Inputs};
+use super::raw::RawConfig;
 use crate::model::AdminTls;
 use crate::tls::KeyPairError;
+
+/// A secret file a config names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretFile {
+    /// The field naming it, e.g. `zones[0].updates.keys[1].secret_file`.
+    pub field: String,
+    /// The file, as written.
+    pub file: String,
+}
+
+/// Every secret file `raw` names: the files a config is checked without
+/// under `check-config --no-secrets`, because they exist only where the
+/// server runs (Kubernetes Secrets mounted into its pod). The admin TLS
+/// certificate and the peer CA are here too: they come from the same
+/// Secrets, and the certificate is checked against its key.
+pub fn files(raw: &RawConfig) -> Vec<SecretFile> {
+    let server = &raw.server;
+    let mut files: Vec<SecretFile> = [
+        ("server.admin_token_file", server.admin_token_file.as_ref()),
+        ("server.peer_token_file", server.peer_token_file.as_ref()),
+        ("server.peer_ca_file", server.peer_ca_file.as_ref()),
+        (
+            "server.admin_tls.cert_file",
+            server.admin_tls.as_ref().map(|t| &t.cert_file),
+        ),
+        (
+            "server.admin_tls.key_file",
+            server.admin_tls.as_ref().map(|t| &t.key_file),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(field, file)| {
+        Some(SecretFile {
+            field: field.to_owned(),
+            file: file?.clone(),
+        })
+    })
+    .collect();
+    for (i, zone) in raw.zones.iter().enumerate() {
+        for (k, key) in zone.updates.iter().flat_map(|u| u.keys.iter().enumerate()) {
+            files.push(SecretFile {
+                field: format!("zones[{i}].updates.keys[{k}].secret_file"),
+                file: key.secret_file.clone(),
+            });
+        }
+    }
+    files
+}
+
+/// Reads and checks the server's secret files (admin token, peer token,
+/// admin TLS pair, peer CA): the admin API's key when it has TLS, and every
+/// problem as (field, reason).
+pub(super) fn check_server(
+    server: &crate::model::Server,
+    inputs: &mut Inputs,
+) -> (Option<Arc<CertifiedKey>>, Vec<(String, String)>) {
+    let mut errors = Vec::new();
+    if let Some(file) = &server.admin_token_file
+        && let Err(message) = admin_token_file(file)
+    {
+        errors.push(("server.admin_token_file".to_owned(), message));
+    }
+    if let Some(file) = &server.peering.token_file
+        && let Err(message) = admin_token_file(file)
+    {
+        errors.push(("server.peer_token_file".to_owned(), message));
+    }
+    let mut key = None;
+    if let Some(tls) = &server.admin_tls {
+        match admin_tls(tls, inputs) {
+            Ok(pair) => key = Some(pair),
+            Err((field, message)) => errors.push((field.to_owned(), message)),
+        }
+    }
+    if let Some(file) = &server.peering.ca_file
+        && let Err(message) = peer_ca_file(file)
+    {
+        errors.push(("server.peer_ca_file".to_owned(), message));
+    }
+    (key, errors)
+}
+
+/// Why a file could not be read, in a few words: `no such file` rather
+/// than the OS's `No such file or directory (os error 2)`.
+pub fn io_reason(error: &io::Error) -> String {
+    match error.kind() {
+        io::ErrorKind::NotFound => "no such file".to_owned(),
+        io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+        io::ErrorKind::IsADirectory => "is a directory".to_owned(),
+        io::ErrorKind::InvalidData => "is not UTF-8 text".to_owned(),
+        _ => {
+            let text = error.to_string();
+            match text.find(" (os error") {
+                Some(i) => text[..i].to_owned(),
+                None => text,
+            }
+        }
+    }
+}
 
 /// Shortest admin token accepted: 16 characters is 96 bits as base64, 64
 /// as hex.
@@ -27,12 +128,12 @@ const ADMIN_TOKEN_FILE_MAX_BYTES: u64 = 64 * 1024;
 /// why it could not be read, without the path (callers name the file and
 /// the field).
 pub fn read(path: &Path, max_bytes: u64) -> Result<String, String> {
-    let handle = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let handle = std::fs::File::open(path).map_err(|e| io_reason(&e))?;
     let mut text = String::new();
     handle
         .take(max_bytes + 1)
         .read_to_string(&mut text)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| io_reason(&e))?;
     if text.len() as u64 > max_bytes {
         return Err(format!("larger than {max_bytes} bytes"));
     }
@@ -130,7 +231,9 @@ fn read_pem(path: &Path, inputs: &mut Inputs) -> Result<Vec<u8>, String> {
             "{}: larger than {PEM_FILE_MAX_BYTES} bytes; not a PEM certificate or key",
             path.display()
         )),
-        Contents::Unreadable(e) => Err(format!("cannot read {}: {e}", path.display())),
+        Contents::Unreadable(e) => {
+            Err(format!("cannot read {}: {}", path.display(), io_reason(&e)))
+        }
     }
 }
 
@@ -146,7 +249,7 @@ mod tests {
         assert_eq!(read(&path, 10).unwrap(), "0123456789");
         assert_eq!(read(&path, 9).unwrap_err(), "larger than 9 bytes");
         let missing = read(&dir.path().join("missing"), 10).unwrap_err();
-        assert!(missing.contains("No such file"), "{missing}");
+        assert_eq!(missing, "no such file");
     }
 
     #[test]
@@ -168,9 +271,6 @@ mod tests {
         let large = admin_token_file(&path).unwrap_err();
         assert!(large.ends_with("larger than 65536 bytes"), "{large}");
         let missing = admin_token_file(Path::new("/nonexistent/token")).unwrap_err();
-        assert!(
-            missing.starts_with("cannot read /nonexistent/token: "),
-            "{missing}"
-        );
+        assert_eq!(missing, "cannot read /nonexistent/token: no such file");
     }
 }

@@ -57,8 +57,8 @@ fn the_issue_example_error_is_reported_verbatim() {
     assert_eq!(err.0.len(), 1);
     assert!(err.0[0].file.ends_with("gslb.yaml"));
     assert_eq!(
-        err.0[0].to_string().rsplit_once("gslb.yaml: ").unwrap().1,
-        "records[3].sets[1].targets[0]: \"10.0.0.300\" is not an IP address"
+        err.0[0].to_string().rsplit_once("gslb.yaml:").unwrap().1,
+        "19:28: records[3].sets[1].targets[0]: \"10.0.0.300\" is not an IP address"
     );
 }
 
@@ -86,7 +86,7 @@ fn every_error_is_collected() {
 "#,
     ));
     for expected in [
-        "records[0].ttl: -5 is out of range (0 to 86400)",
+        "records[0].ttl: -5 is out of range (0 to 86400 seconds)",
         "records[0].answers: 0 is out of range (1 to 64)",
         "records[0].fallback: \"sometimes\" is not one of any, none",
         "records[0].sets[0].id: \"\" must be 1-253 letters, digits or - _ . / :",
@@ -94,7 +94,7 @@ fn every_error_is_collected() {
         "records[0].sets[0].weight: -1 is out of range (0 to 1000000)",
         "records[0].sets[0].priority: 70000 is out of range (0 to 65535)",
         "records[0].sets[1].targets[1]: 192.0.2.1 is listed twice",
-        "records[0].sets[1].location: lat 91 lon 0 is not on Earth (lat -90..90, lon -180..180)",
+        "records[0].sets[1].location: lat 91 lon 0 is not on Earth (lat -90 to 90, lon -180 to 180)",
         "records[0].sets[2].id: \"dup\" is already the id of sets[1]",
         "records[0].sets[2].health_check: \"nope\" is not defined in health_checks (defined: web)",
         "records[0].sets[2].geo.continents[1]: \"XX\" is not a continent code (AF AN AS EU NA OC SA)",
@@ -140,9 +140,9 @@ zones:
         "server.dns_listen[0]: \"127.0.0.1\" is not an address with a port, such as \"127.0.0.1:53\" or \"[::1]:53\"",
         "server.admin_listen: \"nowhere\" is not an address with a port, such as \"127.0.0.1:53\" or \"[::1]:53\"",
         "server.udp_workers: 0 is out of range (1 to 256)",
-        "server.max_udp_payload: 100 is out of range (512 to 4096)",
-        "zones[0].ttl: 90000 is out of range (0 to 86400)",
-        "zones[0].soa.minimum: -1 is out of range (0 to 86400)",
+        "server.max_udp_payload: 100 is out of range (512 to 4096 bytes)",
+        "zones[0].ttl: 90000 is out of range (0 to 86400 seconds)",
+        "zones[0].soa.minimum: -1 is out of range (0 to 86400 seconds)",
         "zones[0].nameservers.ns2.global.example.test.[0]: \"not-an-ip\" is not an IP address",
         "zones[1].origin: global.example.test. is already zones[0]",
         "zones[2].nameservers: at least one name server is required",
@@ -214,7 +214,7 @@ fn unknown_fields_and_wrong_types_name_the_field() {
     ));
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(
-        errs[0].starts_with("records[0].colour: unknown field `colour`"),
+        errs[0].starts_with("records[0].colour: unknown key `colour`"),
         "{errs:?}"
     );
     let errs = errors(&format!(
@@ -224,15 +224,20 @@ fn unknown_fields_and_wrong_types_name_the_field() {
         errs[0].starts_with("records[0].sets[0].targets:"),
         "{errs:?}"
     );
-    let errs = errors("server: [\n");
-    assert!(
-        errs[0].contains("line 1"),
-        "YAML syntax errors say where: {errs:?}"
+    let located = |yaml: &str| match load_text(yaml, &[]) {
+        Ok(_) => panic!("config should be rejected"),
+        Err(ConfigErrors(errors)) => errors[0].clone(),
+    };
+    let error = located("server: [\n");
+    assert_eq!(
+        error.at.map(|at| at.line),
+        Some(1),
+        "YAML errors say where: {error}"
     );
-    let errs = errors("server:\n  dns_listen: [a\n\t- b\n");
+    let error = located("server:\n  dns_listen: [a\n\t- b\n");
     assert!(
-        errs[0].contains("found a tab at line 2"),
-        "YAML syntax errors say where: {errs:?}"
+        error.message.contains("found a tab") && error.at.is_some_and(|at| at.line == 2),
+        "YAML syntax errors say where: {error}"
     );
 }
 
@@ -345,13 +350,13 @@ fn record_files_merge_and_duplicates_name_both_files() {
     let file = extra.display().to_string();
     assert!(
         lines.contains(&format!(
-            "{file}: records[0].sets[0].targets[0]: \"not-ip\" is not an IP address"
+            "{file}:3:31: records[0].sets[0].targets[0]: \"not-ip\" is not an IP address"
         )),
         "{lines:#?}"
     );
     assert!(
         lines.iter().any(|l| l.starts_with(&format!(
-            "{file}: records[1].name: a.global.example.test. is already defined in "
+            "{file}:4:5: records[1].name: a.global.example.test. is already defined in "
         )) && l.ends_with("gslb.yaml records[0]")),
         "{lines:#?}"
     );
@@ -410,7 +415,7 @@ fn record_file_overrides_are_read_and_each_bad_one_named_with_file_and_path() {
     assert_eq!(lines.len(), 1, "a type error stops the file: {lines:#?}");
     assert!(
         lines[0].starts_with(&format!(
-            "{file}: overrides[1].colour: unknown field `colour`"
+            "{file}:4:58: overrides[1].colour: unknown key `colour`"
         )),
         "{lines:#?}"
     );
@@ -420,14 +425,14 @@ fn record_file_overrides_are_read_and_each_bad_one_named_with_file_and_path() {
     assert_eq!(lines.len(), 2, "{lines:#?}");
     assert!(
         lines[0].starts_with(&format!(
-            "{file}: overrides[0].state: \"auto\" is not an override state"
+            "{file}:3:47: overrides[0].state: \"auto\" is not an override state"
         )),
         "{lines:#?}"
     );
     assert_eq!(
         lines[1],
         format!(
-            "{file}: overrides[1]: set \"x\" of a.global.example.test. is already overridden in {} overrides[0]",
+            "{file}:4:5: overrides[1]: set \"x\" of a.global.example.test. is already overridden in {} overrides[0]",
             crd.display()
         )
     );
@@ -445,9 +450,8 @@ fn a_missing_geoip_database_is_a_config_error_with_the_reason() {
     let errs = errors(&yaml);
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(
-        errs[0].starts_with(
-            "server.geoip_database: cannot read GeoIP database /nonexistent/City.mmdb: No such file"
-        ),
+        errs[0]
+            .starts_with("server.geoip_database: cannot read /nonexistent/City.mmdb: no such file"),
         "{errs:?}"
     );
 }
@@ -484,7 +488,7 @@ fn json_record_files_with_a_comment_header_are_read_as_json() {
         .map(ToString::to_string)
         .collect();
     assert!(
-        errs[0].contains("records[0].colour: unknown field `colour`") && errs[0].contains("line 3"),
+        errs[0].contains(":3:2: records[0].colour: unknown key `colour`"),
         "{errs:?}"
     );
 }
@@ -533,8 +537,8 @@ fn tcp_limits_and_shutdown_grace_have_defaults_ranges_and_env_overrides() {
         [
             "server.tcp_max_connections: 0 is out of range (1 to 1000000)",
             "server.tcp_max_connections_per_ip: -1 is out of range (1 to 1000000)",
-            "server.tcp_ipv4_prefix: 0 is out of range (1 to 32)",
-            "server.tcp_ipv6_prefix: 129 is out of range (1 to 128)",
+            "server.tcp_ipv4_prefix: 0 is out of range (1 to 32 bits)",
+            "server.tcp_ipv6_prefix: 129 is out of range (1 to 128 bits)",
             "server.shutdown_grace: 1h is out of range (0s to 5m)",
         ]
     );

@@ -10,21 +10,13 @@
 use std::sync::Arc;
 
 use super::raw::{RawConfig, RawRecordFile};
-use super::{ConfigErrors, RecordScope};
+use super::{ConfigErrors, RecordScope, Secrets};
 use crate::model::Config;
-
-/// Largest TTL gslb accepts: a day. A longer TTL defeats failover.
-pub const MAX_TTL: i64 = 86_400;
-/// Default zone TTL.
-pub(super) const DEFAULT_TTL: i64 = 30;
-/// Default `degraded_ttl`: short enough that resolvers come back within
-/// seconds of a failover settling (gdnsd halves TTLs of down resources;
-/// this caps them where it matters).
-pub(super) const DEFAULT_DEGRADED_TTL: i64 = 10;
 
 mod alias;
 mod checker;
 mod ddns;
+mod dnssec;
 mod health_checks;
 mod overrides;
 mod peering;
@@ -52,20 +44,29 @@ pub struct RecordSource {
 }
 
 /// Validates a config and its record files together. `default_serial` is
-/// the SOA serial used where a zone sets none.
+/// the SOA serial used where a zone sets none; `secrets` says whether the
+/// secret files it names are read (a config with unread secrets is for
+/// checking only: its TSIG keys are blank).
 pub fn validate(
     mut raw: RawConfig,
     file: &str,
     record_files: Vec<RecordSource>,
     default_serial: u32,
+    secrets: Secrets,
 ) -> Result<Config, ConfigErrors> {
     let mut errors = Vec::new();
     let file: Arc<str> = file.into();
-    let mut check = Checker::new(file.clone(), &mut errors);
+    let mut check = Checker::new(file.clone(), &mut errors).with_secrets(secrets);
     let server = server(&mut check, &raw.server);
     let zones = zones(&mut check, &raw.zones, default_serial);
     let health_checks = health_checks(&mut check, &raw.health_checks);
     let mut scope = RecordScope::of(&zones, health_checks);
+    // A zone whose origin is broken is not served: its records would all
+    // be called outside every zone, an echo of the one real mistake.
+    scope.zones_complete = raw
+        .zones
+        .iter()
+        .all(|z| crate::name::Name::parse(&z.origin).is_ok());
     scope.broken_health_checks = raw
         .health_checks
         .keys()

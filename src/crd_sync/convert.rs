@@ -30,6 +30,7 @@ use std::{
 
 use super::endpoint::{DnsEndpoint, Endpoint, ObjectKey};
 use super::ownership::{self, Ownership, SHARED_WITH};
+use super::unsupported::Unsupported;
 use crate::config::RecordScope;
 use crate::config::raw::{RawGeo, RawLocation, RawRecord, RawRecordFile, RawSet};
 
@@ -45,6 +46,9 @@ pub struct Conversion {
     pub rejections: Vec<Rejection>,
     /// Things worth a log line that do not reject anything.
     pub notices: Vec<Notice>,
+    /// Properties gslb does not honour (the endpoints are still served),
+    /// sorted by object and place.
+    pub unsupported: Vec<Unsupported>,
     /// Endpoints whose targets are in `file`.
     pub accepted_endpoints: usize,
     /// Objects with every endpoint accepted: these get
@@ -141,17 +145,6 @@ impl Reason {
 /// Something worth telling that rejects nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    /// A `providerSpecific` key gslb does not use (another provider's, or
-    /// a Route 53 key without a gslb meaning such as
-    /// `aws/evaluate-target-health`).
-    IgnoredKey {
-        /// The object.
-        object: ObjectKey,
-        /// Index in `spec.endpoints`.
-        endpoint: usize,
-        /// The key.
-        key: String,
-    },
     /// Endpoints of one name ask for different TTLs; the lowest wins.
     TtlConflict {
         /// Record name.
@@ -198,9 +191,15 @@ pub fn convert<'a>(
     let mut out = Conversion::default();
     let mut candidates = Vec::new();
     for &object in &objects {
+        out.unsupported.extend(
+            object
+                .annotation_keys
+                .iter()
+                .filter_map(|key| Unsupported::annotation(&object.key, key)),
+        );
         for (i, endpoint) in object.endpoints.iter().enumerate() {
             let mapped = match endpoint {
-                Ok(endpoint) => map_endpoint(object, i, endpoint, scope, &mut out.notices),
+                Ok(endpoint) => map_endpoint(object, i, endpoint, scope, &mut out.unsupported),
                 Err(error) => Err((Reason::Decode, error.clone())),
             };
             match mapped {
@@ -230,6 +229,9 @@ pub fn convert<'a>(
     }
     out.rejections
         .sort_by(|a, b| (&a.object, a.endpoint).cmp(&(&b.object, b.endpoint)));
+    // By object and place; keys of one endpoint as written.
+    out.unsupported
+        .sort_by(|a, b| (&a.object, &a.place).cmp(&(&b.object, &b.place)));
     let rejected: BTreeSet<&ObjectKey> = out.rejections.iter().map(|r| &r.object).collect();
     out.accepted_objects = objects
         .iter()
@@ -489,13 +491,13 @@ fn map_endpoint<'a>(
     index: usize,
     endpoint: &Endpoint,
     scope: &RecordScope,
-    notices: &mut Vec<Notice>,
+    unsupported: &mut Vec<Unsupported>,
 ) -> Result<Candidate<'a>, Refusal> {
     let name = endpoint
         .record_name()
         .ok_or_else(|| (Reason::Name, "dnsName is empty".to_owned()))?;
     let targets = targets(endpoint)?;
-    let routing = Routing::read(object, index, endpoint, scope, notices)?;
+    let routing = Routing::read(object, index, endpoint, scope, unsupported)?;
     let id = match endpoint.set_identifier.trim() {
         "" => object.key.to_string(),
         id => id.to_owned(),
@@ -605,6 +607,9 @@ struct Routing {
     aws_country: Option<String>,
     aws_country_star: bool,
     aws_subdivision: Option<String>,
+    /// `aws/geoproximity-coordinates`: the set's point, as `gslb/lat` and
+    /// `gslb/lon` give it (those win).
+    aws_coordinates: Option<RawLocation>,
 }
 
 impl Routing {
@@ -613,7 +618,7 @@ impl Routing {
         index: usize,
         endpoint: &Endpoint,
         scope: &RecordScope,
-        notices: &mut Vec<Notice>,
+        unsupported: &mut Vec<Unsupported>,
     ) -> Result<Self, Refusal> {
         let mut r = Self::default();
         let mut seen = BTreeSet::new();
@@ -652,11 +657,8 @@ impl Routing {
                 "aws/geolocation-subdivision-code" => {
                     r.aws_subdivision = Some(value.to_uppercase());
                 }
-                _ => notices.push(Notice::IgnoredKey {
-                    object: object.key.clone(),
-                    endpoint: index,
-                    key: key.to_owned(),
-                }),
+                "aws/geoproximity-coordinates" => r.aws_coordinates = Some(coordinates(value)?),
+                _ => unsupported.push(Unsupported::key(&object.key, index, key)),
             }
         }
         Ok(r)
@@ -678,7 +680,7 @@ impl Routing {
         };
         let location = match (self.lat, self.lon) {
             (Some(lat), Some(lon)) => Some(RawLocation { lat, lon }),
-            (None, None) => None,
+            (None, None) => self.aws_coordinates,
             _ => return Err(bad("gslb/lat and gslb/lon must be given together".into())),
         };
         let no_geo = geo == RawGeo::default();
@@ -740,6 +742,23 @@ fn float(key: &str, value: &str) -> Result<f64, Refusal> {
         .ok()
         .filter(|v| v.is_finite())
         .ok_or_else(|| bad(format!("{key} {value:?} is not a number")))
+}
+
+/// Route 53's `"LAT,LON"` (decimal degrees): the set's `location`, which is
+/// the same point; the range is the server's check.
+fn coordinates(value: &str) -> Result<RawLocation, Refusal> {
+    let parsed = value.split_once(',').and_then(|(lat, lon)| {
+        let number = |v: &str| v.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+        Some(RawLocation {
+            lat: number(lat)?,
+            lon: number(lon)?,
+        })
+    });
+    parsed.ok_or_else(|| {
+        bad(format!(
+            "aws/geoproximity-coordinates {value:?} is not \"LATITUDE,LONGITUDE\" in decimal degrees"
+        ))
+    })
 }
 
 fn failover(value: &str) -> Result<i64, Refusal> {
@@ -807,7 +826,7 @@ fn field_of(path: &str) -> String {
         "weight" => "weight (gslb/weight or aws/weight)".into(),
         "priority" => "priority (gslb/priority or aws/failover)".into(),
         "health_check" => "gslb/health-check".into(),
-        "location" => "gslb/lat, gslb/lon".into(),
+        "location" => "location (gslb/lat and gslb/lon, or aws/geoproximity-coordinates)".into(),
         f if f.starts_with("targets") => "targets".into(),
         f if f.starts_with("geo") => format!("geo ({f})"),
         other => other.to_owned(),

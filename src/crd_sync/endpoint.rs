@@ -81,6 +81,9 @@ pub struct DnsEndpoint {
     /// The `gslb.io/shared-with` annotation: other namespaces this object's
     /// namespace lets add endpoints to the names it owns.
     pub shared_with: Sharing,
+    /// The keys of `metadata.annotations`, sorted: the conversion reports
+    /// those meant for a DNS controller that gslb does not read.
+    pub annotation_keys: Vec<String>,
     /// `spec.endpoints`, each decoded on its own.
     pub endpoints: Vec<Result<Endpoint, String>>,
 }
@@ -166,6 +169,11 @@ impl DnsEndpoint {
                 .and_then(|a| a.get(SHARED_WITH))
                 .map(|value| Sharing::parse(value))
                 .unwrap_or_default(),
+            annotation_keys: meta
+                .annotations
+                .iter()
+                .flat_map(|a| a.keys().cloned())
+                .collect(),
             endpoints,
         }
     }

@@ -11,12 +11,20 @@ use std::sync::atomic::AtomicU64;
 
 use super::convert::{Conversion, Reason};
 use super::gslb_override::OverrideMerge;
+use super::unsupported;
 
 /// Label of the rejection gauge.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct ReasonLabel {
     /// [`Reason::as_str`].
     pub reason: String,
+}
+
+/// Label of the unsupported-property gauge.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct PropertyLabel {
+    /// [`unsupported::LABELS`].
+    pub property: String,
 }
 
 /// Label of outcome counters.
@@ -43,6 +51,9 @@ pub struct SyncMetrics {
     pub endpoints_accepted: Gauge,
     /// Endpoints left out by the last conversion, by reason.
     pub endpoints_rejected: Family<ReasonLabel, Gauge>,
+    /// Properties gslb does not honour in the last conversion, by
+    /// property ([`unsupported::LABELS`]).
+    pub unsupported_properties: Family<PropertyLabel, Gauge>,
     /// Records in the file.
     pub records: Gauge,
     /// Times the file was replaced.
@@ -95,6 +106,12 @@ impl SyncMetrics {
         for reason in Reason::ALL {
             drop(self.endpoints_rejected.get_or_create(&reason_label(reason)));
         }
+        for property in unsupported::LABELS {
+            drop(
+                self.unsupported_properties
+                    .get_or_create(&property_label(property)),
+            );
+        }
     }
 
     /// The last conversion: what it read, wrote and left out.
@@ -114,6 +131,11 @@ impl SyncMetrics {
             "records",
             "Records in the record file",
             self.records.clone(),
+        );
+        r.register(
+            "unsupported_properties",
+            "DNSEndpoint properties gslb does not honour (endpoints still served; each has an UnsupportedProperty Event), by property: a Route 53 key, annotation, or other",
+            self.unsupported_properties.clone(),
         );
     }
 
@@ -257,6 +279,16 @@ impl SyncMetrics {
                 .get_or_create(&reason_label(reason))
                 .set(gauge(n));
         }
+        for property in unsupported::LABELS {
+            let n = conversion
+                .unsupported
+                .iter()
+                .filter(|u| u.label() == property)
+                .count();
+            self.unsupported_properties
+                .get_or_create(&property_label(property))
+                .set(gauge(n));
+        }
     }
 
     /// Records the outcome of an override merge.
@@ -292,6 +324,12 @@ fn unix_now() -> f64 {
 fn reason_label(reason: Reason) -> ReasonLabel {
     ReasonLabel {
         reason: reason.as_str().into(),
+    }
+}
+
+fn property_label(property: &str) -> PropertyLabel {
+    PropertyLabel {
+        property: property.to_owned(),
     }
 }
 

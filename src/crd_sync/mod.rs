@@ -54,8 +54,10 @@
 //! | `aws/geolocation-country-code` | `geo.countries`; `*` (Route 53's default location): no geo |
 //! | `aws/geolocation-subdivision-code` | `geo.subdivisions` `COUNTRY-CODE` (country US when none is given) |
 //! | `gslb/lat`, `gslb/lon` | `location` (both or neither) |
+//! | `aws/geoproximity-coordinates` `"LAT,LON"` | `location` (when `gslb/lat` and `gslb/lon` are absent) |
 //! | `gslb/health-check` | `health_check`: must name a check of the config; rejected when `--zones` is a list |
-//! | other keys (`aws/evaluate-target-health`, `alias`, other providers') | ignored (debug log) |
+//! | `aws/region` (latency), `aws/health-check-id`, `aws/multi-value-answer`, `aws/evaluate-target-health`, `aws/geoproximity-region`, `-local-zone-group`, `-bias`, `alias`, other providers' keys | not honoured, the endpoint still served: reported ([`unsupported`]) |
+//! | annotations `external-dns.alpha.kubernetes.io/*`, `gslb.io/*` but `gslb.io/shared-with` | not read: reported ([`unsupported`]) |
 //! | unknown `gslb/*` key, a key given twice | the endpoint is rejected |
 //!
 //! `gslb/*` keys win over `aws/*` keys for the same field. Endpoints with
@@ -72,7 +74,10 @@
 //! record checks before it is written, so one bad endpoint never makes the
 //! server reject the whole file. An object whose endpoints were all accepted
 //! gets `status.observedGeneration`; each rejected endpoint gets a warning log
-//! line and a `Warning` Event (reason `EndpointRejected`) on its object.
+//! line and a `Warning` Event (reason `EndpointRejected`) on its object, and
+//! each property gslb does not honour a warning and a `Warning` Event (reason
+//! `UnsupportedProperty`) naming what gslb does instead, once per object
+//! generation, and a count in `gslb_crd_sync_unsupported_properties`.
 
 pub mod admin;
 pub mod cluster;
@@ -85,6 +90,7 @@ pub mod ownership;
 pub mod sink;
 pub mod state;
 pub mod status;
+pub mod unsupported;
 pub mod watch;
 
 use std::{

@@ -1,17 +1,20 @@
 //! Telling Kubernetes users what happened to their objects:
 //! `status.observedGeneration` on every object whose endpoints were all
-//! written, and, for every rejected endpoint, a warning log line and a
-//! `Warning` Event (events.k8s.io/v1) on the object.
+//! written, and, for every rejected endpoint and every property gslb does
+//! not honour ([`super::unsupported`]), a warning log line and a `Warning`
+//! Event (events.k8s.io/v1) on the object: reason [`EVENT_REASON`] or
+//! [`UNSUPPORTED_REASON`].
 //!
 //! This runs as its own task, fed the latest [`StatusWork`] through a
 //! `watch` channel, so a slow or unreachable API server never delays a file
 //! write. It retries failed calls with backoff (RBAC errors included: a
 //! missing permission is logged, counted and retried, never fatal), and
 //! remembers what it already did, so an unchanged object is patched once
-//! and a rejection is logged and published once per object generation.
+//! and a rejection or an unsupported property is logged and published once
+//! per object generation.
 //!
 //! Events go through kube-runtime's [`Recorder`], one per distinct
-//! rejection (object, endpoint, what is wrong): its first publication
+//! problem (object, field, what is wrong): its first publication
 //! creates an Event; the same rejection in a later generation of the object
 //! is counted in that Event's `series` (a merge patch) rather than creating
 //! another. The Recorder tells Events apart by their object reference and
@@ -41,9 +44,12 @@ use tracing::{debug, info, warn};
 use super::convert::Rejection;
 use super::endpoint::ObjectKey;
 use super::metrics::SyncMetrics;
+use super::unsupported::Unsupported;
 
 /// Event `reason` of a rejected endpoint.
 pub const EVENT_REASON: &str = "EndpointRejected";
+/// Event `reason` of a property gslb does not honour.
+pub const UNSUPPORTED_REASON: &str = "UnsupportedProperty";
 /// Event `action`: what the sidecar was doing.
 const EVENT_ACTION: &str = "Sync";
 /// `reportingController` of Events.
@@ -101,6 +107,8 @@ pub struct StatusWork {
     pub accepted: Vec<ObjectState>,
     /// Rejected endpoints with the state of their object.
     pub rejections: Vec<(ObjectState, Rejection)>,
+    /// Properties gslb does not honour, with the state of their object.
+    pub unsupported: Vec<(ObjectState, Unsupported)>,
 }
 
 /// The identity and generations of one object.
@@ -116,13 +124,73 @@ pub struct ObjectState {
     pub observed_generation: Option<i64>,
 }
 
-/// One rejection, whatever the generation: object incarnation, endpoint
-/// and what is wrong.
-type RejectionId = (String, usize, String);
+/// One problem, whatever the generation: object incarnation, field and
+/// Event note (which says what is wrong).
+type ProblemId = (String, String, String);
 
-/// What was done about one rejection.
+/// One thing to tell about an object: a rejected endpoint or a property
+/// gslb does not honour.
+enum Problem<'a> {
+    Rejected(&'a Rejection),
+    Unsupported(&'a Unsupported),
+}
+
+impl Problem<'_> {
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::Rejected(_) => EVENT_REASON,
+            Self::Unsupported(_) => UNSUPPORTED_REASON,
+        }
+    }
+
+    /// The field the Event points at.
+    fn field_path(&self) -> String {
+        match self {
+            Self::Rejected(r) => format!("spec.endpoints[{}]", r.endpoint),
+            Self::Unsupported(u) => u.field_path(),
+        }
+    }
+
+    fn note(&self) -> String {
+        let note = match self {
+            Self::Rejected(r) => format!(
+                "spec.endpoints[{}] ({}) rejected: {}",
+                r.endpoint, r.dns_name, r.detail
+            ),
+            Self::Unsupported(u) => u.to_string(),
+        };
+        truncate(&note, MAX_NOTE)
+    }
+
+    fn id(&self, object: &ObjectState) -> ProblemId {
+        (object.uid.clone(), self.field_path(), self.note())
+    }
+
+    /// The warning, once per object generation.
+    fn log(&self) {
+        match self {
+            Self::Rejected(rejection) => warn!(
+                object = %rejection.object,
+                endpoint = rejection.endpoint,
+                dns_name = %rejection.dns_name,
+                reason = rejection.reason.as_str(),
+                detail = %rejection.detail,
+                "DNSEndpoint endpoint rejected"
+            ),
+            Self::Unsupported(u) => warn!(
+                object = %u.object,
+                field = %u.field_path(),
+                property = %u.property,
+                instead = %u.instead,
+                "DNSEndpoint property not supported by gslb; the endpoint is served without it"
+            ),
+        }
+    }
+}
+
+/// What was done about one problem.
 struct Reported {
-    /// Publishes this rejection's Events: creates one, then counts repeats
+    /// Publishes this problem's Events: creates one, then counts repeats
     /// in its `series`.
     recorder: Recorder,
     /// Generation last logged.
@@ -141,8 +209,8 @@ pub struct StatusReporter {
     /// Generation patched per object incarnation, so a patch is not sent
     /// again before the watch shows it.
     patched: HashMap<(ObjectKey, String), i64>,
-    /// The rejections of the last work, with what was logged and published.
-    rejections: HashMap<RejectionId, Reported>,
+    /// The problems of the last work, with what was logged and published.
+    problems: HashMap<ProblemId, Reported>,
 }
 
 impl StatusReporter {
@@ -162,7 +230,7 @@ impl StatusReporter {
             },
             metrics,
             patched: HashMap::new(),
-            rejections: HashMap::new(),
+            problems: HashMap::new(),
         }
     }
 
@@ -172,20 +240,26 @@ impl StatusReporter {
         run_passes(self, work, cancel).await;
     }
 
-    /// One pass: log new rejections, publish their Events, send missing
-    /// patches. True when nothing failed.
+    /// One pass: log new rejections and unsupported properties, publish
+    /// their Events, send missing patches. True when nothing failed.
     pub async fn apply(&mut self, work: &StatusWork) -> bool {
         let mut ok = true;
-        let live: HashSet<RejectionId> = work
+        let problems: Vec<(&ObjectState, Problem<'_>)> = work
             .rejections
             .iter()
-            .map(|(o, r)| rejection_id(o, r))
+            .map(|(o, r)| (o, Problem::Rejected(r)))
+            .chain(
+                work.unsupported
+                    .iter()
+                    .map(|(o, u)| (o, Problem::Unsupported(u))),
+            )
             .collect();
-        self.rejections.retain(|id, _| live.contains(id));
-        for (object, rejection) in &work.rejections {
+        let live: HashSet<ProblemId> = problems.iter().map(|(o, p)| p.id(o)).collect();
+        self.problems.retain(|id, _| live.contains(id));
+        for (object, problem) in &problems {
             let reported = self
-                .rejections
-                .entry(rejection_id(object, rejection))
+                .problems
+                .entry(problem.id(object))
                 .or_insert_with(|| Reported {
                     recorder: Recorder::new(self.client.clone(), self.reporter.clone()),
                     logged: None,
@@ -193,25 +267,18 @@ impl StatusReporter {
                 });
             if reported.logged != Some(object.generation) {
                 reported.logged = Some(object.generation);
-                warn!(
-                    object = %rejection.object,
-                    endpoint = rejection.endpoint,
-                    dns_name = %rejection.dns_name,
-                    reason = rejection.reason.as_str(),
-                    detail = %rejection.detail,
-                    "DNSEndpoint endpoint rejected"
-                );
+                problem.log();
             }
             if reported.published != Some(object.generation) {
-                let mut sent = publish(&reported.recorder, &self.resource, object, rejection).await;
+                let mut sent = publish(&reported.recorder, &self.resource, object, problem).await;
                 if sent == Sent::NotFound && reported.published.is_some() {
                     // The Recorder counts a repeat by patching the Event it
                     // created; that Event is gone (deleted, or lost with
                     // the API server's storage). A fresh Recorder creates
                     // a new one instead of counting into nothing.
-                    debug!(object = %object.key, endpoint = rejection.endpoint, "the Event to count into is gone; creating a new one");
+                    debug!(object = %object.key, field = %problem.field_path(), "the Event to count into is gone; creating a new one");
                     reported.recorder = Recorder::new(self.client.clone(), self.reporter.clone());
-                    sent = publish(&reported.recorder, &self.resource, object, rejection).await;
+                    sent = publish(&reported.recorder, &self.resource, object, problem).await;
                 }
                 let sent = sent != Sent::Failed;
                 SyncMetrics::count(&self.metrics.events, sent);
@@ -285,24 +352,18 @@ enum Sent {
     Failed,
 }
 
-/// Publishes a Warning Event about `rejection` on its object (the field
-/// path names the endpoint).
+/// Publishes a Warning Event about `problem` on its object (the field path
+/// names the endpoint, or the annotations).
 async fn publish(
     recorder: &Recorder,
     resource: &ApiResource,
     object: &ObjectState,
-    rejection: &Rejection,
+    problem: &Problem<'_>,
 ) -> Sent {
     let event = Event {
         type_: EventType::Warning,
-        reason: EVENT_REASON.into(),
-        note: Some(truncate(
-            &format!(
-                "spec.endpoints[{}] ({}) rejected: {}",
-                rejection.endpoint, rejection.dns_name, rejection.detail
-            ),
-            MAX_NOTE,
-        )),
+        reason: problem.reason().into(),
+        note: Some(problem.note()),
         action: EVENT_ACTION.into(),
         secondary: None,
     };
@@ -312,12 +373,12 @@ async fn publish(
         name: Some(object.key.name.clone()),
         namespace: Some(object.key.namespace.clone()),
         uid: Some(object.uid.clone()),
-        field_path: Some(format!("spec.endpoints[{}]", rejection.endpoint)),
+        field_path: Some(problem.field_path()),
         ..ObjectReference::default()
     };
     match recorder.publish(&event, &regarding).await {
         Ok(()) => {
-            info!(object = %object.key, endpoint = rejection.endpoint, "Event published for rejected endpoint");
+            info!(object = %object.key, field = %problem.field_path(), reason = problem.reason(), "Event published");
             Sent::Published
         }
         Err(kube::Error::Api(status)) if status.code == 404 => Sent::NotFound,
@@ -326,14 +387,6 @@ async fn publish(
             Sent::Failed
         }
     }
-}
-
-fn rejection_id(object: &ObjectState, rejection: &Rejection) -> RejectionId {
-    (
-        object.uid.clone(),
-        rejection.endpoint,
-        rejection.detail.clone(),
-    )
 }
 
 async fn sleep_or_forever(wait: Option<Duration>) {

@@ -576,13 +576,6 @@ pub fn merge(
 fn log_notices(notices: &[Notice]) {
     for notice in notices {
         match notice {
-            Notice::IgnoredKey {
-                object,
-                endpoint,
-                key,
-            } => {
-                debug!(%object, endpoint, key = %key, "providerSpecific key has no gslb meaning; ignored")
-            }
             Notice::TtlConflict {
                 name,
                 chosen,
@@ -641,6 +634,14 @@ fn status_work(
                 .or_default()
                 .rejections
                 .push((object, rejection.clone()));
+        }
+    }
+    for unsupported in &conversion.unsupported {
+        if let Some(object) = state(&unsupported.object) {
+            work.entry(object.key.cluster.clone())
+                .or_default()
+                .unsupported
+                .push((object, unsupported.clone()));
         }
     }
     work

@@ -9,7 +9,7 @@
 //! [`Malformed`]. Messages of other shapes (UPDATE, the TSIG record's
 //! fields) are read by [`super::message`], off the hot path.
 
-use crate::iana::{HEADER_LEN, edns_option, rtype};
+use crate::iana::{HEADER_LEN, edns_flag, edns_option, rtype};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::name::MAX_NAME_LEN;
@@ -127,8 +127,12 @@ pub struct Edns {
     pub payload: u16,
     /// EDNS version; gslb speaks 0.
     pub version: u8,
-    /// DNSSEC OK, copied into the response (RFC 3225 §3).
+    /// DNSSEC OK, copied into the response (RFC 3225 §3): answers from a
+    /// signed zone carry their RRSIGs and compact denial.
     pub dnssec_ok: bool,
+    /// Compact Answers OK (RFC 9824 §4): a compact denial of a name may
+    /// say NXDOMAIN in its RCODE.
+    pub compact_ok: bool,
     /// Client Subnet, if sent.
     pub ecs: Option<ClientSubnet>,
 }
@@ -317,7 +321,8 @@ fn read_opt(packet: &[u8], rr: &RawRr) -> Option<Edns> {
     Some(Edns {
         payload: rr.class,
         version: (rr.ttl >> 16) as u8,
-        dnssec_ok: rr.ttl & 0x8000 != 0,
+        dnssec_ok: rr.ttl & u32::from(edns_flag::DO) != 0,
+        compact_ok: rr.ttl & u32::from(edns_flag::CO) != 0,
         ecs,
     })
 }

@@ -107,6 +107,16 @@ impl GeoDb {
             path: path.to_owned(),
             source,
         })?;
+        Self::from_bytes(path, bytes)
+    }
+
+    /// A database from the bytes of the file at `path` (read by the caller,
+    /// which keeps what it read for change detection).
+    ///
+    /// # Errors
+    ///
+    /// [`GeoError::Invalid`], naming `path`, if the bytes are not a MaxMind DB.
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, GeoError> {
         let reader = Reader::from_source(bytes).map_err(|source| GeoError::Invalid {
             path: path.to_owned(),
             source,

@@ -12,8 +12,8 @@
 //! # What it does not
 //!
 //! It picks no answers (that is `select`), reads no ECS option (that is `dns`), and does not
-//! watch or reload database files: whoever owns the file opens a new [`GeoDb`] and swaps it
-//! in. Lookups never fail; an address the database knows nothing about is simply located
+//! watch or reload database files: whoever owns the file (`config`, whose loads read it and
+//! whose reload task watches it) opens a new [`GeoDb`] and swaps it in. Lookups never fail; an address the database knows nothing about is simply located
 //! nowhere.
 //!
 //! The test databases under `geoip/` and their generator are described in

@@ -1,7 +1,8 @@
 //! What the last config load did: `gslb_config_last_reload_success`, its
-//! timestamp, the GeoIP database's build time, and whether operators'
-//! scrapes carry per-record series (`server.metrics.per_record`). The
-//! table writer records an applied config, the reload task a rejected one.
+//! timestamp, the GeoIP database's build time and reloads, and whether
+//! operators' scrapes carry per-record series (`server.metrics.per_record`).
+//! The table writer records an applied config, the reload task a rejected
+//! one and what became of a replaced GeoIP database file.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -22,6 +23,11 @@ pub struct ConfigReadings {
     last_success_at: AtomicU64,
     /// The GeoIP database's `build_epoch` (0: no database).
     geoip_build_epoch: AtomicU64,
+    /// GeoIP database files opened by a reload (new or changed on disk).
+    geoip_reloads: AtomicU64,
+    /// Changed GeoIP database files that did not open; the database
+    /// loaded before kept serving.
+    geoip_reload_failures: AtomicU64,
 }
 
 impl ConfigReadings {
@@ -37,6 +43,16 @@ impl ConfigReadings {
             .store(geoip_build_epoch.unwrap_or(0), Ordering::Relaxed);
         self.last_success_at.store(now, Ordering::Relaxed);
         self.last_success.store(true, Ordering::Relaxed);
+    }
+
+    /// Counts a GeoIP database file a reload opened (`ok`) or refused.
+    pub fn geoip_reloaded(&self, ok: bool) {
+        let counter = if ok {
+            &self.geoip_reloads
+        } else {
+            &self.geoip_reload_failures
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records a load that was rejected: the previous config keeps serving.
@@ -65,6 +81,18 @@ impl ConfigReadings {
             "Unix time of the last config load that was applied",
             MetricType::Gauge,
             self.last_success_at.load(Ordering::Relaxed),
+        )?;
+        let reloads = [
+            ("success", &self.geoip_reloads),
+            ("failure", &self.geoip_reload_failures),
+        ]
+        .map(|(result, n)| ([("result", result)], n.load(Ordering::Relaxed)));
+        super::family(
+            encoder,
+            "gslb_geoip_database_reloads",
+            "GeoIP database files reloaded after a change on disk, by result (failure: the file did not open and the database loaded before kept serving)",
+            MetricType::Counter,
+            reloads,
         )?;
         match self.geoip_build_epoch.load(Ordering::Relaxed) {
             0 => Ok(()),

@@ -77,8 +77,13 @@ impl PeerClient {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy();
         if let Some(path) = &peering.ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("server.peer_ca_file {}: {e}", path.display()))?;
+            let pem = std::fs::read(path).map_err(|e| {
+                format!(
+                    "server.peer_ca_file: cannot read {}: {}",
+                    path.display(),
+                    crate::config::secret::io_reason(&e)
+                )
+            })?;
             let certs = reqwest::Certificate::from_pem_bundle(&pem)
                 .map_err(|e| format!("server.peer_ca_file {}: {e}", path.display()))?;
             if certs.is_empty() {

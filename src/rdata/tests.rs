@@ -360,3 +360,30 @@ fn messages_name_the_field_and_the_text() {
         "needs 4 fields (priority weight port target), found 2 field(s)"
     );
 }
+
+#[test]
+fn ds_tag_algorithm_digest_type_and_hex_digest() {
+    let ds = ok(
+        RecordType::Ds,
+        "46294 13 2 36F0BC752CAB174D0A98548E23FBC282 54066F8330899BD81C8AF2C7D9840433",
+    );
+    assert_eq!(&ds.wire()[..4], &[0xB4, 0xD6, 13, 2]);
+    assert_eq!(ds.wire().len(), 4 + 32);
+    assert_eq!(&ds.wire()[4..6], &[0x36, 0xF0]);
+    assert_eq!(&ds.wire()[34..], &[0x04, 0x33]);
+    assert_eq!(
+        err(RecordType::Ds, "1 13 2 ABC"),
+        RdataError::Digest("ABC".into())
+    );
+    assert!(matches!(
+        err(RecordType::Ds, "1 256 2 AB"),
+        RdataError::Number {
+            field: "algorithm",
+            ..
+        }
+    ));
+    assert!(matches!(
+        err(RecordType::Ds, "1 13 2"),
+        RdataError::Fields { .. }
+    ));
+}

@@ -8,6 +8,7 @@ use super::{
     Glue, NO_PROBE, NameEntry, NameServer, Probe, Record, Set, Table, Target, Zone,
     resolved::{AliasSlot, NO_ALIAS},
 };
+use crate::dnssec::Signer;
 use crate::model::{self, Config, HealthCheck};
 use crate::name::{Name, suffix_at};
 
@@ -42,6 +43,7 @@ pub fn compile(config: &Config) -> Table {
         keyring: Arc::new(super::keyring::Keyring::new(
             config.zones.iter().filter_map(|z| z.updates.as_ref()),
         )),
+        signed: config.zones.iter().any(|z| z.dnssec.is_some()),
     }
 }
 
@@ -82,6 +84,10 @@ fn compile_zones(config: &Config, names: &mut NameMap) -> (Vec<Zone>, Vec<Glue>)
             soa_rdata: soa_rdata(&zone.soa),
             negative_ttl: zone.ttl.min(zone.soa.minimum),
             nameservers,
+            signer: zone
+                .dnssec
+                .as_ref()
+                .map(|policy| Arc::new(Signer::new(zone.origin.clone(), policy.clone()))),
         });
     }
     (zones, glue)

@@ -188,6 +188,10 @@ pub struct Zone {
     pub negative_ttl: u32,
     /// Apex NS.
     pub nameservers: Box<[NameServer]>,
+    /// The zone's DNSSEC signer (keys and RRSIG cache) when it is signed.
+    /// Kept across reloads that leave its keys and settings alone, so the
+    /// cache stays warm ([`Table::keep_signers`]).
+    pub signer: Option<Arc<crate::dnssec::Signer>>,
 }
 
 /// What exists at a name.
@@ -223,6 +227,9 @@ pub struct Cut {
     /// index of the NS record whose target they belong to, and the A or
     /// AAAA RRset.
     pub glue: Box<[(u16, RrSet)]>,
+    /// The child's DS RRset, when the config holds one: a signed zone
+    /// answers it (signed) instead of proving there is none.
+    pub ds: Option<RrSet>,
 }
 
 /// Where a query name falls.
@@ -279,6 +286,9 @@ pub struct Table {
     /// The TSIG keys of every zone's `updates`, for signed updates and
     /// signed queries.
     pub keyring: Arc<keyring::Keyring>,
+    /// Whether some zone is signed: only then does a query with DO read
+    /// the clock.
+    pub signed: bool,
 }
 
 impl Table {
@@ -358,6 +368,25 @@ impl Table {
     pub fn record(&self, name: &Name) -> Option<&Record> {
         let entry = self.names.get(name.wire())?;
         self.records.get(entry.record? as usize)
+    }
+
+    /// Takes over the signers of `previous` (the table being replaced)
+    /// for zones whose keys and settings did not change, so their RRSIG
+    /// caches stay warm across a reload.
+    pub fn keep_signers(&mut self, previous: &Self) {
+        for zone in self.zones.iter_mut() {
+            let Some(signer) = &zone.signer else {
+                continue;
+            };
+            if let Some(old) = previous
+                .zones
+                .iter()
+                .filter_map(|z| z.signer.as_ref())
+                .find(|old| old.same_as(&signer.zone, &signer.policy))
+            {
+                zone.signer = Some(old.clone());
+            }
+        }
     }
 }
 

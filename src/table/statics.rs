@@ -115,6 +115,9 @@ fn cuts(zones: &[Zone], grouped: &Grouped, glue: &[Glue]) -> Vec<Cut> {
             zone: *zone,
             ns: rrset(rtype::NS, *ttl, ns.clone()),
             glue: addresses.into(),
+            ds: sets
+                .get(&rtype::DS)
+                .map(|(ttl, ds)| rrset(rtype::DS, *ttl, ds.clone())),
         });
     }
     cuts

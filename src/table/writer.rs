@@ -597,6 +597,8 @@ impl Writer {
         started: tokio::time::Instant,
     ) {
         self.update_rate_limiter(loaded.config.server.rate_limit);
+        let mut table = table;
+        table.keep_signers(&self.table);
         let table = Arc::new(table);
         self.counters =
             Arc::new(table.counters(&self.metrics, Some((&self.table, &self.counters))));

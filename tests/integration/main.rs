@@ -4,16 +4,20 @@
 //! * `dns/`: what resolvers see: answers, geo, glue, static records,
 //!   delegation, hostname targets, malformed input, rate limiting, TCP.
 //! * `ddns/`: RFC 2136 updates under attack.
+//! * `dnssec/`: signed answers validated by real resolvers (Unbound,
+//!   `delv`) under a signed root, through failover, key rollover, forgery
+//!   and bad key files.
 //! * `acme/`: certificates by ACME DNS-01 with pebble and certbot.
 //! * `ops/`: what operators touch: the admin API, the CLI, health checks,
 //!   reloads, drains, explain, the status page, the dashboard, the peer group.
-//! * `docs/`: the README's commands, run.
+//! * `docs/`: the README's and the book's commands, run; the book's links.
 //! * `support/`: no tests: the harness, child processes, backends, the
 //!   browser, the DNS tree, ACME and update clients the tests share.
 
 mod acme;
 mod ddns;
 mod dns;
+mod dnssec;
 mod docs;
 mod ops;
 mod support;
@@ -30,6 +34,10 @@ fn required_tools_are_installed() {
         "prlimit",
         "knotd",
         "knotc",
+        "keymgr",
+        "delv",
+        "dnssec-keygen",
+        "dnssec-settime",
         "unbound",
         "unbound-control",
         "chromium",

@@ -1,5 +1,6 @@
-//! Every kustomize layout of deploy/ (alone, with the CRDs' and the
-//! monitoring Components, with each multi-cluster Component) through a real
+//! Every kustomize layout of deploy/ (alone, with the CRDs', the
+//! monitoring and the geoipupdate Components, with each multi-cluster
+//! Component) through a real
 //! API server's validation: `kubectl apply --dry-run=server`, with the
 //! Prometheus Operator's CRDs from a trimmed copy (monitoring-crds.yaml).
 //!
@@ -20,6 +21,8 @@ const LAYOUTS: &[&[&str]] = &[
     &["components/crds", "components/monitoring"],
     &["multi-cluster/us-east", "components/monitoring"],
     &["multi-cluster/eu-west", "components/crds"],
+    &["components/geoipupdate"],
+    &["multi-cluster/us-east", "components/geoipupdate"],
 ];
 
 /// A kustomization of deploy/ with `components` in `dir` (paths relative

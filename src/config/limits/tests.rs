@@ -53,6 +53,7 @@ fn with_limits(max_config_bytes: u64, max_records: usize) -> Baseline {
             max_records,
         },
         served_record_files: Vec::new(),
+        geoip: None,
     }
 }
 
@@ -109,7 +110,8 @@ fn nested_aliases_are_stopped_by_the_replay_budget() {
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert!(
         errs[0].contains("too large once YAML aliases are expanded")
-            && errs[0].contains("alias replay limit exceeded: total_replayed_events=65537 > 65536"),
+            && errs[0]
+                .contains("its aliases replay 65537 YAML events, more than the 65536 allowed"),
         "{errs:?}"
     );
 }
@@ -207,7 +209,7 @@ fn more_records_than_max_records_are_rejected() {
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert!(
         errs[0].starts_with(&format!(
-            "{}: records: more than 5 records in the config and its record files (server.max_records)",
+            "{}:8:3: records: more than 5 records in the config and its record files (server.max_records)",
             path.display()
         )),
         "{errs:?}"
@@ -225,7 +227,7 @@ fn more_records_than_max_records_are_rejected() {
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert!(
         errs[0].starts_with(&format!(
-            "{}: records: more than 12 records in the config and its record files (server.max_records)",
+            "{}:2:3: records: more than 12 records in the config and its record files (server.max_records)",
             extra.display()
         )),
         "{errs:?}"
@@ -246,7 +248,7 @@ fn more_records_than_max_records_are_rejected() {
     assert_eq!(
         errs,
         vec![format!(
-            "{}: records: 10 records, more than server.max_records (9)",
+            "{}:7:1: records: 10 records, more than server.max_records (9)",
             path.display()
         )]
     );
@@ -263,8 +265,10 @@ fn the_caps_are_validated_and_defaulted() {
     let errs = rejected(load_after(&path, Vec::new(), &Baseline::default()).result);
     let file = path.display();
     for expected in [
-        format!("{file}: server.max_config_bytes: 10 is out of range (1024 to 4294967296)"),
-        format!("{file}: server.max_records: 0 is out of range (1 to 10000000)"),
+        format!(
+            "{file}:2:43: server.max_config_bytes: 10 is out of range (1024 to 4294967296 bytes)"
+        ),
+        format!("{file}:2:65: server.max_records: 0 is out of range (1 to 10000000)"),
     ] {
         assert!(
             errs.contains(&expected),

@@ -76,7 +76,7 @@ fn admin_tls_is_loaded_with_the_config_and_every_fault_names_field_and_file() {
     assert_eq!(missing.len(), 1, "{missing:?}");
     assert!(
         missing[0].ends_with(&format!(
-            "gslb.yaml: server.admin_tls.cert_file: {}: no such file",
+            "gslb.yaml:5:16: server.admin_tls.cert_file: {}: no such file",
             cert_path.display()
         )),
         "{missing:?}"
@@ -189,7 +189,7 @@ fn overlay_errors_name_the_overlay_or_the_merged_files() {
     let cases = [
         ("", "site.yaml: is empty"),
         ("[1, 2]", "site.yaml: is not a mapping of config keys"),
-        ("server: { dns_listen: [", "site.yaml: "),
+        ("server: { dns_listen: [", "site.yaml:1:23: "),
         ("server: { udp_worker: 2 }", "gslb.yaml + "),
         ("zones: [{ origin: other.test. }]", "site.yaml: zones[1]"),
     ];

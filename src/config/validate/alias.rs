@@ -2,22 +2,15 @@
 //! loops of hostname targets through the config's own records, and
 //! `server.alias`, the refresh and staleness bounds of their resolution.
 
-use std::{collections::HashMap, fmt, net::IpAddr, sync::Arc, time::Duration};
+use std::{collections::HashMap, fmt, net::IpAddr, sync::Arc};
 
 use super::Checker;
 use crate::config::ConfigError;
 use crate::config::raw::RawAlias;
+use crate::config::settings as s;
 use crate::model::AliasPolicy as Policy;
 use crate::model::Record;
 use crate::name::Name;
-
-/// Shortest `min_refresh`: below a second a short upstream TTL would turn
-/// into a query stream to the resolver.
-const MIN_REFRESH_FLOOR: Duration = Duration::from_secs(1);
-/// Longest `max_refresh` and `max_stale`.
-const LONGEST: Duration = Duration::from_secs(7 * 86_400);
-/// Largest `max_addresses`.
-const MAX_ADDRESSES: i64 = 1024;
 
 /// One entry of a set's `targets`.
 pub(super) enum Target {
@@ -180,55 +173,45 @@ pub(super) fn report_loops(errors: &mut Vec<ConfigError>, records: &[Record]) {
         .collect();
     for found in loops {
         let (record, set) = found.closed_by;
-        errors.push(ConfigError {
-            file: records[record].source.clone(),
-            path: format!("records[{}].sets[{set}].targets", in_file[record]),
-            message: format!(
+        errors.push(ConfigError::new(
+            records[record].source.clone(),
+            format!("records[{}].sets[{set}].targets", in_file[record]),
+            format!(
                 "hostname targets loop through records gslb serves: {found}; each name would resolve only through the others"
             ),
-        });
+        ));
     }
 }
 
-/// Checks `server.alias`; the defaults when absent.
+/// Checks `server.alias`; the defaults when absent. The shortest
+/// `min_refresh` is a second: below that a short upstream TTL would turn
+/// into a query stream to the resolver.
 pub(super) fn alias(check: &mut Checker<'_>, raw: Option<&RawAlias>) -> Option<Policy> {
-    let defaults = Policy::default();
-    let Some(raw) = raw else {
-        return Some(defaults);
-    };
-    let path = "server.alias";
+    let raw = raw.cloned().unwrap_or_default();
     let min_refresh = check.duration(
-        format!("{path}.min_refresh"),
+        s::ALIAS_MIN_REFRESH.key,
         raw.min_refresh.as_deref(),
-        defaults.min_refresh,
-        MIN_REFRESH_FLOOR,
-        LONGEST,
+        &s::ALIAS_MIN_REFRESH,
     );
     let max_refresh = check.duration(
-        format!("{path}.max_refresh"),
+        s::ALIAS_MAX_REFRESH.key,
         raw.max_refresh.as_deref(),
-        defaults.max_refresh,
-        MIN_REFRESH_FLOOR,
-        LONGEST,
+        &s::ALIAS_MAX_REFRESH,
     );
     let max_stale = check.duration(
-        format!("{path}.max_stale"),
+        s::ALIAS_MAX_STALE.key,
         raw.max_stale.as_deref(),
-        defaults.max_stale,
-        Duration::ZERO,
-        LONGEST,
+        &s::ALIAS_MAX_STALE,
     );
     let max_addresses = check.int(
-        format!("{path}.max_addresses"),
+        s::ALIAS_MAX_ADDRESSES.key,
         raw.max_addresses,
-        defaults.max_addresses as i64,
-        1,
-        MAX_ADDRESSES,
+        &s::ALIAS_MAX_ADDRESSES,
     );
     let (min_refresh, max_refresh) = (min_refresh?, max_refresh?);
     if max_refresh < min_refresh {
         check.error(
-            format!("{path}.max_refresh"),
+            s::ALIAS_MAX_REFRESH.key,
             format!(
                 "{} is below min_refresh {}",
                 humantime::format_duration(max_refresh),
@@ -260,7 +243,14 @@ mod tests {
             "server: {{ dns_listen: [\"127.0.0.1:0\"]{server} }}\nzones:\n  - origin: global.example.test.\n    soa: {{ mname: ns1.global.example.test., rname: hostmaster.example.test. }}\n    nameservers: {{ ns1.global.example.test.: [192.0.2.53] }}\nrecords:\n  - name: a.global.example.test.\n    sets: [{{ id: x, targets: [{targets}] }}]\n"
         );
         let raw: RawConfig = serde_saphyr::from_str(&yaml).expect("test YAML parses");
-        validate(raw, "gslb.yaml", Vec::new(), 1).map_err(|e| {
+        validate(
+            raw,
+            "gslb.yaml",
+            Vec::new(),
+            1,
+            crate::config::Secrets::Read,
+        )
+        .map_err(|e| {
             e.0.iter()
                 .map(|e| format!("{}: {}", e.path, e.message))
                 .collect()

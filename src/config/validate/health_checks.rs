@@ -4,6 +4,7 @@ use std::{collections::BTreeMap, net::IpAddr, sync::Arc, time::Duration};
 
 use super::Checker;
 use crate::config::raw::{RawHealthCheck, RawStatus, RawStatusItem};
+use crate::config::settings as s;
 use crate::model::{HealthCheck, ProbeKind};
 use crate::name::Name;
 
@@ -42,8 +43,8 @@ fn health_check(
         raw.expect_status.as_ref(),
     );
     let (interval, timeout) = timing(check, path, raw);
-    let rise = check.int(format!("{path}.rise"), raw.rise, 2, 1, 100);
-    let fall = check.int(format!("{path}.fall"), raw.fall, 2, 1, 100);
+    let rise = check.int(format!("{path}.rise"), raw.rise, &s::CHECK_RISE);
+    let fall = check.int(format!("{path}.fall"), raw.fall, &s::CHECK_FALL);
     Some(HealthCheck {
         name: name.to_owned(),
         kind: kind?,
@@ -94,7 +95,12 @@ fn port(
             check.error(format!("{path}.port"), "is required for tcp checks");
             None
         }
-        (port, default) => check.int(format!("{path}.port"), port, default.unwrap_or(0), 1, 65535),
+        (port, default) => check.int_or(
+            format!("{path}.port"),
+            port,
+            default.unwrap_or(0),
+            &s::CHECK_PORT,
+        ),
     }
 }
 
@@ -154,16 +160,12 @@ fn timing(
     let interval = check.duration(
         format!("{path}.interval"),
         raw.interval.as_deref(),
-        Duration::from_secs(5),
-        Duration::from_millis(100),
-        Duration::from_secs(3600),
+        &s::CHECK_INTERVAL,
     );
     let timeout = check.duration(
         format!("{path}.timeout"),
         raw.timeout.as_deref(),
-        Duration::from_secs(2),
-        Duration::from_millis(10),
-        Duration::from_secs(60),
+        &s::CHECK_TIMEOUT,
     );
     if let (Some(i), Some(t)) = (interval, timeout)
         && t > i

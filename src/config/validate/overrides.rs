@@ -61,8 +61,10 @@ impl OverrideChecker {
 /// only entries that pass, so one bad object never makes the server reject
 /// the whole file.
 pub fn check_override(what: &str, raw: &RawFileOverride) -> Result<FileOverride, ConfigErrors> {
-    Checker::collect(what, |check| entry(check, "", raw))
-        .and_then(|entry| entry.ok_or_else(|| ConfigErrors(Vec::new())))
+    Checker::collect(what, crate::config::Secrets::Read, |check| {
+        entry(check, "", raw)
+    })
+    .and_then(|entry| entry.ok_or_else(|| ConfigErrors(Vec::new())))
 }
 
 fn entry(check: &mut Checker<'_>, path: &str, raw: &RawFileOverride) -> Option<FileOverride> {

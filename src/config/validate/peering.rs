@@ -1,9 +1,10 @@
 //! `server.instance`, `server.peers` and the keys of the peer group.
 
-use std::{collections::BTreeSet, path::PathBuf, time::Duration};
+use std::{collections::BTreeSet, path::PathBuf};
 
 use super::Checker;
 use crate::config::raw::RawServer;
+use crate::config::settings as s;
 use crate::model::{HealthQuorum, Peer, Peering};
 
 /// Longest instance name: it goes into User-Agent headers and versions.
@@ -56,11 +57,9 @@ pub(super) fn peering(check: &mut Checker<'_>, raw: &RawServer) -> Option<Peerin
         }
     };
     let view_max_age = check.duration(
-        "server.peer_view_max_age",
+        s::PEER_VIEW_MAX_AGE.key,
         raw.peer_view_max_age.as_deref(),
-        Duration::from_secs(15),
-        Duration::from_secs(1),
-        Duration::from_secs(3600),
+        &s::PEER_VIEW_MAX_AGE,
     );
     if check.error_count() != errors {
         return None;

@@ -1,36 +1,16 @@
 //! `server.rate_limit`: ranges and defaults of response rate limiting.
 //!
-//! The ranges follow BIND's `rate-limit` statement where it has one (slip
-//! 0-10, window up to an hour), except the rate, which goes up to a million
-//! so that a server behind a few large resolvers can set a limit it never
-//! reaches in normal traffic.
-
-use std::time::Duration;
+//! The ranges (in the settings table) follow BIND's `rate-limit` statement
+//! where it has one (slip 0-10, window up to an hour, defaults slip 2,
+//! prefixes /24 and /56, window 15 s), except the rate, which goes up to a
+//! million so that a server behind a few large resolvers can set a limit it
+//! never reaches in normal traffic. The default table is 2 MiB of state,
+//! room for 262,144 limited streams.
 
 use super::Checker;
 use crate::config::raw::RawRateLimit;
+use crate::config::settings as s;
 use crate::model::RateLimit;
-
-/// Highest `responses_per_second`.
-const MAX_RATE: i64 = 1_000_000;
-/// Default `slip`, as BIND: every other limited response is truncated.
-const DEFAULT_SLIP: i64 = 2;
-/// Highest `slip`.
-const MAX_SLIP: i64 = 10;
-/// Default IPv4 prefix length, as BIND and Knot.
-const DEFAULT_IPV4_PREFIX: i64 = 24;
-/// Default IPv6 prefix length, as BIND.
-const DEFAULT_IPV6_PREFIX: i64 = 56;
-/// Default `window`, as BIND.
-const DEFAULT_WINDOW: Duration = Duration::from_secs(15);
-/// Longest `window`.
-const MAX_WINDOW: Duration = Duration::from_secs(3600);
-/// Default `table_size`: 2 MiB of state, room for 262,144 limited streams.
-const DEFAULT_TABLE_SIZE: i64 = 1 << 18;
-/// Smallest `table_size`.
-const MIN_TABLE_SIZE: i64 = 1024;
-/// Largest `table_size`: 128 MiB of state.
-const MAX_TABLE_SIZE: i64 = 1 << 24;
 
 /// Checks `server.rate_limit`: `Some(None)` when absent (limiting off),
 /// `None` after reporting errors.
@@ -41,50 +21,41 @@ pub(super) fn rate_limit(
     let Some(raw) = raw else {
         return Some(None);
     };
-    let path = "server.rate_limit";
     let rate = match raw.responses_per_second {
         Some(value) => check.int(
-            format!("{path}.responses_per_second"),
+            s::RATE_LIMIT_RESPONSES_PER_SECOND.key,
             Some(value),
-            0,
-            1,
-            MAX_RATE,
+            &s::RATE_LIMIT_RESPONSES_PER_SECOND,
         ),
         None => {
             check.error(
-                format!("{path}.responses_per_second"),
+                s::RATE_LIMIT_RESPONSES_PER_SECOND.key,
                 "is required when rate_limit is set, e.g. 20 (responses per second to one client prefix for one name)",
             );
             None
         }
     };
-    let slip = check.int(format!("{path}.slip"), raw.slip, DEFAULT_SLIP, 0, MAX_SLIP);
+    let slip = check.int(s::RATE_LIMIT_SLIP.key, raw.slip, &s::RATE_LIMIT_SLIP);
     let ipv4_prefix = check.int(
-        format!("{path}.ipv4_prefix"),
+        s::RATE_LIMIT_IPV4_PREFIX.key,
         raw.ipv4_prefix,
-        DEFAULT_IPV4_PREFIX,
-        1,
-        32,
+        &s::RATE_LIMIT_IPV4_PREFIX,
     );
     let ipv6_prefix = check.int(
-        format!("{path}.ipv6_prefix"),
+        s::RATE_LIMIT_IPV6_PREFIX.key,
         raw.ipv6_prefix,
-        DEFAULT_IPV6_PREFIX,
-        1,
-        128,
+        &s::RATE_LIMIT_IPV6_PREFIX,
     );
     let window = check
         .duration(
-            format!("{path}.window"),
+            s::RATE_LIMIT_WINDOW.key,
             raw.window.as_deref(),
-            DEFAULT_WINDOW,
-            Duration::from_secs(1),
-            MAX_WINDOW,
+            &s::RATE_LIMIT_WINDOW,
         )
         .and_then(|window| {
             if window.subsec_nanos() != 0 {
                 check.error(
-                    format!("{path}.window"),
+                    s::RATE_LIMIT_WINDOW.key,
                     format!(
                         "{} is not a whole number of seconds (the limiter counts in seconds)",
                         humantime::format_duration(window)
@@ -95,11 +66,9 @@ pub(super) fn rate_limit(
             u32::try_from(window.as_secs()).ok()
         });
     let table_size = check.int(
-        format!("{path}.table_size"),
+        s::RATE_LIMIT_TABLE_SIZE.key,
         raw.table_size,
-        DEFAULT_TABLE_SIZE,
-        MIN_TABLE_SIZE,
-        MAX_TABLE_SIZE,
+        &s::RATE_LIMIT_TABLE_SIZE,
     );
     Some(Some(RateLimit {
         responses_per_second: rate?,
@@ -199,8 +168,8 @@ zones:
             [
                 "server.rate_limit.responses_per_second: 0 is out of range (1 to 1000000)",
                 "server.rate_limit.slip: 11 is out of range (0 to 10)",
-                "server.rate_limit.ipv4_prefix: 33 is out of range (1 to 32)",
-                "server.rate_limit.ipv6_prefix: 0 is out of range (1 to 128)",
+                "server.rate_limit.ipv4_prefix: 33 is out of range (1 to 32 bits)",
+                "server.rate_limit.ipv6_prefix: 0 is out of range (1 to 128 bits)",
                 "server.rate_limit.window: 1s 500ms is not a whole number of seconds (the limiter counts in seconds)",
                 "server.rate_limit.table_size: 100 is out of range (1024 to 16777216)",
             ]
@@ -234,7 +203,7 @@ zones:
         )
         .expect_err("rejected");
         assert!(
-            errors[0].contains("server.rate_limit") && errors[0].contains("unknown field `rate`"),
+            errors[0].contains("server.rate_limit") && errors[0].contains("unknown key `rate`"),
             "{errors:?}"
         );
     }

@@ -3,18 +3,14 @@
 
 use std::{collections::HashMap, net::IpAddr, sync::Arc};
 
-use super::{Checker, DEFAULT_TTL, MAX_TTL, alias};
+use super::{Checker, alias};
 use crate::config::RecordScope;
 use crate::config::raw::{RawGeo, RawLocation, RawRecord, RawSet};
+use crate::config::settings as s;
 use crate::geo::{Continent, Coordinates, Country, Subdivision};
 use crate::model::target::Unusable;
 use crate::model::{Fallback, GeoScope, HealthCheck, Record, TargetSet, zone_of};
 use crate::name::Name;
-
-/// Largest `answers` value.
-const MAX_ANSWERS: i64 = 64;
-/// Largest set weight.
-const MAX_WEIGHT: i64 = 1_000_000;
 
 /// Validates records from every source against the zones and templates,
 /// and rejects a name defined twice across sources.
@@ -71,7 +67,7 @@ impl<'a> RecordChecker<'a> {
         let zone = name.as_ref().and_then(|name| {
             let zone = zone_of(name, self.scope.zones.iter().map(|z| &z.origin))
                 .and_then(|i| self.scope.zones.get(i));
-            if zone.is_none() && !self.scope.zones.is_empty() {
+            if zone.is_none() && !self.scope.zones.is_empty() && self.scope.zones_complete {
                 let served = self.scope.origins();
                 check.error(
                     format!("{path}.name"),
@@ -94,17 +90,16 @@ impl<'a> RecordChecker<'a> {
             }
             zone
         });
-        let ttl = check.int(
+        let ttl = check.int_or(
             format_args!("{path}.ttl"),
             raw.ttl,
-            zone.map_or(DEFAULT_TTL, |z| i64::from(z.ttl)),
-            0,
-            MAX_TTL,
+            zone.map_or(s::ZONE_TTL.default_value(), |z| i64::from(z.ttl)),
+            &s::RECORD_TTL,
         );
         let answers = match raw.answers {
             None => Some(None),
             Some(n) => check
-                .int(format_args!("{path}.answers"), Some(n), 0, 1, MAX_ANSWERS)
+                .int(format_args!("{path}.answers"), Some(n), &s::RECORD_ANSWERS)
                 .map(Some),
         };
         let fallback = match raw.fallback.as_deref() {
@@ -149,8 +144,8 @@ impl<'a> RecordChecker<'a> {
     fn set(&self, check: &mut Checker<'_>, path: &str, raw: &RawSet) -> Option<TargetSet> {
         let id_ok = set_id(check, path, &raw.id);
         let (targets, hostnames) = targets(check, path, &raw.targets);
-        let weight = check.int(format_args!("{path}.weight"), raw.weight, 1, 0, MAX_WEIGHT);
-        let priority = check.int(format_args!("{path}.priority"), raw.priority, 0, 0, 65535);
+        let weight = check.int(format_args!("{path}.weight"), raw.weight, &s::SET_WEIGHT);
+        let priority = check.int(format_args!("{path}.priority"), raw.priority, &s::SET_PRIORITY);
         let geo = geo_scope(check, &format!("{path}.geo"), raw.geo.as_ref());
         let location = raw.location.and_then(|l| location(check, path, l));
         let location_ok = raw.location.is_none() || location.is_some();
@@ -262,13 +257,14 @@ fn targets(check: &mut Checker<'_>, path: &str, raw: &[String]) -> (Vec<IpAddr>,
 
 /// A set's coordinates, for nearest-set answers; they must be on Earth.
 fn location(check: &mut Checker<'_>, path: &str, l: RawLocation) -> Option<Coordinates> {
-    let ok = (-90.0..=90.0).contains(&l.lat) && (-180.0..=180.0).contains(&l.lon);
+    let (lat, lon) = (&s::SET_LAT, &s::SET_LON);
+    let ok = (lat.min..=lat.max).contains(&l.lat) && (lon.min..=lon.max).contains(&l.lon);
     if !ok {
         check.error(
             format!("{path}.location"),
             format!(
-                "lat {} lon {} is not on Earth (lat -90..90, lon -180..180)",
-                l.lat, l.lon
+                "lat {} lon {} is not on Earth (lat {} to {}, lon {} to {})",
+                l.lat, l.lon, lat.min, lat.max, lon.min, lon.max
             ),
         );
     }

@@ -3,49 +3,36 @@
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use super::{Checker, alias, peering, rate_limit};
-use crate::config::limits;
 use crate::config::raw::RawServer;
+use crate::config::settings as s;
 use crate::model::Server;
 
 pub(super) fn server(check: &mut Checker<'_>, raw: &RawServer) -> Option<Server> {
     let (dns_listen, admin_listen) = listeners(check, raw);
     let default_workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as i64;
-    let udp_workers = check.int(
-        "server.udp_workers",
+    let udp_workers = check.int_or(
+        s::UDP_WORKERS.key,
         raw.udp_workers,
-        default_workers,
-        1,
-        256,
+        default_workers.min(s::UDP_WORKERS.max),
+        &s::UDP_WORKERS,
     );
     let max_udp_payload = check.int(
-        "server.max_udp_payload",
+        s::MAX_UDP_PAYLOAD.key,
         raw.max_udp_payload,
-        1232,
-        512,
-        4096,
+        &s::MAX_UDP_PAYLOAD,
     );
     let tcp = tcp(check, raw);
     let shutdown_grace = check.duration(
-        "server.shutdown_grace",
+        s::SHUTDOWN_GRACE.key,
         raw.shutdown_grace.as_deref(),
-        Duration::from_secs(5),
-        Duration::ZERO,
-        Duration::from_secs(300),
+        &s::SHUTDOWN_GRACE,
     );
     let max_config_bytes = check.int(
-        "server.max_config_bytes",
+        s::MAX_CONFIG_BYTES.key,
         raw.max_config_bytes,
-        limits::DEFAULT_MAX_CONFIG_BYTES as i64,
-        limits::MIN_MAX_CONFIG_BYTES as i64,
-        limits::MAX_MAX_CONFIG_BYTES as i64,
+        &s::MAX_CONFIG_BYTES,
     );
-    let max_records = check.int(
-        "server.max_records",
-        raw.max_records,
-        limits::DEFAULT_MAX_RECORDS as i64,
-        1,
-        limits::MAX_MAX_RECORDS as i64,
-    );
+    let max_records = check.int(s::MAX_RECORDS.key, raw.max_records, &s::MAX_RECORDS);
     let admin = admin(check, raw, admin_listen);
     let rate_limit = rate_limit::rate_limit(check, raw.rate_limit.as_ref());
     let resolvers = resolvers(check, raw);
@@ -132,28 +119,30 @@ struct Tcp {
 
 fn tcp(check: &mut Checker<'_>, raw: &RawServer) -> Option<Tcp> {
     let tcp_idle_timeout = check.duration(
-        "server.tcp_idle_timeout",
+        s::TCP_IDLE_TIMEOUT.key,
         raw.tcp_idle_timeout.as_deref(),
-        Duration::from_secs(10),
-        Duration::from_millis(100),
-        Duration::from_secs(3600),
+        &s::TCP_IDLE_TIMEOUT,
     );
     let tcp_max_connections = check.int(
-        "server.tcp_max_connections",
+        s::TCP_MAX_CONNECTIONS.key,
         raw.tcp_max_connections,
-        1_000,
-        1,
-        1_000_000,
+        &s::TCP_MAX_CONNECTIONS,
     );
     let tcp_max_connections_per_ip = check.int(
-        "server.tcp_max_connections_per_ip",
+        s::TCP_MAX_CONNECTIONS_PER_IP.key,
         raw.tcp_max_connections_per_ip,
-        20,
-        1,
-        1_000_000,
+        &s::TCP_MAX_CONNECTIONS_PER_IP,
     );
-    let tcp_ipv4_prefix = check.int("server.tcp_ipv4_prefix", raw.tcp_ipv4_prefix, 24, 1, 32);
-    let tcp_ipv6_prefix = check.int("server.tcp_ipv6_prefix", raw.tcp_ipv6_prefix, 56, 1, 128);
+    let tcp_ipv4_prefix = check.int(
+        s::TCP_IPV4_PREFIX.key,
+        raw.tcp_ipv4_prefix,
+        &s::TCP_IPV4_PREFIX,
+    );
+    let tcp_ipv6_prefix = check.int(
+        s::TCP_IPV6_PREFIX.key,
+        raw.tcp_ipv6_prefix,
+        &s::TCP_IPV6_PREFIX,
+    );
     Some(Tcp {
         idle_timeout: tcp_idle_timeout?,
         max_connections: tcp_max_connections?,
@@ -179,25 +168,19 @@ fn admin(
     admin_listen: Option<SocketAddr>,
 ) -> Option<Admin> {
     let admin_max_connections = check.int(
-        "server.admin_max_connections",
+        s::ADMIN_MAX_CONNECTIONS.key,
         raw.admin_max_connections,
-        64,
-        1,
-        10_000,
+        &s::ADMIN_MAX_CONNECTIONS,
     );
     let admin_max_connections_per_client = check.int(
-        "server.admin_max_connections_per_client",
+        s::ADMIN_MAX_CONNECTIONS_PER_CLIENT.key,
         raw.admin_max_connections_per_client,
-        8,
-        1,
-        10_000,
+        &s::ADMIN_MAX_CONNECTIONS_PER_CLIENT,
     );
     let admin_header_timeout = check.duration(
-        "server.admin_header_timeout",
+        s::ADMIN_HEADER_TIMEOUT.key,
         raw.admin_header_timeout.as_deref(),
-        Duration::from_secs(3),
-        Duration::from_millis(100),
-        Duration::from_secs(60),
+        &s::ADMIN_HEADER_TIMEOUT,
     );
     let probe_listen = raw
         .probe_listen
@@ -213,11 +196,9 @@ fn admin(
         );
     }
     let admin_timeout = check.duration(
-        "server.admin_timeout",
+        s::ADMIN_TIMEOUT.key,
         raw.admin_timeout.as_deref(),
-        Duration::from_secs(10),
-        Duration::from_millis(100),
-        Duration::from_secs(300),
+        &s::ADMIN_TIMEOUT,
     );
     Some(Admin {
         max_connections: admin_max_connections?,

@@ -8,8 +8,8 @@
 //!   no name server glue, not the apex (RFC 1034 §3.6.2, RFC 2181 §10.1);
 //!   chains of static CNAMEs end within [`MAX_CNAME_CHAIN`] links and
 //!   never loop;
-//! * NS below the apex delegates: nothing else at the delegation point,
-//!   nothing below it but glue (A/AAAA of its name servers), no GSLB record
+//! * NS below the apex delegates: nothing else at the delegation point but
+//!   its DS (the signed child's, only there), nothing below it but glue (A/AAAA of its name servers), no GSLB record
 //!   at or below it, and a name server inside the delegation has glue;
 //! * NS, MX and SRV point at names, never at aliases (RFC 2181 §10.3);
 //! * the apex NS come from `nameservers`, the SOA from `soa`;
@@ -19,13 +19,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Checker;
 use crate::config::raw::RawZone;
+use crate::config::settings as s;
 use crate::model::{Record, StaticRecord, Zone, zone_of};
 use crate::name::Name;
 use crate::rdata::{self, MAX_CNAME_CHAIN, RecordType};
 
-/// Largest TTL of a static record: a week. These records do not fail over,
-/// so the one-day cap of GSLB records does not apply.
-const MAX_STATIC_TTL: i64 = 604_800;
 /// Largest RRset on the wire: with the question, a full CNAME chain and the
 /// OPT it still fits a 65,535-byte TCP message.
 const MAX_RRSET_BYTES: usize = 16_384;
@@ -131,12 +129,13 @@ fn parse_one(
         }
         Some(_) => {}
     }
-    let ttl = check.int(
+    // Up to a week: these records do not fail over, so the one-day cap
+    // of GSLB records does not apply.
+    let ttl = check.int_or(
         format!("{path}.ttl"),
         raw.ttl,
         i64::from(zones[zone].ttl),
-        0,
-        MAX_STATIC_TTL,
+        &s::STATIC_TTL,
     );
     let rtype = rtype?;
     let data = rdata::parse(rtype, &raw.data, origin)
@@ -355,12 +354,21 @@ impl<'a> Rules<'a> {
         for e in self.entries {
             let name = &e.record.name;
             let rtype = e.record.rtype;
-            if self.cuts.contains_key(name) && rtype != RecordType::Ns {
+            let at_cut = self.cuts.contains_key(name);
+            if at_cut && !matches!(rtype, RecordType::Ns | RecordType::Ds) {
                 check.error(
                     format!("{}.name", e.path),
                     format!(
-                        "{name} is delegated ({}): only NS records sit at a delegation point, the rest belongs in the child zone",
+                        "{name} is delegated ({}): only NS and DS records sit at a delegation point, the rest belongs in the child zone",
                         self.entry(self.cuts[name]).path
+                    ),
+                );
+            }
+            if rtype == RecordType::Ds && !at_cut {
+                check.error(
+                    format!("{}.type", e.path),
+                    format!(
+                        "DS records belong at a delegation point (a name with static NS records); {name} has none"
                     ),
                 );
             }

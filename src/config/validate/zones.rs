@@ -2,8 +2,9 @@
 
 use std::net::IpAddr;
 
-use super::{Checker, DEFAULT_DEGRADED_TTL, DEFAULT_TTL, MAX_TTL, ddns};
+use super::{Checker, ddns, dnssec};
 use crate::config::raw::RawZone;
+use crate::config::settings as s;
 use crate::model::ns_answer::nameservers_response_len;
 use crate::model::{Soa, Zone};
 use crate::name::Name;
@@ -66,29 +67,25 @@ pub(in crate::config) fn zones(
 
 fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32) -> Option<Zone> {
     let origin = check.name(format!("{path}.origin"), &raw.origin);
-    let ttl = check.int(format!("{path}.ttl"), raw.ttl, DEFAULT_TTL, 0, MAX_TTL);
+    let ttl = check.int(format!("{path}.ttl"), raw.ttl, &s::ZONE_TTL);
     let degraded_ttl = check.int(
         format!("{path}.degraded_ttl"),
         raw.degraded_ttl,
-        DEFAULT_DEGRADED_TTL,
-        0,
-        MAX_TTL,
+        &s::ZONE_DEGRADED_TTL,
     );
-    let s = &raw.soa;
-    let mname = check.name(format!("{path}.soa.mname"), &s.mname);
-    let rname = check.name(format!("{path}.soa.rname"), &s.rname);
-    let u32_max = i64::from(u32::MAX);
-    let serial = check.int(
+    let soa = &raw.soa;
+    let mname = check.name(format!("{path}.soa.mname"), &soa.mname);
+    let rname = check.name(format!("{path}.soa.rname"), &soa.rname);
+    let serial = check.int_or(
         format!("{path}.soa.serial"),
-        s.serial,
+        soa.serial,
         i64::from(default_serial),
-        0,
-        u32_max,
+        &s::SOA_SERIAL,
     );
-    let refresh = check.int(format!("{path}.soa.refresh"), s.refresh, 3600, 1, u32_max);
-    let retry = check.int(format!("{path}.soa.retry"), s.retry, 600, 1, u32_max);
-    let expire = check.int(format!("{path}.soa.expire"), s.expire, 604_800, 1, u32_max);
-    let minimum = check.int(format!("{path}.soa.minimum"), s.minimum, 60, 0, MAX_TTL);
+    let refresh = check.int(format!("{path}.soa.refresh"), soa.refresh, &s::SOA_REFRESH);
+    let retry = check.int(format!("{path}.soa.retry"), soa.retry, &s::SOA_RETRY);
+    let expire = check.int(format!("{path}.soa.expire"), soa.expire, &s::SOA_EXPIRE);
+    let minimum = check.int(format!("{path}.soa.minimum"), soa.minimum, &s::SOA_MINIMUM);
     if raw.nameservers.is_empty() {
         check.error(
             format!("{path}.nameservers"),
@@ -115,6 +112,13 @@ fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32)
         .updates
         .as_ref()
         .and_then(|u| ddns::updates(check, &format!("{path}.updates"), u, origin.as_ref()));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let dnssec = raw
+        .dnssec
+        .as_ref()
+        .and_then(|d| dnssec::dnssec(check, &format!("{path}.dnssec"), d, origin.as_ref(), now));
     // Keep a zone whose origin parsed even if other fields did not, so its
     // records are still checked against it; the errors already fail the load.
     Some(Zone {
@@ -133,6 +137,7 @@ fn zone(check: &mut Checker<'_>, path: &str, raw: &RawZone, default_serial: u32)
         nameservers,
         statics: Vec::new(),
         updates,
+        dnssec,
     })
 }
 

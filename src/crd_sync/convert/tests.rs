@@ -7,6 +7,7 @@ use kube::api::DynamicObject;
 use super::*;
 use crate::config::raw::RawConfig;
 use crate::crd_sync::sink::render;
+use crate::crd_sync::unsupported::Place;
 
 /// The server config the fixtures are checked against.
 const CONFIG: &str = r#"
@@ -265,7 +266,7 @@ fn gslb_keys_set_weight_priority_location_and_health_check() {
 }
 
 #[test]
-fn other_providers_keys_are_ignored_with_a_notice() {
+fn keys_gslb_does_not_honour_are_reported_and_the_endpoint_served() {
     let c = run(&object(
         "prod",
         "x",
@@ -273,20 +274,162 @@ fn other_providers_keys_are_ignored_with_a_notice() {
             W,
             "x",
             "192.0.2.1",
-            &[("aws/evaluate-target-health", "true"), ("alias", "false")],
+            &[
+                ("aws/region", "us-east-1"),
+                ("aws/evaluate-target-health", "true"),
+                ("alias", "false"),
+                ("aws/health-check-id", "abc"),
+                ("aws/multi-value-answer", "true"),
+                ("aws/geoproximity-bias", "10"),
+                ("aws/weight", "3"),
+            ],
         ),
     ));
-    assert!(c.rejections.is_empty());
-    assert_eq!(c.file.records.len(), 1);
-    let ignored: Vec<&str> = c
-        .notices
+    assert!(c.rejections.is_empty(), "{:?}", c.rejections);
+    assert_eq!(
+        set(only_record(&c), "x").weight,
+        Some(3),
+        "the rest is mapped"
+    );
+    let reported: Vec<(&str, &str)> = c
+        .unsupported
         .iter()
-        .filter_map(|n| match n {
-            Notice::IgnoredKey { key, .. } => Some(key.as_str()),
-            Notice::TtlConflict { .. } | Notice::TtlIgnored { .. } => None,
-        })
+        .map(|u| (u.property.as_str(), u.label()))
         .collect();
-    assert_eq!(ignored, ["aws/evaluate-target-health", "alias"]);
+    assert_eq!(
+        reported,
+        [
+            ("aws/region", "aws/region"),
+            ("aws/evaluate-target-health", "aws/evaluate-target-health"),
+            ("alias", "other"),
+            ("aws/health-check-id", "aws/health-check-id"),
+            ("aws/multi-value-answer", "aws/multi-value-answer"),
+            ("aws/geoproximity-bias", "aws/geoproximity-bias"),
+        ]
+    );
+    assert!(
+        c.unsupported
+            .iter()
+            .all(|u| u.object == ObjectKey::new("prod", "x") && u.place == Place::Endpoint(0))
+    );
+    assert!(
+        c.unsupported[0]
+            .to_string()
+            .contains("no latency-based routing"),
+        "{}",
+        c.unsupported[0]
+    );
+}
+
+#[test]
+fn dns_annotations_on_the_object_are_reported() {
+    let c = run(&object_with(
+        "prod",
+        "x",
+        "annotations: {external-dns.alpha.kubernetes.io/aws-region: us-east-1, gslb.io/sharedwith: b, team: web}",
+        &a(W, "x", "192.0.2.1", &[]),
+    ));
+    assert!(c.rejections.is_empty(), "{:?}", c.rejections);
+    assert_eq!(c.file.records.len(), 1);
+    let reported: Vec<(&str, &Place, &str)> = c
+        .unsupported
+        .iter()
+        .map(|u| (u.property.as_str(), &u.place, u.label()))
+        .collect();
+    assert_eq!(
+        reported,
+        [
+            (
+                "external-dns.alpha.kubernetes.io/aws-region",
+                &Place::Annotations,
+                "annotation"
+            ),
+            ("gslb.io/sharedwith", &Place::Annotations, "annotation"),
+        ]
+    );
+    assert!(
+        c.unsupported[0]
+            .to_string()
+            .ends_with("providerSpecific as aws/region"),
+        "{}",
+        c.unsupported[0]
+    );
+}
+
+#[test]
+fn geoproximity_coordinates_are_the_sets_location() {
+    let c = run(&docs(&[
+        object(
+            "prod",
+            "us",
+            &a(
+                W,
+                "us",
+                "192.0.2.1",
+                &[("aws/geoproximity-coordinates", "39.04, -77.49")],
+            ),
+        ),
+        object(
+            "prod",
+            "eu",
+            &a(
+                W,
+                "eu",
+                "192.0.2.2",
+                &[
+                    ("aws/geoproximity-coordinates", "1,2"),
+                    ("gslb/lat", "50.11"),
+                    ("gslb/lon", "8.68"),
+                ],
+            ),
+        ),
+    ]));
+    assert!(c.rejections.is_empty(), "{:?}", c.rejections);
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    let r = only_record(&c);
+    assert_eq!(
+        set(r, "us").location,
+        Some(RawLocation {
+            lat: 39.04,
+            lon: -77.49
+        })
+    );
+    assert_eq!(
+        set(r, "eu").location,
+        Some(RawLocation {
+            lat: 50.11,
+            lon: 8.68
+        }),
+        "gslb/lat and gslb/lon win"
+    );
+
+    for (value, says) in [
+        ("39.04", "is not \"LATITUDE,LONGITUDE\""),
+        ("north,south", "is not \"LATITUDE,LONGITUDE\""),
+        (
+            "95,10",
+            "location (gslb/lat and gslb/lon, or aws/geoproximity-coordinates)",
+        ),
+    ] {
+        let c = run(&object(
+            "prod",
+            "x",
+            &a(
+                W,
+                "x",
+                "192.0.2.1",
+                &[("aws/geoproximity-coordinates", value)],
+            ),
+        ));
+        assert_eq!(c.rejections.len(), 1, "{value}");
+        let rejection = &c.rejections[0];
+        assert_eq!(rejection.reason, Reason::ProviderSpecific, "{value}");
+        assert!(
+            rejection.detail.contains(says),
+            "{value}: {}",
+            rejection.detail
+        );
+    }
 }
 
 /// Each case: one bad endpoint next to a good one in the same object; the

@@ -128,6 +128,7 @@ fn rejections(generation: i64, details: &[(usize, &str)]) -> StatusWork {
             .iter()
             .map(|(i, d)| (state("mixed", generation), rejection("mixed", *i, d)))
             .collect(),
+        unsupported: Vec::new(),
     }
 }
 
@@ -349,6 +350,7 @@ async fn accepted_objects_get_observed_generation_once() {
     let work = StatusWork {
         accepted: vec![state("web", 3)],
         rejections: Vec::new(),
+        unsupported: Vec::new(),
     };
     assert!(reporter.apply(&work).await);
     let calls = api.take();
@@ -381,9 +383,68 @@ async fn accepted_objects_get_observed_generation_once() {
     let work = StatusWork {
         accepted: vec![seen],
         rejections: Vec::new(),
+        unsupported: Vec::new(),
     };
     assert!(reporter.apply(&work).await);
     assert!(api.take().is_empty());
+}
+
+#[tokio::test]
+async fn unsupported_properties_get_one_event_and_log_per_generation() {
+    use crate::crd_sync::unsupported::Unsupported;
+    let api = FakeApi::default();
+    let (mut reporter, _metrics) = reporter(&api);
+    let object = ObjectKey::new("production", "latency");
+    let work = |generation| StatusWork {
+        accepted: vec![state("latency", generation)],
+        rejections: Vec::new(),
+        unsupported: vec![
+            (
+                state("latency", generation),
+                Unsupported::key(&object, 1, "aws/region"),
+            ),
+            (
+                state("latency", generation),
+                Unsupported::annotation(&object, "external-dns.alpha.kubernetes.io/aws-weight")
+                    .expect("reported"),
+            ),
+        ],
+    };
+    assert!(reporter.apply(&work(1)).await);
+    let calls = api.take();
+    let events: Vec<&Call> = calls.iter().filter(|c| c.path == EVENTS).collect();
+    assert_eq!(events.len(), 2, "{calls:#?}");
+    for event in &events {
+        assert_eq!(event.method, "POST");
+        assert_eq!(event.body["reason"], UNSUPPORTED_REASON);
+        assert_eq!(event.body["type"], "Warning");
+    }
+    assert_eq!(field_path(events[0]), "spec.endpoints[1].providerSpecific");
+    let note = events[0].body["note"].as_str().unwrap_or_default();
+    assert!(
+        note.starts_with("spec.endpoints[1] providerSpecific aws/region is not supported by gslb: gslb has no latency-based routing"),
+        "{note}"
+    );
+    assert_eq!(field_path(events[1]), "metadata.annotations");
+    // The object's endpoints are all served: it is observed as well.
+    assert!(calls.iter().any(|c| c.path.ends_with("/latency/status")));
+
+    // The same generation again: nothing new.
+    assert!(reporter.apply(&work(1)).await);
+    assert!(
+        api.take().iter().all(|c| c.path != EVENTS),
+        "published once per generation"
+    );
+    // A new generation with the same properties: counted in the Events'
+    // series (patches), not new Events.
+    assert!(reporter.apply(&work(2)).await);
+    let repeats: Vec<Call> = api
+        .take()
+        .into_iter()
+        .filter(|c| c.path.starts_with(EVENTS))
+        .collect();
+    assert_eq!(repeats.len(), 2, "{repeats:#?}");
+    assert!(repeats.iter().all(|c| c.method == "PATCH"), "{repeats:#?}");
 }
 
 #[test]

@@ -28,7 +28,8 @@ impl Message<'_, '_> {
     pub(super) fn nameservers(&mut self, table: &Table, zone: &Zone, apex: u16) {
         // Where the first NS record's data will start; the glue pass walks
         // the same lengths instead of keeping a list of offsets.
-        let mut rdata_at = self.out.len() + RR_HEAD_LEN;
+        let from = self.out.len();
+        let mut rdata_at = from + RR_HEAD_LEN;
         for ns in zone.nameservers.iter() {
             if self.is_full() {
                 return;
@@ -37,6 +38,9 @@ impl Message<'_, '_> {
             self.ns_name(ns, apex);
             self.record_end(at);
         }
+        // The RRSIGs go between the NS RRset and the glue, which points
+        // back into the NS data.
+        self.sign(zone, Section::Answer, from);
         for ns in zone.nameservers.iter() {
             let name_at = rdata_at;
             rdata_at += RR_HEAD_LEN + ns_rdata_len(ns.name.wire(), ns.labels_before_apex);

@@ -8,8 +8,13 @@
 //! to the question, which is copied verbatim, so answers keep the query's
 //! case without any name being rebuilt. No allocation once the buffer and
 //! the selection scratch have grown; no I/O; no logging.
+//!
+//! In a signed zone, a query with DO gets each RRset followed by its RRSIGs
+//! as it is written ([`sign`]) and negative answers with compact denial
+//! ([`denial`]); the apex answers DNSKEY, CDS and CDNSKEY ([`keys`]). A
+//! signature in the zone's cache costs a copy; a miss signs here.
 
-use crate::iana::{HEADER_LEN, class, edns_option, rcode, rtype};
+use crate::iana::{HEADER_LEN, class, edns_flag, edns_option, rcode, rtype};
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 
@@ -17,9 +22,15 @@ use rand::{SeedableRng, rngs::SmallRng};
 
 mod apex;
 mod data;
+mod denial;
+mod keys;
 mod referral;
+mod sign;
+
+pub use sign::SignStats;
 
 use super::query::{self, ClientSubnet, Edns, Query};
+use crate::dnssec::CanonicalRrset;
 use crate::geo::{self, LocateCache};
 use crate::metrics::{Metrics, TableCounters};
 use crate::rdata::MAX_CNAME_CHAIN;
@@ -58,6 +69,8 @@ pub struct Outcome {
     pub question_end: u16,
     /// Where the OPT record starts in the response; 0 when it has none.
     pub opt_at: u16,
+    /// What signing the answer cost (nothing without DO or signed zones).
+    pub dnssec: SignStats,
 }
 
 impl Outcome {
@@ -90,6 +103,15 @@ impl Outcome {
         }
         if self.drained {
             zone.drained.fetch_add(1, Ordering::Relaxed);
+        }
+        if self.dnssec != SignStats::default() {
+            let d = &self.dnssec;
+            metrics.dnssec.count(
+                u64::from(d.hits),
+                u64::from(d.misses),
+                d.nanos,
+                u64::from(d.errors),
+            );
         }
         if let Some(set) = self
             .answered
@@ -131,6 +153,12 @@ pub struct Responder {
     rng: SmallRng,
     scratch: Scratch,
     geo_cache: LocateCache,
+    /// The RRset being signed, read back from the response: its buffers
+    /// grow once and are reused.
+    canonical: CanonicalRrset,
+    /// A fixed time (Unix seconds) for signing, for tests and benchmarks;
+    /// `None`: the system clock, read once per signed response.
+    clock: Option<u64>,
 }
 
 impl Default for Responder {
@@ -164,7 +192,25 @@ impl Responder {
             rng: SmallRng::seed_from_u64(seed),
             scratch: Scratch::default(),
             geo_cache: LocateCache::default(),
+            canonical: CanonicalRrset::default(),
+            clock: None,
         }
+    }
+
+    /// The same responder signing as if it were `unix` seconds (keys'
+    /// timing, signature windows), for reproducible tests and benchmarks.
+    pub fn at_time(mut self, unix: u64) -> Self {
+        self.clock = Some(unix);
+        self
+    }
+
+    /// Unix seconds now (or the fixed time).
+    fn now(&self) -> u64 {
+        self.clock.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        })
     }
 
     /// Answers the QUERY `query` (read from `packet` by the request path,
@@ -179,8 +225,33 @@ impl Responder {
         limit: usize,
         out: &mut Vec<u8>,
     ) -> Outcome {
-        let q = &query.question;
+        let mut set = std::mem::take(&mut self.canonical);
         let mut msg = Message::start(packet, query, snap, limit, out);
+        if let Some(edns) = query.edns
+            && edns.dnssec_ok
+            && snap.table.signed
+        {
+            msg.dnssec = Some(sign::Dnssec {
+                now: self.now(),
+                compact_ok: edns.compact_ok,
+                set: &mut set,
+                stats: SignStats::default(),
+            });
+        }
+        let outcome = self.respond_in(snap, query, client, msg);
+        self.canonical = set;
+        outcome
+    }
+
+    /// [`respond`](Self::respond) once the message is started.
+    fn respond_in(
+        &mut self,
+        snap: &Snapshot,
+        query: &Query,
+        client: IpAddr,
+        mut msg: Message<'_, '_>,
+    ) -> Outcome {
+        let q = &query.question;
         if query.edns.is_some_and(|e| e.version > 0) {
             return msg.finish(rcode::BADVERS, false, 0);
         }
@@ -198,8 +269,8 @@ impl Responder {
                 Lookup::NxDomain(zone) => {
                     msg.outcome.zone = Some(zone);
                     msg.outcome.name_id = zone_name_id(zone);
-                    msg.negative(&snap.table, zone, question);
-                    msg.finish(rcode::NXDOMAIN, true, 0)
+                    let rcode = msg.nxdomain(snap, zone, question);
+                    msg.finish(rcode, true, 0)
                 }
                 _ => msg.finish(rcode::REFUSED, false, 0),
             };
@@ -229,12 +300,17 @@ impl Responder {
         let mut name: &[u8] = query.question.name.as_bytes();
         for link in 0..=MAX_CNAME_CHAIN {
             if let Some(cut) = entry.cut.and_then(|c| table.cuts.get(c as usize)) {
-                // The parent side of a delegation holds its DS (none here).
+                // The parent side of a delegation holds its DS.
                 let parent_side = qtype == rtype::DS && cut.name.wire().len() == name.len();
-                if parent_side {
-                    msg.negative(table, entry.zone, owner);
+                let zone = &table.zones[usize::from(entry.zone)];
+                if parent_side && let Some(ds) = &cut.ds {
+                    let from = msg.out.len();
+                    msg.rrset(Section::Answer, owner.pointer(), ds);
+                    msg.sign(zone, Section::Answer, from);
+                } else if parent_side {
+                    msg.nodata(snap, entry, name, owner, qtype);
                 } else {
-                    msg.referral(cut, owner);
+                    msg.referral(zone, cut, owner);
                 }
                 return (rcode::NOERROR, link > 0 || parent_side, 0);
             }
@@ -257,8 +333,7 @@ impl Responder {
                 // Outside every zone: the resolver follows the CNAME.
                 None => match lookup {
                     Lookup::NxDomain(zone) => {
-                        msg.negative(table, zone, owner);
-                        return (rcode::NXDOMAIN, true, 0);
+                        return (msg.nxdomain(snap, zone, owner), true, 0);
                     }
                     _ => break,
                 },
@@ -285,18 +360,32 @@ impl Responder {
         let zone = &table.zones[usize::from(entry.zone)];
         let qtype = query.question.qtype;
         if entry.apex && (qtype == rtype::SOA || qtype == rtype::ANY) {
+            let from = msg.out.len();
             msg.soa(entry.zone, zone, zone.ttl, Section::Answer, owner.pointer());
+            msg.sign(zone, Section::Answer, from);
             return Step::Done(0);
         }
         if entry.apex && qtype == rtype::NS {
             msg.nameservers(table, zone, owner.pointer());
             return Step::Done(0);
         }
+        if entry.apex
+            && let Some(signer) = zone.signer.as_deref()
+            && matches!(qtype, rtype::DNSKEY | rtype::CDS | rtype::CDNSKEY)
+        {
+            let now = msg.dnssec.as_ref().map_or_else(|| self.now(), |d| d.now);
+            if !msg.keys(zone, signer, qtype, owner, now) {
+                msg.nodata(snap, entry, name, owner, qtype);
+            }
+            return Step::Done(0);
+        }
         let statics = entry.statics.and_then(|i| table.statics.get(i as usize));
         if let Some(cname) = statics.and_then(|s| s.get(rtype::CNAME)) {
+            let from = msg.out.len();
             let Some((target, at)) = msg.cname(owner.pointer(), cname) else {
                 return Step::Done(0);
             };
+            msg.sign(zone, Section::Answer, from);
             if qtype == rtype::CNAME || qtype == rtype::ANY {
                 return Step::Done(0);
             }
@@ -309,7 +398,12 @@ impl Responder {
             _ => None,
         };
         if let (Some(family), Some(index)) = (family, entry.record) {
-            let scope = self.answer_record(snap, query, client, entry, index, family, owner, msg);
+            let from = msg.out.len();
+            let scope =
+                self.answer_record(snap, query, client, entry, name, index, family, owner, msg);
+            if msg.outcome.answered.is_some() {
+                msg.sign(zone, Section::Answer, from);
+            }
             return Step::Done(scope);
         }
         if let Some(glue) = entry.glue.and_then(|g| table.glue.get(g as usize))
@@ -317,6 +411,7 @@ impl Responder {
         {
             let v4 = family != Some(Family::V6) && !glue.v4.is_empty();
             let v6 = family == Some(Family::V6) || (family.is_none() && glue.v4.is_empty());
+            let from = msg.out.len();
             if v4 {
                 glue.v4
                     .iter()
@@ -326,13 +421,19 @@ impl Responder {
                     .iter()
                     .for_each(|a| msg.address(owner.pointer(), zone.ttl, IpAddr::V6(*a)));
             } else {
-                msg.negative(table, entry.zone, owner);
+                msg.nodata(snap, entry, name, owner, qtype);
+                return Step::Done(0);
             }
+            msg.sign(zone, Section::Answer, from);
             return Step::Done(0);
         }
         match data::rrset(snap, statics, name, qtype) {
-            Some(rrset) => msg.rrset(Section::Answer, owner.pointer(), rrset),
-            None => msg.negative(table, entry.zone, owner),
+            Some(rrset) => {
+                let from = msg.out.len();
+                msg.rrset(Section::Answer, owner.pointer(), rrset);
+                msg.sign(zone, Section::Answer, from);
+            }
+            None => msg.nodata(snap, entry, name, owner, qtype),
         }
         Step::Done(0)
     }
@@ -346,6 +447,7 @@ impl Responder {
         query: &Query,
         client: IpAddr,
         entry: NameEntry,
+        name: &[u8],
         index: u32,
         family: Option<Family>,
         owner: Owner,
@@ -384,7 +486,7 @@ impl Responder {
                 Ok(choice) => choice,
                 Err(why) => {
                     msg.outcome.drained = why == select::NoAnswer::Drained;
-                    msg.negative(table, entry.zone, owner);
+                    msg.nodata(snap, entry, name, owner, query.question.qtype);
                     return scope;
                 }
             };
@@ -507,6 +609,8 @@ enum Section {
 /// A response being written: header, question, then records in section
 /// order, then OPT.
 struct Message<'o, 'q> {
+    /// Signing, when the query set DO and some zone is signed.
+    dnssec: Option<sign::Dnssec<'o>>,
     out: &'o mut Vec<u8>,
     query: &'q Query,
     /// The dynamic layer, for the SOA serials updates changed.
@@ -532,6 +636,7 @@ impl<'o, 'q> Message<'o, 'q> {
         out.extend_from_slice(&[0; HEADER_LEN]);
         out.extend_from_slice(&packet[HEADER_LEN..query.question.end]);
         Self {
+            dnssec: None,
             out,
             query,
             dynamic: &snap.dynamic,
@@ -617,11 +722,15 @@ impl<'o, 'q> Message<'o, 'q> {
     }
 
     /// NODATA or NXDOMAIN body: the SOA of zone `index` in authority with
-    /// the negative TTL, its owner pointing into `owner` (a name inside it).
+    /// the negative TTL, its owner pointing into `owner` (a name inside
+    /// it), signed in a signed zone ([`nodata`](Self::nodata) and
+    /// [`nxdomain`](Self::nxdomain) add the denial).
     fn negative(&mut self, table: &Table, index: u16, owner: Owner) {
         let zone = &table.zones[usize::from(index)];
         let apex = owner.suffix_pointer(zone.origin.wire().len());
+        let from = self.out.len();
         self.soa(index, zone, zone.negative_ttl, Section::Authority, apex);
+        self.sign(zone, Section::Authority, from);
     }
 
     /// Writes OPT (when the query had one), truncates to `limit` with TC=1
@@ -666,6 +775,7 @@ impl<'o, 'q> Message<'o, 'q> {
             kind,
             question_end: self.query.question.end as u16,
             opt_at,
+            dnssec: self.dnssec.map(|d| d.stats).unwrap_or_default(),
             ..self.outcome
         }
     }
@@ -674,7 +784,13 @@ impl<'o, 'q> Message<'o, 'q> {
     /// 0, DO copied, and the client subnet echoed with `scope`.
     fn opt(&mut self, edns: Edns, ecs: Option<ClientSubnet>, rcode: u16, scope: u8) {
         self.counts[Section::Additional as usize] += 1;
-        let ttl = (u32::from(rcode >> 4) << 24) | (u32::from(edns.dnssec_ok) << 15);
+        // DO copied; CO echoed to a DO query (RFC 9824 §4).
+        let flags = if edns.dnssec_ok {
+            edns_flag::DO | if edns.compact_ok { edns_flag::CO } else { 0 }
+        } else {
+            0
+        };
+        let ttl = (u32::from(rcode >> 4) << 24) | u32::from(flags);
         self.out.push(0);
         self.out.extend_from_slice(&rtype::OPT.to_be_bytes());
         self.out
@@ -704,6 +820,8 @@ impl<'o, 'q> Message<'o, 'q> {
     }
 }
 
+#[cfg(test)]
+mod dnssec_tests;
 #[cfg(test)]
 mod static_tests;
 #[cfg(test)]

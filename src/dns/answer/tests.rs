@@ -627,7 +627,14 @@ fn the_ns_answer_size_check_counts_what_the_writer_writes() {
     for (count, off_zone) in [(20, 0), (4, 100), (1, 0)] {
         let yaml = many_nameservers_yaml(count, off_zone);
         let raw = serde_saphyr::from_str(&yaml).unwrap();
-        let config = crate::config::validate::validate(raw, "test.yaml", Vec::new(), 1).unwrap();
+        let config = crate::config::validate::validate(
+            raw,
+            "test.yaml",
+            Vec::new(),
+            1,
+            crate::config::Secrets::Read,
+        )
+        .unwrap();
         let zone = &config.zones[0];
         let bound = nameservers_response_len(&zone.origin, &zone.nameservers);
         let subnet = ClientSubnet::new("2001:db8::1".parse().unwrap(), 128, 0);

@@ -226,6 +226,7 @@ fn the_payload_limit_follows_transport_and_edns() {
             payload,
             version: 0,
             dnssec_ok: false,
+            compact_ok: false,
             ecs: None,
         })
     };

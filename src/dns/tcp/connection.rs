@@ -28,7 +28,7 @@ use super::slots::Slot;
 use crate::dns::answer::Responder;
 use crate::dns::request::{self, Handled, Transport};
 use crate::dns::update::{ReplyTo, UpdateQueue};
-use crate::metrics::{Metrics, tcp::Timeout};
+use crate::metrics::{Metrics, latency::Sampler, tcp::Timeout};
 use crate::table::SnapshotCell;
 
 /// The clocks of every connection.
@@ -72,6 +72,9 @@ thread_local! {
     /// One responder per runtime thread: its RNG is seeded once and its
     /// scratch memory is shared by every connection the thread serves.
     static RESPONDER: std::cell::RefCell<Responder> = std::cell::RefCell::new(Responder::default());
+    /// Picks the TCP queries whose answer time is measured, across every
+    /// connection the thread serves.
+    static SAMPLER: std::cell::RefCell<Sampler> = std::cell::RefCell::new(Sampler::default());
 }
 
 /// A client sent a zero-length message; RFC 7766 has no use for one.
@@ -127,6 +130,9 @@ pub(crate) struct Connection<S> {
     /// The message at the front of the inbox is an UPDATE, for
     /// [`Connection::answer_update`].
     update_next: bool,
+    /// When a sampled query's answer began, until it is written
+    /// (`gslb_dns_response_seconds{transport="tcp"}`).
+    timed: Option<std::time::Instant>,
     /// The connection's place under the caps, told when it is idle.
     slot: Option<Slot>,
     /// Cancelled when the slot is shed (never without a slot).
@@ -151,6 +157,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             buffers: Buffers::default(),
             updates: UpdateQueue::default(),
             update_next: false,
+            timed: None,
             slot: None,
             shed: CancellationToken::new(),
         }
@@ -266,6 +273,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             metrics,
             buffers,
             update_next,
+            timed,
             ..
         } = self;
         let Buffers {
@@ -288,6 +296,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 break;
             };
             let snapshot = snapshot.get_or_insert_with(|| cell.load());
+            if timed.is_none() && SAMPLER.with_borrow_mut(|s| s.take(1)) {
+                *timed = Some(std::time::Instant::now());
+            }
             let handled = RESPONDER.with_borrow_mut(|r| {
                 request::handle(
                     r,
@@ -303,6 +314,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Handled::Reply(outcome) => outcome,
                 Handled::Update => {
                     *update_next = true;
+                    // An update's answer waits for the update path: not
+                    // the query answer time this measures.
+                    *timed = None;
                     break; // answered by `answer_update`, which may wait
                 }
             };
@@ -351,6 +365,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         match timeout_at(deadline, self.stream.write_all(&self.buffers.outbox)).await {
             Ok(Ok(())) => {
                 self.buffers.outbox.clear();
+                if let Some(started) = self.timed.take() {
+                    self.metrics.dns_latency.tcp.observe(started.elapsed());
+                }
                 true
             }
             Ok(Err(_)) => false,

@@ -2,7 +2,7 @@
 //! group: the same harness as `acme/knot_reference.rs` (pebble, certbot's dns-rfc2136 plugin,
 //! nsupdate, dig), with the real `gslb` binary on [`Block::server_addr`]
 //! where that file runs Knot. The zone, key and certificate names come
-//! from `config/acme/cluster-issuer.yaml`, the README's cert-manager draft.
+//! from `config/acme/cluster-issuer.yaml`, the book's cert-manager draft.
 
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -7,8 +7,9 @@
 //! policy); `support/dns_update.rs` tables how the two answers differ.
 //!
 //! The key name, algorithm, zone and certificate names come from
-//! `config/acme/cluster-issuer.yaml`, the cert-manager draft of the README,
-//! so what the README tells users is what these tests prove.
+//! `config/acme/cluster-issuer.yaml`, the cert-manager draft of the book's
+//! page "Certificates for global names", so what the book tells users is
+//! what these tests prove.
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::Command;
@@ -27,7 +28,7 @@ use crate::support::dns_update::{
 };
 use crate::support::harness::{query, raw_udp_from, repo};
 
-/// The cert-manager draft the README shows.
+/// The cert-manager draft the book shows.
 const CLUSTER_ISSUER: &str = "config/acme/cluster-issuer.yaml";
 
 /// What the zone holds besides its SOA and NS ({zone} and {ns_ip} filled).
@@ -347,18 +348,16 @@ fn gslb_updates_fragment_has_the_issue_shape() {
     assert_eq!(updates, &expected, "{yaml}");
 }
 
-/// The README's section "Certificates for global names" shows the solver
-/// and the `updates:` key of the draft these tests issue with, so the
-/// README cannot drift from what was proven.
+/// The book's page on certificates for global names.
+const CERTIFICATES_PAGE: &str = "docs/src/certificates.md";
+
+/// The book's page "Certificates for global names" shows the solver and
+/// the `updates:` key of the draft these tests issue with, so the book
+/// cannot drift from what was proven.
 #[test]
-fn the_readme_shows_the_tested_solver_and_key() {
+fn the_book_shows_the_tested_solver_and_key() {
     let draft = IssuerDraft::load();
-    let readme = std::fs::read_to_string(repo("README.md")).expect("README.md");
-    let section = readme
-        .split("\n## Certificates for global names\n")
-        .nth(1)
-        .and_then(|rest| rest.split("\n## ").next())
-        .expect("README has a section \"Certificates for global names\"");
+    let section = std::fs::read_to_string(repo(CERTIFICATES_PAGE)).expect(CERTIFICATES_PAGE);
     let algorithm = match draft.algorithm {
         TsigAlgorithm::HmacSha256 => "HMACSHA256",
         TsigAlgorithm::HmacSha512 => "HMACSHA512",
@@ -376,7 +375,7 @@ fn the_readme_shows_the_tested_solver_and_key() {
     ] {
         assert!(
             section.contains(&line),
-            "the README's certificate section shows `{line}` (from {CLUSTER_ISSUER})"
+            "{CERTIFICATES_PAGE} shows `{line}` (from {CLUSTER_ISSUER})"
         );
     }
 }

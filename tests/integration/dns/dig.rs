@@ -1,5 +1,5 @@
-//! `dig` against the example config (the README's own lines run in
-//! `integration::docs::readme`).
+//! `dig` against the example config (the README's and the book's own
+//! lines run in `integration::docs::readme`).
 
 use std::process::Command;
 

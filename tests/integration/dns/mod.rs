@@ -9,5 +9,6 @@ mod glue;
 mod listen;
 mod malformed;
 mod rrl;
+mod signed;
 mod statics;
 pub(crate) mod tcp_limits;

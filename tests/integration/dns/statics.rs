@@ -235,10 +235,10 @@ zones:
     let file = path.display().to_string();
     for expected in [
         format!(
-            "{file}: zones[0].static[0].data: invalid CAA data \"0 issue \\\"letsencrypt.org\": has a quoted string without its closing '\"'"
+            "{file}:8:33: zones[0].static[0].data: invalid CAA data \"0 issue \\\"letsencrypt.org\": has a quoted string without its closing '\"'"
         ),
         format!(
-            "{file}: zones[0].static[1].name: www.global.example.test. also has a TXT record (zones[0].static[2]): a CNAME cannot share its name with other data"
+            "{file}:9:11: zones[0].static[1].name: www.global.example.test. also has a TXT record (zones[0].static[2]): a CNAME cannot share its name with other data"
         ),
         "2 errors; config rejected".to_owned(),
     ] {

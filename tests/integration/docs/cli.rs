@@ -53,7 +53,7 @@ fn committed_man_page_is_what_gslb_man_prints() {
     );
     assert!(
         committed == printed,
-        "docs/man/gslb.1 is stale: run `cargo run -- man > docs/man/gslb.1`"
+        "docs/man/gslb.1 is stale: run `cargo run --features kubernetes -- man > docs/man/gslb.1`"
     );
 }
 

@@ -259,8 +259,8 @@ fn worst_query() -> String {
 }
 
 /// Bound on the worst-case explain in this (debug, shared-machine) test
-/// build; a release build answers in a few milliseconds (README, "Why this
-/// answer?").
+/// build; a release build answers in a few milliseconds (the book,
+/// docs/src/operations/explain.md).
 const WORST_CASE_BOUND: Duration = Duration::from_secs(2);
 /// Bound on its body: three assumptions, each naming ten sets and a count.
 const WORST_CASE_BYTES: usize = 16 * 1024;

@@ -78,19 +78,21 @@ records:
     assert_eq!(code, Some(1));
     let file = path.display().to_string();
     for expected in [
-        format!("{file}: zones[0].ttl: 999999 is out of range (0 to 86400)"),
-        format!("{file}: records[0].sets[0].weight: -1 is out of range (0 to 1000000)"),
-        format!("{file}: records[0].sets[0].geo.continents[0]: \"XX\" is not a continent code"),
+        format!("{file}:5:5: zones[0].ttl: 999999 is out of range (0 to 86400 seconds)"),
+        format!("{file}:11:40: records[0].sets[0].weight: -1 is out of range (0 to 1000000)"),
         format!(
-            "{file}: records[0].sets[0].geo.countries[0]: \"ZZ\" is not an ISO 3166-1 alpha-2 country code"
-        ),
-        format!("{file}: records[0].sets[1].id: \"a\" is already the id of sets[0]"),
-        format!("{file}: records[0].sets[1].targets[0]: \"10.0.0.300\" is not an IP address"),
-        format!(
-            "{file}: records[0].sets[1].health_check: \"missing\" is not defined in health_checks"
+            "{file}:11:72: records[0].sets[0].geo.continents[0]: \"XX\" is not a continent code"
         ),
         format!(
-            "{file}: records[1].name: www.example.org. is not inside a served zone (global.example.test.)"
+            "{file}:11:89: records[0].sets[0].geo.countries[0]: \"ZZ\" is not an ISO 3166-1 alpha-2 country code"
+        ),
+        format!("{file}:12:11: records[0].sets[1].id: \"a\" is already the id of sets[0]"),
+        format!("{file}:12:28: records[0].sets[1].targets[0]: \"10.0.0.300\" is not an IP address"),
+        format!(
+            "{file}:12:43: records[0].sets[1].health_check: \"missing\" is not defined in health_checks"
+        ),
+        format!(
+            "{file}:13:5: records[1].name: www.example.org. is not inside a served zone (global.example.test.)"
         ),
         "8 errors; config rejected".to_owned(),
     ] {
@@ -144,13 +146,13 @@ records:
     let says = "hostname targets loop through records gslb serves:";
     for expected in [
         format!(
-            "{file}: records[1].sets[1].targets: {says} app.global.example.test. → lb.global.example.test. → app.global.example.test."
+            "{file}:13:18: records[1].sets[1].targets: {says} app.global.example.test. → lb.global.example.test. → app.global.example.test."
         ),
         format!(
-            "{file}: records[2].sets[0].targets: {says} self.global.example.test. → self.global.example.test."
+            "{file}:15:21: records[2].sets[0].targets: {says} self.global.example.test. → self.global.example.test."
         ),
         format!(
-            "{more}: records[0].sets[0].targets: {says} far.global.example.test. → near.global.example.test. → far.global.example.test."
+            "{more}:3:21: records[0].sets[0].targets: {says} far.global.example.test. → near.global.example.test. → far.global.example.test."
         ),
         "3 errors; config rejected".to_owned(),
     ] {
@@ -174,7 +176,7 @@ fn check_config_names_the_field_of_a_type_error() {
     let (code, stderr) = check_config(&path);
     assert_eq!(code, Some(1));
     assert!(
-        stderr.contains("server.colour: unknown field `colour`"),
+        stderr.contains("server.colour: unknown key `colour`"),
         "{stderr}"
     );
 }

@@ -4,7 +4,8 @@
 //! (deploy/configmap.yaml); every file the merged config names is on a
 //! volume of the gslb container; `gslb check-config` accepts the layers
 //! as the container reads them (its mounts made in a temp dir, the
-//! Secrets filled with test values); and the admin port goes out through
+//! Secrets filled with test values, a GeoIP database where the
+//! geoipupdate Component puts one); and the admin port goes out through
 //! a LoadBalancer only over TLS.
 
 use std::{
@@ -28,6 +29,14 @@ const LAYOUTS: &[(&str, &[&str])] = &[
         &["components/crds", "components/monitoring"],
     ),
     ("us-east", &["multi-cluster/us-east"]),
+    (
+        "single cluster with GeoIP updates and monitoring",
+        &["components/geoipupdate", "components/monitoring"],
+    ),
+    (
+        "us-east with GeoIP updates",
+        &["multi-cluster/us-east", "components/geoipupdate"],
+    ),
     (
         "eu-west with CRDs and monitoring",
         &[
@@ -220,9 +229,40 @@ fn pki() -> (String, String, String) {
     (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
+/// The gslb container's `GSLB_SERVER__*` environment: (variable, value).
+fn server_env(container: &Value) -> Vec<(String, String)> {
+    container["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some((e["name"].as_str()?, e["value"].as_str()?)))
+        .filter(|(name, _)| name.starts_with("GSLB_SERVER__"))
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// `merged` with the server settings `env` overrides (the ones the
+/// manifests use: paths).
+fn with_env(mut merged: Value, env: &[(String, String)]) -> Value {
+    for (name, value) in env {
+        let key = name
+            .strip_prefix("GSLB_SERVER__")
+            .expect("filtered")
+            .to_ascii_lowercase();
+        merged["server"][key.as_str()] = Value::String(value.clone());
+    }
+    merged
+}
+
 /// `gslb check-config` on the layers as the pod sees them: every absolute
-/// path moved under `root`, the Secrets the config names filled in.
-fn check_config_offline(layers: &[(String, String)], merged: &Value) -> (bool, String) {
+/// path moved under `root`, the Secrets the config names filled in, the
+/// container's `GSLB_SERVER__*` environment set, the test database where
+/// a GeoIP database is expected.
+fn check_config_offline(
+    layers: &[(String, String)],
+    env: &[(String, String)],
+    merged: &Value,
+) -> (bool, String) {
     let root = tempfile::tempdir().expect("temp dir");
     let moved = |text: &str| {
         text.replace("/etc/", &format!("{}/etc/", root.path().display()))
@@ -249,8 +289,16 @@ fn check_config_offline(layers: &[(String, String)], merged: &Value) -> (bool, S
             std::fs::write(path, text).expect("secret");
         }
     }
+    if let Some(db) = merged["server"]["geoip_database"].as_str() {
+        let path = PathBuf::from(moved(db));
+        std::fs::create_dir_all(path.parent().expect("a directory")).expect("mkdir");
+        std::fs::copy(repo("geoip/test-city.mmdb"), path).expect("copy the test database");
+    }
     let mut command = Command::new(env!("CARGO_BIN_EXE_gslb"));
     command.arg("check-config").env_remove("RUST_LOG");
+    for (name, value) in env {
+        command.env(name, moved(value));
+    }
     for (path, text) in layers {
         let path = PathBuf::from(moved(path));
         std::fs::create_dir_all(path.parent().expect("a directory")).expect("mkdir");
@@ -311,6 +359,8 @@ fn every_layout_keeps_every_key_of_the_base_config_and_passes_check_config() {
         for (_, text) in &layers[1..] {
             gslb::config::overlay::merge_onto(&mut merged, yaml(text));
         }
+        let env = server_env(container);
+        let merged = with_env(merged, &env);
         for (path, value) in &base_leaves {
             let kept = at(&merged, path);
             assert!(
@@ -376,10 +426,225 @@ fn every_layout_keeps_every_key_of_the_base_config_and_passes_check_config() {
             );
         }
 
-        let (ok, output) = check_config_offline(&layers, &merged);
+        let (ok, output) = check_config_offline(&layers, &env, &merged);
         assert!(ok, "{layout}: gslb check-config:\n{output}");
         assert!(output.contains(": ok: 1 zone"), "{layout}: {output}");
+
+        // As shipped, Secrets and all left in the pod.
+        let (ok, output) = check_config_without_secrets(&layers);
+        assert!(ok, "{layout}: gslb check-config --no-secrets:\n{output}");
+        let server = &merged["server"];
+        let secrets = [
+            ("server.admin_token_file", &server["admin_token_file"]),
+            ("server.peer_token_file", &server["peer_token_file"]),
+            ("server.peer_ca_file", &server["peer_ca_file"]),
+            (
+                "server.admin_tls.cert_file",
+                &server["admin_tls"]["cert_file"],
+            ),
+            (
+                "server.admin_tls.key_file",
+                &server["admin_tls"]["key_file"],
+            ),
+        ];
+        for (field, file) in secrets {
+            if let Some(file) = file.as_str() {
+                let line = format!("not read (--no-secrets): {field}: {file}\n");
+                assert!(output.contains(&line), "{layout}: {line}{output}");
+            }
+        }
+        let skipped = output.matches("not read (--no-secrets)").count();
+        let named = secrets.iter().filter(|(_, f)| f.is_string()).count();
+        assert_eq!(
+            skipped, named,
+            "{layout}: only secrets are skipped\n{output}"
+        );
     }
+}
+
+/// `gslb check-config --no-secrets` on the layers as the ConfigMap holds
+/// them, every path in them as it is in the pod (so the Secrets' files
+/// are not here): (success, stdout and stderr).
+fn check_config_without_secrets(layers: &[(String, String)]) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_gslb"));
+    command
+        .args(["check-config", "--no-secrets"])
+        .env_remove("RUST_LOG")
+        .env_remove("GSLB_ADMIN_TOKEN");
+    for (path, text) in layers {
+        let name = Path::new(path).file_name().expect("a file name");
+        let local = dir.path().join(name);
+        std::fs::write(&local, text).expect("layer");
+        command.arg("--config").arg(local);
+    }
+    let out = command.output().expect("run gslb check-config");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// deploy/configmap.yaml's gslb.yaml passes `check-config --no-secrets`
+/// here, where its admin token (a Secret mounted in the pod) does not
+/// exist, and says it did not read the token; without the flag the
+/// missing token is an error. No cluster and no kubectl: the ConfigMap is
+/// read as it is written.
+#[test]
+fn the_shipped_configmap_passes_check_config_without_its_secrets() {
+    let map = yaml(&std::fs::read_to_string(repo("deploy/configmap.yaml")).expect("read"));
+    let text = map["data"]["gslb.yaml"]
+        .as_str()
+        .expect("gslb.yaml in the ConfigMap");
+    let token = yaml(text)["server"]["admin_token_file"]
+        .as_str()
+        .expect("the shipped config names a token file")
+        .to_owned();
+    assert!(
+        !Path::new(&token).exists(),
+        "{token} exists on this machine"
+    );
+    let layers = [("/etc/gslb/gslb.yaml".to_owned(), text.to_owned())];
+    let (ok, output) = check_config_without_secrets(&layers);
+    assert!(ok, "gslb check-config --no-secrets:\n{output}");
+    assert!(output.contains("gslb.yaml: ok: 1 zone"), "{output}");
+    assert!(
+        output.contains(&format!(
+            "not read (--no-secrets): server.admin_token_file: {token}\n"
+        )),
+        "{output}"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("gslb.yaml");
+    std::fs::write(&path, text).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_gslb"))
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env_remove("GSLB_ADMIN_TOKEN")
+        .output()
+        .expect("run gslb check-config");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "the token is read without --no-secrets"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "server.admin_token_file: cannot read {token}: no such file"
+        )),
+        "{stderr}"
+    );
+}
+
+/// The geoipupdate Component: a first download before gslb starts, a
+/// sidecar that keeps it current, on a volume gslb reads (read-only) where
+/// its config points; the licence from a Secret; room for the database.
+fn check_geoipupdate(layout: &str, components: &[&str], pod: &Value) {
+    let containers = pod["containers"].as_array().expect("containers");
+    let init = pod["initContainers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let updaters: Vec<&Value> = containers
+        .iter()
+        .chain(&init)
+        .filter(|c| {
+            c["image"]
+                .as_str()
+                .is_some_and(|i| i.starts_with("ghcr.io/maxmind/geoipupdate:"))
+        })
+        .collect();
+    if !components.contains(&"components/geoipupdate") {
+        assert!(
+            updaters.is_empty(),
+            "{layout}: geoipupdate only from its Component"
+        );
+        return;
+    }
+    assert_eq!(
+        updaters.len(),
+        2,
+        "{layout}: an init container and a sidecar"
+    );
+    assert!(
+        init.iter().any(|c| c["name"] == "geoipupdate-first"),
+        "{layout}"
+    );
+    let mount = |c: &Value, volume: &str| -> Option<(String, bool)> {
+        c["volumeMounts"].as_array()?.iter().find_map(|m| {
+            (m["name"] == volume).then(|| {
+                (
+                    m["mountPath"].as_str().unwrap_or_default().to_owned(),
+                    m["readOnly"] == true,
+                )
+            })
+        })
+    };
+    let env = |c: &Value, name: &str| -> Option<String> {
+        c["env"]
+            .as_array()?
+            .iter()
+            .find(|e| e["name"] == name)
+            .and_then(|e| e["value"].as_str().map(str::to_owned))
+    };
+    let gslb = containers
+        .iter()
+        .find(|c| c["name"] == "gslb")
+        .expect("the gslb container");
+    let (dir, read_only) = mount(gslb, "geoip").expect("gslb mounts the database volume");
+    assert!(read_only, "{layout}: gslb only reads the database");
+    let database = env(gslb, "GSLB_SERVER__GEOIP_DATABASE").expect("gslb is told the file");
+    for updater in &updaters {
+        let (written, read_only) = mount(updater, "geoip").expect("geoipupdate mounts it");
+        assert!(!read_only, "{layout}: geoipupdate writes the database");
+        let db_dir = env(updater, "GEOIPUPDATE_DB_DIR").expect("GEOIPUPDATE_DB_DIR");
+        assert_eq!(written, db_dir, "{layout}");
+        let edition = env(updater, "GEOIPUPDATE_EDITION_IDS").expect("edition");
+        assert_eq!(
+            database,
+            format!("{dir}/{edition}.mmdb"),
+            "{layout}: gslb loads the edition geoipupdate writes"
+        );
+        for file in [
+            "GEOIPUPDATE_ACCOUNT_ID_FILE",
+            "GEOIPUPDATE_LICENSE_KEY_FILE",
+        ] {
+            let path = env(updater, file).expect("the licence from files");
+            let (secret_dir, _) =
+                mount(updater, "geoipupdate-licence").expect("the licence Secret is mounted");
+            assert!(path.starts_with(&secret_dir), "{layout}: {file}");
+        }
+    }
+    let sidecar_frequency = containers
+        .iter()
+        .filter(|c| c["name"] == "geoipupdate")
+        .find_map(|c| env(c, "GEOIPUPDATE_FREQUENCY"));
+    assert!(
+        sidecar_frequency.is_some_and(|f| f.parse::<u32>().is_ok_and(|h| h > 0)),
+        "{layout}: the sidecar keeps running"
+    );
+    let volumes = pod["volumes"].as_array().expect("volumes");
+    let volume = |name: &str| volumes.iter().find(|v| v["name"] == name);
+    assert!(
+        volume("geoip").is_some_and(|v| v["emptyDir"].is_object()),
+        "{layout}"
+    );
+    assert_eq!(
+        volume("geoipupdate-licence").map(|v| &v["secret"]["secretName"]),
+        Some(&Value::String("gslb-geoipupdate".into())),
+        "{layout}"
+    );
+    let limit = mebibytes(&gslb["resources"]["limits"]["memory"]);
+    let needed = 64.0 + 2.0 * 3.3e3 * RECORDS_SIZED_FOR / (1024.0 * 1024.0) + 2.0 * 60.0;
+    assert!(
+        limit >= needed,
+        "{layout}: {limit} MiB < {needed} MiB with the database"
+    );
 }
 
 /// The record count deployment.yaml's memory is sized for, and the rule
@@ -413,7 +678,13 @@ fn check_restricted(layout: &str, pod: &Value) {
             "{layout}: volume {volume} is not allowed by restricted"
         );
     }
-    for container in pod["containers"].as_array().expect("containers") {
+    let init = pod["initContainers"].as_array().into_iter().flatten();
+    for container in pod["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .chain(init)
+    {
         let name = &container["name"];
         let security = &container["securityContext"];
         assert_eq!(
@@ -450,7 +721,7 @@ fn check_restricted(layout: &str, pod: &Value) {
 fn container_ports(pod: &Value) -> BTreeMap<String, i64> {
     let mut ports = BTreeMap::new();
     for container in pod["containers"].as_array().expect("containers") {
-        for port in container["ports"].as_array().expect("ports") {
+        for port in container["ports"].as_array().into_iter().flatten() {
             ports.insert(
                 port["name"].as_str().expect("port name").to_owned(),
                 port["containerPort"].as_i64().expect("port number"),
@@ -681,13 +952,28 @@ fn every_layout_is_production_grade() {
         check_network_policies(layout, &objects, pod);
         check_monitoring(layout, &objects, pod);
 
-        for container in pod["containers"].as_array().expect("containers") {
+        let init = pod["initContainers"].as_array().into_iter().flatten();
+        for container in pod["containers"]
+            .as_array()
+            .expect("containers")
+            .iter()
+            .chain(init)
+        {
             let image = container["image"].as_str().expect("image");
-            assert!(
-                image.ends_with(&format!(":{version}")),
-                "{layout}: {image} is pinned to the crate version {version}"
-            );
+            if image.starts_with("ghcr.io/example/gslb:") {
+                assert!(
+                    image.ends_with(&format!(":{version}")),
+                    "{layout}: {image} is pinned to the crate version {version}"
+                );
+            } else {
+                let tag = image.rsplit_once(':').map(|(_, tag)| tag);
+                assert!(
+                    tag.is_some_and(|t| !t.contains('/') && t != "latest"),
+                    "{layout}: {image} is pinned by a tag"
+                );
+            }
         }
+        check_geoipupdate(layout, components, pod);
         let gslb = gslb_container(&objects);
         let limit = mebibytes(&gslb["resources"]["limits"]["memory"]);
         let needed = 64.0 + 2.0 * 3.3e3 * RECORDS_SIZED_FOR / (1024.0 * 1024.0);

@@ -457,7 +457,7 @@ async fn probes(gslb: &Gslb, target: &str, result: &str) -> f64 {
 
 /// Failover at a production-like pace (interval 1 s): a stopped and a
 /// hanging backend leave DNS, a restarted one returns. The measured times
-/// are printed (the README quotes them). The asserts are what holds on a
+/// are printed (the book quotes them: docs/src/health-checks.md). The asserts are what holds on a
 /// loaded machine, where probes and these polls run late: each change
 /// happens after `fall` failed (or `rise` passed) probes, by the probe
 /// counters; for the backend's reason, refused or the configured 500 ms

@@ -1,7 +1,8 @@
 //! `/metrics` over HTTP against a running gslb: the body's format matches
 //! its content type, operators get sums by zone and set id unless
-//! `server.metrics.per_record` asks for more, known series start at 0, and
-//! build, process, reload and GeoIP readings are there.
+//! `server.metrics.per_record` asks for more, known series start at 0,
+//! build, process, reload and GeoIP readings are there, and answer times are
+//! sampled by transport.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -319,5 +320,56 @@ async fn build_process_reload_and_geoip_readings() {
     assert!(fixed.is_some(), "the fixed config was applied");
     let (_, text) = scrape(&gslb, None).await;
     assert!(!text.contains("gslb_geoip_database_build_timestamp_seconds"));
+    gslb.server.shutdown(WAIT).await;
+}
+
+/// The answer-time histogram: one query in 64 is timed, per UDP worker
+/// and per TCP runtime thread, so a few hundred queries of each transport
+/// put samples in both series.
+#[tokio::test(flavor = "multi_thread")]
+async fn answer_times_are_sampled_by_transport() {
+    let gslb = Gslb::start(&format!("{ZONE}{RECORDS}")).await;
+    gslb.wait_ready().await;
+    let (_, quiet) = scrape(&gslb, None).await;
+    for transport in ["udp", "tcp"] {
+        let series = format!("gslb_dns_response_seconds_count{{transport=\"{transport}\"}}");
+        assert_eq!(value(&quiet, &series), Some(0.0), "{series} in:\n{quiet}");
+    }
+    let query = query("api.global.example.test.", hickory_proto::rr::RecordType::A);
+    // Bounded: 400 UDP queries over two workers, 300 TCP ones, each
+    // within WAIT.
+    for _ in 0..400 {
+        assert!(!addrs(&gslb.udp(&query).await).is_empty());
+    }
+    for _ in 0..300 {
+        assert!(!addrs(&gslb.tcp(&query).await).is_empty());
+    }
+    let (_, text) = scrape(&gslb, None).await;
+    for transport in ["udp", "tcp"] {
+        let count = value(
+            &text,
+            &format!("gslb_dns_response_seconds_count{{transport=\"{transport}\"}}"),
+        )
+        .unwrap_or_default();
+        assert!(count >= 1.0, "{transport}: {count} samples in:\n{text}");
+        assert!(
+            count <= 20.0,
+            "{transport}: one in 64 is timed, not {count}"
+        );
+        let all = value(
+            &text,
+            &format!("gslb_dns_response_seconds_bucket{{le=\"+Inf\",transport=\"{transport}\"}}"),
+        );
+        assert_eq!(all, Some(count), "{transport}");
+        let sum = value(
+            &text,
+            &format!("gslb_dns_response_seconds_sum{{transport=\"{transport}\"}}"),
+        )
+        .unwrap_or_default();
+        assert!(
+            sum > 0.0 && sum / count < 1.0,
+            "{transport}: a loopback answer takes well under a second: {sum} s over {count}"
+        );
+    }
     gslb.server.shutdown(WAIT).await;
 }

@@ -260,7 +260,7 @@ async fn status_page_shows_clusters_and_turns_a_stopped_one_down() {
     let full = browser.screenshot("status-page-full.png", true).await;
 
     // Escape unpins; hovering the failing-open cluster explains it. This
-    // view (every state visible) is the README's docs/status-page.png.
+    // view (every state visible) is the book's docs/src/images/status-page.png.
     browser
         .eval("document.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }))")
         .await;

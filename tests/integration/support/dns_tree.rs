@@ -7,6 +7,14 @@
 //! Every tree gets its own 127.0.X.0/24 and temporary directory, so the
 //! trees of tests running at once, in this process or another, never meet.
 //! The daemons are killed when the tree is dropped, a failing test included.
+//!
+//! A signed tree ([`Tree::start_signed`]) is the same with DNSSEC: Knot
+//! signs the root and `example.test.` itself (`dnssec-signing: on`, keys
+//! it makes), `example.test.` publishes the DS records of
+//! `global.example.test.` it is given (what `gslb dnssec ds` prints), the
+//! root those of `example.test.`, and Unbound validates from the root's
+//! DS, read from Knot's key store with `keymgr`, logging every validation
+//! failure (`val-log-level: 2`).
 
 use std::{
     fs::File,
@@ -24,6 +32,7 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
 use crate::support::harness::{eventually, query, raw_udp_from, repo};
+use crate::support::zone_keys::run_tool;
 
 /// Trees use 127.0.FIRST_BLOCK.0/24 to 127.0.(FIRST_BLOCK + BLOCKS - 1).0/24,
 /// clear of the 127.0.0-99.x the other tests use.
@@ -102,7 +111,7 @@ impl Block {
     }
 
     /// The parent-zone records of `config/delegation/parent.zone` (the
-    /// README's), with its documentation addresses swapped for this
+    /// book's, docs/src/dns/delegation.md), with its documentation addresses swapped for this
     /// block's gslb addresses.
     pub(crate) fn delegation_records(&self) -> String {
         let mut records = std::fs::read_to_string(repo("config/delegation/parent.zone"))
@@ -196,6 +205,8 @@ impl Drop for Daemon {
 /// A running tree: root and parent on Knot, Unbound in front.
 pub(crate) struct Tree {
     block: Block,
+    /// The root's DS records, zone-file lines, when the tree is signed.
+    root_ds: Option<Vec<String>>,
     /// Field order is drop order: the resolver stops first, the
     /// directory goes last.
     _unbound: Daemon,
@@ -209,30 +220,83 @@ pub(crate) struct Tree {
 impl Tree {
     /// Starts the tree of `block` and waits until each server answers.
     pub(crate) async fn start(block: Block) -> Self {
+        Self::start_with(block, None).await
+    }
+
+    /// Starts a signed tree: Knot signs the root and `example.test.`,
+    /// which publishes `gslb_ds` (DS records in zone-file syntax, as
+    /// `gslb dnssec ds` prints them) for `global.example.test.`, and
+    /// Unbound validates from the root's trust anchor.
+    pub(crate) async fn start_signed(block: Block, gslb_ds: &str) -> Self {
+        let ds = ds_records(gslb_ds, 3600);
+        assert!(
+            !ds.is_empty(),
+            "no DS record for global.example.test. in {gslb_ds:?}"
+        );
+        Self::start_with(block, Some(ds)).await
+    }
+
+    /// Starts the tree, signed when `gslb_ds` is given (DS records of
+    /// gslb's zone for the parent).
+    async fn start_with(block: Block, gslb_ds: Option<Vec<String>>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let d = dir.path();
+        let signed = gslb_ds.is_some();
         let (root_ip, parent_ip) = (block.ip(1), block.ip(2));
-        let root_zone = format!(
+        let mut parent_zone = format!(
+            "example.test.     3600 IN SOA ns1.example.test. hostmaster.example.test. 1 3600 600 604800 60\n\
+             example.test.     3600 IN NS  ns1.example.test.\n\
+             ns1.example.test. 3600 IN A   {parent_ip}\n{}",
+            block.delegation_records()
+        );
+        for ds in gslb_ds.iter().flatten() {
+            parent_zone.push_str(&format!("{ds}\n"));
+        }
+        // The parent first: a signed root publishes the DS of the keys
+        // Knot made for the parent when it loaded.
+        let mut parent = knot(
+            d,
+            "parent",
+            parent_ip,
+            "example.test.",
+            &parent_zone,
+            signed,
+        );
+        parent
+            .wait_serving(
+                SocketAddr::new(parent_ip, 53),
+                &query("example.test.", RecordType::SOA),
+            )
+            .await;
+        let mut root_zone = format!(
             ".                     86400 IN SOA ns.root-servers.test. hostmaster.root-servers.test. 1 3600 600 604800 60\n\
              .                     86400 IN NS  ns.root-servers.test.\n\
              ns.root-servers.test. 86400 IN A   {root_ip}\n\
              example.test.         86400 IN NS  ns1.example.test.\n\
              ns1.example.test.     86400 IN A   {parent_ip}\n"
         );
-        let parent_zone = format!(
-            "example.test.     3600 IN SOA ns1.example.test. hostmaster.example.test. 1 3600 600 604800 60\n\
-             example.test.     3600 IN NS  ns1.example.test.\n\
-             ns1.example.test. 3600 IN A   {parent_ip}\n{}",
-            block.delegation_records()
-        );
-        let mut root = knot(d, "root", root_ip, ".", &root_zone);
-        let mut parent = knot(d, "parent", parent_ip, "example.test.", &parent_zone);
+        if signed {
+            for ds in knot_ds(d, "parent", "example.test.").await {
+                root_zone.push_str(&format!("{ds}\n"));
+            }
+        }
+        let mut root = knot(d, "root", root_ip, ".", &root_zone, signed);
+        root.wait_serving(SocketAddr::new(root_ip, 53), &query(".", RecordType::SOA))
+            .await;
+        let root_ds = if signed {
+            Some(knot_ds(d, "root", ".").await)
+        } else {
+            None
+        };
         let hints = format!(
             ".                     3600000 IN NS ns.root-servers.test.\n\
              ns.root-servers.test. 3600000 IN A  {root_ip}\n"
         );
         write(&d.join("root.hints"), &hints);
-        write(&d.join("unbound.conf"), &unbound_conf(d, block));
+        write(
+            &d.join("unbound.conf"),
+            &unbound_conf(d, block, root_ds.as_deref()),
+        );
         let conf = d.join("unbound.conf");
         let mut unbound = Daemon::spawn(
             "unbound",
@@ -240,19 +304,12 @@ impl Tree {
             &["-d", "-c", path_str(&conf)],
             d.join("unbound.log"),
         );
-        root.wait_serving(SocketAddr::new(root_ip, 53), &query(".", RecordType::SOA))
-            .await;
-        parent
-            .wait_serving(
-                SocketAddr::new(parent_ip, 53),
-                &query("example.test.", RecordType::SOA),
-            )
-            .await;
         unbound
             .wait_serving(block.resolver(), &query("localhost.", RecordType::A))
             .await;
         Self {
             block,
+            root_ds,
             _unbound: unbound,
             children: Vec::new(),
             _parent: parent,
@@ -279,7 +336,7 @@ impl Tree {
     ) {
         assert!((6..=9).contains(&host), "hosts 6 to 9 serve child zones");
         let ip = self.block.ip(host);
-        let mut child = knot(self.dir.path(), name, ip, zone, text);
+        let mut child = knot(self.dir.path(), name, ip, zone, text, false);
         child
             .wait_serving(SocketAddr::new(ip, 53), &query(zone, RecordType::SOA))
             .await;
@@ -298,6 +355,104 @@ impl Tree {
             .find_map(|line| line.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
             .unwrap_or_else(|| panic!("no {key} in unbound-control stats:\n{text}"))
     }
+
+    /// What Unbound logged so far.
+    pub(crate) fn unbound_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("unbound.log")).unwrap_or_default()
+    }
+
+    /// The lines where Unbound reported a validation failure or a bogus
+    /// answer (`val-log-level: 2` logs each one).
+    pub(crate) fn validation_failures(&self) -> Vec<String> {
+        self.unbound_log()
+            .lines()
+            .filter(|line| {
+                let line = line.to_ascii_lowercase();
+                line.contains("validation failure") || line.contains("bogus")
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// `delv` from `from` through the resolver, validating itself from the
+    /// same root trust anchor as Unbound: its whole output. A signed tree
+    /// only.
+    pub(crate) async fn delv(&self, from: IpAddr, name: &str, rtype: &str) -> String {
+        let root_ds = self.root_ds.as_ref().expect("delv needs a signed tree");
+        let anchors = self.dir.path().join("delv.anchors");
+        if !anchors.exists() {
+            write(&anchors, &delv_anchors(root_ds));
+        }
+        let resolver = self.resolver();
+        let mut command = tokio::process::Command::new("delv");
+        command
+            .arg(format!("@{}", resolver.ip()))
+            .args(["-p", &resolver.port().to_string()])
+            .args(["-b", &from.to_string()])
+            .args(["-a", path_str(&anchors), "+root=."])
+            .args([name, rtype]);
+        let out = run_tool(command).await;
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+}
+
+/// The DS records with SHA-256 digests among zone-file or `keymgr ds`
+/// lines (`OWNER [TTL] [IN] DS TAG ALG 2 HEX`), rewritten with `ttl` and
+/// the class, as a zone file takes them.
+pub(crate) fn ds_records(text: &str, ttl: u32) -> Vec<String> {
+    text.lines()
+        .filter(|line| !line.trim_start().starts_with(';'))
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let at = fields.iter().position(|f| f.eq_ignore_ascii_case("DS"))?;
+            let (owner, rdata) = (fields.first()?, &fields[at + 1..]);
+            // The hex digest may come split in chunks.
+            let [tag, alg, "2", hex @ ..] = rdata else {
+                return None;
+            };
+            Some(format!(
+                "{owner} {ttl} IN DS {tag} {alg} 2 {}",
+                hex.concat()
+            ))
+        })
+        .collect()
+}
+
+/// `delv -a`'s file: the DS records as static trust anchors.
+fn delv_anchors(ds: &[String]) -> String {
+    let mut text = String::from("trust-anchors {\n");
+    for record in ds {
+        let fields: Vec<&str> = record.split_whitespace().collect();
+        if let [owner, _ttl, _class, _ds, tag, alg, digest_type, hex] = fields[..] {
+            text.push_str(&format!(
+                "    \"{owner}\" static-ds {tag} {alg} {digest_type} \"{hex}\";\n"
+            ));
+        }
+    }
+    text.push_str("};\n");
+    text
+}
+
+/// The DS records of the keys the Knot of tree member `name` made for
+/// `zone` (`keymgr ds`), as zone-file lines.
+async fn knot_ds(dir: &Path, name: &str, zone: &str) -> Vec<String> {
+    let conf = dir.join(name).join("knot.conf");
+    let mut command = tokio::process::Command::new("keymgr");
+    command.args(["-c", path_str(&conf), zone, "ds"]);
+    let out = run_tool(command).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ds = ds_records(&text, 86400);
+    assert!(
+        out.status.success() && !ds.is_empty(),
+        "keymgr ds {zone}: no DS ({}):\n{text}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ds
 }
 
 fn path_str(path: &Path) -> &str {
@@ -309,8 +464,16 @@ fn write(path: &Path, text: &str) {
 }
 
 /// Starts a Knot serving `zone` from `text` on `ip:53`, state under
-/// `dir/name`.
-fn knot(dir: &Path, name: &'static str, ip: IpAddr, zone: &str, text: &str) -> Daemon {
+/// `dir/name`; signing the zone with keys of its own when `signed` (its
+/// default policy: ECDSA P-256, a KSK and a ZSK).
+fn knot(
+    dir: &Path,
+    name: &'static str,
+    ip: IpAddr,
+    zone: &str,
+    text: &str,
+    signed: bool,
+) -> Daemon {
     let home = dir.join(name);
     std::fs::create_dir_all(home.join("db")).expect("knot dirs");
     let zone_file = home.join("zone");
@@ -323,9 +486,10 @@ fn knot(dir: &Path, name: &'static str, ip: IpAddr, zone: &str, text: &str) -> D
              database:\n    storage: \"{home}/db\"\n\
              log:\n  - target: stderr\n    any: info\n\
              template:\n  - id: default\n    zonefile-sync: -1\n    journal-content: none\n\
-             zone:\n  - domain: \"{zone}\"\n    file: \"{file}\"\n",
+             zone:\n  - domain: \"{zone}\"\n    file: \"{file}\"\n    dnssec-signing: {signing}\n",
             home = home.display(),
             file = zone_file.display(),
+            signing = if signed { "on" } else { "off" },
         ),
     );
     Daemon::spawn(
@@ -338,13 +502,25 @@ fn knot(dir: &Path, name: &'static str, ip: IpAddr, zone: &str, text: &str) -> D
 
 /// Unbound as a site's resolver would run it for gslb: iterating from the
 /// root hints, with ECS towards gslb's addresses (`send-client-subnet`)
-/// and the cache keyed by the scope gslb answers.
-fn unbound_conf(dir: &Path, block: Block) -> String {
+/// and the cache keyed by the scope gslb answers. With `root_ds`, it
+/// validates from that trust anchor and logs why each answer it rejects
+/// is bogus.
+fn unbound_conf(dir: &Path, block: Block, root_ds: Option<&[String]>) -> String {
     let send_subnet: String = block
         .gslb()
         .iter()
         .map(|ip| format!("    send-client-subnet: {ip}\n"))
         .collect();
+    let (modules, validation) = match root_ds {
+        None => ("subnetcache iterator", String::new()),
+        Some(ds) => (
+            "subnetcache validator iterator",
+            ds.iter()
+                .map(|record| format!("    trust-anchor: \"{record}\"\n"))
+                .chain(["    val-log-level: 2\n".to_owned()])
+                .collect(),
+        ),
+    };
     format!(
         "server:\n\
          \x20   interface: {resolver}\n\
@@ -365,7 +541,8 @@ fn unbound_conf(dir: &Path, block: Block) -> String {
          \x20   do-not-query-localhost: no\n\
          \x20   local-zone: \"test.\" nodefault\n\
          \x20   extended-statistics: yes\n\
-         \x20   module-config: \"subnetcache iterator\"\n\
+         \x20   module-config: \"{modules}\"\n\
+         {validation}\
          {send_subnet}\
          \x20   max-client-subnet-ipv4: 32\n\
          remote-control:\n\

@@ -8,3 +8,4 @@ pub(crate) mod dns_update;
 pub(crate) mod harness;
 pub(crate) mod process;
 pub(crate) mod update_client;
+pub(crate) mod zone_keys;

@@ -89,8 +89,8 @@ fn fudge_and_rrset_byte_caps_are_checked_against_their_ranges() {
     assert_eq!((set.max_fudge, set.max_rrset_bytes), (60, 32768));
     let errs = errors(dir.path(), &policy("max_fudge: 0, max_rrset_bytes: 32769"));
     for want in [
-        "zones[0].updates.max_fudge: 0 is out of range (1 to 3600)",
-        "zones[0].updates.max_rrset_bytes: 32769 is out of range (512 to 32768)",
+        "zones[0].updates.max_fudge: 0 is out of range (1 to 3600 seconds)",
+        "zones[0].updates.max_rrset_bytes: 32769 is out of range (512 to 32768 bytes)",
     ] {
         assert!(errs.iter().any(|e| e == want), "{want:?} not in {errs:#?}");
     }

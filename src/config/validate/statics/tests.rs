@@ -117,7 +117,7 @@ fn each_entry_is_checked_on_its_own() {
     at(
         1,
         "type",
-        "\"PTR\" is not one of A, NS, CNAME, MX, TXT, AAAA, SRV, CAA",
+        "\"PTR\" is not one of A, NS, CNAME, MX, TXT, AAAA, SRV, DS, CAA",
     );
     at(2, "type", "the zone's SOA comes from its `soa` field");
     at(3, "ttl", "");
@@ -199,7 +199,28 @@ fn a_delegation_holds_ns_only_and_glue_below() {
             "{ name: sub, type: TXT, data: x }",
         ],
         "zones[0].static[1].name",
-        "only NS records sit at a delegation point",
+        "only NS and DS records sit at a delegation point",
+    );
+    assert!(
+        load(&config(&[
+            "{ name: sub, type: NS, data: ns.example.net. }",
+            "{ name: sub, type: DS, data: 46294 13 2 36F0BC752CAB174D }",
+        ]))
+        .is_ok(),
+        "a DS at the delegation point"
+    );
+    one_error(
+        &["{ name: nosub, type: DS, data: 46294 13 2 36F0BC752CAB174D }"],
+        "zones[0].static[0].type",
+        "DS records belong at a delegation point",
+    );
+    one_error(
+        &[
+            "{ name: sub, type: NS, data: ns.example.net. }",
+            "{ name: sub, type: DS, data: 46294 13 2 36F0BC752CAB174 }",
+        ],
+        "zones[0].static[1].data",
+        "is not hexadecimal",
     );
     one_error(
         &[
