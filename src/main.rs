@@ -201,7 +201,22 @@ enum OverrideState {
     Auto,
 }
 
+/// jemalloc rather than glibc malloc (the `jemalloc` feature): a load
+/// parses and validates every record before compiling the table, and glibc
+/// keeps those freed pages (benches/memory/run: RSS four times the live
+/// heap at 100k records).
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
+    // Freed pages go back to the system from jemalloc's own thread, within
+    // its decay time, whether or not the thread that freed them allocates
+    // again (a reload's parse runs on a blocking thread that then idles).
+    #[cfg(feature = "jemalloc")]
+    if let Err(error) = tikv_jemalloc_ctl::background_thread::write(true) {
+        eprintln!("gslb: jemalloc background purging is off: {error}");
+    }
     let matches = Cli::command()
         .version(long_version())
         .subcommand(

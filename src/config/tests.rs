@@ -702,3 +702,31 @@ fn a_broken_health_check_is_reported_once() {
 }
 
 mod files;
+
+#[test]
+fn a_large_file_checked_in_chunks_reports_what_one_pass_would_in_order() {
+    // More records than validate::records checks on one thread, with
+    // mistakes at both ends and a duplicate (with its own mistake, not
+    // reported) whose first definition is in another chunk.
+    let n = 10_000;
+    let mut records = String::new();
+    for i in 0..n {
+        let (name, target) = match i {
+            3 => ("r3.global.example.test.".to_owned(), "not-ip".to_owned()),
+            9_998 => ("r1.global.example.test.".to_owned(), "also-not-ip".to_owned()),
+            9_999 => (format!("r{i}.global.example.test."), "192.0.2.0/24".to_owned()),
+            _ => (format!("r{i}.global.example.test."), format!("10.0.{}.{}", i / 250, i % 250 + 1)),
+        };
+        records.push_str(&format!("  - {{ name: {name}, sets: [{{ id: x, targets: [\"{target}\"] }}] }}\n"));
+    }
+    let found = errors(&with_records(&records));
+    let expected = [
+        "records[3].sets[0].targets[0]: \"not-ip\" is not an IP address".to_owned(),
+        "records[9998].name: r1.global.example.test. is already defined in ".to_owned(),
+        "records[9999].sets[0].targets[0]: ".to_owned(),
+    ];
+    assert_eq!(found.len(), expected.len(), "{found:#?}");
+    for (found, expected) in found.iter().zip(&expected) {
+        assert!(found.starts_with(expected.as_str()), "{found} is not {expected}…");
+    }
+}

@@ -70,7 +70,7 @@ fn the_containerfile_builds_what_deploy_runs() {
     assert!(stages[1].starts_with("gcr.io/distroless/cc-"), "{stages:?}");
     assert!(
         all("RUN").iter().any(|r| r
-            .contains("cargo build --profile dist --locked --features kubernetes --bin gslb")
+            .contains("cargo build --profile dist --locked --features kubernetes,jemalloc --bin gslb")
             && r.contains("target/dist/gslb")),
         "{file:?}"
     );

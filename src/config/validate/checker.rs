@@ -61,6 +61,12 @@ impl Checker<'_> {
         }
     }
 
+    /// Adds errors another checker of the same file collected (a chunk of
+    /// records checked on another thread).
+    pub(super) fn extend(&mut self, errors: impl IntoIterator<Item = ConfigError>) {
+        self.errors.extend(errors);
+    }
+
     pub(in crate::config) fn error(&mut self, path: impl fmt::Display, message: impl fmt::Display) {
         self.errors.push(ConfigError::new(
             self.file.clone(),

@@ -4,7 +4,7 @@
 use std::{collections::HashMap, net::IpAddr, sync::Arc};
 
 use super::{Checker, alias};
-use crate::config::RecordScope;
+use crate::config::{ConfigError, RecordScope};
 use crate::config::raw::{RawGeo, RawLocation, RawRecord, RawSet};
 use crate::config::settings as s;
 use crate::geo::{Continent, Coordinates, Country, Subdivision};
@@ -23,6 +23,40 @@ pub(in crate::config) struct RecordChecker<'a> {
     pub(super) records: Vec<Record>,
 }
 
+/// Files with fewer records are checked on one thread: below this,
+/// starting threads costs more than it saves.
+const PARALLEL_FROM: usize = 4096;
+
+/// One record checked apart from the others (see [`RecordChecker::add_all`]).
+struct CheckedRecord {
+    /// Its index in its file's `records`.
+    index: usize,
+    /// Its name when that parses, for the duplicate check.
+    name: Option<Name>,
+    /// The record, when it passed.
+    record: Option<Record>,
+    /// How many errors it reported.
+    errors: usize,
+}
+
+/// A chunk of records checked, their errors in record order.
+struct Checked {
+    records: Vec<CheckedRecord>,
+    errors: Vec<ConfigError>,
+}
+
+/// `raw` cut into `parts` contiguous chunks of nearly equal length.
+fn split(mut raw: Vec<RawRecord>, parts: usize) -> Vec<Vec<RawRecord>> {
+    let size = raw.len().div_ceil(parts);
+    let mut chunks = Vec::with_capacity(parts);
+    while raw.len() > size {
+        let rest = raw.split_off(size);
+        chunks.push(std::mem::replace(&mut raw, rest));
+    }
+    chunks.push(raw);
+    chunks
+}
+
 impl<'a> RecordChecker<'a> {
     /// Checks records against `scope`.
     pub(in crate::config) fn new(scope: &'a RecordScope) -> Self {
@@ -35,26 +69,97 @@ impl<'a> RecordChecker<'a> {
 
     /// Checks `raw`, dropping each raw record once checked: its typed
     /// record takes the memory it leaves, so a large file is not held twice.
+    /// A large file is checked on every core, in contiguous chunks; the
+    /// outcome (records, errors and their order) is the same as checking
+    /// it in one pass.
     pub(super) fn add_all(&mut self, check: &mut Checker<'_>, raw: Vec<RawRecord>) {
         self.records.reserve(raw.len());
-        for (i, raw) in raw.into_iter().enumerate() {
-            let path = format!("records[{i}]");
-            // Duplicates are checked on the name alone, so a second
-            // definition is reported even when the first has other errors.
-            if let Ok(name) = Name::parse(&raw.name) {
-                if let Some((file, first)) = self.seen.get(&name) {
-                    check.error(
-                        format!("{path}.name"),
-                        format!("{name} is already defined in {file} records[{first}]"),
-                    );
-                    continue;
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let chunks = if raw.len() < PARALLEL_FROM || threads < 2 {
+            vec![raw]
+        } else {
+            split(raw, threads)
+        };
+        let (file, secrets) = (check.file.clone(), check.secrets);
+        let this = &*self;
+        let checked: Vec<Checked> = if chunks.len() == 1 {
+            chunks
+                .into_iter()
+                .map(|chunk| this.check_chunk(&file, secrets, 0, chunk))
+                .collect()
+        } else {
+            std::thread::scope(|scope| {
+                let mut first = 0;
+                let running: Vec<_> = chunks
+                    .into_iter()
+                    .map(|chunk| {
+                        let at = first;
+                        first += chunk.len();
+                        let file = &file;
+                        scope.spawn(move || this.check_chunk(file, secrets, at, chunk))
+                    })
+                    .collect();
+                running
+                    .into_iter()
+                    .map(|thread| {
+                        thread
+                            .join()
+                            .unwrap_or_else(|e| std::panic::resume_unwind(e))
+                    })
+                    .collect()
+            })
+        };
+        for chunk in checked {
+            let mut errors = chunk.errors.into_iter();
+            for one in chunk.records {
+                let own: Vec<ConfigError> = errors.by_ref().take(one.errors).collect();
+                // Duplicates are checked on the name alone, so a second
+                // definition is reported even when the first has other
+                // errors, and nothing else of it is.
+                if let Some(name) = one.name {
+                    if let Some((file, first)) = self.seen.get(&name) {
+                        check.error(
+                            format_args!("records[{}].name", one.index),
+                            format_args!("{name} is already defined in {file} records[{first}]"),
+                        );
+                        continue;
+                    }
+                    self.seen.insert(name, (check.file.clone(), one.index));
                 }
-                self.seen.insert(name, (check.file.clone(), i));
-            }
-            if let Some(record) = self.record(check, &path, &raw) {
-                self.records.push(record);
+                check.extend(own);
+                if let Some(record) = one.record {
+                    self.records.push(record);
+                }
             }
         }
+    }
+
+    /// Checks the records of one chunk, which starts at `first` in its
+    /// file's `records`, each with its errors counted apart.
+    fn check_chunk(
+        &self,
+        file: &Arc<str>,
+        secrets: crate::config::Secrets,
+        first: usize,
+        chunk: Vec<RawRecord>,
+    ) -> Checked {
+        let mut errors = Vec::new();
+        let mut records = Vec::with_capacity(chunk.len());
+        let mut check = Checker::new(file.clone(), &mut errors).with_secrets(secrets);
+        for (i, raw) in chunk.into_iter().enumerate() {
+            let index = first + i;
+            let before = check.error_count();
+            let path = format!("records[{index}]");
+            let record = self.record(&mut check, &path, &raw);
+            records.push(CheckedRecord {
+                index,
+                name: Name::parse(&raw.name).ok(),
+                record,
+                errors: check.error_count() - before,
+            });
+        }
+        drop(check);
+        Checked { records, errors }
     }
 
     pub(in crate::config) fn record(
