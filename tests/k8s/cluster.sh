@@ -327,11 +327,23 @@ build_steps() {
 
 pid_alive() {
     # pid_alive PIDFILE NAME: the pid in PIDFILE runs and is NAME (guards against reuse).
-    local pf=$1 name=$2 pid
+    local pf=$1 name=$2 pid cmd _
     [ -s "$pf" ] || return 1
     pid=$(cat "$pf")
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$name"
+    [ -n "$pid" ] || return 1
+    # /proc/PID/cmdline reads empty while the process is inside execve (the
+    # run script execs the server right after writing its pid), and for a
+    # zombie: ask again for half a second before calling it gone.
+    for _ in $(seq 1 10); do
+        kill -0 "$pid" 2>/dev/null || return 1
+        cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || true
+        if [ -n "$cmd" ]; then
+            [[ $cmd == *"$name"* ]]
+            return
+        fi
+        sleep 0.05
+    done
+    return 1
 }
 
 # launch DIR NAME: run DIR/run-NAME.sh detached (own session, no inherited fds);
