@@ -453,11 +453,15 @@ fn check_config(files: &config::ConfigFiles, no_secrets: bool) -> ExitCode {
             }
             let now = unix_now();
             for zone in &c.zones {
-                if let Some(policy) = &zone.dnssec {
-                    print!(
+                match &zone.dnssec {
+                    Some(_) if secrets == config::Secrets::Skip => {
+                        println!("dnssec {}: keys not read (--no-secrets)", zone.origin);
+                    }
+                    Some(policy) => print!(
                         "{}",
                         gslb::dnssec::report::describe(&zone.origin, policy, now)
-                    );
+                    ),
+                    None => {}
                 }
             }
             ExitCode::SUCCESS

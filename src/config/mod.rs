@@ -301,7 +301,9 @@ fn load_files(
         mut warnings,
     } = read_record_files(&file, &raw.server, limits, records_left, baseline, inputs);
     let geoip = raw.server.geoip_database.clone();
-    record_key_files(&raw, inputs);
+    if secrets == Secrets::Read {
+        record_key_files(&raw, inputs);
+    }
     let validated = validate::validate(raw, &file, sources, default_serial(), secrets);
     if let Ok(config) = &validated {
         warnings.extend(large_nameserver_answers(config, &file));

@@ -60,6 +60,19 @@ pub fn files(raw: &RawConfig) -> Vec<SecretFile> {
                 file: key.secret_file.clone(),
             });
         }
+        // A DNSSEC key's `.private` file holds the signing key; its `.key`
+        // is public but is read with it, as a pair.
+        for (k, entry) in zone
+            .dnssec
+            .iter()
+            .flat_map(|d| d.key_files.iter().enumerate())
+        {
+            let (_, private) = crate::dnssec::keyfile::pair_paths(Path::new(entry));
+            files.push(SecretFile {
+                field: format!("zones[{i}].dnssec.key_files[{k}]"),
+                file: private.display().to_string(),
+            });
+        }
     }
     files
 }

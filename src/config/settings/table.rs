@@ -739,7 +739,7 @@ pub static DNSSEC_KEY_FILES: OtherSetting = OtherSetting {
     doc: doc(
         None,
         Reload,
-        "BIND key-file pairs, each the base path `dnssec-keygen` prints or its `.key` or `.private` path; algorithms 13 (ECDSAP256SHA256) and 15 (ED25519); the timing lines decide when a key is published and signs; the files are watched with the config",
+        "BIND key-file pairs, each the base path `dnssec-keygen` prints or its `.key` or `.private` path; algorithms 13 (ECDSAP256SHA256) and 15 (ED25519); the timing lines decide when a key is published and signs; the files are watched with the config (`check-config --no-secrets` skips them)",
     ),
 };
 /// `zones[].dnssec.signature_validity`.

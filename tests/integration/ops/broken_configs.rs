@@ -314,6 +314,19 @@ const CASES: &[Case] = &[
         ok: true,
     },
     Case {
+        what: "DNSSEC key pair not there, not read under --no-secrets",
+        edits: &[(
+            "    nameservers: { ns1.global.example.test.: [192.0.2.53] }\n",
+            "    nameservers: { ns1.global.example.test.: [192.0.2.53] }\n    dnssec: { key_files: [Kglobal.example.test.+013+04711] }\n",
+        )],
+        files: &[],
+        args: &["--no-secrets"],
+        stderr: &[
+            "not read (--no-secrets): zones[0].dnssec.key_files[0]: Kglobal.example.test.+013+04711.private",
+        ],
+        ok: true,
+    },
+    Case {
         what: "missing TSIG secret file",
         edits: &[(
             "    nameservers: { ns1.global.example.test.: [192.0.2.53] }\n",
