@@ -713,11 +713,22 @@ fn a_large_file_checked_in_chunks_reports_what_one_pass_would_in_order() {
     for i in 0..n {
         let (name, target) = match i {
             3 => ("r3.global.example.test.".to_owned(), "not-ip".to_owned()),
-            9_998 => ("r1.global.example.test.".to_owned(), "also-not-ip".to_owned()),
-            9_999 => (format!("r{i}.global.example.test."), "192.0.2.0/24".to_owned()),
-            _ => (format!("r{i}.global.example.test."), format!("10.0.{}.{}", i / 250, i % 250 + 1)),
+            9_998 => (
+                "r1.global.example.test.".to_owned(),
+                "also-not-ip".to_owned(),
+            ),
+            9_999 => (
+                format!("r{i}.global.example.test."),
+                "192.0.2.0/24".to_owned(),
+            ),
+            _ => (
+                format!("r{i}.global.example.test."),
+                format!("10.0.{}.{}", i / 250, i % 250 + 1),
+            ),
         };
-        records.push_str(&format!("  - {{ name: {name}, sets: [{{ id: x, targets: [\"{target}\"] }}] }}\n"));
+        records.push_str(&format!(
+            "  - {{ name: {name}, sets: [{{ id: x, targets: [\"{target}\"] }}] }}\n"
+        ));
     }
     let found = errors(&with_records(&records));
     let expected = [
@@ -727,6 +738,9 @@ fn a_large_file_checked_in_chunks_reports_what_one_pass_would_in_order() {
     ];
     assert_eq!(found.len(), expected.len(), "{found:#?}");
     for (found, expected) in found.iter().zip(&expected) {
-        assert!(found.starts_with(expected.as_str()), "{found} is not {expected}…");
+        assert!(
+            found.starts_with(expected.as_str()),
+            "{found} is not {expected}…"
+        );
     }
 }

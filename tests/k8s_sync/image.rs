@@ -69,9 +69,9 @@ fn the_containerfile_builds_what_deploy_runs() {
     );
     assert!(stages[1].starts_with("gcr.io/distroless/cc-"), "{stages:?}");
     assert!(
-        all("RUN").iter().any(|r| r
-            .contains("cargo build --profile dist --locked --features kubernetes,jemalloc --bin gslb")
-            && r.contains("target/dist/gslb")),
+        all("RUN").iter().any(|r| r.contains(
+            "cargo build --profile dist --locked --features kubernetes,jemalloc --bin gslb"
+        ) && r.contains("target/dist/gslb")),
         "{file:?}"
     );
     assert_eq!(all("ENTRYPOINT"), [r#"["/usr/local/bin/gslb"]"#]);

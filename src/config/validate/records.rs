@@ -4,9 +4,9 @@
 use std::{collections::HashMap, net::IpAddr, sync::Arc};
 
 use super::{Checker, alias};
-use crate::config::{ConfigError, RecordScope};
 use crate::config::raw::{RawGeo, RawLocation, RawRecord, RawSet};
 use crate::config::settings as s;
+use crate::config::{ConfigError, RecordScope};
 use crate::geo::{Continent, Coordinates, Country, Subdivision};
 use crate::model::target::Unusable;
 use crate::model::{Fallback, GeoScope, HealthCheck, Record, TargetSet, zone_of};
@@ -250,7 +250,11 @@ impl<'a> RecordChecker<'a> {
         let id_ok = set_id(check, path, &raw.id);
         let (targets, hostnames) = targets(check, path, &raw.targets);
         let weight = check.int(format_args!("{path}.weight"), raw.weight, &s::SET_WEIGHT);
-        let priority = check.int(format_args!("{path}.priority"), raw.priority, &s::SET_PRIORITY);
+        let priority = check.int(
+            format_args!("{path}.priority"),
+            raw.priority,
+            &s::SET_PRIORITY,
+        );
         let geo = geo_scope(check, &format!("{path}.geo"), raw.geo.as_ref());
         let location = raw.location.and_then(|l| location(check, path, l));
         let location_ok = raw.location.is_none() || location.is_some();
