@@ -36,7 +36,7 @@ impl FileState {
     /// keeping more than a buffer of it in memory.
     pub(super) fn now(path: &Path, cap: u64) -> Self {
         let mut file = match open(path, cap) {
-            Ok(file) => file,
+            Ok((file, _)) => file,
             Err(not_read) => return not_read.state(),
         };
         let mut hasher = Digest::default();
@@ -85,11 +85,13 @@ impl Contents {
     /// before reading and the read stops one byte past the cap, so a huge
     /// file or a device costs nothing.
     pub(super) fn read(path: &Path, cap: u64) -> Self {
-        let mut file = match open(path, cap) {
-            Ok(file) => file,
+        let (mut file, len) = match open(path, cap) {
+            Ok(opened) => opened,
             Err(not_read) => return not_read,
         };
-        let mut bytes = Vec::new();
+        // Sized from the file's length up front: growing by doubling would
+        // copy (and fault in) a large record file about twice over.
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0).saturating_add(1));
         match file.read_to_end(&mut bytes) {
             Ok(_) if bytes.len() as u64 > cap => Self::TooLarge {
                 len: bytes.len() as u64,
@@ -119,7 +121,8 @@ impl Contents {
 
 /// A file opened for reading at most `cap + 1` bytes, or the contents that
 /// stop it being read (never [`Contents::Bytes`]).
-fn open(path: &Path, cap: u64) -> Result<io::Take<std::fs::File>, Contents> {
+/// The file, limited to `cap` and one byte more, and its length now.
+fn open(path: &Path, cap: u64) -> Result<(io::Take<std::fs::File>, u64), Contents> {
     let file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Contents::Missing),
@@ -129,7 +132,7 @@ fn open(path: &Path, cap: u64) -> Result<io::Take<std::fs::File>, Contents> {
         Ok(meta) if meta.is_file() && meta.len() > cap => {
             Err(Contents::TooLarge { len: meta.len() })
         }
-        Ok(_) => Ok(file.take(cap.saturating_add(1))),
+        Ok(meta) => Ok((file.take(cap.saturating_add(1)), meta.len().min(cap))),
         Err(e) => Err(Contents::Unreadable(e)),
     }
 }

@@ -719,8 +719,9 @@ pub(super) fn parse_yaml<T: DeserializeOwned>(
     // third of a large file's parse, and only a failed parse needs it, so a
     // file that fails is read a second time to name the field.
     let rewind = RecordCount::rewind();
-    let json = json_body(text);
-    let fast = match &json {
+    let fast = match json_start(text) {
+        // From where the JSON starts, without copying the file: only a
+        // failed parse needs the copy whose lines match the file's.
         Some(json) => {
             let mut de = serde_json::Deserializer::from_str(json);
             T::deserialize(&mut de)
@@ -738,7 +739,7 @@ pub(super) fn parse_yaml<T: DeserializeOwned>(
         return Ok(value);
     }
     rewind.restore();
-    if let Some(json) = json {
+    if let Some(json) = json_body(text) {
         // JSON is YAML too, and what `gslb crd-sync` writes: a JSON parser
         // reads large record files about ten times faster.
         let mut de = serde_json::Deserializer::from_str(&json);
@@ -814,9 +815,25 @@ fn yaml_complaint(e: &serde_saphyr::Error, limits: Limits) -> message::Complaint
 }
 
 /// The JSON document in a file, when after leading `#` comment lines (YAML
-/// comments, which crd-sync writes as a header) it opens an object. The
-/// comment lines are blanked, not dropped, so error line numbers still match
-/// the file.
+/// comments, which crd-sync writes as a header) it opens an object.
+fn json_start(text: &str) -> Option<&str> {
+    let mut rest = text;
+    loop {
+        let trimmed = rest.trim_start_matches([' ', '\t', '\r']);
+        if trimmed.starts_with('#') {
+            rest = trimmed.find('\n').map_or("", |i| &trimmed[i + 1..]);
+        } else if let Some(after) = trimmed.strip_prefix('\n') {
+            rest = after;
+        } else if trimmed.starts_with('{') {
+            return Some(trimmed);
+        } else {
+            return None;
+        }
+    }
+}
+
+/// [`json_start`]'s JSON with the comment lines before it blanked, not
+/// dropped, so a parse error's line number is the file's.
 fn json_body(text: &str) -> Option<String> {
     let mut body = String::new();
     let mut rest = text;

@@ -464,6 +464,18 @@ fn json_record_files_with_a_comment_header_are_read_as_json() {
     );
     assert_eq!(json_body("records: []\n"), None);
     assert_eq!(json_body("# only yaml\nrecords: []\n"), None);
+    for text in [
+        "# header\n\n  {\"records\": []}",
+        "records: []\n",
+        "# only yaml\nrecords: []\n",
+        "# a comment with no line end",
+    ] {
+        assert_eq!(
+            json_start(text).map(str::to_owned),
+            json_body(text).map(|b| b.trim_start_matches('\n').to_owned()),
+            "the parse without a copy reads what the one with it does: {text:?}"
+        );
+    }
     let dir = tempfile::tempdir().unwrap();
     let extra = dir.path().join("extra.yaml");
     std::fs::write(&extra, "# Written by gslb crd-sync\n{\"records\": [{\"name\": \"b.global.example.test.\", \"sets\": [{\"id\": \"x\", \"targets\": [\"192.0.2.2\"]}]}]}\n").unwrap();

@@ -1,7 +1,7 @@
 //! `records` of the config and of record files: names inside a served
 //! zone and defined once, sets, targets, weights and geo scopes.
 
-use std::{collections::HashMap, net::IpAddr, sync::Arc};
+use std::{collections::HashMap, fmt, net::IpAddr, sync::Arc};
 
 use super::{Checker, alias};
 use crate::config::raw::{RawGeo, RawLocation, RawRecord, RawSet};
@@ -21,6 +21,21 @@ pub(in crate::config) struct RecordChecker<'a> {
     seen: HashMap<Name, (Arc<str>, usize), foldhash::fast::FixedState>,
     /// The records that passed.
     pub(super) records: Vec<Record>,
+}
+
+/// Where a set is, `records[i].sets[j]` (or with the record's own path),
+/// formatted only for a message: most sets have none, and a load checks
+/// every set of every record.
+#[derive(Clone, Copy)]
+struct SetPath<'a> {
+    record: &'a str,
+    index: usize,
+}
+
+impl fmt::Display for SetPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.sets[{}]", self.record, self.index)
+    }
 }
 
 /// Files with fewer records are checked on one thread: below this,
@@ -151,9 +166,14 @@ impl<'a> RecordChecker<'a> {
             let before = check.error_count();
             let path = format!("records[{index}]");
             let record = self.record(&mut check, &path, &raw);
+            // A record that passed has its name parsed already.
+            let name = match &record {
+                Some(record) => Some(record.name.clone()),
+                None => Name::parse(&raw.name).ok(),
+            };
             records.push(CheckedRecord {
                 index,
-                name: Name::parse(&raw.name).ok(),
+                name,
                 record,
                 errors: check.error_count() - before,
             });
@@ -223,14 +243,17 @@ impl<'a> RecordChecker<'a> {
         }
         let mut sets: Vec<TargetSet> = Vec::with_capacity(raw.sets.len());
         for (j, raw_set) in raw.sets.iter().enumerate() {
-            let set_path = format!("{path}.sets[{j}]");
+            let set_path = SetPath {
+                record: path,
+                index: j,
+            };
             if let Some(k) = raw.sets[..j].iter().position(|s| s.id == raw_set.id) {
                 check.error(
                     format!("{set_path}.id"),
                     format!("{:?} is already the id of sets[{k}]", raw_set.id),
                 );
             }
-            if let Some(set) = self.set(check, &set_path, raw_set) {
+            if let Some(set) = self.set(check, set_path, raw_set) {
                 sets.push(set);
             }
         }
@@ -246,7 +269,7 @@ impl<'a> RecordChecker<'a> {
     }
 
     /// Checks one set; `None` after reporting errors.
-    fn set(&self, check: &mut Checker<'_>, path: &str, raw: &RawSet) -> Option<TargetSet> {
+    fn set(&self, check: &mut Checker<'_>, path: SetPath<'_>, raw: &RawSet) -> Option<TargetSet> {
         let id_ok = set_id(check, path, &raw.id);
         let (targets, hostnames) = targets(check, path, &raw.targets);
         let weight = check.int(format_args!("{path}.weight"), raw.weight, &s::SET_WEIGHT);
@@ -255,7 +278,7 @@ impl<'a> RecordChecker<'a> {
             raw.priority,
             &s::SET_PRIORITY,
         );
-        let geo = geo_scope(check, &format!("{path}.geo"), raw.geo.as_ref());
+        let geo = geo_scope(check, path, raw.geo.as_ref());
         let location = raw.location.and_then(|l| location(check, path, l));
         let location_ok = raw.location.is_none() || location.is_some();
         let health_check = self.health_check(check, path, raw.health_check.as_deref());
@@ -281,7 +304,7 @@ impl<'a> RecordChecker<'a> {
     fn health_check(
         &self,
         check: &mut Checker<'_>,
-        path: &str,
+        path: SetPath<'_>,
         name: Option<&str>,
     ) -> Option<Option<Arc<HealthCheck>>> {
         let Some(name) = name else {
@@ -315,7 +338,7 @@ impl<'a> RecordChecker<'a> {
 
 /// Whether a set id is usable: it names the set in overrides, metrics
 /// labels and URLs, so it is short and plain.
-fn set_id(check: &mut Checker<'_>, path: &str, id: &str) -> bool {
+fn set_id(check: &mut Checker<'_>, path: SetPath<'_>, id: &str) -> bool {
     let id_ok = set_id_ok(id);
     if !id_ok {
         check.error(
@@ -328,7 +351,7 @@ fn set_id(check: &mut Checker<'_>, path: &str, id: &str) -> bool {
 
 /// A set's targets split into addresses and host names, each listed
 /// once; addresses no client could reach are reported, not served.
-fn targets(check: &mut Checker<'_>, path: &str, raw: &[String]) -> (Vec<IpAddr>, Vec<Name>) {
+fn targets(check: &mut Checker<'_>, path: SetPath<'_>, raw: &[String]) -> (Vec<IpAddr>, Vec<Name>) {
     if raw.is_empty() {
         check.error(
             format!("{path}.targets"),
@@ -365,7 +388,7 @@ fn targets(check: &mut Checker<'_>, path: &str, raw: &[String]) -> (Vec<IpAddr>,
 }
 
 /// A set's coordinates, for nearest-set answers; they must be on Earth.
-fn location(check: &mut Checker<'_>, path: &str, l: RawLocation) -> Option<Coordinates> {
+fn location(check: &mut Checker<'_>, path: SetPath<'_>, l: RawLocation) -> Option<Coordinates> {
     let (lat, lon) = (&s::SET_LAT, &s::SET_LON);
     let ok = (lat.min..=lat.max).contains(&l.lat) && (lon.min..=lon.max).contains(&l.lon);
     if !ok {
@@ -392,7 +415,7 @@ pub(super) fn set_id_ok(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_./:".contains(c))
 }
 
-fn geo_scope(check: &mut Checker<'_>, path: &str, raw: Option<&RawGeo>) -> Option<GeoScope> {
+fn geo_scope(check: &mut Checker<'_>, path: SetPath<'_>, raw: Option<&RawGeo>) -> Option<GeoScope> {
     let Some(raw) = raw else {
         return Some(GeoScope::default());
     };
@@ -401,7 +424,7 @@ fn geo_scope(check: &mut Checker<'_>, path: &str, raw: Option<&RawGeo>) -> Optio
         for (k, code) in list.iter().enumerate() {
             if !parse(code) {
                 check.error(
-                    format!("{path}.{field}[{k}]"),
+                    format!("{path}.geo.{field}[{k}]"),
                     format!("{code:?} is not {what}"),
                 );
                 ok = false;
@@ -445,7 +468,7 @@ fn geo_scope(check: &mut Checker<'_>, path: &str, raw: Option<&RawGeo>) -> Optio
     };
     if ok && scope.is_empty() {
         check.error(
-            path,
+            format_args!("{path}.geo"),
             "lists no continents, countries or subdivisions; leave geo out instead",
         );
         return None;
