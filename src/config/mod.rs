@@ -835,24 +835,11 @@ fn json_start(text: &str) -> Option<&str> {
 /// [`json_start`]'s JSON with the comment lines before it blanked, not
 /// dropped, so a parse error's line number is the file's.
 fn json_body(text: &str) -> Option<String> {
-    let mut body = String::new();
-    let mut rest = text;
-    loop {
-        let trimmed = rest.trim_start_matches([' ', '\t', '\r']);
-        if trimmed.starts_with('#') {
-            let end = trimmed.find('\n').map_or(trimmed.len(), |i| i + 1);
-            body.push('\n');
-            rest = &trimmed[end..];
-        } else if let Some(after) = trimmed.strip_prefix('\n') {
-            body.push('\n');
-            rest = after;
-        } else if trimmed.starts_with('{') {
-            body.push_str(trimmed);
-            return Some(body);
-        } else {
-            return None;
-        }
-    }
+    let json = json_start(text)?;
+    let before = &text[..text.len() - json.len()];
+    let mut body = "\n".repeat(before.matches('\n').count());
+    body.push_str(json);
+    Some(body)
 }
 
 /// Reads the overlays of `files` and merges them onto `base` (see
