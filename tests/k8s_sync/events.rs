@@ -3,7 +3,7 @@
 //! new rejection's Event, a repeated one's count, and a new Event for a
 //! repeat whose Event is gone (deleted, or lost with the storage).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cluster::{Cluster, FOLLOW, Sidecar, eventually};
 
@@ -19,6 +19,28 @@ zones:
 "#,
         records.display()
     )
+}
+
+/// A cluster with deploy/rbac.yaml applied and the namespace `namespace`,
+/// and crd-sync following it into its record file (the third value) for
+/// the [`zones`] config.
+async fn with_sidecar(namespace: &str) -> (Cluster, Sidecar, PathBuf) {
+    let cluster = Cluster::start().await;
+    let records = cluster.path("crd-records.yaml");
+    let config = cluster.path("gslb.yaml");
+    std::fs::write(&config, zones(&records)).expect("write config");
+    cluster
+        .kubectl(&["create", "namespace", "gslb"], None)
+        .await;
+    let rbac = crate::harness::repo("deploy/rbac.yaml");
+    cluster
+        .kubectl(&["apply", "-f", &rbac.display().to_string()], None)
+        .await;
+    cluster
+        .kubectl(&["create", "namespace", namespace], None)
+        .await;
+    let sidecar = Sidecar::start(&cluster, &records, &config);
+    (cluster, sidecar, records)
 }
 
 /// An object `NAMESPACE/NAME` with one endpoint the server cannot serve
@@ -72,21 +94,7 @@ async fn events(cluster: &Cluster, namespace: &str) -> Vec<(String, u64)> {
     ignore = "needs kube-apiserver, etcd and kubectl (tests/k8s/cluster.sh install-deps and build)"
 )]
 async fn events_are_published_after_an_api_server_restart() {
-    let cluster = Cluster::start().await;
-    let records = cluster.path("crd-records.yaml");
-    let config = cluster.path("gslb.yaml");
-    std::fs::write(&config, zones(&records)).expect("write config");
-    cluster
-        .kubectl(&["create", "namespace", "gslb"], None)
-        .await;
-    let rbac = crate::harness::repo("deploy/rbac.yaml");
-    cluster
-        .kubectl(&["apply", "-f", &rbac.display().to_string()], None)
-        .await;
-    cluster
-        .kubectl(&["create", "namespace", "before"], None)
-        .await;
-    let _sidecar = Sidecar::start(&cluster, &records, &config);
+    let (cluster, _sidecar, _records) = with_sidecar("before").await;
 
     for name in ["kept", "lost"] {
         cluster
@@ -242,21 +250,7 @@ async fn unsupported_events(
     ignore = "needs kube-apiserver, etcd and kubectl (tests/k8s/cluster.sh install-deps and build)"
 )]
 async fn properties_gslb_does_not_honour_get_an_event_and_the_endpoint_is_served() {
-    let cluster = Cluster::start().await;
-    let records = cluster.path("crd-records.yaml");
-    let config = cluster.path("gslb.yaml");
-    std::fs::write(&config, zones(&records)).expect("write config");
-    cluster
-        .kubectl(&["create", "namespace", "gslb"], None)
-        .await;
-    let rbac = crate::harness::repo("deploy/rbac.yaml");
-    cluster
-        .kubectl(&["apply", "-f", &rbac.display().to_string()], None)
-        .await;
-    cluster
-        .kubectl(&["create", "namespace", "routing"], None)
-        .await;
-    let sidecar = Sidecar::start(&cluster, &records, &config);
+    let (cluster, sidecar, records) = with_sidecar("routing").await;
     cluster.kubectl(&["apply", "-f", "-"], Some(LATENCY)).await;
 
     let events = eventually("the UnsupportedProperty Events", FOLLOW, || async {

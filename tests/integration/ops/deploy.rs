@@ -305,15 +305,7 @@ fn check_config_offline(
         std::fs::write(&path, moved(text)).expect("layer");
         command.arg("--config").arg(path);
     }
-    let out = command.output().expect("run gslb check-config");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    check_config_outcome(&mut command)
 }
 
 #[cfg_attr(not(has_kubectl), ignore = "needs kubectl")]
@@ -462,6 +454,19 @@ fn every_layout_keeps_every_key_of_the_base_config_and_passes_check_config() {
     }
 }
 
+/// Runs a `gslb check-config` command: (success, stdout and stderr).
+fn check_config_outcome(command: &mut Command) -> (bool, String) {
+    let out = command.output().expect("run gslb check-config");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 /// `gslb check-config --no-secrets` on the layers as the ConfigMap holds
 /// them, every path in them as it is in the pod (so the Secrets' files
 /// are not here): (success, stdout and stderr).
@@ -478,15 +483,7 @@ fn check_config_without_secrets(layers: &[(String, String)]) -> (bool, String) {
         std::fs::write(&local, text).expect("layer");
         command.arg("--config").arg(local);
     }
-    let out = command.output().expect("run gslb check-config");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    check_config_outcome(&mut command)
 }
 
 /// deploy/configmap.yaml's gslb.yaml passes `check-config --no-secrets`
